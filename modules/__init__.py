@@ -1,0 +1,1 @@
+"""The installed modules: each sub-package registers itself with a `module` object."""

@@ -1,0 +1,25 @@
+"""Identity: the national ID registry."""
+
+from pathlib import Path
+
+from ...core.ports import SectorTokens
+from ...core.registry import Manifest, Module
+from . import models  # noqa: F401 - registers the tables
+from .cli import app as cli
+from .config import IdentityCountry
+from .router import ENROL_SCOPE, READ_SCOPE, router
+from .seed import seed
+from .tokens import RegistrySectorTokens
+
+_HERE = Path(__file__).resolve().parent
+
+module = Module(
+    manifest=Manifest.read(_HERE),
+    router=router,
+    migrations=_HERE / "migrations",
+    scopes=(ENROL_SCOPE, READ_SCOPE),
+    cli=cli,
+    country_schema=IdentityCountry,
+    provides={SectorTokens: RegistrySectorTokens},
+    seed=seed,
+)

@@ -1,0 +1,39 @@
+"""Shared by scripts/test and scripts/demo: a virtualenv with the template's dev tools.
+
+Stdlib only, so a machine with nothing but Python 3.11+ and git can run them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv"
+
+
+def dev_requirements() -> list[str]:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return pyproject["project"]["optional-dependencies"]["dev"]
+
+
+def tool_python() -> Path:
+    """The .venv interpreter, created and filled on first use or when the requirements change."""
+    if sys.version_info < (3, 11):
+        sys.exit("Nation Stack needs Python 3.11 or newer")
+    python = VENV / "bin" / "python"
+    requirements = dev_requirements()
+    stamp = VENV / ".requirements-sha256"
+    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != digest:
+        print(f"setting up {VENV.relative_to(REPO)} with the template's tools ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, *requirements], check=True)
+        stamp.write_text(digest)
+    return python

@@ -1,0 +1,1 @@
+"""A Nation Stack deployment: national digital public infrastructure services."""

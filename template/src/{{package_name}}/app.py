@@ -1,0 +1,42 @@
+"""The FastAPI application: core routes plus the routers of the installed modules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .core import system
+from .core.errors import install_problem_handlers
+from .core.runtime import build_runtime
+from .core.settings import Settings
+from .core.stack import stack_info
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.engine.dispose()
+
+    info = stack_info()
+    app = FastAPI(
+        title=info.deployment_name,
+        version=info.template_version,
+        summary=f"Nation Stack for {runtime.country.profile.name}: "
+        + ", ".join(m.manifest.title for m in runtime.modules),
+        lifespan=lifespan,
+    )
+    app.state.settings = runtime.settings
+    app.state.country = runtime.country
+    app.state.engine = runtime.engine
+    app.state.session_factory = runtime.session_factory
+    app.state.ports = runtime.ports
+    install_problem_handlers(app)
+    app.include_router(system.router)
+    for module in runtime.modules:
+        app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])
+    return app

@@ -1,0 +1,163 @@
+"""Command line: serve, db, seed, check, partner — plus each installed module's commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+
+from .core import audit, migrate
+from .core.country import CountryProfileError
+from .core.registry import SeedContext, installed_modules
+from .core.runtime import Runtime, build_runtime
+from .core.security import issue_partner_key
+from .core.stack import stack_info
+from .core.system import META_SCOPE
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(help="Nation Stack deployment: run the service and its national batch jobs.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema: one Alembic branch for the core and for each module.", no_args_is_help=True)
+partner_app = typer.Typer(help="Relying parties and their API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(partner_app, name="partner")
+for _module in installed_modules():
+    if _module.cli is not None:
+        app.add_typer(_module.cli, name=_module.name, help=_module.manifest.summary)
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    """Build the runtime, turning invalid settings or profile into a message and exit code 2."""
+    try:
+        built = build_runtime()
+    except (CountryProfileError, ValidationError) as error:
+        err_console.print(f"[red]Configuration error[/red]\n{error}")
+        raise typer.Exit(2) from None
+    try:
+        yield built
+    finally:
+        built.engine.dispose()
+
+
+@app.callback()
+def banner(ctx: typer.Context) -> None:
+    info = stack_info()
+    if ctx.invoked_subcommand and info.evaluation:
+        err_console.print(f"[yellow]{info.deployment_name}: evaluation deployment ({info.licensee})[/yellow]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (stateless: scale out freely)")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    with runtime():
+        pass  # refuse to start on invalid configuration before uvicorn forks workers
+    uvicorn.run(f"{__package__}.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
+    """Apply migrations (default: every branch to its head)."""
+    with runtime() as rt:
+        migrate.upgrade(rt.engine, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when migrations are pending or the models and the migrated schema disagree."""
+    with runtime() as rt:
+        pending = migrate.pending_heads(rt.engine)
+        differences = [] if pending else migrate.schema_differences(rt.engine)
+    if pending:
+        err_console.print(f"[red]pending migrations: {', '.join(sorted(pending))}; run `db upgrade`[/red]")
+        raise typer.Exit(1)
+    if differences:
+        err_console.print("[red]models and migrations disagree:[/red]\n" + "\n".join(differences))
+        raise typer.Exit(1)
+    console.print("[green]schema matches the models[/green]")
+
+
+@db_app.command("revision")
+def db_revision(
+    branch: Annotated[str, typer.Option(help="'core' or an installed module's name")],
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision changes")],
+) -> None:
+    """Autogenerate a revision on one branch, in that branch's own folder."""
+    with runtime() as rt:
+        migrate.revision(rt.engine, branch=branch, message=message)
+
+
+@partner_app.command("create")
+def partner_create(
+    name: Annotated[str, typer.Option(help="Relying party name")],
+    scope: Annotated[list[str], typer.Option(help="Scope to grant (repeatable)")],
+) -> None:
+    """Register a partner and print its API key (shown once)."""
+    known = all_scopes()
+    unknown = sorted(set(scope) - set(known))
+    if unknown:
+        err_console.print(f"[red]unknown scope(s) {', '.join(unknown)}; allowed: {', '.join(known)}[/red]")
+        raise typer.Exit(2)
+    with runtime() as rt, rt.session_factory.begin() as session:
+        issued = issue_partner_key(session=session, name=name, scopes=scope)
+    typer.echo(issued.key)
+
+
+@app.command()
+def seed() -> None:
+    """Load a little demo data and print a demo partner key with every scope."""
+    with runtime() as rt, rt.session_factory.begin() as session:
+        issued = issue_partner_key(session=session, name="Demo partner", scopes=all_scopes())
+        context = SeedContext(session=session, country=rt.country, ports=rt.ports)
+        lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+    typer.echo(f"demo partner API key: {issued.key}")
+
+
+@app.command()
+def check() -> None:
+    """Check configuration, database, migrations and the audit chain; exit 1 on any problem."""
+    problems: list[str] = []
+    with runtime() as rt:
+        pending = migrate.pending_heads(rt.engine)
+        if pending:
+            problems.append(f"pending migrations: {', '.join(sorted(pending))}")
+        else:
+            with rt.session_factory() as session:
+                report = audit.verify_chain(session=session)
+            if not report.intact:
+                problems.append(f"audit chain broken at event {report.first_broken_id}")
+        console.print(
+            f"{rt.country.profile.name} ({rt.country.profile.country}), {rt.country.profile.currency}; "
+            f"modules: {', '.join(m.name for m in rt.modules)}; environment: {rt.settings.environment}"
+        )
+    for problem in problems:
+        err_console.print(f"[red]{problem}[/red]")
+    if problems:
+        raise typer.Exit(1)
+    console.print("[green]all checks passed[/green]")
+
+
+def all_scopes() -> list[str]:
+    return [META_SCOPE, *(scope for module in installed_modules() for scope in module.scopes)]
+
+
+def main() -> None:
+    app(prog_name=__package__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

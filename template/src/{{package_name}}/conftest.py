@@ -1,0 +1,112 @@
+"""Fixtures for the core's and every module's tests.
+
+Tests run on SQLite by default. With TEST_DATABASE_URL pointing at a PostgreSQL
+server, each run creates its own database there and drops it afterwards, so
+parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, delete, insert, make_url, text
+from sqlalchemy.orm import Session
+
+from .app import create_app
+from .core import migrate
+from .core.audit import GENESIS_HASH
+from .core.country import LoadedCountry
+from .core.db import Base, make_engine, make_session_factory
+from .core.models import AuditHead
+from .core.registry import Ports, installed_modules
+from .core.runtime import load_profile
+from .core.security import issue_partner_key
+from .core.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEST_SECRET = "test-secret-key-not-for-production"  # noqa: S105 - fixed key for tests only
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not server_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        country_file=PROJECT_ROOT / "country.yml",
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied after each test (the audit chain reset to genesis)."""
+    yield migrated_engine
+    with migrated_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+        connection.execute(insert(AuditHead).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with make_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def country(settings: Settings) -> LoadedCountry:
+    return load_profile(settings, installed_modules())
+
+
+@pytest.fixture(scope="session")
+def ports(settings: Settings) -> Ports:
+    return Ports(installed_modules(), settings)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api_headers(engine: Engine) -> Callable[..., dict[str, str]]:
+    """Issue a partner key with the given scopes and return the request headers carrying it."""
+
+    def issue(*scopes: str) -> dict[str, str]:
+        with make_session_factory(engine).begin() as session:
+            issued = issue_partner_key(session=session, name="Test partner", scopes=scopes)
+        return {"X-API-Key": issued.key}
+
+    return issue

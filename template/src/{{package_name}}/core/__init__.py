@@ -1,0 +1,1 @@
+"""Core services every module builds on: settings, database, money, country, audit, security."""

@@ -1,0 +1,169 @@
+"""The country profile (`country.yml`): data, validated at start-up.
+
+Core keys are checked here; each installed module validates its own section
+with the schema it declares, so one error report names every mistake with its
+file and key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import pycountry
+import yaml
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .money import MoneyError, minor_units
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class CountryProfileError(ValueError):
+    """The country profile is unreadable or invalid; `problems` lists each mistake."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+class CountryProfile(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    country: str = Field(description="ISO 3166-1 alpha-2 code")
+    name: str
+    currency: str = Field(description="ISO 4217 code")
+    languages: list[str] = Field(min_length=1)
+    locale: str
+    timezone: str
+    phone_region: str
+    address_levels: list[str] = Field(min_length=1)
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        if pycountry.countries.get(alpha_2=value) is None:
+            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 code (e.g. KE, JP, JO)")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        try:
+            minor_units(value)
+        except MoneyError as error:
+            raise ValueError(f"{error} (e.g. KES, JPY, JOD)") from None
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _iso_languages(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if pycountry.languages.get(alpha_2=code) is None:
+                raise ValueError(f"{code!r} is not an ISO 639-1 language code (e.g. en, sw, ja)")
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"{value!r} is not a CLDR locale (e.g. en_KE, ja_JP)") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Africa/Nairobi)") from None
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a phone numbering region known to phonenumbers")
+        return value
+
+    @model_validator(mode="after")
+    def _sections_are_mappings(self) -> CountryProfile:
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise ValueError(f"unknown key {key!r}; extra keys must be module sections (mappings)")
+        return self
+
+    @property
+    def minor_units(self) -> int:
+        return minor_units(self.currency)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The raw mapping a module owns in the profile (empty when the profile has none)."""
+        return dict((self.model_extra or {}).get(name) or {})
+
+
+def load_country(path: Path, section_schemas: dict[str, type[BaseModel]] | None = None) -> LoadedCountry:
+    """Read and validate `path`; raise CountryProfileError naming every mistake."""
+    raw = _read_yaml(path)
+    problems: list[str] = []
+    profile = _validate(CountryProfile, raw, problems, prefix="")
+    sections: dict[str, BaseModel] = {}
+    for name, schema in (section_schemas or {}).items():
+        section = _validate(schema, raw.get(name) or {}, problems, prefix=f"{name}.")
+        if section is not None:
+            sections[name] = section
+    if problems or profile is None:
+        raise CountryProfileError(path, problems)
+    return LoadedCountry(profile=profile, sections=sections)
+
+
+class LoadedCountry(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    profile: CountryProfile
+    sections: dict[str, Any]
+
+    def section(self, name: str) -> Any:
+        return self.sections[name]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CountryProfileError(path, [f"cannot read the country profile: {error.strerror}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CountryProfileError(path, [f"not valid YAML: {error}"]) from None
+    if not isinstance(raw, dict):
+        raise CountryProfileError(path, ["the country profile must be a mapping of keys to values"])
+    return raw
+
+
+def _validate(schema: type[ModelT], raw: Any, problems: list[str], *, prefix: str) -> ModelT | None:
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as error:
+        problems.extend(f"{prefix}{_location(e['loc'])}: {_message(e)}" for e in error.errors())
+        return None
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return "is required but missing"
+    return message
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"

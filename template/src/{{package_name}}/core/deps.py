@@ -1,0 +1,53 @@
+"""FastAPI dependencies shared by every router, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from .country import LoadedCountry
+from .models import Partner
+from .registry import Ports
+from .security import authenticate, authorise
+from .settings import Settings
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Partner API key")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_country(request: Request) -> LoadedCountry:
+    return request.app.state.country
+
+
+def get_ports(request: Request) -> Ports:
+    return request.app.state.ports
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+CountryDep = Annotated[LoadedCountry, Depends(get_country)]
+PortsDep = Annotated[Ports, Depends(get_ports)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_scope(scope: str) -> Callable[..., Partner]:
+    """A dependency that authenticates the partner and checks it holds `scope`."""
+
+    def dependency(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> Partner:
+        with request.app.state.session_factory() as session:
+            partner = authenticate(session=session, key=key)
+        authorise(partner, scope)
+        return partner
+
+    return dependency

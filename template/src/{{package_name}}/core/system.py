@@ -1,0 +1,54 @@
+"""Routes every deployment has: /health (open) and /meta (authenticated)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .deps import CountryDep, SessionDep, require_scope
+from .models import Partner
+from .registry import installed_modules
+from .stack import stack_info
+
+META_SCOPE = "meta:read"
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Liveness and database reachability")
+def health(session: SessionDep) -> JSONResponse:
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        return JSONResponse({"status": "unavailable", "database": str(error.__class__.__name__)}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/meta", summary="What this deployment runs: template version, modules, country, licensee")
+def meta(country: CountryDep, _partner: Annotated[Partner, Depends(require_scope(META_SCOPE))]) -> dict:
+    info = stack_info()
+    profile = country.profile
+    return {
+        "deployment": info.deployment_name,
+        "template": {"version": info.template_version, "commit": info.template_commit},
+        "modules": [
+            {"name": m.name, "version": m.manifest.version, "title": m.manifest.title} for m in installed_modules()
+        ],
+        "country": {
+            "code": profile.country,
+            "name": profile.name,
+            "currency": profile.currency,
+            "minor_units": profile.minor_units,
+            "locale": profile.locale,
+        },
+        "licence": {
+            "licensee": info.licensee,
+            "reference": info.licence_reference,
+            "evaluation": info.evaluation,
+        },
+        "database": info.database,
+    }

@@ -1,0 +1,43 @@
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..core import audit
+from ..core.models import AuditEvent
+
+
+def record_three(session: Session) -> list[AuditEvent]:
+    events = [
+        audit.record(session=session, actor="bank-a", action="test.action", subject=f"s{i}", detail={"n": i})
+        for i in range(3)
+    ]
+    session.commit()
+    return events
+
+
+def test_events_chain_from_genesis(session: Session) -> None:
+    events = record_three(session)
+    assert events[0].previous_hash == audit.GENESIS_HASH
+    assert [e.previous_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    report = audit.verify_chain(session=session)
+    assert report.intact and report.events == 3
+
+
+def test_editing_a_past_event_is_detected(session: Session) -> None:
+    events = record_three(session)
+    session.execute(update(AuditEvent).where(AuditEvent.id == events[1].id).values(detail={"n": 99}))
+    session.commit()
+    assert audit.verify_chain(session=session).first_broken_id == events[1].id
+
+
+def test_deleting_the_last_event_is_detected(session: Session) -> None:
+    events = record_three(session)
+    session.delete(events[2])
+    session.commit()
+    assert not audit.verify_chain(session=session).intact
+
+
+def test_events_for_a_subject_newest_first(session: Session) -> None:
+    record_three(session)
+    audit.record(session=session, actor="bank-b", action="test.again", subject="s1")
+    session.commit()
+    assert [e.action for e in audit.events_for(session=session, subject="s1")] == ["test.again", "test.action"]

@@ -1,0 +1,19 @@
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from ..core import migrate
+from ..core.registry import installed_modules
+
+
+def test_every_branch_is_at_its_head(engine: Engine) -> None:
+    assert migrate.pending_heads(engine) == set()
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    assert migrate.schema_differences(engine) == []
+
+
+def test_each_installed_module_owns_a_labelled_branch(engine: Engine) -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config(engine))
+    labels = {label for revision in script.walk_revisions() for label in revision.branch_labels}
+    assert labels == {"core", *(module.name for module in installed_modules())}

@@ -1,0 +1,66 @@
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from ..core.registry import installed_modules
+from ..core.stack import stack_info
+
+
+def test_health_needs_no_key(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_meta_reports_template_version_modules_country_and_licensee(
+    client: TestClient, api_headers: Callable[..., dict[str, str]]
+) -> None:
+    response = client.get("/meta", headers=api_headers("meta:read"))
+    assert response.status_code == 200
+    body = response.json()
+    info = stack_info()
+    assert body["template"]["version"] == info.template_version
+    assert [m["name"] for m in body["modules"]] == [m.name for m in installed_modules()]
+    assert body["licence"]["licensee"] == info.licensee
+    assert len(body["country"]["code"]) == 2
+
+
+def test_meta_without_key_is_a_401_problem(client: TestClient) -> None:
+    response = client.get("/meta")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 401
+    assert "X-API-Key" in problem["detail"]
+    assert problem["instance"] == "/meta"
+
+
+def test_wrong_or_malformed_key_is_refused(client: TestClient, api_headers: Callable[..., dict[str, str]]) -> None:
+    valid = api_headers("meta:read")["X-API-Key"]
+    tampered = valid[:-2] + ("aa" if not valid.endswith("aa") else "bb")
+    assert client.get("/meta", headers={"X-API-Key": tampered}).status_code == 401
+    assert "malformed" in client.get("/meta", headers={"X-API-Key": "hello"}).json()["detail"]
+
+
+def test_key_without_scope_is_forbidden(client: TestClient, api_headers: Callable[..., dict[str, str]]) -> None:
+    response = client.get("/meta", headers=api_headers("something:else"))
+    assert response.status_code == 403
+    assert "meta:read" in response.json()["detail"]
+
+
+def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_route_but_health_requires_a_key(client: TestClient) -> None:
+    open_paths = {"/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+    for route in client.app.routes:
+        path = getattr(route, "path", "")
+        if path in open_paths:
+            continue
+        for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
+            url = path.replace("{", "").replace("}", "")
+            response = client.request(method, url)
+            assert response.status_code == 401, f"{method} {path} answered {response.status_code} without a key"

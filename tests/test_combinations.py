@@ -1,0 +1,79 @@
+"""Every non-empty module combination is generated, linted, migrated and its own suite run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .catalogue import catalogue, module_combinations
+from .conftest import PG_SERVER_URL, Generate, postgres_reachable
+
+COMBINATIONS = module_combinations()
+UNRENDERED = re.compile(r"\{\{|\{%|%\}|\}\}")
+RESULT_LINE = re.compile(r"(\d+) passed")
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(cwd / "src")}
+    for inherited in ("DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "ENVIRONMENT"):
+        environment.pop(inherited, None)
+    environment.update(env)
+    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False)
+
+
+def assert_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
+    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+def run_stack_suite(python: Path, stack: Path, **env: str) -> int:
+    """Run the generated project's own pytest; return how many tests passed (never zero)."""
+    result = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], stack, **env)
+    assert_ok(result, "the generated test suite")
+    passed = RESULT_LINE.search(result.stdout)
+    assert passed and int(passed.group(1)) > 0, f"no tests ran:\n{result.stdout[-2000:]}"
+    assert " failed" not in result.stdout and " error" not in result.stdout
+    return int(passed.group(1))
+
+
+@pytest.mark.parametrize("modules", COMBINATIONS, ids=["+".join(combo) for combo in COMBINATIONS])
+def test_combination_generates_lints_migrates_and_passes_its_suite(
+    modules: tuple[str, ...], generate: Generate, python: Path, tmp_path: Path
+) -> None:
+    package = "stack_" + "_".join(modules)
+    stack = generate(modules=list(modules), package_name=package)
+
+    installed = sorted(p.name for p in (stack / "src" / package / "modules").iterdir() if p.is_dir())
+    assert installed == sorted(modules)
+    assert not list(stack.rglob("questions.yml")), "Copier-only files leaked into the stack"
+    for path in stack.rglob("*"):
+        if path.is_file() and path.suffix in {".py", ".toml", ".yml", ".yaml", ".md", ".env", ".cfg", ""}:
+            text = path.read_text(encoding="utf-8")
+            assert not UNRENDERED.search(text), f"unrendered Jinja in {path.relative_to(stack)}"
+
+    assert_ok(run([str(python), "-m", "ruff", "check", "."], stack), "ruff check")
+    assert_ok(run([str(python), "-m", "ruff", "format", "--check", "."], stack), "ruff format --check")
+
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade (heads)")
+    assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
+
+    run_stack_suite(python, stack)
+
+
+@pytest.mark.postgresql
+def test_full_stack_suite_passes_on_postgresql(full_stack: Path, python: Path) -> None:
+    if not postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL but nothing listens on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    assert run_stack_suite(python, full_stack, TEST_DATABASE_URL=PG_SERVER_URL) > 0
+
+
+def test_combinations_come_from_the_catalogue() -> None:
+    names = catalogue()
+    assert len(COMBINATIONS) == 2 ** len(names) - 1
+    assert len(set(COMBINATIONS)) == len(COMBINATIONS)

@@ -1,0 +1,34 @@
+"""jinja/iso.jinja, which Copier's validators read, must match pycountry and iso4217."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+from zoneinfo import ZoneInfo
+
+from .catalogue import REPO
+
+
+def load_refresh_script():
+    loader = importlib.machinery.SourceFileLoader("refresh_iso_data", str(REPO / "scripts" / "refresh-iso-data"))
+    spec = importlib.util.spec_from_loader("refresh_iso_data", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_iso_lists_are_current() -> None:
+    current = (REPO / "jinja" / "iso.jinja").read_text(encoding="utf-8").splitlines()
+    fresh = load_refresh_script().render().splitlines()
+    by_name = {line.split()[2]: line for line in fresh if line.startswith("{%- set")}
+    for line in current:
+        if line.startswith("{%- set") and line.split()[2] != "timezones":
+            assert line == by_name[line.split()[2]], f"{line.split()[2]} is stale: run scripts/refresh-iso-data"
+
+
+def test_every_listed_time_zone_exists_here() -> None:
+    line = next(line for line in (REPO / "jinja" / "iso.jinja").read_text().splitlines() if "set timezones" in line)
+    zones = line.split("[", 1)[1].rsplit("]", 1)[0].replace('"', "").split(",")
+    assert len(zones) > 300
+    for zone in zones:
+        ZoneInfo(zone)
