@@ -1,0 +1,75 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ..cli import app
+from ..conftest import PROJECT_ROOT, TEST_SECRET
+from ..core.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the CLI at a fresh SQLite database through the environment, as an operator would."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("COUNTRY_FILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_check_fails_before_migration_and_passes_after(cli_env: Path) -> None:
+    before = invoke("check")
+    assert before.exit_code == 1
+    assert "pending migrations" in before.output
+    assert invoke("db", "upgrade").exit_code == 0
+    after = invoke("check")
+    assert after.exit_code == 0, after.output
+    assert "all checks passed" in after.output
+
+
+def test_db_check_confirms_models_match_migrations(cli_env: Path) -> None:
+    invoke("db", "upgrade")
+    result = invoke("db", "check")
+    assert result.exit_code == 0, result.output
+    assert "schema matches" in result.output
+
+
+def test_partner_create_prints_a_key_once_and_refuses_unknown_scopes(cli_env: Path) -> None:
+    invoke("db", "upgrade")
+    created = invoke("partner", "create", "--name", "Bank", "--scope", "meta:read")
+    assert created.exit_code == 0
+    assert created.stdout.strip().startswith("nsk_")
+    assert "evaluation deployment" in created.stderr
+    refused = invoke("partner", "create", "--name", "Bank", "--scope", "everything")
+    assert refused.exit_code == 2
+    assert "unknown scope(s) everything" in refused.output
+
+
+def test_seed_prints_a_demo_key(cli_env: Path) -> None:
+    invoke("db", "upgrade")
+    result = invoke("seed")
+    assert result.exit_code == 0, result.output
+    assert "demo partner API key: nsk_" in result.output
+
+
+def test_invalid_country_profile_is_a_clear_configuration_error(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = cli_env / "country.yml"
+    broken.write_text(
+        (PROJECT_ROOT / "country.yml").read_text(encoding="utf-8").replace("currency:", "currency: XYZ #")
+    )
+    monkeypatch.setenv("COUNTRY_FILE", str(broken))
+    get_settings.cache_clear()
+    result = invoke("check")
+    assert result.exit_code == 2
+    assert "Configuration error" in result.output
+    assert "currency: 'XYZ' is not an ISO 4217 currency code" in result.output
