@@ -5,9 +5,13 @@ Stdlib only, so a machine with nothing but Python 3.11+ and git can run them.
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 - this is what tells an older Python to go away
+    sys.exit("Nation Stack needs Python 3.11 or newer")
+
 import hashlib
 import subprocess
-import sys
 import tomllib
 import venv
 from pathlib import Path
@@ -23,8 +27,6 @@ def dev_requirements() -> list[str]:
 
 def tool_python() -> Path:
     """The .venv interpreter, created and filled on first use or when the requirements change."""
-    if sys.version_info < (3, 11):
-        sys.exit("Nation Stack needs Python 3.11 or newer")
     python = VENV / "bin" / "python"
     requirements = dev_requirements()
     stamp = VENV / ".requirements-sha256"

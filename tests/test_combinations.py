@@ -13,7 +13,7 @@ from .catalogue import catalogue, module_combinations
 from .conftest import PG_SERVER_URL, Generate, postgres_reachable
 
 COMBINATIONS = module_combinations()
-UNRENDERED = re.compile(r"\{\{|\{%|%\}|\}\}")
+UNRENDERED = re.compile(r"\{\{|\{%")
 RESULT_LINE = re.compile(r"(\d+) passed")
 
 
@@ -26,7 +26,9 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 def assert_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
-    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{what} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
 
 
 def run_stack_suite(python: Path, stack: Path, **env: str) -> int:

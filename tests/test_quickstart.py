@@ -34,7 +34,15 @@ def test_readme_has_exactly_two_commands_and_ci_runs_the_test_one() -> None:
 
 def test_demo_command_generates_installs_migrates_seeds_and_serves(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "demo"), "--smoke", "--dest", str(tmp_path / "demo"), "--port", str(free_port())],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "demo"),
+            "--smoke",
+            "--dest",
+            str(tmp_path / "demo"),
+            "--port",
+            str(free_port()),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

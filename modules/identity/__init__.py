@@ -5,7 +5,7 @@ from pathlib import Path
 from ...core.ports import SectorTokens
 from ...core.registry import Manifest, Module
 from . import models  # noqa: F401 - registers the tables
-from .cli import app as cli
+from .cli import app as cli_app
 from .config import IdentityCountry
 from .router import ENROL_SCOPE, READ_SCOPE, router
 from .seed import seed
@@ -18,7 +18,7 @@ module = Module(
     router=router,
     migrations=_HERE / "migrations",
     scopes=(ENROL_SCOPE, READ_SCOPE),
-    cli=cli,
+    cli=cli_app,
     country_schema=IdentityCountry,
     provides={SectorTokens: RegistrySectorTokens},
     seed=seed,

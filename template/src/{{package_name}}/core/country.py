@@ -115,7 +115,9 @@ def load_country(path: Path, section_schemas: dict[str, type[BaseModel]] | None 
     profile = _validate(CountryProfile, raw, problems, prefix="")
     sections: dict[str, BaseModel] = {}
     for name, schema in (section_schemas or {}).items():
-        section = _validate(schema, raw.get(name) or {}, problems, prefix=f"{name}.")
+        # Sections may check amounts against the currency's minor unit.
+        context = {"currency": raw.get("currency")}
+        section = _validate(schema, raw.get(name) or {}, problems, prefix=f"{name}.", context=context)
         if section is not None:
             sections[name] = section
     if problems or profile is None:
@@ -147,9 +149,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _validate(schema: type[ModelT], raw: Any, problems: list[str], *, prefix: str) -> ModelT | None:
+def _validate(
+    schema: type[ModelT], raw: Any, problems: list[str], *, prefix: str, context: dict[str, Any] | None = None
+) -> ModelT | None:
     try:
-        return schema.model_validate(raw)
+        return schema.model_validate(raw, context=context)
     except ValidationError as error:
         problems.extend(f"{prefix}{_location(e['loc'])}: {_message(e)}" for e in error.errors())
         return None

@@ -1,0 +1,55 @@
+"""Demo beneficiaries keyed by external ID, linked and paid through the real pipeline."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from ...core.money import Money, to_minor
+from ...core.registry import SeedContext
+from . import service
+from .config import payments_settings
+from .schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+
+DEMO_BENEFICIARIES = ("DEMO-0001", "DEMO-0002")
+DEMO_AMOUNT = "1000"  # major units of the country's currency
+
+
+def seed(context: SeedContext) -> list[str]:
+    """Link and pay the demo beneficiaries; running it again changes nothing (references repeat)."""
+    profile = context.country.profile
+    funding = payments_settings().funding_account
+    amount = Money(profile.currency, to_minor(DEMO_AMOUNT, profile.currency))
+    for index, external_id in enumerate(DEMO_BENEFICIARIES):
+        beneficiary = BeneficiaryRef(external_id=external_id)
+        service.link_account(
+            session=context.session,
+            ports=context.ports,
+            country=context.country,
+            request=LinkRequest(beneficiary=beneficiary, account=_demo_account(profile.phone_region, index)),
+            actor="seed",
+        )
+        service.transfer(
+            session=context.session,
+            ports=context.ports,
+            country=context.country,
+            request=TransferRequest(
+                client_reference=f"SEED-{external_id}",
+                beneficiary=beneficiary,
+                amount=amount.amount,
+                currency=amount.currency,
+            ),
+            funding_account=funding,
+            actor="seed",
+        )
+    return [
+        f"payments: linked and paid {len(DEMO_BENEFICIARIES)} demo beneficiaries "
+        f"({', '.join(DEMO_BENEFICIARIES)}) {amount.format(profile.locale)} each from {funding}"
+    ]
+
+
+def _demo_account(region: str, index: int) -> AccountIn:
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if index % 2 == 0 and example is not None:
+        national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return AccountIn(kind="mobile_money", number=national)
+    return AccountIn(kind="bank_account", number=f"{1000000001 + index}", bank_code="DEMOBANK")

@@ -1,0 +1,62 @@
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ....core.country import LoadedCountry
+from ....core.errors import Conflict
+from ....core.registry import Ports
+from .. import service
+from ..models import Transfer
+from ..schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+
+
+def _link_and_request(session: Session, ports: Ports, country: LoadedCountry) -> TransferRequest:
+    beneficiary = BeneficiaryRef(external_id="EXT-1")
+    account = AccountIn(kind="bank_account", number="1234567890", bank_code="BANK01")
+    service.link_account(
+        session=session,
+        ports=ports,
+        country=country,
+        request=LinkRequest(beneficiary=beneficiary, account=account),
+        actor="test",
+    )
+    session.commit()
+    return TransferRequest(
+        client_reference="REF-1", beneficiary=beneficiary, amount=500, currency=country.profile.currency
+    )
+
+
+def test_a_reference_committed_by_a_concurrent_request_is_answered_as_a_replay(
+    session: Session, ports: Ports, country: LoadedCountry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = _link_and_request(session, ports, country)
+    first = service.transfer(
+        session=session, ports=ports, country=country, request=request, funding_account="TREASURY", actor="a"
+    )
+    session.commit()
+    # The second request's duplicate check runs before the first commits: its insert hits the unique key.
+    monkeypatch.setattr(service, "get_transfer_or_none", _missing_once(service.get_transfer_or_none))
+    second = service.transfer(
+        session=session, ports=ports, country=country, request=request, funding_account="TREASURY", actor="b"
+    )
+    assert second.replayed
+    assert second.transfer.id == first.transfer.id
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 1
+
+
+def _missing_once(real_lookup):
+    state = {"first": True}
+
+    def lookup(**kwargs):
+        if state.pop("first", False):
+            return None
+        return real_lookup(**kwargs)
+
+    return lookup
+
+
+def test_a_funding_account_in_another_currency_is_a_conflict(session: Session, country: LoadedCountry) -> None:
+    service.ensure_funding_account(session=session, code="TREASURY", currency=country.profile.currency)
+    other = "EUR" if country.profile.currency != "EUR" else "USD"
+    with pytest.raises(Conflict, match=f"TREASURY holds {country.profile.currency}"):
+        service.ensure_funding_account(session=session, code="TREASURY", currency=other)

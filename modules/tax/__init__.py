@@ -1,0 +1,22 @@
+"""Tax: taxpayer register, income-tax law as dated data, returns and assessments."""
+
+from pathlib import Path
+
+from ...core.registry import Manifest, Module
+from . import models  # noqa: F401 - registers the tables
+from .cli import app as cli_app
+from .config import TaxCountry
+from .router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
+from .seed import seed
+
+_HERE = Path(__file__).resolve().parent
+
+module = Module(
+    manifest=Manifest.read(_HERE),
+    router=router,
+    migrations=_HERE / "migrations",
+    scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE),
+    cli=cli_app,
+    country_schema=TaxCountry,
+    seed=seed,
+)

@@ -1,0 +1,258 @@
+"""Income-tax law as data: pick the values in force for a fiscal year, apply the scale, keep a trace.
+
+All arithmetic is exact: money is held in integer minor units, the scale is applied
+in Decimal with inexact results trapped, and only the configured rounding rules
+turn exact amounts back into whole minor units (base rounding on taxable income
+before the scale, tax rounding on the tax after relief).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, Inexact, localcontext
+from typing import Any
+
+from ...core.errors import Problem, Unprocessable
+from ...core.money import Rounding, minor_units, to_minor
+from .config import DatedAmount, RoundingRule, TaxCountry, location
+
+
+class LawNotInForce(Unprocessable):
+    """No value of the law is dated on or before the start of the requested fiscal year."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, kind="tax-law-not-in-force")
+
+
+class TaxLawMisconfigured(Problem):
+    """The `tax:` section cannot be applied to the profile's currency (a deployment mistake)."""
+
+    status = 500
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("country.yml: " + "; ".join(problems), kind="tax-law-misconfigured")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    threshold: int  # minor units
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Dated:
+    since: date
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """A rounding rule with the figures it was configured with, for the trace."""
+
+    rule: Rounding
+    quantum_major: Decimal
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    step: str
+    note: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "note": self.note, **self.values}
+
+
+@dataclass(frozen=True)
+class Calculation:
+    currency: str
+    year: int
+    income: int
+    taxable: int
+    tax_due: int
+    trace: list[TraceStep]
+
+    def trace_dicts(self) -> list[dict[str, Any]]:
+        return [step.as_dict() for step in self.trace]
+
+
+@dataclass(frozen=True)
+class IncomeTaxLaw:
+    currency: str
+    fiscal_year_start: tuple[int, int]
+    scale: tuple[Dated, ...]
+    allowance: tuple[Dated, ...]
+    relief: tuple[Dated, ...]
+    base_rounding: Stage
+    tax_rounding: Stage
+
+    @classmethod
+    def from_country(cls, section: TaxCountry, currency: str) -> IncomeTaxLaw:
+        """Convert the validated section to minor units of `currency`, refusing what it cannot hold."""
+        problems = [f"{location(loc)}: {message}" for loc, message in section.currency_problems(currency)]
+        if problems:
+            raise TaxLawMisconfigured(problems)
+        law = section.income_tax
+        month, day = (int(part) for part in section.fiscal_year_start.split("-"))
+        return cls(
+            currency=currency,
+            fiscal_year_start=(month, day),
+            scale=tuple(
+                Dated(s.since, tuple(Bracket(to_minor(b.threshold, currency), b.rate) for b in s.brackets))
+                for s in sorted(law.scale, key=lambda s: s.since)
+            ),
+            allowance=_dated_amounts(law.allowance, currency),
+            relief=_dated_amounts(law.relief, currency),
+            base_rounding=_stage(law.rounding.base, currency),
+            tax_rounding=_stage(law.rounding.tax, currency),
+        )
+
+    def year_start(self, year: int) -> date:
+        month, day = self.fiscal_year_start
+        return date(year, month, day)
+
+    def scale_in_force(self, year: int) -> tuple[Bracket, ...]:
+        """The brackets that apply to fiscal `year` (LawNotInForce when none does)."""
+        return _in_force(self.scale, self.year_start(year), "scale").value
+
+    def calculate(self, *, income: int, year: int) -> Calculation:
+        """Tax due on `income` (minor units) for fiscal `year`, with every step that produced it."""
+        if isinstance(income, bool) or not isinstance(income, int) or income < 0:
+            raise Unprocessable(f"income: must be a whole, non-negative number of minor units, got {income!r}")
+        start = self.year_start(year)
+        scale = _in_force(self.scale, start, "scale")
+        allowance = _in_force(self.allowance, start, "allowance") if self.allowance else None
+        relief = _in_force(self.relief, start, "relief") if self.relief else None
+        trace = [
+            TraceStep(
+                "law",
+                f"fiscal year {year} starts on {start}: the values in force on that day apply",
+                {"year": year, "in_force_on": start.isoformat()},
+            ),
+            TraceStep("income", f"income {self._major(income)}", {"amount": income}),
+        ]
+
+        allowance_amount = allowance.value if allowance else 0
+        trace.append(
+            TraceStep(
+                "allowance",
+                f"allowance {self._major(allowance_amount)}"
+                + (f" (tax.income_tax.allowance since {allowance.since})" if allowance else " (none configured)"),
+                {"amount": allowance_amount, "since": allowance.since.isoformat() if allowance else None},
+            )
+        )
+        exact_base = max(0, income - allowance_amount)
+        taxable = self.base_rounding.rule.apply(exact_base)
+        trace.append(self._rounding_step("base_rounding", "taxable income", self.base_rounding, exact_base, taxable))
+
+        with localcontext() as context:
+            context.prec = 60
+            context.traps[Inexact] = True  # any rounding here would be a bug: fail loudly
+            scale_tax = Decimal(0)
+            trace.append(
+                TraceStep(
+                    "scale",
+                    f"progressive scale (tax.income_tax.scale since {scale.since})",
+                    {"since": scale.since.isoformat()},
+                )
+            )
+            brackets: tuple[Bracket, ...] = scale.value
+            for index, bracket in enumerate(brackets):
+                if taxable <= bracket.threshold:
+                    break
+                upper = brackets[index + 1].threshold if index + 1 < len(brackets) else None
+                top = taxable if upper is None else min(taxable, upper)
+                portion = top - bracket.threshold
+                portion_tax = portion * bracket.rate
+                scale_tax += portion_tax
+                band = f"{self._major(bracket.threshold)} to " + (self._major(upper) if upper is not None else "above")
+                trace.append(
+                    TraceStep(
+                        "bracket",
+                        f"{band} at {_percent(bracket.rate)}: {self._major(portion)} taxed {self._major(portion_tax)}",
+                        {
+                            "from": bracket.threshold,
+                            "to": upper,
+                            "rate": str(bracket.rate),
+                            "slice": portion,
+                            "tax": _exact(portion_tax),
+                        },
+                    )
+                )
+            relief_amount = relief.value if relief else 0
+            after_relief = max(Decimal(0), scale_tax - relief_amount)
+        trace.append(
+            TraceStep(
+                "relief",
+                f"relief {self._major(relief_amount)}"
+                + (f" (tax.income_tax.relief since {relief.since})" if relief else " (none configured)")
+                + f": tax {self._major(scale_tax)} becomes {self._major(after_relief)}",
+                {
+                    "amount": relief_amount,
+                    "since": relief.since.isoformat() if relief else None,
+                    "tax_before": _exact(scale_tax),
+                    "tax_after": _exact(after_relief),
+                },
+            )
+        )
+        tax_due = self.tax_rounding.rule.apply(after_relief)
+        trace.append(self._rounding_step("tax_rounding", "tax", self.tax_rounding, after_relief, tax_due))
+        trace.append(TraceStep("tax_due", f"tax due {self._major(tax_due)}", {"amount": tax_due}))
+        return Calculation(
+            currency=self.currency, year=year, income=income, taxable=taxable, tax_due=tax_due, trace=trace
+        )
+
+    def _rounding_step(self, step: str, what: str, stage: Stage, before: Decimal | int, after: int) -> TraceStep:
+        mode = stage.rule.mode.value
+        return TraceStep(
+            step,
+            f"{what} {self._major(before)} rounded {mode} to a multiple of {stage.quantum_major} {self.currency}: "
+            f"{self._major(after)}",
+            {"mode": mode, "quantum": stage.rule.quantum, "before": _exact(before), "after": after},
+        )
+
+    def _major(self, minor: Decimal | int) -> str:
+        return self.format_amount(minor)
+
+    def format_amount(self, minor: Decimal | int) -> str:
+        """`minor` units as major units with the currency's decimals (more only when the amount has them)."""
+        exponent = minor_units(self.currency)
+        with localcontext() as context:
+            context.prec = 60
+            value = Decimal(minor).scaleb(-exponent)
+            if value == value.to_integral_value():
+                value = value.quantize(Decimal(1).scaleb(-exponent))
+            else:
+                value = value.normalize()
+        return f"{value:,f} {self.currency}"
+
+
+def _dated_amounts(values: list[DatedAmount], currency: str) -> tuple[Dated, ...]:
+    return tuple(Dated(v.since, to_minor(v.amount, currency)) for v in sorted(values, key=lambda v: v.since))
+
+
+def _stage(rule: RoundingRule, currency: str) -> Stage:
+    return Stage(rule=Rounding(rule.mode, to_minor(rule.quantum, currency)), quantum_major=rule.quantum)
+
+
+def _in_force(values: tuple[Dated, ...], day: date, name: str) -> Dated:
+    index = bisect_right([value.since for value in values], day)
+    if index == 0:
+        raise LawNotInForce(
+            f"year: no tax.income_tax.{name} is in force on {day} (start of that fiscal year); "
+            f"the earliest applies from {values[0].since}"
+        )
+    return values[index - 1]
+
+
+def _exact(value: Decimal | int) -> str:
+    """An exact amount in minor units as text (it may have a fraction before rounding)."""
+    text = format(Decimal(value), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _percent(rate: Decimal) -> str:
+    return _exact(rate * 100) + "%"
