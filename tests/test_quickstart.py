@@ -52,4 +52,6 @@ def test_demo_command_generates_installs_migrates_seeds_and_serves(tmp_path: Pat
     assert result.returncode == 0, output[-4000:]
     assert re.search(r"GET /meta -> template \d+\.\d+\.\d+", output)
     assert re.search(r"national ID \d{10}", output)
+    assert re.search(r"POST /payments/transfers -> committed: 5,000\.00 KES paid to the ID-linked account", output)
+    assert re.search(r"POST /tax/returns -> TIN \d{9}, \d{4} income 1,200,000 KES: tax due 268,600\.00 KES", output)
     assert "curl -H 'X-API-Key: nsk_" in output

@@ -7,9 +7,14 @@ behaviour, or refuses with a clear error, when nobody provides it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy.orm import Session
+
+from .money import Money
 
 
 class SectorTokens(Protocol):
@@ -17,4 +22,67 @@ class SectorTokens(Protocol):
 
     def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
         """The sector token of a registered, active person; raises a Problem otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class Resident:
+    """What a programme's eligibility rules may read about a person (identity provides it)."""
+
+    national_id: str
+    date_of_birth: date
+    sex: str
+    address: Mapping[str, str]
+
+
+class ResidentRegistry(Protocol):
+    """The population register, read in batches for national programmes."""
+
+    def iter_residents(self, *, session: Session, batch_size: int = 1000) -> Iterator[Resident]:
+        """Every active resident, in national-ID order."""
+        ...
+
+
+class AssessedIncome(Protocol):
+    """Assessed income per person and year (tax provides it), for means-tested programmes."""
+
+    def incomes_for(self, *, session: Session, national_ids: Sequence[str], year: int) -> Mapping[str, Money]:
+        """Assessed income of those of `national_ids` who have an assessment for `year`."""
+        ...
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    reference: str
+    state: str  # committed | rejected | pending
+    reason: str | None = None
+
+
+class Disbursements(Protocol):
+    """Money out of and into the national ledger (payments provides it)."""
+
+    def pay(
+        self,
+        *,
+        session: Session,
+        national_id: str | None,
+        external_id: str | None,
+        amount: Money,
+        reference: str,
+        purpose: str,
+    ) -> PaymentOutcome:
+        """Pay `amount` to the beneficiary's linked account, idempotent on `reference`."""
+        ...
+
+    def collect(
+        self,
+        *,
+        session: Session,
+        national_id: str | None,
+        external_id: str | None,
+        amount: Money,
+        reference: str,
+        purpose: str,
+    ) -> PaymentOutcome:
+        """Record `amount` received from the payer into the revenue account, idempotent on `reference`."""
         ...
