@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 from zoneinfo import ZoneInfo
 
 from .catalogue import REPO
-
-
-def load_refresh_script():
-    loader = importlib.machinery.SourceFileLoader("refresh_iso_data", str(REPO / "scripts" / "refresh-iso-data"))
-    spec = importlib.util.spec_from_loader("refresh_iso_data", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from .scripts import load_script
 
 
 def test_iso_lists_are_current() -> None:
     current = (REPO / "jinja" / "iso.jinja").read_text(encoding="utf-8").splitlines()
-    fresh = load_refresh_script().render().splitlines()
+    fresh = load_script("refresh-iso-data").render().splitlines()
     by_name = {line.split()[2]: line for line in fresh if line.startswith("{%- set")}
     for line in current:
         if line.startswith("{%- set") and line.split()[2] != "timezones":

@@ -56,7 +56,7 @@ def settings(database_url: str) -> Settings:
         environment="test",
         database_url=database_url,
         secret_key=TEST_SECRET,
-        country_file=PROJECT_ROOT / "country.yml",
+        country_profile=PROJECT_ROOT / "country.yml",
     )
 
 

@@ -26,7 +26,7 @@ class Runtime:
 def load_profile(settings: Settings, modules: tuple[Module, ...]) -> LoadedCountry:
     """The country profile with each installed module's section checked by that module's schema."""
     schemas = {m.name: m.country_schema for m in modules if m.country_schema is not None}
-    return load_country(settings.country_file, schemas)
+    return load_country(settings.country_profile, schemas)
 
 
 def build_runtime(settings: Settings | None = None) -> Runtime:

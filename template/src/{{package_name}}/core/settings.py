@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     environment: Environment = "development"
     database_url: str = "sqlite:///./nation-stack.db"
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
-    country_file: Path = Path("country.yml")
+    country_profile: Path = Path("country.yml")
     database_echo: bool = False
 
     @model_validator(mode="after")

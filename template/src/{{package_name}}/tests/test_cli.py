@@ -15,7 +15,7 @@ runner = CliRunner()
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point the CLI at a fresh SQLite database through the environment, as an operator would."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COUNTRY_FILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("COUNTRY_PROFILE", str(PROJECT_ROOT / "country.yml"))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
     get_settings.cache_clear()
@@ -67,7 +67,7 @@ def test_invalid_country_profile_is_a_clear_configuration_error(cli_env: Path, m
     broken.write_text(
         (PROJECT_ROOT / "country.yml").read_text(encoding="utf-8").replace("currency:", "currency: XYZ #")
     )
-    monkeypatch.setenv("COUNTRY_FILE", str(broken))
+    monkeypatch.setenv("COUNTRY_PROFILE", str(broken))
     get_settings.cache_clear()
     result = invoke("check")
     assert result.exit_code == 2

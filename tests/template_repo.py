@@ -1,0 +1,49 @@
+"""A throw-away git copy of this template in which tests make releases (tags) of their own.
+
+A clone may carry no tags, so nothing here relies on tags of the real repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .catalogue import REPO
+
+IDENTITY = ["-c", "user.name=Template Test", "-c", "user.email=test@nation-stack.dev"]
+
+
+def git(root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *IDENTITY, *args], cwd=root, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def clone_template(destination: Path) -> Path:
+    """A clone of this repository's working tree (uncommitted changes included) with no tags."""
+    subprocess.run(["git", "clone", "--quiet", "--no-tags", str(REPO), str(destination)], check=True)
+    status = git(REPO, "status", "--porcelain", "--untracked-files=all")
+    if status:
+        # Developers run the tests on a dirty tree: carry it over as one commit.
+        ignore = shutil.ignore_patterns(".git", ".venv", ".cache", "__pycache__", "demo-stack")
+        shutil.copytree(REPO, destination, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+        git(destination, "add", "-A")
+        git(destination, "commit", "--quiet", "-m", "working tree under test")
+    for tag in git(destination, "tag", "--list").splitlines():
+        git(destination, "tag", "-d", tag)
+    return destination
+
+
+def release(root: Path, version: str, *, note: str = "Test release.") -> str:
+    """Commit VERSION and a CHANGELOG section for `version`, then tag it with scripts/release."""
+    (root / "VERSION").write_text(f"{version}\n", encoding="utf-8")
+    changelog = root / "CHANGELOG.md"
+    text = changelog.read_text(encoding="utf-8")
+    if f"## [{version}]" not in text:
+        text = text.replace("## [Unreleased]\n", f"## [Unreleased]\n\n## [{version}] - 2026-11-27\n\n- {note}\n", 1)
+        changelog.write_text(text, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
+    subprocess.run([sys.executable, str(root / "scripts" / "release")], cwd=root, check=True, capture_output=True)
+    return f"v{version}"
