@@ -11,6 +11,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - this is what tells an older Pyth
     sys.exit("Nation Stack needs Python 3.11 or newer")
 
 import hashlib
+import os
 import subprocess
 import tomllib
 import venv
@@ -39,3 +40,10 @@ def tool_python() -> Path:
         subprocess.run([*pip, *requirements], check=True)
         stamp.write_text(digest)
     return python
+
+
+def run_in_tools_venv() -> None:
+    """Re-run the calling script under the .venv interpreter unless it already runs there."""
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        python = tool_python()
+        os.execv(python, [str(python), sys.argv[0], *sys.argv[1:]])  # noqa: S606 - our own interpreter

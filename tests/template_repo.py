@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import copier
+
 from .catalogue import REPO
 
 IDENTITY = ["-c", "user.name=Template Test", "-c", "user.email=test@nation-stack.dev"]
@@ -47,3 +49,11 @@ def release(root: Path, version: str, *, note: str = "Test release.") -> str:
     git(root, "commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
     subprocess.run([sys.executable, str(root / "scripts" / "release")], cwd=root, check=True, capture_output=True)
     return f"v{version}"
+
+
+def generate_at(template: Path, ref: str, destination: Path, **answers) -> Path:
+    copier.run_copy(str(template), str(destination), data=answers, defaults=True, vcs_ref=ref, quiet=True)
+    git(destination, "init", "--quiet")
+    git(destination, "add", "-A")
+    git(destination, "commit", "--quiet", "-m", "generated")
+    return destination

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
+from .catalogue import REPO
 from .scripts import load_script
-from .template_repo import clone_template, git, release
+from .template_repo import clone_template, generate_at, git, release
 
 VENDOR_CORE_LINE = "VENDOR_ROUNDING_NOTE = 'ministry circular 12/2026'  # vendor edit"
 VENDOR_MODULE_LINE = "VENDOR_ID_POLICY = 'approved by the registrar'  # vendor edit"
@@ -21,14 +22,6 @@ VENDOR_MODULE_LINE = "VENDOR_ID_POLICY = 'approved by the registrar'  # vendor e
 
 def load_release_script():
     return load_script("release")
-
-
-def generate_at(template: Path, ref: str, destination: Path, **answers) -> Path:
-    copier.run_copy(str(template), str(destination), data=answers, defaults=True, vcs_ref=ref, quiet=True)
-    git(destination, "init", "--quiet")
-    git(destination, "add", "-A")
-    git(destination, "commit", "--quiet", "-m", "generated")
-    return destination
 
 
 def answers_of(stack: Path) -> dict:
@@ -176,3 +169,11 @@ def test_update_needs_no_trust_when_no_migration_applies(tmp_path: Path) -> None
     new = release(template, "0.9.1")
     copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True, unsafe=False)
     assert answers_of(stack)["_commit"] == new
+
+
+def test_every_changelog_release_has_a_support_status_and_the_current_one_is_supported() -> None:
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    released = re.findall(r"^## \[(\d[^\]]*)\] - \d{4}-\d{2}-\d{2}$", changelog, re.MULTILINE)
+    support = yaml.safe_load((REPO / "support.yml").read_text(encoding="utf-8"))["releases"]
+    assert sorted(released) == sorted(support)
+    assert support[(REPO / "VERSION").read_text(encoding="utf-8").strip()] == "supported"
