@@ -1,11 +1,13 @@
-"""Payments: ID-linked financial accounts, a double-entry ledger and G2P transfers."""
+"""Payments: ID-linked accounts, a double-entry ledger, transfers, programmes and national disbursements."""
 
 from pathlib import Path
 
+from ...core.ports import Disbursements
 from ...core.registry import Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
-from .router import LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
+from .port import LedgerDisbursements
+from .router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .seed import seed
 
 _HERE = Path(__file__).resolve().parent
@@ -14,7 +16,8 @@ module = Module(
     manifest=Manifest.read(_HERE),
     router=router,
     migrations=_HERE / "migrations",
-    scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE),
+    scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE),
     cli=cli_app,
+    provides={Disbursements: LedgerDisbursements},
     seed=seed,
 )

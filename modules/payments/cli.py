@@ -1,21 +1,50 @@
-"""Payments commands."""
+"""Payments commands: programmes, cycles, disbursement workers, bank messages, reconciliation and the benchmark."""
 
 from __future__ import annotations
 
+import csv
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
 
-from ...core.runtime import build_runtime
-from . import service
+from ...core.db import make_engine, make_session_factory
+from ...core.errors import Problem
+from ...core.runtime import Runtime, build_runtime
+from . import disburse, programme_service, service
+from .config import payments_settings
+from .models import Chunk, ChunkState
+from .programmes import Entitlement, Rule
+from .rails import rail_from_settings
+from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
+PACKAGE = __package__.split(".")[0]
 
 
 @app.callback()
 def payments() -> None:
-    """Payments: ledger checks."""
+    """Payments: ledger checks, programmes, national disbursements and reconciliation."""
+
+
+def _runtime() -> Runtime:
+    return build_runtime()
+
+
+def _fail(problem: Problem) -> None:
+    err_console.print(f"[red]{problem.detail}[/red]")
+    raise typer.Exit(1)
 
 
 @app.command("ledger-check")
@@ -34,3 +63,344 @@ def ledger_check() -> None:
         err_console.print(f"[red]{len(report.violations)} ledger violation(s)[/red]")
         raise typer.Exit(1)
     console.print("[green]ledger balanced[/green]")
+
+
+@app.command("enrol")
+def enrol_csv(
+    programme: Annotated[str, typer.Option(help="Programme code")],
+    csv_file: Annotated[Path, typer.Option("--csv", exists=True, dir_okay=False, help="external_id + attributes")],
+) -> None:
+    """Enrol beneficiaries from a CSV file: an external_id column, every other column an attribute."""
+    runtime = _runtime()
+    counts = [0, 0, 0]
+    try:
+        with runtime.session_factory.begin() as session, csv_file.open(newline="", encoding="utf-8") as handle:
+            found = programme_service.get_programme(session=session, code=programme)
+            batch: list[EnrolmentItem] = []
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                external_id = (row.pop("external_id", "") or "").strip()
+                attributes = {
+                    k: int(v) if v.lstrip("-").isdigit() else v for k, v in row.items() if v not in ("", None)
+                }
+                try:
+                    batch.append(
+                        EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
+                    )
+                except ValueError as error:
+                    err_console.print(f"[red]{csv_file}:{line}: {error}[/red]")
+                    raise typer.Exit(1) from None
+                if len(batch) == 1000:
+                    _enrol(session, runtime, found, batch, counts)
+            if batch:
+                _enrol(session, runtime, found, batch, counts)
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+    console.print(f"enrolled {counts[0]}, updated {counts[1]}, unchanged {counts[2]}")
+
+
+def _enrol(session, runtime, programme, batch, counts) -> None:
+    result = programme_service.enrol(session=session, ports=runtime.ports, programme=programme, items=batch)
+    counts[0] += result.enrolled
+    counts[1] += result.updated
+    counts[2] += result.unchanged
+    batch.clear()
+
+
+@app.command("cycle")
+def create_cycle(
+    programme: Annotated[str, typer.Option(help="Programme code")],
+    name: Annotated[str, typer.Option(help="Cycle name, unique within the programme")],
+    as_of: Annotated[str | None, typer.Option(help="Day ages are counted on (YYYY-MM-DD)")] = None,
+) -> None:
+    """Build a cycle (eligibility → entitlements → instructions) and print its control totals."""
+    runtime = _runtime()
+    settings = payments_settings()
+    try:
+        with runtime.session_factory.begin() as session:
+            found = programme_service.get_programme(session=session, code=programme)
+            created = programme_service.create_cycle(
+                session=session,
+                ports=runtime.ports,
+                country=runtime.country,
+                programme=found,
+                request=CycleIn(name=name, as_of=date.fromisoformat(as_of) if as_of else None),
+                funding_account=settings.funding_account,
+                chunk_size=settings.chunk_size,
+                actor="cli",
+            )
+            cycle = created.record
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+    console.print(
+        f"cycle {cycle.id}: {cycle.instruction_count} payments summing {cycle.instruction_sum} "
+        f"(minor units); {cycle.unlinked_count} eligible without a linked account"
+    )
+
+
+@app.command("approve")
+def approve(
+    cycle: Annotated[int, typer.Option(help="Cycle ID")],
+    control_count: Annotated[int, typer.Option(help="Number of payments the envelope approves")],
+    control_sum: Annotated[int, typer.Option(help="Sum the envelope approves, in minor units")],
+) -> None:
+    """Approve a cycle's envelope; refused unless the control totals match the instructions."""
+    runtime = _runtime()
+    try:
+        with runtime.session_factory.begin() as session:
+            found = disburse.get_cycle(session=session, cycle_id=cycle)
+            disburse.approve_cycle(
+                session=session, cycle=found, control_count=control_count, control_sum=control_sum, actor="cli"
+            )
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+    console.print(f"[green]cycle {cycle} approved: {control_count} payments, {control_sum}[/green]")
+
+
+@app.command("disburse")
+def disburse_command(
+    cycle: Annotated[int, typer.Option(help="Cycle ID")],
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes sharing the cycle")] = 1,
+    throttle: Annotated[float, typer.Option(min=0, help="Seconds to pause between chunks (eases load)")] = 0.0,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Pay an approved cycle chunk by chunk; safe to kill and re-run, and to run on several machines at once."""
+    runtime = _runtime()
+    currency = runtime.country.profile.currency
+    try:
+        with runtime.session_factory.begin() as session:
+            found = disburse.get_cycle(session=session, cycle_id=cycle)
+            disburse.start_disbursement(session=session, cycle=found, currency=currency, actor="cli")
+        if workers == 1:
+            with _progress(runtime, cycle, quiet) as tick:
+                _work(runtime, cycle, throttle, tick)
+        else:
+            command = [sys.executable, "-m", PACKAGE, "payments", "worker", "--cycle", str(cycle)]
+            command += ["--throttle", str(throttle)]
+            children = [subprocess.Popen(command, env=os.environ.copy()) for _ in range(workers)]  # noqa: S603
+            with _progress(runtime, cycle, quiet) as tick:
+                while any(child.poll() is None for child in children):
+                    tick()
+                    time.sleep(0.3)
+                tick()
+            failed = [child.returncode for child in children if child.returncode]
+            if failed:
+                err_console.print(f"[red]{len(failed)} worker(s) failed; re-run to finish the cycle[/red]")
+                raise typer.Exit(1)
+        with runtime.session_factory.begin() as session:
+            disburse.finish_cycle(session=session, cycle_id=cycle)
+            report = disburse.reconcile(session=session, cycle_id=cycle)
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+    _print_report(report)
+
+
+@app.command("worker", hidden=True)
+def worker(
+    cycle: Annotated[int, typer.Option(help="Cycle ID")],
+    throttle: Annotated[float, typer.Option(min=0)] = 0.0,
+) -> None:
+    """One disbursement worker (what `disburse --workers N` starts N of)."""
+    runtime = _runtime()
+    try:
+        _work(runtime, cycle, throttle, None)
+    finally:
+        runtime.engine.dispose()
+
+
+def _work(runtime: Runtime, cycle: int, throttle: float, tick) -> None:
+    settings = payments_settings()
+    engine = disburse.immediate_transactions(make_engine(runtime.settings.database_url))
+    try:
+        disburse.run_worker(
+            session_factory=make_session_factory(engine),
+            cycle_id=cycle,
+            currency=runtime.country.profile.currency,
+            rail=rail_from_settings(settings),
+            settings=settings,
+            worker=f"pid:{os.getpid()}",
+            throttle=throttle,
+            on_step=(lambda _step: tick()) if tick else None,
+        )
+    finally:
+        engine.dispose()
+
+
+class _progress:
+    """A rich progress bar over a cycle's chunks (ledger step and bank step each count once)."""
+
+    def __init__(self, runtime: Runtime, cycle: int, quiet: bool) -> None:
+        self.runtime, self.cycle, self.quiet = runtime, cycle, quiet
+
+    def __enter__(self):
+        self.bar = Progress(
+            TextColumn("[bold]cycle {task.fields[cycle]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunk steps"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=self.quiet,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("disburse", total=None, cycle=self.cycle)
+        self.tick()
+        return self.tick
+
+    def tick(self) -> None:
+        with self.runtime.session_factory() as session:
+            states = dict(
+                session.execute(
+                    select(Chunk.state, func.count()).where(Chunk.cycle_id == self.cycle).group_by(Chunk.state)
+                ).all()
+            )
+        total = 2 * sum(states.values())
+        done = 2 * states.get(ChunkState.DONE, 0) + states.get(ChunkState.PAID, 0) + states.get(ChunkState.SENT, 0)
+        self.bar.update(self.task, total=total, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+@app.command("ingest")
+def ingest(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="pain.002 / camt.054")],
+) -> None:
+    """Ingest a bank's status reports and notifications (each file once; a repeat changes nothing)."""
+    runtime = _runtime()
+    settings = payments_settings()
+    try:
+        for path in files:
+            with runtime.session_factory.begin() as session:
+                result = disburse.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
+            console.print(
+                f"{path.name}: {result.kind} {result.msg_id}"
+                + (" (already ingested)" if result.replayed else "")
+                + f": accepted {result.accepted}, settled {result.settled}, retried {result.retried}, "
+                f"returned {result.returned}, unmatched {result.unmatched}"
+            )
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+
+
+@app.command("reconcile")
+def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
+    """Reconciliation report of a cycle: paid, failed, pending, unmatched and the control totals; exit 1 if off."""
+    runtime = _runtime()
+    try:
+        with runtime.session_factory() as session:
+            report = disburse.reconcile(session=session, cycle_id=cycle)
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+    _print_report(report)
+    if not report.matches_control_totals:
+        raise typer.Exit(1)
+
+
+def _print_report(report: disburse.Reconciliation) -> None:
+    table = Table(title=f"{report.programme} / {report.cycle} (cycle {report.cycle_id}, {report.state})")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    table.add_column(f"sum ({report.currency}, minor units)", justify="right")
+    for label, tally in (
+        ("envelope (control totals)", report.envelope),
+        ("instructions", report.instructions),
+        ("paid", report.paid),
+        ("failed (returned)", report.failed),
+        ("pending", report.pending),
+        ("unmatched bank entries", report.unmatched),
+        ("eligible, no account", report.unlinked),
+    ):
+        table.add_row(label, f"{tally.count:,}", f"{tally.sum:,}")
+    console.print(table)
+    console.print(f"returned to the programme: {report.returned_to_programme:,}")
+    verdict = (
+        "[green]matches the control totals[/green]" if report.matches_control_totals else "[red]does NOT match[/red]"
+    )
+    console.print(f"reconciliation {verdict}")
+
+
+@app.command("stimulus")
+def stimulus(
+    amount: Annotated[int, typer.Option(help="Flat payment, in minor units")],
+    year: Annotated[int, typer.Option(help="Fiscal year of the assessed income")],
+    max_income: Annotated[int | None, typer.Option(help="Pay only assessed income below this (minor units)")] = None,
+    adults: Annotated[bool, typer.Option(help="Only residents aged 18 or more")] = False,
+    include_unassessed: Annotated[bool, typer.Option(help="Pay residents without an assessment too")] = False,
+    code: Annotated[str | None, typer.Option(help="Programme code (default STIMULUS-<year>)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
+    runtime = _runtime()
+    settings = payments_settings()
+    rules = []
+    if adults:
+        rules.append(Rule(attribute="age", op=">=", value=18))
+    if max_income is not None:
+        missing = "eligible" if include_unassessed else "ineligible"
+        rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
+    request = ProgrammeIn(
+        code=code or f"STIMULUS-{year}",
+        name=f"Stimulus payment {year}",
+        currency=runtime.country.profile.currency,
+        source="registry",
+        eligibility=rules,
+        entitlement=Entitlement(flat=amount),
+        income_year=year if max_income is not None else None,
+    )
+    try:
+        with runtime.session_factory.begin() as session:
+            programme = programme_service.create_programme(
+                session=session, ports=runtime.ports, country=runtime.country, request=request, actor="cli"
+            ).record
+            cycle = programme_service.create_cycle(
+                session=session,
+                ports=runtime.ports,
+                country=runtime.country,
+                programme=programme,
+                request=CycleIn(name="1"),
+                funding_account=settings.funding_account,
+                chunk_size=settings.chunk_size,
+                actor="cli",
+            ).record
+            if cycle.state == "built":
+                disburse.approve_cycle(
+                    session=session,
+                    cycle=cycle,
+                    control_count=cycle.instruction_count,
+                    control_sum=cycle.instruction_sum,
+                    actor="cli",
+                )
+            cycle_id = cycle.id
+    except Problem as problem:
+        runtime.engine.dispose()
+        _fail(problem)
+    console.print(f"programme {request.code}, cycle {cycle_id}: {cycle.instruction_count} payments approved")
+    runtime.engine.dispose()
+    disburse_command(cycle=cycle_id, workers=workers, throttle=0.0, quiet=False)
+
+
+@app.command("bench")
+def bench(
+    count: Annotated[int, typer.Option(min=1, help="Beneficiaries in the benchmark cycle")] = 100_000,
+    chunk_size: Annotated[int, typer.Option(min=100, help="Instructions per chunk")] = 10_000,
+) -> None:
+    """Time an N-beneficiary cycle end to end and compare with a raw bulk insert of as many ledger rows."""
+    from .bench import run_bench
+
+    runtime = _runtime()
+    try:
+        run_bench(runtime=runtime, count=count, chunk_size=chunk_size, console=console)
+    finally:
+        runtime.engine.dispose()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +20,21 @@ class PaymentsSettings(BaseSettings):
         pattern=ACCOUNT_CODE_PATTERN,
         description="Ledger code of the government account every transfer is paid from (3-32 of A-Z, 0-9, _)",
     )
+    revenue_account: str = Field(
+        default="REVENUE",
+        pattern=ACCOUNT_CODE_PATTERN,
+        description="Ledger code of the government account collections (tax) are paid into",
+    )
+    chunk_size: int = Field(default=1000, ge=1, le=100_000, description="Instructions per disbursement chunk")
+    rail: Literal["simulated", "file"] = Field(
+        default="simulated",
+        description="simulated: the built-in bank answers at once; file: pain.001 files go to `outbox`",
+    )
+    outbox: Path = Field(default=Path("payments-outbox"), description="Folder the file rail writes pain.001 to")
+    simulated_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share the simulated bank rejects")
+    simulated_seed: int = Field(default=2020, description="Seed of the simulated bank's rejections")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Sends of one payment before it is returned")
+    debtor_name: str = Field(default="Government of the Republic", min_length=1, max_length=140)
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""Payments tables: the mapper (beneficiary → financial account) and a double-entry ledger.
+"""Payments tables: the mapper, a double-entry ledger, programmes, cycles and payment instructions.
 
 A beneficiary is keyed `token:<sector token>` (identified by national ID through
 the identity module) or `ext:<external ID>`; the raw national ID is never stored.
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...core.db import Base
@@ -101,3 +102,138 @@ class Entry(Base):
     transfer_id: Mapped[int] = mapped_column(ForeignKey("payments_transfer.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("payments_ledger_account.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class CycleState(StrEnum):
+    BUILT = "built"  # instructions computed from eligibility and entitlement rules
+    APPROVED = "approved"  # the envelope (control count and sum) was approved
+    DISBURSING = "disbursing"
+    DISBURSED = "disbursed"  # every chunk is done: each instruction settled or returned
+
+
+class ChunkState(StrEnum):
+    PENDING = "pending"  # instructions not yet in the ledger
+    PAID = "paid"  # ledger entries committed; instructions to send to the bank
+    SENT = "sent"  # sent on an asynchronous rail; waiting for its status reports
+    DONE = "done"
+
+
+class InstructionState(StrEnum):
+    UNLINKED = "unlinked"  # eligible, but no financial account is linked: not in the envelope
+    PENDING = "pending"  # in the envelope, not yet in the ledger
+    COMMITTED = "committed"  # ledger entries written; to be sent to the bank (again, on a retry)
+    SENT = "sent"  # in a pain.001 the bank has not answered yet
+    ACCEPTED = "accepted"  # pain.002 accepted it; waiting for the camt.054 booking
+    SETTLED = "settled"  # camt.054 booked it on the beneficiary's account: paid
+    RETURNED = "returned"  # failed for good: ledger entries reversed, money back in the programme
+
+
+class Programme(Base):
+    """A G2P programme: eligibility rules and entitlement written as data (OpenG2P's model)."""
+
+    __tablename__ = "payments_programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(20))  # registry | enrolled
+    eligibility: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    entitlement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    income_year: Mapped[int | None] = mapped_column(Integer)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Enrolment(Base):
+    """A beneficiary enrolled in a programme by list (CSV or API), with the attributes its rules read."""
+
+    __tablename__ = "payments_enrolment"
+    __table_args__ = (UniqueConstraint("programme_id", "beneficiary_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("payments_programme.id"))
+    beneficiary_key: Mapped[str] = mapped_column(String(80))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cycle(Base):
+    """One payment round of a programme, with its disbursement envelope (control count and sum)."""
+
+    __tablename__ = "payments_cycle"
+    __table_args__ = (UniqueConstraint("programme_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("payments_programme.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    instruction_count: Mapped[int] = mapped_column(Integer)
+    instruction_sum: Mapped[int] = mapped_column(BigInteger)
+    unlinked_count: Mapped[int] = mapped_column(Integer)
+    control_count: Mapped[int | None] = mapped_column(Integer)
+    control_sum: Mapped[int | None] = mapped_column(BigInteger)
+    funding_account: Mapped[str] = mapped_column(String(80))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Chunk(Base):
+    """A slice of a cycle's instructions, claimed by one worker and committed atomically."""
+
+    __tablename__ = "payments_chunk"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "number"),
+        Index("ix_payments_chunk_cycle_id_state", "cycle_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("payments_cycle.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Instruction(Base):
+    """One payment of a cycle to one beneficiary; its EndToEndId is also its ledger transfer's reference."""
+
+    __tablename__ = "payments_instruction"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "beneficiary_key"),
+        Index("ix_payments_instruction_chunk_id_state", "chunk_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("payments_cycle.id"))
+    chunk_id: Mapped[int | None] = mapped_column(ForeignKey("payments_chunk.id"))
+    beneficiary_key: Mapped[str] = mapped_column(String(80), index=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[str | None] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    msg_id: Mapped[str | None] = mapped_column(String(35))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BankMessage(Base):
+    """An ISO 20022 message sent (pain.001) or ingested (pain.002, camt.054); ingesting twice is a no-op."""
+
+    __tablename__ = "payments_bank_message"
+    __table_args__ = (UniqueConstraint("kind", "msg_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    msg_id: Mapped[str] = mapped_column(String(35))
+    cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    transactions: Mapped[int] = mapped_column(Integer)
+    control_sum: Mapped[int] = mapped_column(BigInteger)
+    unmatched: Mapped[int] = mapped_column(Integer, default=0)
+    unmatched_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,25 +1,52 @@
-"""Payments HTTP API: the mapper, transfers and balances."""
+"""Payments HTTP API: the mapper, transfers, balances, programmes, cycles, bank messages and the resident view."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.models import Partner
-from . import service
+from . import disburse, programme_service, service
 from .config import payments_settings
-from .models import AccountLink, Transfer, TransferState
-from .schemas import AccountOut, BalanceOut, BeneficiaryRef, LinkRequest, TransferOut, TransferRequest
+from .models import AccountLink, Cycle, Programme, Transfer, TransferState
+from .rails import rail_from_settings
+from .schemas import (
+    AccountOut,
+    ApproveIn,
+    BalanceOut,
+    BeneficiaryRef,
+    CycleIn,
+    CycleOut,
+    EnrolmentOut,
+    EnrolmentRequest,
+    IngestOut,
+    LinkRequest,
+    PaymentLineOut,
+    ProgrammeIn,
+    ProgrammeOut,
+    ReconciliationOut,
+    ResolveItem,
+    ResolveOut,
+    ResolveRequest,
+    TallyOut,
+    TransferOut,
+    TransferRequest,
+    UnlinkOut,
+    UnlinkRequest,
+)
 
 LINK_SCOPE = "payments:link"
 READ_SCOPE = "payments:read"
 TRANSFER_SCOPE = "payments:transfer"
+PROGRAMME_SCOPE = "payments:programme"
 
 router = APIRouter()
 
 BeneficiaryQuery = Annotated[BeneficiaryRef, Query()]
+CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
+ProgrammeCode = Annotated[str, Path(max_length=40, description="Programme code")]
 
 
 @router.post(
@@ -50,6 +77,42 @@ def resolve_account(
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> AccountOut:
     return _account_out(service.resolve(session=session, ports=ports, beneficiary=beneficiary))
+
+
+@router.post("/accounts/unlink", summary="Unlink a beneficiary's financial account (kept in history)")
+def unlink_account(
+    body: UnlinkRequest,
+    session: SessionDep,
+    ports: PortsDep,
+    partner: Annotated[Partner, Depends(require_scope(LINK_SCOPE))],
+) -> UnlinkOut:
+    history = service.unlink_account(session=session, ports=ports, beneficiary=body.beneficiary, actor=partner.name)
+    session.commit()
+    return UnlinkOut(
+        beneficiary=history.beneficiary_key,
+        kind=history.kind,
+        number=history.number,
+        unlinked_at=history.replaced_at,
+    )
+
+
+@router.post("/accounts/resolve", summary="Resolve many beneficiaries at once; one result per item, in order")
+def resolve_accounts(
+    body: ResolveRequest,
+    session: SessionDep,
+    ports: PortsDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+) -> ResolveOut:
+    results = service.resolve_many(session=session, ports=ports, beneficiaries=body.items)
+    items = []
+    for index, result in enumerate(results):
+        if result.link is not None:
+            items.append(ResolveItem(index=index, status="found", account=_account_out(result.link)))
+        elif result.error == "not linked":
+            items.append(ResolveItem(index=index, status="not_found", reason="no financial account is linked"))
+        else:
+            items.append(ResolveItem(index=index, status="error", reason=result.error))
+    return ResolveOut(items=items)
 
 
 @router.post(
@@ -126,4 +189,230 @@ def _transfer_out(transfer: Transfer) -> TransferOut:
         reason=transfer.reason,
         received_at=transfer.received_at,
         completed_at=transfer.completed_at,
+    )
+
+
+# ---------------------------------------------------------------- programmes and cycles
+
+
+@router.post(
+    "/programmes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a programme: eligibility rules and entitlement as data (a replay answers 200)",
+)
+def create_programme(
+    body: ProgrammeIn,
+    session: SessionDep,
+    country: CountryDep,
+    ports: PortsDep,
+    response: Response,
+    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+) -> ProgrammeOut:
+    created = programme_service.create_programme(
+        session=session, ports=ports, country=country, request=body, actor=partner.name
+    )
+    session.commit()
+    if not created.created:
+        response.status_code = status.HTTP_200_OK
+    return _programme_out(created.record)
+
+
+@router.get("/programmes/{code}", summary="A programme and its rules")
+def get_programme(
+    code: ProgrammeCode, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+) -> ProgrammeOut:
+    return _programme_out(programme_service.get_programme(session=session, code=code))
+
+
+@router.post("/programmes/{code}/enrolments", summary="Enrol beneficiaries with their attributes (idempotent)")
+def enrol(
+    code: ProgrammeCode,
+    body: EnrolmentRequest,
+    session: SessionDep,
+    ports: PortsDep,
+    _partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+) -> EnrolmentOut:
+    programme = programme_service.get_programme(session=session, code=code)
+    counts = programme_service.enrol(session=session, ports=ports, programme=programme, items=body.items)
+    session.commit()
+    return EnrolmentOut(enrolled=counts.enrolled, updated=counts.updated, unchanged=counts.unchanged)
+
+
+@router.post(
+    "/programmes/{code}/cycles",
+    status_code=status.HTTP_201_CREATED,
+    summary="Build a cycle: eligibility → entitlements → payment instructions (same name again answers 200)",
+)
+def create_cycle(
+    code: ProgrammeCode,
+    body: CycleIn,
+    session: SessionDep,
+    country: CountryDep,
+    ports: PortsDep,
+    response: Response,
+    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+) -> CycleOut:
+    programme = programme_service.get_programme(session=session, code=code)
+    settings = payments_settings()
+    created = programme_service.create_cycle(
+        session=session,
+        ports=ports,
+        country=country,
+        programme=programme,
+        request=body,
+        funding_account=settings.funding_account,
+        chunk_size=settings.chunk_size,
+        actor=partner.name,
+    )
+    session.commit()
+    if not created.created:
+        response.status_code = status.HTTP_200_OK
+    return _cycle_out(created.record, programme)
+
+
+@router.get("/cycles/{cycle_id}", summary="A cycle, its instruction totals and its envelope")
+def get_cycle(
+    cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+) -> CycleOut:
+    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
+    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+
+
+@router.post("/cycles/{cycle_id}/approve", summary="Approve the envelope: control count and sum must match")
+def approve_cycle(
+    cycle_id: CycleId,
+    body: ApproveIn,
+    session: SessionDep,
+    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+) -> CycleOut:
+    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
+    disburse.approve_cycle(
+        session=session,
+        cycle=cycle,
+        control_count=body.control_count,
+        control_sum=body.control_sum,
+        actor=partner.name,
+    )
+    session.commit()
+    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+
+
+@router.post(
+    "/cycles/{cycle_id}/disburse",
+    summary="Pay an approved cycle to the end (idempotent: a repeat pays nobody twice); large cycles: use the CLI",
+)
+def disburse_cycle(
+    cycle_id: CycleId,
+    session: SessionDep,
+    country: CountryDep,
+    request: Request,
+    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+) -> ReconciliationOut:
+    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
+    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
+    session.commit()
+    settings = payments_settings()
+    disburse.run_worker(
+        session_factory=request.app.state.session_factory,
+        cycle_id=cycle_id,
+        currency=country.profile.currency,
+        rail=rail_from_settings(settings),
+        settings=settings,
+        worker=f"api:{partner.name}"[:80],
+    )
+    session.expire_all()
+    return reconciliation_out(disburse.reconcile(session=session, cycle_id=cycle_id))
+
+
+@router.get("/cycles/{cycle_id}/reconciliation", summary="Paid, failed, pending and unmatched against control totals")
+def reconciliation(
+    cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+) -> ReconciliationOut:
+    return reconciliation_out(disburse.reconcile(session=session, cycle_id=cycle_id))
+
+
+@router.post(
+    "/bank-messages",
+    summary="Ingest a bank's pain.002 (status) or camt.054 (notification); the same message twice is a no-op",
+    openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}}},
+)
+def ingest_bank_message(
+    session: SessionDep,
+    body: Annotated[bytes, Body(media_type="application/xml")],
+    _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+) -> IngestOut:
+    result = disburse.ingest(session=session, message=body, max_attempts=payments_settings().max_attempts)
+    session.commit()
+    return IngestOut(
+        kind=result.kind,
+        msg_id=result.msg_id,
+        replayed=result.replayed,
+        accepted=result.accepted,
+        settled=result.settled,
+        retried=result.retried,
+        returned=result.returned,
+        unmatched=result.unmatched,
+    )
+
+
+@router.get("/residents/payments", summary="What was paid to a resident, when, by which programme, and its status")
+def resident_payments(
+    beneficiary: BeneficiaryQuery,
+    session: SessionDep,
+    ports: PortsDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+) -> list[PaymentLineOut]:
+    lines = programme_service.payments_to(session=session, ports=ports, beneficiary=beneficiary)
+    return [PaymentLineOut(**vars(line)) for line in lines]
+
+
+def reconciliation_out(report: disburse.Reconciliation) -> ReconciliationOut:
+    def tally(t: disburse.Tally) -> TallyOut:
+        return TallyOut(count=t.count, sum=t.sum)
+
+    return ReconciliationOut(
+        cycle_id=report.cycle_id,
+        programme=report.programme,
+        cycle=report.cycle,
+        state=report.state,
+        currency=report.currency,
+        envelope=tally(report.envelope),
+        instructions=tally(report.instructions),
+        paid=tally(report.paid),
+        failed=tally(report.failed),
+        pending=tally(report.pending),
+        unlinked=tally(report.unlinked),
+        unmatched=tally(report.unmatched),
+        returned_to_programme=report.returned_to_programme,
+        messages=report.messages,
+        matches_control_totals=report.matches_control_totals,
+    )
+
+
+def _programme_out(programme: Programme) -> ProgrammeOut:
+    return ProgrammeOut(
+        code=programme.code,
+        name=programme.name,
+        currency=programme.currency,
+        source=programme.source,
+        eligibility=programme.eligibility,
+        entitlement=programme.entitlement,
+        income_year=programme.income_year,
+        created_at=programme.created_at,
+    )
+
+
+def _cycle_out(cycle: Cycle, programme: Programme) -> CycleOut:
+    return CycleOut(
+        id=cycle.id,
+        programme=programme.code,
+        name=cycle.name,
+        state=cycle.state,
+        as_of=cycle.as_of,
+        instruction_count=cycle.instruction_count,
+        instruction_sum=cycle.instruction_sum,
+        unlinked_count=cycle.unlinked_count,
+        control_count=cycle.control_count,
+        control_sum=cycle.control_sum,
+        approved_by=cycle.approved_by,
     )

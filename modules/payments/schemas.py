@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
 # Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units.
 MAX_AMOUNT = 9_007_199_254_740_991
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+RESERVED_PREFIX = "G2P-"
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -68,11 +71,19 @@ class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     client_reference: str = Field(
-        pattern=REFERENCE_PATTERN, description="Chosen by the client; repeating it returns the original outcome"
+        pattern=REFERENCE_PATTERN,
+        description="Chosen by the client; repeating it returns the original outcome (G2P- is reserved)",
     )
     beneficiary: BeneficiaryRef
     amount: int = Field(strict=True, gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), never a float")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
+
+    @field_validator("client_reference")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.upper().startswith(RESERVED_PREFIX):
+            raise ValueError(f"references starting with {RESERVED_PREFIX} are reserved for programme payments")
+        return value
 
 
 class TransferOut(BaseModel):
@@ -91,3 +102,158 @@ class BalanceOut(BaseModel):
     account: str
     currency: str
     balance: int = Field(description="Integer minor units, the sum of the account's entries")
+
+
+class UnlinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    beneficiary: BeneficiaryRef
+
+
+class UnlinkOut(BaseModel):
+    beneficiary: str
+    kind: str
+    number: str
+    unlinked_at: UtcDatetime
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BeneficiaryRef] = Field(min_length=1, max_length=1000)
+
+
+class ResolveItem(BaseModel):
+    index: int
+    status: Literal["found", "not_found", "error"]
+    account: AccountOut | None = None
+    reason: str | None = None
+
+
+class ResolveOut(BaseModel):
+    items: list[ResolveItem]
+
+
+AttributeValue = (
+    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[str, Field(max_length=100)]
+)
+
+
+class ProgrammeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$", description="e.g. STIMULUS-2026")
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    source: Literal["registry", "enrolled"] = Field(
+        description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)"
+    )
+    eligibility: list[Rule] = Field(default_factory=list, max_length=50)
+    entitlement: Entitlement
+    income_year: int | None = Field(default=None, ge=1900, le=2200, description="Fiscal year of assessed_income")
+
+
+class ProgrammeOut(BaseModel):
+    code: str
+    name: str
+    currency: str
+    source: str
+    eligibility: list[dict]
+    entitlement: dict
+    income_year: int | None
+    created_at: UtcDatetime
+
+
+class EnrolmentItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    beneficiary: BeneficiaryRef
+    attributes: dict[Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class EnrolmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[EnrolmentItem] = Field(min_length=1, max_length=1000)
+
+
+class EnrolmentOut(BaseModel):
+    enrolled: int
+    updated: int
+    unchanged: int
+
+
+class CycleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
+    as_of: date | None = Field(default=None, description="Day ages are counted on (default: today)")
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    control_count: int = Field(strict=True, ge=0, le=2**31 - 1)
+    control_sum: int = Field(strict=True, ge=0, le=MAX_AMOUNT, description="Integer minor units")
+
+
+class CycleOut(BaseModel):
+    id: int
+    programme: str
+    name: str
+    state: str
+    as_of: UtcDatetime
+    instruction_count: int
+    instruction_sum: int
+    unlinked_count: int
+    control_count: int | None
+    control_sum: int | None
+    approved_by: str | None
+
+
+class TallyOut(BaseModel):
+    count: int
+    sum: int
+
+
+class ReconciliationOut(BaseModel):
+    cycle_id: int
+    programme: str
+    cycle: str
+    state: str
+    currency: str
+    envelope: TallyOut
+    instructions: TallyOut
+    paid: TallyOut
+    failed: TallyOut
+    pending: TallyOut
+    unlinked: TallyOut
+    unmatched: TallyOut
+    returned_to_programme: int
+    messages: dict[str, int]
+    matches_control_totals: bool
+
+
+class IngestOut(BaseModel):
+    kind: str
+    msg_id: str
+    replayed: bool
+    accepted: int
+    settled: int
+    retried: int
+    returned: int
+    unmatched: int
+
+
+class PaymentLineOut(BaseModel):
+    programme: str
+    programme_name: str
+    cycle: str | None
+    reference: str
+    amount: int
+    currency: str
+    state: str
+    reason: str | None
+    updated_at: UtcDatetime | None

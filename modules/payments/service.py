@@ -409,3 +409,53 @@ def _request_hash(request: TransferRequest, key: str) -> str:
 
 def _field(beneficiary: BeneficiaryRef) -> str:
     return "national_id" if beneficiary.national_id is not None else "external_id"
+
+
+def unlink_account(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, actor: str) -> AccountLinkHistory:
+    """Remove a beneficiary's link (G2P Connect unlink); the account is kept in history."""
+    key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
+    link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
+    if link is None:
+        raise NotFound(f"{_field(beneficiary)}: no financial account is linked to this beneficiary")
+    history = AccountLinkHistory(
+        beneficiary_key=key, kind=link.kind, number=link.number, bank_code=link.bank_code, valid_from=link.updated_at
+    )
+    session.add(history)
+    session.delete(link)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="payments.account.unlinked",
+        subject=key,
+        detail={"kind": link.kind, "number_ending": link.number[-4:]},
+    )
+    return history
+
+
+@dataclass(frozen=True)
+class Resolution:
+    link: AccountLink | None
+    error: str | None
+
+
+def resolve_many(*, session: Session, ports: Ports, beneficiaries: list[BeneficiaryRef]) -> list[Resolution]:
+    """Resolve each beneficiary on its own: one unknown person does not fail the batch."""
+    keys: list[str | None] = []
+    errors: list[str | None] = []
+    for beneficiary in beneficiaries:
+        try:
+            keys.append(beneficiary_key(session=session, ports=ports, beneficiary=beneficiary))
+            errors.append(None)
+        except Problem as problem:
+            keys.append(None)
+            errors.append(problem.detail)
+    wanted = [key for key in keys if key is not None]
+    links = {
+        link.beneficiary_key: link
+        for link in session.scalars(select(AccountLink).where(AccountLink.beneficiary_key.in_(wanted)))
+    }
+    return [
+        Resolution(link=links.get(key) if key else None, error=error or (None if key in links else "not linked"))
+        for key, error in zip(keys, errors, strict=True)
+    ]

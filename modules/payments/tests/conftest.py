@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ....core.country import LoadedCountry
-from ..router import LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE
+from ..router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 
-ALL_SCOPES = (LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE)
+ALL_SCOPES = (LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE)
 VALID_IBAN = "DE89 3704 0044 0532 0130 00"
 
 

@@ -1,0 +1,273 @@
+"""ISO 20022 messages: pain.001 out (validated against the official XSD), pain.002 and camt.054 in.
+
+pain.001.001.09 is checked with the schema the `sepaxml` package ships. pain.002
+and camt.054 are read by element name whatever their version, and written (by the
+simulated bank) as pain.002.001.10 and camt.054.001.08.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from importlib.resources import files
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from ...core.errors import Unprocessable
+from ...core.money import minor_units, to_minor
+
+PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
+PAIN002_NS = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
+CAMT054_NS = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
+ACCEPTED_STATUSES = {"ACCP", "ACSC", "ACSP", "ACTC", "ACWC", "ACCC"}
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTransfer:
+    end_to_end_id: str
+    amount: int  # minor units
+    account_kind: str  # iban | bank_account | mobile_money
+    account_number: str
+    bank_code: str | None
+    creditor: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStatus:
+    end_to_end_id: str
+    status: str  # ISO 20022 ExternalPaymentTransactionStatus1Code: ACCP, ACSC, RJCT...
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    msg_id: str
+    original_msg_id: str
+    transactions: list[TransactionStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    end_to_end_id: str
+    amount: int
+    currency: str
+    credit: bool
+    booked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    msg_id: str
+    entries: list[Booking]
+
+
+def format_amount(minor: int, currency: str) -> str:
+    exponent = minor_units(currency)
+    if exponent == 0:
+        return str(minor)
+    whole, part = divmod(minor, 10**exponent)
+    return f"{whole}.{part:0{exponent}d}"
+
+
+def _timestamp(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# ---------------------------------------------------------------- pain.001
+
+
+def pain001(
+    *,
+    msg_id: str,
+    debtor_name: str,
+    debtor_account: str,
+    currency: str,
+    execution_date: date,
+    transfers: Sequence[CreditTransfer],
+) -> bytes:
+    """A customer credit transfer initiation paying `transfers` from the debtor account."""
+    total = sum(t.amount for t in transfers)
+    ctrl = format_amount(total, currency)
+    debtor = escape(debtor_name)
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8"?><Document xmlns="{PAIN001_NS}"><CstmrCdtTrfInitn>'
+        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{_timestamp()}</CreDtTm>"
+        f"<NbOfTxs>{len(transfers)}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum><InitgPty><Nm>{debtor}</Nm></InitgPty></GrpHdr>"
+        f"<PmtInf><PmtInfId>{escape(msg_id)}</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>false</BtchBookg>"
+        f"<NbOfTxs>{len(transfers)}</NbOfTxs><CtrlSum>{ctrl}</CtrlSum>"
+        f"<ReqdExctnDt><Dt>{execution_date.isoformat()}</Dt></ReqdExctnDt><Dbtr><Nm>{debtor}</Nm></Dbtr>"
+        f"<DbtrAcct><Id><Othr><Id>{escape(debtor_account)}</Id></Othr></Id></DbtrAcct>"
+        "<DbtrAgt><FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId></DbtrAgt>"
+    ]
+    for t in transfers:
+        agent = (
+            f"<CdtrAgt><FinInstnId><Othr><Id>{escape(t.bank_code)}</Id></Othr></FinInstnId></CdtrAgt>"
+            if t.bank_code
+            else ""
+        )
+        if t.account_kind == "iban":
+            account = f"<IBAN>{t.account_number}</IBAN>"
+        elif t.account_kind == "mobile_money":
+            account = f"<Othr><Id>{escape(t.account_number)}</Id><SchmeNm><Prtry>MSISDN</Prtry></SchmeNm></Othr>"
+        else:
+            account = f"<Othr><Id>{escape(t.account_number)}</Id></Othr>"
+        parts.append(
+            f"<CdtTrfTxInf><PmtId><EndToEndId>{t.end_to_end_id}</EndToEndId></PmtId>"
+            f'<Amt><InstdAmt Ccy="{currency}">{format_amount(t.amount, currency)}</InstdAmt></Amt>{agent}'
+            f"<Cdtr><Nm>{escape(t.creditor)}</Nm></Cdtr><CdtrAcct><Id>{account}</Id></CdtrAcct></CdtTrfTxInf>"
+        )
+    parts.append("</PmtInf></CstmrCdtTrfInitn></Document>")
+    return "".join(parts).encode()
+
+
+@cache
+def pain001_schema() -> etree.XMLSchema:
+    path = files("sepaxml") / "schemas" / "pain.001.001.09.xsd"
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+def validate_pain001(message: bytes) -> etree._Element:
+    """Parse and check against the official pain.001.001.09 XSD; Unprocessable naming the first error."""
+    document = _parse(message, "pain.001")
+    schema = pain001_schema()
+    if not schema.validate(document):
+        error = schema.error_log.last_error
+        raise Unprocessable(f"pain.001: not valid against pain.001.001.09.xsd: line {error.line}: {error.message}")
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class Initiation:
+    msg_id: str
+    currency: str
+    transfers: list[tuple[str, int]]  # (EndToEndId, minor units)
+
+
+def read_pain001(message: bytes, *, validate: bool = True) -> Initiation:
+    document = validate_pain001(message) if validate else _parse(message, "pain.001")
+    n = _ns(document)
+    msg_id = document.findtext(f"{n}CstmrCdtTrfInitn/{n}GrpHdr/{n}MsgId")
+    transfers = []
+    currency = ""
+    e2e_tag, amount_tag = f"{n}EndToEndId", f"{n}InstdAmt"
+    for tx in document.iter(f"{n}CdtTrfTxInf"):
+        amount = next(tx.iter(amount_tag))
+        currency = amount.get("Ccy")
+        transfers.append((next(tx.iter(e2e_tag)).text, to_minor(amount.text, currency)))
+    return Initiation(msg_id=msg_id, currency=currency, transfers=transfers)
+
+
+# ---------------------------------------------------------------- pain.002 and camt.054
+
+
+def pain002(*, msg_id: str, original_msg_id: str, statuses: Sequence[TransactionStatus]) -> bytes:
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8"?><Document xmlns="{PAIN002_NS}"><CstmrPmtStsRpt>'
+        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{_timestamp()}</CreDtTm></GrpHdr>"
+        f"<OrgnlGrpInfAndSts><OrgnlMsgId>{escape(original_msg_id)}</OrgnlMsgId>"
+        "<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts><OrgnlPmtInfAndSts>"
+        f"<OrgnlPmtInfId>{escape(original_msg_id)}</OrgnlPmtInfId>"
+    ]
+    for s in statuses:
+        reason = f"<StsRsnInf><Rsn><Cd>{s.reason}</Cd></Rsn></StsRsnInf>" if s.reason else ""
+        parts.append(
+            f"<TxInfAndSts><OrgnlEndToEndId>{s.end_to_end_id}</OrgnlEndToEndId><TxSts>{s.status}</TxSts>"
+            f"{reason}</TxInfAndSts>"
+        )
+    parts.append("</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>")
+    return "".join(parts).encode()
+
+
+def camt054(*, msg_id: str, account: str, currency: str, bookings: Sequence[Booking]) -> bytes:
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8"?><Document xmlns="{CAMT054_NS}"><BkToCstmrDbtCdtNtfctn>'
+        f"<GrpHdr><MsgId>{escape(msg_id)}</MsgId><CreDtTm>{_timestamp()}</CreDtTm></GrpHdr>"
+        f"<Ntfctn><Id>{escape(msg_id)}</Id><CreDtTm>{_timestamp()}</CreDtTm>"
+        f"<Acct><Id><Othr><Id>{escape(account)}</Id></Othr></Id></Acct>"
+    ]
+    for b in bookings:
+        parts.append(
+            f'<Ntry><Amt Ccy="{b.currency}">{format_amount(b.amount, b.currency)}</Amt>'
+            f"<CdtDbtInd>{'CRDT' if b.credit else 'DBIT'}</CdtDbtInd>"
+            f"<Sts><Cd>{'BOOK' if b.booked else 'PDNG'}</Cd></Sts>"
+            "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>"
+            f"<NtryDtls><TxDtls><Refs><EndToEndId>{b.end_to_end_id}</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>"
+        )
+    parts.append("</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>")
+    return "".join(parts).encode()
+
+
+def message_kind(message: bytes) -> str:
+    """pain.001, pain.002 or camt.054, from the document's namespace."""
+    root = _parse(message, "message").getroot()
+    namespace = etree.QName(root).namespace or ""
+    for kind in ("pain.001", "pain.002", "camt.054"):
+        if f":{kind}." in namespace:
+            return kind
+    raise Unprocessable(f"message: namespace {namespace!r} is not pain.001, pain.002 or camt.054")
+
+
+def read_pain002(message: bytes) -> StatusReport:
+    document = _parse(message, "pain.002")
+    root = document.getroot().find("{*}CstmrPmtStsRpt")
+    if root is None:
+        raise Unprocessable("pain.002: no CstmrPmtStsRpt element")
+    statuses = []
+    n = _ns(document)
+    e2e_tag, status_tag, reason_path = f"{n}OrgnlEndToEndId", f"{n}TxSts", f"{n}StsRsnInf/{n}Rsn/{n}Cd"
+    for tx in root.iter(f"{n}TxInfAndSts"):
+        e2e, status = tx.findtext(e2e_tag), tx.findtext(status_tag)
+        if not e2e or not status:
+            raise Unprocessable("pain.002: every TxInfAndSts needs OrgnlEndToEndId and TxSts")
+        statuses.append(TransactionStatus(e2e.strip(), status.strip(), tx.findtext(reason_path)))
+    msg_id = root.findtext("{*}GrpHdr/{*}MsgId")
+    if not msg_id:
+        raise Unprocessable("pain.002: GrpHdr/MsgId is missing")
+    return StatusReport(
+        msg_id=msg_id.strip(),
+        original_msg_id=(root.findtext("{*}OrgnlGrpInfAndSts/{*}OrgnlMsgId") or "").strip(),
+        transactions=statuses,
+    )
+
+
+def read_camt054(message: bytes) -> Notification:
+    document = _parse(message, "camt.054")
+    root = document.getroot().find("{*}BkToCstmrDbtCdtNtfctn")
+    if root is None:
+        raise Unprocessable("camt.054: no BkToCstmrDbtCdtNtfctn element")
+    msg_id = root.findtext("{*}GrpHdr/{*}MsgId")
+    if not msg_id:
+        raise Unprocessable("camt.054: GrpHdr/MsgId is missing")
+    bookings = []
+    n = _ns(document)
+    indicator, status_code, status_text, e2e_tag = f"{n}CdtDbtInd", f"{n}Sts/{n}Cd", f"{n}Sts", f"{n}EndToEndId"
+    for entry in root.iter(f"{n}Ntry"):
+        amount = entry.find(f"{n}Amt")
+        if amount is None or amount.get("Ccy") is None:
+            raise Unprocessable("camt.054: every Ntry needs Amt with a Ccy")
+        try:
+            minor = to_minor((amount.text or "").strip(), amount.get("Ccy"))
+        except ValueError as error:
+            raise Unprocessable(f"camt.054: Ntry/Amt: {error}") from None
+        credit = entry.findtext(indicator) == "CRDT"
+        booked = (entry.findtext(status_code) or entry.findtext(status_text) or "").strip() == "BOOK"
+        references = [ref.text.strip() for ref in entry.iter(e2e_tag) if ref.text]
+        for e2e in references or [""]:
+            bookings.append(Booking(e2e, minor, amount.get("Ccy"), credit, booked))
+    return Notification(msg_id=msg_id.strip(), entries=bookings)
+
+
+def _ns(document: etree._ElementTree) -> str:
+    namespace = etree.QName(document.getroot()).namespace
+    return "{" + namespace + "}" if namespace else ""  # Clark notation: {namespace}tag
+
+
+def _parse(message: bytes, what: str) -> etree._ElementTree:
+    try:
+        return etree.ElementTree(etree.fromstring(message, _PARSER))
+    except etree.XMLSyntaxError as error:
+        raise Unprocessable(f"{what}: not well-formed XML ({error})") from None

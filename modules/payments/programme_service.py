@@ -1,0 +1,208 @@
+"""Programmes, enrolments, cycles and the resident's view of what was paid: keyword-only, flush but never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...core import audit
+from ...core.country import LoadedCountry
+from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.ports import AssessedIncome, ResidentRegistry
+from ...core.registry import Ports
+from . import disburse
+from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
+from .programmes import INCOME, attributes_used
+from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
+from .service import _check_currency, beneficiary_key
+
+
+@dataclass(frozen=True)
+class Created:
+    record: Any
+    created: bool
+
+
+def create_programme(
+    *, session: Session, ports: Ports, country: LoadedCountry, request: ProgrammeIn, actor: str
+) -> Created:
+    """Register a programme; repeating the same request is a replay, reusing its code for another is a conflict."""
+    _check_currency(request.currency, country.profile.currency)
+    used = attributes_used(request.eligibility, request.entitlement)
+    if INCOME in used and request.income_year is None:
+        raise Unprocessable("income_year: rules that read assessed_income need the fiscal year to read it for")
+    if request.source == "registry" and ports.get(ResidentRegistry) is None:
+        raise Unprocessable(
+            "source: 'registry' needs the identity module, which this deployment does not have; use 'enrolled'",
+            kind="identity-unavailable",
+        )
+    if INCOME in used and ports.get(AssessedIncome) is None:
+        raise Unprocessable(
+            "eligibility: assessed_income needs the tax module, which this deployment does not have",
+            kind="tax-unavailable",
+        )
+    body = request.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    existing = session.scalar(select(Programme).where(Programme.code == request.code))
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise Conflict(f"code: programme {request.code!r} already exists with different rules")
+        return Created(existing, False)
+    programme = Programme(
+        code=request.code,
+        name=request.name,
+        currency=request.currency,
+        source=request.source,
+        eligibility=body["eligibility"],
+        entitlement=body["entitlement"],
+        income_year=request.income_year,
+        request_hash=digest,
+        created_by=actor,
+    )
+    session.add(programme)
+    session.flush()
+    audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{request.code}")
+    return Created(programme, True)
+
+
+def get_programme(*, session: Session, code: str) -> Programme:
+    programme = session.scalar(select(Programme).where(Programme.code == code))
+    if programme is None:
+        raise NotFound(f"code: no programme {code!r}")
+    return programme
+
+
+@dataclass(frozen=True)
+class EnrolmentCounts:
+    enrolled: int
+    updated: int
+    unchanged: int
+
+
+def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[EnrolmentItem]) -> EnrolmentCounts:
+    """Add beneficiaries (by external ID, or national ID when identity is present) to an enrolled programme."""
+    if programme.source != "enrolled":
+        raise Conflict(f"programme {programme.code} reads the population register; it takes no enrolments")
+    keyed = [(beneficiary_key(session=session, ports=ports, beneficiary=item.beneficiary), item) for item in items]
+    if len({key for key, _ in keyed}) != len(keyed):
+        raise Unprocessable("items: a beneficiary appears twice in this request")
+    existing = {
+        e.beneficiary_key: e
+        for e in session.scalars(
+            select(Enrolment).where(
+                Enrolment.programme_id == programme.id, Enrolment.beneficiary_key.in_([k for k, _ in keyed])
+            )
+        )
+    }
+    enrolled = updated = unchanged = 0
+    for key, item in keyed:
+        found = existing.get(key)
+        if found is None:
+            session.add(Enrolment(programme_id=programme.id, beneficiary_key=key, attributes=item.attributes))
+            enrolled += 1
+        elif found.attributes != item.attributes:
+            found.attributes = item.attributes
+            updated += 1
+        else:
+            unchanged += 1
+    session.flush()
+    return EnrolmentCounts(enrolled, updated, unchanged)
+
+
+def create_cycle(
+    *,
+    session: Session,
+    ports: Ports,
+    country: LoadedCountry,
+    programme: Programme,
+    request: CycleIn,
+    funding_account: str,
+    chunk_size: int,
+    actor: str,
+    progress: Any = None,
+) -> Created:
+    """Build a cycle's instructions; the same name again returns the cycle already built."""
+    existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == request.name))
+    if existing is not None:
+        return Created(existing, False)
+    cycle = disburse.build_cycle(
+        session=session,
+        ports=ports,
+        country=country,
+        programme=programme,
+        name=request.name,
+        as_of=request.as_of or date.today(),
+        funding_account=funding_account,
+        chunk_size=chunk_size,
+        actor=actor,
+        progress=progress,
+    )
+    return Created(cycle, True)
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    programme: str
+    programme_name: str
+    cycle: str | None
+    reference: str
+    amount: int
+    currency: str
+    state: str
+    reason: str | None
+    updated_at: datetime | None
+
+
+def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, limit: int = 200) -> list[PaymentLine]:
+    """What was paid to a resident: every programme payment and direct transfer, newest first."""
+    key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
+    rows = session.execute(
+        select(Instruction, Cycle.name, Programme.code, Programme.name, Programme.currency)
+        .join(Cycle, Cycle.id == Instruction.cycle_id)
+        .join(Programme, Programme.id == Cycle.programme_id)
+        .where(Instruction.beneficiary_key == key)
+        .order_by(Instruction.id.desc())
+        .limit(limit)
+    ).all()
+    lines = [
+        PaymentLine(
+            programme=code,
+            programme_name=name,
+            cycle=cycle_name,
+            reference=instruction.end_to_end_id,
+            amount=instruction.amount,
+            currency=currency,
+            state=instruction.state,
+            reason=instruction.reason,
+            updated_at=instruction.updated_at,
+        )
+        for instruction, cycle_name, code, name, currency in rows
+    ]
+    direct = session.scalars(
+        select(Transfer)
+        .join(LedgerAccount, LedgerAccount.id == Transfer.payee_account_id)
+        .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(disburse.E2E_PREFIX))
+        .order_by(Transfer.id.desc())
+        .limit(limit)
+    )
+    lines += [
+        PaymentLine(
+            programme="transfer",
+            programme_name="Direct transfer",
+            cycle=None,
+            reference=t.client_reference,
+            amount=t.amount,
+            currency=t.currency,
+            state=t.state,
+            reason=t.reason,
+            updated_at=t.completed_at,
+        )
+        for t in direct
+    ]
+    return lines

@@ -1,0 +1,179 @@
+"""A means-tested stimulus over the population register: fakes of identity's and tax's ports, then the real ones."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ....core.db import make_session_factory
+from ....core.models import utcnow
+from ....core.money import Money
+from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
+from .. import disburse, programme_service
+from ..config import PaymentsSettings
+from ..models import AccountLink, Instruction
+from ..programmes import Entitlement, Rule
+from ..rails import SimulatedBank
+from ..schemas import CycleIn, ProgrammeIn
+from .factories import assert_paid_exactly_once
+
+YEAR = 2025
+THRESHOLD = 500_000
+
+
+class FakeRegistry:
+    def __init__(self, residents: list[Resident]) -> None:
+        self.residents = residents
+
+    def iter_residents(self, *, session: Session, batch_size: int = 1000) -> Iterator[Resident]:
+        yield from sorted(self.residents, key=lambda r: r.national_id)
+
+
+class FakeIncome:
+    def __init__(self, incomes: Mapping[str, Money]) -> None:
+        self.incomes = incomes
+        self.calls: list[int] = []
+
+    def incomes_for(self, *, session: Session, national_ids: Sequence[str], year: int) -> Mapping[str, Money]:
+        self.calls.append(year)
+        return {n: self.incomes[n] for n in national_ids if n in self.incomes}
+
+
+class FakeTokens:
+    def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
+        return hashlib.sha256(f"{sector}:{national_id}".encode()).hexdigest()[:32]
+
+
+class FakePorts:
+    def __init__(self, by_port: dict) -> None:
+        self.by_port = by_port
+
+    def get(self, port):
+        return self.by_port.get(port)
+
+
+def _stimulus(session, ports, country, *, include_unassessed: bool = False):
+    programme = programme_service.create_programme(
+        session=session,
+        ports=ports,
+        country=country,
+        request=ProgrammeIn(
+            code=f"STIMULUS-{YEAR}",
+            name="Stimulus",
+            currency=country.profile.currency,
+            source="registry",
+            eligibility=[
+                Rule(attribute="age", op=">=", value=18),
+                Rule(
+                    attribute="assessed_income",
+                    op="<",
+                    value=THRESHOLD,
+                    if_missing="eligible" if include_unassessed else "ineligible",
+                ),
+            ],
+            entitlement=Entitlement(flat=10_000),
+            income_year=YEAR,
+        ),
+        actor="test",
+    ).record
+    cycle = programme_service.create_cycle(
+        session=session,
+        ports=ports,
+        country=country,
+        programme=programme,
+        request=CycleIn(name="1", as_of=date(2026, 1, 1)),
+        funding_account="TREASURY",
+        chunk_size=7,
+        actor="test",
+    ).record
+    disburse.approve_cycle(
+        session=session,
+        cycle=cycle,
+        control_count=cycle.instruction_count,
+        control_sum=cycle.instruction_sum,
+        actor="t",
+    )
+    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+    session.commit()
+    disburse.run_worker(
+        session_factory=make_session_factory(session.get_bind()),
+        cycle_id=cycle.id,
+        currency=country.profile.currency,
+        rail=SimulatedBank(),
+        settings=PaymentsSettings(),
+        worker="test",
+    )
+    session.expire_all()
+    return cycle
+
+
+def test_a_means_tested_stimulus_pays_adults_under_the_threshold(session: Session, country) -> None:
+    currency = country.profile.currency
+    residents, incomes = [], {}
+    for i in range(40):
+        national_id = f"{1_000_000_000 + i}"
+        born = date(2000, 1, 1) if i % 4 else date(2015, 1, 1)  # every fourth is a child
+        residents.append(Resident(national_id=national_id, date_of_birth=born, sex="F" if i % 2 else "M", address={}))
+        if i % 5:  # every fifth has no assessment
+            incomes[national_id] = Money(currency, 100_000 if i % 3 else 900_000)
+    tokens = FakeTokens()
+    income_port = FakeIncome(incomes)
+    ports = FakePorts({ResidentRegistry: FakeRegistry(residents), AssessedIncome: income_port, SectorTokens: tokens})
+    now = utcnow()
+    session.execute(
+        insert(AccountLink),
+        [
+            {
+                "beneficiary_key": "token:"
+                + tokens.token_for(session=session, national_id=r.national_id, sector="payments"),
+                "kind": "bank_account",
+                "number": f"{2_000_000_000 + n}",
+                "bank_code": "TESTBANK",
+                "linked_at": now,
+                "updated_at": now,
+            }
+            for n, r in enumerate(residents)
+        ],
+    )
+    cycle = _stimulus(session, ports, country)
+    expected = {
+        f"token:{tokens.token_for(session=session, national_id=f'{1_000_000_000 + i}', sector='payments')}"
+        for i in range(40)
+        if i % 4 and i % 5 and i % 3
+    }
+    paid = set(session.scalars(select(Instruction.beneficiary_key).where(Instruction.cycle_id == cycle.id)))
+    assert paid == expected
+    assert set(income_port.calls) == {YEAR}
+    assert_paid_exactly_once(session, cycle.id)
+    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    assert report.matches_control_totals and report.paid == disburse.Tally(len(expected), 10_000 * len(expected))
+
+
+def test_with_the_real_identity_and_tax_modules(session: Session, ports, country, client, api_headers) -> None:
+    if ports.get(ResidentRegistry) is None or ports.get(AssessedIncome) is None:
+        pytest.skip("needs the identity and tax modules")
+    from .conftest import enrol_person
+
+    national_id = enrol_person(client, api_headers)
+    headers = api_headers("payments:link")
+    linked = client.post(
+        "/payments/accounts",
+        json={
+            "beneficiary": {"national_id": national_id},
+            "account": {"kind": "bank_account", "number": "1234567890", "bank_code": "BANK1"},
+        },
+        headers=headers,
+    )
+    assert linked.status_code == 201, linked.text
+    cycle = _stimulus(session, ports, country, include_unassessed=True)  # the new resident has no assessment yet
+    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    assert report.paid.count >= 1 and report.matches_control_totals
+    lines = client.get(
+        "/payments/residents/payments", params={"national_id": national_id}, headers=api_headers("payments:read")
+    ).json()
+    assert [(line["programme"], line["state"]) for line in lines] == [(f"STIMULUS-{YEAR}", "settled")]
