@@ -24,11 +24,15 @@ VENDOR_TAX_LINE = "VENDOR_TAX_NOTE = 'treasury circular 3/2026'  # vendor edit"
 
 
 def load_selection() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_selection", REPO / "scripts" / "_selection.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """scripts/_selection.py, the helper behind scripts/modules (its dataclasses need it in sys.modules)."""
+    name = "nation_stack_selection"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "_selection.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +252,7 @@ def test_untouched_answers_are_left_as_copier_wrote_them() -> None:
 def test_vendor_comments_and_order_survive_a_module_change() -> None:
     selection = load_selection()
     before = (
-        COPIER_ANSWERS.replace("_commit:", "# contract ABC-123 with the Ministry of ICT\n_commit:")
+        COPIER_ANSWERS.replace("\n_commit:", "\n# contract ABC-123 with the Ministry of ICT\n_commit:")
         .replace("country: KE\n", "country: KE  # chosen by decision 2026/14\n")
         .replace("modules:\n", "# modules approved by the board\nmodules:\n")
         .replace("licensee_name: Evaluation Licensee\n", "")

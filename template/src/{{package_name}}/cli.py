@@ -74,6 +74,16 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     console.print(f"[green]database at {revision}[/green]")
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. tax@base to drop a module's tables")],
+) -> None:
+    """Revert migrations; `<module>@base` drops that module's tables (run it before removing the module)."""
+    with runtime() as rt:
+        migrate.downgrade(rt.engine, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
 @db_app.command("check")
 def db_check() -> None:
     """Fail when migrations are pending or the models and the migrated schema disagree."""

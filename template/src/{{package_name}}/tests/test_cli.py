@@ -1,11 +1,15 @@
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from ..cli import app
 from ..conftest import PROJECT_ROOT, TEST_SECRET
+from ..core.db import make_engine
+from ..core.registry import installed_modules
 from ..core.settings import get_settings
 
 runner = CliRunner()
@@ -42,6 +46,18 @@ def test_db_check_confirms_models_match_migrations(cli_env: Path) -> None:
     result = invoke("db", "check")
     assert result.exit_code == 0, result.output
     assert "schema matches" in result.output
+
+
+def test_downgrading_a_module_branch_drops_only_its_tables(cli_env: Path) -> None:
+    invoke("db", "upgrade")
+    module = installed_modules()[0].name
+    result = invoke("db", "downgrade", f"{module}@base")
+    assert result.exit_code == 0, result.output
+    tables = set(inspect(make_engine(os.environ["DATABASE_URL"])).get_table_names())
+    assert not any(table.startswith(f"{module}_") for table in tables)
+    assert "core_partner" in tables
+    assert invoke("db", "upgrade").exit_code == 0
+    assert invoke("db", "check").exit_code == 0
 
 
 def test_partner_create_prints_a_key_once_and_refuses_unknown_scopes(cli_env: Path) -> None:
