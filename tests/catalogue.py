@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Jinja left unrendered: `{{ name }}`/`{{ name | filter }}` or a statement tag. Python's own
+# doubled braces (f"{{" escapes, regex quantifiers in rf-strings) are not Jinja and pass.
+JINJA_MARKUP = re.compile(
+    r"\{\{-?\s*[A-Za-z_][\w.]*\s*(\|[^{}]*)?-?\}\}"
+    r"|\{%-?\s*(if|elif|else|endif|for|endfor|set|include|import|from|macro|endmacro|raw|filter|block)\b"
+)
 
 
 def catalogue(root: Path = REPO) -> list[str]:

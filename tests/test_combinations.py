@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .catalogue import catalogue, module_combinations
+from .catalogue import JINJA_MARKUP, catalogue, module_combinations
 from .conftest import PG_SERVER_URL, Generate, postgres_reachable
 
 COMBINATIONS = module_combinations()
-UNRENDERED = re.compile(r"\{\{|\{%")
 RESULT_LINE = re.compile(r"(\d+) passed")
 
 
@@ -54,7 +53,7 @@ def test_combination_generates_lints_migrates_and_passes_its_suite(
     for path in stack.rglob("*"):
         if path.is_file() and path.suffix in {".py", ".toml", ".yml", ".yaml", ".md", ".env", ".cfg", ""}:
             text = path.read_text(encoding="utf-8")
-            assert not UNRENDERED.search(text), f"unrendered Jinja in {path.relative_to(stack)}"
+            assert not JINJA_MARKUP.search(text), f"unrendered Jinja in {path.relative_to(stack)}"
 
     assert_ok(run([str(python), "-m", "ruff", "check", "."], stack), "ruff check")
     assert_ok(run([str(python), "-m", "ruff", "format", "--check", "."], stack), "ruff format --check")

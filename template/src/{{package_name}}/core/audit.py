@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, AuditHead, utcnow
@@ -72,6 +72,11 @@ def verify_chain(*, session: Session) -> ChainReport:
 
 
 def _locked_head(session: Session) -> AuditHead:
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and its driver begins the transaction at the first write:
+        # a no-op write takes the database write lock before the head is read, so two
+        # concurrent appenders cannot both chain onto the same head.
+        session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(last_event_id=AuditHead.last_event_id))
     head = session.scalars(select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()).one_or_none()
     if head is None:
         head = AuditHead(id=_HEAD_ID, last_hash=GENESIS_HASH, last_event_id=0)

@@ -1,7 +1,10 @@
-from sqlalchemy import update
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from ..core import audit
+from ..core.db import make_session_factory
 from ..core.models import AuditEvent
 
 
@@ -41,3 +44,18 @@ def test_events_for_a_subject_newest_first(session: Session) -> None:
     audit.record(session=session, actor="bank-b", action="test.again", subject="s1")
     session.commit()
     assert [e.action for e in audit.events_for(session=session, subject="s1")] == ["test.again", "test.action"]
+
+
+def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+
+    def append(worker: int) -> None:
+        for n in range(10):
+            with factory.begin() as session:
+                audit.record(session=session, actor=f"w{worker}", action="test.concurrent", subject=f"s{n}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(append, range(4)))
+    with factory() as session:
+        report = audit.verify_chain(session=session)
+    assert report.intact and report.events == 40
