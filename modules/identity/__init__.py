@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from ...core.ports import SectorTokens
+from ...core.ports import ResidentRegistry, SectorTokens
 from ...core.registry import Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry
-from .router import ENROL_SCOPE, READ_SCOPE, router
+from .residents import RegistryResidents
+from .router import SCOPES, router
 from .seed import seed
 from .tokens import RegistrySectorTokens
 
@@ -17,9 +18,9 @@ module = Module(
     manifest=Manifest.read(_HERE),
     router=router,
     migrations=_HERE / "migrations",
-    scopes=(ENROL_SCOPE, READ_SCOPE),
+    scopes=SCOPES,
     cli=cli_app,
     country_schema=IdentityCountry,
-    provides={SectorTokens: RegistrySectorTokens},
+    provides={SectorTokens: RegistrySectorTokens, ResidentRegistry: RegistryResidents},
     seed=seed,
 )

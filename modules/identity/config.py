@@ -13,6 +13,20 @@ class IdentitySettings(BaseSettings):
 
     dedup_threshold: int = Field(default=90, ge=50, le=100)
     restricted_ids: list[str] = Field(default_factory=list)
+    biometric_adapter: str = Field(
+        default="local", description="'local' (template-hash match) or 'package.module:Class' of an ABIS adapter"
+    )
+    auth_name_threshold: int = Field(
+        default=100, ge=50, le=100, description="fuzzy score a demographic name must reach (100: exact once normalised)"
+    )
+    otp_length: int = Field(default=6, ge=4, le=10)
+    otp_ttl_seconds: int = Field(default=180, ge=30, le=3600)
+    auth_max_failures: int = Field(default=5, ge=1, le=100, description="failures per ID in the window before lock-out")
+    auth_failure_window_seconds: int = Field(default=600, ge=1)
+    auth_lockout_seconds: int = Field(default=900, ge=1)
+    resident_session_seconds: int = Field(default=900, ge=60, le=86400)
+    vid_temporary_seconds: int = Field(default=1800, ge=60, description="life of a temporary VID")
+    vid_temporary_uses: int = Field(default=1, ge=1, description="authentications a temporary VID allows")
 
 
 class IdentityCountry(BaseModel):
@@ -20,6 +34,10 @@ class IdentityCountry(BaseModel):
 
     id_name: str = "National ID number"
     id_length: int = Field(default=10, ge=8, le=20, description="digits including the Verhoeff check digit")
+    name_scripts: list[str] = Field(
+        default_factory=list,
+        description="ISO 15924 codes of scripts a name may also be written in (e.g. Arab, Jpan); empty: any",
+    )
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""Identity tables: people holding an ID, and enrolment applications."""
+"""Identity tables: people holding an ID, enrolment applications, and what authentication needs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, String
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...core.db import Base
@@ -22,6 +22,7 @@ class PersonStatus(StrEnum):
 class EnrolmentStatus(StrEnum):
     ISSUED = "issued"
     HELD = "held_for_adjudication"
+    REJECTED = "rejected_duplicate"
 
 
 class Person(Base):
@@ -38,6 +39,8 @@ class Person(Base):
     address: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default=PersonStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The name in the country's other scripts: {"Arab": {"given_name": ..., "family_name": ...}}.
+    other_names: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Enrolment(Base):
@@ -51,3 +54,131 @@ class Enrolment(Base):
     candidates: Mapped[list[str]] = mapped_column(JSON, default=list)
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BiometricRecord(Base):
+    """The local biometric adapter's gallery: a template's hash and whose it is."""
+
+    __tablename__ = "identity_biometric"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_hash: Mapped[str] = mapped_column(String(64), index=True)
+    national_id: Mapped[str] = mapped_column(String(20), index=True)
+
+
+class VirtualId(Base):
+    """A revocable 16-digit alias of a national ID (MOSIP's VID)."""
+
+    __tablename__ = "identity_vid"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vid: Mapped[str] = mapped_column(String(16), unique=True)
+    national_id: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uses_left: Mapped[int | None] = mapped_column(Integer)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PartnerPolicy(Base):
+    """What a relying party (core_partner.id; no cross-module foreign key) may do here."""
+
+    __tablename__ = "identity_partner_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, unique=True)
+    auth_types: Mapped[list[str]] = mapped_column(JSON)
+    ekyc_attributes: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Otp(Base):
+    """A one-time password sent to the resident's phone, stored as a keyed hash."""
+
+    __tablename__ = "identity_otp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(20), index=True)
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[int] = mapped_column(Integer)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """Messages for residents; the default notifier writes here and a gateway would drain it."""
+
+    __tablename__ = "identity_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(50), index=True)
+    body: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuthLock(Base):
+    """A factor the resident has locked: its presence refuses that factor."""
+
+    __tablename__ = "identity_auth_lock"
+    __table_args__ = (UniqueConstraint("national_id", "factor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(20))
+    factor: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuthThrottle(Base):
+    """Failed authentications of one ID in the current window, and a lock-out end if reached."""
+
+    __tablename__ = "identity_auth_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(20), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContactChange(Base):
+    """History of a resident's phone and address."""
+
+    __tablename__ = "identity_contact_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(20), index=True)
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ResidentSession(Base):
+    """A short-lived session opened by a resident with an OTP; only the token's hash is kept."""
+
+    __tablename__ = "identity_resident_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    national_id: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImportCheckpoint(Base):
+    """How far a bulk import of one source has committed, so a re-run continues."""
+
+    __tablename__ = "identity_import_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(500), unique=True)
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    enrolled: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

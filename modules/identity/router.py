@@ -4,27 +4,68 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 
-from ...core.deps import CountryDep, SessionDep, require_scope
+from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
 from ...core.models import Partner
-from . import service
+from ...core.security import AuthenticationFailed
+from . import auth, policies, resident, service, vids
 from .config import identity_settings
-from .schemas import EnrolmentOut, EnrolmentRequest, PersonOut
+from .models import Enrolment
+from .notifier import OutboxNotifier
+from .schemas import (
+    AdjudicationRequest,
+    AuthenticationRecord,
+    AuthOut,
+    AuthRequest,
+    ContactChangeOut,
+    ContactUpdate,
+    EkycOut,
+    EnrolmentOut,
+    EnrolmentRequest,
+    LifecycleRequest,
+    LockRequest,
+    OtpOut,
+    OtpRequest,
+    PersonOut,
+    PolicyIn,
+    PolicyOut,
+    ResidentOtpRequest,
+    ResidentSessionOut,
+    ResidentSessionRequest,
+    VidOut,
+    VidRequest,
+)
 
 ENROL_SCOPE = "identity:enrol"
 READ_SCOPE = "identity:read"
+ADMIN_SCOPE = "identity:admin"
+AUTH_SCOPE = "identity:auth"
+EKYC_SCOPE = "identity:ekyc"
+RESIDENT_SCOPE = "identity:resident"
+SCOPES = (ENROL_SCOPE, READ_SCOPE, ADMIN_SCOPE, AUTH_SCOPE, EKYC_SCOPE, RESIDENT_SCOPE)
 
 router = APIRouter()
+notifier = OutboxNotifier()
+
+Enroller = Annotated[Partner, Depends(require_scope(ENROL_SCOPE))]
+Reader = Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+Admin = Annotated[Partner, Depends(require_scope(ADMIN_SCOPE))]
+Authenticator = Annotated[Partner, Depends(require_scope(AUTH_SCOPE))]
+KycPartner = Annotated[Partner, Depends(require_scope(EKYC_SCOPE))]
+Portal = Annotated[Partner, Depends(require_scope(RESIDENT_SCOPE))]
+PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id")]
+ApplicationId = Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
+Vid = Annotated[str, Path(pattern=r"^[0-9]{16}$")]
+ResidentToken = Annotated[str | None, Header(alias="X-Resident-Session", description="From POST /resident/sessions")]
+
+
+# Enrolment and adjudication
 
 
 @router.post("/enrolments", status_code=status.HTTP_201_CREATED, summary="Enrol a resident")
 def enrol(
-    body: EnrolmentRequest,
-    session: SessionDep,
-    country: CountryDep,
-    response: Response,
-    partner: Annotated[Partner, Depends(require_scope(ENROL_SCOPE))],
+    body: EnrolmentRequest, session: SessionDep, country: CountryDep, response: Response, partner: Enroller
 ) -> EnrolmentOut:
     enrolment = service.enrol(
         session=session, request=body, country=country, settings=identity_settings(), actor=partner.name
@@ -36,23 +77,307 @@ def enrol(
 
 
 @router.get("/enrolments/{application_id}", summary="Status of an enrolment application")
-def enrolment_status(
-    application_id: str, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
-) -> EnrolmentOut:
+def enrolment_status(application_id: ApplicationId, session: SessionDep, _partner: Reader) -> EnrolmentOut:
     return _enrolment_out(service.get_enrolment(session=session, application_id=application_id))
 
 
+@router.post("/enrolments/{application_id}/adjudication", summary="Resolve an enrolment held as a possible duplicate")
+def adjudicate(
+    application_id: ApplicationId, body: AdjudicationRequest, session: SessionDep, country: CountryDep, partner: Admin
+) -> EnrolmentOut:
+    enrolment = service.adjudicate(
+        session=session,
+        application_id=application_id,
+        decision=body.decision,
+        duplicate_of=body.duplicate_of,
+        note=body.note,
+        country=country,
+        settings=identity_settings(),
+        actor=partner.name,
+    )
+    session.commit()
+    return _enrolment_out(enrolment)
+
+
+# Registry
+
+
 @router.get("/persons/{national_id}", summary="A registered person")
-def person(
-    national_id: str,
-    session: SessionDep,
-    country: CountryDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
-) -> PersonOut:
+def person(national_id: str, session: SessionDep, country: CountryDep, _partner: Reader) -> PersonOut:
     return PersonOut.model_validate(service.get_person(session=session, national_id=national_id, country=country))
 
 
-def _enrolment_out(enrolment) -> EnrolmentOut:
+@router.post("/persons/{national_id}/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
+def set_status(
+    national_id: str, body: LifecycleRequest, session: SessionDep, country: CountryDep, partner: Admin
+) -> PersonOut:
+    person = service.set_status(
+        session=session,
+        national_id=national_id,
+        status=body.status,
+        reason=body.reason,
+        country=country,
+        actor=partner.name,
+    )
+    session.commit()
+    return PersonOut.model_validate(person)
+
+
+# Relying-party policies
+
+
+@router.put("/partners/{partner_id}/policy", summary="Set what a relying party may authenticate and see")
+def set_policy(partner_id: PartnerId, body: PolicyIn, session: SessionDep, partner: Admin) -> PolicyOut:
+    policy = policies.set_policy(
+        session=session,
+        partner_id=partner_id,
+        auth_types=list(body.auth_types),
+        ekyc_attributes=list(body.ekyc_attributes),
+        actor=partner.name,
+    )
+    session.commit()
+    return PolicyOut(partner_id=partner_id, auth_types=policy.auth_types, ekyc_attributes=policy.ekyc_attributes)
+
+
+@router.get("/partners/{partner_id}/policy", summary="A relying party's policy")
+def get_policy(partner_id: PartnerId, session: SessionDep, _partner: Admin) -> PolicyOut:
+    policy = policies.get_policy(session=session, partner_id=partner_id)
+    return PolicyOut(partner_id=partner_id, auth_types=policy.auth_types, ekyc_attributes=policy.ekyc_attributes)
+
+
+# Authentication and eKYC
+
+
+@router.post("/otp", summary="Send an OTP to the resident's registered phone")
+def send_otp(
+    body: OtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Authenticator
+) -> OtpOut:
+    if not body.consent:
+        raise auth.ConsentRequired()
+    policies.require_policy(session=session, partner=partner, factors=["otp"], ekyc=False)
+    sent_to = auth.request_otp(
+        session=session,
+        individual_id=body.individual_id,
+        id_type=body.id_type,
+        transaction_id=body.transaction_id,
+        partner=partner,
+        country=country,
+        settings=identity_settings(),
+        secret=settings.secret_key.get_secret_value(),
+        notifier=notifier,
+    )
+    session.commit()
+    return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
+
+
+@router.post("/auth", summary="Yes/no authentication (demographic and/or OTP)")
+def authenticate(
+    body: AuthRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    response: Response,
+    partner: Authenticator,
+) -> AuthOut:
+    with auth.serialised(session):
+        result = auth.authenticate(
+            session=session,
+            request=body,
+            partner=partner,
+            country=country,
+            settings=identity_settings(),
+            secret=settings.secret_key.get_secret_value(),
+        )
+        session.commit()
+    if result.locked_out:
+        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    return AuthOut(
+        transaction_id=result.transaction_id,
+        authenticated=result.authenticated,
+        factors=result.factors,
+        reason=result.reason,
+    )
+
+
+@router.post("/ekyc", summary="Authenticate and share the attributes the partner's policy allows")
+def ekyc(
+    body: AuthRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    response: Response,
+    partner: KycPartner,
+) -> EkycOut:
+    with auth.serialised(session):
+        result = auth.authenticate(
+            session=session,
+            request=body,
+            partner=partner,
+            country=country,
+            settings=identity_settings(),
+            secret=settings.secret_key.get_secret_value(),
+            ekyc=True,
+        )
+        session.commit()
+    if result.locked_out:
+        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    return EkycOut(
+        transaction_id=result.transaction_id,
+        authenticated=result.authenticated,
+        factors=result.factors,
+        reason=result.reason,
+        partner_token=result.partner_token,
+        attributes=result.attributes,
+    )
+
+
+# The resident's own view
+
+
+@router.post("/resident/otp", summary="Send the resident an OTP to open a session")
+def resident_otp(
+    body: ResidentOtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal
+) -> OtpOut:
+    sent_to = auth.request_otp(
+        session=session,
+        individual_id=body.individual_id,
+        id_type=body.id_type,
+        transaction_id=body.transaction_id,
+        partner=partner,
+        country=country,
+        settings=identity_settings(),
+        secret=settings.secret_key.get_secret_value(),
+        notifier=notifier,
+    )
+    session.commit()
+    return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
+
+
+@router.post("/resident/sessions", status_code=status.HTTP_201_CREATED, summary="Open a resident session with the OTP")
+def resident_session(
+    body: ResidentSessionRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal
+) -> ResidentSessionOut:
+    opened = resident.open_session(
+        session=session,
+        individual_id=body.individual_id,
+        id_type=body.id_type,
+        transaction_id=body.transaction_id,
+        otp=body.otp,
+        partner=partner,
+        country=country,
+        settings=identity_settings(),
+        secret=settings.secret_key.get_secret_value(),
+    )
+    session.commit()
+    if opened is None:
+        raise AuthenticationFailed("otp: the code is wrong, expired or already used (or the ID is locked out)")
+    token, expires_at = opened
+    return ResidentSessionOut(session_token=token, expires_at=expires_at)
+
+
+@router.get("/resident/me", summary="My registry record")
+def resident_me(session: SessionDep, country: CountryDep, _partner: Portal, token: ResidentToken = None) -> PersonOut:
+    national_id = resident.session_holder(session=session, token=token)
+    return PersonOut.model_validate(service.get_person(session=session, national_id=national_id, country=country))
+
+
+@router.get("/resident/authentications", summary="Who authenticated me, when, how, with what result")
+def resident_authentications(
+    session: SessionDep, _partner: Portal, token: ResidentToken = None
+) -> list[AuthenticationRecord]:
+    national_id = resident.session_holder(session=session, token=token)
+    return [
+        AuthenticationRecord(
+            occurred_at=event.occurred_at,
+            partner=event.actor,
+            action=event.action,
+            factors=event.detail.get("factors", []),
+            result=event.detail.get("result", ""),
+            transaction_id=event.detail.get("transaction_id"),
+            reason=event.detail.get("reason"),
+        )
+        for event in resident.authentication_history(session=session, national_id=national_id)
+    ]
+
+
+@router.put("/resident/contact", summary="Update my phone and/or address (the old values are kept)")
+def resident_contact(
+    body: ContactUpdate, session: SessionDep, country: CountryDep, partner: Portal, token: ResidentToken = None
+) -> PersonOut:
+    national_id = resident.session_holder(session=session, token=token)
+    person = service.update_contact(
+        session=session,
+        national_id=national_id,
+        phone=body.phone,
+        address=body.address,
+        country=country,
+        actor=f"resident via {partner.name}",
+    )
+    session.commit()
+    return PersonOut.model_validate(person)
+
+
+@router.get("/resident/contact/history", summary="Past phones and addresses")
+def resident_contact_history(
+    session: SessionDep, _partner: Portal, token: ResidentToken = None
+) -> list[ContactChangeOut]:
+    national_id = resident.session_holder(session=session, token=token)
+    return [
+        ContactChangeOut.model_validate(c) for c in service.contact_history(session=session, national_id=national_id)
+    ]
+
+
+@router.get("/resident/locks", summary="My locked authentication factors")
+def resident_locks(session: SessionDep, _partner: Portal, token: ResidentToken = None) -> list[str]:
+    national_id = resident.session_holder(session=session, token=token)
+    return auth.locked_factors(session=session, national_id=national_id)
+
+
+@router.put("/resident/locks/{factor}", summary="Lock or unlock one authentication factor")
+def resident_lock(
+    factor: str, body: LockRequest, session: SessionDep, partner: Portal, token: ResidentToken = None
+) -> list[str]:
+    national_id = resident.session_holder(session=session, token=token)
+    auth.set_lock(
+        session=session,
+        national_id=national_id,
+        factor=factor,
+        locked=body.locked,
+        actor=f"resident via {partner.name}",
+    )
+    session.commit()
+    return auth.locked_factors(session=session, national_id=national_id)
+
+
+@router.get("/resident/vids", summary="My virtual IDs")
+def resident_vids(session: SessionDep, _partner: Portal, token: ResidentToken = None) -> list[VidOut]:
+    national_id = resident.session_holder(session=session, token=token)
+    return [VidOut.model_validate(v) for v in vids.list_vids(session=session, national_id=national_id)]
+
+
+@router.post("/resident/vids", status_code=status.HTTP_201_CREATED, summary="Create a virtual ID")
+def resident_create_vid(body: VidRequest, session: SessionDep, partner: Portal, token: ResidentToken = None) -> VidOut:
+    national_id = resident.session_holder(session=session, token=token)
+    vid = vids.create_vid(
+        session=session,
+        national_id=national_id,
+        kind=body.kind,
+        settings=identity_settings(),
+        actor=f"resident via {partner.name}",
+    )
+    session.commit()
+    return VidOut.model_validate(vid)
+
+
+@router.delete("/resident/vids/{vid}", summary="Revoke a virtual ID")
+def resident_revoke_vid(vid: Vid, session: SessionDep, partner: Portal, token: ResidentToken = None) -> VidOut:
+    national_id = resident.session_holder(session=session, token=token)
+    row = vids.revoke_vid(session=session, national_id=national_id, vid=vid, actor=f"resident via {partner.name}")
+    session.commit()
+    return VidOut.model_validate(row)
+
+
+def _enrolment_out(enrolment: Enrolment) -> EnrolmentOut:
     return EnrolmentOut(
         application_id=enrolment.application_id,
         status=enrolment.status,

@@ -1,10 +1,16 @@
-"""Enrolment: validate, deduplicate demographically, issue an ID or hold for adjudication."""
+"""Enrolment: validate, deduplicate (demographic, then biometric), issue an ID or hold for adjudication.
+
+Also the registry's other writes: adjudication, ID lifecycle, and contact changes with history.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
+from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from rapidfuzz import fuzz
@@ -15,8 +21,9 @@ from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from . import idnumbers
+from .biometrics import load_adapter
 from .config import IdentityCountry, IdentitySettings
-from .models import Enrolment, EnrolmentStatus, Person
+from .models import ContactChange, Enrolment, EnrolmentStatus, Person, PersonStatus
 from .schemas import EnrolmentRequest
 
 SECTION = "identity"
@@ -26,89 +33,191 @@ def enrol(
     *, session: Session, request: EnrolmentRequest, country: LoadedCountry, settings: IdentitySettings, actor: str
 ) -> Enrolment:
     """Process one enrolment; repeating an application returns its first outcome."""
-    request_hash = _hash(request)
+    request_hash = hash_request(request)
     existing = session.scalar(select(Enrolment).where(Enrolment.application_id == request.application_id))
     if existing is not None:
         if existing.request_hash != request_hash:
             raise Conflict(f"application_id: {request.application_id!r} was already used for different demographics")
         return existing
-    phone = _normalised_phone(request.phone, country.profile.phone_region)
-    _check_address(request.address, country.profile.address_levels)
+    # 1. validation
+    phone = normalised_phone(request.phone, country.profile.phone_region)
+    check_address(request.address, country.profile.address_levels)
+    identity_country: IdentityCountry = country.section(SECTION)
+    _check_scripts(request, identity_country.name_scripts)
+    # 2. demographic deduplication
     name_key = normalise_name(f"{request.given_name} {request.family_name}")
-    candidates = _demographic_duplicates(session, request, name_key, settings.dedup_threshold)
+    candidates = set(_demographic_duplicates(session, request, name_key, settings.dedup_threshold))
+    # 3. biometric deduplication
+    biometrics = load_adapter(settings.biometric_adapter)
+    if request.biometric_ref:
+        candidates.update(biometrics.identify(session=session, template_ref=request.biometric_ref))
     enrolment = Enrolment(
         application_id=request.application_id,
         request_hash=request_hash,
         demographics=request.model_dump(mode="json"),
-        candidates=candidates,
+        candidates=sorted(candidates),
         status=EnrolmentStatus.HELD if candidates else EnrolmentStatus.ISSUED,
     )
-    if not candidates:
-        identity_country: IdentityCountry = country.section(SECTION)
-        person = Person(
-            national_id=_unused_id(session, identity_country.id_length, settings.restricted_ids),
-            given_name=request.given_name,
-            family_name=request.family_name,
-            name_key=name_key,
-            date_of_birth=request.date_of_birth,
-            sex=request.sex,
-            phone=phone,
-            address=request.address,
-        )
-        session.add(person)
-        enrolment.national_id = person.national_id
     session.add(enrolment)
+    # 4. issue, or hold for manual adjudication
+    if not candidates:
+        _issue(session, enrolment, request, identity_country, settings, phone=phone, name_key=name_key)
     session.flush()
     audit.record(
         session=session,
         actor=actor,
         action=f"identity.enrolment.{enrolment.status}",
         subject=f"person:{enrolment.national_id}" if enrolment.national_id else f"enrolment:{enrolment.application_id}",
-        detail={"application_id": enrolment.application_id, "candidates": candidates},
+        detail={"application_id": enrolment.application_id, "candidates": enrolment.candidates},
+    )
+    return enrolment
+
+
+def adjudicate(
+    *,
+    session: Session,
+    application_id: str,
+    decision: str,
+    duplicate_of: str | None,
+    note: str,
+    country: LoadedCountry,
+    settings: IdentitySettings,
+    actor: str,
+) -> Enrolment:
+    """Resolve a held enrolment: issue an ID after all, or reject it as a duplicate of a candidate."""
+    enrolment = session.scalar(
+        select(Enrolment).where(Enrolment.application_id == application_id).with_for_update()
+    ) or _missing(application_id)
+    if enrolment.status != EnrolmentStatus.HELD:
+        raise Conflict(f"application_id: {application_id!r} is {enrolment.status}, not held for adjudication")
+    if decision == "issue":
+        request = EnrolmentRequest.model_validate(enrolment.demographics)
+        phone = normalised_phone(request.phone, country.profile.phone_region)
+        name_key = normalise_name(f"{request.given_name} {request.family_name}")
+        _issue(session, enrolment, request, country.section(SECTION), settings, phone=phone, name_key=name_key)
+        enrolment.status = EnrolmentStatus.ISSUED
+    else:
+        if duplicate_of not in enrolment.candidates:
+            raise Unprocessable(
+                f"duplicate_of: {duplicate_of!r} is not a candidate; choose one of {', '.join(enrolment.candidates)}"
+            )
+        enrolment.status = EnrolmentStatus.REJECTED
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"identity.adjudication.{decision}",
+        subject=f"person:{enrolment.national_id or duplicate_of}",
+        detail={"application_id": application_id, "duplicate_of": duplicate_of, "note": note},
     )
     return enrolment
 
 
 def get_enrolment(*, session: Session, application_id: str) -> Enrolment:
-    enrolment = session.scalar(select(Enrolment).where(Enrolment.application_id == application_id))
-    if enrolment is None:
-        raise NotFound(f"application_id: no enrolment {application_id!r}")
-    return enrolment
+    return session.scalar(select(Enrolment).where(Enrolment.application_id == application_id)) or _missing(
+        application_id
+    )
 
 
-def get_person(*, session: Session, national_id: str, country: LoadedCountry) -> Person:
+def get_person(*, session: Session, national_id: str, country: LoadedCountry, for_update: bool = False) -> Person:
     idnumbers.validate(national_id, length=country.section(SECTION).id_length)
-    person = session.scalar(select(Person).where(Person.national_id == national_id))
+    query = select(Person).where(Person.national_id == national_id)
+    person = session.scalar(query.with_for_update() if for_update else query)
     if person is None:
         raise NotFound(f"national_id: no person holds {national_id!r}")
     return person
 
 
+def set_status(
+    *, session: Session, national_id: str, status: str, reason: str, country: LoadedCountry, actor: str
+) -> Person:
+    """ID lifecycle: deactivate (death or other cause) or reactivate; audited with the reason."""
+    person = get_person(session=session, national_id=national_id, country=country, for_update=True)
+    if person.status == status:
+        raise Conflict(f"status: {national_id!r} is already {status}")
+    previous, person.status = person.status, status
+    audit.record(
+        session=session,
+        actor=actor,
+        action="identity.person.reactivated" if status == PersonStatus.ACTIVE else f"identity.person.{status}",
+        subject=f"person:{national_id}",
+        detail={"from": previous, "to": status, "reason": reason},
+    )
+    return person
+
+
+def update_contact(
+    *,
+    session: Session,
+    national_id: str,
+    phone: str | None,
+    address: dict[str, str] | None,
+    country: LoadedCountry,
+    actor: str,
+) -> Person:
+    """Change the phone and/or address, keeping the old values in the history."""
+    if phone is None and address is None:
+        raise Unprocessable("phone, address: give at least one of them")
+    person = get_person(session=session, national_id=national_id, country=country, for_update=True)
+    changes: dict[str, tuple[Any, Any]] = {}
+    if phone is not None:
+        new_phone = normalised_phone(phone, country.profile.phone_region)
+        if new_phone != person.phone:
+            changes["phone"] = (person.phone, new_phone)
+            person.phone = new_phone
+    if address is not None:
+        check_address(address, country.profile.address_levels)
+        if address != person.address:
+            changes["address"] = (person.address, address)
+            person.address = address
+    for field, (old, new) in changes.items():
+        session.add(ContactChange(national_id=national_id, field=field, old_value=old, new_value=new, actor=actor))
+    if changes:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="identity.contact.updated",
+            subject=f"person:{national_id}",
+            detail={"fields": sorted(changes)},
+        )
+    return person
+
+
+def contact_history(*, session: Session, national_id: str) -> list[ContactChange]:
+    query = select(ContactChange).where(ContactChange.national_id == national_id).order_by(ContactChange.id)
+    return list(session.scalars(query))
+
+
 def normalise_name(name: str) -> str:
     """Case-, accent- and space-insensitive form used for blocking and fuzzy scoring."""
+    if name.isascii():
+        return " ".join(name.lower().split())
     decomposed = unicodedata.normalize("NFKD", name)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
 
 
-def _demographic_duplicates(session: Session, request: EnrolmentRequest, name_key: str, threshold: int) -> list[str]:
-    # Blocking on date of birth keeps the fuzzy comparison to a handful of rows.
-    same_birthday = session.execute(
-        select(Person.national_id, Person.name_key).where(Person.date_of_birth == request.date_of_birth)
-    )
-    return sorted(nid for nid, key in same_birthday if fuzz.token_sort_ratio(name_key, key) >= threshold)
+def sorted_tokens(name_key: str) -> str:
+    """The name's words in order: comparing these with `fuzz.ratio` is `token_sort_ratio`."""
+    return " ".join(sorted(name_key.split()))
 
 
-def _unused_id(session: Session, length: int, restricted: list[str]) -> str:
-    while True:
-        candidate = idnumbers.generate(length, restricted=restricted)
-        if session.scalar(select(Person.id).where(Person.national_id == candidate)) is None:
-            return candidate
+def name_score(left_key: str, right_key: str) -> float:
+    """Similarity of two normalised names: the better of the names as written (catches a typo that
+    moves a word's first letter or a space) and with their words sorted (catches swapped names)."""
+    return max(fuzz.ratio(left_key, right_key), fuzz.token_sort_ratio(left_key, right_key))
 
 
-def _normalised_phone(phone: str | None, region: str) -> str | None:
+def normalised_phone(phone: str | None, region: str) -> str | None:
     if phone is None:
         return None
+    return _parse_phone(phone, region)
+
+
+@lru_cache(maxsize=65536)
+def _parse_phone(phone: str, region: str) -> str:
+    if _valid_e164_of_region(phone, region):
+        return phone
     try:
         parsed = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
@@ -118,12 +227,114 @@ def _normalised_phone(phone: str | None, region: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _check_address(address: dict[str, str], levels: list[str]) -> None:
+def _valid_e164_of_region(phone: str, region: str) -> bool:
+    """Fast path for bulk data: an E.164 number of the region's own calling code, checked against
+    the same metadata patterns phonenumbers uses. False means "ask phonenumbers", not "invalid"."""
+    patterns = _region_patterns(region)
+    if patterns is None or not phone.startswith(patterns[0]):
+        return False
+    national = phone[len(patterns[0]) :]
+    return (
+        national.isdigit()
+        and bool(patterns[1].fullmatch(national))
+        and any(type_pattern.fullmatch(national) for type_pattern in patterns[2])
+    )
+
+
+@lru_cache(maxsize=32)
+def _region_patterns(region: str) -> tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]] | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code is None or metadata.general_desc is None:
+        return None
+    # Calling codes shared by several regions (+1, +7, +44 ...) need phonenumbers' region resolution.
+    if len(phonenumbers.region_codes_for_country_code(metadata.country_code)) != 1:
+        return None
+    descriptions = (
+        metadata.fixed_line,
+        metadata.mobile,
+        metadata.toll_free,
+        metadata.premium_rate,
+        metadata.shared_cost,
+        metadata.personal_number,
+        metadata.voip,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+    )
+    types = tuple(re.compile(d.national_number_pattern) for d in descriptions if d and d.national_number_pattern)
+    general = metadata.general_desc.national_number_pattern
+    if not general:
+        return None
+    return f"+{metadata.country_code}", re.compile(general), types
+
+
+def check_address(address: dict[str, str], levels: list[str]) -> None:
     unknown = sorted(set(address) - set(levels))
     if unknown:
         raise Unprocessable(f"address: unknown level(s) {', '.join(unknown)}; allowed: {', '.join(levels)}")
 
 
-def _hash(request: EnrolmentRequest) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def hash_request(request: EnrolmentRequest) -> str:
+    content = request.model_dump(mode="json")
+    # Fields added after v0.1 only count when given, so earlier applications replay unchanged.
+    for optional in ("other_names", "biometric_ref"):
+        if not content[optional]:
+            del content[optional]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def unused_id(session: Session, length: int, restricted: list[str]) -> str:
+    while True:
+        candidate = idnumbers.generate(length, restricted=restricted)
+        if session.scalar(select(Person.id).where(Person.national_id == candidate)) is None:
+            return candidate
+
+
+def _issue(
+    session: Session,
+    enrolment: Enrolment,
+    request: EnrolmentRequest,
+    identity_country: IdentityCountry,
+    settings: IdentitySettings,
+    *,
+    phone: str | None,
+    name_key: str,
+) -> None:
+    person = Person(
+        national_id=unused_id(session, identity_country.id_length, settings.restricted_ids),
+        given_name=request.given_name,
+        family_name=request.family_name,
+        other_names={script: name.model_dump() for script, name in request.other_names.items()} or None,
+        name_key=name_key,
+        date_of_birth=request.date_of_birth,
+        sex=request.sex,
+        phone=phone,
+        address=request.address,
+    )
+    session.add(person)
+    enrolment.national_id = person.national_id
+    if request.biometric_ref:
+        load_adapter(settings.biometric_adapter).insert(
+            session=session, national_id=person.national_id, template_ref=request.biometric_ref
+        )
+
+
+def _demographic_duplicates(session: Session, request: EnrolmentRequest, name_key: str, threshold: int) -> list[str]:
+    # Blocking on date of birth keeps the fuzzy comparison to a handful of rows.
+    same_birthday = session.execute(
+        select(Person.national_id, Person.name_key).where(Person.date_of_birth == request.date_of_birth)
+    )
+    return sorted(nid for nid, key in same_birthday if name_score(name_key, key) >= threshold)
+
+
+def _check_scripts(request: EnrolmentRequest, allowed: list[str]) -> None:
+    unknown = sorted(set(request.other_names) - set(allowed)) if allowed else []
+    if unknown:
+        raise Unprocessable(
+            f"other_names: script(s) {', '.join(unknown)} are not used here; allowed: {', '.join(allowed)}"
+        )
+
+
+def _missing(application_id: str) -> Enrolment:
+    raise NotFound(f"application_id: no enrolment {application_id!r}")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ...core.errors import Conflict, NotFound
 from ...core.settings import Settings
+from .idnumbers import InvalidNationalId
 from .models import Person, PersonStatus
 
 
@@ -28,6 +29,8 @@ class RegistrySectorTokens:
         self._secret = settings.secret_key.get_secret_value()
 
     def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
+        if not (national_id.isascii() and national_id.isdigit() and len(national_id) <= 20):
+            raise InvalidNationalId(f"national_id: {national_id!r} must be at most 20 digits")
         status = session.scalar(select(Person.status).where(Person.national_id == national_id))
         if status is None:
             raise NotFound(f"national_id: no person holds {national_id!r}")

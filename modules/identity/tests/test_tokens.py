@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from ....core.errors import Conflict, NotFound
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
+from ..idnumbers import InvalidNationalId
 from ..models import Person, PersonStatus
 from ..tokens import sector_token
 
@@ -51,3 +52,11 @@ def test_unknown_or_inactive_person_gets_no_token(ports: Ports, session: Session
     add_person(session, "6497869071", status=PersonStatus.DECEASED)
     with pytest.raises(Conflict, match="deceased"):
         tokens.token_for(session=session, national_id="6497869071", sector="payments")
+
+
+def test_malformed_ids_are_refused_before_lookup(ports: Ports, session: Session) -> None:
+    tokens = ports.get(SectorTokens)
+    assert tokens is not None
+    for bad in ["\x00", "12ab", "1" * 21]:
+        with pytest.raises(InvalidNationalId):
+            tokens.token_for(session=session, national_id=bad, sector="tax")

@@ -1,0 +1,364 @@
+"""Authentication and eKYC for relying parties, and the OTPs they rest on.
+
+Every request names a transaction ID and carries the resident's consent; the
+resident's per-factor locks and a brute-force throttle (failures per ID in a
+window lock the ID out for a while) apply before any factor is checked.
+Each attempt is written to the core audit log under `person:<national ID>`,
+which is what the resident reads back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import Session
+
+from ...core import audit
+from ...core.country import LoadedCountry
+from ...core.errors import Conflict, Problem, Unprocessable
+from ...core.models import Partner, utcnow
+from . import idnumbers, policies, vids
+from .config import IdentitySettings
+from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, VirtualId
+from .notifier import Notifier
+from .schemas import EKYC_ATTRIBUTES, AuthRequest, DemographicClaim
+from .service import SECTION, name_score, normalise_name, normalised_phone
+
+FACTORS = ("demo", "otp")
+
+
+class ConsentRequired(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__("consent: the resident's consent is required (consent: true)", kind="consent-required")
+
+
+@dataclass
+class AuthResult:
+    transaction_id: str
+    authenticated: bool
+    factors: list[str]
+    person: Person
+    reason: str | None = None
+    locked_out: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    partner_token: str | None = None
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def serialised(session: Session) -> Iterator[None]:
+    """On SQLite, one audited authentication at a time in this process.
+
+    SQLite takes its write lock only at the first write, so two concurrent
+    requests could both read the audit chain's head before either appends, and
+    fork the chain; waiting here also avoids SQLite's coarse busy-wait sleeps.
+    PostgreSQL needs none of this (the head row is locked FOR UPDATE).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
+
+
+# Built once: constructing SQL expressions per request costs more than running them.
+_PERSON_FOR_AUTH = select(
+    Person,
+    select(AuthThrottle.locked_until).where(AuthThrottle.national_id == bindparam("national_id")).scalar_subquery(),
+    select(AuthThrottle.failures).where(AuthThrottle.national_id == bindparam("national_id")).scalar_subquery(),
+    select(func.count(AuthLock.id))
+    .where(AuthLock.national_id == bindparam("national_id"), AuthLock.factor.in_(bindparam("factors", expanding=True)))
+    .scalar_subquery(),
+).where(Person.national_id == bindparam("national_id"))
+
+
+def _national_id(
+    session: Session, individual_id: str, id_type: str, country: LoadedCountry
+) -> tuple[str, VirtualId | None]:
+    if id_type == "vid":
+        vid = vids.usable_vid(session=session, vid=individual_id)
+        return vid.national_id, vid
+    return idnumbers.validate(individual_id, length=country.section(SECTION).id_length), None
+
+
+def resolve(
+    *, session: Session, individual_id: str, id_type: str, country: LoadedCountry
+) -> tuple[Person, VirtualId | None]:
+    """The person behind a national ID or a usable VID; a bad check digit is refused first."""
+    if id_type == "vid":
+        vid = vids.usable_vid(session=session, vid=individual_id)
+        national_id = vid.national_id
+    else:
+        vid = None
+        national_id = idnumbers.validate(individual_id, length=country.section(SECTION).id_length)
+    person = session.scalar(select(Person).where(Person.national_id == national_id))
+    if person is None:
+        raise Problem(f"individual_id: no person holds {individual_id!r}", kind="not-found", status=404)
+    return person, vid
+
+
+def request_otp(
+    *,
+    session: Session,
+    individual_id: str,
+    id_type: str,
+    transaction_id: str,
+    partner: Partner,
+    country: LoadedCountry,
+    settings: IdentitySettings,
+    secret: str,
+    notifier: Notifier,
+) -> str:
+    """Send a one-time code to the phone on file; returns the masked number."""
+    person, _vid = resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
+    if person.status != PersonStatus.ACTIVE:
+        raise Conflict(f"individual_id: the ID is {person.status}, not active")
+    if person.phone is None:
+        raise Conflict("individual_id: no phone number is registered for this ID; OTP is unavailable")
+    throttle = _throttle(session, person.national_id)
+    if _locked_out(throttle):
+        raise Problem("individual_id: too many failed attempts; try again later", kind="locked-out", status=429)
+    code = f"{secrets.randbelow(10**settings.otp_length):0{settings.otp_length}d}"
+    session.add(
+        Otp(
+            national_id=person.national_id,
+            transaction_id=transaction_id,
+            partner_id=partner.id,
+            code_hash=_otp_hash(secret, person.national_id, transaction_id, code),
+            expires_at=utcnow() + timedelta(seconds=settings.otp_ttl_seconds),
+            used=False,
+        )
+    )
+    minutes = max(1, settings.otp_ttl_seconds // 60)
+    notifier.send(
+        session=session,
+        recipient=person.phone,
+        body=f"{code} is your one-time code for {partner.name} (transaction {transaction_id}); "
+        f"valid {minutes} min. Never share it.",
+    )
+    audit.record(
+        session=session,
+        actor=partner.name,
+        action="identity.otp.sent",
+        subject=f"person:{person.national_id}",
+        detail={"transaction_id": transaction_id, "partner_id": partner.id},
+    )
+    return mask_phone(person.phone)
+
+
+def authenticate(
+    *,
+    session: Session,
+    request: AuthRequest,
+    partner: Partner,
+    country: LoadedCountry,
+    settings: IdentitySettings,
+    secret: str,
+    ekyc: bool = False,
+) -> AuthResult:
+    """Yes/no authentication (or eKYC); the outcome is audited whatever it is."""
+    if not request.consent:
+        raise ConsentRequired()
+    factors = [name for name, given in (("demo", request.demographics), ("otp", request.otp)) if given is not None]
+    if not factors:
+        raise Unprocessable("demographics, otp: give at least one factor to check")
+    policy = policies.require_policy(session=session, partner=partner, factors=factors, ekyc=ekyc)
+    national_id, vid = _national_id(session, request.individual_id, request.id_type, country)
+    # One round trip: the person, their throttle state and how many of these factors they locked.
+    row = session.execute(_PERSON_FOR_AUTH, {"national_id": national_id, "factors": factors}).first()
+    if row is None:
+        raise Problem(f"individual_id: no person holds {request.individual_id!r}", kind="not-found", status=404)
+    person, locked_until, failures, lock_count = row
+    result = AuthResult(transaction_id=request.transaction_id, authenticated=False, factors=factors, person=person)
+    if locked_until is not None and vids.aware(locked_until) > utcnow():
+        result.reason, result.locked_out = "too many failed attempts; locked out for now", True
+    elif person.status != PersonStatus.ACTIVE:
+        result.reason = f"the ID is {person.status}"
+    elif lock_count:
+        result.reason = f"locked by the resident: {', '.join(locked_factors(session=session, national_id=national_id))}"
+    else:
+        failed = [
+            factor
+            for factor in factors
+            if not _factor_matches(session, factor, request, person, partner, settings, secret, country)
+        ]
+        if failed:
+            result.reason = f"did not match: {', '.join(failed)}"
+            _count_failure(session, _throttle(session, national_id), national_id, settings)
+        else:
+            result.authenticated = True
+            if failures:
+                session.execute(delete(AuthThrottle).where(AuthThrottle.national_id == national_id))
+            if vid is not None and vid.uses_left is not None:
+                vid.uses_left -= 1
+    if result.authenticated and ekyc:
+        result.attributes = {
+            name: _attribute(person, name) for name in EKYC_ATTRIBUTES if name in policy.ekyc_attributes
+        }
+        result.partner_token = partner_token(secret=secret, partner_id=partner.id, national_id=person.national_id)
+    audit.record(
+        session=session,
+        actor=partner.name,
+        action="identity.ekyc" if ekyc else "identity.auth",
+        subject=f"person:{person.national_id}",
+        detail={
+            "transaction_id": request.transaction_id,
+            "partner_id": partner.id,
+            "factors": factors,
+            "id_type": request.id_type,
+            "result": "success" if result.authenticated else "failure",
+            "reason": result.reason,
+            "attributes": sorted(result.attributes),
+        },
+    )
+    return result
+
+
+def verify_otp(
+    *, session: Session, national_id: str, transaction_id: str, partner_id: int, code: str, secret: str
+) -> bool:
+    """True, consuming the OTP, when `code` is the unused, unexpired OTP sent for this transaction."""
+    query = select(Otp).where(
+        Otp.national_id == national_id,
+        Otp.transaction_id == transaction_id,
+        Otp.partner_id == partner_id,
+        Otp.used.is_(False),
+    )
+    expected = _otp_hash(secret, national_id, transaction_id, code)
+    now = utcnow()
+    for otp in session.scalars(query):
+        if hmac.compare_digest(otp.code_hash, expected) and vids.aware(otp.expires_at) > now:
+            otp.used = True
+            return True
+    return False
+
+
+def set_lock(*, session: Session, national_id: str, factor: str, locked: bool, actor: str) -> None:
+    """The resident locks or unlocks one authentication factor."""
+    if factor not in FACTORS:
+        raise Unprocessable(f"factor: {factor!r} is not a factor; allowed: {', '.join(FACTORS)}")
+    session.execute(delete(AuthLock).where(AuthLock.national_id == national_id, AuthLock.factor == factor))
+    if locked:
+        session.add(AuthLock(national_id=national_id, factor=factor))
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"identity.factor.{'locked' if locked else 'unlocked'}",
+        subject=f"person:{national_id}",
+        detail={"factor": factor},
+    )
+
+
+def locked_factors(*, session: Session, national_id: str) -> list[str]:
+    return sorted(session.scalars(select(AuthLock.factor).where(AuthLock.national_id == national_id)))
+
+
+def partner_token(*, secret: str, partner_id: int, national_id: str) -> str:
+    """A per-partner pseudonym of the resident: stable for one partner, unlinkable across partners,
+    and not an ID number, so it cannot be used to authenticate."""
+    return hmac.new(secret.encode(), f"partner-token:{partner_id}:{national_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:4] + "*" * max(0, len(phone) - 6) + phone[-2:]
+
+
+def record_failure(*, session: Session, national_id: str, settings: IdentitySettings) -> None:
+    _count_failure(session, _throttle(session, national_id), national_id, settings)
+
+
+def is_locked_out(*, session: Session, national_id: str) -> bool:
+    return _locked_out(_throttle(session, national_id))
+
+
+def _factor_matches(
+    session: Session,
+    factor: str,
+    request: AuthRequest,
+    person: Person,
+    partner: Partner,
+    settings: IdentitySettings,
+    secret: str,
+    country: LoadedCountry,
+) -> bool:
+    if factor == "otp":
+        assert request.otp is not None
+        return verify_otp(
+            session=session,
+            national_id=person.national_id,
+            transaction_id=request.transaction_id,
+            partner_id=partner.id,
+            code=request.otp,
+            secret=secret,
+        )
+    assert request.demographics is not None
+    return _demographics_match(request.demographics, person, settings, country)
+
+
+def _demographics_match(
+    claim: DemographicClaim, person: Person, settings: IdentitySettings, country: LoadedCountry
+) -> bool:
+    checks = []
+    if claim.given_name is not None:
+        checks.append(name_score(normalise_name(claim.given_name), normalise_name(person.given_name)))
+    if claim.family_name is not None:
+        checks.append(name_score(normalise_name(claim.family_name), normalise_name(person.family_name)))
+    if any(score < settings.auth_name_threshold for score in checks):
+        return False
+    if claim.date_of_birth is not None and claim.date_of_birth != person.date_of_birth:
+        return False
+    if claim.sex is not None and claim.sex != person.sex:
+        return False
+    if claim.phone is not None:
+        try:
+            return normalised_phone(claim.phone, country.profile.phone_region) == person.phone
+        except Unprocessable:
+            return False
+    return bool(checks) or claim.date_of_birth is not None or claim.sex is not None
+
+
+def _throttle(session: Session, national_id: str) -> AuthThrottle | None:
+    return session.scalar(select(AuthThrottle).where(AuthThrottle.national_id == national_id))
+
+
+def _locked_out(throttle: AuthThrottle | None) -> bool:
+    return throttle is not None and throttle.locked_until is not None and vids.aware(throttle.locked_until) > utcnow()
+
+
+def _count_failure(
+    session: Session, throttle: AuthThrottle | None, national_id: str, settings: IdentitySettings
+) -> AuthThrottle:
+    now = utcnow()
+    window = timedelta(seconds=settings.auth_failure_window_seconds)
+    if throttle is None:
+        throttle = AuthThrottle(national_id=national_id, failures=0, window_start=now)
+        session.add(throttle)
+    elif vids.aware(throttle.window_start) + window < now or (
+        throttle.locked_until is not None and vids.aware(throttle.locked_until) <= now
+    ):
+        throttle.failures, throttle.window_start, throttle.locked_until = 0, now, None
+    throttle.failures += 1
+    if throttle.failures >= settings.auth_max_failures:
+        throttle.locked_until = now + timedelta(seconds=settings.auth_lockout_seconds)
+    return throttle
+
+
+def _attribute(person: Person, name: str) -> Any:
+    value = getattr(person, name)
+    return value.isoformat() if isinstance(value, datetime) or hasattr(value, "isoformat") else value
+
+
+def _otp_hash(secret: str, national_id: str, transaction_id: str, code: str) -> str:
+    message = f"otp:{national_id}:{transaction_id}:{code}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -1,0 +1,226 @@
+"""`identity bench`: enrolment and authentication throughput on the configured database.
+
+Enrolment: N synthetic residents (2 % near-duplicates) go through the bulk path
+(validation, dedup, ID issue, insert) in chunks; the baseline is a raw bulk
+insert of exactly the rows that path wrote (same chunks, same database, same
+run) into scratch copies of the two tables. Deduplication precision and recall
+are measured against the injected duplicates.
+
+Authentication: concurrent client threads call the service function
+(`auth.authenticate`, one session and commit per request, audit included) for
+demographic yes/no checks; the HTTP layer is not in the loop.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy import Column, MetaData, Table, UniqueConstraint, delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from ...core import migrate
+from ...core.db import NAMING_CONVENTION
+from ...core.runtime import build_runtime
+from ...core.security import issue_partner_key, revoke_partner
+from . import auth, bulk, policies, synth
+from .config import identity_settings
+from .importer import parse_row
+from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
+from .schemas import AuthRequest
+
+
+def run(*, count: int, chunk_size: int, auth_requests: int, clients: int, keep: bool, console: Console) -> None:
+    runtime = build_runtime()
+    if runtime.settings.environment == "production":
+        console.print("[red]refusing to benchmark a production database (ENVIRONMENT=production)[/red]")
+        return
+    engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, identity_settings()
+    migrate.upgrade(engine)
+    run_id = secrets.token_hex(3)
+    profile = country.profile
+    console.print(f"database: {engine.dialect.name} ({engine.url.render_as_string(hide_password=True)}); run {run_id}")
+
+    started = time.perf_counter()
+    rows = list(
+        synth.population(
+            count=count,
+            seed=1,
+            duplicates=0.02,
+            locale=profile.locale,
+            phone_region=profile.phone_region,
+            address_levels=profile.address_levels,
+            prefix=f"B{run_id}",
+        )
+    )
+    console.print(f"synthesised {count:,} residents in {time.perf_counter() - started:.1f} s (not timed below)")
+
+    issued: list[tuple[str, str]] = []
+    try:
+        # Enrolment through the bulk path, timed from raw rows (validation included).
+        enroller = bulk.BulkEnroller(country=country, settings=settings, actor="bench")
+        written_people: list[tuple[Any, ...]] = []
+        written_enrolments: list[tuple[Any, ...]] = []
+        held: set[str] = set()
+        today = date.today()
+        started = time.perf_counter()
+        for start in range(0, count, chunk_size):
+            applicants = [
+                parse_row(row, levels=profile.address_levels, region=profile.phone_region, today=today)
+                for row in rows[start : start + chunk_size]
+            ]
+            with factory.begin() as session:
+                outcome = enroller.enrol_chunk(session=session, applicants=applicants, source=f"bench-{run_id}")
+            written_people.append(outcome.person_rows)
+            written_enrolments.append(outcome.enrolment_rows)
+            held.update(application_id for application_id, _ in outcome.held)
+            issued.extend(outcome.issued)
+        enrol_seconds = time.perf_counter() - started
+        enrol_rate = count / enrol_seconds
+
+        truth = {row[synth.REFERENCE_COLUMN] for row in rows if row[synth.TRUTH_COLUMN]}
+        true_positives = len(held & truth)
+        precision = true_positives / len(held) if held else 1.0
+        recall = true_positives / len(truth) if truth else 1.0
+
+        raw_seconds = _raw_baseline(engine, factory, written_people, written_enrolments)
+        raw_rate = count / raw_seconds
+        console.print(
+            f"enrolment: {count:,} residents in {enrol_seconds:.2f} s = [bold]{enrol_rate:,.0f} residents/s[/bold] "
+            f"({len(issued):,} issued, {len(held):,} held)"
+        )
+        console.print(
+            f"baseline raw bulk insert of the same rows: {raw_seconds:.2f} s = {raw_rate:,.0f} rows/s; "
+            f"[bold]ratio {enrol_rate / raw_rate:.2f}[/bold]"
+        )
+        console.print(
+            f"deduplication: {len(truth):,} injected near-duplicates; flagged {len(held):,}; "
+            f"[bold]precision {precision:.4f}, recall {recall:.4f}[/bold]"
+        )
+
+        if issued:
+            _auth_load(factory, country, settings, runtime, rows, issued, auth_requests, clients, console)
+    finally:
+        if not keep:
+            _remove(factory, run_id, [national_id for _, national_id in issued])
+            console.print("bench residents removed (audit events stay: the log is append-only)")
+
+
+def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolments: list) -> float:
+    scratch = MetaData(naming_convention=NAMING_CONVENTION)
+    person_table = _scratch_copy(Person.__table__, "identity_bench_raw_person", scratch)
+    enrolment_table = _scratch_copy(Enrolment.__table__, "identity_bench_raw_enrolment", scratch)
+    scratch.drop_all(engine)
+    scratch.create_all(engine)
+    try:
+        started = time.perf_counter()
+        for person_rows, enrolment_rows in zip(people, enrolments, strict=True):
+            with factory.begin() as session:
+                connection = session.connection()
+                bulk.write_rows(connection, person_table.name, bulk.PERSON_COLUMNS, person_rows)
+                bulk.write_rows(connection, enrolment_table.name, bulk.ENROLMENT_COLUMNS, enrolment_rows)
+        return time.perf_counter() - started
+    finally:
+        scratch.drop_all(engine)
+
+
+def _scratch_copy(table: Table, name: str, metadata: MetaData) -> Table:
+    """Same columns, keys and indexes as `table`, constraint names derived from the new name."""
+    return Table(
+        name,
+        metadata,
+        *(
+            Column(
+                column.name,
+                column.type,
+                primary_key=column.primary_key,
+                nullable=column.nullable,
+                unique=any(column.name in c.columns for c in table.constraints if isinstance(c, UniqueConstraint)),
+                index=any(column.name in index.columns for index in table.indexes),
+            )
+            for column in table.columns
+        ),
+    )
+
+
+def _auth_load(factory, country, settings, runtime, rows, issued, total: int, clients: int, console: Console) -> None:
+    by_reference = {row[synth.REFERENCE_COLUMN]: row for row in rows}
+    sample = issued[: min(len(issued), 20_000)]
+    requests = []
+    for number in range(total):
+        application_id, national_id = sample[number % len(sample)]
+        row = by_reference[application_id]
+        requests.append(
+            AuthRequest(
+                transaction_id=f"bench-{number:010d}",
+                individual_id=national_id,
+                consent=True,
+                demographics={"given_name": row["given_name"], "date_of_birth": row["date_of_birth"]},
+            )
+        )
+    with factory.begin() as session:
+        partner = issue_partner_key(session=session, name="Bench relying party", scopes=["identity:auth"]).partner
+        policies.set_policy(
+            session=session, partner_id=partner.id, auth_types=["demo"], ekyc_attributes=[], actor="bench"
+        )
+    secret = runtime.settings.secret_key.get_secret_value()
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def client(mine: Sequence[AuthRequest]) -> None:
+        local, errors = [], []
+        for request in mine:
+            begun = time.perf_counter()
+            try:
+                with factory() as session, auth.serialised(session):
+                    result = auth.authenticate(
+                        session=session,
+                        request=request,
+                        partner=partner,
+                        country=country,
+                        settings=settings,
+                        secret=secret,
+                    )
+                    session.commit()
+                if not result.authenticated:
+                    errors.append(result.reason or "not authenticated")
+            except Exception as error:
+                errors.append(repr(error))
+            local.append(time.perf_counter() - begun)
+        with lock:
+            latencies.extend(local)
+            failures.extend(errors)
+
+    threads = [threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    console.print(
+        f"authentication (service function, {clients} client threads, audit included): {total:,} in {seconds:.2f} s = "
+        f"[bold]{total / seconds:,.0f} verifications/s[/bold], p50 {p50 * 1000:.1f} ms, "
+        f"[bold]p99 {p99 * 1000:.1f} ms[/bold], {len(failures)} not authenticated"
+        + (f" (first: {failures[0]})" if failures else "")
+    )
+    with factory.begin() as session:
+        session.execute(delete(PartnerPolicy).where(PartnerPolicy.partner_id == partner.id))
+        revoke_partner(session=session, partner_id=partner.id)
+
+
+def _remove(factory: sessionmaker[Session], run_id: str, national_ids: list[str]) -> None:
+    with factory.begin() as session:
+        session.execute(delete(Enrolment).where(Enrolment.application_id.like(f"B{run_id}-%")))
+        for start in range(0, len(national_ids), 5000):
+            part = national_ids[start : start + 5000]
+            session.execute(delete(Person).where(Person.national_id.in_(part)))
+            session.execute(delete(AuthThrottle).where(AuthThrottle.national_id.in_(part)))

@@ -1,0 +1,101 @@
+"""The resident's own view: a session opened with an OTP, then who used my ID, my contacts, my locks.
+
+Choice: the resident portal (or kiosk, or USSD gateway) is a partner holding the
+scope `identity:resident`. It asks for an OTP to the resident's phone, then
+exchanges the code for a short-lived session token (only its hash is stored),
+sent as `X-Resident-Session` on every resident request. The partner alone
+cannot act for anyone: each session is proof that the resident read the OTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...core import audit
+from ...core.country import LoadedCountry
+from ...core.models import AuditEvent, Partner, utcnow
+from ...core.security import AuthenticationFailed
+from . import auth, vids
+from .config import IdentitySettings
+from .models import ResidentSession
+
+AUTH_ACTIONS = ("identity.auth", "identity.ekyc", "identity.resident.session")
+
+
+def open_session(
+    *,
+    session: Session,
+    individual_id: str,
+    id_type: str,
+    transaction_id: str,
+    otp: str,
+    partner: Partner,
+    country: LoadedCountry,
+    settings: IdentitySettings,
+    secret: str,
+) -> tuple[str, datetime] | None:
+    """Exchange an OTP for a session token and its expiry; None (the failure counted and audited) when refused."""
+    person, _vid = auth.resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
+    national_id = person.national_id
+    ok = not auth.is_locked_out(session=session, national_id=national_id) and auth.verify_otp(
+        session=session,
+        national_id=national_id,
+        transaction_id=transaction_id,
+        partner_id=partner.id,
+        code=otp,
+        secret=secret,
+    )
+    audit.record(
+        session=session,
+        actor=partner.name,
+        action="identity.resident.session",
+        subject=f"person:{national_id}",
+        detail={
+            "transaction_id": transaction_id,
+            "partner_id": partner.id,
+            "factors": ["otp"],
+            "result": "success" if ok else "failure",
+            "reason": None if ok else "OTP did not match or locked out",
+        },
+    )
+    if not ok:
+        auth.record_failure(session=session, national_id=national_id, settings=settings)
+        return None
+    token = secrets.token_urlsafe(32)
+    row = ResidentSession(
+        token_hash=_hash(token),
+        national_id=national_id,
+        expires_at=utcnow() + timedelta(seconds=settings.resident_session_seconds),
+    )
+    session.add(row)
+    return token, row.expires_at
+
+
+def session_holder(*, session: Session, token: str | None) -> str:
+    """The national ID whose session `token` is; 401 when missing, unknown or expired."""
+    if not token:
+        raise AuthenticationFailed("a resident session is required: send it in the X-Resident-Session header")
+    row = session.scalar(select(ResidentSession).where(ResidentSession.token_hash == _hash(token)))
+    if row is None or vids.aware(row.expires_at) <= utcnow():
+        raise AuthenticationFailed("the resident session is unknown or has expired; open a new one with an OTP")
+    return row.national_id
+
+
+def authentication_history(*, session: Session, national_id: str, limit: int = 100) -> list[AuditEvent]:
+    """Who authenticated this resident, when, with which factor and result (newest first)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.subject == f"person:{national_id}", AuditEvent.action.in_(AUTH_ACTIONS))
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
