@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+from ...core.ports import AssessedIncome
 from ...core.registry import Manifest, Module
 from . import models  # noqa: F401 - registers the tables
+from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
 from .config import TaxCountry
-from .router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
+from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
 from .seed import seed
 
 _HERE = Path(__file__).resolve().parent
@@ -15,8 +17,9 @@ module = Module(
     manifest=Manifest.read(_HERE),
     router=router,
     migrations=_HERE / "migrations",
-    scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE),
+    scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE, COLLECT_SCOPE, DECIDE_SCOPE),
     cli=cli_app,
     country_schema=TaxCountry,
+    provides={AssessedIncome: TaxAssessedIncome},
     seed=seed,
 )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import sys
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ...core.country import CountryProfileError
 from ...core.errors import Problem
@@ -13,7 +18,7 @@ from ...core.money import Money, MoneyError
 from ...core.registry import installed_modules
 from ...core.runtime import load_profile
 from ...core.settings import get_settings
-from . import service
+from . import bulk, service
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -51,3 +56,105 @@ def calc(
     for step in calculation.trace:
         console.print(f"  {step.step:<13} {step.note}", highlight=False, soft_wrap=True)
     console.print(f"tax due for {year}: {law.format_amount(calculation.tax_due)}", highlight=False)
+
+
+def _runtime():
+    from ...core.runtime import build_runtime
+
+    try:
+        return build_runtime(get_settings())
+    except CountryProfileError as error:
+        err_console.print(f"[red]Configuration error[/red]\n{error}")
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command("assess-all")
+def assess_all(
+    year: Annotated[int, typer.Option(min=1900, max=2200, help="Fiscal year whose filed returns are assessed")],
+    chunk: Annotated[int, typer.Option(min=1, max=100_000, help="Returns per transaction")] = bulk.DEFAULT_CHUNK,
+) -> None:
+    """Assess every filed, not yet assessed income-tax return of a year (chunked; run again to resume)."""
+    runtime = _runtime()
+    try:
+        with runtime.session_factory() as session:
+            total = bulk.pending_count(session=session, year=year)
+        started = time.perf_counter()
+        with _progress() as progress:
+            task = progress.add_task(f"assessing {year}", total=total, rate="")
+
+            def advance(done: int) -> None:
+                progress.advance(task, done)
+                elapsed = time.perf_counter() - started
+                progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f} returns/s")
+
+            result = bulk.assess_all(
+                session_factory=runtime.session_factory,
+                country=runtime.country,
+                year=year,
+                actor="cli:assess-all",
+                chunk_size=chunk,
+                progress=advance,
+            )
+    except Problem as problem:
+        err_console.print(f"[red]{problem.detail}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        runtime.engine.dispose()
+    console.print(
+        f"assessed {result.assessed} returns for {year} in {result.chunks} chunks; "
+        f"tax due {service.income_tax_law(country=runtime.country).format_amount(result.tax_due)}",
+        highlight=False,
+    )
+
+
+@app.command("export-incomes")
+def export_incomes(
+    year: Annotated[int, typer.Option(min=1900, max=2200, help="Fiscal year")],
+    out: Annotated[Path, typer.Option(help="CSV file to write ('-' for standard output)")] = Path("-"),
+) -> None:
+    """Assessed income per taxpayer for a year, as CSV, for the payments module's means-tested programmes."""
+    runtime = _runtime()
+    handle = sys.stdout if str(out) == "-" else out.open("w", newline="", encoding="utf-8")
+    count = 0
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(["tin", "reference", "year", "income", "taxable", "tax_due", "currency", "assessment_id"])
+        with runtime.session_factory() as session:
+            for tin, reference, income, taxable, tax_due, currency, assessment_id in bulk.iter_assessed(
+                session=session, year=year
+            ):
+                writer.writerow([tin, reference or "", year, income, taxable, tax_due, currency, assessment_id])
+                count += 1
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+        runtime.engine.dispose()
+    if handle is not sys.stdout:
+        console.print(f"wrote {count} assessed incomes for {year} to {out}")
+
+
+@app.command("bench")
+def bench_command(
+    count: Annotated[int, typer.Option(min=1, max=10_000_000, help="Returns to assess")] = 100_000,
+    chunk: Annotated[int, typer.Option(min=100, max=100_000, help="Returns per transaction")] = 20_000,
+) -> None:
+    """Assess COUNT returns on DATABASE_URL; print returns/s and the ratio to a raw bulk insert of the same rows."""
+    from . import bench
+
+    runtime = _runtime()
+    try:
+        bench.run(runtime=runtime, count=count, chunk=chunk, console=console)
+    finally:
+        runtime.engine.dispose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -169,6 +169,131 @@ class IncomeTax(_Strict):
         return self
 
 
+class DatedRate(_Strict):
+    since: date
+    rate: Rate
+
+
+class Vat(_Strict):
+    """`tax.vat`: a standard rate, optional reduced rates per category, exempt categories."""
+
+    rate: list[DatedRate] = Field(min_length=1, description="the standard rate, dated")
+    reduced: dict[str, list[DatedRate]] = Field(
+        default_factory=dict, description="category -> dated reduced rate (e.g. food: 8 %)"
+    )
+    exempt: list[str] = Field(default_factory=list, description="categories outside VAT: no output or input VAT")
+    period: Literal["month", "quarter", "year"] = Field(default="month", description="the length of a VAT period")
+    filing_deadline_days: int = Field(default=30, ge=0, le=366, description="days after the period ends")
+    rounding: RoundingRule = Field(
+        default=RoundingRule(mode=RoundingMode.HALF_UP), description="applied to output and input VAT"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Vat:
+        problems = _duplicate_dates(self.rate, "rate")
+        for category, rates in self.reduced.items():
+            if not rates:
+                problems.append((("reduced", category), "give at least one dated rate", None))
+            problems.extend(_duplicate_dates(rates, "rate", prefix=("reduced", category)))
+            if category in self.exempt:
+                problems.append(
+                    (
+                        ("reduced", category),
+                        f"{category!r} is also listed as exempt; a category is one or the other",
+                        None,
+                    )
+                )
+        seen: set[str] = set()
+        for index, category in enumerate(self.exempt):
+            if not category.strip():
+                problems.append((("exempt", index), "a category name cannot be empty", category))
+            if category in seen:
+                problems.append((("exempt", index), f"{category!r} is listed twice", category))
+            seen.add(category)
+        _raise(self, problems)
+        return self
+
+
+class FilingDeadline(_Strict):
+    """When a fiscal year's income-tax return (and its tax) is due."""
+
+    months_after_year_end: int | None = Field(default=None, ge=0, le=24)
+    month_day: Annotated[str, BeforeValidator(_month_day)] | None = Field(
+        default=None, description="MM-DD: the first such day after the fiscal year ends"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FilingDeadline:
+        if (self.months_after_year_end is None) == (self.month_day is None):
+            raise ValueError('give exactly one of months_after_year_end (e.g. 6) or month_day (e.g. "03-15")')
+        return self
+
+
+def _filing_deadline(value: Any) -> Any:
+    return {"month_day": value} if isinstance(value, str) else value
+
+
+class LateFiling(_Strict):
+    """A penalty for filing after the deadline: a fixed amount, a share of the tax, or both."""
+
+    since: date
+    fixed: Threshold = Field(default=Decimal(0), description="major units")
+    rate: Rate = Field(default=Decimal(0), description="share of the tax assessed")
+    combine: Literal["greater", "sum"] = Field(default="greater", description="how fixed and rate combine")
+
+
+class DatedMonthlyRate(_Strict):
+    since: date
+    monthly_rate: Rate = Field(description="simple interest per month, or part of a month, on unpaid tax")
+
+
+class Penalties(_Strict):
+    late_filing: list[LateFiling] = Field(default_factory=list, description="none means no penalty")
+    interest: list[DatedMonthlyRate] = Field(default_factory=list, description="none means no interest")
+    rounding: RoundingRule = Field(default=RoundingRule(mode=RoundingMode.DOWN), description="for penalty and interest")
+
+    @model_validator(mode="after")
+    def _one_value_per_date(self) -> Penalties:
+        _raise(self, _duplicate_dates(self.late_filing, "late_filing") + _duplicate_dates(self.interest, "interest"))
+        return self
+
+
+class DatedDays(_Strict):
+    since: date
+    days: int = Field(ge=1, le=3650)
+
+
+class Objections(_Strict):
+    window_days: list[DatedDays] = Field(
+        default_factory=lambda: [DatedDays(since=date(1900, 1, 1), days=30)],
+        description="days after an assessment within which it may be objected to",
+    )
+
+    @model_validator(mode="after")
+    def _one_value_per_date(self) -> Objections:
+        _raise(self, _duplicate_dates(self.window_days, "window_days"))
+        return self
+
+
+def _duplicate_dates(
+    values: list[Any], name: str, *, prefix: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str, Any]]:
+    problems: list[tuple[tuple[str | int, ...], str, Any]] = []
+    seen: dict[date, int] = {}
+    for index, value in enumerate(values):
+        if value.since in seen:
+            problems.append(
+                (
+                    (*prefix, name, index, "since") if not prefix else (*prefix, index, "since"),
+                    f"{value.since} is already the since date of {name}[{seen[value.since]}]; "
+                    "each dated value needs its own date",
+                    value.since.isoformat(),
+                )
+            )
+        seen.setdefault(value.since, index)
+    return problems
+
+
 class TaxCountry(_Strict):
     """`tax:` in country.yml."""
 
@@ -177,6 +302,13 @@ class TaxCountry(_Strict):
     )
     tin_length: int = Field(default=9, ge=6, le=20, description="digits of a TIN, Luhn check digit included")
     income_tax: IncomeTax
+    filing_deadline: Annotated[FilingDeadline, BeforeValidator(_filing_deadline)] = Field(
+        default=FilingDeadline(months_after_year_end=6),
+        description='"MM-DD" or {months_after_year_end: N}: when a year\'s return and tax are due',
+    )
+    vat: Vat | None = Field(default=None, description="none: this deployment assesses no VAT")
+    penalties: Penalties = Field(default_factory=Penalties)
+    objections: Objections = Field(default_factory=Objections)
 
     @model_validator(mode="after")
     def _fits_the_currency(self, info: ValidationInfo) -> TaxCountry:
@@ -192,17 +324,7 @@ class TaxCountry(_Strict):
         law = self.income_tax
         for stage in ("base", "tax"):
             quantum = getattr(law.rounding, stage).quantum
-            try:
-                to_minor(quantum, currency)
-            except MoneyError:
-                minor = Decimal(1).scaleb(-minor_units(currency))
-                problems.append(
-                    (
-                        ("income_tax", "rounding", stage, "quantum"),
-                        f"{quantum} is not a whole number of {currency} minor units ({minor}); "
-                        f"use {minor} or a multiple of it",
-                    )
-                )
+            problems.extend(_quantum_problem(("income_tax", "rounding", stage, "quantum"), quantum, currency))
         for s, scale in enumerate(law.scale):
             for b, bracket in enumerate(scale.brackets):
                 problems.extend(
@@ -211,7 +333,30 @@ class TaxCountry(_Strict):
         for name in ("allowance", "relief"):
             for i, value in enumerate(getattr(law, name)):
                 problems.extend(_amount_problem(("income_tax", name, i, "amount"), value.amount, currency))
+        rules = [(("penalties", "rounding", "quantum"), self.penalties.rounding.quantum)]
+        if self.vat is not None:
+            rules.append((("vat", "rounding", "quantum"), self.vat.rounding.quantum))
+        for loc, quantum in rules:
+            problems.extend(_quantum_problem(loc, quantum, currency))
+        for i, penalty in enumerate(self.penalties.late_filing):
+            problems.extend(_amount_problem(("penalties", "late_filing", i, "fixed"), penalty.fixed, currency))
         return problems
+
+
+def _quantum_problem(
+    loc: tuple[str | int, ...], quantum: Decimal, currency: str
+) -> list[tuple[tuple[str | int, ...], str]]:
+    try:
+        to_minor(quantum, currency)
+    except MoneyError:
+        minor = Decimal(1).scaleb(-minor_units(currency))
+        return [
+            (
+                loc,
+                f"{quantum} is not a whole number of {currency} minor units ({minor}); use {minor} or a multiple of it",
+            )
+        ]
+    return []
 
 
 def _amount_problem(

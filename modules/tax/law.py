@@ -239,11 +239,15 @@ def _stage(rule: RoundingRule, currency: str) -> Stage:
 
 
 def _in_force(values: tuple[Dated, ...], day: date, name: str) -> Dated:
+    return in_force(values, day, f"tax.income_tax.{name}", field="year", when="start of that fiscal year")
+
+
+def in_force(values: tuple[Dated, ...], day: date, key: str, *, field: str, when: str) -> Dated:
+    """The value with the latest `since` on or before `day`; LawNotInForce naming `field` and `key` otherwise."""
     index = bisect_right([value.since for value in values], day)
     if index == 0:
         raise LawNotInForce(
-            f"year: no tax.income_tax.{name} is in force on {day} (start of that fiscal year); "
-            f"the earliest applies from {values[0].since}"
+            f"{field}: no {key} is in force on {day} ({when}); the earliest applies from {values[0].since}"
         )
     return values[index - 1]
 

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
+from ...core.errors import Unprocessable
 from ...core.models import Partner
-from . import service
-from .schemas import AssessmentOut, ReturnRequest, TaxpayerOut, TaxpayerRequest
+from . import accounts, objections, service
+from .models import ReturnKind
+from .schemas import (
+    AssessmentOut,
+    DecisionRequest,
+    EntryOut,
+    IncomeAmendment,
+    ObjectionOut,
+    ObjectionRequest,
+    PaymentRequest,
+    RefundRequest,
+    ReturnRequest,
+    StatementOut,
+    StatusRequest,
+    TaxpayerOutFull,
+    TaxpayerRequest,
+    VatLines,
+    VatReturnRequest,
+)
 
 REGISTER_SCOPE = "tax:register"
 FILE_SCOPE = "tax:file"
 READ_SCOPE = "tax:read"
+COLLECT_SCOPE = "tax:collect"
+DECIDE_SCOPE = "tax:decide"
+MAX_ID = 2**31 - 1  # IDs are 32-bit integer columns: larger ones are refused (422), not sent to the database
 
 router = APIRouter()
 
@@ -25,12 +47,12 @@ def register_taxpayer(
     country: CountryDep,
     ports: PortsDep,
     partner: Annotated[Partner, Depends(require_scope(REGISTER_SCOPE))],
-) -> TaxpayerOut:
+) -> TaxpayerOutFull:
     taxpayer = service.register_taxpayer(
         session=session, request=body, country=country, ports=ports, actor=partner.name
     )
     session.commit()
-    return TaxpayerOut.model_validate(taxpayer)
+    return TaxpayerOutFull.model_validate(taxpayer)
 
 
 @router.get("/taxpayers/{tin}", summary="A registered taxpayer")
@@ -39,8 +61,8 @@ def taxpayer(
     session: SessionDep,
     country: CountryDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
-) -> TaxpayerOut:
-    return TaxpayerOut.model_validate(service.get_taxpayer(session=session, tin=tin, country=country))
+) -> TaxpayerOutFull:
+    return TaxpayerOutFull.model_validate(service.get_taxpayer(session=session, tin=tin, country=country))
 
 
 @router.post("/returns", status_code=status.HTTP_201_CREATED, summary="File a return; it is assessed at once")
@@ -57,8 +79,207 @@ def file_return(
 
 @router.get("/assessments/{assessment_id}", summary="An assessment with the trace of how it was computed")
 def assessment(
-    assessment_id: int,
+    assessment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> AssessmentOut:
     return AssessmentOut.model_validate(service.get_assessment(session=session, assessment_id=assessment_id))
+
+
+@router.post("/taxpayers/{tin}/status", summary="Change a taxpayer's status (active, deregistered, deceased)")
+def change_status(
+    tin: str,
+    body: StatusRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(REGISTER_SCOPE))],
+) -> TaxpayerOutFull:
+    taxpayer = service.set_status(session=session, tin=tin, status=body.status, country=country, actor=partner.name)
+    session.commit()
+    return TaxpayerOutFull.model_validate(taxpayer)
+
+
+@router.post("/vat-returns", status_code=status.HTTP_201_CREATED, summary="File a VAT return for a period")
+def file_vat_return(
+    body: VatReturnRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+) -> AssessmentOut:
+    assessment = service.file_vat_return(session=session, request=body, country=country, actor=partner.name)
+    session.commit()
+    return AssessmentOut.model_validate(assessment)
+
+
+@router.post(
+    "/returns/{tin}/{year}/amendments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Amend an income-tax return: a new version, re-assessed; the previous assessment is superseded",
+)
+def amend_return(
+    tin: str,
+    year: Annotated[int, Path(ge=1900, le=2200)],
+    body: IncomeAmendment,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+) -> AssessmentOut:
+    assessment = service.amend_return(
+        session=session,
+        tin=tin,
+        kind=ReturnKind.INCOME,
+        period=str(year),
+        income=body.income,
+        country=country,
+        actor=partner.name,
+    )
+    session.commit()
+    return AssessmentOut.model_validate(assessment)
+
+
+@router.post(
+    "/vat-returns/{tin}/{period}/amendments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Amend a VAT return: a new version, re-assessed; the previous assessment is superseded",
+)
+def amend_vat_return(
+    tin: str,
+    period: Annotated[str, Path(max_length=10)],
+    body: VatLines,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+) -> AssessmentOut:
+    assessment = service.amend_return(
+        session=session, tin=tin, kind=ReturnKind.VAT, period=period, vat=body, country=country, actor=partner.name
+    )
+    session.commit()
+    return AssessmentOut.model_validate(assessment)
+
+
+@router.get("/taxpayers/{tin}/assessments", summary="Every assessment of a taxpayer, superseded ones included")
+def taxpayer_assessments(
+    tin: str,
+    session: SessionDep,
+    country: CountryDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+) -> list[AssessmentOut]:
+    service.get_taxpayer(session=session, tin=tin, country=country)
+    return [AssessmentOut.model_validate(a) for a in service.assessments_of(session=session, tin=tin)]
+
+
+@router.get("/accounts/{tin}", summary="A taxpayer's running account and balance, interest accrued to as_of")
+def account(
+    tin: str,
+    session: SessionDep,
+    country: CountryDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    as_of: date | None = None,
+) -> StatementOut:
+    return StatementOut.model_validate(accounts.statement(session=session, tin=tin, country=country, as_of=as_of))
+
+
+@router.post("/payments", status_code=status.HTTP_201_CREATED, summary="Pay tax (through payments when installed)")
+def pay(
+    body: PaymentRequest,
+    session: SessionDep,
+    country: CountryDep,
+    ports: PortsDep,
+    partner: Annotated[Partner, Depends(require_scope(COLLECT_SCOPE))],
+) -> EntryOut:
+    if body.currency != country.profile.currency:
+        raise Unprocessable(f"currency: tax here is paid in {country.profile.currency}, not {body.currency!r}")
+    entry = accounts.pay(
+        session=session,
+        tin=body.tin,
+        amount=body.amount,
+        reference=body.reference,
+        national_id=body.national_id,
+        country=country,
+        ports=ports,
+        actor=partner.name,
+    )
+    session.commit()
+    return EntryOut.model_validate(entry)
+
+
+@router.post("/refunds", status_code=status.HTTP_201_CREATED, summary="Refund a credit to the linked account")
+def refund(
+    body: RefundRequest,
+    session: SessionDep,
+    country: CountryDep,
+    ports: PortsDep,
+    partner: Annotated[Partner, Depends(require_scope(COLLECT_SCOPE))],
+) -> EntryOut:
+    entry = accounts.refund(
+        session=session,
+        tin=body.tin,
+        amount=body.amount,
+        reference=body.reference,
+        national_id=body.national_id,
+        country=country,
+        ports=ports,
+        actor=partner.name,
+    )
+    session.commit()
+    return EntryOut.model_validate(entry)
+
+
+@router.post("/objections", status_code=status.HTTP_201_CREATED, summary="Object to an assessment within the window")
+def lodge_objection(
+    body: ObjectionRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+) -> ObjectionOut:
+    objection = objections.lodge(
+        session=session,
+        assessment_id=body.assessment_id,
+        grounds=body.grounds,
+        claimed_income=body.claimed_income,
+        country=country,
+        actor=partner.name,
+    )
+    session.commit()
+    return ObjectionOut.model_validate(objection)
+
+
+@router.get("/objections/{objection_id}", summary="An objection and its decision")
+def objection(
+    objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+) -> ObjectionOut:
+    return ObjectionOut.model_validate(objections.get(session=session, objection_id=objection_id))
+
+
+@router.post("/objections/{objection_id}/review", summary="Take a lodged objection under review")
+def review_objection(
+    objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    partner: Annotated[Partner, Depends(require_scope(DECIDE_SCOPE))],
+) -> ObjectionOut:
+    result = objections.review(session=session, objection_id=objection_id, actor=partner.name)
+    session.commit()
+    return ObjectionOut.model_validate(result)
+
+
+@router.post("/objections/{objection_id}/decision", summary="Decide an objection; allowing it re-assesses")
+def decide_objection(
+    objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DecisionRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Annotated[Partner, Depends(require_scope(DECIDE_SCOPE))],
+) -> ObjectionOut:
+    result = objections.decide(
+        session=session,
+        objection_id=objection_id,
+        outcome=body.outcome,
+        income=body.income,
+        note=body.note,
+        country=country,
+        actor=partner.name,
+    )
+    session.commit()
+    return ObjectionOut.model_validate(result)

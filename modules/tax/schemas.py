@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
@@ -77,3 +77,137 @@ class AssessmentOut(BaseModel):
     currency: str
     trace: list[dict[str, Any]]
     assessed_at: UtcDatetime
+    kind: str
+    period: str | None
+    penalty: int = Field(description="minor units, late filing")
+    due_on: date | None
+    state: str = Field(description="current or superseded")
+    superseded_by: int | None
+
+
+class TaxpayerOutFull(TaxpayerOut):
+    status: str
+    status_changed_at: UtcDatetime | None = None
+
+
+class StatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "deregistered", "deceased"]
+
+
+class VatLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str = Field(
+        default="standard",
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9_]+$",
+        description="A category of the VAT law: exempt ones carry no VAT, reduced ones their own rate",
+    )
+    amount: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, VAT excluded")
+
+
+class VatLines(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code; must be the country's currency")
+    sales: list[VatLine] = Field(default_factory=list, max_length=1000)
+    purchases: list[VatLine] = Field(default_factory=list, max_length=1000)
+
+
+class VatReturnRequest(VatLines):
+    tin: str = Field(min_length=1, max_length=20)
+    period: str = Field(min_length=4, max_length=10, description='"2024-03", "2024-Q1" or "2024", as the law says')
+
+
+class IncomeAmendment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    income: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="Corrected income in minor units")
+
+
+REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
+
+class PaymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tin: str = Field(min_length=1, max_length=20)
+    amount: StrictInt = Field(gt=0, le=MAX_MINOR_UNITS, description="minor units")
+    currency: str = Field(min_length=3, max_length=3)
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="The payer's reference; repeating it is harmless")
+    national_id: str | None = Field(
+        default=None, pattern=r"^[0-9]{6,20}$", description="For a taxpayer registered by national ID"
+    )
+
+
+class RefundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tin: str = Field(min_length=1, max_length=20)
+    amount: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; all of it")
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="Unique per refund; repeating it is harmless")
+    national_id: str | None = Field(
+        default=None, pattern=r"^[0-9]{6,20}$", description="For a taxpayer registered by national ID"
+    )
+
+
+class EntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    amount: int = Field(description="minor units; positive adds to what is owed")
+    currency: str
+    reference: str
+    assessment_id: int | None
+    channel: str | None
+    state: str
+    booked_on: date
+
+
+class StatementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tin: str
+    currency: str
+    as_of: date
+    totals: dict[str, int]
+    interest: int = Field(description="accrued to as_of on tax unpaid after its due date")
+    interest_detail: list[dict[str, Any]]
+    balance: int = Field(description="positive: owed; negative: a credit")
+    entries: list[EntryOut]
+
+
+class ObjectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    assessment_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    grounds: str = Field(min_length=1, max_length=2000)
+    claimed_income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: Literal["allowed", "partially_allowed", "disallowed"]
+    income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    assessment_id: int
+    tin: str
+    state: str
+    grounds: str
+    claimed_income: int | None
+    decided_income: int | None
+    decision_note: str | None
+    lodged_at: UtcDatetime
+    decided_at: UtcDatetime | None
+    new_assessment_id: int | None

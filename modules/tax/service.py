@@ -1,8 +1,11 @@
-"""Taxpayer register, returns and assessments."""
+"""Taxpayer register, returns (income tax and VAT), amendments and assessments."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,21 +16,45 @@ from ...core.ports import SectorTokens
 from ...core.registry import Ports
 from . import tins
 from .config import TaxCountry
-from .law import IncomeTaxLaw
-from .models import Assessment, Taxpayer, TaxReturn
-from .schemas import ReturnRequest, TaxpayerRequest
+from .law import IncomeTaxLaw, TraceStep
+from .models import (
+    AccountEntry,
+    Assessment,
+    AssessmentState,
+    EntryKind,
+    ReturnKind,
+    Taxpayer,
+    TaxpayerStatus,
+    TaxReturn,
+)
+from .rules import SECTION, TaxRules
+from .schemas import ReturnRequest, TaxpayerRequest, VatLines, VatReturnRequest
+from .vat import Line
 
-SECTION = "tax"
 SECTOR = "tax"
+
+# Which status changes the register allows: a death is final.
+TRANSITIONS = {
+    TaxpayerStatus.ACTIVE: {TaxpayerStatus.DEREGISTERED, TaxpayerStatus.DECEASED},
+    TaxpayerStatus.DEREGISTERED: {TaxpayerStatus.ACTIVE, TaxpayerStatus.DECEASED},
+    TaxpayerStatus.DECEASED: set(),
+}
 
 
 def tax_country(country: LoadedCountry) -> TaxCountry:
     return country.section(SECTION)
 
 
+def rules_for(country: LoadedCountry) -> TaxRules:
+    """The deployment's tax law in its currency's minor units, built once (TaxLawMisconfigured if it cannot be)."""
+    return TaxRules.for_country(country)
+
+
 def income_tax_law(*, country: LoadedCountry) -> IncomeTaxLaw:
-    """The country's income-tax law in its currency's minor units (TaxLawMisconfigured if it cannot be)."""
-    return IncomeTaxLaw.from_country(tax_country(country), country.profile.currency)
+    return rules_for(country).income
+
+
+# Register --------------------------------------------------------------------------------
 
 
 def register_taxpayer(
@@ -43,6 +70,7 @@ def register_taxpayer(
         kind=request.kind,
         name=request.name,
         reference=reference,
+        status=TaxpayerStatus.ACTIVE,
     )
     try:
         with session.begin_nested():
@@ -75,48 +103,205 @@ def find_taxpayer(*, session: Session, kind: str, reference: str) -> Taxpayer | 
     return session.scalar(select(Taxpayer).where(Taxpayer.kind == kind, Taxpayer.reference == reference))
 
 
-def file_return(*, session: Session, request: ReturnRequest, country: LoadedCountry, actor: str) -> Assessment:
-    """Store a return and assess it; a second return for the same TIN and year is a Conflict."""
-    currency = country.profile.currency
-    if request.currency != currency:
-        raise Unprocessable(f"currency: returns here are filed in {currency}, not {request.currency!r}")
-    tins.validate(request.tin, length=tax_country(country).tin_length)
-    if session.scalar(select(Taxpayer.id).where(Taxpayer.tin == request.tin)) is None:
-        raise Unprocessable(f"tin: no taxpayer holds {request.tin!r}; register the taxpayer first")
-    existing = session.scalar(select(TaxReturn).where(TaxReturn.tin == request.tin, TaxReturn.year == request.year))
-    if existing is not None:
-        raise _already_filed(session, existing)
-    calculation = income_tax_law(country=country).calculate(income=request.income, year=request.year)
-    tax_return = TaxReturn(tin=request.tin, year=request.year, income=request.income, currency=currency)
-    try:
-        with session.begin_nested():
-            session.add(tax_return)
-    except IntegrityError:
-        existing = session.scalar(select(TaxReturn).where(TaxReturn.tin == request.tin, TaxReturn.year == request.year))
-        if existing is None:
-            raise
-        raise _already_filed(session, existing) from None
-    assessment = Assessment(
-        return_id=tax_return.id,
+def set_status(*, session: Session, tin: str, status: str, country: LoadedCountry, actor: str) -> Taxpayer:
+    """Change a taxpayer's status; deceased is final, and a change to the same status is refused."""
+    taxpayer = get_taxpayer(session=session, tin=tin, country=country)
+    current = TaxpayerStatus(taxpayer.status)
+    wanted = TaxpayerStatus(status)
+    if wanted not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (a death is final)"
+        raise Conflict(f"status: taxpayer {tin} is {current}; it can become {allowed}", status_now=current.value)
+    taxpayer.status = wanted
+    taxpayer.status_changed_at = datetime.now(UTC)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="tax.taxpayer.status",
+        subject=f"taxpayer:{tin}",
+        detail={"from": current.value, "to": wanted.value},
+    )
+    return taxpayer
+
+
+# Returns and assessments -------------------------------------------------------------------
+
+
+def file_return(
+    *, session: Session, request: ReturnRequest, country: LoadedCountry, actor: str, today: date | None = None
+) -> Assessment:
+    """Store an income-tax return and assess it; a second return for the same TIN and year is a Conflict."""
+    rules = rules_for(country)
+    _check_currency(request.currency, rules)
+    _active_taxpayer(session, request.tin, country)
+    period = rules.income_period(request.year)
+    _refuse_second_return(session, request.tin, ReturnKind.INCOME, period.label)
+    rules.income.calculate(income=request.income, year=request.year)  # refuse a year without law before writing
+    tax_return = TaxReturn(
         tin=request.tin,
         year=request.year,
-        taxable=calculation.taxable,
-        tax_due=calculation.tax_due,
-        currency=currency,
-        trace=calculation.trace_dicts(),
+        kind=ReturnKind.INCOME,
+        period=period.label,
+        version=1,
+        income=request.income,
+        currency=rules.currency,
+        filed_on=today or date.today(),
+        filed_by=actor,
+    )
+    _insert_return(session, tax_return)
+    return assess(session=session, tax_return=tax_return, rules=rules, actor=actor, today=tax_return.filed_on)
+
+
+def file_vat_return(
+    *, session: Session, request: VatReturnRequest, country: LoadedCountry, actor: str, today: date | None = None
+) -> Assessment:
+    """Store a VAT return for a period and assess it (refused where no VAT law is configured)."""
+    rules = rules_for(country)
+    rules.vat_law()  # VatNotConfigured before anything else
+    _check_currency(request.currency, rules)
+    _active_taxpayer(session, request.tin, country)
+    period = rules.vat_period(request.period)
+    _refuse_second_return(session, request.tin, ReturnKind.VAT, period.label)
+    _vat_lines(request, rules, period.label)  # refuse a period without rates before writing
+    tax_return = TaxReturn(
+        tin=request.tin,
+        year=period.year,
+        kind=ReturnKind.VAT,
+        period=period.label,
+        version=1,
+        income=sum(line.amount for line in request.sales),
+        lines=_lines_json(request),
+        currency=rules.currency,
+        filed_on=today or date.today(),
+        filed_by=actor,
+    )
+    _insert_return(session, tax_return)
+    return assess(session=session, tax_return=tax_return, rules=rules, actor=actor, today=tax_return.filed_on)
+
+
+def amend_return(
+    *,
+    session: Session,
+    tin: str,
+    kind: str,
+    period: str,
+    income: int | None = None,
+    vat: VatLines | None = None,
+    country: LoadedCountry,
+    actor: str,
+    today: date | None = None,
+) -> Assessment:
+    """File the next version of a return; it is assessed and the previous assessment superseded."""
+    rules = rules_for(country)
+    _active_taxpayer(session, tin, country)
+    latest = latest_return(session=session, tin=tin, kind=kind, period=period)
+    if latest is None:
+        raise NotFound(f"period: no {kind} return of TIN {tin} for {period} to amend; file a return first")
+    amended = TaxReturn(
+        tin=tin,
+        year=latest.year,
+        kind=kind,
+        period=latest.period,
+        version=latest.version + 1,
+        income=latest.income,
+        currency=latest.currency,
+        filed_on=latest.filed_on,  # lateness is judged on the original filing
+        filed_by=actor,
+    )
+    if kind == ReturnKind.INCOME:
+        assert income is not None
+        amended.income = income
+    else:
+        assert vat is not None
+        _check_currency(vat.currency, rules)
+        _vat_lines(vat, rules, latest.period)
+        amended.income = sum(line.amount for line in vat.sales)
+        amended.lines = _lines_json(vat)
+    _insert_return(session, amended)
+    return assess(session=session, tax_return=amended, rules=rules, actor=actor, today=today)
+
+
+def latest_return(*, session: Session, tin: str, kind: str, period: str) -> TaxReturn | None:
+    return session.scalar(
+        select(TaxReturn)
+        .where(TaxReturn.tin == tin, TaxReturn.kind == kind, TaxReturn.period == period)
+        .order_by(TaxReturn.version.desc())
+        .limit(1)
+    )
+
+
+def assess(
+    *, session: Session, tax_return: TaxReturn, rules: TaxRules, actor: str, today: date | None = None
+) -> Assessment:
+    """Assess one stored return: liability with trace, late-filing penalty, account entries; supersede the last."""
+    today = today or date.today()
+    filed_on = tax_return.filed_on or today
+    if tax_return.kind == ReturnKind.INCOME:
+        calculation = rules.income.calculate(income=tax_return.income, year=tax_return.year)
+        taxable, tax, trace = calculation.taxable, calculation.tax_due, list(calculation.trace)
+        due_on = rules.income_deadline(tax_return.year)
+    else:
+        period = rules.vat_period(tax_return.period)
+        lines = tax_return.lines or {}
+        vat = rules.vat_law().calculate(
+            period_start=period.start,
+            sales=[Line(**line) for line in lines.get("sales", [])],
+            purchases=[Line(**line) for line in lines.get("purchases", [])],
+        )
+        taxable, tax, trace = tax_return.income, vat.net, list(vat.trace)
+        due_on = rules.vat_deadline(period)
+    penalty = rules.late_filing_penalty(tax=tax, filed_on=filed_on, deadline=due_on)
+    trace.extend(penalty.trace)
+    if tax_return.version > 1:
+        trace.insert(0, TraceStep("version", f"amendment: version {tax_return.version} of this return"))
+    previous = session.scalar(
+        select(Assessment).where(
+            Assessment.tin == tax_return.tin,
+            Assessment.kind == tax_return.kind,
+            Assessment.period == tax_return.period,
+            Assessment.state == AssessmentState.CURRENT,
+        )
+    )
+    assessment = Assessment(
+        return_id=tax_return.id,
+        tin=tax_return.tin,
+        year=tax_return.year,
+        kind=tax_return.kind,
+        period=tax_return.period,
+        taxable=taxable,
+        tax_due=tax,
+        penalty=penalty.amount,
+        due_on=due_on,
+        currency=rules.currency,
+        state=AssessmentState.CURRENT,
+        trace=[step.as_dict() for step in trace],
     )
     session.add(assessment)
+    session.flush()
+    entries = [_entry(assessment, EntryKind.ASSESSED, tax, today)]
+    if penalty.amount:
+        entries.append(_entry(assessment, EntryKind.PENALTY, penalty.amount, today))
+    if previous is not None:
+        previous.state = AssessmentState.SUPERSEDED
+        previous.superseded_by = assessment.id
+        entries.append(_entry(previous, EntryKind.SUPERSEDED, -(previous.tax_due + previous.penalty), today))
+    session.add_all(entries)
     session.flush()
     audit.record(
         session=session,
         actor=actor,
         action="tax.assessment.issued",
-        subject=f"taxpayer:{request.tin}",
+        subject=f"taxpayer:{tax_return.tin}",
         detail={
             "assessment_id": assessment.id,
-            "year": request.year,
+            "kind": assessment.kind,
+            "year": assessment.year,
+            "period": assessment.period,
+            "version": tax_return.version,
             "tax_due": assessment.tax_due,
-            "currency": currency,
+            "penalty": assessment.penalty,
+            "currency": rules.currency,
+            "supersedes": previous.id if previous is not None else None,
         },
     )
     return assessment
@@ -127,6 +312,76 @@ def get_assessment(*, session: Session, assessment_id: int) -> Assessment:
     if assessment is None:
         raise NotFound(f"id: no assessment {assessment_id}")
     return assessment
+
+
+def assessments_of(*, session: Session, tin: str) -> list[Assessment]:
+    return list(session.scalars(select(Assessment).where(Assessment.tin == tin).order_by(Assessment.id)))
+
+
+# Helpers -----------------------------------------------------------------------------------
+
+
+def _entry(assessment: Assessment, kind: EntryKind, amount: int, day: date) -> AccountEntry:
+    return AccountEntry(
+        tin=assessment.tin,
+        kind=kind,
+        amount=amount,
+        currency=assessment.currency,
+        reference=f"assessment:{assessment.id}:{kind.value}",
+        assessment_id=assessment.id,
+        state="committed",
+        booked_on=day,
+    )
+
+
+def _check_currency(currency: str, rules: TaxRules) -> None:
+    if currency != rules.currency:
+        raise Unprocessable(f"currency: returns here are filed in {rules.currency}, not {currency!r}")
+
+
+def _active_taxpayer(session: Session, tin: str, country: LoadedCountry) -> Taxpayer:
+    tins.validate(tin, length=tax_country(country).tin_length)
+    taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
+    if taxpayer is None:
+        raise Unprocessable(f"tin: no taxpayer holds {tin!r}; register the taxpayer first")
+    if taxpayer.status != TaxpayerStatus.ACTIVE:
+        raise Conflict(
+            f"tin: taxpayer {tin} is {taxpayer.status}; only an active taxpayer files returns",
+            status_now=taxpayer.status,
+        )
+    return taxpayer
+
+
+def _refuse_second_return(session: Session, tin: str, kind: str, period: str) -> None:
+    existing = latest_return(session=session, tin=tin, kind=kind, period=period)
+    if existing is not None:
+        raise _already_filed(session, existing)
+
+
+def _insert_return(session: Session, tax_return: TaxReturn) -> None:
+    try:
+        with session.begin_nested():
+            session.add(tax_return)
+    except IntegrityError:
+        existing = latest_return(session=session, tin=tax_return.tin, kind=tax_return.kind, period=tax_return.period)
+        if existing is None:
+            raise
+        raise _already_filed(session, existing) from None
+
+
+def _vat_lines(request: VatLines, rules: TaxRules, period_label: str) -> None:
+    start = rules.vat_period(period_label).start
+    vat = rules.vat_law()
+    vat.standard_rate(start)
+    for line in [*request.sales, *request.purchases]:
+        vat.rate_for(line.category, start)
+
+
+def _lines_json(request: VatLines) -> dict[str, Any]:
+    return {
+        "sales": [{"category": line.category, "amount": line.amount} for line in request.sales],
+        "purchases": [{"category": line.category, "amount": line.amount} for line in request.purchases],
+    }
 
 
 def _reference(*, session: Session, request: TaxpayerRequest, ports: Ports) -> str:
@@ -154,9 +409,16 @@ def _already_registered(taxpayer: Taxpayer) -> Conflict:
 
 
 def _already_filed(session: Session, tax_return: TaxReturn) -> Conflict:
-    assessment_id = session.scalar(select(Assessment.id).where(Assessment.return_id == tax_return.id))
+    assessment_id = session.scalar(
+        select(func.max(Assessment.id)).where(
+            Assessment.tin == tax_return.tin,
+            Assessment.kind == tax_return.kind,
+            Assessment.period == tax_return.period,
+        )
+    )
+    what = f"year {tax_return.year}" if tax_return.kind == ReturnKind.INCOME else f"VAT period {tax_return.period}"
     return Conflict(
-        f"a return for TIN {tax_return.tin} and year {tax_return.year} is already filed (assessment "
+        f"a return for TIN {tax_return.tin} and {what} is already filed (assessment "
         f"{assessment_id}); file an amendment to change it, not a second return",
         assessment_id=assessment_id,
     )

@@ -21,6 +21,7 @@ from .laws import JAPAN, JORDAN, KENYA, changed, section
 def load_with_tax(tmp_path: Path, tax: Any) -> LoadedCountry:
     profile = yaml.safe_load((PROJECT_ROOT / "country.yml").read_text(encoding="utf-8"))
     profile["tax"] = tax
+    profile["currency"] = "KES"  # the sections under test are written in shillings (or whole units)
     path = tmp_path / "country.yml"
     path.write_text(yaml.safe_dump(profile), encoding="utf-8")
     return load_country(path, {"tax": TaxCountry})
@@ -170,3 +171,61 @@ def test_a_jod_quantum_of_one_fils_fits_but_not_in_yen() -> None:
     assert IncomeTaxLaw.from_country(section(JORDAN), "JOD").tax_rounding.rule.quantum == 1
     with pytest.raises(TaxLawMisconfigured, match=r"rounding\.base\.quantum"):
         IncomeTaxLaw.from_country(section(JORDAN), "JPY")
+
+
+VAT = {"rate": [{"since": "2020-01-01", "rate": "0.16"}], "exempt": ["medical"]}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"vat": {**VAT, "rate": [{"since": "2020-01-01", "rate": "16"}]}},
+            "tax.vat.rate[0].rate: 16 is outside [0, 1]",
+        ),
+        ({"vat": {**VAT, "rate": []}}, "tax.vat.rate: List should have at least 1 item"),
+        ({"vat": {**VAT, "exempt": ["medical", "medical"]}}, "tax.vat.exempt[1]: 'medical' is listed twice"),
+        (
+            {"vat": {**VAT, "reduced": {"medical": [{"since": "2020-01-01", "rate": "0.08"}]}}},
+            "tax.vat.reduced.medical: 'medical' is also listed as exempt",
+        ),
+        ({"vat": {**VAT, "period": "week"}}, "tax.vat.period: Input should be 'month', 'quarter' or 'year'"),
+        ({"vat": {**VAT, "rounding": {"mode": "down", "quantum": "0.001"}}}, "tax.vat.rounding.quantum: 0.001 is not"),
+        ({"filing_deadline": "02-30"}, "tax.filing_deadline.month_day: '02-30' is not a month-day"),
+        (
+            {"filing_deadline": {"months_after_year_end": 3, "month_day": "03-15"}},
+            "tax.filing_deadline: give exactly one of months_after_year_end",
+        ),
+        (
+            {"penalties": {"late_filing": [{"since": "2021-01-01", "fixed": "0.001"}]}},
+            "tax.penalties.late_filing[0].fixed: 0.001 KES has more than 2 decimal places",
+        ),
+        (
+            {"penalties": {"interest": [{"since": "2021-01-01", "monthly_rate": 0.01}]}},
+            "tax.penalties.interest[0].monthly_rate: 0.01 must be written as a quoted decimal string",
+        ),
+        (
+            {"penalties": {"late_filing": [{"since": "2021-01-01"}, {"since": "2021-01-01", "rate": "0.1"}]}},
+            "tax.penalties.late_filing[1].since: 2021-01-01 is already the since date of late_filing[0]",
+        ),
+        ({"objections": {"window_days": [{"since": "2021-01-01", "days": 0}]}}, "tax.objections.window_days[0].days"),
+    ],
+)
+def test_the_new_keys_are_refused_at_start_up_naming_the_key(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(CountryProfileError) as error:
+        load_with_tax(tmp_path, {**KENYA, **changes})
+    assert any(problem.startswith(message) for problem in error.value.problems), error.value.problems
+    assert str(error.value.path).endswith("country.yml")
+
+
+def test_a_section_without_the_new_keys_gets_the_defaults(tmp_path: Path) -> None:
+    tax = load_with_tax(tmp_path, KENYA).section("tax")
+    assert tax.vat is None
+    assert tax.filing_deadline.months_after_year_end == 6
+    assert (tax.penalties.late_filing, tax.penalties.interest) == ([], [])
+    assert tax.objections.window_days[0].days == 30
+    with_vat = load_with_tax(tmp_path, {**KENYA, "vat": VAT, "filing_deadline": "06-30"}).section("tax")
+    assert with_vat.vat.rate[0].rate == Decimal("0.16")
+    assert with_vat.filing_deadline.month_day == "06-30"

@@ -1,0 +1,217 @@
+"""Each taxpayer's running account: assessed, penalties, interest, paid, refunded, balance.
+
+Payments go through the `Disbursements` port (`collect`) when the payments module is
+installed, and are recorded as a receipt otherwise; refunds go out through
+`Disbursements.pay` to the taxpayer's linked account and are refused without it.
+A taxpayer registered by national ID is held by its tax sector token only, so the
+caller gives the national ID again and it is checked against that token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...core import audit
+from ...core.country import LoadedCountry
+from ...core.errors import Conflict, Unprocessable
+from ...core.money import Money
+from ...core.ports import Disbursements, SectorTokens
+from ...core.registry import Ports
+from . import service
+from .models import AccountEntry, Assessment, AssessmentState, EntryKind, Taxpayer
+
+COMMITTED = "committed"
+
+
+@dataclass(frozen=True)
+class Statement:
+    tin: str
+    currency: str
+    as_of: date
+    totals: dict[str, int]
+    interest: int
+    interest_detail: list[dict[str, Any]]
+    balance: int  # positive: the taxpayer owes; negative: a credit that may be refunded
+    entries: list[AccountEntry]
+
+
+def statement(*, session: Session, tin: str, country: LoadedCountry, as_of: date | None = None) -> Statement:
+    """The account on `as_of`: every committed entry plus interest accrued on what was unpaid after each due date."""
+    service.get_taxpayer(session=session, tin=tin, country=country)
+    rules = service.rules_for(country)
+    as_of = as_of or date.today()
+    entries = list(session.scalars(select(AccountEntry).where(AccountEntry.tin == tin).order_by(AccountEntry.id)))
+    committed = [e for e in entries if e.state == COMMITTED and e.booked_on <= as_of]
+    totals = {kind.value: 0 for kind in EntryKind}
+    for entry in committed:
+        totals[entry.kind] += entry.amount
+    current = session.scalars(
+        select(Assessment).where(Assessment.tin == tin, Assessment.state == AssessmentState.CURRENT)
+    ).all()
+    debts = [(a.due_on, a.tax_due + a.penalty) for a in current if a.due_on is not None]
+    debts += [(e.booked_on, e.amount) for e in committed if e.kind == EntryKind.REFUNDED]
+    payments = [(e.booked_on, -e.amount) for e in committed if e.kind == EntryKind.PAID]
+    interest, detail = rules.interest(debts=debts, payments=payments, as_of=as_of)
+    return Statement(
+        tin=tin,
+        currency=rules.currency,
+        as_of=as_of,
+        totals=totals,
+        interest=interest,
+        interest_detail=detail,
+        balance=sum(e.amount for e in committed) + interest,
+        entries=entries,
+    )
+
+
+def pay(
+    *,
+    session: Session,
+    tin: str,
+    amount: int,
+    reference: str,
+    national_id: str | None,
+    country: LoadedCountry,
+    ports: Ports,
+    actor: str,
+    today: date | None = None,
+) -> AccountEntry:
+    """Record a payment of tax; through payments (collect) when installed, as a receipt otherwise. Idempotent."""
+    taxpayer = service.get_taxpayer(session=session, tin=tin, country=country)
+    currency = country.profile.currency
+    key = f"payment:{reference}"
+    existing = _existing(session, key, tin, -amount)
+    if existing is not None:
+        return existing
+    disbursements = ports.get(Disbursements)
+    channel, state = "receipt", COMMITTED
+    if disbursements is not None:
+        who = _beneficiary(session=session, taxpayer=taxpayer, national_id=national_id, ports=ports)
+        outcome = disbursements.collect(
+            session=session,
+            amount=Money(currency, amount),
+            reference=f"tax-{key}",
+            purpose=f"tax payment, TIN {tin}",
+            **who,
+        )
+        if outcome.state == "rejected":
+            raise Unprocessable(f"payment: refused by the payments ledger: {outcome.reason}", kind="payment-rejected")
+        channel, state = "payments", outcome.state
+    entry = AccountEntry(
+        tin=tin,
+        kind=EntryKind.PAID,
+        amount=-amount,
+        currency=currency,
+        reference=key,
+        channel=channel,
+        state=state,
+        booked_on=today or date.today(),
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="tax.payment.received",
+        subject=f"taxpayer:{tin}",
+        detail={"reference": key, "amount": amount, "currency": currency, "channel": channel, "state": state},
+    )
+    return entry
+
+
+def refund(
+    *,
+    session: Session,
+    tin: str,
+    amount: int | None,
+    reference: str,
+    national_id: str | None,
+    country: LoadedCountry,
+    ports: Ports,
+    actor: str,
+    today: date | None = None,
+) -> AccountEntry:
+    """Pay a credit back to the taxpayer's linked account (payments module required). Idempotent."""
+    taxpayer = service.get_taxpayer(session=session, tin=tin, country=country)
+    key = f"refund:{reference}"
+    today = today or date.today()
+    account = statement(session=session, tin=tin, country=country, as_of=today)
+    existing = _existing(session, key, tin, amount)
+    if existing is not None:
+        return existing
+    credit = -account.balance
+    if credit <= 0:
+        raise Conflict(f"amount: taxpayer {tin} has no credit to refund (balance {account.balance})")
+    amount = credit if amount is None else amount
+    if amount > credit:
+        raise Unprocessable(f"amount: {amount} is more than the credit of {credit} {account.currency}")
+    disbursements = ports.get(Disbursements)
+    if disbursements is None:
+        raise Unprocessable(
+            "refund: this deployment has no payments module to pay it through; pay the refund outside "
+            "the system and record it there",
+            kind="payments-not-installed",
+        )
+    who = _beneficiary(session=session, taxpayer=taxpayer, national_id=national_id, ports=ports)
+    outcome = disbursements.pay(
+        session=session,
+        amount=Money(account.currency, amount),
+        reference=f"tax-{key}",
+        purpose=f"tax refund, TIN {tin}",
+        **who,
+    )
+    if outcome.state == "rejected":
+        raise Unprocessable(f"refund: refused by the payments ledger: {outcome.reason}", kind="payment-rejected")
+    entry = AccountEntry(
+        tin=tin,
+        kind=EntryKind.REFUNDED,
+        amount=amount,
+        currency=account.currency,
+        reference=key,
+        channel="payments",
+        state=outcome.state,
+        booked_on=today,
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="tax.refund.paid",
+        subject=f"taxpayer:{tin}",
+        detail={"reference": key, "amount": amount, "currency": account.currency, "state": outcome.state},
+    )
+    return entry
+
+
+def _existing(session: Session, reference: str, tin: str, amount: int | None) -> AccountEntry | None:
+    entry = session.scalar(select(AccountEntry).where(AccountEntry.reference == reference))
+    if entry is None:
+        return None
+    if entry.tin != tin or (amount is not None and entry.amount != amount):
+        raise Conflict(f"reference: {reference.split(':', 1)[1]!r} was already used for another amount or taxpayer")
+    return entry
+
+
+def _beneficiary(
+    *, session: Session, taxpayer: Taxpayer, national_id: str | None, ports: Ports
+) -> dict[str, str | None]:
+    """How the payments module knows this taxpayer: the national ID (checked against our token) or the external ID."""
+    scheme, _, value = taxpayer.reference.partition(":")
+    if scheme == "external":
+        return {"national_id": None, "external_id": value}
+    if national_id is None:
+        raise Unprocessable(
+            f"national_id: taxpayer {taxpayer.tin} is registered by national ID; give it to reach their linked account"
+        )
+    tokens = ports.get(SectorTokens)
+    if tokens is None:
+        raise Unprocessable("national_id: this deployment has no identity registry to check it against")
+    if tokens.token_for(session=session, national_id=national_id, sector=service.SECTOR) != value:
+        raise Unprocessable(f"national_id: it does not belong to taxpayer {taxpayer.tin}")
+    return {"national_id": national_id, "external_id": None}

@@ -1,0 +1,139 @@
+"""`tax bench --count N`: bulk assessment against a raw bulk insert of the same rows, same database, same run.
+
+Setup (not timed): N income-tax returns for the fiscal year 2199 (a year no real
+return uses), with TINs from a reserved range. Baseline (timed): insert the rows an
+assessment writes (N assessments with a trace of the same shape, N account entries)
+with plain executemany, then delete them. Measured (timed): `bulk.assess_all` over
+the same returns: select each chunk, calculate, insert. Everything the bench wrote
+is deleted at the end, except the audit events of the bulk chunks (append-only).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import date
+
+from rich.console import Console
+from sqlalchemy import delete, func, select
+from stdnum import luhn
+
+from ...core import migrate
+from ...core.runtime import Runtime
+from . import bulk, service
+from .fast import YearLaw
+from .models import AccountEntry, Assessment, TaxReturn
+
+BENCH_YEAR = 2199
+ACTOR = "bench"
+
+
+def bench_tins(count: int, length: int) -> list[str]:
+    """TINs 8000…: a range random issuance may also use, but only for the bench year's returns."""
+    width = length - 2
+    if count > 10**width:
+        raise ValueError(f"--count: at most {10**width} returns with {length}-digit TINs")
+    return [body + luhn.calc_check_digit(body) for body in (f"8{i:0{width}d}" for i in range(count))]
+
+
+def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
+    engine = runtime.engine
+    migrate.upgrade(engine)
+    country = runtime.country
+    rules = service.rules_for(country)
+    year_law = YearLaw.of(rules.income, BENCH_YEAR)
+    tins = bench_tins(count, service.tax_country(country).tin_length)
+    rng = random.Random(2199)  # noqa: S311 - reproducible bench data, not secrets
+    top = max(year_law.thresholds[-1], 1) * 3
+    incomes = [rng.randrange(0, top) for _ in range(count)]
+    factory = runtime.session_factory
+    console.print(f"database: {engine.url.render_as_string(hide_password=True)}; {count:,} returns, chunk {chunk:,}")
+
+    _cleanup(factory)
+    started = time.perf_counter()
+    for start in range(0, count, chunk):
+        with factory.begin() as session:
+            bulk.load_returns(
+                session=session,
+                country=country,
+                year=BENCH_YEAR,
+                rows=list(zip(tins[start : start + chunk], incomes[start : start + chunk], strict=True)),
+                actor=ACTOR,
+            )
+    console.print(f"setup: {count:,} returns stored in {time.perf_counter() - started:.1f} s (not timed)")
+
+    # Baseline: the same rows, written without selecting or calculating anything.
+    with factory() as session:
+        return_ids = list(session.scalars(select(TaxReturn.id).where(TaxReturn.period == str(BENCH_YEAR))))
+    taxable, tax_due, exact = year_law.calculate(incomes[0])
+    trace = year_law.trace(incomes[0], taxable, tax_due, exact)
+    today = date.today()
+    started = time.perf_counter()
+    for start in range(0, count, chunk):
+        with factory.begin() as session:
+            ids = return_ids[start : start + chunk]
+            rows = [
+                {
+                    "return_id": return_id,
+                    "tin": tins[start + offset],
+                    "year": BENCH_YEAR,
+                    "kind": "income",
+                    "period": str(BENCH_YEAR),
+                    "taxable": taxable,
+                    "tax_due": tax_due,
+                    "penalty": 0,
+                    "due_on": today,
+                    "currency": rules.currency,
+                    "state": "current",
+                    "trace": trace,
+                }
+                for offset, return_id in enumerate(ids)
+            ]
+            session.connection().execute(Assessment.__table__.insert(), rows)
+            session.connection().execute(
+                AccountEntry.__table__.insert(),
+                [
+                    {
+                        "tin": row["tin"],
+                        "kind": "assessed",
+                        "amount": tax_due,
+                        "currency": rules.currency,
+                        "reference": f"bench-baseline:{row['return_id']}",
+                        "assessment_id": None,
+                        "state": "committed",
+                        "booked_on": today,
+                    }
+                    for row in rows
+                ],
+            )
+    baseline = time.perf_counter() - started
+    _cleanup(factory, keep_returns=True)
+
+    started = time.perf_counter()
+    result = bulk.assess_all(
+        session_factory=factory, country=country, year=BENCH_YEAR, actor=ACTOR, chunk_size=chunk, today=today
+    )
+    measured = time.perf_counter() - started
+    with factory() as session:
+        stored = session.scalar(
+            select(func.count()).select_from(Assessment).where(Assessment.period == str(BENCH_YEAR))
+        )
+    _cleanup(factory)
+    if result.assessed != count or stored != count:
+        raise RuntimeError(f"assessed {result.assessed}, stored {stored}, expected {count}")
+    console.print(
+        f"baseline raw bulk insert: {count / baseline:,.0f} rows/s ({baseline:.2f} s)\n"
+        f"bulk assessment:          {count / measured:,.0f} returns/s ({measured:.2f} s, {result.chunks} chunks)\n"
+        f"ratio assessment/insert:  {baseline / measured:.2f}",
+        highlight=False,
+    )
+
+
+def _cleanup(factory, *, keep_returns: bool = False) -> None:
+    with factory.begin() as session:
+        session.execute(delete(AccountEntry).where(AccountEntry.reference.like("bench-baseline:%")))
+        assessments = select(Assessment.id).where(Assessment.period == str(BENCH_YEAR))
+        session.execute(delete(AccountEntry).where(AccountEntry.assessment_id.in_(assessments)))
+        session.execute(delete(Assessment).where(Assessment.period == str(BENCH_YEAR)))
+        if not keep_returns:
+            session.execute(delete(TaxReturn).where(TaxReturn.period == str(BENCH_YEAR)))

@@ -1,0 +1,122 @@
+"""The income-tax calculation in plain integers, for bulk assessment: one law per year, cached.
+
+It gives the same figures as `IncomeTaxLaw.calculate` (a property test holds them
+equal) without building the step-by-step trace: rates become integers over a common
+power-of-ten denominator, so every sum is an exact integer and the only rounding is
+the configured one, done by integer division.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ...core.money import Rounding, RoundingMode
+from .law import IncomeTaxLaw, _in_force
+
+
+def round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """numerator / denominator rounded to an integer with `mode` (denominator > 0)."""
+    quotient, remainder = divmod(numerator, denominator)  # floor division: remainder >= 0
+    if remainder == 0:
+        return quotient
+    if mode is RoundingMode.FLOOR:
+        return quotient
+    if mode is RoundingMode.CEILING:
+        return quotient + 1
+    if mode is RoundingMode.DOWN:  # towards zero
+        return quotient + 1 if numerator < 0 else quotient
+    if mode is RoundingMode.UP:  # away from zero
+        return quotient if numerator < 0 else quotient + 1
+    twice = 2 * remainder
+    if twice < denominator:
+        return quotient
+    if twice > denominator:
+        return quotient + 1
+    if mode is RoundingMode.HALF_EVEN:
+        return quotient + (quotient & 1)
+    # HALF_UP: a tie goes away from zero
+    return quotient if numerator < 0 else quotient + 1
+
+
+def apply_rounding(rule: Rounding, numerator: int, denominator: int = 1) -> int:
+    """(numerator / denominator) rounded to a multiple of the rule's quantum, in minor units."""
+    return round_ratio(numerator, denominator * rule.quantum, rule.mode) * rule.quantum
+
+
+@dataclass(frozen=True)
+class YearLaw:
+    """The income-tax law of one fiscal year, in integers."""
+
+    year: int
+    in_force_on: str
+    scale_since: str
+    allowance: int
+    allowance_since: str | None
+    relief: int
+    relief_since: str | None
+    thresholds: tuple[int, ...]
+    numerators: tuple[int, ...]  # rate x denominator
+    denominator: int
+    base: Rounding
+    tax: Rounding
+
+    @classmethod
+    def of(cls, law: IncomeTaxLaw, year: int) -> YearLaw:
+        start = law.year_start(year)
+        scale = _in_force(law.scale, start, "scale")
+        allowance = _in_force(law.allowance, start, "allowance") if law.allowance else None
+        relief = _in_force(law.relief, start, "relief") if law.relief else None
+        rates = [bracket.rate for bracket in scale.value]
+        places = max(max(0, -int(rate.as_tuple().exponent)) for rate in rates)
+        denominator = 10**places
+        return cls(
+            year=year,
+            in_force_on=start.isoformat(),
+            scale_since=scale.since.isoformat(),
+            allowance=allowance.value if allowance else 0,
+            allowance_since=allowance.since.isoformat() if allowance else None,
+            relief=relief.value if relief else 0,
+            relief_since=relief.since.isoformat() if relief else None,
+            thresholds=tuple(bracket.threshold for bracket in scale.value),
+            numerators=tuple(int(rate * denominator) for rate in rates),
+            denominator=denominator,
+            base=law.base_rounding.rule,
+            tax=law.tax_rounding.rule,
+        )
+
+    def calculate(self, income: int) -> tuple[int, int, int]:
+        """(taxable, tax due, exact tax after relief x denominator) for `income` in minor units."""
+        taxable = apply_rounding(self.base, max(0, income - self.allowance))
+        scaled = 0
+        thresholds = self.thresholds
+        last = len(thresholds) - 1
+        for index, threshold in enumerate(thresholds):
+            if taxable <= threshold:
+                break
+            top = taxable if index == last else min(taxable, thresholds[index + 1])
+            scaled += (top - threshold) * self.numerators[index]
+        after_relief = max(0, scaled - self.relief * self.denominator)
+        return taxable, apply_rounding(self.tax, after_relief, self.denominator), after_relief
+
+    def trace(self, income: int, taxable: int, tax_due: int, exact: int) -> list[dict[str, Any]]:
+        """A one-step trace of a bulk assessment: the law's dates and the figures (`tax calc` shows every step)."""
+        exact_text = str(Decimal(exact) / self.denominator)
+        return [
+            {
+                "step": "bulk",
+                "note": f"assessed in bulk with tax.income_tax in force on {self.in_force_on}; "
+                "`tax calc` shows every step",
+                "in_force_on": self.in_force_on,
+                "scale_since": self.scale_since,
+                "allowance": self.allowance,
+                "allowance_since": self.allowance_since,
+                "relief": self.relief,
+                "relief_since": self.relief_since,
+                "income": income,
+                "taxable": taxable,
+                "tax_before_rounding": exact_text,
+                "amount": tax_due,
+            }
+        ]

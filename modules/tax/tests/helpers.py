@@ -1,0 +1,54 @@
+"""Shared helpers: the deployment's profile with a changed tax law, a registered taxpayer, a year in force."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ....core.country import LoadedCountry
+from ....core.money import minor_units
+from ....core.registry import Ports
+from .. import service
+from ..config import TaxCountry
+from ..models import Taxpayer
+from ..schemas import TaxpayerRequest
+
+
+def minor(country: LoadedCountry) -> str:
+    """One minor unit of the deployment's currency in major units ("0.01", "1", "0.001")."""
+    return str(Decimal(1).scaleb(-minor_units(country.profile.currency)))
+
+
+def with_tax(country: LoadedCountry, **changes: Any) -> LoadedCountry:
+    """The deployment's profile with keys of its `tax:` section replaced (validated as at start-up)."""
+    data = country.section("tax").model_dump(by_alias=True, mode="json")
+    data.update(changes)
+    section = TaxCountry.model_validate(data, context={"currency": country.profile.currency})
+    return LoadedCountry(profile=country.profile, sections={**country.sections, "tax": section})
+
+
+def a_vat_law(country: LoadedCountry, **changes: Any) -> dict[str, Any]:
+    return {
+        "rate": [{"since": "2019-01-01", "rate": "0.16"}, {"since": "2025-01-01", "rate": "0.18"}],
+        "reduced": {"food": [{"since": "2019-01-01", "rate": "0.08"}]},
+        "exempt": ["medical", "education"],
+        "period": "month",
+        "filing_deadline_days": 20,
+        "rounding": {"mode": "half_up", "quantum": minor(country)},
+        **changes,
+    }
+
+
+def a_year(country: LoadedCountry) -> int:
+    return max(scale.since for scale in country.section("tax").income_tax.scale).year + 1
+
+
+def a_taxpayer(
+    session: Session, country: LoadedCountry, external_id: str = "EXT-1", kind: str = "individual"
+) -> Taxpayer:
+    request = TaxpayerRequest(kind=kind, name="Test Taxpayer", external_id=external_id)
+    return service.register_taxpayer(
+        session=session, request=request, country=country, ports=Ports((), None), actor="test"
+    )
