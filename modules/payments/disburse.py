@@ -10,13 +10,14 @@ reference of its ledger transfer, so no path can pay it twice.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, event, func, insert, literal, select, union_all, update
+from sqlalchemy import DateTime, Engine, Text, cast, event, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ...core import audit
@@ -45,7 +46,7 @@ from .models import (
     Transfer,
     TransferState,
 )
-from .programmes import INCOME, Entitlement, Rule, attributes_used, eligible_amount, resident_attributes
+from .programmes import INCOME, Entitlement, Rule, amount_function, attributes_used, resident_attributes
 from .rails import RETRYABLE_REASONS, PaymentRail
 from .service import SECTOR, ensure_funding_account
 
@@ -67,24 +68,24 @@ def _now_literal(now: datetime) -> Any:
 
 def _candidates(
     *, session: Session, ports: Ports, programme: Programme, as_of: date, country: LoadedCountry
-) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """(beneficiary key, attributes) in batches, from the enrolled list or the population register."""
+) -> Iterator[tuple[list[tuple[str, dict[str, Any]]], set[str] | None]]:
+    """Batches of (beneficiary key, attributes), from the enrolled list or the population register.
+
+    Each batch comes with the keys among it that have a linked account, or None when they are to be looked up.
+    """
     rules = [Rule.model_validate(r) for r in programme.eligibility]
     used = attributes_used(rules, Entitlement.model_validate(programme.entitlement))
     if programme.source == "enrolled":
+        # One pass over the list, the linked account joined in; attributes decoded here, not per ORM row.
         query = (
-            select(Enrolment.beneficiary_key, Enrolment.attributes)
+            select(Enrolment.beneficiary_key, cast(Enrolment.attributes, Text), AccountLink.id.is_not(None))
+            .outerjoin(AccountLink, AccountLink.beneficiary_key == Enrolment.beneficiary_key)
             .where(Enrolment.programme_id == programme.id)
             .order_by(Enrolment.id)
         )
-        batch: list[tuple[str, dict[str, Any]]] = []
-        for key, attributes in session.execute(query).all():
-            batch.append((key, attributes))
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        result = session.execute(query.execution_options(yield_per=BATCH))
+        for part in result.partitions(BATCH):
+            yield [(key, json.loads(raw)) for key, raw, _ in part], {key for key, _, linked in part if linked}
         return
     registry, tokens = ports.get(ResidentRegistry), ports.get(SectorTokens)
     if registry is None or tokens is None:
@@ -103,10 +104,10 @@ def _candidates(
     for resident in registry.iter_residents(session=session, batch_size=BATCH):
         residents.append(resident)
         if len(residents) >= BATCH:
-            yield _resident_batch(session, tokens, incomes, programme, residents, as_of, country)
+            yield _resident_batch(session, tokens, incomes, programme, residents, as_of, country), None
             residents = []
     if residents:
-        yield _resident_batch(session, tokens, incomes, programme, residents, as_of, country)
+        yield _resident_batch(session, tokens, incomes, programme, residents, as_of, country), None
 
 
 def _resident_batch(session, tokens, incomes, programme, residents, as_of, country) -> list[tuple[str, dict]]:
@@ -154,25 +155,31 @@ def build_cycle(
     )
     session.add(cycle)
     session.flush()
+    amount_of = amount_function(rules, entitlement)
     chunk_id, in_chunk, number, seq, total = None, chunk_size, -1, 0, 0
-    for batch in _candidates(session=session, ports=ports, programme=programme, as_of=as_of, country=country):
-        keys = [key for key, _ in batch]
-        linked = set(session.scalars(select(AccountLink.beneficiary_key).where(AccountLink.beneficiary_key.in_(keys))))
+    connection = session.connection()
+    # Driver-level executemany of plain tuples: no per-row ORM or SQL compilation for millions of instructions.
+    marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * 7)
+    insert_sql = (
+        f"INSERT INTO {Instruction.__tablename__} "  # noqa: S608 - our own table name; values are bound
+        f"(cycle_id, chunk_id, beneficiary_key, end_to_end_id, amount, state, attempts) VALUES ({marks})"
+    )
+    prefix = f"{E2E_PREFIX}{cycle.id}-"
+    candidates = _candidates(session=session, ports=ports, programme=programme, as_of=as_of, country=country)
+    for batch, linked in candidates:
+        if linked is None:
+            keys = [key for key, _ in batch]
+            linked = set(
+                session.scalars(select(AccountLink.beneficiary_key).where(AccountLink.beneficiary_key.in_(keys)))
+            )
         rows = []
         for key, attributes in batch:
-            amount = eligible_amount(rules, entitlement, attributes)
+            amount = amount_of(attributes)
             if amount <= 0:
                 continue
             seq += 1
-            row = {
-                "cycle_id": cycle.id,
-                "beneficiary_key": key,
-                "end_to_end_id": f"{E2E_PREFIX}{cycle.id}-{seq}",
-                "amount": amount,
-                "attempts": 0,
-            }
             if key not in linked:
-                rows.append(row | {"chunk_id": None, "state": InstructionState.UNLINKED})
+                rows.append((cycle.id, None, key, f"{prefix}{seq}", amount, InstructionState.UNLINKED.value, 0))
                 cycle.unlinked_count += 1
                 continue
             if in_chunk >= chunk_size:
@@ -182,11 +189,11 @@ def build_cycle(
                 session.flush()
                 chunk_id, in_chunk = chunk.id, 0
             in_chunk += 1
-            rows.append(row | {"chunk_id": chunk_id, "state": InstructionState.PENDING})
+            rows.append((cycle.id, chunk_id, key, f"{prefix}{seq}", amount, InstructionState.PENDING.value, 0))
             cycle.instruction_count += 1
             total += amount
         if rows:
-            session.connection().execute(insert(Instruction.__table__), rows)
+            connection.exec_driver_sql(insert_sql, rows)
         if progress:
             progress(len(batch))
     cycle.instruction_sum = total
@@ -511,7 +518,13 @@ def send_chunk(*, session: Session, chunk: Chunk, currency: str, rail: PaymentRa
         )
         session.flush()
         for reply in rail.submit(message):
-            ingest(session=session, message=reply, max_attempts=settings.max_attempts, cycle_id=chunk.cycle_id)
+            ingest(
+                session=session,
+                message=reply,
+                max_attempts=settings.max_attempts,
+                cycle_id=chunk.cycle_id,
+                sent=(chunk.id, msg_id),
+            )
     chunk.rounds += 1
     chunk.updated_at = now
     refresh_chunks(session=session, chunk_ids=[chunk.id])
@@ -572,22 +585,35 @@ def _lookup(session: Session, e2es: Sequence[str]) -> dict[str, Any]:
     return found
 
 
-def ingest(*, session: Session, message: bytes, max_attempts: int, cycle_id: int | None = None) -> IngestResult:
+def ingest(
+    *,
+    session: Session,
+    message: bytes,
+    max_attempts: int,
+    cycle_id: int | None = None,
+    sent: tuple[int, str] | None = None,
+) -> IngestResult:
     """Apply a pain.002 (statuses) or camt.054 (bookings); ingesting the same message twice changes nothing.
 
     The common case (accepted, booked) is one driver-level executemany UPDATE keyed on EndToEndId; only the
-    lines it did not match (rejections, unknown references, wrong amounts) are looked up one by one.
+    lines it did not match (rejections, unknown references, wrong amounts) are looked up one by one. `sent`
+    (chunk id, pain.001 MsgId) says the message answers a pain.001 sent in this very transaction, whose rows
+    this transaction holds: lines about them are then applied with set-based UPDATEs (see `_set_states`).
     """
-    kind = iso20022.message_kind(message)
+    kind, document = iso20022.parse_message(message)
     if kind == "pain.002":
-        return _ingest_pain002(session, iso20022.read_pain002(message), max_attempts, cycle_id)
+        return _ingest_pain002(session, iso20022.read_pain002(document), max_attempts, cycle_id, sent)
     if kind != "camt.054":
         raise Unprocessable(f"message: a {kind} is something we send, not something to ingest")
-    return _ingest_camt054(session, iso20022.read_camt054(message), cycle_id)
+    return _ingest_camt054(session, iso20022.read_camt054(document), cycle_id, sent)
 
 
 def _ingest_pain002(
-    session: Session, report: iso20022.StatusReport, max_attempts: int, cycle_id: int | None
+    session: Session,
+    report: iso20022.StatusReport,
+    max_attempts: int,
+    cycle_id: int | None,
+    sent: tuple[int, str] | None = None,
 ) -> IngestResult:
     result = IngestResult(kind="pain.002", msg_id=report.msg_id)
     if _seen(session, result.kind, report.msg_id):
@@ -597,7 +623,9 @@ def _ingest_pain002(
     accepted = [
         {"e": s.end_to_end_id, "code": s.status} for s in report.transactions if s.status in iso20022.ACCEPTED_STATUSES
     ]
-    result.accepted = _set_states(session, accepted, InstructionState.ACCEPTED, now, (InstructionState.SENT,))
+    result.accepted = _set_states(
+        session, accepted, InstructionState.ACCEPTED, now, (InstructionState.SENT,), sent=sent
+    )
     others = [s for s in report.transactions if s.status not in iso20022.ACCEPTED_STATUSES]
     looked_up = [s.end_to_end_id for s in others]
     if result.accepted < len(accepted):
@@ -623,7 +651,9 @@ def _ingest_pain002(
     return result
 
 
-def _ingest_camt054(session: Session, notification: iso20022.Notification, cycle_id: int | None) -> IngestResult:
+def _ingest_camt054(
+    session: Session, notification: iso20022.Notification, cycle_id: int | None, sent: tuple[int, str] | None = None
+) -> IngestResult:
     result = IngestResult(kind="camt.054", msg_id=notification.msg_id)
     if _seen(session, result.kind, notification.msg_id):
         result.replayed = True
@@ -637,6 +667,7 @@ def _ingest_camt054(session: Session, notification: iso20022.Notification, cycle
         utcnow(),
         (InstructionState.SENT, InstructionState.ACCEPTED),
         match_amount=True,
+        sent=sent,
     )
     looked_up = [b for b in booked if not b.credit]
     if result.settled < len(credits):
@@ -694,6 +725,10 @@ def _record(session: Session, result: IngestResult, cycle_id: int | None, count:
     session.flush()
 
 
+SET_BASED_MIN = 1000  # lines about one sent message from which a set-based UPDATE beats an executemany
+EXCLUDED_MAX = 2000  # rows a set-based UPDATE may leave out by name (NOT IN list)
+
+
 def _set_states(
     session: Session,
     rows: list[dict[str, Any]],
@@ -702,13 +737,23 @@ def _set_states(
     from_states: tuple[str, ...],
     *,
     match_amount: bool = False,
+    sent: tuple[int, str] | None = None,
 ) -> int:
-    """Move instructions (by EndToEndId) from `from_states` to `state` with one driver-level executemany.
+    """Move instructions (by EndToEndId) from `from_states` to `state`; returns how many moved.
 
-    No per-row ORM or SQL compilation; returns how many instructions moved.
+    Each row is `{"e": EndToEndId, "code": status code[, "amount": minor units]}`; a line moves its
+    instruction when the instruction is in `from_states` (and has that amount, with `match_amount`), the
+    first line about an instruction winning. Lines about the rows of `sent` (chunk id, MsgId: a pain.001
+    sent in this transaction, whose rows it holds) are decided in Python against one read of those rows and
+    applied with one set-based UPDATE; the rest go through one driver-level executemany.
     """
     if not rows:
         return 0
+    moved = 0
+    if sent is not None and len(rows) >= SET_BASED_MIN:
+        moved, rows = _set_states_of_message(session, rows, state, now, from_states, match_amount, sent)
+        if not rows:
+            return moved
     connection = session.connection()
     table = Instruction.__table__
     stamp = table.c.updated_at.type.bind_processor(connection.dialect)
@@ -727,11 +772,62 @@ def _set_states(
     if match_amount:
         sql += f" AND amount = {slot('amount')}"
     if connection.dialect.paramstyle == "qmark":
-        params: list[Any] = [tuple((row | fixed)[name] for name in names) for row in rows]
+        fixed_values = [fixed.get(name) for name in names]
+        per_row = [i for i, name in enumerate(names) if name not in fixed]
+        params: list[Any] = []
+        for row in rows:
+            values = fixed_values.copy()
+            for i in per_row:
+                values[i] = row[names[i]]
+            params.append(tuple(values))
     else:
         params = [row | fixed for row in rows]
     cursor = connection.exec_driver_sql(sql, params)
-    return max(cursor.rowcount, 0)
+    return moved + max(cursor.rowcount, 0)
+
+
+def _set_states_of_message(
+    session: Session,
+    rows: list[dict[str, Any]],
+    state: str,
+    now: datetime,
+    from_states: tuple[str, ...],
+    match_amount: bool,
+    sent: tuple[int, str],
+) -> tuple[int, list[dict[str, Any]]]:
+    """The lines about the rows of one sent message, as one set-based UPDATE; returns (moved, other lines)."""
+    chunk_id, msg_id = sent
+    current = {
+        e2e: (row_state, amount)
+        for e2e, row_state, amount in session.execute(
+            select(Instruction.end_to_end_id, Instruction.state, Instruction.amount).where(
+                Instruction.chunk_id == chunk_id, Instruction.msg_id == msg_id
+            )
+        )
+    }
+    others, targets, codes = [], set(), set()
+    for row in rows:
+        found = current.get(row["e"])
+        if found is None:
+            others.append(row)  # not one of this message's rows: the generic path decides
+        elif row["e"] not in targets and found[0] in from_states and (not match_amount or found[1] == row["amount"]):
+            targets.add(row["e"])
+            codes.add(row["code"])
+    excluded = [e2e for e2e, (row_state, _) in current.items() if row_state in from_states and e2e not in targets]
+    if len(codes) != 1 or len(excluded) > EXCLUDED_MAX:
+        return 0, rows  # mixed status codes or a scattered answer: row by row
+    query = (
+        update(Instruction)
+        .where(Instruction.chunk_id == chunk_id, Instruction.msg_id == msg_id, Instruction.state.in_(from_states))
+        .values(state=state, status_code=codes.pop(), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if excluded:
+        query = query.where(Instruction.end_to_end_id.not_in(excluded))
+    moved = session.execute(query).rowcount
+    if moved != len(targets):  # the rows changed under us: never half-apply an answer
+        raise Conflict(f"message {msg_id}: {moved} instructions moved to {state}, {len(targets)} expected; retry")
+    return moved, others
 
 
 def return_payments(*, session: Session, end_to_end_ids: Sequence[str], code: str, reason: str) -> None:

@@ -8,7 +8,8 @@ amount plus per-bracket and per-unit additions, all in integer minor units:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -134,3 +135,52 @@ def eligible_amount(rules: list[Rule], entitlement: Entitlement, attributes: Map
     if all(rule.holds(attributes) for rule in rules):
         return entitlement.amount_for(attributes)
     return 0
+
+
+_NUMERIC = ("<", "<=", ">", ">=")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "in": lambda found, value: found in value,
+    "not_in": lambda found, value: found not in value,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def amount_function(rules: list[Rule], entitlement: Entitlement) -> Callable[[Mapping[str, Any]], int]:
+    """`eligible_amount` for fixed rules and entitlement, prepared once for a cycle of millions.
+
+    Same results as `eligible_amount` (a test compares the two); only the per-beneficiary work is smaller.
+    """
+    checks = [
+        (rule.attribute, _COMPARE[rule.op], rule.value, rule.if_missing == "eligible", rule.op in _NUMERIC)
+        for rule in rules
+    ]
+    flat = entitlement.flat
+    brackets = [(b.attribute, b.min, b.max, b.add) for b in entitlement.brackets]
+    units = [(u.attribute, u.amount, u.max_units) for u in entitlement.per_unit]
+
+    def amount(attributes: Mapping[str, Any]) -> int:
+        get = attributes.get
+        for attribute, compare, value, missing_ok, numeric in checks:
+            found = get(attribute)
+            if found is None or (numeric and not isinstance(found, int)):
+                if not missing_ok:
+                    return 0
+            elif not compare(found, value):
+                return 0
+        total = flat
+        for attribute, low, high, add in brackets:
+            value = get(attribute)
+            if isinstance(value, int) and (low is None or value >= low) and (high is None or value < high):
+                total += add
+        for attribute, each, max_units in units:
+            count = get(attribute)
+            if isinstance(count, int) and count > 0:
+                total += each * min(count, max_units)
+        return min(total, MAX_AMOUNT)
+
+    return amount

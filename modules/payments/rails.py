@@ -49,7 +49,7 @@ class SimulatedBank:
         return SIMULATED_REASONS[digest[6] % len(SIMULATED_REASONS)]
 
     def submit(self, message: bytes) -> list[bytes]:
-        initiation = iso20022.read_pain001(message, validate=False)
+        initiation = iso20022.scan_pain001(message)
         statuses, bookings = [], []
         for e2e, amount in initiation.transfers:
             reason = self.outcome(initiation.msg_id, e2e)
