@@ -68,3 +68,12 @@ def test_postgresql_choice_adds_the_driver(generate: Generate) -> None:
 def test_package_name_is_derived_from_the_deployment_name(generate: Generate) -> None:
     stack = generate(deployment_name="Kenya National Stack 2027", modules=catalogue()[:1])
     assert (stack / "src" / "kenya_national_stack_2027").is_dir()
+
+
+def test_recorded_commit_reads_back_as_text_under_yaml_1_2(full_stack: Path) -> None:
+    """ruamel.yaml (YAML 1.2) reads a bare 5e96410 as infinity; the answers file quotes the hash."""
+    from ruamel.yaml import YAML
+
+    answers = YAML(typ="safe", pure=True).load((full_stack / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert isinstance(answers["_commit"], str)
+    assert '_commit: "' in (full_stack / ".copier-answers.yml").read_text(encoding="utf-8")
