@@ -11,6 +11,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - this is what tells an older Pyth
     sys.exit("Nation Stack needs Python 3.11 or newer")
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import tomllib
@@ -43,7 +44,8 @@ def tool_python() -> Path:
 
 
 def run_in_tools_venv() -> None:
-    """Re-run the calling script under the .venv interpreter unless it already runs there."""
-    if Path(sys.prefix).resolve() != VENV.resolve():
+    """Re-run the calling script under the .venv interpreter unless its tools already import here."""
+    tools = ("copier", "cryptography", "packaging", "rich", "ruamel.yaml")
+    if any(importlib.util.find_spec(name.split(".")[0]) is None for name in tools):
         python = tool_python()
         os.execv(python, [str(python), sys.argv[0], *sys.argv[1:]])  # noqa: S606 - our own interpreter

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
+import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,18 @@ from packaging.version import InvalidVersion, Version
 from ruamel.yaml import YAML
 
 ANSWERS_FILE = ".copier-answers.yml"
+GRANT_FILE = Path("licence") / "grant.yml"
 _yaml = YAML(typ="rt")
+
+
+def licence_rules(template: Path):
+    """The template's core/licence.py, loaded as a module: one set of licence rules everywhere."""
+    path = template / "template" / "src" / "{{package_name}}" / "core" / "licence.py"
+    spec = importlib.util.spec_from_file_location("nation_stack_licence", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_yaml(path: Path) -> Any:
@@ -52,6 +65,7 @@ class DeploymentFacts:
     modules: tuple[str, ...]
     template_version: str
     template_commit: str
+    grant: dict[str, Any] | None = None
 
 
 def facts_from_folder(source: str, folder: Path) -> DeploymentFacts:
@@ -66,7 +80,16 @@ def facts_from_folder(source: str, folder: Path) -> DeploymentFacts:
         modules=tuple(answers.get("modules") or ()),
         template_version=str(answers.get("_template_version") or _version_from_ref(str(answers.get("_commit", "")))),
         template_commit=str(answers.get("_template_commit") or answers.get("_commit", "")),
+        grant=_grant_in(folder),
     )
+
+
+def _grant_in(folder: Path) -> dict[str, Any] | None:
+    path = folder / GRANT_FILE
+    if not path.is_file():
+        return None
+    raw = read_yaml(path) or {}
+    return dict(raw.get("licence_grant") or {}) or None
 
 
 def facts_from_meta(url: str, key: str) -> DeploymentFacts:
@@ -82,6 +105,7 @@ def facts_from_meta(url: str, key: str) -> DeploymentFacts:
         modules=tuple(module["name"] for module in meta["modules"]),
         template_version=meta["template"]["version"],
         template_commit=meta["template"]["commit"],
+        grant=meta["licence"].get("grant"),
     )
 
 

@@ -52,11 +52,15 @@ def test_custom_country_is_rendered_from_the_answers(generate: Generate) -> None
     assert profile["locale"] == "en_GH"
 
 
-def test_licensed_deployment_has_no_evaluation_notice(generate: Generate) -> None:
+def test_without_a_grant_the_notice_says_evaluation(generate: Generate) -> None:
     stack = generate(licensee_name="Acme Gov Tech", licence_reference="LIC-2026-0042", modules=catalogue()[:1])
     notice = (stack / "NOTICE").read_text(encoding="utf-8")
     assert "Acme Gov Tech" in notice and "LIC-2026-0042" in notice
-    assert "EVALUATION" not in notice
+    assert "EVALUATION DEPLOYMENT" in notice
+    assert not (stack / "licence" / "grant.yml").exists()
+    assert (stack / "licence" / "licensor-public.pem").read_bytes() == (
+        REPO / "licensing" / "licensor-public.pem"
+    ).read_bytes()
 
 
 def test_postgresql_choice_adds_the_driver(generate: Generate) -> None:

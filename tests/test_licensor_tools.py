@@ -68,6 +68,8 @@ def test_inventory_lists_version_modules_and_support_and_fails_on_unsupported(tm
         "template_version": "0.9.0",
         "versions_behind": 1,
         "support": "unsupported",
+        "compliance": "evaluation",
+        "compliance_reason": "no licence grant: evaluation deployment",
         "source": "",
     }
     assert rows["Japan Stack"]["source"] == f"file://{japan}"

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 # Cookiecutter renders the hook before running it: the next line then holds every answer as JSON.
 CONTEXT: dict[str, Any] = json.loads(r"""{{ cookiecutter | jsonify }}""")
 PLACEHOLDER = ".nation-stack-placeholder"
@@ -105,7 +107,27 @@ def copier_answers(context: dict[str, Any]) -> dict[str, Any]:
     for key in JSON_TEXT:
         if isinstance(answers.get(key), str):
             answers[key] = _json(key, answers[key])
+    answers["licence_grant"] = _grant(str(answers.get("licence_grant") or "").strip())
+    if answers["licence_grant"]:
+        # Copier derives these from the grant; Cookiecutter's fixed defaults stand for "not given".
+        if answers.get("licensee_name") == "Evaluation Licensee":
+            answers["licensee_name"] = answers["licence_grant"].get("licensee")
+        if answers.get("licence_reference") == "EVALUATION":
+            answers["licence_reference"] = answers["licence_grant"].get("grant_id")
     return answers
+
+
+def _grant(path: str) -> dict[str, Any] | None:
+    """The mapping under `licence_grant:` in the grant file the licensor issued, or None."""
+    if not path:
+        return None
+    try:
+        document = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise Refused(f"licence_grant: cannot read the grant file {path!r}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("licence_grant"), dict):
+        raise Refused(f"licence_grant: {path!r} is not a grant file (no `licence_grant:` mapping)")
+    return document["licence_grant"]
 
 
 def _json(key: str, text: str) -> Any:

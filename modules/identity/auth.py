@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, Problem, Unprocessable
+from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import idnumbers, policies, vids
 from .config import IdentitySettings
@@ -123,9 +124,9 @@ def request_otp(
     """Send a one-time code to the phone on file; returns the masked number."""
     person, _vid = resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
     if person.status != PersonStatus.ACTIVE:
-        raise Conflict(f"individual_id: the ID is {person.status}, not active")
+        raise Conflict("individual_id: " + _("the ID is {status}, not active").format(status=person.status))
     if person.phone is None:
-        raise Conflict("individual_id: no phone number is registered for this ID; OTP is unavailable")
+        raise Conflict("individual_id: " + _("no phone number is registered for this ID; OTP is unavailable"))
     throttle = _throttle(session, person.national_id)
     if _locked_out(throttle):
         raise Problem("individual_id: too many failed attempts; try again later", kind="locked-out", status=429)

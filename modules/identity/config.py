@@ -32,7 +32,7 @@ class IdentitySettings(BaseSettings):
 class IdentityCountry(BaseModel):
     """`identity:` in country.yml."""
 
-    id_name: str = "National ID number"
+    id_name: str = Field(default="National ID number", min_length=1)
     id_length: int = Field(default=10, ge=8, le=20, description="digits including the Verhoeff check digit")
     name_scripts: list[str] = Field(
         default_factory=list,

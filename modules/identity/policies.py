@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ...core import audit
 from ...core.errors import NotFound
+from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from ...core.security import NotPermitted
 from .models import PartnerPolicy
@@ -23,7 +24,9 @@ def set_policy(
     *, session: Session, partner_id: int, auth_types: list[str], ekyc_attributes: list[str], actor: str
 ) -> PartnerPolicy:
     if session.get(Partner, partner_id) is None:
-        raise NotFound(f"partner_id: no partner {partner_id}; create one with `partner create`")
+        raise NotFound(
+            "partner_id: " + _("no partner {partner}; create one with `partner create`").format(partner=partner_id)
+        )
     policy = session.scalar(select(PartnerPolicy).where(PartnerPolicy.partner_id == partner_id))
     if policy is None:
         policy = PartnerPolicy(partner_id=partner_id)
@@ -47,7 +50,7 @@ def set_policy(
 def get_policy(*, session: Session, partner_id: int) -> PartnerPolicy:
     policy = session.scalar(select(PartnerPolicy).where(PartnerPolicy.partner_id == partner_id))
     if policy is None:
-        raise NotFound(f"partner_id: partner {partner_id} has no identity policy")
+        raise NotFound("partner_id: " + _("partner {partner} has no identity policy").format(partner=partner_id))
     return policy
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.i18n import _
 from . import idnumbers
 from .biometrics import load_adapter
 from .config import IdentityCountry, IdentitySettings
@@ -37,7 +38,12 @@ def enrol(
     existing = session.scalar(select(Enrolment).where(Enrolment.application_id == request.application_id))
     if existing is not None:
         if existing.request_hash != request_hash:
-            raise Conflict(f"application_id: {request.application_id!r} was already used for different demographics")
+            raise Conflict(
+                "application_id: "
+                + _("'{application_id}' was already used for different demographics").format(
+                    application_id=request.application_id
+                )
+            )
         return existing
     # 1. validation
     phone = normalised_phone(request.phone, country.profile.phone_region)
@@ -89,7 +95,12 @@ def adjudicate(
         select(Enrolment).where(Enrolment.application_id == application_id).with_for_update()
     ) or _missing(application_id)
     if enrolment.status != EnrolmentStatus.HELD:
-        raise Conflict(f"application_id: {application_id!r} is {enrolment.status}, not held for adjudication")
+        raise Conflict(
+            "application_id: "
+            + _("'{application_id}' is {status}, not held for adjudication").format(
+                application_id=application_id, status=enrolment.status
+            )
+        )
     if decision == "issue":
         request = EnrolmentRequest.model_validate(enrolment.demographics)
         phone = normalised_phone(request.phone, country.profile.phone_region)
@@ -124,7 +135,7 @@ def get_person(*, session: Session, national_id: str, country: LoadedCountry, fo
     query = select(Person).where(Person.national_id == national_id)
     person = session.scalar(query.with_for_update() if for_update else query)
     if person is None:
-        raise NotFound(f"national_id: no person holds {national_id!r}")
+        raise NotFound("national_id: " + _("no person holds '{national_id}'").format(national_id=national_id))
     return person
 
 
@@ -134,7 +145,9 @@ def set_status(
     """ID lifecycle: deactivate (death or other cause) or reactivate; audited with the reason."""
     person = get_person(session=session, national_id=national_id, country=country, for_update=True)
     if person.status == status:
-        raise Conflict(f"status: {national_id!r} is already {status}")
+        raise Conflict(
+            "status: " + _("'{national_id}' is already {status}").format(national_id=national_id, status=status)
+        )
     previous, person.status = person.status, status
     audit.record(
         session=session,
@@ -337,4 +350,4 @@ def _check_scripts(request: EnrolmentRequest, allowed: list[str]) -> None:
 
 
 def _missing(application_id: str) -> Enrolment:
-    raise NotFound(f"application_id: no enrolment {application_id!r}")
+    raise NotFound("application_id: " + _("no enrolment '{application_id}'").format(application_id=application_id))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core.errors import Conflict, NotFound
+from ...core.i18n import _
 from ...core.settings import Settings
 from .idnumbers import InvalidNationalId
 from .models import Person, PersonStatus
@@ -33,7 +34,10 @@ class RegistrySectorTokens:
             raise InvalidNationalId(f"national_id: {national_id!r} must be at most 20 digits")
         status = session.scalar(select(Person.status).where(Person.national_id == national_id))
         if status is None:
-            raise NotFound(f"national_id: no person holds {national_id!r}")
+            raise NotFound("national_id: " + _("no person holds '{national_id}'").format(national_id=national_id))
         if status != PersonStatus.ACTIVE:
-            raise Conflict(f"national_id: {national_id!r} is {status}, not active")
+            raise Conflict(
+                "national_id: "
+                + _("'{national_id}' is {status}, not active").format(national_id=national_id, status=status)
+            )
         return sector_token(secret=self._secret, national_id=national_id, sector=sector)

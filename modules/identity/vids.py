@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ...core import audit
 from ...core.errors import Conflict, NotFound, Problem
+from ...core.i18n import _
 from ...core.models import utcnow
 from . import idnumbers
 from .config import IdentitySettings
@@ -56,9 +57,9 @@ def create_vid(*, session: Session, national_id: str, kind: str, settings: Ident
 def revoke_vid(*, session: Session, national_id: str, vid: str, actor: str) -> VirtualId:
     row = session.scalar(select(VirtualId).where(VirtualId.vid == vid, VirtualId.national_id == national_id))
     if row is None:
-        raise NotFound(f"vid: {vid!r} is not one of this resident's VIDs")
+        raise NotFound("vid: " + _("'{vid}' is not one of this resident's VIDs").format(vid=vid))
     if row.revoked:
-        raise Conflict(f"vid: {vid!r} is already revoked")
+        raise Conflict("vid: " + _("'{vid}' is already revoked").format(vid=vid))
     row.revoked = True
     audit.record(
         session=session,
@@ -79,7 +80,7 @@ def usable_vid(*, session: Session, vid: str) -> VirtualId:
     idnumbers.validate(vid, length=VID_LENGTH)
     row = session.scalar(select(VirtualId).where(VirtualId.vid == vid))
     if row is None:
-        raise NotFound(f"individual_id: no such VID {vid!r}")
+        raise NotFound("individual_id: " + _("no such VID '{vid}'").format(vid=vid))
     if row.revoked:
         raise Problem(f"individual_id: VID {vid!r} has been revoked", kind="vid-revoked", status=409)
     if row.expires_at is not None and aware(row.expires_at) <= utcnow():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...core.schemas import UtcDatetime
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
 # Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units.
@@ -14,14 +15,6 @@ MAX_AMOUNT = 9_007_199_254_740_991
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 RESERVED_PREFIX = "G2P-"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive (they are stored in UTC): answer in UTC either way.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class BeneficiaryRef(BaseModel):

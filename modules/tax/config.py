@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from ...core.calendars import CALENDARS, CalendarError, from_local
 from ...core.money import MoneyError, RoundingMode, minor_units, to_minor
 
 ROUNDING_MODES = ", ".join(mode.value for mode in RoundingMode)
@@ -84,6 +85,22 @@ def _month_day(value: Any) -> str:
         raise ValueError(f'{value!r} is not a month-day such as "01-01" or "07-01"') from None
     if len(text) != 5:
         raise ValueError(f'{value!r} must be written MM-DD, such as "07-01"')
+    return text
+
+
+def _fiscal_month_day(value: Any, info: ValidationInfo) -> str:
+    """`fiscal_year_start`: a month-day of the fiscal calendar (declared before it)."""
+    calendar = info.data.get("fiscal_calendar", "gregorian")
+    if calendar == "gregorian":
+        return _month_day(value)
+    text = str(value)
+    try:
+        month, day = (int(part) for part in text.split("-"))
+        from_local(calendar, 2001, month, day)  # 2001 % 4 != 3: a common Ethiopian year
+    except (ValueError, CalendarError):
+        raise ValueError(f'{value!r} is not a month-day of the {calendar} calendar such as "11-01"') from None
+    if len(text) != 5:
+        raise ValueError(f'{value!r} must be written MM-DD, such as "11-01"')
     return text
 
 
@@ -297,8 +314,17 @@ def _duplicate_dates(
 class TaxCountry(_Strict):
     """`tax:` in country.yml."""
 
-    fiscal_year_start: Annotated[str, BeforeValidator(_month_day)] = Field(
-        default="01-01", description="MM-DD on which fiscal year N starts (in calendar year N)"
+    # Declared before fiscal_year_start, which is read in this calendar.
+    fiscal_calendar: Literal["gregorian", "ethiopian"] = Field(
+        default="gregorian", description=f"calendar of fiscal_year_start and of month counts ({', '.join(CALENDARS)})"
+    )
+    fiscal_year_start: Annotated[str, BeforeValidator(_fiscal_month_day)] = Field(
+        default="01-01", description="MM-DD of the fiscal calendar on which a fiscal year starts"
+    )
+    fiscal_year_named_by: Literal["start", "end"] = Field(
+        default="start",
+        description="a fiscal year is numbered by the calendar year it starts in (India: FY 2024-25 is 2024) "
+        "or ends in (Ethiopia: 2017 E.F.Y. runs Hamle 1, 2016 to Sene 30, 2017)",
     )
     tin_length: int = Field(default=9, ge=6, le=20, description="digits of a TIN, Luhn check digit included")
     income_tax: IncomeTax
@@ -309,6 +335,22 @@ class TaxCountry(_Strict):
     vat: Vat | None = Field(default=None, description="none: this deployment assesses no VAT")
     penalties: Penalties = Field(default_factory=Penalties)
     objections: Objections = Field(default_factory=Objections)
+
+    @model_validator(mode="after")
+    def _deadline_in_the_fiscal_calendar(self) -> TaxCountry:
+        if self.fiscal_calendar != "gregorian" and self.filing_deadline.month_day is not None:
+            _raise(
+                self,
+                [
+                    (
+                        ("filing_deadline", "month_day"),
+                        f"a month-day deadline is Gregorian; with fiscal_calendar {self.fiscal_calendar} "
+                        "give months_after_year_end (e.g. 4)",
+                        self.filing_deadline.month_day,
+                    )
+                ],
+            )
+        return self
 
     @model_validator(mode="after")
     def _fits_the_currency(self, info: ValidationInfo) -> TaxCountry:

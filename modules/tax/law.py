@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
+from ...core.calendars import fiscal_year, fiscal_year_of
 from ...core.errors import Problem, Unprocessable
 from ...core.money import Rounding, minor_units, to_minor
 from .config import DatedAmount, RoundingRule, TaxCountry, location
@@ -88,6 +89,8 @@ class IncomeTaxLaw:
     relief: tuple[Dated, ...]
     base_rounding: Stage
     tax_rounding: Stage
+    calendar: str = "gregorian"  # of fiscal_year_start
+    named_by: str = "start"  # a fiscal year is numbered by the year it starts or ends in
 
     @classmethod
     def from_country(cls, section: TaxCountry, currency: str) -> IncomeTaxLaw:
@@ -108,11 +111,16 @@ class IncomeTaxLaw:
             relief=_dated_amounts(law.relief, currency),
             base_rounding=_stage(law.rounding.base, currency),
             tax_rounding=_stage(law.rounding.tax, currency),
+            calendar=section.fiscal_calendar,
+            named_by=section.fiscal_year_named_by,
         )
 
     def year_start(self, year: int) -> date:
-        month, day = self.fiscal_year_start
-        return date(year, month, day)
+        return fiscal_year(year, calendar=self.calendar, start=self.fiscal_year_start, named_by=self.named_by).start
+
+    def year_of(self, day: date) -> int:
+        """The number of the fiscal year that contains `day`."""
+        return fiscal_year_of(day, calendar=self.calendar, start=self.fiscal_year_start, named_by=self.named_by).label
 
     def scale_in_force(self, year: int) -> tuple[Bracket, ...]:
         """The brackets that apply to fiscal `year` (LawNotInForce when none does)."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.schemas import as_utc
 from . import service
 from .models import Assessment, AssessmentState, Objection, ObjectionState, ReturnKind
 
@@ -140,7 +141,7 @@ def decide(
 
 
 def _day(moment: datetime) -> date:
-    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).date()
+    return as_utc(moment).date()
 
 
 def _audit(session: Session, objection: Objection, actor: str, action: str) -> None:

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
 
+from ...core.calendars import add_months as add_calendar_months
 from ...core.country import LoadedCountry
 from ...core.errors import Unprocessable
 from ...core.money import Rounding, to_minor
@@ -135,7 +136,8 @@ class TaxRules:
         year_end = self.income_period(year).end
         rule = self.section.filing_deadline
         if rule.months_after_year_end is not None:
-            return add_months(year_end + timedelta(days=1), rule.months_after_year_end) - timedelta(days=1)
+            months = rule.months_after_year_end
+            return add_calendar_months(year_end + timedelta(days=1), months, self.income.calendar) - timedelta(days=1)
         assert rule.month_day is not None
         month, day = (int(part) for part in rule.month_day.split("-"))
         candidate = date(year_end.year, month, day)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from ...core.schemas import UtcDatetime
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back naive (they are stored in UTC): answer the same either way.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class TaxpayerRequest(BaseModel):

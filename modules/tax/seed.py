@@ -28,7 +28,7 @@ def seed(context: SeedContext) -> list[str]:
     country = context.country
     currency = country.profile.currency
     law = service.income_tax_law(country=country)
-    year = date.today().year - 1
+    year = law.year_of(date.today()) - 1  # the last complete fiscal year
     try:
         brackets = law.scale_in_force(year)
     except Problem as problem:

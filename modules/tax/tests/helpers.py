@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +22,16 @@ def minor(country: LoadedCountry) -> str:
     return str(Decimal(1).scaleb(-minor_units(country.profile.currency)))
 
 
-def with_tax(country: LoadedCountry, **changes: Any) -> LoadedCountry:
-    """The deployment's profile with keys of its `tax:` section replaced (validated as at start-up)."""
+def with_tax(country: LoadedCountry, *, drop: tuple[str, ...] = (), **changes: Any) -> LoadedCountry:
+    """The deployment's profile with keys of its `tax:` section replaced or dropped (validated as at start-up).
+
+    A Gregorian fiscal year is assumed when the changes give a start or a deadline without a calendar.
+    """
     data = country.section("tax").model_dump(by_alias=True, mode="json")
+    if {"fiscal_year_start", "filing_deadline"} & changes.keys() and "fiscal_calendar" not in changes:
+        data.update(fiscal_calendar="gregorian", fiscal_year_named_by="start")
+    for key in drop:
+        data.pop(key, None)
     data.update(changes)
     section = TaxCountry.model_validate(data, context={"currency": country.profile.currency})
     return LoadedCountry(profile=country.profile, sections={**country.sections, "tax": section})
@@ -41,8 +49,16 @@ def a_vat_law(country: LoadedCountry, **changes: Any) -> dict[str, Any]:
     }
 
 
+def a_year_before_the_law(country: LoadedCountry) -> int:
+    """A fiscal year that starts before the earliest scale (numbered in the profile's fiscal calendar)."""
+    earliest = min(scale.since for scale in country.section("tax").income_tax.scale)
+    return service.income_tax_law(country=country).year_of(earliest) - 1
+
+
 def a_year(country: LoadedCountry) -> int:
-    return max(scale.since for scale in country.section("tax").income_tax.scale).year + 1
+    """A fiscal year under the latest scale, and over before today (tests date events after it)."""
+    latest = max(scale.since for scale in country.section("tax").income_tax.scale).year + 1
+    return min(latest, service.income_tax_law(country=country).year_of(date.today()) - 1)
 
 
 def a_taxpayer(

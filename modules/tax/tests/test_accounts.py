@@ -13,7 +13,7 @@ from ....core.money import Money, to_minor
 from ....core.ports import Disbursements, PaymentOutcome, SectorTokens
 from .. import accounts, service
 from ..schemas import ReturnRequest, TaxpayerRequest
-from .helpers import a_taxpayer, a_year, with_tax
+from .helpers import a_taxpayer, a_year, minor, with_tax
 
 
 class FakeDisbursements:
@@ -101,8 +101,12 @@ def test_a_payment_without_the_payments_module_is_a_receipt(session: Session, co
 def interest_law(country: LoadedCountry) -> LoadedCountry:
     return with_tax(
         country,
+        fiscal_year_start="01-01",  # the dates below assume calendar years
         filing_deadline="06-30",
-        penalties={"interest": [{"since": "2000-01-01", "monthly_rate": "0.01"}], "rounding": {"mode": "down"}},
+        penalties={
+            "interest": [{"since": "2000-01-01", "monthly_rate": "0.01"}],
+            "rounding": {"mode": "down", "quantum": minor(country)},
+        },
     )
 
 

@@ -16,6 +16,7 @@ from ....core.ports import SectorTokens
 from ....core.registry import Ports
 from ..router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law
+from .helpers import a_year_before_the_law
 
 Headers = Callable[..., dict[str, str]]
 ALL = (REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE)
@@ -164,8 +165,7 @@ def test_returns_are_refused_when_the_body_is_wrong(
     assert f"returns here are filed in {country.profile.currency}" in wrong_currency.json()["detail"]
     for income in (1000.5, "1000", -1):
         assert file(client, headers, country, tin, income=income).status_code == 422
-    earliest = min(scale.since for scale in country.section("tax").income_tax.scale)
-    too_early = file(client, headers, country, tin, year=earliest.year - 1)
+    too_early = file(client, headers, country, tin, year=a_year_before_the_law(country))
     assert too_early.status_code == 422
     assert "no tax.income_tax.scale is in force" in too_early.json()["detail"]
     body = "8" * (country.section("tax").tin_length - 1)

@@ -21,7 +21,7 @@ from ....core.settings import Settings
 from .. import bulk, cli, service
 from ..models import AccountEntry, Assessment
 from ..schemas import TaxpayerRequest
-from .helpers import a_taxpayer, a_year
+from .helpers import a_taxpayer, a_year, a_year_before_the_law
 
 runner = CliRunner()
 
@@ -124,7 +124,7 @@ def test_cli_assess_all_and_export(engine: Engine, country: LoadedCountry, tmp_p
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert sorted((r["tin"], int(r["income"])) for r in rows) == sorted(zip(tins, [5_000_000, 6_000_000], strict=True))
     assert {r["reference"] for r in rows} == {"external:CLI-0", "external:CLI-1"}
-    before = min(scale.since for scale in country.section("tax").income_tax.scale).year - 1
+    before = a_year_before_the_law(country)
     refused = runner.invoke(stack_cli, ["tax", "assess-all", "--year", str(before)])
     assert refused.exit_code == 1
     assert "in force" in refused.output

@@ -9,6 +9,7 @@ from ....core.money import Money
 from ....core.settings import Settings
 from .. import cli
 from ..service import income_tax_law
+from .helpers import a_year_before_the_law
 
 runner = CliRunner()
 
@@ -41,7 +42,7 @@ def test_calc_refuses_an_amount_the_currency_cannot_hold(country: LoadedCountry)
 
 
 def test_calc_refuses_a_year_before_the_law(country: LoadedCountry) -> None:
-    earliest = min(scale.since for scale in country.section("tax").income_tax.scale)
-    result = runner.invoke(stack_cli, ["tax", "calc", "--year", str(earliest.year - 1), "--income", "100"])
+    before = a_year_before_the_law(country)
+    result = runner.invoke(stack_cli, ["tax", "calc", "--year", str(before), "--income", "100"])
     assert result.exit_code == 1
     assert "in force" in result.output

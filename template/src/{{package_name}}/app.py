@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from .core import system
 from .core.errors import install_problem_handlers
+from .core.i18n import LocaleMiddleware
 from .core.runtime import build_runtime
 from .core.settings import Settings
 from .core.stack import stack_info
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = runtime.session_factory
     app.state.ports = runtime.ports
     install_problem_handlers(app)
+    app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
     app.include_router(system.router)
     for module in runtime.modules:
         app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])

@@ -12,12 +12,15 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, migrate
+from .core import audit, i18n, migrate
 from .core.country import CountryProfileError
+from .core.i18n import _, ngettext
+from .core.licence import Compliance
 from .core.registry import SeedContext, installed_modules
 from .core.runtime import Runtime, build_runtime
 from .core.security import issue_partner_key
-from .core.stack import stack_info
+from .core.settings import get_settings
+from .core.stack import licence_coverage, licence_grant, stack_info
 from .core.system import META_SCOPE
 
 console = Console()
@@ -35,12 +38,18 @@ for _module in installed_modules():
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
-    """Build the runtime, turning invalid settings or profile into a message and exit code 2."""
+    """Build the runtime, turning invalid settings or profile into a message and exit code 2.
+
+    Without a locale in the environment, messages from here on follow the profile's.
+    """
     try:
         built = build_runtime()
     except (CountryProfileError, ValidationError) as error:
-        err_console.print(f"[red]Configuration error[/red]\n{error}")
+        err_console.print(_("Configuration error"), style="red")
+        err_console.print(str(error), markup=False, highlight=False)
         raise typer.Exit(2) from None
+    if i18n.locale_from_environment() is None:
+        i18n.set_locale(i18n.negotiate(None, built.country.profile.locale))
     try:
         yield built
     finally:
@@ -49,9 +58,26 @@ def runtime() -> Iterator[Runtime]:
 
 @app.callback()
 def banner(ctx: typer.Context) -> None:
+    # The command's locale: NATION_STACK_LOCALE, LC_ALL, LC_MESSAGES or LANG; `runtime()`
+    # narrows it to the profile's when none is set. Restored when the command ends.
+    token = i18n.set_locale(i18n.locale_from_environment() or i18n.DEFAULT_LOCALE)
+    ctx.call_on_close(lambda: i18n.reset_locale(token))
     info = stack_info()
-    if ctx.invoked_subcommand and info.evaluation:
-        err_console.print(f"[yellow]{info.deployment_name}: evaluation deployment ({info.licensee})[/yellow]")
+    if ctx.invoked_subcommand and _evaluation():
+        err_console.print(
+            _("{deployment}: evaluation deployment ({licensee})").format(
+                deployment=info.deployment_name, licensee=info.licensee
+            ),
+            style="yellow",
+        )
+
+
+def _evaluation() -> bool:
+    """No licence grant in this deployment (settings that do not load are reported by the command)."""
+    try:
+        return licence_grant(get_settings().licence_dir) is None
+    except ValidationError:
+        return False
 
 
 @app.command()
@@ -71,7 +97,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     """Apply migrations (default: every branch to its head)."""
     with runtime() as rt:
         migrate.upgrade(rt.engine, revision)
-    console.print(f"[green]database at {revision}[/green]")
+        console.print(_("database at {revision}").format(revision=revision), style="green")
 
 
 @db_app.command("downgrade")
@@ -81,7 +107,7 @@ def db_downgrade(
     """Revert migrations; `<module>@base` drops that module's tables (run it before removing the module)."""
     with runtime() as rt:
         migrate.downgrade(rt.engine, revision)
-    console.print(f"[green]database at {revision}[/green]")
+        console.print(_("database at {revision}").format(revision=revision), style="green")
 
 
 @db_app.command("check")
@@ -91,12 +117,18 @@ def db_check() -> None:
         pending = migrate.pending_heads(rt.engine)
         differences = [] if pending else migrate.schema_differences(rt.engine)
     if pending:
-        err_console.print(f"[red]pending migrations: {', '.join(sorted(pending))}; run `db upgrade`[/red]")
+        message = ngettext(
+            "pending migration: {heads}; run `db upgrade`",
+            "pending migrations: {heads}; run `db upgrade`",
+            len(pending),
+        )
+        err_console.print(message.format(heads=", ".join(sorted(pending))), style="red")
         raise typer.Exit(1)
     if differences:
-        err_console.print("[red]models and migrations disagree:[/red]\n" + "\n".join(differences))
+        err_console.print(_("models and migrations disagree:"), style="red")
+        err_console.print("\n".join(differences), markup=False)
         raise typer.Exit(1)
-    console.print("[green]schema matches the models[/green]")
+    console.print(_("schema matches the models"), style="green")
 
 
 @db_app.command("revision")
@@ -118,7 +150,8 @@ def partner_create(
     known = all_scopes()
     unknown = sorted(set(scope) - set(known))
     if unknown:
-        err_console.print(f"[red]unknown scope(s) {', '.join(unknown)}; allowed: {', '.join(known)}[/red]")
+        message = _("unknown scope(s) {unknown}; allowed: {allowed}")
+        err_console.print(message.format(unknown=", ".join(unknown), allowed=", ".join(known)), style="red")
         raise typer.Exit(2)
     with runtime() as rt, rt.session_factory.begin() as session:
         issued = issue_partner_key(session=session, name=name, scopes=scope)
@@ -134,7 +167,7 @@ def seed() -> None:
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
     for line in lines:
         console.print(line, soft_wrap=True)
-    typer.echo(f"demo partner API key: {issued.key}")
+    typer.echo(_("demo partner API key: {key}").format(key=issued.key))
 
 
 @app.command()
@@ -144,21 +177,37 @@ def check() -> None:
     with runtime() as rt:
         pending = migrate.pending_heads(rt.engine)
         if pending:
-            problems.append(f"pending migrations: {', '.join(sorted(pending))}")
+            message = ngettext("pending migration: {heads}", "pending migrations: {heads}", len(pending))
+            problems.append(message.format(heads=", ".join(sorted(pending))))
         else:
             with rt.session_factory() as session:
                 report = audit.verify_chain(session=session)
             if not report.intact:
-                problems.append(f"audit chain broken at event {report.first_broken_id}")
-        console.print(
-            f"{rt.country.profile.name} ({rt.country.profile.country}), {rt.country.profile.currency}; "
-            f"modules: {', '.join(m.name for m in rt.modules)}; environment: {rt.settings.environment}"
+                problems.append(_("audit chain broken at event {event}").format(event=report.first_broken_id))
+        profile = rt.country.profile
+        coverage = licence_coverage(
+            licence_dir=rt.settings.licence_dir, country=profile.country, modules=[m.name for m in rt.modules]
         )
-    for problem in problems:
-        err_console.print(f"[red]{problem}[/red]")
-    if problems:
-        raise typer.Exit(1)
-    console.print("[green]all checks passed[/green]")
+        if coverage.status not in (Compliance.COVERED, Compliance.EVALUATION):
+            problems.append(_("licence: {reason}").format(reason=coverage.reason))
+        summary = _("{country} ({code}), {currency}; modules: {modules}; environment: {environment}")
+        console.print(
+            summary.format(
+                country=profile.name,
+                code=profile.country,
+                currency=profile.currency,
+                modules=", ".join(m.name for m in rt.modules),
+                environment=rt.settings.environment,
+            )
+        )
+        console.print(_("licence: {status} ({reason})").format(status=coverage.status, reason=coverage.reason))
+        if coverage.days_to_expiry is not None:
+            console.print(_("licence grant expires in {days} days").format(days=coverage.days_to_expiry))
+        for problem in problems:
+            err_console.print(problem, style="red")
+        if problems:
+            raise typer.Exit(1)
+        console.print(_("all checks passed"), style="green")
 
 
 def all_scopes() -> list[str]:

@@ -96,7 +96,8 @@ def ports(settings: Settings) -> Ports:
 
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    # Tests assert English messages whatever the profile's locale (ja_JP answers in Japanese).
+    with TestClient(create_app(settings), headers={"Accept-Language": "en"}) as test_client:
         yield test_client
 
 

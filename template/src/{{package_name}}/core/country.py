@@ -7,8 +7,9 @@ file and key.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -16,8 +17,10 @@ import pycountry
 import yaml
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .money import MoneyError, minor_units
+from .calendars import format_date
+from .money import Money, MoneyError, minor_units
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -35,13 +38,19 @@ class CountryProfile(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     country: str = Field(description="ISO 3166-1 alpha-2 code")
-    name: str
+    name: str = Field(min_length=1)
     currency: str = Field(description="ISO 4217 code")
+    currency_minor_units: int | None = Field(
+        default=None, description="ISO 4217 exponent of the currency, stated so a reader sees it (checked)"
+    )
     languages: list[str] = Field(min_length=1)
     locale: str
     timezone: str
     phone_region: str
     address_levels: list[str] = Field(min_length=1)
+    calendar: Literal["gregorian", "ethiopian"] = Field(
+        default="gregorian", description="calendar dates are shown in (stored dates are always Gregorian)"
+    )
 
     @field_validator("country")
     @classmethod
@@ -92,6 +101,56 @@ class CountryProfile(BaseModel):
             raise ValueError(f"{value!r} is not a phone numbering region known to phonenumbers")
         return value
 
+    @field_validator("calendar", mode="before")
+    @classmethod
+    def _known_calendar(cls, value: Any) -> Any:
+        if value not in ("gregorian", "ethiopian"):
+            raise ValueError(f"{value!r} is not a supported calendar; allowed: gregorian, ethiopian")
+        return value
+
+    @field_validator("address_levels")
+    @classmethod
+    def _address_levels(cls, value: list[str]) -> list[str]:
+        for level in value:
+            if not isinstance(level, str) or not level.strip():
+                raise ValueError("each address level is a non-empty name such as county or district")
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value} names a level twice; each level appears once, largest first")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountryProfile:
+        problems: list[tuple[str, str]] = []
+        if self.currency_minor_units is not None:
+            try:
+                exponent = minor_units(self.currency)
+            except MoneyError:
+                exponent = None  # already reported under currency
+            if exponent is not None and exponent != self.currency_minor_units:
+                problems.append(
+                    (
+                        "currency_minor_units",
+                        f"{self.currency_minor_units} is wrong: ISO 4217 gives {self.currency} "
+                        f"{exponent} minor digits; write {exponent}",
+                    )
+                )
+        language = self.locale.replace("-", "_").split("_")[0]
+        if self.languages and language not in self.languages:
+            problems.append(("locale", f"{self.locale!r} is in {language!r}, not one of languages {self.languages}"))
+        if problems:
+            raise ValidationError.from_exception_data(
+                "CountryProfile",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("country_profile", "{message}", {"message": message}),
+                        loc=(key,),
+                        input=getattr(self, key),
+                    )
+                    for key, message in problems
+                ],
+            )
+        return self
+
     @model_validator(mode="after")
     def _sections_are_mappings(self) -> CountryProfile:
         for key, value in (self.model_extra or {}).items():
@@ -102,6 +161,13 @@ class CountryProfile(BaseModel):
     @property
     def minor_units(self) -> int:
         return minor_units(self.currency)
+
+    def format_date(self, day: date) -> str:
+        """`day` as people here read it: the profile's calendar and default locale."""
+        return format_date(day, self.calendar, self.locale)
+
+    def format_money(self, money: Money) -> str:
+        return money.format(self.locale)
 
     def section(self, name: str) -> dict[str, Any]:
         """The raw mapping a module owns in the profile (empty when the profile has none)."""

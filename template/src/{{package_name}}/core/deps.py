@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from .country import LoadedCountry
+from .i18n import current_locale
 from .models import Partner
 from .registry import Ports
 from .security import authenticate, authorise
@@ -35,10 +36,16 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_locale() -> str:
+    """The request's locale, negotiated from Accept-Language by the locale middleware (core/i18n.py)."""
+    return current_locale()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 CountryDep = Annotated[LoadedCountry, Depends(get_country)]
 PortsDep = Annotated[Ports, Depends(get_ports)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+LocaleDep = Annotated[str, Depends(get_locale)]
 
 
 def require_scope(scope: str) -> Callable[..., Partner]:

@@ -1,4 +1,8 @@
-"""Errors as RFC 9457 problem details (`application/problem+json`)."""
+"""Errors as RFC 9457 problem details (`application/problem+json`).
+
+`title` and `detail` are in the request's language (core/i18n.py); `type`,
+`status`, `instance` and field locations never are, so clients branch on those.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .i18n import DEFAULT_LOCALE, N_, current_locale, gettext, language_of, ngettext
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://nation-stack.dev/problems/"
 
@@ -18,7 +24,9 @@ class Problem(Exception):
     """A domain error the API reports as a problem document.
 
     `kind` becomes the problem type URI; `detail` says what was wrong and, where
-    it helps, what is allowed.
+    it helps, what is allowed. Pass a translated message (`_("...").format(...)`)
+    or a marked one (`N_("...")`): the handler looks `detail` up in the catalogs
+    again, so a message marked at import time is shown in the request's language.
     """
 
     status = 400
@@ -72,7 +80,7 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
     return problem_response(
         status=error.status,
         title=_title(error.status),
-        detail=error.detail,
+        detail=gettext(error.detail),
         kind=error.kind,
         instance=request.url.path,
         **error.extensions,
@@ -81,7 +89,9 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
 
 async def _validation_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [{"location": ".".join(str(part) for part in e["loc"]), "message": e["msg"]} for e in error.errors()]
+    errors = [
+        {"location": ".".join(str(part) for part in e["loc"]), "message": validation_message(e)} for e in error.errors()
+    ]
     detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
     return problem_response(
         status=422,
@@ -98,8 +108,8 @@ async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     response = problem_response(
         status=error.status_code,
         title=_title(error.status_code),
-        detail=str(error.detail),
-        kind=_title(error.status_code).lower().replace(" ", "-"),
+        detail=gettext(str(error.detail)),
+        kind=_phrase(error.status_code).lower().replace(" ", "-"),
         instance=request.url.path,
     )
     if error.headers:
@@ -107,8 +117,100 @@ async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
-def _title(status: int) -> str:
+def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _title(status: int) -> str:
+    return gettext(_phrase(status))
+
+
+# The HTTP reason phrases the stack answers with, so the extractor puts them in
+# the catalogs (`title`, and Starlette's default `detail`). Python 3.13 renamed
+# 413 and 422 after RFC 9110; both spellings are listed.
+STATUS_PHRASES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Not Acceptable"),
+    N_("Conflict"),
+    N_("Gone"),
+    N_("Request Entity Too Large"),
+    N_("Content Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"),
+    N_("Unprocessable Content"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+    N_("Error"),
+)
+
+# Pydantic's messages for the common validation errors, by error type, worded as
+# Pydantic words them in English; the other types keep Pydantic's English text.
+# Placeholders are the error's `ctx` keys.
+VALIDATION_MESSAGES = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "decimal_parsing": N_("Input should be a valid decimal"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_attributes_type": N_("Input should be a valid dictionary or object to extract fields from"),
+    "list_type": N_("Input should be a valid list"),
+    "enum": N_("Input should be {expected}"),
+    "literal_error": N_("Input should be {expected}"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "date_parsing": N_("Input should be a valid date in the format YYYY-MM-DD, {error}"),
+    "date_from_datetime_parsing": N_("Input should be a valid date or datetime, {error}"),
+    "datetime_parsing": N_("Input should be a valid datetime, {error}"),
+    "uuid_parsing": N_("Input should be a valid UUID, {error}"),
+    "json_invalid": N_("Invalid JSON: {error}"),
+}
+
+
+def validation_message(error: Any) -> str:
+    """One Pydantic error's message in the current language (Pydantic's text when we have none)."""
+    if language_of(current_locale()) == DEFAULT_LOCALE:
+        return str(error["msg"])  # Pydantic's own wording, exactly
+    kind, ctx = error.get("type"), error.get("ctx") or {}
+    if kind == "string_too_short":
+        template = ngettext(
+            "String should have at least {min_length} character",
+            "String should have at least {min_length} characters",
+            _count(ctx.get("min_length")),
+        )
+    elif kind == "string_too_long":
+        template = ngettext(
+            "String should have at most {max_length} character",
+            "String should have at most {max_length} characters",
+            _count(ctx.get("max_length")),
+        )
+    elif kind in VALIDATION_MESSAGES:
+        template = gettext(VALIDATION_MESSAGES[kind])
+    else:
+        return str(error["msg"])
+    try:
+        return template.format(**{key: str(value) for key, value in ctx.items()})
+    except (KeyError, IndexError, ValueError):
+        return str(error["msg"])
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 2

@@ -11,7 +11,8 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 from enum import StrEnum
 
 import iso4217
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import parse_pattern
 
 
 class MoneyError(ValueError):
@@ -66,10 +67,13 @@ class Money:
         return other
 
     def format(self, locale: str) -> str:
-        """Display form for `locale`, always with the ISO 4217 number of decimals."""
+        """Display form for `locale`: its own currency pattern (symbol place, grouping such as
+        India's 12,34,567), always with the ISO 4217 number of decimals (JPY 0, JOD 3)."""
         digits = minor_units(self.currency)
-        pattern = "¤#,##0" + ("." + "0" * digits if digits else "")
-        return format_currency(self.to_major(), self.currency, format=pattern, locale=locale, currency_digits=False)
+        parsed = Locale.parse(locale)
+        pattern = parse_pattern(parsed.currency_formats["standard"].pattern)  # a fresh copy to adjust
+        pattern.frac_prec = (digits, digits)
+        return pattern.apply(self.to_major(), parsed, currency=self.currency, currency_digits=False)
 
     def __str__(self) -> str:
         return f"{self.to_major()} {self.currency}"

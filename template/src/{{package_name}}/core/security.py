@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import Problem
+from .i18n import _
 from .models import Partner
 
 KEY_SCHEME = "nsk"
@@ -52,19 +53,23 @@ def issue_partner_key(*, session: Session, name: str, scopes: Iterable[str]) -> 
 
 def authenticate(*, session: Session, key: str | None) -> Partner:
     if not key:
-        raise AuthenticationFailed("an API key is required: send it in the X-API-Key header")
+        raise AuthenticationFailed(_("an API key is required: send it in the X-API-Key header"))
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME:
-        raise AuthenticationFailed("the API key is malformed; keys look like nsk_<prefix>_<secret>")
+        raise AuthenticationFailed(_("the API key is malformed; keys look like nsk_<prefix>_<secret>"))
     partner = session.scalars(select(Partner).where(Partner.key_prefix == parts[1])).one_or_none()
     if partner is None or not partner.active or not hmac.compare_digest(partner.key_hash, _hash(key)):
-        raise AuthenticationFailed("the API key is not valid or has been revoked")
+        raise AuthenticationFailed(_("the API key is not valid or has been revoked"))
     return partner
 
 
 def authorise(partner: Partner, scope: str) -> None:
     if scope not in partner.scopes:
-        raise NotPermitted(f"partner {partner.name!r} lacks the scope {scope!r} this endpoint requires")
+        raise NotPermitted(
+            _("partner '{partner}' lacks the scope '{scope}' this endpoint requires").format(
+                partner=partner.name, scope=scope
+            )
+        )
 
 
 def revoke_partner(*, session: Session, partner_id: int) -> None:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./nation-stack.db"
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     country_profile: Path = Path("country.yml")
+    licence_dir: Path = Path("licence")
     database_echo: bool = False
 
     @model_validator(mode="after")

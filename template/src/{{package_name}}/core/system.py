@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .deps import CountryDep, SessionDep, require_scope
+from .deps import CountryDep, SessionDep, SettingsDep, require_scope
 from .models import Partner
 from .registry import installed_modules
-from .stack import stack_info
+from .stack import licence_coverage, licence_grant, stack_info
 
 META_SCOPE = "meta:read"
 
@@ -28,10 +28,15 @@ def health(session: SessionDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-@router.get("/meta", summary="What this deployment runs: template version, modules, country, licensee")
-def meta(country: CountryDep, _partner: Annotated[Partner, Depends(require_scope(META_SCOPE))]) -> dict:
+@router.get("/meta", summary="What this deployment runs: template version, modules, country, licence")
+def meta(
+    country: CountryDep, settings: SettingsDep, _partner: Annotated[Partner, Depends(require_scope(META_SCOPE))]
+) -> dict:
     info = stack_info()
     profile = country.profile
+    modules = [m.name for m in installed_modules()]
+    coverage = licence_coverage(licence_dir=settings.licence_dir, country=profile.country, modules=modules)
+    grant = licence_grant(settings.licence_dir)
     return {
         "deployment": info.deployment_name,
         "template": {"version": info.template_version, "commit": info.template_commit},
@@ -48,7 +53,12 @@ def meta(country: CountryDep, _partner: Annotated[Partner, Depends(require_scope
         "licence": {
             "licensee": info.licensee,
             "reference": info.licence_reference,
-            "evaluation": info.evaluation,
+            "evaluation": grant is None,
+            "grant_id": grant.grant_id if grant else None,
+            "coverage": str(coverage.status),
+            "coverage_reason": coverage.reason,
+            "days_to_expiry": coverage.days_to_expiry,
+            "grant": grant.as_mapping() if grant else None,
         },
         "database": info.database,
     }

@@ -22,6 +22,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("COUNTRY_PROFILE", str(PROJECT_ROOT / "country.yml"))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()

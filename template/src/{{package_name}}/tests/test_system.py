@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from ..conftest import PROJECT_ROOT
 from ..core.registry import installed_modules
 from ..core.stack import stack_info
 
@@ -22,6 +23,11 @@ def test_meta_reports_template_version_modules_country_and_licensee(
     assert body["template"]["version"] == info.template_version
     assert [m["name"] for m in body["modules"]] == [m.name for m in installed_modules()]
     assert body["licence"]["licensee"] == info.licensee
+    licence = body["licence"]
+    if (PROJECT_ROOT / "licence" / "grant.yml").exists():
+        assert licence["grant"]["grant_id"] == licence["grant_id"] and not licence["evaluation"]
+    else:
+        assert (licence["coverage"], licence["grant"], licence["evaluation"]) == ("evaluation", None, True)
     assert len(body["country"]["code"]) == 2
 
 
