@@ -179,6 +179,7 @@ VALIDATION_MESSAGES = {
     "datetime_parsing": N_("Input should be a valid datetime, {error}"),
     "uuid_parsing": N_("Input should be a valid UUID, {error}"),
     "json_invalid": N_("Invalid JSON: {error}"),
+    "value_error": N_("Value error, {error}"),
 }
 
 
