@@ -1,0 +1,64 @@
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from ..core.bulk import driver_value, dump_json, insert_rows
+from ..core.models import Partner
+
+PARTNER = Partner.__table__
+CREATED = datetime(2026, 11, 27, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def _read_back(engine: Engine) -> dict[str, tuple]:
+    query = select(Partner.key_prefix, Partner.name, Partner.scopes, Partner.active, Partner.created_at)
+    with engine.connect() as connection:
+        return {row[0]: tuple(row[1:]) for row in connection.execute(query)}
+
+
+def test_bulk_rows_read_back_exactly_like_rows_the_orm_wrote(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            PARTNER.insert(),
+            {"name": "Bank Ä", "key_prefix": "orm", "key_hash": "h", "scopes": ["a", "b"], "created_at": CREATED},
+        )
+        created = driver_value(connection, PARTNER.c.created_at, CREATED)
+        insert_rows(
+            connection,
+            PARTNER,
+            ("name", "key_prefix", "key_hash", "scopes", "active", "created_at"),
+            [("Bank Ä", "bulk", "h", dump_json(["a", "b"]), True, created)],
+        )
+    rows = _read_back(engine)
+    assert rows["bulk"] == rows["orm"]
+    assert rows["bulk"][1] == ["a", "b"]
+
+
+def test_many_rows_in_one_call(engine: Engine) -> None:
+    with engine.begin() as connection:
+        created = driver_value(connection, PARTNER.c.created_at, CREATED)
+        rows = [(f"p{i}", f"k{i}", "h", "[]", True, created) for i in range(2500)]
+        insert_rows(connection, PARTNER, ("name", "key_prefix", "key_hash", "scopes", "active", "created_at"), rows)
+    assert len(_read_back(engine)) == 2500
+
+
+def test_an_unknown_column_is_named_and_nothing_is_written(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="core_partner has no column nickname"), engine.begin() as connection:
+        insert_rows(connection, PARTNER, ("name", "nickname"), [("p", "n")])
+    assert _read_back(engine) == {}
+
+
+def test_a_failing_row_writes_none_of_the_batch(engine: Engine) -> None:
+    columns = ("name", "key_prefix", "key_hash", "scopes", "active", "created_at")
+    with pytest.raises(IntegrityError, match=r"(?i)unique"), engine.begin() as connection:
+        created = driver_value(connection, PARTNER.c.created_at, CREATED)
+        rows = [("a", "same", "h", "[]", True, created), ("b", "same", "h", "[]", True, created)]
+        insert_rows(connection, PARTNER, columns, rows)
+    assert _read_back(engine) == {}
+
+
+def test_none_and_values_without_a_processor_pass_through(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert driver_value(connection, PARTNER.c.created_at, None) is None
+        assert driver_value(connection, PARTNER.c.name, "x") == "x"
