@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ...core import audit
 from ...core.country import LoadedCountry
-from ...core.errors import Conflict, Problem, Unprocessable
+from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import idnumbers, policies, vids
@@ -39,7 +39,7 @@ FACTORS = ("demo", "otp")
 
 class ConsentRequired(Unprocessable):
     def __init__(self) -> None:
-        super().__init__("consent: the resident's consent is required (consent: true)", kind="consent-required")
+        super().__init__("consent: " + _("the resident's consent is required (consent: true)"), kind="consent-required")
 
 
 @dataclass
@@ -105,8 +105,12 @@ def resolve(
         national_id = idnumbers.validate(individual_id, length=country.section(SECTION).id_length)
     person = session.scalar(select(Person).where(Person.national_id == national_id))
     if person is None:
-        raise Problem(f"individual_id: no person holds {individual_id!r}", kind="not-found", status=404)
+        raise _nobody_holds(individual_id)
     return person, vid
+
+
+def _nobody_holds(individual_id: str) -> NotFound:
+    return NotFound("individual_id: " + _("no person holds '{national_id}'").format(national_id=individual_id))
 
 
 def request_otp(
@@ -129,7 +133,7 @@ def request_otp(
         raise Conflict("individual_id: " + _("no phone number is registered for this ID; OTP is unavailable"))
     throttle = _throttle(session, person.national_id)
     if _locked_out(throttle):
-        raise Problem("individual_id: too many failed attempts; try again later", kind="locked-out", status=429)
+        raise Problem("individual_id: " + _("too many failed attempts; try again later"), kind="locked-out", status=429)
     code = f"{secrets.randbelow(10**settings.otp_length):0{settings.otp_length}d}"
     session.add(
         Otp(
@@ -145,8 +149,10 @@ def request_otp(
     notifier.send(
         session=session,
         recipient=person.phone,
-        body=f"{code} is your one-time code for {partner.name} (transaction {transaction_id}); "
-        f"valid {minutes} min. Never share it.",
+        body=_(
+            "{code} is your one-time code for {partner} (transaction {transaction_id}); valid {minutes} min. "
+            "Never share it."
+        ).format(code=code, partner=partner.name, transaction_id=transaction_id, minutes=minutes),
     )
     audit.record(
         session=session,
@@ -173,13 +179,13 @@ def authenticate(
         raise ConsentRequired()
     factors = [name for name, given in (("demo", request.demographics), ("otp", request.otp)) if given is not None]
     if not factors:
-        raise Unprocessable("demographics, otp: give at least one factor to check")
+        raise Unprocessable("demographics, otp: " + _("give at least one factor to check"))
     policy = policies.require_policy(session=session, partner=partner, factors=factors, ekyc=ekyc)
     national_id, vid = _national_id(session, request.individual_id, request.id_type, country)
     # One round trip: the person, their throttle state and how many of these factors they locked.
     row = session.execute(_PERSON_FOR_AUTH, {"national_id": national_id, "factors": factors}).first()
     if row is None:
-        raise Problem(f"individual_id: no person holds {request.individual_id!r}", kind="not-found", status=404)
+        raise _nobody_holds(request.individual_id)
     person, locked_until, failures, lock_count = row
     result = AuthResult(transaction_id=request.transaction_id, authenticated=False, factors=factors, person=person)
     if locked_until is not None and vids.aware(locked_until) > utcnow():
@@ -248,7 +254,10 @@ def verify_otp(
 def set_lock(*, session: Session, national_id: str, factor: str, locked: bool, actor: str) -> None:
     """The resident locks or unlocks one authentication factor."""
     if factor not in FACTORS:
-        raise Unprocessable(f"factor: {factor!r} is not a factor; allowed: {', '.join(FACTORS)}")
+        raise Unprocessable(
+            "factor: "
+            + _("'{factor}' is not a factor; allowed: {allowed}").format(factor=factor, allowed=", ".join(FACTORS))
+        )
     session.execute(delete(AuthLock).where(AuthLock.national_id == national_id, AuthLock.factor == factor))
     if locked:
         session.add(AuthLock(national_id=national_id, factor=factor))

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import migrate
 from ...core.db import NAMING_CONVENTION
-from ...core.runtime import build_runtime
+from ...core.i18n import _
+from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
 from . import auth, bulk, policies, synth
 from .config import identity_settings
@@ -35,16 +36,22 @@ from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
 from .schemas import AuthRequest
 
 
-def run(*, count: int, chunk_size: int, auth_requests: int, clients: int, keep: bool, console: Console) -> None:
-    runtime = build_runtime()
+def run(
+    *, runtime: Runtime, count: int, chunk_size: int, auth_requests: int, clients: int, keep: bool, console: Console
+) -> None:
     if runtime.settings.environment == "production":
-        console.print("[red]refusing to benchmark a production database (ENVIRONMENT=production)[/red]")
+        console.print(_("refusing to benchmark a production database (ENVIRONMENT=production)"), style="red")
         return
     engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, identity_settings()
     migrate.upgrade(engine)
     run_id = secrets.token_hex(3)
     profile = country.profile
-    console.print(f"database: {engine.dialect.name} ({engine.url.render_as_string(hide_password=True)}); run {run_id}")
+    console.print(
+        _("database: {dialect} ({url}); run {run}").format(
+            dialect=engine.dialect.name, url=engine.url.render_as_string(hide_password=True), run=run_id
+        ),
+        markup=False,
+    )
 
     started = time.perf_counter()
     rows = list(
@@ -58,7 +65,11 @@ def run(*, count: int, chunk_size: int, auth_requests: int, clients: int, keep: 
             prefix=f"B{run_id}",
         )
     )
-    console.print(f"synthesised {count:,} residents in {time.perf_counter() - started:.1f} s (not timed below)")
+    console.print(
+        _("synthesised {count} residents in {seconds} s (not timed below)").format(
+            count=f"{count:,}", seconds=f"{time.perf_counter() - started:.1f}"
+        )
+    )
 
     issued: list[tuple[str, str]] = []
     try:
@@ -78,7 +89,7 @@ def run(*, count: int, chunk_size: int, auth_requests: int, clients: int, keep: 
                 outcome = enroller.enrol_chunk(session=session, applicants=applicants, source=f"bench-{run_id}")
             written_people.append(outcome.person_rows)
             written_enrolments.append(outcome.enrolment_rows)
-            held.update(application_id for application_id, _ in outcome.held)
+            held.update(application_id for application_id, _candidates in outcome.held)
             issued.extend(outcome.issued)
         enrol_seconds = time.perf_counter() - started
         enrol_rate = count / enrol_seconds
@@ -91,24 +102,37 @@ def run(*, count: int, chunk_size: int, auth_requests: int, clients: int, keep: 
         raw_seconds = _raw_baseline(engine, factory, written_people, written_enrolments)
         raw_rate = count / raw_seconds
         console.print(
-            f"enrolment: {count:,} residents in {enrol_seconds:.2f} s = [bold]{enrol_rate:,.0f} residents/s[/bold] "
-            f"({len(issued):,} issued, {len(held):,} held)"
+            _("enrolment: {count} residents in {seconds} s = {rate} residents/s ({issued} issued, {held} held)").format(
+                count=f"{count:,}",
+                seconds=f"{enrol_seconds:.2f}",
+                rate=f"{enrol_rate:,.0f}",
+                issued=f"{len(issued):,}",
+                held=f"{len(held):,}",
+            )
         )
         console.print(
-            f"baseline raw bulk insert of the same rows: {raw_seconds:.2f} s = {raw_rate:,.0f} rows/s; "
-            f"[bold]ratio {enrol_rate / raw_rate:.2f}[/bold]"
+            _("baseline raw bulk insert of the same rows: {seconds} s = {rate} rows/s; ratio {ratio}").format(
+                seconds=f"{raw_seconds:.2f}", rate=f"{raw_rate:,.0f}", ratio=f"{enrol_rate / raw_rate:.2f}"
+            )
         )
         console.print(
-            f"deduplication: {len(truth):,} injected near-duplicates; flagged {len(held):,}; "
-            f"[bold]precision {precision:.4f}, recall {recall:.4f}[/bold]"
+            _(
+                "deduplication: {injected} injected near-duplicates; flagged {flagged}; "
+                "precision {precision}, recall {recall}"
+            ).format(
+                injected=f"{len(truth):,}",
+                flagged=f"{len(held):,}",
+                precision=f"{precision:.4f}",
+                recall=f"{recall:.4f}",
+            )
         )
 
         if issued:
             _auth_load(factory, country, settings, runtime, rows, issued, auth_requests, clients, console)
     finally:
         if not keep:
-            _remove(factory, run_id, [national_id for _, national_id in issued])
-            console.print("bench residents removed (audit events stay: the log is append-only)")
+            _remove(factory, run_id, [national_id for _application_id, national_id in issued])
+            console.print(_("bench residents removed (audit events stay: the log is append-only)"))
 
 
 def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolments: list) -> float:
@@ -206,12 +230,21 @@ def _auth_load(factory, country, settings, runtime, rows, issued, total: int, cl
     seconds = time.perf_counter() - started
     latencies.sort()
     p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    console.print(
-        f"authentication (service function, {clients} client threads, audit included): {total:,} in {seconds:.2f} s = "
-        f"[bold]{total / seconds:,.0f} verifications/s[/bold], p50 {p50 * 1000:.1f} ms, "
-        f"[bold]p99 {p99 * 1000:.1f} ms[/bold], {len(failures)} not authenticated"
-        + (f" (first: {failures[0]})" if failures else "")
+    outcome = _(
+        "authentication (service function, {clients} client threads, audit included): {count} in {seconds} s = "
+        "{rate} verifications/s, p50 {p50} ms, p99 {p99} ms, {failed} not authenticated"
+    ).format(
+        clients=clients,
+        count=f"{total:,}",
+        seconds=f"{seconds:.2f}",
+        rate=f"{total / seconds:,.0f}",
+        p50=f"{p50 * 1000:.1f}",
+        p99=f"{p99 * 1000:.1f}",
+        failed=len(failures),
     )
+    if failures:
+        outcome += " " + _("(first: {failure})").format(failure=failures[0])
+    console.print(outcome, markup=False)
     with factory.begin() as session:
         session.execute(delete(PartnerPolicy).where(PartnerPolicy.partner_id == partner.id))
         revoke_partner(session=session, partner_id=partner.id)

@@ -9,9 +9,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ...core import i18n
 from ...core.errors import Problem
-from ...core.runtime import build_runtime
+from ...core.i18n import _, ngettext
+from ...core.runtime import Runtime, build_runtime
 from . import idnumbers, importer, policies, service, synth
+from .auth import FACTORS
 from .config import identity_settings
 from .schemas import EKYC_ATTRIBUTES
 
@@ -20,28 +23,41 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _runtime() -> Runtime:
+    """The runtime; with no locale in the environment, output follows the profile's, as the core's commands do."""
+    runtime = build_runtime()
+    if i18n.locale_from_environment() is None:
+        # The core's callback restores the locale when the command ends.
+        i18n.set_locale(i18n.negotiate(None, runtime.country.profile.locale))
+    return runtime
+
+
 @app.command("new-ids")
 def new_ids(count: Annotated[int, typer.Option(min=1, max=1000, help="How many")] = 5) -> None:
     """Print fresh ID numbers of this country's length (not reserved; for checking formats)."""
-    length = build_runtime().country.section(service.SECTION).id_length
-    for _ in range(count):
+    length = _runtime().country.section(service.SECTION).id_length
+    for _number in range(count):
         console.print(idnumbers.generate(length, restricted=identity_settings().restricted_ids))
 
 
 @app.command("show")
 def show(national_id: str) -> None:
     """Show a registered person."""
-    runtime = build_runtime()
+    runtime = _runtime()
     with runtime.session_factory() as session:
         try:
             person = service.get_person(session=session, national_id=national_id, country=runtime.country)
         except Problem as problem:
-            console.print(f"[red]{problem.detail}[/red]")
+            console.print(problem.detail, style="red", markup=False)
             raise typer.Exit(1) from None
-        console.print(
-            f"{person.national_id}  {person.given_name} {person.family_name}  "
-            f"born {person.date_of_birth}  {person.status}"
+        line = _("{national_id}  {given_name} {family_name}  born {date_of_birth}  {status}").format(
+            national_id=person.national_id,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            date_of_birth=i18n.format_date(person.date_of_birth),
+            status=person.status,
         )
+        console.print(line, markup=False)
 
 
 @app.command("policy")
@@ -51,21 +67,30 @@ def policy(
     kyc: Annotated[list[str], typer.Option(help="eKYC attribute shared (repeatable)")] = [],  # noqa: B006
 ) -> None:
     """Set a relying party's policy: which factors it may use and which eKYC attributes it sees."""
-    bad = sorted(set(auth) - {"demo", "otp"}) + sorted(set(kyc) - set(EKYC_ATTRIBUTES))
+    bad = sorted(set(auth) - set(FACTORS)) + sorted(set(kyc) - set(EKYC_ATTRIBUTES))
     if bad:
         err_console.print(
-            f"[red]unknown {', '.join(bad)}; factors: demo, otp; attributes: {', '.join(EKYC_ATTRIBUTES)}[/red]"
+            _("unknown {unknown}; factors: {factors}; attributes: {attributes}").format(
+                unknown=", ".join(bad), factors=", ".join(FACTORS), attributes=", ".join(EKYC_ATTRIBUTES)
+            ),
+            style="red",
         )
         raise typer.Exit(2)
-    runtime = build_runtime()
+    runtime = _runtime()
     try:
         with runtime.session_factory.begin() as session:
             row = policies.set_policy(
                 session=session, partner_id=partner_id, auth_types=auth, ekyc_attributes=kyc, actor="cli"
             )
-            console.print(f"partner {partner_id}: factors {row.auth_types}, eKYC {row.ekyc_attributes}")
+            console.print(
+                _("partner {partner}: factors {factors}, eKYC {attributes}").format(
+                    partner=partner_id,
+                    factors=", ".join(row.auth_types) or _("none"),
+                    attributes=", ".join(row.ekyc_attributes) or _("none"),
+                )
+            )
     except Problem as problem:
-        err_console.print(f"[red]{problem.detail}[/red]")
+        err_console.print(problem.detail, style="red", markup=False)
         raise typer.Exit(1) from None
 
 
@@ -81,7 +106,7 @@ def synth_command(
     ] = None,
 ) -> None:
     """Write a synthetic population register (the country's Faker locale), with known near-duplicates."""
-    runtime = build_runtime()
+    runtime = _runtime()
     profile = runtime.country.profile
     rows = synth.population(
         count=count,
@@ -92,9 +117,10 @@ def synth_command(
         address_levels=profile.address_levels,
     )
     with _progress() as progress:
-        task = progress.add_task("synthesising", total=count)
+        task = progress.add_task(_("synthesising"), total=count)
         written = synth.write_csv(out, _advancing(rows, progress, task), profile.address_levels)
-    console.print(f"wrote {written} residents to {out}")
+    wrote = ngettext("wrote {count} resident to {path}", "wrote {count} residents to {path}", written)
+    console.print(wrote.format(count=written, path=out), markup=False)
 
 
 @app.command("import")
@@ -104,10 +130,10 @@ def import_command(
     chunk_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows per transaction")] = 5000,
 ) -> None:
     """Enrol a population register; re-running continues from the last committed chunk."""
-    runtime = build_runtime()
+    runtime = _runtime()
     total = max(importer.count_lines(file) - 1, 0)
     with _progress() as progress:
-        task = progress.add_task(f"importing {file.name}", total=total)
+        task = progress.add_task(_("importing {file}").format(file=file.name), total=total)
         try:
             summary = importer.import_register(
                 session_factory=runtime.session_factory,
@@ -119,13 +145,22 @@ def import_command(
                 on_progress=lambda line: progress.update(task, completed=line - 1),
             )
         except importer.ImportFileError as error:
-            err_console.print(f"[red]{error}[/red]")
+            err_console.print(str(error), style="red", markup=False)
             raise typer.Exit(2) from None
     if summary.resumed_from_line:
-        console.print(f"resumed after line {summary.resumed_from_line}")
+        console.print(_("resumed after line {line}").format(line=summary.resumed_from_line))
     console.print(
-        f"enrolled {summary.enrolled}, held for adjudication {summary.held}, rejected {summary.rejected} "
-        f"(see {rejects}), already enrolled {summary.already}"
+        _(
+            "enrolled {enrolled}, held for adjudication {held}, rejected {rejected} (see {rejects}), "
+            "already enrolled {already}"
+        ).format(
+            enrolled=summary.enrolled,
+            held=summary.held,
+            rejected=summary.rejected,
+            rejects=rejects,
+            already=summary.already,
+        ),
+        markup=False,
     )
 
 
@@ -141,6 +176,7 @@ def bench_command(
     from .bench import run
 
     run(
+        runtime=_runtime(),
         count=count,
         chunk_size=chunk_size,
         auth_requests=auth_requests,

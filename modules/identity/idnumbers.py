@@ -11,6 +11,7 @@ from stdnum import verhoeff
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from ...core.errors import Unprocessable
+from ...core.i18n import _, ngettext
 
 _random = secrets.SystemRandom()
 _REPEATED_BLOCK = re.compile(r"(\d{2}).*\1")
@@ -131,13 +132,22 @@ def failed_filters(number: str) -> list[str]:
 def validate(value: str, *, length: int) -> str:
     """Return the ID if well formed; raise InvalidNationalId saying what is wrong."""
     if not (value.isascii() and value.isdigit()):
-        raise InvalidNationalId(f"national_id: {value!r} must contain digits only")
+        raise InvalidNationalId(
+            "national_id: " + _("'{national_id}' must contain digits only").format(national_id=value)
+        )
     if len(value) != length:
-        raise InvalidNationalId(f"national_id: {value!r} has {len(value)} digits; IDs here have {length}")
+        message = ngettext(
+            "'{national_id}' has {digits} digit; IDs here have {length}",
+            "'{national_id}' has {digits} digits; IDs here have {length}",
+            len(value),
+        )
+        raise InvalidNationalId("national_id: " + message.format(national_id=value, digits=len(value), length=length))
     try:
         verhoeff.validate(value)
     except StdnumValidationError:
-        raise InvalidNationalId(f"national_id: {value!r} has a wrong check digit (Verhoeff)") from None
+        raise InvalidNationalId(
+            "national_id: " + _("'{national_id}' has a wrong check digit (Verhoeff)").format(national_id=value)
+        ) from None
     return value
 
 

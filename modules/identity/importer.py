@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.country import LoadedCountry
 from ...core.errors import Unprocessable
+from ...core.i18n import _
 from ...core.models import utcnow
 from .bulk import Applicant, BulkEnroller
 from .config import IdentitySettings
 from .models import ImportCheckpoint
+from .schemas import EARLIEST_BIRTH_YEAR
 from .service import normalised_phone
 from .synth import REFERENCE_COLUMN
 
@@ -31,7 +33,8 @@ REQUIRED_COLUMNS = (REFERENCE_COLUMN, "given_name", "family_name", "date_of_birt
 _REFERENCE = re.compile(r"^[A-Za-z0-9-]{8,36}$")
 _SEXES = {"F", "M", "X"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_EARLIEST = date(1880, 1, 1)
+_EARLIEST = date(EARLIEST_BIRTH_YEAR, 1, 1)
+_NAME_LENGTH = 200
 
 
 class RowError(ValueError):
@@ -54,24 +57,36 @@ class ImportSummary:
 
 
 def parse_row(row: dict[str, str], *, levels: list[str], region: str, today: date) -> Applicant:
-    """Validate one CSV row as the enrolment API would; RowError says what is wrong."""
+    """Validate one CSV row as the enrolment API would; RowError says what is wrong (in the current language)."""
     if _CONTROL.search("".join(value for value in row.values() if isinstance(value, str))):
-        raise RowError("a field holds control characters")
+        raise RowError(_("a field holds control characters"))
     reference = (row.get(REFERENCE_COLUMN) or "").strip()
     if not _REFERENCE.match(reference):
-        raise RowError(f"{REFERENCE_COLUMN}: {reference!r} must be 8-36 letters, digits or '-'")
+        raise RowError(
+            f"{REFERENCE_COLUMN}: " + _("'{reference}' must be 8-36 letters, digits or '-'").format(reference=reference)
+        )
     given, family = (row.get("given_name") or "").strip(), (row.get("family_name") or "").strip()
-    if not given or not family or len(given) > 200 or len(family) > 200:
-        raise RowError("given_name, family_name: both are required, at most 200 characters")
+    if not given or not family or len(given) > _NAME_LENGTH or len(family) > _NAME_LENGTH:
+        raise RowError(
+            "given_name, family_name: "
+            + _("both are required, at most {length} characters").format(length=_NAME_LENGTH)
+        )
     try:
         born = date.fromisoformat((row.get("date_of_birth") or "").strip())
     except ValueError:
-        raise RowError(f"date_of_birth: {row.get('date_of_birth')!r} is not a date (YYYY-MM-DD)") from None
+        raise RowError(
+            "date_of_birth: " + _("'{value}' is not a date (YYYY-MM-DD)").format(value=row.get("date_of_birth") or "")
+        ) from None
     if born > today or born < _EARLIEST:
-        raise RowError(f"date_of_birth: {born} is in the future or before {_EARLIEST.year}")
+        raise RowError(
+            "date_of_birth: "
+            + _("{date} is in the future or before {year}").format(date=born.isoformat(), year=_EARLIEST.year)
+        )
     sex = (row.get("sex") or "").strip()
     if sex not in _SEXES:
-        raise RowError(f"sex: {sex!r} is not one of F, M, X")
+        raise RowError(
+            "sex: " + _("'{sex}' is not one of {allowed}").format(sex=sex, allowed=", ".join(sorted(_SEXES)))
+        )
     raw_phone = (row.get("phone") or "").strip() or None
     try:
         phone = normalised_phone(raw_phone, region)
@@ -125,7 +140,9 @@ def import_register(
         missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
             raise ImportFileError(
-                f"{path}: missing column(s) {', '.join(missing)}; required: {', '.join(REQUIRED_COLUMNS)}"
+                _("{path}: missing column(s) {missing}; required: {required}").format(
+                    path=path, missing=", ".join(missing), required=", ".join(REQUIRED_COLUMNS)
+                )
             )
         for chunk, last_line, bad in _chunks(reader, start, chunk_size, levels, country.profile.phone_region):
             with session_factory.begin() as session:
@@ -162,7 +179,7 @@ def _chunks(
         if line <= start:
             continue
         if None in row:
-            bad.append((line, row.get(REFERENCE_COLUMN) or "", "more fields than the header"))
+            bad.append((line, row.get(REFERENCE_COLUMN) or "", _("more fields than the header")))
             continue
         try:
             chunk.append(parse_row(row, levels=levels, region=region, today=today))

@@ -82,15 +82,19 @@ def require_policy(*, session: Session, partner: Partner, factors: list[str], ek
     policy = _cached_policy(session, partner)
     if policy is None:
         raise NotPermitted(
-            f"partner {partner.name!r} has no identity policy; an administrator sets one "
-            f"(PUT /identity/partners/{partner.id}/policy or `identity policy`)"
+            _(
+                "partner '{partner}' has no identity policy; an administrator sets one "
+                "(PUT /identity/partners/{partner_id}/policy or `identity policy`)"
+            ).format(partner=partner.name, partner_id=partner.id)
         )
     refused = sorted(set(factors) - set(policy.auth_types))
     if refused:
         raise NotPermitted(
-            f"factors: partner {partner.name!r} may not use {', '.join(refused)}; "
-            f"its policy allows: {', '.join(policy.auth_types) or 'none'}"
+            "factors: "
+            + _("partner '{partner}' may not use {refused}; its policy allows: {allowed}").format(
+                partner=partner.name, refused=", ".join(refused), allowed=", ".join(policy.auth_types) or _("none")
+            )
         )
     if ekyc and not policy.ekyc_attributes:
-        raise NotPermitted(f"partner {partner.name!r} has no eKYC attributes in its policy")
+        raise NotPermitted(_("partner '{partner}' has no eKYC attributes in its policy").format(partner=partner.name))
     return policy

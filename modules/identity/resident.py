@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ...core import audit
 from ...core.country import LoadedCountry
+from ...core.i18n import _
 from ...core.models import AuditEvent, Partner, utcnow
 from ...core.security import AuthenticationFailed
 from . import auth, vids
@@ -79,10 +80,10 @@ def open_session(
 def session_holder(*, session: Session, token: str | None) -> str:
     """The national ID whose session `token` is; 401 when missing, unknown or expired."""
     if not token:
-        raise AuthenticationFailed("a resident session is required: send it in the X-Resident-Session header")
+        raise AuthenticationFailed(_("a resident session is required: send it in the X-Resident-Session header"))
     row = session.scalar(select(ResidentSession).where(ResidentSession.token_hash == _hash(token)))
     if row is None or vids.aware(row.expires_at) <= utcnow():
-        raise AuthenticationFailed("the resident session is unknown or has expired; open a new one with an OTP")
+        raise AuthenticationFailed(_("the resident session is unknown or has expired; open a new one with an OTP"))
     return row.national_id
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
+from ...core.i18n import _
 from ...core.models import Partner
 from ...core.security import AuthenticationFailed
 from . import auth, policies, resident, service, vids
@@ -270,7 +271,7 @@ def resident_session(
     )
     session.commit()
     if opened is None:
-        raise AuthenticationFailed("otp: the code is wrong, expired or already used (or the ID is locked out)")
+        raise AuthenticationFailed("otp: " + _("the code is wrong, expired or already used (or the ID is locked out)"))
     token, expires_at = opened
     return ResidentSessionOut(session_token=token, expires_at=expires_at)
 

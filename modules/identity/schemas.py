@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...core.i18n import _
+
 Factor = Literal["demo", "otp"]
 IdType = Literal["nid", "vid"]
 EKYC_ATTRIBUTES = ("given_name", "family_name", "other_names", "date_of_birth", "sex", "phone", "address")
@@ -16,6 +18,9 @@ _TRANSACTION_ID = Field(
     min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="The relying party's transaction ID"
 )
 _INDIVIDUAL_ID = Field(min_length=8, max_length=20, pattern=r"^[0-9]+$", description="National ID or VID")
+EARLIEST_BIRTH_YEAR = 1880
+ADDRESS_LEVELS = 20
+ADDRESS_PART_LENGTH = 200
 
 
 class _Strict(BaseModel):
@@ -26,7 +31,7 @@ class _Strict(BaseModel):
     def _no_control_characters(cls, value: Any) -> Any:
         # PostgreSQL text cannot hold NUL, and no name or address needs control characters.
         if _has_control(value):
-            raise ValueError("control characters are not allowed")
+            raise ValueError(_("control characters are not allowed"))
         return value
 
 
@@ -69,16 +74,20 @@ class EnrolmentRequest(_Strict):
     @classmethod
     def _not_in_future(cls, value: date) -> date:
         if value > date.today():
-            raise ValueError("date_of_birth is in the future")
-        if value.year < 1880:
-            raise ValueError("date_of_birth is before 1880")
+            raise ValueError(_("the date is in the future"))
+        if value.year < EARLIEST_BIRTH_YEAR:
+            raise ValueError(_("the date is before {year}").format(year=EARLIEST_BIRTH_YEAR))
         return value
 
     @field_validator("address")
     @classmethod
     def _short_address_values(cls, value: dict[str, str]) -> dict[str, str]:
-        if any(len(part) > 200 for part in value.values()) or len(value) > 20:
-            raise ValueError("address: at most 20 levels of at most 200 characters")
+        if any(len(part) > ADDRESS_PART_LENGTH for part in value.values()) or len(value) > ADDRESS_LEVELS:
+            raise ValueError(
+                _("at most {levels} levels of at most {length} characters each").format(
+                    levels=ADDRESS_LEVELS, length=ADDRESS_PART_LENGTH
+                )
+            )
         return value
 
     @field_validator("other_names")
@@ -86,7 +95,9 @@ class EnrolmentRequest(_Strict):
     def _script_codes(cls, value: dict[str, PersonName]) -> dict[str, PersonName]:
         for script in value:
             if len(script) != 4 or not script.isascii() or not script.isalpha() or not script.istitle():
-                raise ValueError(f"{script!r} is not an ISO 15924 script code (e.g. Latn, Arab, Jpan)")
+                raise ValueError(
+                    _("'{script}' is not an ISO 15924 script code (e.g. Latn, Arab, Jpan)").format(script=script)
+                )
         return value
 
 

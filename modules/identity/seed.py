@@ -6,6 +6,7 @@ import uuid
 
 from faker import Faker
 
+from ...core.i18n import ngettext
 from ...core.registry import SeedContext
 from . import service
 from .config import identity_settings
@@ -34,7 +35,14 @@ def seed(context: SeedContext) -> list[str]:
         )
         if enrolment.national_id:
             issued.append(enrolment.national_id)
-    return [f"identity: enrolled {len(issued)} demo residents, e.g. national ID {issued[0]}"] if issued else []
+    if not issued:
+        return []
+    message = ngettext(
+        "enrolled {count} demo resident, e.g. national ID {national_id}",
+        "enrolled {count} demo residents, e.g. national ID {national_id}",
+        len(issued),
+    )
+    return ["identity: " + message.format(count=len(issued), national_id=issued[0])]
 
 
 def _faker(locale: str) -> Faker:

@@ -110,7 +110,10 @@ def adjudicate(
     else:
         if duplicate_of not in enrolment.candidates:
             raise Unprocessable(
-                f"duplicate_of: {duplicate_of!r} is not a candidate; choose one of {', '.join(enrolment.candidates)}"
+                "duplicate_of: "
+                + _("'{duplicate_of}' is not a candidate; choose one of {candidates}").format(
+                    duplicate_of=duplicate_of or "", candidates=", ".join(enrolment.candidates)
+                )
             )
         enrolment.status = EnrolmentStatus.REJECTED
     session.flush()
@@ -170,7 +173,7 @@ def update_contact(
 ) -> Person:
     """Change the phone and/or address, keeping the old values in the history."""
     if phone is None and address is None:
-        raise Unprocessable("phone, address: give at least one of them")
+        raise Unprocessable("phone, address: " + _("give at least one of them"))
     person = get_person(session=session, national_id=national_id, country=country, for_update=True)
     changes: dict[str, tuple[Any, Any]] = {}
     if phone is not None:
@@ -234,9 +237,11 @@ def _parse_phone(phone: str, region: str) -> str:
     try:
         parsed = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
-        raise Unprocessable(f"phone: {phone!r} is not a phone number") from None
+        raise Unprocessable("phone: " + _("'{phone}' is not a phone number").format(phone=phone)) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise Unprocessable(f"phone: {phone!r} is not a valid number (home region {region})")
+        raise Unprocessable(
+            "phone: " + _("'{phone}' is not a valid number (home region {region})").format(phone=phone, region=region)
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -284,7 +289,12 @@ def _region_patterns(region: str) -> tuple[str, re.Pattern[str], tuple[re.Patter
 def check_address(address: dict[str, str], levels: list[str]) -> None:
     unknown = sorted(set(address) - set(levels))
     if unknown:
-        raise Unprocessable(f"address: unknown level(s) {', '.join(unknown)}; allowed: {', '.join(levels)}")
+        raise Unprocessable(
+            "address: "
+            + _("unknown level(s) {unknown}; allowed: {allowed}").format(
+                unknown=", ".join(unknown), allowed=", ".join(levels)
+            )
+        )
 
 
 def hash_request(request: EnrolmentRequest) -> str:
@@ -345,7 +355,10 @@ def _check_scripts(request: EnrolmentRequest, allowed: list[str]) -> None:
     unknown = sorted(set(request.other_names) - set(allowed)) if allowed else []
     if unknown:
         raise Unprocessable(
-            f"other_names: script(s) {', '.join(unknown)} are not used here; allowed: {', '.join(allowed)}"
+            "other_names: "
+            + _("script(s) {unknown} are not used here; allowed: {allowed}").format(
+                unknown=", ".join(unknown), allowed=", ".join(allowed)
+            )
         )
 
 

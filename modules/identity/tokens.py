@@ -31,7 +31,9 @@ class RegistrySectorTokens:
 
     def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
         if not (national_id.isascii() and national_id.isdigit() and len(national_id) <= 20):
-            raise InvalidNationalId(f"national_id: {national_id!r} must be at most 20 digits")
+            raise InvalidNationalId(
+                "national_id: " + _("'{national_id}' must be at most 20 digits").format(national_id=national_id)
+            )
         status = session.scalar(select(Person.status).where(Person.national_id == national_id))
         if status is None:
             raise NotFound("national_id: " + _("no person holds '{national_id}'").format(national_id=national_id))

@@ -82,11 +82,15 @@ def usable_vid(*, session: Session, vid: str) -> VirtualId:
     if row is None:
         raise NotFound("individual_id: " + _("no such VID '{vid}'").format(vid=vid))
     if row.revoked:
-        raise Problem(f"individual_id: VID {vid!r} has been revoked", kind="vid-revoked", status=409)
+        raise Problem(
+            "individual_id: " + _("VID '{vid}' has been revoked").format(vid=vid), kind="vid-revoked", status=409
+        )
     if row.expires_at is not None and aware(row.expires_at) <= utcnow():
-        raise Problem(f"individual_id: VID {vid!r} has expired", kind="vid-expired", status=409)
+        raise Problem("individual_id: " + _("VID '{vid}' has expired").format(vid=vid), kind="vid-expired", status=409)
     if row.uses_left is not None and row.uses_left <= 0:
-        raise Problem(f"individual_id: VID {vid!r} has no uses left", kind="vid-used-up", status=409)
+        raise Problem(
+            "individual_id: " + _("VID '{vid}' has no uses left").format(vid=vid), kind="vid-used-up", status=409
+        )
     return row
 
 

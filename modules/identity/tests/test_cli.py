@@ -15,7 +15,8 @@ runner = CliRunner()
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COUNTRY_FILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("COUNTRY_PROFILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
     get_settings.cache_clear()
