@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, Unprocessable
+from ...core.i18n import _
 from ...core.money import Money
 from ...core.ports import Disbursements, SectorTokens
 from ...core.registry import Ports
@@ -100,7 +101,10 @@ def pay(
             **who,
         )
         if outcome.state == "rejected":
-            raise Unprocessable(f"payment: refused by the payments ledger: {outcome.reason}", kind="payment-rejected")
+            raise Unprocessable(
+                "payment: " + _("refused by the payments ledger: {reason}").format(reason=outcome.reason),
+                kind="payment-rejected",
+            )
         channel, state = "payments", outcome.state
     entry = AccountEntry(
         tin=tin,
@@ -146,15 +150,26 @@ def refund(
         return existing
     credit = -account.balance
     if credit <= 0:
-        raise Conflict(f"amount: taxpayer {tin} has no credit to refund (balance {account.balance})")
+        raise Conflict(
+            "amount: "
+            + _("taxpayer {tin} has no credit to refund (balance {balance})").format(tin=tin, balance=account.balance)
+        )
     amount = credit if amount is None else amount
     if amount > credit:
-        raise Unprocessable(f"amount: {amount} is more than the credit of {credit} {account.currency}")
+        raise Unprocessable(
+            "amount: "
+            + _("{amount} is more than the credit of {credit} {currency}").format(
+                amount=amount, credit=credit, currency=account.currency
+            )
+        )
     disbursements = ports.get(Disbursements)
     if disbursements is None:
         raise Unprocessable(
-            "refund: this deployment has no payments module to pay it through; pay the refund outside "
-            "the system and record it there",
+            "refund: "
+            + _(
+                "this deployment has no payments module to pay it through; pay the refund outside "
+                "the system and record it there"
+            ),
             kind="payments-not-installed",
         )
     who = _beneficiary(session=session, taxpayer=taxpayer, national_id=national_id, ports=ports)
@@ -166,7 +181,10 @@ def refund(
         **who,
     )
     if outcome.state == "rejected":
-        raise Unprocessable(f"refund: refused by the payments ledger: {outcome.reason}", kind="payment-rejected")
+        raise Unprocessable(
+            "refund: " + _("refused by the payments ledger: {reason}").format(reason=outcome.reason),
+            kind="payment-rejected",
+        )
     entry = AccountEntry(
         tin=tin,
         kind=EntryKind.REFUNDED,
@@ -194,7 +212,12 @@ def _existing(session: Session, reference: str, tin: str, amount: int | None) ->
     if entry is None:
         return None
     if entry.tin != tin or (amount is not None and entry.amount != amount):
-        raise Conflict(f"reference: {reference.split(':', 1)[1]!r} was already used for another amount or taxpayer")
+        raise Conflict(
+            "reference: "
+            + _("'{reference}' was already used for another amount or taxpayer").format(
+                reference=reference.split(":", 1)[1]
+            )
+        )
     return entry
 
 
@@ -202,16 +225,19 @@ def _beneficiary(
     *, session: Session, taxpayer: Taxpayer, national_id: str | None, ports: Ports
 ) -> dict[str, str | None]:
     """How the payments module knows this taxpayer: the national ID (checked against our token) or the external ID."""
-    scheme, _, value = taxpayer.reference.partition(":")
+    scheme, _separator, value = taxpayer.reference.partition(":")
     if scheme == "external":
         return {"national_id": None, "external_id": value}
     if national_id is None:
         raise Unprocessable(
-            f"national_id: taxpayer {taxpayer.tin} is registered by national ID; give it to reach their linked account"
+            "national_id: "
+            + _("taxpayer {tin} is registered by national ID; give it to reach their linked account").format(
+                tin=taxpayer.tin
+            )
         )
     tokens = ports.get(SectorTokens)
     if tokens is None:
-        raise Unprocessable("national_id: this deployment has no identity registry to check it against")
+        raise Unprocessable("national_id: " + _("this deployment has no identity registry to check it against"))
     if tokens.token_for(session=session, national_id=national_id, sector=service.SECTOR) != value:
-        raise Unprocessable(f"national_id: it does not belong to taxpayer {taxpayer.tin}")
+        raise Unprocessable("national_id: " + _("it does not belong to taxpayer {tin}").format(tin=taxpayer.tin))
     return {"national_id": national_id, "external_id": None}

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from stdnum import luhn
 
 from ...core import migrate
+from ...core.i18n import _, ngettext
 from ...core.runtime import Runtime
 from . import bulk, service
 from .fast import YearLaw
@@ -32,7 +33,9 @@ def bench_tins(count: int, length: int) -> list[str]:
     """TINs 8000…: a range random issuance may also use, but only for the bench year's returns."""
     width = length - 2
     if count > 10**width:
-        raise ValueError(f"--count: at most {10**width} returns with {length}-digit TINs")
+        raise ValueError(
+            "--count: " + _("at most {limit} returns with {length}-digit TINs").format(limit=10**width, length=length)
+        )
     return [body + luhn.calc_check_digit(body) for body in (f"8{i:0{width}d}" for i in range(count))]
 
 
@@ -47,7 +50,11 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     top = max(year_law.thresholds[-1], 1) * 3
     incomes = [rng.randrange(0, top) for _ in range(count)]
     factory = runtime.session_factory
-    console.print(f"database: {engine.url.render_as_string(hide_password=True)}; {count:,} returns, chunk {chunk:,}")
+    console.print(
+        ngettext(
+            "database: {url}; {count} return, chunk {chunk}", "database: {url}; {count} returns, chunk {chunk}", count
+        ).format(url=engine.url.render_as_string(hide_password=True), count=f"{count:,}", chunk=f"{chunk:,}")
+    )
 
     _cleanup(factory)
     started = time.perf_counter()
@@ -60,7 +67,13 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
                 rows=list(zip(tins[start : start + chunk], incomes[start : start + chunk], strict=True)),
                 actor=ACTOR,
             )
-    console.print(f"setup: {count:,} returns stored in {time.perf_counter() - started:.1f} s (not timed)")
+    console.print(
+        ngettext(
+            "setup: {count} return stored in {seconds} s (not timed)",
+            "setup: {count} returns stored in {seconds} s (not timed)",
+            count,
+        ).format(count=f"{count:,}", seconds=f"{time.perf_counter() - started:.1f}")
+    )
 
     # Baseline: the same rows, written without selecting or calculating anything.
     with factory() as session:
@@ -122,11 +135,20 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     if result.assessed != count or stored != count:
         raise RuntimeError(f"assessed {result.assessed}, stored {stored}, expected {count}")
     console.print(
-        f"baseline raw bulk insert: {count / baseline:,.0f} rows/s ({baseline:.2f} s)\n"
-        f"bulk assessment:          {count / measured:,.0f} returns/s ({measured:.2f} s, {result.chunks} chunks)\n"
-        f"ratio assessment/insert:  {baseline / measured:.2f}",
+        _("baseline raw bulk insert: {rate} rows/s ({seconds} s)").format(
+            rate=f"{count / baseline:,.0f}", seconds=f"{baseline:.2f}"
+        ),
         highlight=False,
     )
+    console.print(
+        ngettext(
+            "bulk assessment: {rate} returns/s ({seconds} s, {chunks} chunk)",
+            "bulk assessment: {rate} returns/s ({seconds} s, {chunks} chunks)",
+            result.chunks,
+        ).format(rate=f"{count / measured:,.0f}", seconds=f"{measured:.2f}", chunks=result.chunks),
+        highlight=False,
+    )
+    console.print(_("ratio assessment/insert: {ratio}").format(ratio=f"{baseline / measured:.2f}"), highlight=False)
 
 
 def _cleanup(factory, *, keep_returns: bool = False) -> None:

@@ -6,14 +6,17 @@ import csv
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ...core.country import CountryProfileError
+from ...core import i18n
+from ...core.country import CountryProfileError, LoadedCountry
 from ...core.errors import Problem
+from ...core.i18n import _, ngettext
 from ...core.money import Money, MoneyError
 from ...core.registry import installed_modules
 from ...core.runtime import load_profile
@@ -38,34 +41,52 @@ def calc(
     """Compute income tax from this deployment's country.yml and show how (no database needed)."""
     try:
         country = load_profile(get_settings(), installed_modules())
-    except CountryProfileError as error:
-        err_console.print(f"[red]Configuration error[/red]\n{error}")
-        raise typer.Exit(2) from None
+    except (CountryProfileError, ValidationError) as error:
+        _configuration_error(error)
+    _speak_the_profile_language(country)
     currency = country.profile.currency
     try:
         amount = Money.from_major(income, currency)
     except MoneyError as error:
-        err_console.print(f"[red]--income: {error}[/red]")
+        err_console.print(f"--income: {error}", style="red", markup=False)
         raise typer.Exit(2) from None
     try:
         law = service.income_tax_law(country=country)
         calculation = law.calculate(income=amount.amount, year=year)
     except Problem as problem:
-        err_console.print(f"[red]{problem.detail}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from None
+        _refused(problem)
     for step in calculation.trace:
         console.print(f"  {step.step:<13} {step.note}", highlight=False, soft_wrap=True)
-    console.print(f"tax due for {year}: {law.format_amount(calculation.tax_due)}", highlight=False)
+    tax_due = law.format_amount(calculation.tax_due)
+    console.print(_("tax due for {year}: {amount}").format(year=year, amount=tax_due), highlight=False)
 
 
 def _runtime():
     from ...core.runtime import build_runtime
 
     try:
-        return build_runtime(get_settings())
-    except CountryProfileError as error:
-        err_console.print(f"[red]Configuration error[/red]\n{error}")
-        raise typer.Exit(2) from None
+        runtime = build_runtime(get_settings())
+    except (CountryProfileError, ValidationError) as error:
+        _configuration_error(error)
+    _speak_the_profile_language(runtime.country)
+    return runtime
+
+
+def _speak_the_profile_language(country: LoadedCountry) -> None:
+    """Without a locale in the environment, speak the profile's, as the core's commands do (restored on exit)."""
+    if i18n.locale_from_environment() is None:
+        i18n.set_locale(i18n.negotiate(None, country.profile.locale))
+
+
+def _configuration_error(error: CountryProfileError | ValidationError) -> NoReturn:
+    err_console.print(_("Configuration error"), style="red")
+    err_console.print(str(error), markup=False, highlight=False)
+    raise typer.Exit(2) from None
+
+
+def _refused(problem: Problem) -> NoReturn:
+    err_console.print(problem.detail, style="red", markup=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 def _progress() -> Progress:
@@ -92,12 +113,12 @@ def assess_all(
             total = bulk.pending_count(session=session, year=year)
         started = time.perf_counter()
         with _progress() as progress:
-            task = progress.add_task(f"assessing {year}", total=total, rate="")
+            task = progress.add_task(_("assessing {year}").format(year=year), total=total, rate="")
 
             def advance(done: int) -> None:
                 progress.advance(task, done)
-                elapsed = time.perf_counter() - started
-                progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f} returns/s")
+                rate = progress.tasks[0].completed / (time.perf_counter() - started)
+                progress.update(task, rate=_("{rate} returns/s").format(rate=f"{rate:,.0f}"))
 
             result = bulk.assess_all(
                 session_factory=runtime.session_factory,
@@ -108,13 +129,16 @@ def assess_all(
                 progress=advance,
             )
     except Problem as problem:
-        err_console.print(f"[red]{problem.detail}[/red]", soft_wrap=True)
-        raise typer.Exit(1) from None
+        _refused(problem)
     finally:
         runtime.engine.dispose()
+    returns = ngettext("{count} return", "{count} returns", result.assessed).format(count=result.assessed)
+    chunks = ngettext("{count} chunk", "{count} chunks", result.chunks).format(count=result.chunks)
+    tax_due = service.income_tax_law(country=runtime.country).format_amount(result.tax_due)
     console.print(
-        f"assessed {result.assessed} returns for {year} in {result.chunks} chunks; "
-        f"tax due {service.income_tax_law(country=runtime.country).format_amount(result.tax_due)}",
+        _("assessed {returns} for {year} in {chunks}; tax due {amount}").format(
+            returns=returns, year=year, chunks=chunks, amount=tax_due
+        ),
         highlight=False,
     )
 
@@ -142,7 +166,13 @@ def export_incomes(
             handle.close()
         runtime.engine.dispose()
     if handle is not sys.stdout:
-        console.print(f"wrote {count} assessed incomes for {year} to {out}")
+        console.print(
+            ngettext(
+                "wrote {count} assessed income for {year} to {out}",
+                "wrote {count} assessed incomes for {year} to {out}",
+                count,
+            ).format(count=count, year=year, out=out)
+        )
 
 
 @app.command("bench")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ...core.i18n import _
 from ...core.money import Rounding, RoundingMode
 from .law import IncomeTaxLaw, _in_force
 
@@ -106,8 +107,9 @@ class YearLaw:
         return [
             {
                 "step": "bulk",
-                "note": f"assessed in bulk with tax.income_tax in force on {self.in_force_on}; "
-                "`tax calc` shows every step",
+                "note": _("assessed in bulk with tax.income_tax in force on {day}; `tax calc` shows every step").format(
+                    day=self.in_force_on
+                ),
                 "in_force_on": self.in_force_on,
                 "scale_since": self.scale_since,
                 "allowance": self.allowance,

@@ -16,8 +16,11 @@ from typing import Any
 
 from ...core.calendars import fiscal_year, fiscal_year_of
 from ...core.errors import Problem, Unprocessable
+from ...core.i18n import N_, _
 from ...core.money import Rounding, minor_units, to_minor
 from .config import DatedAmount, RoundingRule, TaxCountry, location
+
+FISCAL_YEAR_START = N_("start of that fiscal year")  # which day a fiscal year's law is read on
 
 
 class LawNotInForce(Unprocessable):
@@ -129,7 +132,10 @@ class IncomeTaxLaw:
     def calculate(self, *, income: int, year: int) -> Calculation:
         """Tax due on `income` (minor units) for fiscal `year`, with every step that produced it."""
         if isinstance(income, bool) or not isinstance(income, int) or income < 0:
-            raise Unprocessable(f"income: must be a whole, non-negative number of minor units, got {income!r}")
+            raise Unprocessable(
+                "income: "
+                + _("must be a whole, non-negative number of minor units, got {income}").format(income=repr(income))
+            )
         start = self.year_start(year)
         scale = _in_force(self.scale, start, "scale")
         allowance = _in_force(self.allowance, start, "allowance") if self.allowance else None
@@ -137,24 +143,26 @@ class IncomeTaxLaw:
         trace = [
             TraceStep(
                 "law",
-                f"fiscal year {year} starts on {start}: the values in force on that day apply",
+                _("fiscal year {year} starts on {start}: the values in force on that day apply").format(
+                    year=year, start=start
+                ),
                 {"year": year, "in_force_on": start.isoformat()},
             ),
-            TraceStep("income", f"income {self._major(income)}", {"amount": income}),
+            TraceStep("income", _("income {amount}").format(amount=self._major(income)), {"amount": income}),
         ]
 
         allowance_amount = allowance.value if allowance else 0
         trace.append(
             TraceStep(
                 "allowance",
-                f"allowance {self._major(allowance_amount)}"
-                + (f" (tax.income_tax.allowance since {allowance.since})" if allowance else " (none configured)"),
+                self._allowance_note(allowance_amount, allowance),
                 {"amount": allowance_amount, "since": allowance.since.isoformat() if allowance else None},
             )
         )
         exact_base = max(0, income - allowance_amount)
         taxable = self.base_rounding.rule.apply(exact_base)
-        trace.append(self._rounding_step("base_rounding", "taxable income", self.base_rounding, exact_base, taxable))
+        base_message = _("taxable income {before} rounded {mode} to a multiple of {quantum} {currency}: {after}")
+        trace.append(self._rounding_step("base_rounding", base_message, self.base_rounding, exact_base, taxable))
 
         with localcontext() as context:
             context.prec = 60
@@ -163,7 +171,7 @@ class IncomeTaxLaw:
             trace.append(
                 TraceStep(
                     "scale",
-                    f"progressive scale (tax.income_tax.scale since {scale.since})",
+                    _("progressive scale (tax.income_tax.scale since {since})").format(since=scale.since),
                     {"since": scale.since.isoformat()},
                 )
             )
@@ -176,11 +184,10 @@ class IncomeTaxLaw:
                 portion = top - bracket.threshold
                 portion_tax = portion * bracket.rate
                 scale_tax += portion_tax
-                band = f"{self._major(bracket.threshold)} to " + (self._major(upper) if upper is not None else "above")
                 trace.append(
                     TraceStep(
                         "bracket",
-                        f"{band} at {_percent(bracket.rate)}: {self._major(portion)} taxed {self._major(portion_tax)}",
+                        self._bracket_note(bracket, upper, portion, portion_tax),
                         {
                             "from": bracket.threshold,
                             "to": upper,
@@ -195,9 +202,7 @@ class IncomeTaxLaw:
         trace.append(
             TraceStep(
                 "relief",
-                f"relief {self._major(relief_amount)}"
-                + (f" (tax.income_tax.relief since {relief.since})" if relief else " (none configured)")
-                + f": tax {self._major(scale_tax)} becomes {self._major(after_relief)}",
+                self._relief_note(relief_amount, relief, scale_tax, after_relief),
                 {
                     "amount": relief_amount,
                     "since": relief.since.isoformat() if relief else None,
@@ -207,18 +212,53 @@ class IncomeTaxLaw:
             )
         )
         tax_due = self.tax_rounding.rule.apply(after_relief)
-        trace.append(self._rounding_step("tax_rounding", "tax", self.tax_rounding, after_relief, tax_due))
-        trace.append(TraceStep("tax_due", f"tax due {self._major(tax_due)}", {"amount": tax_due}))
+        tax_message = _("tax {before} rounded {mode} to a multiple of {quantum} {currency}: {after}")
+        trace.append(self._rounding_step("tax_rounding", tax_message, self.tax_rounding, after_relief, tax_due))
+        trace.append(
+            TraceStep("tax_due", _("tax due {amount}").format(amount=self._major(tax_due)), {"amount": tax_due})
+        )
         return Calculation(
             currency=self.currency, year=year, income=income, taxable=taxable, tax_due=tax_due, trace=trace
         )
 
-    def _rounding_step(self, step: str, what: str, stage: Stage, before: Decimal | int, after: int) -> TraceStep:
+    def _allowance_note(self, amount: int, allowance: Dated | None) -> str:
+        if allowance is None:
+            return _("allowance {amount} (none configured)").format(amount=self._major(amount))
+        return _("allowance {amount} (tax.income_tax.allowance since {since})").format(
+            amount=self._major(amount), since=allowance.since
+        )
+
+    def _bracket_note(self, bracket: Bracket, upper: int | None, portion: int, portion_tax: Decimal) -> str:
+        figures = {
+            "lower": self._major(bracket.threshold),
+            "rate": _percent(bracket.rate),
+            "portion": self._major(portion),
+            "tax": self._major(portion_tax),
+        }
+        if upper is None:
+            return _("{lower} to above at {rate}: {portion} taxed {tax}").format(**figures)
+        return _("{lower} to {upper} at {rate}: {portion} taxed {tax}").format(upper=self._major(upper), **figures)
+
+    def _relief_note(self, amount: int, relief: Dated | None, before: Decimal, after: Decimal) -> str:
+        figures = {"amount": self._major(amount), "before": self._major(before), "after": self._major(after)}
+        if relief is None:
+            return _("relief {amount} (none configured): tax {before} becomes {after}").format(**figures)
+        return _("relief {amount} (tax.income_tax.relief since {since}): tax {before} becomes {after}").format(
+            since=relief.since, **figures
+        )
+
+    def _rounding_step(self, step: str, message: str, stage: Stage, before: Decimal | int, after: int) -> TraceStep:
+        """A rounding step; `message` is translated, with {before}, {mode}, {quantum}, {currency} and {after}."""
         mode = stage.rule.mode.value
         return TraceStep(
             step,
-            f"{what} {self._major(before)} rounded {mode} to a multiple of {stage.quantum_major} {self.currency}: "
-            f"{self._major(after)}",
+            message.format(
+                before=self._major(before),
+                mode=mode,
+                quantum=stage.quantum_major,
+                currency=self.currency,
+                after=self._major(after),
+            ),
             {"mode": mode, "quantum": stage.rule.quantum, "before": _exact(before), "after": after},
         )
 
@@ -247,15 +287,21 @@ def _stage(rule: RoundingRule, currency: str) -> Stage:
 
 
 def _in_force(values: tuple[Dated, ...], day: date, name: str) -> Dated:
-    return in_force(values, day, f"tax.income_tax.{name}", field="year", when="start of that fiscal year")
+    return in_force(values, day, f"tax.income_tax.{name}", field="year", when=FISCAL_YEAR_START)
 
 
 def in_force(values: tuple[Dated, ...], day: date, key: str, *, field: str, when: str) -> Dated:
-    """The value with the latest `since` on or before `day`; LawNotInForce naming `field` and `key` otherwise."""
+    """The value with the latest `since` on or before `day`; LawNotInForce naming `field` and `key` otherwise.
+
+    `when` says which day `day` is, a message marked with N_ (translated here).
+    """
     index = bisect_right([value.since for value in values], day)
     if index == 0:
         raise LawNotInForce(
-            f"{field}: no {key} is in force on {day} ({when}); the earliest applies from {values[0].since}"
+            f"{field}: "
+            + _("no {key} is in force on {day} ({when}); the earliest applies from {since}").format(
+                key=key, day=day, when=_(when), since=values[0].since
+            )
         )
     return values[index - 1]
 

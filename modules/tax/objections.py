@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.i18n import _
 from ...core.schemas import as_utc
 from . import service
 from .models import Assessment, AssessmentState, Objection, ObjectionState, ReturnKind
@@ -37,11 +38,15 @@ def lodge(
 ) -> Objection:
     assessment = service.get_assessment(session=session, assessment_id=assessment_id)
     if assessment.kind != ReturnKind.INCOME:
-        raise Unprocessable("assessment_id: objections here are to income-tax assessments; amend a VAT return instead")
+        raise Unprocessable(
+            "assessment_id: " + _("objections here are to income-tax assessments; amend a VAT return instead")
+        )
     if assessment.state != AssessmentState.CURRENT:
         raise Conflict(
-            f"assessment_id: assessment {assessment_id} was superseded by {assessment.superseded_by}; "
-            "object to that one",
+            "assessment_id: "
+            + _("assessment {assessment_id} was superseded by {superseded_by}; object to that one").format(
+                assessment_id=assessment_id, superseded_by=assessment.superseded_by
+            ),
             superseded_by=assessment.superseded_by,
         )
     assessed_on = _day(assessment.assessed_at)
@@ -49,15 +54,22 @@ def lodge(
     today = today or date.today()
     if today > deadline:
         raise Unprocessable(
-            f"assessment_id: the {days}-day objection window (tax.objections.window_days) for assessment "
-            f"{assessment_id} of {assessed_on} closed on {deadline}",
+            "assessment_id: "
+            + _(
+                "the {days}-day objection window (tax.objections.window_days) for assessment "
+                "{assessment_id} of {assessed_on} closed on {deadline}"
+            ).format(days=days, assessment_id=assessment_id, assessed_on=assessed_on, deadline=deadline),
             kind="objection-window-closed",
         )
     open_one = session.scalar(
         select(Objection.id).where(Objection.assessment_id == assessment_id, Objection.state.in_(OPEN))
     )
     if open_one is not None:
-        raise Conflict(f"assessment_id: objection {open_one} to this assessment is still open", objection_id=open_one)
+        raise Conflict(
+            "assessment_id: "
+            + _("objection {objection_id} to this assessment is still open").format(objection_id=open_one),
+            objection_id=open_one,
+        )
     objection = Objection(
         assessment_id=assessment_id,
         tin=assessment.tin,
@@ -74,14 +86,19 @@ def lodge(
 def get(*, session: Session, objection_id: int) -> Objection:
     objection = session.get(Objection, objection_id)
     if objection is None:
-        raise NotFound(f"id: no objection {objection_id}")
+        raise NotFound("id: " + _("no objection {objection_id}").format(objection_id=objection_id))
     return objection
 
 
 def review(*, session: Session, objection_id: int, actor: str) -> Objection:
     objection = get(session=session, objection_id=objection_id)
     if objection.state != ObjectionState.LODGED:
-        raise Conflict(f"state: objection {objection_id} is {objection.state}; only a lodged one goes under review")
+        raise Conflict(
+            "state: "
+            + _("objection {objection_id} is {state}; only a lodged one goes under review").format(
+                objection_id=objection_id, state=objection.state
+            )
+        )
     objection.state = ObjectionState.UNDER_REVIEW
     session.flush()
     _audit(session, objection, actor, "tax.objection.under_review")
@@ -100,27 +117,41 @@ def decide(
 ) -> Objection:
     objection = get(session=session, objection_id=objection_id)
     if objection.state != ObjectionState.UNDER_REVIEW:
-        raise Conflict(f"state: objection {objection_id} is {objection.state}; it must be under review to decide")
+        raise Conflict(
+            "state: "
+            + _("objection {objection_id} is {state}; it must be under review to decide").format(
+                objection_id=objection_id, state=objection.state
+            )
+        )
     decision = ObjectionState(outcome)
     if decision not in DECISIONS:
-        raise Unprocessable(f"outcome: {outcome!r}; allowed: {', '.join(DECISIONS)}")
+        raise Unprocessable(
+            "outcome: " + _("'{outcome}'; allowed: {allowed}").format(outcome=outcome, allowed=", ".join(DECISIONS))
+        )
     assessment = session.get(Assessment, objection.assessment_id)
     assert assessment is not None
     if decision == ObjectionState.DISALLOWED:
         if income is not None:
-            raise Unprocessable("income: a disallowed objection keeps the assessment; give no income")
+            raise Unprocessable("income: " + _("a disallowed objection keeps the assessment; give no income"))
     else:
         if decision == ObjectionState.ALLOWED:
             income = objection.claimed_income if income is None else income
             if income is None or income != objection.claimed_income:
                 raise Unprocessable(
-                    "income: allowed in full means the income the taxpayer claimed; "
-                    "use partially_allowed for another figure"
+                    "income: "
+                    + _(
+                        "allowed in full means the income the taxpayer claimed; "
+                        "use partially_allowed for another figure"
+                    )
                 )
         elif income is None:
-            raise Unprocessable("income: a partially allowed objection needs the income decided")
+            raise Unprocessable("income: " + _("a partially allowed objection needs the income decided"))
         if assessment.state != AssessmentState.CURRENT:
-            raise Conflict(f"assessment {assessment.id} was superseded since the objection; decide on the new one")
+            raise Conflict(
+                _("assessment {assessment_id} was superseded since the objection; decide on the new one").format(
+                    assessment_id=assessment.id
+                )
+            )
         new = service.amend_return(
             session=session,
             tin=assessment.tin,

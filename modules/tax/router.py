@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.errors import Unprocessable
+from ...core.i18n import _
 from ...core.models import Partner
 from . import accounts, objections, service
 from .models import ReturnKind
@@ -188,7 +189,12 @@ def pay(
     partner: Annotated[Partner, Depends(require_scope(COLLECT_SCOPE))],
 ) -> EntryOut:
     if body.currency != country.profile.currency:
-        raise Unprocessable(f"currency: tax here is paid in {country.profile.currency}, not {body.currency!r}")
+        raise Unprocessable(
+            "currency: "
+            + _("tax here is paid in {expected}, not '{currency}'").format(
+                expected=country.profile.currency, currency=body.currency
+            )
+        )
     entry = accounts.pay(
         session=session,
         tin=body.tin,

@@ -17,6 +17,7 @@ from typing import Any
 from ...core.calendars import add_months as add_calendar_months
 from ...core.country import LoadedCountry
 from ...core.errors import Unprocessable
+from ...core.i18n import N_, _
 from ...core.money import Rounding, to_minor
 from .config import TaxCountry
 from .law import Dated, IncomeTaxLaw, TraceStep, _exact, _percent, in_force
@@ -24,6 +25,24 @@ from .vat import VatLaw, VatNotConfigured
 
 SECTION = "tax"
 _CACHE: dict[tuple[int, str], TaxRules] = {}
+
+ASSESSMENT_DAY = N_("its date")  # an objection window is read on the day of the assessment
+NOT_A_PERIOD = {
+    "month": N_("'{period}' is not a VAT month here; write it like '{example}'"),
+    "quarter": N_("'{period}' is not a VAT quarter here; write it like '{example}'"),
+    "year": N_("'{period}' is not a VAT year here; write it like '{example}'"),
+}
+# The late-filing note, by how the fixed amount and the share of the tax combine.
+LATE_FILING = {
+    "greater": N_(
+        "filed {filed_on}, due {deadline}: late; tax.penalties.late_filing since {since}: "
+        "greater of fixed {fixed} and {rate} of tax {tax} ({share}): {amount}"
+    ),
+    "sum": N_(
+        "filed {filed_on}, due {deadline}: late; tax.penalties.late_filing since {since}: "
+        "sum of fixed {fixed} and {rate} of tax {tax} ({share}): {amount}"
+    ),
+}
 
 
 def add_months(day: date, months: int) -> date:
@@ -118,11 +137,11 @@ class TaxRules:
         match = re.fullmatch(patterns[vat.period], label)
         if match is None:
             raise Unprocessable(
-                f"period: {label!r} is not a VAT {vat.period} here; write it like {examples[vat.period]!r}"
+                "period: " + _(NOT_A_PERIOD[vat.period]).format(period=label, example=examples[vat.period])
             )
         year = int(match.group(1))
         if not 1900 <= year <= 2200:
-            raise Unprocessable(f"period: year {year} is outside 1900-2200")
+            raise Unprocessable("period: " + _("year {year} is outside 1900-2200").format(year=year))
         if vat.period == "month":
             start, months = date(year, int(match.group(2)), 1), 1
         elif vat.period == "quarter":
@@ -148,7 +167,7 @@ class TaxRules:
 
     def objection_deadline(self, assessed_on: date) -> tuple[date, int]:
         days = in_force(
-            self.objection_days, assessed_on, "tax.objections.window_days", field="assessment", when="its date"
+            self.objection_days, assessed_on, "tax.objections.window_days", field="assessment", when=ASSESSMENT_DAY
         ).value
         return assessed_on + timedelta(days=days), days
 
@@ -157,11 +176,14 @@ class TaxRules:
     def late_filing_penalty(self, *, tax: int, filed_on: date, deadline: date) -> Penalty:
         """The penalty for filing on `filed_on` a return due on `deadline` (0 when on time or none configured)."""
         if filed_on <= deadline:
-            return Penalty(0, [TraceStep("late_filing", f"filed {filed_on}, due {deadline}: on time", {"amount": 0})])
+            note = _("filed {filed_on}, due {deadline}: on time").format(filed_on=filed_on, deadline=deadline)
+            return Penalty(0, [TraceStep("late_filing", note, {"amount": 0})])
         index = [rule.since for rule in self.late_filing]
         applicable = [rule for rule, since in zip(self.late_filing, index, strict=True) if since <= deadline]
         if not applicable:
-            note = f"filed {filed_on}, due {deadline}: late, but no tax.penalties.late_filing is in force"
+            note = _("filed {filed_on}, due {deadline}: late, but no tax.penalties.late_filing is in force").format(
+                filed_on=filed_on, deadline=deadline
+            )
             return Penalty(0, [TraceStep("late_filing", note, {"amount": 0})])
         chosen = applicable[-1]
         rule: LateFilingRule = chosen.value
@@ -170,9 +192,15 @@ class TaxRules:
             share = max(0, tax) * rule.rate
             exact = max(Decimal(rule.fixed), share) if rule.combine == "greater" else rule.fixed + share
         amount = self.penalty_rounding.apply(exact)
-        note = (
-            f"filed {filed_on}, due {deadline}: late; tax.penalties.late_filing since {chosen.since}: "
-            f"{rule.combine} of fixed {rule.fixed} and {_percent(rule.rate)} of tax {tax} ({_exact(share)}): {amount}"
+        note = _(LATE_FILING[rule.combine]).format(
+            filed_on=filed_on,
+            deadline=deadline,
+            since=chosen.since,
+            fixed=rule.fixed,
+            rate=_percent(rule.rate),
+            tax=tax,
+            share=_exact(share),
+            amount=amount,
         )
         return Penalty(amount, [TraceStep("late_filing", note, {"amount": amount, "exact": _exact(exact)})])
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from ...core.i18n import _
 from ...core.schemas import UtcDatetime
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
@@ -32,11 +33,11 @@ class TaxpayerRequest(BaseModel):
     def _one_identifier(self) -> TaxpayerRequest:
         if self.kind == "business":
             if self.national_id is not None:
-                raise ValueError("national_id: a business registers with external_id (its registration number)")
+                raise ValueError("national_id: " + _("a business registers with external_id (its registration number)"))
             if self.external_id is None:
-                raise ValueError("external_id: a business needs its registration number")
+                raise ValueError("external_id: " + _("a business needs its registration number"))
         elif (self.national_id is None) == (self.external_id is None):
-            raise ValueError("an individual registers with exactly one of national_id or external_id")
+            raise ValueError(_("an individual registers with exactly one of national_id or external_id"))
         return self
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from faker import Faker
 
 from ...core.errors import Conflict, Problem
+from ...core.i18n import _
 from ...core.money import Money
 from ...core.registry import SeedContext
 from . import service
@@ -32,7 +33,7 @@ def seed(context: SeedContext) -> list[str]:
     try:
         brackets = law.scale_in_force(year)
     except Problem as problem:
-        return [f"tax: no demo returns for {year}: {problem.detail}"]
+        return ["tax: " + _("no demo returns for {year}: {problem}").format(year=year, problem=problem.detail)]
     unit = brackets[1].threshold if len(brackets) > 1 else Money.from_major(FLAT_SCALE_UNIT, currency).amount
     fake = _faker(country.profile.locale)
     lines = []
@@ -56,8 +57,19 @@ def seed(context: SeedContext) -> list[str]:
         except Conflict:
             continue  # already filed by an earlier seed run
         lines.append(
-            f"tax: TIN {taxpayer.tin} ({kind}, {external_id}) income {law.format_amount(income)} "
-            f"for {year}: tax due {law.format_amount(assessment.tax_due)} (assessment {assessment.id})"
+            "tax: "
+            + _(
+                "TIN {tin} ({kind}, {external_id}) income {income} for {year}: "
+                "tax due {tax_due} (assessment {assessment_id})"
+            ).format(
+                tin=taxpayer.tin,
+                kind=kind,
+                external_id=external_id,
+                income=law.format_amount(income),
+                year=year,
+                tax_due=law.format_amount(assessment.tax_due),
+                assessment_id=assessment.id,
+            )
         )
     return lines
 

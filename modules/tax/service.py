@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.i18n import _
 from ...core.ports import SectorTokens
 from ...core.registry import Ports
 from . import tins
@@ -95,7 +96,7 @@ def get_taxpayer(*, session: Session, tin: str, country: LoadedCountry) -> Taxpa
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise NotFound(f"tin: no taxpayer holds {tin!r}")
+        raise NotFound("tin: " + _("no taxpayer holds '{tin}'").format(tin=tin))
     return taxpayer
 
 
@@ -109,8 +110,7 @@ def set_status(*, session: Session, tin: str, status: str, country: LoadedCountr
     current = TaxpayerStatus(taxpayer.status)
     wanted = TaxpayerStatus(status)
     if wanted not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (a death is final)"
-        raise Conflict(f"status: taxpayer {tin} is {current}; it can become {allowed}", status_now=current.value)
+        raise Conflict("status: " + _transition_refused(tin, current), status_now=current.value)
     taxpayer.status = wanted
     taxpayer.status_changed_at = datetime.now(UTC)
     session.flush()
@@ -196,7 +196,7 @@ def amend_return(
     _active_taxpayer(session, tin, country)
     latest = latest_return(session=session, tin=tin, kind=kind, period=period)
     if latest is None:
-        raise NotFound(f"period: no {kind} return of TIN {tin} for {period} to amend; file a return first")
+        raise NotFound("period: " + _nothing_to_amend(tin, kind, period))
     amended = TaxReturn(
         tin=tin,
         year=latest.year,
@@ -253,7 +253,8 @@ def assess(
     penalty = rules.late_filing_penalty(tax=tax, filed_on=filed_on, deadline=due_on)
     trace.extend(penalty.trace)
     if tax_return.version > 1:
-        trace.insert(0, TraceStep("version", f"amendment: version {tax_return.version} of this return"))
+        note = _("amendment: version {version} of this return").format(version=tax_return.version)
+        trace.insert(0, TraceStep("version", note))
     previous = session.scalar(
         select(Assessment).where(
             Assessment.tin == tax_return.tin,
@@ -310,7 +311,7 @@ def assess(
 def get_assessment(*, session: Session, assessment_id: int) -> Assessment:
     assessment = session.get(Assessment, assessment_id)
     if assessment is None:
-        raise NotFound(f"id: no assessment {assessment_id}")
+        raise NotFound("id: " + _("no assessment {assessment_id}").format(assessment_id=assessment_id))
     return assessment
 
 
@@ -336,17 +337,25 @@ def _entry(assessment: Assessment, kind: EntryKind, amount: int, day: date) -> A
 
 def _check_currency(currency: str, rules: TaxRules) -> None:
     if currency != rules.currency:
-        raise Unprocessable(f"currency: returns here are filed in {rules.currency}, not {currency!r}")
+        raise Unprocessable(
+            "currency: "
+            + _("returns here are filed in {expected}, not '{currency}'").format(
+                expected=rules.currency, currency=currency
+            )
+        )
 
 
 def _active_taxpayer(session: Session, tin: str, country: LoadedCountry) -> Taxpayer:
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise Unprocessable(f"tin: no taxpayer holds {tin!r}; register the taxpayer first")
+        raise Unprocessable("tin: " + _("no taxpayer holds '{tin}'; register the taxpayer first").format(tin=tin))
     if taxpayer.status != TaxpayerStatus.ACTIVE:
         raise Conflict(
-            f"tin: taxpayer {tin} is {taxpayer.status}; only an active taxpayer files returns",
+            "tin: "
+            + _("taxpayer {tin} is {status}; only an active taxpayer files returns").format(
+                tin=tin, status=taxpayer.status
+            ),
             status_now=taxpayer.status,
         )
     return taxpayer
@@ -390,8 +399,11 @@ def _reference(*, session: Session, request: TaxpayerRequest, ports: Ports) -> s
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
-            "national_id: this deployment has no identity registry to check it against; "
-            "register with external_id (the person's number in the existing national register) instead",
+            "national_id: "
+            + _(
+                "this deployment has no identity registry to check it against; "
+                "register with external_id (the person's number in the existing national register) instead"
+            ),
             kind="identity-not-installed",
         )
     return f"token:{tokens.token_for(session=session, national_id=request.national_id, sector=SECTOR)}"
@@ -404,8 +416,27 @@ def _unused_tin(session: Session, length: int) -> str:
             return candidate
 
 
+def _transition_refused(tin: str, current: TaxpayerStatus) -> str:
+    allowed = ", ".join(sorted(TRANSITIONS[current]))
+    if not allowed:
+        return _("taxpayer {tin} is {status}; it can become none (a death is final)").format(tin=tin, status=current)
+    return _("taxpayer {tin} is {status}; it can become {allowed}").format(tin=tin, status=current, allowed=allowed)
+
+
+def _nothing_to_amend(tin: str, kind: str, period: str) -> str:
+    if kind == ReturnKind.INCOME:
+        message = _("no income return of TIN {tin} for {period} to amend; file a return first")
+    else:
+        message = _("no vat return of TIN {tin} for {period} to amend; file a return first")
+    return message.format(tin=tin, period=period)
+
+
 def _already_registered(taxpayer: Taxpayer) -> Conflict:
-    return Conflict(f"this {taxpayer.kind} is already registered with TIN {taxpayer.tin}", tin=taxpayer.tin)
+    if taxpayer.kind == "business":
+        message = _("this business is already registered with TIN {tin}")
+    else:
+        message = _("this individual is already registered with TIN {tin}")
+    return Conflict(message.format(tin=taxpayer.tin), tin=taxpayer.tin)
 
 
 def _already_filed(session: Session, tax_return: TaxReturn) -> Conflict:
@@ -416,9 +447,17 @@ def _already_filed(session: Session, tax_return: TaxReturn) -> Conflict:
             Assessment.period == tax_return.period,
         )
     )
-    what = f"year {tax_return.year}" if tax_return.kind == ReturnKind.INCOME else f"VAT period {tax_return.period}"
+    if tax_return.kind == ReturnKind.INCOME:
+        message = _(
+            "a return for TIN {tin} and year {year} is already filed (assessment {assessment_id}); "
+            "file an amendment to change it, not a second return"
+        )
+    else:
+        message = _(
+            "a return for TIN {tin} and VAT period {period} is already filed (assessment {assessment_id}); "
+            "file an amendment to change it, not a second return"
+        )
     return Conflict(
-        f"a return for TIN {tax_return.tin} and {what} is already filed (assessment "
-        f"{assessment_id}); file an amendment to change it, not a second return",
+        message.format(tin=tax_return.tin, year=tax_return.year, period=tax_return.period, assessment_id=assessment_id),
         assessment_id=assessment_id,
     )

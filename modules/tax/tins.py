@@ -9,6 +9,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from ...core.errors import Unprocessable
+from ...core.i18n import _, ngettext
 
 _random = secrets.SystemRandom()
 
@@ -27,11 +28,20 @@ def generate(length: int, *, randbelow: Callable[[int], int] = _random.randrange
 def validate(value: str, *, length: int) -> str:
     """Return the TIN if well formed; raise InvalidTin saying what is wrong."""
     if not value.isascii() or not value.isdigit():
-        raise InvalidTin(f"tin: {value!r} must contain digits only")
+        raise InvalidTin("tin: " + _("'{tin}' must contain digits only").format(tin=value))
     if len(value) != length:
-        raise InvalidTin(f"tin: {value!r} has {len(value)} digits; TINs here have {length}")
+        raise InvalidTin(
+            "tin: "
+            + ngettext(
+                "'{tin}' has {digits} digit; TINs here have {length}",
+                "'{tin}' has {digits} digits; TINs here have {length}",
+                len(value),
+            ).format(tin=value, digits=len(value), length=length)
+        )
     try:
         luhn.validate(value)
     except StdnumValidationError:
-        raise InvalidTin(f"tin: {value!r} has a wrong check digit (Luhn); check it was copied correctly") from None
+        raise InvalidTin(
+            "tin: " + _("'{tin}' has a wrong check digit (Luhn); check it was copied correctly").format(tin=value)
+        ) from None
     return value

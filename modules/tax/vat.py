@@ -15,19 +15,32 @@ from decimal import Decimal, Inexact, localcontext
 from typing import Any
 
 from ...core.errors import Unprocessable
+from ...core.i18n import N_, _
 from ...core.money import Rounding, to_minor
 from .config import DatedRate, Vat
 from .law import Dated, TraceStep, _exact, _percent, in_force
 
-WHEN = "start of that VAT period"
+WHEN = N_("start of that VAT period")
 
 
 class VatNotConfigured(Unprocessable):
     def __init__(self) -> None:
         super().__init__(
-            "kind: this deployment has no VAT law (no tax.vat in country.yml); VAT returns cannot be filed",
+            "kind: " + _("this deployment has no VAT law (no tax.vat in country.yml); VAT returns cannot be filed"),
             kind="vat-not-configured",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """Sales give output VAT, purchases input VAT; `rounded` is the note of its rounding step."""
+
+    name: str
+    rounded: str
+
+
+OUTPUT = Side("output", N_("output VAT {before} rounded {mode} to {after}"))
+INPUT = Side("input", N_("input VAT {before} rounded {mode} to {after}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +92,15 @@ class VatLaw:
             return None
         if category in self.reduced:
             found = in_force(self.reduced[category], day, f"tax.vat.reduced.{category}", field="period", when=WHEN)
-            return found.value, f"tax.vat.reduced.{category} since {found.since}"
+            return found.value, _("{key} since {since}").format(key=f"tax.vat.reduced.{category}", since=found.since)
         found = in_force(self.standard, day, "tax.vat.rate", field="period", when=WHEN)
-        return found.value, f"tax.vat.rate since {found.since}"
+        return found.value, _("{key} since {since}").format(key="tax.vat.rate", since=found.since)
 
     def calculate(self, *, period_start: date, sales: Sequence[Line], purchases: Sequence[Line]) -> VatCalculation:
         trace = [
             TraceStep(
                 "law",
-                f"VAT period starting {period_start}: the rates in force on that day apply",
+                _("VAT period starting {start}: the rates in force on that day apply").format(start=period_start),
                 {"in_force_on": period_start.isoformat()},
             )
         ]
@@ -95,15 +108,17 @@ class VatLaw:
         with localcontext() as context:
             context.prec = 60
             context.traps[Inexact] = True
-            for side, lines in (("output", sales), ("input", purchases)):
+            for side, lines in ((OUTPUT, sales), (INPUT, purchases)):
                 exact = Decimal(0)
                 for line in lines:
                     found = self.rate_for(line.category, period_start)
                     if found is None:
                         trace.append(
                             TraceStep(
-                                f"{side}_line",
-                                f"{line.category} {line.amount}: exempt (tax.vat.exempt), no VAT",
+                                f"{side.name}_line",
+                                _("{category} {amount}: exempt (tax.vat.exempt), no VAT").format(
+                                    category=line.category, amount=line.amount
+                                ),
                                 {"category": line.category, "amount": line.amount, "rate": None, "vat": "0"},
                             )
                         )
@@ -113,8 +128,14 @@ class VatLaw:
                     exact += vat
                     trace.append(
                         TraceStep(
-                            f"{side}_line",
-                            f"{line.category} {line.amount} at {_percent(rate)} ({source}): {_exact(vat)}",
+                            f"{side.name}_line",
+                            _("{category} {amount} at {rate} ({source}): {vat}").format(
+                                category=line.category,
+                                amount=line.amount,
+                                rate=_percent(rate),
+                                source=source,
+                                vat=_exact(vat),
+                            ),
                             {"category": line.category, "amount": line.amount, "rate": str(rate), "vat": _exact(vat)},
                         )
                     )
@@ -123,20 +144,19 @@ class VatLaw:
                     rounded = self.rounding.apply(exact)
                 trace.append(
                     TraceStep(
-                        f"{side}_vat",
-                        f"{side} VAT {_exact(exact)} rounded {self.rounding.mode.value} to {rounded}",
+                        f"{side.name}_vat",
+                        _(side.rounded).format(before=_exact(exact), mode=self.rounding.mode.value, after=rounded),
                         {"before": _exact(exact), "after": rounded},
                     )
                 )
-                totals[side] = rounded
+                totals[side.name] = rounded
         net = totals["output"] - totals["input"]
+        if net < 0:
+            note = _("output VAT {output} minus input VAT {input}: {net} (a credit)")
+        else:
+            note = _("output VAT {output} minus input VAT {input}: {net}")
         trace.append(
-            TraceStep(
-                "net_vat",
-                f"output VAT {totals['output']} minus input VAT {totals['input']}: {net}"
-                + (" (a credit)" if net < 0 else ""),
-                {"amount": net},
-            )
+            TraceStep("net_vat", note.format(output=totals["output"], input=totals["input"], net=net), {"amount": net})
         )
         return VatCalculation(output_vat=totals["output"], input_vat=totals["input"], net=net, trace=trace)
 

@@ -29,6 +29,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def deployment_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
 
 
 def filed(engine: Engine, country: LoadedCountry, incomes: list[int], prefix: str = "BULK") -> list[str]:

@@ -17,6 +17,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def deployment_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
 
 
 def latest_year(country: LoadedCountry) -> int:
