@@ -25,10 +25,13 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
 from sqlalchemy import create_engine, insert, make_url, text
 
 from ...core import migrate
 from ...core.db import is_sqlite, make_engine, make_session_factory
+from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
 from . import disburse, programme_service
@@ -40,6 +43,11 @@ from .rails import SimulatedBank
 from .schemas import CycleIn, ProgrammeIn
 
 FAILURE_RATE = 0.01
+# The timed steps, labels of the report (translated when printed).
+BUILD_STEP = N_("eligibility + entitlements + envelope")
+LEDGER_STEP = N_("ledger (accounts, transfers, entries)")
+BANK_STEP = N_("pain.001 + XSD + bank + pain.002/camt.054")
+REPORT_STEP = N_("reconciliation report")
 
 
 @contextmanager
@@ -62,7 +70,10 @@ def scratch_runtime(runtime: Runtime, console: Console) -> Iterator[Runtime]:
     engine = make_engine(scratch_url)
     try:
         migrate.upgrade(engine)
-        console.print(f"scratch database {scratch.render_as_string(hide_password=True)} (removed afterwards)")
+        console.print(
+            _("scratch database {url} (removed afterwards)").format(url=scratch.render_as_string(hide_password=True)),
+            markup=False,
+        )
         yield replace(
             runtime,
             settings=runtime.settings.model_copy(update={"database_url": scratch_url}),
@@ -104,7 +115,11 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     code = f"BENCH-{run}"
     currency = runtime.country.profile.currency
     settings = payments_settings()
-    console.print(f"benchmark {code}: {count:,} beneficiaries on {runtime.engine.url.get_backend_name()}")
+    console.print(
+        _("benchmark {code}: {count} beneficiaries on {database}").format(
+            code=code, count=f"{count:,}", database=runtime.engine.url.get_backend_name()
+        )
+    )
     now = utcnow()
     with runtime.session_factory.begin() as session:
         programme = programme_service.create_programme(
@@ -150,7 +165,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
                     for i, k in enumerate(keys, start)
                 ],
             )
-    console.print("enrolled and linked (not timed)")
+    console.print(_("enrolled and linked (not timed)"))
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -175,15 +190,14 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             actor="bench",
         )
         disburse.start_disbursement(session=session, cycle=cycle, currency=currency, actor="bench")
-    timings["eligibility + entitlements + envelope"] = time.perf_counter() - started
-    ledger, bank = "ledger (accounts, transfers, entries)", "pain.001 + XSD + bank + pain.002/camt.054"
-    timings[ledger] = timings[bank] = 0.0
+    timings[BUILD_STEP] = time.perf_counter() - started
+    timings[LEDGER_STEP] = timings[BANK_STEP] = 0.0
     mark = time.perf_counter()
 
     def step_done(step: str) -> None:  # a chunk transaction committed: `pending` wrote the ledger, `paid` sent
         nonlocal mark
         now = time.perf_counter()
-        timings[ledger if step == ChunkState.PENDING else bank] += now - mark
+        timings[LEDGER_STEP if step == ChunkState.PENDING else BANK_STEP] += now - mark
         mark = now
 
     worker_engine = immediate_transactions(make_engine(runtime.settings.database_url))
@@ -197,28 +211,41 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
         on_step=step_done,
     )
     worker_engine.dispose()
-    timings[bank] += time.perf_counter() - mark  # closing the cycle
+    timings[BANK_STEP] += time.perf_counter() - mark  # closing the cycle
     mark = time.perf_counter()
     with runtime.session_factory() as session:
         report = disburse.reconcile(session=session, cycle_id=cycle_id)
-    timings["reconciliation report"] = time.perf_counter() - mark
+    timings[REPORT_STEP] = time.perf_counter() - mark
     elapsed = time.perf_counter() - started
 
     baseline = _baseline(runtime, count)
     rate = count / elapsed
     base_rate = count / baseline
-    console.print(f"N = {count:,} beneficiaries, chunks of {chunk_size:,}")
+    console.print(_("N = {count} beneficiaries, chunks of {size}").format(count=f"{count:,}", size=f"{chunk_size:,}"))
+    steps = Table.grid(padding=(0, 2))  # rich measures wide (CJK) characters; str.ljust would not
+    steps.add_column()
+    steps.add_column(justify="right")
     for label, seconds in timings.items():
-        console.print(f"  {label:<40} {seconds:8.2f} s")
+        steps.add_row(_(label), f"{seconds:.2f} s")
+    console.print(Padding.indent(steps, 2))
+    tallies = {
+        "paid": f"{report.paid.count:,}",
+        "returned": f"{report.failed.count:,}",
+        "pending": f"{report.pending.count:,}",
+    }
+    if report.matches_control_totals:
+        console.print(_("paid {paid}, returned {returned}, pending {pending}; control totals match").format(**tallies))
+    else:
+        console.print(
+            _("paid {paid}, returned {returned}, pending {pending}; control totals DO NOT match").format(**tallies)
+        )
+    console.print(_("end to end: {seconds} s = {rate} payouts/s").format(seconds=f"{elapsed:.2f}", rate=f"{rate:,.0f}"))
     console.print(
-        f"paid {report.paid.count:,}, returned {report.failed.count:,}, pending {report.pending.count:,}; "
-        f"control totals {'match' if report.matches_control_totals else 'DO NOT match'}"
+        _("baseline raw executemany insert of {count} ledger rows: {seconds} s = {rate} rows/s").format(
+            count=f"{count:,}", seconds=f"{baseline:.2f}", rate=f"{base_rate:,.0f}"
+        )
     )
-    console.print(f"end to end: {elapsed:.2f} s = {rate:,.0f} payouts/s")
-    console.print(
-        f"baseline raw executemany insert of {count:,} ledger rows: {baseline:.2f} s = {base_rate:,.0f} rows/s"
-    )
-    console.print(f"ratio payouts/s ÷ baseline rows/s = {rate / base_rate:.3f}")
+    console.print(_("ratio payouts/s ÷ baseline rows/s = {ratio}").format(ratio=f"{rate / base_rate:.3f}"))
     return {"seconds": elapsed, "rate": rate, "baseline_rate": base_rate, "ratio": rate / base_rate}
 
 

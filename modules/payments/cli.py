@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from babel.numbers import format_decimal
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
 
+from ...core import i18n
 from ...core.db import make_engine, make_session_factory
-from ...core.errors import Problem
+from ...core.errors import Problem, validation_message
+from ...core.i18n import N_, _, ngettext
 from ...core.runtime import Runtime, build_runtime
 from . import disburse, programme_service, service
 from .config import payments_settings
@@ -33,36 +37,71 @@ err_console = Console(stderr=True)
 PACKAGE = __package__.split(".")[0]
 
 
+# Row labels of the reconciliation report, translated when printed.
+REPORT_ROWS = (
+    ("envelope", N_("envelope (control totals)")),
+    ("instructions", N_("instructions")),
+    ("paid", N_("paid")),
+    ("failed", N_("failed (returned)")),
+    ("pending", N_("pending")),
+    ("unmatched", N_("unmatched bank entries")),
+    ("unlinked", N_("eligible, no account")),
+)
+
+
 @app.callback()
-def payments() -> None:
+def payments(ctx: typer.Context) -> None:
     """Payments: ledger checks, programmes, national disbursements and reconciliation."""
+    # `_runtime()` may narrow the locale to the profile's; restore it when the command ends.
+    token = i18n.set_locale(i18n.current_locale())
+    ctx.call_on_close(lambda: i18n.reset_locale(token))
 
 
 def _runtime() -> Runtime:
-    return build_runtime()
+    """The runtime; without a locale in the environment, messages from here on follow the profile's."""
+    runtime = build_runtime()
+    if i18n.locale_from_environment() is None:
+        i18n.set_locale(i18n.negotiate(None, runtime.country.profile.locale))
+    return runtime
 
 
 def _fail(problem: Problem) -> None:
-    err_console.print(f"[red]{problem.detail}[/red]")
+    err_console.print(problem.detail, style="red", markup=False)
     raise typer.Exit(1)
+
+
+def _number(value: int) -> str:
+    """An integer grouped the current locale's way (10,000 in English, 10 000 in French)."""
+    return format_decimal(value, locale=i18n.current_locale())
+
+
+def _row_errors(error: ValidationError) -> str:
+    """A CSV row's validation errors in the current language, field by field."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {validation_message(e)}" for e in error.errors())
 
 
 @app.command("ledger-check")
 def ledger_check() -> None:
     """Verify every transfer's entries sum to zero and no no-negative account is negative; exit 1 if not."""
-    runtime = build_runtime()
+    runtime = _runtime()
     try:
         with runtime.session_factory() as session:
             report = service.check_ledger(session=session)
     finally:
         runtime.engine.dispose()
-    console.print(f"checked {report.transfers} transfers, {report.entries} entries, {report.accounts} accounts")
+    console.print(
+        _("checked {transfers} transfers, {entries} entries, {accounts} accounts").format(
+            transfers=report.transfers, entries=report.entries, accounts=report.accounts
+        )
+    )
     for violation in report.violations:
-        err_console.print(f"[red]{violation}[/red]")
+        err_console.print(violation, style="red", markup=False)
     if not report.balanced:
-        err_console.print(f"[red]{len(report.violations)} ledger violation(s)[/red]")
+        count = len(report.violations)
+        message = ngettext("{count} ledger violation", "{count} ledger violations", count)
+        err_console.print(message.format(count=count), style="red")
         raise typer.Exit(1)
-    console.print("[green]ledger balanced[/green]")
+    console.print(_("ledger balanced"), style="green")
 
 
 @app.command("enrol")
@@ -86,8 +125,8 @@ def enrol_csv(
                     batch.append(
                         EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
                     )
-                except ValueError as error:
-                    err_console.print(f"[red]{csv_file}:{line}: {error}[/red]")
+                except ValidationError as error:
+                    err_console.print(f"{csv_file}:{line}: {_row_errors(error)}", style="red", markup=False)
                     raise typer.Exit(1) from None
                 if len(batch) == 1000:
                     _enrol(session, runtime, found, batch, counts)
@@ -97,7 +136,11 @@ def enrol_csv(
         _fail(problem)
     finally:
         runtime.engine.dispose()
-    console.print(f"enrolled {counts[0]}, updated {counts[1]}, unchanged {counts[2]}")
+    console.print(
+        _("enrolled {enrolled}, updated {updated}, unchanged {unchanged}").format(
+            enrolled=counts[0], updated=counts[1], unchanged=counts[2]
+        )
+    )
 
 
 def _enrol(session, runtime, programme, batch, counts) -> None:
@@ -136,8 +179,11 @@ def create_cycle(
     finally:
         runtime.engine.dispose()
     console.print(
-        f"cycle {cycle.id}: {cycle.instruction_count} payments summing {cycle.instruction_sum} "
-        f"(minor units); {cycle.unlinked_count} eligible without a linked account"
+        _(
+            "cycle {cycle}: {count} payments summing {sum} (minor units); {unlinked} eligible without a linked account"
+        ).format(
+            cycle=cycle.id, count=cycle.instruction_count, sum=cycle.instruction_sum, unlinked=cycle.unlinked_count
+        )
     )
 
 
@@ -159,7 +205,10 @@ def approve(
         _fail(problem)
     finally:
         runtime.engine.dispose()
-    console.print(f"[green]cycle {cycle} approved: {control_count} payments, {control_sum}[/green]")
+    console.print(
+        _("cycle {cycle} approved: {count} payments, {sum}").format(cycle=cycle, count=control_count, sum=control_sum),
+        style="green",
+    )
 
 
 @app.command("disburse")
@@ -182,7 +231,7 @@ def disburse_command(
         else:
             command = [sys.executable, "-m", PACKAGE, "payments", "worker", "--cycle", str(cycle)]
             command += ["--throttle", str(throttle)]
-            children = [subprocess.Popen(command, env=os.environ.copy()) for _ in range(workers)]  # noqa: S603
+            children = [subprocess.Popen(command, env=os.environ.copy()) for _worker in range(workers)]  # noqa: S603
             with _progress(runtime, cycle, quiet) as tick:
                 while any(child.poll() is None for child in children):
                     tick()
@@ -190,7 +239,12 @@ def disburse_command(
                 tick()
             failed = [child.returncode for child in children if child.returncode]
             if failed:
-                err_console.print(f"[red]{len(failed)} worker(s) failed; re-run to finish the cycle[/red]")
+                message = ngettext(
+                    "{count} worker failed; re-run to finish the cycle",
+                    "{count} workers failed; re-run to finish the cycle",
+                    len(failed),
+                )
+                err_console.print(message.format(count=len(failed)), style="red")
                 raise typer.Exit(1)
         with runtime.session_factory.begin() as session:
             disburse.finish_cycle(session=session, cycle_id=cycle)
@@ -241,16 +295,16 @@ class _progress:
 
     def __enter__(self):
         self.bar = Progress(
-            TextColumn("[bold]cycle {task.fields[cycle]}"),
+            TextColumn(_("cycle {cycle}").format(cycle=self.cycle), style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("chunk steps"),
+            TextColumn(_("chunk steps"), markup=False),
             TimeElapsedColumn(),
             console=console,
             disable=self.quiet,
         )
         self.bar.start()
-        self.task = self.bar.add_task("disburse", total=None, cycle=self.cycle)
+        self.task = self.bar.add_task("disburse", total=None)
         self.tick()
         return self.tick
 
@@ -280,12 +334,18 @@ def ingest(
         for path in files:
             with runtime.session_factory.begin() as session:
                 result = disburse.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
-            console.print(
-                f"{path.name}: {result.kind} {result.msg_id}"
-                + (" (already ingested)" if result.replayed else "")
-                + f": accepted {result.accepted}, settled {result.settled}, retried {result.retried}, "
-                f"returned {result.returned}, unmatched {result.unmatched}"
+            message = (
+                _(
+                    "{file}: {kind} {msg_id} (already ingested): accepted {accepted}, settled {settled}, "
+                    "retried {retried}, returned {returned}, unmatched {unmatched}"
+                )
+                if result.replayed
+                else _(
+                    "{file}: {kind} {msg_id}: accepted {accepted}, settled {settled}, retried {retried}, "
+                    "returned {returned}, unmatched {unmatched}"
+                )
             )
+            console.print(message.format(file=path.name, **vars(result)), markup=False)
     except Problem as problem:
         _fail(problem)
     finally:
@@ -309,26 +369,24 @@ def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
 
 
 def _print_report(report: disburse.Reconciliation) -> None:
-    table = Table(title=f"{report.programme} / {report.cycle} (cycle {report.cycle_id}, {report.state})")
-    table.add_column("")
-    table.add_column("count", justify="right")
-    table.add_column(f"sum ({report.currency}, minor units)", justify="right")
-    for label, tally in (
-        ("envelope (control totals)", report.envelope),
-        ("instructions", report.instructions),
-        ("paid", report.paid),
-        ("failed (returned)", report.failed),
-        ("pending", report.pending),
-        ("unmatched bank entries", report.unmatched),
-        ("eligible, no account", report.unlinked),
-    ):
-        table.add_row(label, f"{tally.count:,}", f"{tally.sum:,}")
-    console.print(table)
-    console.print(f"returned to the programme: {report.returned_to_programme:,}")
-    verdict = (
-        "[green]matches the control totals[/green]" if report.matches_control_totals else "[red]does NOT match[/red]"
+    title = _("{programme} / {cycle_name} (cycle {cycle}, {state})").format(
+        programme=report.programme, cycle_name=report.cycle, cycle=report.cycle_id, state=report.state
     )
-    console.print(f"reconciliation {verdict}")
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column(_("count"), justify="right")
+    table.add_column(_("sum ({currency}, minor units)").format(currency=report.currency), justify="right")
+    for field_name, label in REPORT_ROWS:
+        tally = getattr(report, field_name)
+        table.add_row(_(label), _number(tally.count), _number(tally.sum))
+    console.print(table)
+    console.print(
+        _("returned to the programme: {amount}").format(amount=_number(report.returned_to_programme)), markup=False
+    )
+    if report.matches_control_totals:
+        console.print(_("reconciliation matches the control totals"), style="green")
+    else:
+        console.print(_("reconciliation does NOT match the control totals"), style="red")
 
 
 @app.command("stimulus")
@@ -386,7 +444,11 @@ def stimulus(
     except Problem as problem:
         runtime.engine.dispose()
         _fail(problem)
-    console.print(f"programme {request.code}, cycle {cycle_id}: {cycle.instruction_count} payments approved")
+    console.print(
+        _("programme {code}, cycle {cycle}: {count} payments approved").format(
+            code=request.code, cycle=cycle_id, count=cycle.instruction_count
+        )
+    )
     runtime.engine.dispose()
     disburse_command(cycle=cycle_id, workers=workers, throttle=0.0, quiet=False)
 

@@ -24,6 +24,7 @@ from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.db import is_sqlite
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
+from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.ports import AssessedIncome, ResidentRegistry, SectorTokens
 from ...core.registry import Ports
@@ -85,19 +86,21 @@ def _candidates(
         )
         result = session.execute(query.execution_options(yield_per=BATCH))
         for part in result.partitions(BATCH):
-            yield [(key, json.loads(raw)) for key, raw, _ in part], {key for key, _, linked in part if linked}
+            yield [(key, json.loads(raw)) for key, raw, _linked in part], {key for key, _raw, linked in part if linked}
         return
     registry, tokens = ports.get(ResidentRegistry), ports.get(SectorTokens)
     if registry is None or tokens is None:
         raise Unprocessable(
-            f"programme {programme.code}: source 'registry' needs the identity module, which this deployment "
-            "does not have; use source 'enrolled'",
+            _(
+                "programme {code}: source 'registry' needs the identity module, which this deployment "
+                "does not have; use source 'enrolled'"
+            ).format(code=programme.code),
             kind="identity-unavailable",
         )
     incomes = ports.get(AssessedIncome) if INCOME in used else None
     if INCOME in used and incomes is None:
         raise Unprocessable(
-            f"programme {programme.code}: rules read assessed_income, which needs the tax module",
+            _("programme {code}: rules read assessed_income, which needs the tax module").format(code=programme.code),
             kind="tax-unavailable",
         )
     residents = []
@@ -168,7 +171,7 @@ def build_cycle(
     candidates = _candidates(session=session, ports=ports, programme=programme, as_of=as_of, country=country)
     for batch, linked in candidates:
         if linked is None:
-            keys = [key for key, _ in batch]
+            keys = [key for key, _attributes in batch]
             linked = set(
                 session.scalars(select(AccountLink.beneficiary_key).where(AccountLink.beneficiary_key.in_(keys)))
             )
@@ -211,7 +214,7 @@ def build_cycle(
 def get_cycle(*, session: Session, cycle_id: int) -> Cycle:
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        raise NotFound(f"cycle_id: no cycle {cycle_id}")
+        raise NotFound("cycle_id: " + _("no cycle {cycle}").format(cycle=cycle_id))
     return cycle
 
 
@@ -233,14 +236,18 @@ def approve_cycle(*, session: Session, cycle: Cycle, control_count: int, control
         if (cycle.control_count, cycle.control_sum) == (control_count, control_sum):
             return False
         raise Conflict(
-            f"cycle {cycle.id} is {cycle.state} with control totals {cycle.control_count} / {cycle.control_sum}",
+            _("cycle {cycle} is {state} with control totals {count} / {sum}").format(
+                cycle=cycle.id, state=cycle.state, count=cycle.control_count, sum=cycle.control_sum
+            ),
             state=cycle.state,
         )
     count, total = instruction_totals(session=session, cycle_id=cycle.id)
     if (count, total) != (control_count, control_sum):
         raise Problem(
-            f"control totals do not match the instructions: envelope says {control_count} payments summing "
-            f"{control_sum}, the cycle holds {count} summing {total}",
+            _(
+                "control totals do not match the instructions: envelope says {control_count} payments summing "
+                "{control_sum}, the cycle holds {count} summing {sum}"
+            ).format(control_count=control_count, control_sum=control_sum, count=count, sum=total),
             kind="envelope-mismatch",
             status=409,
             instruction_count=count,
@@ -264,12 +271,22 @@ def start_disbursement(*, session: Session, cycle: Cycle, currency: str, actor: 
     Idempotent: the funding transfer's reference is fixed per cycle.
     """
     if cycle.state == CycleState.BUILT:
-        raise Conflict(f"cycle {cycle.id} is not approved: approve its envelope (control totals) first")
+        raise Conflict(
+            _("cycle {cycle} is not approved: approve its envelope (control totals) first").format(cycle=cycle.id)
+        )
     count, total = instruction_totals(session=session, cycle_id=cycle.id)
     if (count, total) != (cycle.control_count, cycle.control_sum):
         raise Problem(
-            f"refusing to disburse cycle {cycle.id}: the envelope approved {cycle.control_count} payments summing "
-            f"{cycle.control_sum}, but the instructions are {count} summing {total}",
+            _(
+                "refusing to disburse cycle {cycle}: the envelope approved {control_count} payments summing "
+                "{control_sum}, but the instructions are {count} summing {sum}"
+            ).format(
+                cycle=cycle.id,
+                control_count=cycle.control_count,
+                control_sum=cycle.control_sum,
+                count=count,
+                sum=total,
+            ),
             kind="envelope-mismatch",
             status=409,
         )
@@ -399,7 +416,7 @@ def commit_chunk(*, session: Session, chunk: Chunk, currency: str, worker: str) 
         select(LedgerAccount.id).where(LedgerAccount.code == cycle_account_code(chunk.cycle_id))
     )
     if cycle_account is None:
-        raise Conflict(f"cycle {chunk.cycle_id} is not funded: start its disbursement first")
+        raise Conflict(_("cycle {cycle} is not funded: start its disbursement first").format(cycle=chunk.cycle_id))
     pending = (Instruction.chunk_id == chunk.id) & (Instruction.state == InstructionState.PENDING)
     existing = aliased(LedgerAccount)
     session.execute(
@@ -604,7 +621,7 @@ def ingest(
     if kind == "pain.002":
         return _ingest_pain002(session, iso20022.read_pain002(document), max_attempts, cycle_id, sent)
     if kind != "camt.054":
-        raise Unprocessable(f"message: a {kind} is something we send, not something to ingest")
+        raise Unprocessable("message: " + _("a {kind} is something we send, not something to ingest").format(kind=kind))
     return _ingest_camt054(session, iso20022.read_camt054(document), cycle_id, sent)
 
 
@@ -813,7 +830,7 @@ def _set_states_of_message(
         elif row["e"] not in targets and found[0] in from_states and (not match_amount or found[1] == row["amount"]):
             targets.add(row["e"])
             codes.add(row["code"])
-    excluded = [e2e for e2e, (row_state, _) in current.items() if row_state in from_states and e2e not in targets]
+    excluded = [e2e for e2e, (row_state, _amount) in current.items() if row_state in from_states and e2e not in targets]
     if len(codes) != 1 or len(excluded) > EXCLUDED_MAX:
         return 0, rows  # mixed status codes or a scattered answer: row by row
     query = (
@@ -831,7 +848,10 @@ def _set_states_of_message(
 
 
 def return_payments(*, session: Session, end_to_end_ids: Sequence[str], code: str, reason: str) -> None:
-    """Give failed payments back to the programme: reverse each one's ledger entries, mark it returned."""
+    """Give failed payments back to the programme: reverse each one's ledger entries, mark it returned.
+
+    `reason` is stored with each instruction and shown to whoever reads it later, so it stays in English.
+    """
     if not end_to_end_ids:
         return
     now = utcnow()

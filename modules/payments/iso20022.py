@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from ...core.errors import Unprocessable
+from ...core.i18n import _
 from ...core.money import minor_units, to_minor
 
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
@@ -170,7 +171,12 @@ def validate_pain001(message: bytes) -> etree._Element:
     schema = pain001_schema()
     if not schema.validate(document):
         error = schema.error_log.last_error
-        raise Unprocessable(f"pain.001: not valid against pain.001.001.09.xsd: line {error.line}: {error.message}")
+        raise Unprocessable(
+            "pain.001: "
+            + _("not valid against {schema}: line {line}: {error}").format(
+                schema="pain.001.001.09.xsd", line=error.line, error=error.message
+            )
+        )
     return document
 
 
@@ -194,10 +200,15 @@ def read_pain001(message: bytes | etree._ElementTree, *, validate: bool = True) 
     references = [element.text for element in document.iter(e2e_tag)]
     amounts = list(document.iter(amount_tag))
     if len(references) != len(amounts):
-        raise Unprocessable("pain.001: every CdtTrfTxInf needs one EndToEndId and one InstdAmt")
+        raise Unprocessable(
+            "pain.001: "
+            + _("every {parent} needs one {first} and one {second}").format(
+                parent="CdtTrfTxInf", first="EndToEndId", second="InstdAmt"
+            )
+        )
     currency = amounts[0].get("Ccy") if amounts else ""
     if any(a.get("Ccy") != currency for a in amounts):
-        raise Unprocessable("pain.001: every InstdAmt must be in the same currency")
+        raise Unprocessable("pain.001: " + _("every {element} must be in the same currency").format(element="InstdAmt"))
     read = amount_reader(currency) if amounts else None
     transfers = [(e2e, read(a.text)) for e2e, a in zip(references, amounts, strict=True)] if read else []
     return Initiation(msg_id=msg_id, currency=currency, transfers=transfers)
@@ -220,10 +231,10 @@ def scan_pain001(message: bytes) -> Initiation:
     if header is None or len(found) != message.count(b"<CdtTrfTxInf>") or b"&" in message:
         return read_pain001(message, validate=False)
     currency = found[0][1].decode() if found else ""
-    if any(c != found[0][1] for _, c, _ in found):
+    if any(c != found[0][1] for _e2e, c, _amount in found):
         return read_pain001(message, validate=False)
     read = amount_reader(currency) if found else None
-    transfers = [(e2e.decode(), read(amount.decode())) for e2e, _, amount in found] if read else []
+    transfers = [(e2e.decode(), read(amount.decode())) for e2e, _currency, amount in found] if read else []
     return Initiation(msg_id=header.group(1).decode(), currency=currency, transfers=transfers)
 
 
@@ -274,7 +285,12 @@ def parse_message(message: bytes) -> tuple[str, etree._ElementTree]:
     for kind in ("pain.001", "pain.002", "camt.054"):
         if f":{kind}." in namespace:
             return kind, document
-    raise Unprocessable(f"message: namespace {namespace!r} is not pain.001, pain.002 or camt.054")
+    raise Unprocessable(
+        "message: "
+        + _("namespace '{namespace}' is not one of {kinds}").format(
+            namespace=namespace, kinds="pain.001, pain.002, camt.054"
+        )
+    )
 
 
 def message_kind(message: bytes) -> str:
@@ -290,7 +306,7 @@ def read_pain002(message: bytes | etree._ElementTree) -> StatusReport:
     document = _document(message, "pain.002")
     root = document.getroot().find("{*}CstmrPmtStsRpt")
     if root is None:
-        raise Unprocessable("pain.002: no CstmrPmtStsRpt element")
+        raise Unprocessable("pain.002: " + _("no {element} element").format(element="CstmrPmtStsRpt"))
     statuses = []
     n = _ns(document)
     e2e_tag, status_tag, reason_tag = f"{n}OrgnlEndToEndId", f"{n}TxSts", f"{n}StsRsnInf"
@@ -306,11 +322,16 @@ def read_pain002(message: bytes | etree._ElementTree) -> StatusReport:
             elif tag == reason_tag and reason is None:
                 reason = child.findtext(reason_path)
         if not e2e or not status:
-            raise Unprocessable("pain.002: every TxInfAndSts needs OrgnlEndToEndId and TxSts")
+            raise Unprocessable(
+                "pain.002: "
+                + _("every {parent} needs one {first} and one {second}").format(
+                    parent="TxInfAndSts", first="OrgnlEndToEndId", second="TxSts"
+                )
+            )
         statuses.append(TransactionStatus(e2e.strip(), status.strip(), reason))
     msg_id = root.findtext("{*}GrpHdr/{*}MsgId")
     if not msg_id:
-        raise Unprocessable("pain.002: GrpHdr/MsgId is missing")
+        raise Unprocessable("pain.002: " + _("{element} is missing").format(element="GrpHdr/MsgId"))
     return StatusReport(
         msg_id=msg_id.strip(),
         original_msg_id=(root.findtext("{*}OrgnlGrpInfAndSts/{*}OrgnlMsgId") or "").strip(),
@@ -322,10 +343,10 @@ def read_camt054(message: bytes | etree._ElementTree) -> Notification:
     document = _document(message, "camt.054")
     root = document.getroot().find("{*}BkToCstmrDbtCdtNtfctn")
     if root is None:
-        raise Unprocessable("camt.054: no BkToCstmrDbtCdtNtfctn element")
+        raise Unprocessable("camt.054: " + _("no {element} element").format(element="BkToCstmrDbtCdtNtfctn"))
     msg_id = root.findtext("{*}GrpHdr/{*}MsgId")
     if not msg_id:
-        raise Unprocessable("camt.054: GrpHdr/MsgId is missing")
+        raise Unprocessable("camt.054: " + _("{element} is missing").format(element="GrpHdr/MsgId"))
     bookings = []
     n = _ns(document)
     amount_tag, indicator_tag, status_tag = f"{n}Amt", f"{n}CdtDbtInd", f"{n}Sts"
@@ -344,7 +365,12 @@ def read_camt054(message: bytes | etree._ElementTree) -> Notification:
                 status = child.findtext(code_tag) or child.text or ""
         currency = amount.get("Ccy") if amount is not None else None
         if currency is None:
-            raise Unprocessable("camt.054: every Ntry needs Amt with a Ccy")
+            raise Unprocessable(
+                "camt.054: "
+                + _("every {parent} needs {element} with a {attribute}").format(
+                    parent="Ntry", element="Amt", attribute="Ccy"
+                )
+            )
         try:
             read = readers.get(currency) or readers.setdefault(currency, amount_reader(currency))
             minor = read((amount.text or "").strip())
@@ -367,4 +393,4 @@ def _parse(message: bytes, what: str) -> etree._ElementTree:
     try:
         return etree.ElementTree(etree.fromstring(message, _PARSER))
     except etree.XMLSyntaxError as error:
-        raise Unprocessable(f"{what}: not well-formed XML ({error})") from None
+        raise Unprocessable(what + ": " + _("not well-formed XML ({error})").format(error=error)) from None

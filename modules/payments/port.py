@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from ...core import audit
 from ...core.country import LoadedCountry
-from ...core.errors import Conflict, Problem
+from ...core.errors import Conflict, Problem, validation_message
+from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money
 from ...core.ports import PaymentOutcome
@@ -100,7 +101,10 @@ class LedgerDisbursements:
         existing = session.scalar(select(Transfer).where(Transfer.client_reference == reference))
         if existing is not None:
             if existing.request_hash != digest:
-                raise Conflict(f"reference: {reference!r} was already used for a different payment")
+                raise Conflict(
+                    "reference: "
+                    + _("'{reference}' was already used for a different payment").format(reference=reference)
+                )
             return PaymentOutcome(reference=reference, state=existing.state)
         payer = service.ensure_funding_account(session=session, code=PAYERS_ACCOUNT, currency=amount.currency)
         payee = service.ensure_beneficiary_account(
@@ -139,4 +143,4 @@ class LedgerDisbursements:
 
 def _first_error(error: ValidationError) -> str:
     first = error.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return f"{'.'.join(str(p) for p in first['loc'])}: {validation_message(first)}"

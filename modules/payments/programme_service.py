@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
+from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
 from . import disburse
@@ -36,15 +37,15 @@ def create_programme(
     _check_currency(request.currency, country.profile.currency)
     used = attributes_used(request.eligibility, request.entitlement)
     if INCOME in used and request.income_year is None:
-        raise Unprocessable("income_year: rules that read assessed_income need the fiscal year to read it for")
+        raise Unprocessable("income_year: " + _("rules that read assessed_income need the fiscal year to read it for"))
     if request.source == "registry" and ports.get(ResidentRegistry) is None:
         raise Unprocessable(
-            "source: 'registry' needs the identity module, which this deployment does not have; use 'enrolled'",
+            "source: " + _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
             kind="identity-unavailable",
         )
     if INCOME in used and ports.get(AssessedIncome) is None:
         raise Unprocessable(
-            "eligibility: assessed_income needs the tax module, which this deployment does not have",
+            "eligibility: " + _("assessed_income needs the tax module, which this deployment does not have"),
             kind="tax-unavailable",
         )
     body = request.model_dump(mode="json")
@@ -52,7 +53,9 @@ def create_programme(
     existing = session.scalar(select(Programme).where(Programme.code == request.code))
     if existing is not None:
         if existing.request_hash != digest:
-            raise Conflict(f"code: programme {request.code!r} already exists with different rules")
+            raise Conflict(
+                "code: " + _("programme '{code}' already exists with different rules").format(code=request.code)
+            )
         return Created(existing, False)
     programme = Programme(
         code=request.code,
@@ -74,7 +77,7 @@ def create_programme(
 def get_programme(*, session: Session, code: str) -> Programme:
     programme = session.scalar(select(Programme).where(Programme.code == code))
     if programme is None:
-        raise NotFound(f"code: no programme {code!r}")
+        raise NotFound("code: " + _("no programme '{code}'").format(code=code))
     return programme
 
 
@@ -88,15 +91,17 @@ class EnrolmentCounts:
 def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[EnrolmentItem]) -> EnrolmentCounts:
     """Add beneficiaries (by external ID, or national ID when identity is present) to an enrolled programme."""
     if programme.source != "enrolled":
-        raise Conflict(f"programme {programme.code} reads the population register; it takes no enrolments")
+        raise Conflict(
+            _("programme {code} reads the population register; it takes no enrolments").format(code=programme.code)
+        )
     keyed = [(beneficiary_key(session=session, ports=ports, beneficiary=item.beneficiary), item) for item in items]
-    if len({key for key, _ in keyed}) != len(keyed):
-        raise Unprocessable("items: a beneficiary appears twice in this request")
+    if len({key for key, _item in keyed}) != len(keyed):
+        raise Unprocessable("items: " + _("a beneficiary appears twice in this request"))
     existing = {
         e.beneficiary_key: e
         for e in session.scalars(
             select(Enrolment).where(
-                Enrolment.programme_id == programme.id, Enrolment.beneficiary_key.in_([k for k, _ in keyed])
+                Enrolment.programme_id == programme.id, Enrolment.beneficiary_key.in_([k for k, _item in keyed])
             )
         )
     }
@@ -194,7 +199,7 @@ def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, 
     lines += [
         PaymentLine(
             programme="transfer",
-            programme_name="Direct transfer",
+            programme_name=_("Direct transfer"),
             cycle=None,
             reference=t.client_reference,
             amount=t.amount,

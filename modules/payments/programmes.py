@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...core.i18n import _
 from ...core.ports import Resident
 
 MAX_AMOUNT = 9_007_199_254_740_991
@@ -41,11 +42,11 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _value_fits_op(self) -> Rule:
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a list value")
+            raise ValueError(_("op '{op}' needs a list value").format(op=self.op))
         if self.op not in ("in", "not_in") and isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a single value, not a list")
+            raise ValueError(_("op '{op}' needs a single value, not a list").format(op=self.op))
         if self.op in ("<", "<=", ">", ">=") and not isinstance(self.value, int):
-            raise ValueError(f"op {self.op!r} compares numbers: value must be an integer")
+            raise ValueError(_("op '{op}' compares numbers: value must be an integer").format(op=self.op))
         return self
 
     def holds(self, attributes: Mapping[str, Any]) -> bool:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
+from ...core.i18n import _
 from ...core.models import Partner
 from . import disburse, programme_service, service
 from .config import payments_settings
@@ -109,7 +110,7 @@ def resolve_accounts(
         if result.link is not None:
             items.append(ResolveItem(index=index, status="found", account=_account_out(result.link)))
         elif result.error == "not linked":
-            items.append(ResolveItem(index=index, status="not_found", reason="no financial account is linked"))
+            items.append(ResolveItem(index=index, status="not_found", reason=_("no financial account is linked")))
         else:
             items.append(ResolveItem(index=index, status="error", reason=result.error))
     return ResolveOut(items=items)

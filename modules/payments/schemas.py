@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...core.i18n import _
 from ...core.schemas import UtcDatetime
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
@@ -30,7 +31,7 @@ class BeneficiaryRef(BaseModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> BeneficiaryRef:
         if (self.national_id is None) == (self.external_id is None):
-            raise ValueError("give exactly one of national_id or external_id")
+            raise ValueError(_("give exactly one of national_id or external_id"))
         return self
 
 
@@ -75,7 +76,11 @@ class TransferRequest(BaseModel):
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value.upper().startswith(RESERVED_PREFIX):
-            raise ValueError(f"references starting with {RESERVED_PREFIX} are reserved for programme payments")
+            raise ValueError(
+                _("references starting with {prefix} are reserved for programme payments").format(
+                    prefix=RESERVED_PREFIX
+                )
+            )
         return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
+from ...core.i18n import _, format_money
 from ...core.money import Money, to_minor
 from ...core.registry import SeedContext
 from . import service
@@ -41,9 +42,15 @@ def seed(context: SeedContext) -> list[str]:
             funding_account=funding,
             actor="seed",
         )
+    summary = _("linked and paid {count} demo beneficiaries ({beneficiaries}) {amount} each from {account}")
     return [
-        f"payments: linked and paid {len(DEMO_BENEFICIARIES)} demo beneficiaries "
-        f"({', '.join(DEMO_BENEFICIARIES)}) {amount.format(profile.locale)} each from {funding}"
+        "payments: "
+        + summary.format(
+            count=len(DEMO_BENEFICIARIES),
+            beneficiaries=", ".join(DEMO_BENEFICIARIES),
+            amount=format_money(amount),
+            account=funding,
+        )
     ]
 
 

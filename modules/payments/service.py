@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
+from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money, MoneyError, minor_units
 from ...core.ports import SectorTokens
@@ -45,7 +46,9 @@ class TransferRejected(Problem):
 
     def __init__(self, transfer: Transfer) -> None:
         super().__init__(
-            f"transfer {transfer.client_reference!r} was rejected: {transfer.reason}",
+            _("transfer '{reference}' was rejected: {reason}").format(
+                reference=transfer.client_reference, reason=transfer.reason
+            ),
             kind="transfer-rejected",
             client_reference=transfer.client_reference,
             state=transfer.state,
@@ -63,8 +66,11 @@ def beneficiary_key(*, session: Session, ports: Ports, beneficiary: BeneficiaryR
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
-            "national_id: national IDs need the identity module, which this deployment does not have; "
-            "identify the beneficiary by external_id instead",
+            "national_id: "
+            + _(
+                "national IDs need the identity module, which this deployment does not have; "
+                "identify the beneficiary by external_id instead"
+            ),
             kind="identity-unavailable",
         )
     return f"token:{tokens.token_for(session=session, national_id=beneficiary.national_id, sector=SECTOR)}"
@@ -119,7 +125,7 @@ def resolve(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef) -> A
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
     if link is None:
-        raise NotFound(f"{_field(beneficiary)}: no financial account is linked to this beneficiary")
+        raise NotFound(_not_linked(beneficiary))
     return link
 
 
@@ -134,15 +140,23 @@ def normalise_account(account: AccountIn, *, phone_region: str) -> tuple[str, st
         try:
             iban = IBAN(account.number)
         except SchwiftyException as error:
-            raise Unprocessable(f"account.number: {account.number!r} is not a valid IBAN ({error})") from None
+            raise Unprocessable(
+                "account.number: "
+                + _("'{number}' is not a valid IBAN ({error})").format(number=account.number, error=error)
+            ) from None
         return account.kind, iban.compact, account.bank_code
     if account.kind == AccountKind.MOBILE_MONEY:
         return account.kind, _mobile_number(account.number, phone_region), account.bank_code
     digits = account.number.replace(" ", "").replace("-", "")
     if not _BANK_ACCOUNT.fullmatch(digits):
-        raise Unprocessable(f"account.number: {account.number!r} must be 6 to 20 digits for kind bank_account")
+        raise Unprocessable(
+            "account.number: "
+            + _("'{number}' must be 6 to 20 digits for kind bank_account").format(number=account.number)
+        )
     if account.bank_code is None:
-        raise Unprocessable("account.bank_code: is required for kind bank_account (the bank's code, e.g. its BIC)")
+        raise Unprocessable(
+            "account.bank_code: " + _("is required for kind bank_account (the bank's code, e.g. its BIC)")
+        )
     return account.kind, digits, account.bank_code
 
 
@@ -150,13 +164,21 @@ def _mobile_number(number: str, region: str) -> str:
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
-        raise Unprocessable(f"account.number: {number!r} is not a phone number") from None
+        raise Unprocessable("account.number: " + _("'{number}' is not a phone number").format(number=number)) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise Unprocessable(f"account.number: {number!r} is not a valid phone number (home region {region})")
+        raise Unprocessable(
+            "account.number: "
+            + _("'{number}' is not a valid phone number (home region {region})").format(number=number, region=region)
+        )
     if phonenumbers.region_code_for_number(parsed) != region:
-        raise Unprocessable(f"account.number: {number!r} is not a {region} number; mobile money is paid in {region}")
+        raise Unprocessable(
+            "account.number: "
+            + _("'{number}' is not a {region} number; mobile money is paid in {region}").format(
+                number=number, region=region
+            )
+        )
     if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
-        raise Unprocessable(f"account.number: {number!r} is not a mobile number")
+        raise Unprocessable("account.number: " + _("'{number}' is not a mobile number").format(number=number))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -171,7 +193,11 @@ def ensure_funding_account(*, session: Session, code: str, currency: str) -> Led
         session.add(account)
         session.flush()
     elif account.currency != currency:
-        raise Conflict(f"funding account {code} holds {account.currency}, but this deployment pays in {currency}")
+        raise Conflict(
+            _("funding account {code} holds {held}, but this deployment pays in {currency}").format(
+                code=code, held=account.currency, currency=currency
+            )
+        )
     return account
 
 
@@ -199,7 +225,7 @@ def balance(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef) -> B
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == key))
     if account is None:
-        raise NotFound(f"{_field(beneficiary)}: this beneficiary has no payments account; link one first")
+        raise NotFound(_field(beneficiary) + ": " + _("this beneficiary has no payments account; link one first"))
     return Balance(account=account, amount=account_balance(session=session, account_id=account.id))
 
 
@@ -231,7 +257,10 @@ def check_ledger(*, session: Session) -> LedgerReport:
         .having(total != 0)
         .order_by(Transfer.id)
     )
-    report.violations += [f"transfer {ref!r}: entries sum to {int(amount)}, not 0" for ref, amount in unbalanced]
+    report.violations += [
+        _("transfer '{reference}': entries sum to {amount}, not 0").format(reference=ref, amount=int(amount))
+        for ref, amount in unbalanced
+    ]
     entry_count = select(func.count()).where(Entry.transfer_id == Transfer.id).scalar_subquery()
     misfiled = session.execute(
         select(Transfer.client_reference, Transfer.state)
@@ -242,9 +271,9 @@ def check_ledger(*, session: Session) -> LedgerReport:
         .order_by(Transfer.id)
     )
     report.violations += [
-        f"transfer {ref!r}: committed but has no entries"
+        _("transfer '{reference}': committed but has no entries").format(reference=ref)
         if state == TransferState.COMMITTED
-        else f"transfer {ref!r}: {state} but has entries"
+        else _("transfer '{reference}': {state} but has entries").format(reference=ref, state=state)
         for ref, state in misfiled
     ]
     negative = session.execute(
@@ -256,7 +285,8 @@ def check_ledger(*, session: Session) -> LedgerReport:
         .order_by(LedgerAccount.id)
     )
     report.violations += [
-        f"account {code!r}: balance {int(held)} is negative but may not be" for code, held in negative
+        _("account '{code}': balance {balance} is negative but may not be").format(code=code, balance=int(held))
+        for code, held in negative
     ]
     return report
 
@@ -293,8 +323,10 @@ def transfer(
         return _replay(existing, request_hash)
     if session.scalar(select(AccountLink.id).where(AccountLink.beneficiary_key == key)) is None:
         raise Unprocessable(
-            f"beneficiary: no financial account is linked to this {_field(request.beneficiary)}; "
-            "link one with POST /payments/accounts first",
+            "beneficiary: "
+            + _("no financial account is linked to this {field}; link one with POST /payments/accounts first").format(
+                field=_field(request.beneficiary)
+            ),
             kind="beneficiary-not-linked",
         )
     payer = ensure_funding_account(session=session, code=funding_account, currency=currency)
@@ -353,7 +385,7 @@ def get_transfer_or_none(*, session: Session, client_reference: str) -> Transfer
 def get_transfer(*, session: Session, client_reference: str) -> Transfer:
     found = get_transfer_or_none(session=session, client_reference=client_reference)
     if found is None:
-        raise NotFound(f"client_reference: no transfer {client_reference!r}")
+        raise NotFound("client_reference: " + _("no transfer '{reference}'").format(reference=client_reference))
     return found
 
 
@@ -366,6 +398,7 @@ def _reserve(session: Session, record: Transfer, payer: LedgerAccount) -> str | 
     available = account_balance(session=session, account_id=locked.id)
     if available - record.amount >= 0:
         return None
+    # Stored with the transfer and read back by every later caller, whatever their language: kept in English.
     return (
         f"insufficient funds: account {locked.code} holds {Money(record.currency, available)} and may not go "
         f"negative; {Money(record.currency, record.amount)} requested"
@@ -375,7 +408,8 @@ def _reserve(session: Session, record: Transfer, payer: LedgerAccount) -> str | 
 def _replay(existing: Transfer, request_hash: str) -> TransferOutcome:
     if existing.request_hash != request_hash:
         raise Conflict(
-            f"client_reference: {existing.client_reference!r} was already used for a different transfer",
+            "client_reference: "
+            + _("'{reference}' was already used for a different transfer").format(reference=existing.client_reference),
             client_reference=existing.client_reference,
         )
     return TransferOutcome(transfer=existing, replayed=True)
@@ -387,8 +421,16 @@ def _check_currency(requested: str, deployment: str) -> None:
     try:
         minor_units(requested)
     except MoneyError as error:
-        raise Unprocessable(f"currency: {error}; this deployment pays in {deployment} only") from None
-    raise Unprocessable(f"currency: {requested} is not accepted; this deployment pays in {deployment} only")
+        raise Unprocessable(
+            "currency: "
+            + _("{error}; this deployment pays in {currency} only").format(error=error, currency=deployment)
+        ) from None
+    raise Unprocessable(
+        "currency: "
+        + _("{requested} is not accepted; this deployment pays in {currency} only").format(
+            requested=requested, currency=deployment
+        )
+    )
 
 
 def _request_hash(request: TransferRequest, key: str) -> str:
@@ -411,12 +453,16 @@ def _field(beneficiary: BeneficiaryRef) -> str:
     return "national_id" if beneficiary.national_id is not None else "external_id"
 
 
+def _not_linked(beneficiary: BeneficiaryRef) -> str:
+    return _field(beneficiary) + ": " + _("no financial account is linked to this beneficiary")
+
+
 def unlink_account(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, actor: str) -> AccountLinkHistory:
     """Remove a beneficiary's link (G2P Connect unlink); the account is kept in history."""
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
     if link is None:
-        raise NotFound(f"{_field(beneficiary)}: no financial account is linked to this beneficiary")
+        raise NotFound(_not_linked(beneficiary))
     history = AccountLinkHistory(
         beneficiary_key=key, kind=link.kind, number=link.number, bank_code=link.bank_code, valid_from=link.updated_at
     )

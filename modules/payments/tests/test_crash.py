@@ -33,6 +33,7 @@ def _environment(settings: Settings, **extra: str) -> dict[str, str]:
         PAYMENTS_RAIL="simulated",
         PAYMENTS_SIMULATED_FAILURE_RATE="0.05",
         PAYMENTS_MAX_ATTEMPTS="2",
+        NATION_STACK_LOCALE="en",  # the output is checked in English, whatever the caller's LANG
     )
     for name in ("country_profile", "country_file"):  # the profile's path, whatever the core calls it
         if name in type(settings).model_fields:
