@@ -3,7 +3,8 @@
 Setup (not timed): N income-tax returns for the fiscal year 2199 (a year no real
 return uses), with TINs from a reserved range. Baseline (timed): insert the rows an
 assessment writes (N assessments with a trace of the same shape, N account entries)
-with plain executemany, then delete them. Measured (timed): `bulk.assess_all` over
+with the same driver-level bulk insert (COPY on PostgreSQL, executemany on SQLite),
+then delete them. Measured (timed): `bulk.assess_all` over
 the same returns: select each chunk, calculate, insert. Everything the bench wrote
 is deleted at the end, except the audit events of the bulk chunks (append-only).
 """
@@ -19,7 +20,9 @@ from sqlalchemy import delete, func, select
 from stdnum import luhn
 
 from ...core import migrate
+from ...core.bulk import driver_value, insert_rows
 from ...core.i18n import _, ngettext
+from ...core.models import utcnow
 from ...core.runtime import Runtime
 from . import bulk, service
 from .fast import YearLaw
@@ -79,46 +82,31 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     with factory() as session:
         return_ids = list(session.scalars(select(TaxReturn.id).where(TaxReturn.period == str(BENCH_YEAR))))
     taxable, tax_due, exact = year_law.calculate(incomes[0])
-    trace = year_law.trace(incomes[0], taxable, tax_due, exact)
+    trace = year_law.trace_writer()(incomes[0], taxable, tax_due, exact)
     today = date.today()
     started = time.perf_counter()
     for start in range(0, count, chunk):
         with factory.begin() as session:
+            connection = session.connection()
+            now = utcnow()
+            assessed_at = driver_value(connection, Assessment.__table__.c.assessed_at, now)
+            due_on = driver_value(connection, Assessment.__table__.c.due_on, today)
+            booked_on = driver_value(connection, AccountEntry.__table__.c.booked_on, today)
+            created_at = driver_value(connection, AccountEntry.__table__.c.created_at, now)
+            fixed_figures = (BENCH_YEAR, "income", str(BENCH_YEAR), taxable, tax_due, 0)
+            booked = (booked_on, created_at)
             ids = return_ids[start : start + chunk]
-            rows = [
-                {
-                    "return_id": return_id,
-                    "tin": tins[start + offset],
-                    "year": BENCH_YEAR,
-                    "kind": "income",
-                    "period": str(BENCH_YEAR),
-                    "taxable": taxable,
-                    "tax_due": tax_due,
-                    "penalty": 0,
-                    "due_on": today,
-                    "currency": rules.currency,
-                    "state": "current",
-                    "trace": trace,
-                }
-                for offset, return_id in enumerate(ids)
+            tins_here = tins[start : start + chunk]
+            assessment_rows = [
+                (return_id, tin, *fixed_figures, due_on, rules.currency, "current", trace, assessed_at)
+                for return_id, tin in zip(ids, tins_here, strict=True)
             ]
-            session.connection().execute(Assessment.__table__.insert(), rows)
-            session.connection().execute(
-                AccountEntry.__table__.insert(),
-                [
-                    {
-                        "tin": row["tin"],
-                        "kind": "assessed",
-                        "amount": tax_due,
-                        "currency": rules.currency,
-                        "reference": f"bench-baseline:{row['return_id']}",
-                        "assessment_id": None,
-                        "state": "committed",
-                        "booked_on": today,
-                    }
-                    for row in rows
-                ],
-            )
+            insert_rows(connection, Assessment.__table__, bulk.ASSESSMENT_COLUMNS, assessment_rows)
+            entry_rows = [
+                (tin, "assessed", tax_due, rules.currency, f"bench-baseline:{return_id}", None, "committed", *booked)
+                for return_id, tin in zip(ids, tins_here, strict=True)
+            ]
+            insert_rows(connection, AccountEntry.__table__, bulk.ENTRY_COLUMNS, entry_rows)
     baseline = time.perf_counter() - started
     _cleanup(factory, keep_returns=True)
 

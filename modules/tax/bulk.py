@@ -18,8 +18,10 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import audit
+from ...core.bulk import driver_value, dump_json, insert_rows
 from ...core.country import LoadedCountry
 from ...core.errors import Problem
+from ...core.models import utcnow
 from ...core.money import Money
 from ...core.ports import SectorTokens
 from ...core.registry import Ports
@@ -87,56 +89,89 @@ def assess_all(
             progress(len(rows))
 
 
+ASSESSMENT_COLUMNS = (
+    "return_id",
+    "tin",
+    "year",
+    "kind",
+    "period",
+    "taxable",
+    "tax_due",
+    "penalty",
+    "due_on",
+    "currency",
+    "state",
+    "trace",
+    "assessed_at",
+)
+ENTRY_COLUMNS = ("tin", "kind", "amount", "currency", "reference", "assessment_id", "state", "booked_on", "created_at")
+
+
 def _assess_chunk(
     session: Session, rows: Sequence, rules: TaxRules, year_law: YearLaw, deadline: date, today: date, actor: str
 ) -> tuple[int, int]:
-    values = []
+    connection = session.connection()
+    assessments_table, entries_table = Assessment.__table__, AccountEntry.__table__
+    now = utcnow()
+    assessed_at = driver_value(connection, assessments_table.c.assessed_at, now)
+    due_on = driver_value(connection, assessments_table.c.due_on, deadline)
+    write_trace = year_law.trace_writer()
+    year, period, currency = year_law.year, str(year_law.year), rules.currency
+    kind, state = ReturnKind.INCOME.value, AssessmentState.CURRENT.value
+    assessments = []
+    charges = []  # (return_id, tin, tax due, penalty) of each assessment, for the account entries
     later_versions = []
     for return_id, tin, income, version, filed_on in rows:
         if version > 1:
             later_versions.append(return_id)  # an amendment supersedes: the one-by-one path does that
             continue
         taxable, tax_due, exact = year_law.calculate(income)
-        trace = year_law.trace(income, taxable, tax_due, exact)
         penalty = 0
         if filed_on is not None and filed_on > deadline and rules.late_filing:
             late = rules.late_filing_penalty(tax=tax_due, filed_on=filed_on, deadline=deadline)
             penalty = late.amount
+            trace = year_law.trace(income, taxable, tax_due, exact)
             trace.extend(step.as_dict() for step in late.trace)
-        values.append(
-            {
-                "return_id": return_id,
-                "tin": tin,
-                "year": year_law.year,
-                "kind": ReturnKind.INCOME.value,
-                "period": str(year_law.year),
-                "taxable": taxable,
-                "tax_due": tax_due,
-                "penalty": penalty,
-                "due_on": deadline,
-                "currency": rules.currency,
-                "state": AssessmentState.CURRENT.value,
-                "trace": trace,
-            }
+            trace_text = dump_json(trace)
+        else:
+            trace_text = write_trace(income, taxable, tax_due, exact)
+        assessments.append(
+            (
+                return_id,
+                tin,
+                year,
+                kind,
+                period,
+                taxable,
+                tax_due,
+                penalty,
+                due_on,
+                currency,
+                state,
+                trace_text,
+                assessed_at,
+            )
         )
+        charges.append((return_id, tin, tax_due, penalty))
     total = 0
-    if values:
-        connection = session.connection()
-        connection.execute(Assessment.__table__.insert(), values)
-        first, last = values[0]["return_id"], values[-1]["return_id"]
+    if assessments:
+        insert_rows(connection, assessments_table, ASSESSMENT_COLUMNS, assessments)
+        first, last = assessments[0][0], assessments[-1][0]
         ids = dict(
             connection.execute(
                 select(Assessment.return_id, Assessment.id).where(Assessment.return_id.between(first, last))
             ).all()
         )
+        booked_on = driver_value(connection, entries_table.c.booked_on, today)
+        created_at = driver_value(connection, entries_table.c.created_at, now)
         entries = []
-        for row in values:
-            assessment_id = ids[row["return_id"]]
-            total += row["tax_due"]
-            entries.append(_entry(assessment_id, row, EntryKind.ASSESSED, row["tax_due"], today))
-            if row["penalty"]:
-                entries.append(_entry(assessment_id, row, EntryKind.PENALTY, row["penalty"], today))
-        connection.execute(AccountEntry.__table__.insert(), entries)
+        for return_id, tin, tax_due, penalty in charges:
+            assessment_id = ids[return_id]
+            total += tax_due
+            entries.append(_entry(assessment_id, tin, EntryKind.ASSESSED, tax_due, currency, booked_on, created_at))
+            if penalty:
+                entries.append(_entry(assessment_id, tin, EntryKind.PENALTY, penalty, currency, booked_on, created_at))
+        insert_rows(connection, entries_table, ENTRY_COLUMNS, entries)
     for return_id in later_versions:
         tax_return = session.get(TaxReturn, return_id)
         assert tax_return is not None
@@ -151,17 +186,11 @@ def _assess_chunk(
     return len(rows), total
 
 
-def _entry(assessment_id: int, row: dict, kind: EntryKind, amount: int, today: date) -> dict:
-    return {
-        "tin": row["tin"],
-        "kind": kind.value,
-        "amount": amount,
-        "currency": row["currency"],
-        "reference": f"assessment:{assessment_id}:{kind.value}",
-        "assessment_id": assessment_id,
-        "state": "committed",
-        "booked_on": today,
-    }
+def _entry(
+    assessment_id: int, tin: str, kind: EntryKind, amount: int, currency: str, booked_on: object, created_at: object
+) -> tuple:
+    reference = f"assessment:{assessment_id}:{kind.value}"
+    return (tin, kind.value, amount, currency, reference, assessment_id, "committed", booked_on, created_at)
 
 
 def load_returns(

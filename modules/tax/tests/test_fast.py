@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ....core.money import RoundingMode
+from .. import fast
 from ..fast import YearLaw, round_ratio
 from .test_properties import laws
 
@@ -39,3 +42,22 @@ def test_the_bulk_calculator_equals_the_traced_one(law, income: int) -> None:
     (summary,) = year_law.trace(income, taxable, tax_due, _exact)
     relief = next(step for step in traced.trace_dicts() if step["step"] == "relief")
     assert Decimal(summary["tax_before_rounding"]) == Decimal(relief["tax_after"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(law=laws, income=st.integers(0, 10**15))
+def test_the_trace_writer_writes_the_trace_as_json(law, income: int) -> None:
+    calculator, _ = law
+    year_law = YearLaw.of(calculator, 2025)
+    figures = (income, *year_law.calculate(income))
+    assert json.loads(year_law.trace_writer()(*figures)) == year_law.trace(*figures)
+
+
+@settings(max_examples=20, deadline=None)
+@given(law=laws, income=st.integers(0, 10**15))
+def test_the_trace_writer_keeps_braces_and_quotes_in_the_note(law, income: int) -> None:
+    calculator, _ = law
+    year_law = YearLaw.of(calculator, 2025)
+    figures = (income, *year_law.calculate(income))
+    with patch.object(fast, "_", lambda text: 'a {{note}} with "quotes", {{braces}} and \\ ' + text):
+        assert json.loads(year_law.trace_writer()(*figures)) == year_law.trace(*figures)
