@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.exc import DBAPIError
 
 dump_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -45,6 +45,26 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     placeholders = ", ".join("?" for _ in columns)
     # Table and column names come from the table's metadata (checked above), never from input.
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
+
+
+def scratch_copy(table: Table, name: str, metadata: MetaData) -> Table:
+    """`table`'s columns, primary key, unique constraints and indexes under another name.
+
+    What a benchmark's raw-insert baseline writes into: the same rows cost the same index
+    upkeep as in the real table. Foreign keys are left out (the baseline's rows point nowhere).
+    """
+    copy = Table(
+        name,
+        metadata,
+        *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.columns),
+    )
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            copy.append_constraint(UniqueConstraint(*(copy.c[c.name] for c in constraint.columns)))
+    for index in table.indexes:
+        columns = [copy.c[c.name] for c in index.columns]
+        Index(f"ix_{name}_{'_'.join(c.name for c in columns)}", *columns, unique=bool(index.unique))
+    return copy
 
 
 def _copy(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:

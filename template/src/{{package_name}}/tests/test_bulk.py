@@ -1,10 +1,11 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from ..core.bulk import driver_value, dump_json, insert_rows
+from ..core.bulk import driver_value, dump_json, insert_rows, scratch_copy
+from ..core.db import NAMING_CONVENTION
 from ..core.models import Partner
 
 PARTNER = Partner.__table__
@@ -62,3 +63,31 @@ def test_none_and_values_without_a_processor_pass_through(engine: Engine) -> Non
     with engine.connect() as connection:
         assert driver_value(connection, PARTNER.c.created_at, None) is None
         assert driver_value(connection, PARTNER.c.name, "x") == "x"
+
+
+def test_a_scratch_copy_has_the_keys_and_indexes_of_the_table(engine: Engine) -> None:
+    original = Table(
+        "bulk_original",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("code", String(10), nullable=False, unique=True),
+        Column("owner", String(10), index=True),
+        Column("kind", String(10)),
+        Index("ix_bulk_original_owner_kind", "owner", "kind"),
+    )
+    scratch = MetaData(naming_convention=NAMING_CONVENTION)
+    copy = scratch_copy(original, "bulk_scratch", scratch)
+    scratch.create_all(engine)
+    try:
+        found = inspect(engine)
+        assert [c["name"] for c in found.get_columns("bulk_scratch")] == ["id", "code", "owner", "kind"]
+        assert found.get_pk_constraint("bulk_scratch")["constrained_columns"] == ["id"]
+        assert [u["column_names"] for u in found.get_unique_constraints("bulk_scratch")] == [["code"]]
+        indexed = sorted(tuple(i["column_names"]) for i in found.get_indexes("bulk_scratch"))
+        assert ("owner",) in indexed and ("owner", "kind") in indexed
+        with engine.begin() as connection:
+            insert_rows(connection, copy, ("code", "owner"), [("a", "x")])
+            with pytest.raises(IntegrityError):
+                insert_rows(connection, copy, ("code", "owner"), [("a", "y")])
+    finally:
+        scratch.drop_all(engine)
