@@ -59,5 +59,5 @@ def test_the_trace_writer_keeps_braces_and_quotes_in_the_note(law, income: int) 
     calculator, _ = law
     year_law = YearLaw.of(calculator, 2025)
     figures = (income, *year_law.calculate(income))
-    with patch.object(fast, "_", lambda text: 'a {{note}} with "quotes", {{braces}} and \\ ' + text):
+    with patch.object(fast, "_", lambda text: 'a {{"note"}} with "quotes", {{[braces]}} and \\ ' + text):
         assert json.loads(year_law.trace_writer()(*figures)) == year_law.trace(*figures)
