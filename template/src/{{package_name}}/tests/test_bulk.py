@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, inspect, select
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.bulk import driver_value, dump_json, insert_rows, scratch_copy
@@ -77,14 +77,14 @@ def test_a_scratch_copy_has_the_keys_and_indexes_of_the_table(engine: Engine) ->
     )
     scratch = MetaData(naming_convention=NAMING_CONVENTION)
     copy = scratch_copy(original, "bulk_scratch", scratch)
+    assert [c.name for c in copy.columns] == ["id", "code", "owner", "kind"]
+    assert [c.name for c in copy.primary_key] == ["id"]
+    uniques = [[c.name for c in u.columns] for u in copy.constraints if isinstance(u, UniqueConstraint)]
+    assert uniques == [["code"]]
+    assert sorted(tuple(c.name for c in i.columns) for i in copy.indexes) == [("owner",), ("owner", "kind")]
+    assert all(i.name.startswith("ix_bulk_scratch_") for i in copy.indexes)
     scratch.create_all(engine)
     try:
-        found = inspect(engine)
-        assert [c["name"] for c in found.get_columns("bulk_scratch")] == ["id", "code", "owner", "kind"]
-        assert found.get_pk_constraint("bulk_scratch")["constrained_columns"] == ["id"]
-        assert [u["column_names"] for u in found.get_unique_constraints("bulk_scratch")] == [["code"]]
-        indexed = sorted(tuple(i["column_names"]) for i in found.get_indexes("bulk_scratch"))
-        assert ("owner",) in indexed and ("owner", "kind") in indexed
         with engine.begin() as connection:
             insert_rows(connection, copy, ("code", "owner"), [("a", "x")])
             with pytest.raises(IntegrityError):
