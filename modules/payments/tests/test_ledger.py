@@ -60,6 +60,7 @@ def test_ledger_check_command_exits_1_on_a_violation(
     two_payments, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli, "build_runtime", lambda: build_runtime(settings))
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # else the profile's language (Japanese in Japan)
     runner = CliRunner()
     clean = runner.invoke(cli.app, ["ledger-check"])
     assert clean.exit_code == 0, clean.output
