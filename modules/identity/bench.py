@@ -6,9 +6,9 @@ insert of exactly the rows that path wrote (same chunks, same database, same
 run) into scratch copies of the two tables. Deduplication precision and recall
 are measured against the injected duplicates.
 
-Authentication: concurrent client threads call the service function
-(`auth.authenticate`, one session and commit per request, audit included) for
-demographic yes/no checks; the HTTP layer is not in the loop.
+Authentication: concurrent client threads call the service function the API
+calls (`auth.authenticate_committed`: committed through the group commit, audit
+included) for demographic yes/no checks; the HTTP layer is not in the loop.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from datetime import date
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import Column, MetaData, Table, UniqueConstraint, delete
+from sqlalchemy import MetaData, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import migrate
+from ...core.bulk import insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION
 from ...core.i18n import _
 from ...core.runtime import Runtime
@@ -137,8 +138,8 @@ def run(
 
 def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolments: list) -> float:
     scratch = MetaData(naming_convention=NAMING_CONVENTION)
-    person_table = _scratch_copy(Person.__table__, "identity_bench_raw_person", scratch)
-    enrolment_table = _scratch_copy(Enrolment.__table__, "identity_bench_raw_enrolment", scratch)
+    person_table = scratch_copy(Person.__table__, "identity_bench_raw_person", scratch)
+    enrolment_table = scratch_copy(Enrolment.__table__, "identity_bench_raw_enrolment", scratch)
     scratch.drop_all(engine)
     scratch.create_all(engine)
     try:
@@ -146,30 +147,11 @@ def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolmen
         for person_rows, enrolment_rows in zip(people, enrolments, strict=True):
             with factory.begin() as session:
                 connection = session.connection()
-                bulk.write_rows(connection, person_table.name, bulk.PERSON_COLUMNS, person_rows)
-                bulk.write_rows(connection, enrolment_table.name, bulk.ENROLMENT_COLUMNS, enrolment_rows)
+                insert_rows(connection, person_table, bulk.PERSON_COLUMNS, person_rows)
+                insert_rows(connection, enrolment_table, bulk.ENROLMENT_COLUMNS, enrolment_rows)
         return time.perf_counter() - started
     finally:
         scratch.drop_all(engine)
-
-
-def _scratch_copy(table: Table, name: str, metadata: MetaData) -> Table:
-    """Same columns, keys and indexes as `table`, constraint names derived from the new name."""
-    return Table(
-        name,
-        metadata,
-        *(
-            Column(
-                column.name,
-                column.type,
-                primary_key=column.primary_key,
-                nullable=column.nullable,
-                unique=any(column.name in c.columns for c in table.constraints if isinstance(c, UniqueConstraint)),
-                index=any(column.name in index.columns for index in table.indexes),
-            )
-            for column in table.columns
-        ),
-    )
 
 
 def _auth_load(factory, country, settings, runtime, rows, issued, total: int, clients: int, console: Console) -> None:
@@ -202,16 +184,14 @@ def _auth_load(factory, country, settings, runtime, rows, issued, total: int, cl
         for request in mine:
             begun = time.perf_counter()
             try:
-                with factory() as session, auth.serialised(session):
-                    result = auth.authenticate(
-                        session=session,
-                        request=request,
-                        partner=partner,
-                        country=country,
-                        settings=settings,
-                        secret=secret,
-                    )
-                    session.commit()
+                result = auth.authenticate_committed(
+                    session_factory=factory,
+                    request=request,
+                    partner=partner,
+                    country=country,
+                    settings=settings,
+                    secret=secret,
+                )
                 if not result.authenticated:
                     errors.append(result.reason or "not authenticated")
             except Exception as error:

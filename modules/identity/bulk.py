@@ -4,8 +4,8 @@ Per chunk, in one transaction: skip application IDs already enrolled (so a
 re-run never enrols a row twice), deduplicate in memory against an index of the
 registry blocked by date of birth (loaded once, then topped up with rows other
 writers added since), issue IDs from the fast generator, and write people and
-applications with the database's bulk path (executemany on SQLite, COPY on
-PostgreSQL). One audit event records each chunk.
+applications with the core's bulk path (`core.bulk.insert_rows`: executemany on
+SQLite, COPY on PostgreSQL). One audit event records each chunk.
 """
 
 from __future__ import annotations
@@ -18,18 +18,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ...core import audit
+from ...core.bulk import driver_value, dump_json, insert_rows
 from ...core.country import LoadedCountry
 from ...core.models import utcnow
 from . import idnumbers
 from .config import IdentitySettings
 from .models import Enrolment, EnrolmentStatus, Person, PersonStatus
-from .service import SECTION, normalise_name, sorted_tokens
+from .service import SECTION, content_hash, normalise_name, sorted_tokens
 
+PERSON = Person.__table__
+ENROLMENT = Enrolment.__table__
 PERSON_COLUMNS = (
     "national_id",
     "given_name",
@@ -76,6 +79,45 @@ class ChunkOutcome:
     enrolment_rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+# From this many people born on one day, one rapidfuzz scan per name form beats a comparison per
+# person (the scan costs more to start); a registry of millions has tens per day.
+SCAN_FROM = 5
+
+
+@dataclass
+class _Block:
+    """The people born on one day, as parallel lists so rapidfuzz scans each in one call."""
+
+    national_ids: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # normalised (service.normalise_name)
+    sorted_names: list[str] = field(default_factory=list)  # the same, words sorted
+
+    def add(self, national_id: str, name_key: str, token_key: str) -> None:
+        self.national_ids.append(national_id)
+        self.names.append(name_key)
+        self.sorted_names.append(token_key)
+
+    def candidates(self, name_key: str, token_key: str, threshold: int) -> list[str]:
+        """IDs whose name scores `threshold` or more, as written or words sorted (service.name_score)."""
+        if len(self.national_ids) < SCAN_FROM:
+            people = zip(self.national_ids, self.names, self.sorted_names, strict=False)
+            hits = {
+                national_id
+                for national_id, name, sorted_name in people
+                if fuzz.ratio(token_key, sorted_name, score_cutoff=threshold)
+                or fuzz.ratio(name_key, name, score_cutoff=threshold)
+            }
+        else:
+            hits = {
+                self.national_ids[index]
+                for query, choices in ((token_key, self.sorted_names), (name_key, self.names))
+                for _choice, _score, index in process.extract(
+                    query, choices, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+                )
+            }
+        return sorted(hits)
+
+
 class BulkEnroller:
     """Keeps the dedup index and the set of issued IDs between chunks of one run."""
 
@@ -83,10 +125,11 @@ class BulkEnroller:
         self._threshold = settings.dedup_threshold
         self._ids = idnumbers.stream(country.section(SECTION).id_length, restricted=settings.restricted_ids)
         self._actor = actor
-        # date of birth -> (national ID, normalised name, its words sorted)
-        self._by_birthday: dict[date, list[tuple[str, str, str]]] = defaultdict(list)
+        self._by_birthday: dict[date, _Block] = defaultdict(_Block)
         self._issued: set[str] = set()
         self._last_person_id = 0
+        # Dates of birth as the driver stores them: a few tens of thousands of distinct values.
+        self._stored_dates: dict[date, Any] = {}
 
     def enrol_chunk(self, *, session: Session, applicants: Sequence[Applicant], source: str) -> ChunkOutcome:
         """Enrol one chunk in the session's transaction (the caller commits)."""
@@ -94,9 +137,9 @@ class BulkEnroller:
         self._top_up(connection)
         outcome = ChunkOutcome()
         seen = _already_enrolled(connection, [a.application_id for a in applicants])
-        sqlite = connection.dialect.name == "sqlite"
-        # SQLite gets the text forms SQLAlchemy's Date and DateTime types store there.
-        now: Any = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else utcnow()
+        now = utcnow()
+        person_created = driver_value(connection, PERSON.c.created_at, now)
+        enrolment_created = driver_value(connection, ENROLMENT.c.created_at, now)
         for applicant in applicants:
             if applicant.application_id in seen:
                 outcome.already += 1
@@ -105,15 +148,7 @@ class BulkEnroller:
             name_key = normalise_name(f"{applicant.given_name} {applicant.family_name}")
             token_key = sorted_tokens(name_key)
             block = self._by_birthday[applicant.date_of_birth]
-            threshold = self._threshold
-            candidates = sorted(
-                {
-                    nid
-                    for nid, key, sorted_key in block
-                    if fuzz.ratio(token_key, sorted_key, score_cutoff=threshold)
-                    or fuzz.ratio(name_key, key, score_cutoff=threshold)
-                }
-            )
+            candidates = block.candidates(name_key, token_key, self._threshold)
             demographics = {
                 "application_id": applicant.application_id,
                 "given_name": applicant.given_name,
@@ -123,10 +158,14 @@ class BulkEnroller:
                 "phone": applicant.raw_phone,
                 "address": applicant.address,
             }
-            # The canonical form is both what the API hashes and what is stored (absent optional
-            # fields take their defaults when an adjudicator re-reads it).
-            demographics_json = _dumps(demographics)
-            request_hash = hashlib.sha256(demographics_json.encode()).hexdigest()
+            # What the API would store (absent optional fields take their defaults when an
+            # adjudicator re-reads it) and hash: the hash's canonical text escapes non-ASCII
+            # characters, so for ASCII-only demographics it is this very string.
+            demographics_json = dump_json(demographics)
+            if demographics_json.isascii():
+                request_hash = hashlib.sha256(demographics_json.encode()).hexdigest()
+            else:
+                request_hash = content_hash(demographics)
             if candidates:
                 outcome.held.append((applicant.application_id, candidates))
                 outcome.enrolment_rows.append(
@@ -137,12 +176,12 @@ class BulkEnroller:
                         None,
                         json.dumps(candidates),
                         demographics_json,
-                        now,
+                        enrolment_created,
                     )
                 )
                 continue
             national_id = self._new_id()
-            block.append((national_id, name_key, token_key))
+            block.add(national_id, name_key, token_key)
             outcome.issued.append((applicant.application_id, national_id))
             outcome.person_rows.append(
                 (
@@ -150,12 +189,12 @@ class BulkEnroller:
                     applicant.given_name,
                     applicant.family_name,
                     name_key,
-                    applicant.date_of_birth.isoformat() if sqlite else applicant.date_of_birth,
+                    self._stored_date(connection, applicant.date_of_birth),
                     applicant.sex,
                     applicant.phone,
-                    json.dumps(applicant.address),
+                    dump_json(applicant.address),
                     PersonStatus.ACTIVE.value,
-                    now,
+                    person_created,
                 )
             )
             outcome.enrolment_rows.append(
@@ -166,11 +205,11 @@ class BulkEnroller:
                     national_id,
                     "[]",
                     demographics_json,
-                    now,
+                    enrolment_created,
                 )
             )
-        write_rows(connection, Person.__tablename__, PERSON_COLUMNS, outcome.person_rows)
-        write_rows(connection, Enrolment.__tablename__, ENROLMENT_COLUMNS, outcome.enrolment_rows)
+        insert_rows(connection, PERSON, PERSON_COLUMNS, outcome.person_rows)
+        insert_rows(connection, ENROLMENT, ENROLMENT_COLUMNS, outcome.enrolment_rows)
         if outcome.issued or outcome.held:
             audit.record(
                 session=session,
@@ -193,6 +232,12 @@ class BulkEnroller:
                 self._issued.add(candidate)
                 return candidate
 
+    def _stored_date(self, connection: Connection, day: date) -> Any:
+        stored = self._stored_dates.get(day)
+        if stored is None:
+            stored = self._stored_dates[day] = driver_value(connection, PERSON.c.date_of_birth, day)
+        return stored
+
     def _top_up(self, connection: Connection) -> None:
         """Add people enrolled since the last look (all of them the first time) to the index."""
         rows = connection.execute(
@@ -203,27 +248,8 @@ class BulkEnroller:
         for person_id, national_id, date_of_birth, name_key in rows:
             if national_id not in self._issued:
                 self._issued.add(national_id)
-                self._by_birthday[date_of_birth].append((national_id, name_key, sorted_tokens(name_key)))
+                self._by_birthday[date_of_birth].add(national_id, name_key, sorted_tokens(name_key))
             self._last_person_id = person_id
-
-
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
-
-
-def write_rows(connection: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows with the driver's bulk path: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    placeholders = ", ".join("?" for _ in columns)
-    # Table and column names are this module's constants, never input.
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    connection.exec_driver_sql(statement, rows)
 
 
 def _already_enrolled(connection: Connection, application_ids: list[str]) -> set[str]:

@@ -42,24 +42,30 @@ def stream(length: int, *, restricted: Iterable[str] = ()) -> Iterator[str]:
     Digits are drawn from the OS's secure source among those the local filters
     allow after the previous two (no repeat within two, no run of three, no three
     evens), so few candidates are thrown away; the whole-number filters and the
-    check digit are still checked on each candidate.
+    check digit are still checked on each candidate. The Verhoeff checksum is
+    accumulated as the digits are drawn rather than in a second pass.
     """
     restricted_set = set(restricted)
+    body = length - 1
+    # Verhoeff permutes each digit by its position counted from the body's right end.
+    permutations = [_PERMUTATION[(body - index) % 8] for index in range(body)]
     while True:
         buffer = os.urandom(4096)
-        position = 0
-        while position + length < len(buffer):
-            digits = [_FIRST_DIGITS[buffer[position] % len(_FIRST_DIGITS)]]
-            previous = -1
-            for byte in buffer[position + 1 : position + length - 1]:
-                allowed = _NEXT_DIGITS[previous][digits[-1]]
-                digits.append(allowed[byte % len(allowed)])
-                previous = digits[-2]
-            position += length
-            check = _verhoeff_check(digits)
+        for start in range(0, len(buffer) - body + 1, body):
+            draws = buffer[start : start + body]
+            before, last = -1, _FIRST_DIGITS[draws[0] % len(_FIRST_DIGITS)]
+            number, checksum = last, permutations[0][last]
+            for byte, permutation in zip(draws[1:], permutations[1:], strict=True):
+                digit = _DRAW_AFTER[before][last][byte]
+                number = number * 10 + digit
+                # Verhoeff folds from the right; drawing from the left, multiply on the left
+                # instead (the dihedral group is associative, so the product is the same).
+                checksum = _D5[permutation[digit]][checksum]
+                before, last = last, digit
+            check = _INVERSE[checksum]
             # The body obeys the local filters by construction: check the last digit and the global ones.
-            if check in _NEXT_DIGITS[digits[-2]][digits[-1]]:
-                candidate = "".join(map(str, digits)) + str(check)
+            if check in _NEXT_DIGITS[before][last]:
+                candidate = str(number * 10 + check)
                 if candidate_passes_global(candidate) and candidate not in restricted_set:
                     yield candidate
 
@@ -90,13 +96,6 @@ _PERMUTATION = (
 _INVERSE = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
 
-def _verhoeff_check(digits: list[int]) -> int:
-    check = 0
-    for position, digit in enumerate(reversed(digits), start=1):
-        check = _D5[check][_PERMUTATION[position % 8][digit]]
-    return _INVERSE[check]
-
-
 def _allowed_after(before: int, last: int) -> tuple[int, ...]:
     allowed = []
     for digit in range(10):
@@ -114,6 +113,11 @@ def _allowed_after(before: int, last: int) -> tuple[int, ...]:
 
 _FIRST_DIGITS = tuple(range(2, 10))
 _NEXT_DIGITS = {before: {last: _allowed_after(before, last) for last in range(10)} for before in range(-1, 10)}
+# The digit a random byte draws after (before, last): a table instead of a modulo per digit.
+_DRAW_AFTER = {
+    before: {last: tuple(allowed[byte % len(allowed)] for byte in range(256)) for last, allowed in row.items()}
+    for before, row in _NEXT_DIGITS.items()
+}
 
 
 def candidate_passes_global(number: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
@@ -59,6 +60,14 @@ PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id
 ApplicationId = Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
 Vid = Annotated[str, Path(pattern=r"^[0-9]{16}$")]
 ResidentToken = Annotated[str | None, Header(alias="X-Resident-Session", description="From POST /resident/sessions")]
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    """The app's session factory, for routes that commit through the group commit (auth.authenticate_committed)."""
+    return request.app.state.session_factory
+
+
+SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
 # Enrolment and adjudication
@@ -174,22 +183,20 @@ def send_otp(
 @router.post("/auth", summary="Yes/no authentication (demographic and/or OTP)")
 def authenticate(
     body: AuthRequest,
-    session: SessionDep,
+    session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
     response: Response,
     partner: Authenticator,
 ) -> AuthOut:
-    with auth.serialised(session):
-        result = auth.authenticate(
-            session=session,
-            request=body,
-            partner=partner,
-            country=country,
-            settings=identity_settings(),
-            secret=settings.secret_key.get_secret_value(),
-        )
-        session.commit()
+    result = auth.authenticate_committed(
+        session_factory=session_factory,
+        request=body,
+        partner=partner,
+        country=country,
+        settings=identity_settings(),
+        secret=settings.secret_key.get_secret_value(),
+    )
     if result.locked_out:
         response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
     return AuthOut(
@@ -203,23 +210,21 @@ def authenticate(
 @router.post("/ekyc", summary="Authenticate and share the attributes the partner's policy allows")
 def ekyc(
     body: AuthRequest,
-    session: SessionDep,
+    session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
     response: Response,
     partner: KycPartner,
 ) -> EkycOut:
-    with auth.serialised(session):
-        result = auth.authenticate(
-            session=session,
-            request=body,
-            partner=partner,
-            country=country,
-            settings=identity_settings(),
-            secret=settings.secret_key.get_secret_value(),
-            ekyc=True,
-        )
-        session.commit()
+    result = auth.authenticate_committed(
+        session_factory=session_factory,
+        request=body,
+        partner=partner,
+        country=country,
+        settings=identity_settings(),
+        secret=settings.secret_key.get_secret_value(),
+        ekyc=True,
+    )
     if result.locked_out:
         response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
     return EkycOut(

@@ -227,13 +227,15 @@ def name_score(left_key: str, right_key: str) -> float:
 def normalised_phone(phone: str | None, region: str) -> str | None:
     if phone is None:
         return None
+    # A register's numbers are mostly E.164 already and each is seen once: check those directly,
+    # and keep the cache for the numbers phonenumbers has to parse.
+    if _valid_e164_of_region(phone, region):
+        return phone
     return _parse_phone(phone, region)
 
 
 @lru_cache(maxsize=65536)
 def _parse_phone(phone: str, region: str) -> str:
-    if _valid_e164_of_region(phone, region):
-        return phone
     try:
         parsed = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
@@ -252,15 +254,13 @@ def _valid_e164_of_region(phone: str, region: str) -> bool:
     if patterns is None or not phone.startswith(patterns[0]):
         return False
     national = phone[len(patterns[0]) :]
-    return (
-        national.isdigit()
-        and bool(patterns[1].fullmatch(national))
-        and any(type_pattern.fullmatch(national) for type_pattern in patterns[2])
-    )
+    return national.isdigit() and bool(patterns[1].fullmatch(national)) and bool(patterns[2].fullmatch(national))
 
 
 @lru_cache(maxsize=32)
-def _region_patterns(region: str) -> tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]] | None:
+def _region_patterns(region: str) -> tuple[str, re.Pattern[str], re.Pattern[str]] | None:
+    """The region's calling code, its general number pattern, and its number types' patterns as one
+    alternation (one regex call instead of one per type: this check runs once per imported row)."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if metadata is None or metadata.country_code is None or metadata.general_desc is None:
         return None
@@ -279,11 +279,12 @@ def _region_patterns(region: str) -> tuple[str, re.Pattern[str], tuple[re.Patter
         metadata.uan,
         metadata.voicemail,
     )
-    types = tuple(re.compile(d.national_number_pattern) for d in descriptions if d and d.national_number_pattern)
+    types = [d.national_number_pattern for d in descriptions if d and d.national_number_pattern]
     general = metadata.general_desc.national_number_pattern
-    if not general:
+    if not general or not types:
         return None
-    return f"+{metadata.country_code}", re.compile(general), types
+    any_type = "|".join(f"(?:{pattern})" for pattern in types)
+    return f"+{metadata.country_code}", re.compile(general), re.compile(any_type)
 
 
 def check_address(address: dict[str, str], levels: list[str]) -> None:
@@ -303,6 +304,11 @@ def hash_request(request: EnrolmentRequest) -> str:
     for optional in ("other_names", "biometric_ref"):
         if not content[optional]:
             del content[optional]
+    return content_hash(content)
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of an application's canonical JSON: sorted keys, no spaces, non-ASCII characters escaped."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

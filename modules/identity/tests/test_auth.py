@@ -1,10 +1,19 @@
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ....core.audit import events_for
+from ....conftest import TEST_SECRET
+from ....core.audit import events_for, verify_chain
+from ....core.country import LoadedCountry
+from ....core.db import make_session_factory
+from ....core.models import Partner
+from ..auth import authenticate_committed
+from ..config import IdentitySettings
+from ..schemas import AuthRequest
 from .conftest import PHONE, Relying
 
 AUTH = "identity:auth"
@@ -166,3 +175,29 @@ def test_inactive_id_does_not_authenticate(client: TestClient, enrolled, bank: R
     )
     assert back.json()["status"] == "active"
     assert client.post("/identity/auth", json=auth_body(national_id), headers=bank.headers).json()["authenticated"]
+
+
+def test_concurrent_authentications_are_each_audited_in_one_intact_chain(
+    engine: Engine, country: LoadedCountry, enrolled, bank: Relying, session: Session
+) -> None:
+    national_id = enrolled()
+    partner = session.get(Partner, bank.id)
+    factory = make_session_factory(engine)
+    transactions = [f"txn-{number:08d}" for number in range(40)]
+
+    def authenticate(transaction: str) -> bool:
+        result = authenticate_committed(
+            session_factory=factory,
+            request=AuthRequest.model_validate(auth_body(national_id, transaction)),
+            partner=partner,
+            country=country,
+            settings=IdentitySettings(),
+            secret=TEST_SECRET,
+        )
+        return result.authenticated
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(authenticate, transactions))
+    events = events_for(session=session, subject=f"person:{national_id}", limit=100)
+    assert sorted(e.detail["transaction_id"] for e in events if e.action == "identity.auth") == transactions
+    assert verify_chain(session=session).intact

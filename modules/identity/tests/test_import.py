@@ -119,10 +119,13 @@ def test_import_refuses_a_file_without_required_columns(engine: Engine, country:
         run(engine, country, path, tmp_path / "rejects.csv")
 
 
+@pytest.mark.parametrize("names", [None, ("Zoë Åsa", "Nakamura 中村")], ids=["ascii", "non-ascii"])
 def test_bulk_and_api_enrolments_agree_on_replay(
-    engine: Engine, country: LoadedCountry, tmp_path: Path, client, api_headers
+    engine: Engine, country: LoadedCountry, tmp_path: Path, client, api_headers, names
 ) -> None:
     rows = synth_rows(1)
+    if names:
+        rows[0]["given_name"], rows[0]["family_name"] = names
     run(engine, country, write(tmp_path / "register.csv", rows), tmp_path / "rejects.csv")
     row = rows[0]
     body = {

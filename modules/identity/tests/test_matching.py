@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ....core.errors import Unprocessable
-from ..service import _valid_e164_of_region, name_score, normalise_name, normalised_phone
+from ..bulk import SCAN_FROM, _Block
+from ..service import _valid_e164_of_region, name_score, normalise_name, normalised_phone, sorted_tokens
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,23 @@ def test_near_duplicate_names_score_at_least_90(left: str, right: str) -> None:
 
 def test_different_people_score_low() -> None:
     assert name_score(normalise_name("Amina Wanjiru"), normalise_name("Peter Otieno")) < 60
+
+
+# Names of two letters, so that many pairs come close to the threshold.
+NAMES = st.from_regex(r"[ab]{1,4}( [ab]{1,4}){0,2}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(NAMES, max_size=2 * SCAN_FROM), query=NAMES)
+def test_bulk_dedup_flags_exactly_the_names_scoring_the_threshold(names: list[str], query: str) -> None:
+    # Small blocks compare name by name, larger ones scan in one rapidfuzz call: both must agree with name_score.
+    block = _Block()
+    for number, name in enumerate(names):
+        key = normalise_name(name)
+        block.add(f"{number:02d}", key, sorted_tokens(key))
+    key = normalise_name(query)
+    expected = [f"{n:02d}" for n, name in enumerate(names) if name_score(key, normalise_name(name)) >= 90]
+    assert block.candidates(key, sorted_tokens(key), 90) == expected
 
 
 @settings(max_examples=300, deadline=None)

@@ -85,6 +85,9 @@ def test_resident_locks_and_unlocks_a_factor(
     assert refused["authenticated"] is False and "locked by the resident" in refused["reason"]
     assert client.put("/identity/resident/locks/demo", json={"locked": False}, headers=headers).json() == []
     assert client.post("/identity/auth", json=auth_body(national_id), headers=bank.headers).json()["authenticated"]
+    # A lock on another factor leaves this one usable.
+    assert client.put("/identity/resident/locks/otp", json={"locked": True}, headers=headers).json() == ["otp"]
+    assert client.post("/identity/auth", json=auth_body(national_id), headers=bank.headers).json()["authenticated"]
     assert client.put("/identity/resident/locks/iris", json={"locked": True}, headers=headers).status_code == 422
 
 
