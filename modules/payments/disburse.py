@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import DateTime, Engine, Text, cast, event, func, insert, litera
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ...core import audit
+from ...core.bulk import driver_value, insert_rows
 from ...core.country import LoadedCountry
 from ...core.db import is_sqlite
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
@@ -130,6 +131,9 @@ def _resident_batch(session, tokens, incomes, programme, residents, as_of, count
     ]
 
 
+INSTRUCTION_COLUMNS = ("cycle_id", "chunk_id", "beneficiary_key", "end_to_end_id", "amount", "state", "attempts")
+
+
 def build_cycle(
     *,
     session: Session,
@@ -159,15 +163,11 @@ def build_cycle(
     session.add(cycle)
     session.flush()
     amount_of = amount_function(rules, entitlement)
-    chunk_id, in_chunk, number, seq, total = None, chunk_size, -1, 0, 0
+    chunk_id, in_chunk, number, seq = None, chunk_size, -1, 0
+    count = total = unlinked_count = 0
     connection = session.connection()
-    # Driver-level executemany of plain tuples: no per-row ORM or SQL compilation for millions of instructions.
-    marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * 7)
-    insert_sql = (
-        f"INSERT INTO {Instruction.__tablename__} "  # noqa: S608 - our own table name; values are bound
-        f"(cycle_id, chunk_id, beneficiary_key, end_to_end_id, amount, state, attempts) VALUES ({marks})"
-    )
     prefix = f"{E2E_PREFIX}{cycle.id}-"
+    pending, unlinked = InstructionState.PENDING.value, InstructionState.UNLINKED.value
     candidates = _candidates(session=session, ports=ports, programme=programme, as_of=as_of, country=country)
     for batch, linked in candidates:
         if linked is None:
@@ -182,8 +182,8 @@ def build_cycle(
                 continue
             seq += 1
             if key not in linked:
-                rows.append((cycle.id, None, key, f"{prefix}{seq}", amount, InstructionState.UNLINKED.value, 0))
-                cycle.unlinked_count += 1
+                rows.append((cycle.id, None, key, f"{prefix}{seq}", amount, unlinked, 0))
+                unlinked_count += 1
                 continue
             if in_chunk >= chunk_size:
                 number += 1
@@ -192,14 +192,14 @@ def build_cycle(
                 session.flush()
                 chunk_id, in_chunk = chunk.id, 0
             in_chunk += 1
-            rows.append((cycle.id, chunk_id, key, f"{prefix}{seq}", amount, InstructionState.PENDING.value, 0))
-            cycle.instruction_count += 1
+            rows.append((cycle.id, chunk_id, key, f"{prefix}{seq}", amount, pending, 0))
+            count += 1
             total += amount
-        if rows:
-            connection.exec_driver_sql(insert_sql, rows)
+        # Plain tuples through the driver's bulk path (COPY on PostgreSQL): no per-row ORM or SQL work.
+        insert_rows(connection, Instruction.__table__, INSTRUCTION_COLUMNS, rows)
         if progress:
             progress(len(batch))
-    cycle.instruction_sum = total
+    cycle.instruction_count, cycle.instruction_sum, cycle.unlinked_count = count, total, unlinked_count
     session.flush()
     audit.record(
         session=session,
@@ -486,7 +486,6 @@ def send_chunk(*, session: Session, chunk: Chunk, currency: str, rail: PaymentRa
     now = utcnow()
     rows = session.execute(
         select(
-            Instruction.id,
             Instruction.end_to_end_id,
             Instruction.amount,
             AccountLink.kind,
@@ -497,13 +496,13 @@ def send_chunk(*, session: Session, chunk: Chunk, currency: str, rail: PaymentRa
         .where(Instruction.chunk_id == chunk.id, Instruction.state == InstructionState.COMMITTED)
         .order_by(Instruction.id)
     ).all()
-    unlinked = [row.end_to_end_id for row in rows if row.kind is None]
+    unlinked = [e2e for e2e, _amount, kind, _number, _bank_code in rows if kind is None]
     if unlinked:
         return_payments(session=session, end_to_end_ids=unlinked, code="NOAC", reason="no account linked any more")
     transfers = [
-        iso20022.CreditTransfer(row.end_to_end_id, row.amount, row.kind, row.number, row.bank_code, "Beneficiary")
-        for row in rows
-        if row.kind is not None
+        iso20022.CreditTransfer(e2e, amount, kind, number, bank_code, "Beneficiary")
+        for e2e, amount, kind, number, bank_code in rows
+        if kind is not None
     ]
     if transfers:
         msg_id = f"{E2E_PREFIX}{chunk.cycle_id}-{chunk.number}-{chunk.rounds}"
@@ -516,18 +515,20 @@ def send_chunk(*, session: Session, chunk: Chunk, currency: str, rail: PaymentRa
             transfers=transfers,
         )
         iso20022.validate_pain001(message)
-        sent = [t.end_to_end_id for t in transfers]
-        session.execute(
+        moved = session.execute(
             update(Instruction)
             .where(Instruction.chunk_id == chunk.id, Instruction.state == InstructionState.COMMITTED)
             .values(state=InstructionState.SENT, msg_id=msg_id, attempts=Instruction.attempts + 1, updated_at=now)
-        )
+        ).rowcount
+        sent = SentMessage(chunk.id, msg_id)
+        if moved == len(transfers):  # exactly the rows in the message: known without reading them back
+            sent.rows = {t.end_to_end_id: (InstructionState.SENT.value, t.amount) for t in transfers}
         session.add(
             BankMessage(
                 kind="pain.001",
                 msg_id=msg_id,
                 cycle_id=chunk.cycle_id,
-                transactions=len(sent),
+                transactions=len(transfers),
                 control_sum=sum(t.amount for t in transfers),
                 unmatched=0,
                 unmatched_sum=0,
@@ -540,7 +541,7 @@ def send_chunk(*, session: Session, chunk: Chunk, currency: str, rail: PaymentRa
                 message=reply,
                 max_attempts=settings.max_attempts,
                 cycle_id=chunk.cycle_id,
-                sent=(chunk.id, msg_id),
+                sent=sent,
             )
     chunk.rounds += 1
     chunk.updated_at = now
@@ -570,6 +571,32 @@ def refresh_chunks(*, session: Session, chunk_ids: Sequence[int]) -> None:
 
 
 # ---------------------------------------------------------------- bank answers
+
+
+@dataclass
+class SentMessage:
+    """A pain.001 sent in this transaction and answered in it too, so its rows are this transaction's.
+
+    `rows` (EndToEndId -> state, amount) is what the transaction knows of them: handed over by the sender or
+    read once, then kept up to date by the set-based UPDATEs (`_set_states_of_message`). A row changed any
+    other way is forgotten: lines about it are decided against the database again.
+    """
+
+    chunk_id: int
+    msg_id: str
+    rows: dict[str, tuple[str, int]] | None = None
+    forgotten: set[str] = field(default_factory=set)
+
+    def known_rows(self, session: Session) -> dict[str, tuple[str, int]]:
+        if self.rows is None:
+            query = select(Instruction.end_to_end_id, Instruction.state, Instruction.amount).where(
+                Instruction.chunk_id == self.chunk_id, Instruction.msg_id == self.msg_id
+            )
+            self.rows = {e2e: (state, amount) for e2e, state, amount in session.execute(query)}
+        return self.rows
+
+    def forget(self, end_to_end_ids: Iterable[str]) -> None:
+        self.forgotten.update(end_to_end_ids)
 
 
 @dataclass
@@ -608,21 +635,19 @@ def ingest(
     message: bytes,
     max_attempts: int,
     cycle_id: int | None = None,
-    sent: tuple[int, str] | None = None,
+    sent: SentMessage | None = None,
 ) -> IngestResult:
     """Apply a pain.002 (statuses) or camt.054 (bookings); ingesting the same message twice changes nothing.
 
     The common case (accepted, booked) is one driver-level executemany UPDATE keyed on EndToEndId; only the
     lines it did not match (rejections, unknown references, wrong amounts) are looked up one by one. `sent`
-    (chunk id, pain.001 MsgId) says the message answers a pain.001 sent in this very transaction, whose rows
-    this transaction holds: lines about them are then applied with set-based UPDATEs (see `_set_states`).
+    says the message answers a pain.001 sent in this very transaction, whose rows this transaction holds:
+    lines about them are then applied with set-based UPDATEs (see `_set_states`).
     """
-    kind, document = iso20022.parse_message(message)
-    if kind == "pain.002":
-        return _ingest_pain002(session, iso20022.read_pain002(document), max_attempts, cycle_id, sent)
-    if kind != "camt.054":
-        raise Unprocessable("message: " + _("a {kind} is something we send, not something to ingest").format(kind=kind))
-    return _ingest_camt054(session, iso20022.read_camt054(document), cycle_id, sent)
+    answer = iso20022.read_answer(message)
+    if isinstance(answer, iso20022.StatusReport):
+        return _ingest_pain002(session, answer, max_attempts, cycle_id, sent)
+    return _ingest_camt054(session, answer, cycle_id, sent)
 
 
 def _ingest_pain002(
@@ -630,7 +655,7 @@ def _ingest_pain002(
     report: iso20022.StatusReport,
     max_attempts: int,
     cycle_id: int | None,
-    sent: tuple[int, str] | None = None,
+    sent: SentMessage | None = None,
 ) -> IngestResult:
     result = IngestResult(kind="pain.002", msg_id=report.msg_id)
     if _seen(session, result.kind, report.msg_id):
@@ -662,6 +687,9 @@ def _ingest_pain002(
     for code, e2es in returned.items():
         return_payments(session=session, end_to_end_ids=e2es, code=code, reason=f"rejected by the bank ({code})")
         result.returned += len(e2es)
+    if sent is not None:  # changed row by row: no longer known to the set-based path
+        sent.forget(row["e"] for row in retried)
+        sent.forget(e2e for e2es in returned.values() for e2e in e2es)
     cycle_id = cycle_id or _cycle_of(session, report.transactions[0].end_to_end_id if report.transactions else None)
     _record(session, result, cycle_id, len(report.transactions), 0)
     _refresh_waiting(session, cycle_id)
@@ -669,7 +697,7 @@ def _ingest_pain002(
 
 
 def _ingest_camt054(
-    session: Session, notification: iso20022.Notification, cycle_id: int | None, sent: tuple[int, str] | None = None
+    session: Session, notification: iso20022.Notification, cycle_id: int | None, sent: SentMessage | None = None
 ) -> IngestResult:
     result = IngestResult(kind="camt.054", msg_id=notification.msg_id)
     if _seen(session, result.kind, notification.msg_id):
@@ -701,6 +729,8 @@ def _ingest_camt054(
     if bank_returns:
         return_payments(session=session, end_to_end_ids=bank_returns, code="RTND", reason="returned by the bank")
         result.returned = len(bank_returns)
+        if sent is not None:
+            sent.forget(bank_returns)
     first = next((b.end_to_end_id for b in booked if b.end_to_end_id), None)
     cycle_id = cycle_id or _cycle_of(session, first)
     _record(session, result, cycle_id, len(notification.entries), sum(b.amount for b in booked))
@@ -754,15 +784,15 @@ def _set_states(
     from_states: tuple[str, ...],
     *,
     match_amount: bool = False,
-    sent: tuple[int, str] | None = None,
+    sent: SentMessage | None = None,
 ) -> int:
     """Move instructions (by EndToEndId) from `from_states` to `state`; returns how many moved.
 
     Each row is `{"e": EndToEndId, "code": status code[, "amount": minor units]}`; a line moves its
     instruction when the instruction is in `from_states` (and has that amount, with `match_amount`), the
-    first line about an instruction winning. Lines about the rows of `sent` (chunk id, MsgId: a pain.001
-    sent in this transaction, whose rows it holds) are decided in Python against one read of those rows and
-    applied with one set-based UPDATE; the rest go through one driver-level executemany.
+    first line about an instruction winning. Lines about the known rows of `sent` (a pain.001 sent in this
+    transaction) are decided in Python against what the transaction knows of them and applied with one
+    set-based UPDATE; the rest go through one driver-level executemany.
     """
     if not rows:
         return 0
@@ -800,6 +830,8 @@ def _set_states(
     else:
         params = [row | fixed for row in rows]
     cursor = connection.exec_driver_sql(sql, params)
+    if sent is not None:
+        sent.forget(row["e"] for row in rows)
     return moved + max(cursor.rowcount, 0)
 
 
@@ -810,32 +842,31 @@ def _set_states_of_message(
     now: datetime,
     from_states: tuple[str, ...],
     match_amount: bool,
-    sent: tuple[int, str],
+    sent: SentMessage,
 ) -> tuple[int, list[dict[str, Any]]]:
     """The lines about the rows of one sent message, as one set-based UPDATE; returns (moved, other lines)."""
-    chunk_id, msg_id = sent
-    current = {
-        e2e: (row_state, amount)
-        for e2e, row_state, amount in session.execute(
-            select(Instruction.end_to_end_id, Instruction.state, Instruction.amount).where(
-                Instruction.chunk_id == chunk_id, Instruction.msg_id == msg_id
-            )
-        )
-    }
+    current, forgotten = sent.known_rows(session), sent.forgotten
     others, targets, codes = [], set(), set()
     for row in rows:
-        found = current.get(row["e"])
-        if found is None:
-            others.append(row)  # not one of this message's rows: the generic path decides
-        elif row["e"] not in targets and found[0] in from_states and (not match_amount or found[1] == row["amount"]):
-            targets.add(row["e"])
+        e2e = row["e"]
+        found = current.get(e2e)
+        if found is None or e2e in forgotten:
+            others.append(row)  # not one of this message's known rows: the generic path decides
+        elif e2e not in targets and found[0] in from_states and (not match_amount or found[1] == row["amount"]):
+            targets.add(e2e)
             codes.add(row["code"])
-    excluded = [e2e for e2e, (row_state, _amount) in current.items() if row_state in from_states and e2e not in targets]
+    excluded = [
+        e2e
+        for e2e, (row_state, _amount) in current.items()
+        if e2e in forgotten or (row_state in from_states and e2e not in targets)
+    ]
     if len(codes) != 1 or len(excluded) > EXCLUDED_MAX:
         return 0, rows  # mixed status codes or a scattered answer: row by row
     query = (
         update(Instruction)
-        .where(Instruction.chunk_id == chunk_id, Instruction.msg_id == msg_id, Instruction.state.in_(from_states))
+        .where(
+            Instruction.chunk_id == sent.chunk_id, Instruction.msg_id == sent.msg_id, Instruction.state.in_(from_states)
+        )
         .values(state=state, status_code=codes.pop(), updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -843,8 +874,25 @@ def _set_states_of_message(
         query = query.where(Instruction.end_to_end_id.not_in(excluded))
     moved = session.execute(query).rowcount
     if moved != len(targets):  # the rows changed under us: never half-apply an answer
-        raise Conflict(f"message {msg_id}: {moved} instructions moved to {state}, {len(targets)} expected; retry")
+        raise Conflict(f"message {sent.msg_id}: {moved} instructions moved to {state}, {len(targets)} expected; retry")
+    for e2e in targets:
+        current[e2e] = (str(state), current[e2e][1])
     return moved, others
+
+
+REVERSAL_COLUMNS = (
+    "client_reference",
+    "request_hash",
+    "state",
+    "beneficiary_key",
+    "payer_account_id",
+    "payee_account_id",
+    "amount",
+    "currency",
+    "reason",
+    "received_at",
+    "completed_at",
+)
 
 
 def return_payments(*, session: Session, end_to_end_ids: Sequence[str], code: str, reason: str) -> None:
@@ -856,51 +904,52 @@ def return_payments(*, session: Session, end_to_end_ids: Sequence[str], code: st
         return
     now = utcnow()
     originals = session.execute(
-        select(Transfer.client_reference, Transfer.payer_account_id, Transfer.payee_account_id, Transfer.amount)
+        select(
+            Transfer.client_reference,
+            Transfer.payer_account_id,
+            Transfer.payee_account_id,
+            Transfer.amount,
+            Instruction.beneficiary_key,
+            LedgerAccount.currency,
+        )
+        .join(Instruction, Instruction.end_to_end_id == Transfer.client_reference)
+        .join(LedgerAccount, LedgerAccount.id == Transfer.payer_account_id)
         .where(Transfer.client_reference.in_(end_to_end_ids))
         .order_by(Transfer.id)
     ).all()
-    keys = dict(
-        session.execute(
-            select(Instruction.end_to_end_id, Instruction.beneficiary_key).where(
-                Instruction.end_to_end_id.in_(end_to_end_ids)
+    if originals:
+        connection = session.connection()
+        stamp = driver_value(connection, Transfer.__table__.c.completed_at, now)
+        # The reversal pays the original's payee back to its payer, in the payer account's currency.
+        reversals = [
+            (
+                f"{reference}-RTN",
+                "cycle-return",
+                TransferState.COMMITTED.value,
+                key,
+                payee,
+                payer,
+                amount,
+                currency,
+                reason,
+                stamp,
+                stamp,
             )
-        ).all()
-    )
-    reversals = [
-        {
-            "client_reference": f"{o.client_reference}-RTN",
-            "request_hash": "cycle-return",
-            "state": TransferState.COMMITTED,
-            "beneficiary_key": keys[o.client_reference],
-            "payer_account_id": o.payee_account_id,
-            "payee_account_id": o.payer_account_id,
-            "amount": o.amount,
-            "currency": session.get(LedgerAccount, o.payer_account_id).currency,
-            "reason": reason,
-            "received_at": now,
-            "completed_at": now,
-        }
-        for o in originals
-    ]
-    if reversals:
-        session.execute(insert(Transfer), reversals)
+            for reference, payer, payee, amount, key, currency in originals
+        ]
+        insert_rows(connection, Transfer.__table__, REVERSAL_COLUMNS, reversals)
         ids = dict(
             session.execute(
                 select(Transfer.client_reference, Transfer.id).where(
-                    Transfer.client_reference.in_([r["client_reference"] for r in reversals])
+                    Transfer.client_reference.in_([reversal[0] for reversal in reversals])
                 )
             ).all()
         )
         entries = []
-        for r in reversals:
-            entries.append(
-                {"transfer_id": ids[r["client_reference"]], "account_id": r["payer_account_id"], "amount": -r["amount"]}
-            )
-            entries.append(
-                {"transfer_id": ids[r["client_reference"]], "account_id": r["payee_account_id"], "amount": r["amount"]}
-            )
-        session.execute(insert(Entry), entries)
+        for reference, payer, payee, amount, _key, _currency in originals:
+            reversal = ids[f"{reference}-RTN"]
+            entries += [(reversal, payee, -amount), (reversal, payer, amount)]
+        insert_rows(connection, Entry.__table__, ("transfer_id", "account_id", "amount"), entries)
     session.execute(
         update(Instruction)
         .where(Instruction.end_to_end_id.in_(end_to_end_ids))

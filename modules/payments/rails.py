@@ -11,6 +11,7 @@ bank's pain.002 and camt.054 files are ingested later (`payments ingest`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -40,22 +41,33 @@ class SimulatedBank:
 
     def outcome(self, msg_id: str, end_to_end_id: str) -> str | None:
         """None when the payment is accepted, else the rejection's reason code."""
+        return self.outcomes(msg_id)(end_to_end_id)
+
+    def outcomes(self, msg_id: str) -> Callable[[str], str | None]:
+        """`outcome` for the payments of one message: its hash prefix and threshold are worked out once."""
         if self.failure_rate <= 0:
-            return None
-        digest = hashlib.blake2b(f"{self.seed}:{msg_id}:{end_to_end_id}".encode(), digest_size=8).digest()
-        draw = int.from_bytes(digest[:6]) / 2**48
-        if draw >= self.failure_rate:
-            return None
-        return SIMULATED_REASONS[digest[6] % len(SIMULATED_REASONS)]
+            return lambda _end_to_end_id: None
+        prefix = f"{self.seed}:{msg_id}:".encode()
+        threshold = self.failure_rate * 2**48  # a draw of 48 bits below it is a rejection
+
+        def decide(end_to_end_id: str) -> str | None:
+            digest = hashlib.blake2b(prefix + end_to_end_id.encode(), digest_size=8).digest()
+            if int.from_bytes(digest[:6]) >= threshold:
+                return None
+            return SIMULATED_REASONS[digest[6] % len(SIMULATED_REASONS)]
+
+        return decide
 
     def submit(self, message: bytes) -> list[bytes]:
         initiation = iso20022.scan_pain001(message)
+        outcome = self.outcomes(initiation.msg_id)
+        currency = initiation.currency
         statuses, bookings = [], []
         for e2e, amount in initiation.transfers:
-            reason = self.outcome(initiation.msg_id, e2e)
+            reason = outcome(e2e)
             if reason is None:
                 statuses.append(iso20022.TransactionStatus(e2e, "ACCP", None))
-                bookings.append(iso20022.Booking(e2e, amount, initiation.currency, credit=True, booked=True))
+                bookings.append(iso20022.Booking(e2e, amount, currency, credit=True, booked=True))
             else:
                 statuses.append(iso20022.TransactionStatus(e2e, "RJCT", reason))
         report = iso20022.pain002(

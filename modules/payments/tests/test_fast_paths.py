@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
@@ -18,7 +19,7 @@ from .. import disburse, iso20022
 from ..config import PaymentsSettings
 from ..models import Cycle, Instruction
 from ..programmes import Bracket, Entitlement, PerUnit, Rule, amount_function, eligible_amount
-from ..rails import SimulatedBank
+from ..rails import SIMULATED_REASONS, SimulatedBank
 from .factories import approved_cycle, assert_paid_exactly_once
 
 VALUES = st.one_of(st.none(), st.integers(-5, 120), st.sampled_from(["F", "M", "north", "south"]), st.booleans())
@@ -161,7 +162,9 @@ def test_set_based_state_changes_equal_row_by_row(
     for threshold in (10**9, 1):
         monkeypatch.setattr(disburse, "SET_BASED_MIN", threshold)
         nested = session.begin_nested()
-        moved = disburse._set_states(session, *args, match_amount=match_amount, sent=(chunk_id, "M-1"))
+        moved = disburse._set_states(
+            session, *args, match_amount=match_amount, sent=disburse.SentMessage(chunk_id, "M-1")
+        )
         outcomes.append((moved, _states(session, sent_cycle.id)))
         nested.rollback()
     assert outcomes[0] == outcomes[1]
@@ -188,3 +191,99 @@ def test_a_cycle_paid_with_set_based_answers_is_paid_exactly_once(
     report = disburse.reconcile(session=session, cycle_id=cycle.id)
     assert report.matches_control_totals and report.failed.count > 0 and report.paid.count > 0
     assert session.scalar(select(Instruction.id).where(Instruction.attempts == 2).limit(1)) is not None
+
+
+def test_the_simulated_bank_decides_as_it_always_has() -> None:
+    bank = SimulatedBank(failure_rate=0.3, seed=9)
+    for number in range(500):
+        e2e = f"G2P-4-{number}"
+        digest = hashlib.blake2b(f"9:M-1:{e2e}".encode(), digest_size=8).digest()
+        drawn = int.from_bytes(digest[:6]) / 2**48
+        expected = None if drawn >= 0.3 else SIMULATED_REASONS[digest[6] % len(SIMULATED_REASONS)]
+        assert bank.outcome("M-1", e2e) == expected
+
+
+class ScriptedBank(SimulatedBank):
+    """Answers by a payment's number in its cycle and the send round, so every cycle gets the same answers.
+
+    Multiples of 11 are refused for good (AC04) and multiples of 7 refused once (MS03, retried); a refused
+    multiple of 3 is booked all the same. Multiples of 13 are booked and debited back in the same camt.054
+    (a bank return). `camt054_first` answers with the camt.054 before the pain.002.
+    """
+
+    def __init__(self, *, camt054_first: bool) -> None:
+        super().__init__()
+        self.camt054_first = camt054_first
+
+    def submit(self, message: bytes) -> list[bytes]:
+        initiation = iso20022.scan_pain001(message)
+        currency, first_round = initiation.currency, initiation.msg_id.endswith("-0")
+        statuses, bookings = [], []
+        for e2e, amount in initiation.transfers:
+            number = int(e2e.rsplit("-", 1)[1])
+            reason = "AC04" if number % 11 == 0 else "MS03" if number % 7 == 0 and first_round else None
+            statuses.append(iso20022.TransactionStatus(e2e, "RJCT" if reason else "ACCP", reason))
+            if reason is None or number % 3 == 0:
+                bookings.append(iso20022.Booking(e2e, amount, currency, credit=True, booked=True))
+            if reason is None and number % 13 == 0:
+                bookings.append(iso20022.Booking(e2e, amount, currency, credit=False, booked=True))
+        replies = [
+            iso20022.pain002(msg_id=f"STS-{initiation.msg_id}", original_msg_id=initiation.msg_id, statuses=statuses),
+            iso20022.camt054(msg_id=f"NTF-{initiation.msg_id}", account="X", currency=currency, bookings=bookings),
+        ]
+        return replies[::-1] if self.camt054_first else replies
+
+
+def _by_number(session: Session, cycle_id: int) -> dict[int, tuple[str, str | None, int, str | None]]:
+    rows = session.execute(
+        select(
+            Instruction.end_to_end_id,
+            Instruction.state,
+            Instruction.status_code,
+            Instruction.attempts,
+            Instruction.reason,
+        ).where(Instruction.cycle_id == cycle_id)
+    )
+    return {int(e2e.rsplit("-", 1)[1]): (state, code, attempts, reason) for e2e, state, code, attempts, reason in rows}
+
+
+@pytest.mark.parametrize("camt054_first", [False, True])
+def test_set_based_answers_leave_every_payment_where_row_by_row_answers_do(
+    engine, session: Session, ports: Ports, country: LoadedCountry, monkeypatch, camt054_first: bool
+) -> None:
+    """What a sent message knows of its rows (handed over by the sender, kept up to date by set-based
+    UPDATEs, forgotten where retries and returns change rows one by one) leads to the same end as deciding
+    every line against the database."""
+    ends = []
+    for code, set_based_from in (("ROW-BY-ROW", 10**9), ("SET-BASED", 1)):
+        monkeypatch.setattr(disburse, "SET_BASED_MIN", set_based_from)
+        cycle = approved_cycle(session, ports, country, count=400, chunk_size=50, code=code)
+        disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+        session.commit()
+        disburse.run_worker(
+            session_factory=make_session_factory(engine),
+            cycle_id=cycle.id,
+            currency=country.profile.currency,
+            rail=ScriptedBank(camt054_first=camt054_first),
+            settings=PaymentsSettings(max_attempts=2),
+            worker="test",
+        )
+        session.expire_all()
+        assert_paid_exactly_once(session, cycle.id)
+        assert disburse.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
+        ends.append(_by_number(session, cycle.id))
+    assert ends[0] == ends[1]
+    states = {state for state, _code, _attempts, _reason in ends[0].values()}
+    codes = {code for _state, code, _attempts, _reason in ends[0].values()}
+    assert states == {"settled", "returned"} and {"AC04", "RTND"} <= codes
+    assert any(attempts == 2 for _state, _code, attempts, _reason in ends[0].values())
+
+
+def test_instructions_leave_room_on_their_pages_for_rewrites_on_postgresql(engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with engine.connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'payments_instruction'")
+        ).scalar_one()
+    assert "fillfactor=50" in options
