@@ -38,19 +38,16 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table as TextTable
 from sqlalchemy import (
-    Column,
     Connection,
-    ForeignKey,
     MetaData,
     Table,
-    UniqueConstraint,
     create_engine,
     make_url,
     text,
 )
 
 from ...core import migrate
-from ...core.bulk import driver_value, dump_json, insert_rows
+from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
 from ...core.i18n import N_, _
 from ...core.models import utcnow
@@ -285,7 +282,7 @@ def _baseline(runtime: Runtime) -> tuple[dict[str, int], float]:
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     copies: dict[str, Table] = {}
     for table in LEDGER_TABLES:
-        copies[table.name] = _scratch_copy(table, metadata, copies)
+        copies[table.name] = scratch_copy(table, f"{table.name}_bench_raw", metadata, references=copies)
     metadata.create_all(runtime.engine)
     try:
         written, seconds = dict.fromkeys(copies, 0), 0.0
@@ -315,21 +312,3 @@ def _stored_rows(connection: Connection, table: Table, columns: list[str]) -> It
     while rows := [tuple(row) for row in connection.exec_driver_sql(sql, (last,))]:
         yield rows
         last = rows[-1][key]
-
-
-def _scratch_copy(table: Table, metadata: MetaData, copies: dict[str, Table]) -> Table:
-    """Same columns, keys, foreign keys and indexes as `table`; its foreign keys point at the `copies`."""
-
-    def copy(column: Column[Any]) -> Column[Any]:
-        references = [ForeignKey(copies[key.column.table.name].c[key.column.name]) for key in column.foreign_keys]
-        return Column(
-            column.name,
-            column.type,
-            *references,
-            primary_key=column.primary_key,
-            nullable=column.nullable,
-            unique=any(column.name in c.columns for c in table.constraints if isinstance(c, UniqueConstraint)),
-            index=any(column.name in index.columns for index in table.indexes),
-        )
-
-    return Table(f"{table.name}_bench_raw", metadata, *(copy(column) for column in table.columns))

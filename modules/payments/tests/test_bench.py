@@ -9,6 +9,7 @@ from rich.console import Console
 from sqlalchemy import MetaData, UniqueConstraint, func, inspect, select
 from sqlalchemy.orm import Session
 
+from ....core.bulk import scratch_copy
 from ....core.db import NAMING_CONVENTION, make_session_factory
 from ....core.runtime import build_runtime
 from ....core.settings import Settings
@@ -72,7 +73,7 @@ def test_the_baseline_tables_have_the_ledger_tables_keys_and_indexes() -> None:
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     copies = {}
     for table in bench.LEDGER_TABLES:
-        copies[table.name] = bench._scratch_copy(table, metadata, copies)
+        copies[table.name] = scratch_copy(table, f"{table.name}_bench_raw", metadata, references=copies)
     names = {copy.name: table.name for table, copy in zip(bench.LEDGER_TABLES, copies.values(), strict=True)}
 
     def shape(table):

@@ -11,10 +11,10 @@ every row) and serialise JSON with `dump_json`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, Connection, ForeignKeyConstraint, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.exc import DBAPIError
 
 dump_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -47,11 +47,15 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
-def scratch_copy(table: Table, name: str, metadata: MetaData) -> Table:
+def scratch_copy(
+    table: Table, name: str, metadata: MetaData, *, references: Mapping[str, Table] | None = None
+) -> Table:
     """`table`'s columns, primary key, unique constraints and indexes under another name.
 
     What a benchmark's raw-insert baseline writes into: the same rows cost the same index
-    upkeep as in the real table. Foreign keys are left out (the baseline's rows point nowhere).
+    upkeep as in the real table. A foreign key is kept when the table it refers to has a copy
+    in `references` (by the original's name), and then points at that copy; others are left
+    out (the baseline's rows would point nowhere).
     """
     copy = Table(
         name,
@@ -64,6 +68,11 @@ def scratch_copy(table: Table, name: str, metadata: MetaData) -> Table:
     for index in table.indexes:
         columns = [copy.c[c.name] for c in index.columns]
         Index(f"ix_{name}_{'_'.join(c.name for c in columns)}", *columns, unique=bool(index.unique))
+    for key in table.foreign_key_constraints:
+        target = (references or {}).get(key.referred_table.name)
+        if target is not None:
+            local = [copy.c[c.name] for c in key.columns]
+            copy.append_constraint(ForeignKeyConstraint(local, [target.c[e.column.name] for e in key.elements]))
     return copy
 
 

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, UniqueConstraint, select
+from sqlalchemy import Column, Engine, ForeignKey, Index, Integer, MetaData, String, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.bulk import driver_value, dump_json, insert_rows, scratch_copy
@@ -91,3 +91,22 @@ def test_a_scratch_copy_has_the_keys_and_indexes_of_the_table(engine: Engine) ->
                 insert_rows(connection, copy, ("code", "owner"), [("a", "y")])
     finally:
         scratch.drop_all(engine)
+
+
+def test_a_scratch_copy_keeps_foreign_keys_only_to_copied_tables() -> None:
+    original = MetaData()
+    parent = Table("bulk_parent", original, Column("id", Integer, primary_key=True))
+    other = Table("bulk_other", original, Column("id", Integer, primary_key=True))
+    child = Table(
+        "bulk_child",
+        original,
+        Column("id", Integer, primary_key=True),
+        Column("parent_id", ForeignKey(parent.c.id)),
+        Column("other_id", ForeignKey(other.c.id)),
+    )
+    scratch = MetaData(naming_convention=NAMING_CONVENTION)
+    parent_copy = scratch_copy(parent, "bulk_parent_copy", scratch)
+    child_copy = scratch_copy(child, "bulk_child_copy", scratch, references={"bulk_parent": parent_copy})
+    assert [(k.parent.name, k.column.table.name, k.column.name) for k in child_copy.foreign_keys] == [
+        ("parent_id", "bulk_parent_copy", "id")
+    ]
