@@ -1,11 +1,11 @@
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.db import make_session_factory
-from ..core.models import AuditEvent
+from ..core.models import AuditEvent, AuditHead
 
 
 def record_three(session: Session) -> list[AuditEvent]:
@@ -59,3 +59,32 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
     with factory() as session:
         report = audit.verify_chain(session=session)
     assert report.intact and report.events == 40
+
+
+def test_chain_verifies_inside_the_appending_transaction(session: Session) -> None:
+    session.get(AuditHead, 1)  # loaded before the appends move the head underneath it
+    event = audit.record(session=session, actor="bank-a", action="test.action", subject="s1")
+    report = audit.verify_chain(session=session)
+    assert report.intact and report.events == 1
+    assert session.get(AuditEvent, event.id) is event
+
+
+def test_a_missing_head_is_started_at_genesis(session: Session) -> None:
+    session.execute(delete(AuditHead))
+    session.commit()
+    first = audit.record(session=session, actor="bank-a", action="test.action", subject="s1")
+    second = audit.record(session=session, actor="bank-a", action="test.action", subject="s2")
+    session.commit()
+    assert first.previous_hash == audit.GENESIS_HASH and second.previous_hash == first.hash
+    assert session.scalars(select(AuditHead.last_hash)).one() == second.hash
+
+
+def test_an_append_rolled_back_with_its_savepoint_leaves_no_gap(session: Session) -> None:
+    kept = audit.record(session=session, actor="bank-a", action="test.kept", subject="s1")
+    savepoint = session.begin_nested()
+    audit.record(session=session, actor="bank-a", action="test.undone", subject="s1")
+    savepoint.rollback()
+    after = audit.record(session=session, actor="bank-a", action="test.after", subject="s1")
+    session.commit()
+    assert after.previous_hash == kept.hash
+    assert audit.verify_chain(session=session).intact
