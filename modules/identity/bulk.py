@@ -29,7 +29,7 @@ from ...core.models import utcnow
 from . import idnumbers
 from .config import IdentitySettings
 from .models import Enrolment, EnrolmentStatus, Person, PersonStatus
-from .service import SECTION, content_hash, normalise_name, sorted_tokens
+from .service import SECTION, canonical_json, normalise_name, sorted_tokens
 
 PERSON = Person.__table__
 ENROLMENT = Enrolment.__table__
@@ -159,13 +159,9 @@ class BulkEnroller:
                 "address": applicant.address,
             }
             # What the API would store (absent optional fields take their defaults when an
-            # adjudicator re-reads it) and hash: the hash's canonical text escapes non-ASCII
-            # characters, so for ASCII-only demographics it is this very string.
-            demographics_json = dump_json(demographics)
-            if demographics_json.isascii():
-                request_hash = hashlib.sha256(demographics_json.encode()).hexdigest()
-            else:
-                request_hash = content_hash(demographics)
+            # adjudicator re-reads it): its canonical text, stored as is and hashed (content_hash).
+            demographics_json = canonical_json(demographics)
+            request_hash = hashlib.sha256(demographics_json.encode()).hexdigest()
             if candidates:
                 outcome.held.append((applicant.application_id, candidates))
                 outcome.enrolment_rows.append(

@@ -307,10 +307,13 @@ def hash_request(request: EnrolmentRequest) -> str:
     return content_hash(content)
 
 
+# An application's canonical JSON: sorted keys, no spaces, non-ASCII characters escaped.
+canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def content_hash(content: dict[str, Any]) -> str:
-    """SHA-256 of an application's canonical JSON: sorted keys, no spaces, non-ASCII characters escaped."""
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of an application's canonical JSON."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
 def unused_id(session: Session, length: int, restricted: list[str]) -> str:

@@ -20,6 +20,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+SQLITE_CACHE_KIB = 64 * 1024
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -39,6 +42,10 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A national register's indexes outgrow SQLite's 2 MiB default page cache within the first
+    # hundred thousand rows; with 64 MiB (negative: KiB) a million-row import rewrites far fewer
+    # pages (measured: raw inserts with a random unique key 20 % faster at a million rows).
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
