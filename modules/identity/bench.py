@@ -22,7 +22,6 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from rich.console import Console
@@ -38,8 +37,9 @@ from ...core.security import issue_partner_key, revoke_partner
 from ...core.yardstick import measure
 from . import auth, bulk, policies, synth
 from .config import identity_settings
-from .importer import parse_row
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
+from .pipeline import prepared_chunks
+from .rows import RowChunk, row_spec
 from .schemas import AuthRequest
 
 # The yardstick's rate on the machines the goals were written for (issue 3).
@@ -47,7 +47,15 @@ REFERENCE_YARDSTICK_RATE = 150_000
 
 
 def run(
-    *, runtime: Runtime, count: int, chunk_size: int, auth_requests: int, clients: int, keep: bool, console: Console
+    *,
+    runtime: Runtime,
+    count: int,
+    chunk_size: int,
+    workers: int,
+    auth_requests: int,
+    clients: int,
+    keep: bool,
+    console: Console,
 ) -> None:
     if runtime.settings.environment == "production":
         console.print(_("refusing to benchmark a production database (ENVIRONMENT=production)"), style="red")
@@ -83,20 +91,27 @@ def run(
 
     issued: list[tuple[str, str]] = []
     try:
-        # Enrolment through the bulk path, timed from raw rows (validation included).
+        # Enrolment through the import's path, timed from raw rows (validation included), rows
+        # prepared by `workers` worker processes one chunk ahead of the writer (pipeline.py).
         enroller = bulk.BulkEnroller(country=country, settings=settings, actor="bench")
         written_people: list[tuple[Any, ...]] = []
         written_enrolments: list[tuple[Any, ...]] = []
         held: set[str] = set()
-        today = date.today()
         started = time.perf_counter()
-        for start in range(0, count, chunk_size):
-            applicants = [
-                parse_row(row, levels=profile.address_levels, region=profile.phone_region, today=today)
-                for row in rows[start : start + chunk_size]
-            ]
+        row_chunks = (
+            RowChunk(rows=list(enumerate(rows[start : start + chunk_size], start + 2)), last_line=start + chunk_size)
+            for start in range(0, count, chunk_size)
+        )
+        for prepared in prepared_chunks(row_chunks, row_spec(country, settings), workers=workers):
+            if prepared.rejected:
+                raise RuntimeError(f"a synthetic row was rejected: {prepared.rejected[0]}")
             with factory.begin() as session:
-                outcome = enroller.enrol_chunk(session=session, applicants=applicants, source=f"bench-{run_id}")
+                outcome = enroller.enrol_chunk(
+                    session=session,
+                    applicants=prepared.applicants,
+                    source=f"bench-{run_id}",
+                    id_candidates=prepared.id_candidates,
+                )
             written_people.append(outcome.person_rows)
             written_enrolments.append(outcome.enrolment_rows)
             held.update(application_id for application_id, _candidates in outcome.held)

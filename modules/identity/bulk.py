@@ -10,26 +10,26 @@ SQLite, COPY on PostgreSQL). One audit event records each chunk.
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ...core import audit
-from ...core.bulk import driver_value, dump_json, insert_rows
+from ...core.bulk import driver_value, insert_rows
 from ...core.country import LoadedCountry
 from ...core.models import utcnow
 from . import idnumbers
 from .config import IdentitySettings
 from .models import Enrolment, EnrolmentStatus, Person, PersonStatus
-from .service import SECTION, canonical_json, normalise_name, sorted_tokens
+from .service import SECTION, sorted_tokens
 
 PERSON = Person.__table__
 ENROLMENT = Enrolment.__table__
@@ -58,7 +58,7 @@ ENROLMENT_COLUMNS = (
 
 @dataclass(frozen=True)
 class Applicant:
-    """One validated row (see importer.parse_row): phone already normalised, raw phone kept for the hash."""
+    """One validated row (see rows.parse_row): phone already normalised, raw phone kept for the hash."""
 
     application_id: str
     given_name: str
@@ -68,6 +68,22 @@ class Applicant:
     phone: str | None
     raw_phone: str | None
     address: dict[str, str]
+
+
+class Prepared(NamedTuple):
+    """An applicant with everything derived from its row alone (rows.prepare), ready to write."""
+
+    application_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    sex: str
+    phone: str | None
+    name_key: str  # service.normalise_name of the full name
+    token_key: str  # the same, words sorted
+    address_json: str
+    demographics_json: str  # the application's canonical JSON (service.canonical_json)
+    request_hash: str  # its SHA-256, as service.hash_request computes it
 
 
 @dataclass
@@ -131,12 +147,23 @@ class BulkEnroller:
         # Dates of birth as the driver stores them: a few tens of thousands of distinct values.
         self._stored_dates: dict[date, Any] = {}
 
-    def enrol_chunk(self, *, session: Session, applicants: Sequence[Applicant], source: str) -> ChunkOutcome:
-        """Enrol one chunk in the session's transaction (the caller commits)."""
+    def enrol_chunk(
+        self,
+        *,
+        session: Session,
+        applicants: Sequence[Prepared],
+        source: str,
+        id_candidates: Iterable[str] = (),
+    ) -> ChunkOutcome:
+        """Enrol one chunk in the session's transaction (the caller commits).
+
+        New IDs come from `id_candidates` (drawn elsewhere, e.g. by the worker that prepared the
+        chunk) while they last, then from this enroller's own stream; each is checked unused."""
         connection = session.connection()
         self._top_up(connection)
         outcome = ChunkOutcome()
         seen = _already_enrolled(connection, [a.application_id for a in applicants])
+        fresh_ids = itertools.chain(id_candidates, self._ids)
         now = utcnow()
         person_created = driver_value(connection, PERSON.c.created_at, now)
         enrolment_created = driver_value(connection, ENROLMENT.c.created_at, now)
@@ -145,50 +172,35 @@ class BulkEnroller:
                 outcome.already += 1
                 continue
             seen.add(applicant.application_id)
-            name_key = normalise_name(f"{applicant.given_name} {applicant.family_name}")
-            token_key = sorted_tokens(name_key)
             block = self._by_birthday[applicant.date_of_birth]
-            candidates = block.candidates(name_key, token_key, self._threshold)
-            demographics = {
-                "application_id": applicant.application_id,
-                "given_name": applicant.given_name,
-                "family_name": applicant.family_name,
-                "date_of_birth": applicant.date_of_birth.isoformat(),
-                "sex": applicant.sex,
-                "phone": applicant.raw_phone,
-                "address": applicant.address,
-            }
-            # What the API would store (absent optional fields take their defaults when an
-            # adjudicator re-reads it): its canonical text, stored as is and hashed (content_hash).
-            demographics_json = canonical_json(demographics)
-            request_hash = hashlib.sha256(demographics_json.encode()).hexdigest()
+            candidates = block.candidates(applicant.name_key, applicant.token_key, self._threshold)
             if candidates:
                 outcome.held.append((applicant.application_id, candidates))
                 outcome.enrolment_rows.append(
                     (
                         applicant.application_id,
-                        request_hash,
+                        applicant.request_hash,
                         EnrolmentStatus.HELD.value,
                         None,
                         json.dumps(candidates),
-                        demographics_json,
+                        applicant.demographics_json,
                         enrolment_created,
                     )
                 )
                 continue
-            national_id = self._new_id()
-            block.add(national_id, name_key, token_key)
+            national_id = self._new_id(fresh_ids)
+            block.add(national_id, applicant.name_key, applicant.token_key)
             outcome.issued.append((applicant.application_id, national_id))
             outcome.person_rows.append(
                 (
                     national_id,
                     applicant.given_name,
                     applicant.family_name,
-                    name_key,
+                    applicant.name_key,
                     self._stored_date(connection, applicant.date_of_birth),
                     applicant.sex,
                     applicant.phone,
-                    dump_json(applicant.address),
+                    applicant.address_json,
                     PersonStatus.ACTIVE.value,
                     person_created,
                 )
@@ -196,11 +208,11 @@ class BulkEnroller:
             outcome.enrolment_rows.append(
                 (
                     applicant.application_id,
-                    request_hash,
+                    applicant.request_hash,
                     EnrolmentStatus.ISSUED.value,
                     national_id,
                     "[]",
-                    demographics_json,
+                    applicant.demographics_json,
                     enrolment_created,
                 )
             )
@@ -221,12 +233,12 @@ class BulkEnroller:
             )
         return outcome
 
-    def _new_id(self) -> str:
-        while True:
-            candidate = next(self._ids)
+    def _new_id(self, fresh_ids: Iterator[str]) -> str:
+        for candidate in fresh_ids:
             if candidate not in self._issued:
                 self._issued.add(candidate)
                 return candidate
+        raise RuntimeError("the ID stream ended")  # self._ids is endless
 
     def _stored_date(self, connection: Connection, day: date) -> Any:
         stored = self._stored_dates.get(day)

@@ -16,7 +16,10 @@ from ...core.runtime import Runtime, build_runtime
 from . import idnumbers, importer, policies, service, synth
 from .auth import FACTORS
 from .config import identity_settings
+from .pipeline import default_workers
 from .schemas import EKYC_ATTRIBUTES
+
+WORKERS_HELP = "Processes preparing rows beside the writer (default: 1 with a second core, else 0: in-process)"
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -128,6 +131,7 @@ def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Population register CSV")],
     rejects: Annotated[Path, typer.Option(help="Where bad rows go, with line number and reason")],
     chunk_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows per transaction")] = 5000,
+    workers: Annotated[int | None, typer.Option(min=0, max=8, help=WORKERS_HELP)] = None,
 ) -> None:
     """Enrol a population register; re-running continues from the last committed chunk."""
     runtime = _runtime()
@@ -142,6 +146,7 @@ def import_command(
                 country=runtime.country,
                 settings=identity_settings(),
                 chunk_size=chunk_size,
+                workers=workers,
                 on_progress=lambda line: progress.update(task, completed=line - 1),
             )
         except importer.ImportFileError as error:
@@ -168,6 +173,7 @@ def import_command(
 def bench_command(
     count: Annotated[int, typer.Option(min=100, help="Synthetic residents to enrol")] = 10_000,
     chunk_size: Annotated[int, typer.Option(min=100, help="Rows per transaction")] = 10_000,
+    workers: Annotated[int | None, typer.Option(min=0, max=8, help=WORKERS_HELP)] = None,
     auth_requests: Annotated[int, typer.Option(min=100, help="Authentications in the load test")] = 20_000,
     clients: Annotated[int, typer.Option(min=1, max=256, help="Concurrent client threads")] = 8,
     keep: Annotated[bool, typer.Option(help="Keep the enrolled residents (default: removed afterwards)")] = False,
@@ -179,6 +185,7 @@ def bench_command(
         runtime=_runtime(),
         count=count,
         chunk_size=chunk_size,
+        workers=default_workers() if workers is None else workers,
         auth_requests=auth_requests,
         clients=clients,
         keep=keep,
