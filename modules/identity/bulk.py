@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from ...core import audit
@@ -217,6 +217,8 @@ class BulkEnroller:
                 )
             )
         insert_rows(connection, PERSON, PERSON_COLUMNS, outcome.person_rows)
+        if outcome.person_rows:
+            self._skip_own_rows(connection, len(outcome.person_rows))
         insert_rows(connection, ENROLMENT, ENROLMENT_COLUMNS, outcome.enrolment_rows)
         if outcome.issued or outcome.held:
             audit.record(
@@ -245,6 +247,15 @@ class BulkEnroller:
         if stored is None:
             stored = self._stored_dates[day] = driver_value(connection, PERSON.c.date_of_birth, day)
         return stored
+
+    def _skip_own_rows(self, connection: Connection, written: int) -> None:
+        """If the people just written are all the rows since the last look, the next top-up starts
+        after them: it would only read back this enroller's own rows."""
+        last, since = connection.execute(
+            select(func.max(Person.id), func.count()).where(Person.id > self._last_person_id)
+        ).one()
+        if since == written:
+            self._last_person_id = last
 
     def _top_up(self, connection: Connection) -> None:
         """Add people enrolled since the last look (all of them the first time) to the index."""

@@ -130,7 +130,7 @@ def synth_command(
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Population register CSV")],
     rejects: Annotated[Path, typer.Option(help="Where bad rows go, with line number and reason")],
-    chunk_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows per transaction")] = 5000,
+    chunk_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows per transaction")] = 50_000,
     workers: Annotated[int | None, typer.Option(min=0, max=8, help=WORKERS_HELP)] = None,
 ) -> None:
     """Enrol a population register; re-running continues from the last committed chunk."""
@@ -172,7 +172,7 @@ def import_command(
 @app.command("bench")
 def bench_command(
     count: Annotated[int, typer.Option(min=100, help="Synthetic residents to enrol")] = 10_000,
-    chunk_size: Annotated[int, typer.Option(min=100, help="Rows per transaction")] = 10_000,
+    chunk_size: Annotated[int, typer.Option(min=100, help="Rows per transaction")] = 50_000,
     workers: Annotated[int | None, typer.Option(min=0, max=8, help=WORKERS_HELP)] = None,
     auth_requests: Annotated[int, typer.Option(min=100, help="Authentications in the load test")] = 20_000,
     clients: Annotated[int, typer.Option(min=1, max=256, help="Concurrent client threads")] = 8,
