@@ -30,9 +30,9 @@ def assert_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
     )
 
 
-def run_stack_suite(python: Path, stack: Path, **env: str) -> int:
+def run_stack_suite(python: Path, stack: Path, *pytest_args: str, **env: str) -> int:
     """Run the generated project's own pytest; return how many tests passed (never zero)."""
-    result = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], stack, **env)
+    result = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args], stack, **env)
     assert_ok(result, "the generated test suite")
     passed = RESULT_LINE.search(result.stdout)
     assert passed and int(passed.group(1)) > 0, f"no tests ran:\n{result.stdout[-2000:]}"

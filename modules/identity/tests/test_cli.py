@@ -66,6 +66,7 @@ def test_policy_command_refuses_unknown_factors(cli_env: Path) -> None:
     assert missing.exit_code == 1
 
 
+@pytest.mark.country_independent
 def test_bench_runs_small(cli_env: Path) -> None:
     invoke("db", "upgrade")
     result = invoke(

@@ -29,6 +29,7 @@ def test_different_people_score_low() -> None:
 NAMES = st.from_regex(r"[ab]{1,4}( [ab]{1,4}){0,2}", fullmatch=True)
 
 
+@pytest.mark.country_independent
 @settings(max_examples=300, deadline=None)
 @given(names=st.lists(NAMES, max_size=2 * SCAN_FROM), query=NAMES)
 def test_bulk_dedup_flags_exactly_the_names_scoring_the_threshold(names: list[str], query: str) -> None:

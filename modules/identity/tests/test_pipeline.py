@@ -51,6 +51,7 @@ def test_a_worker_prepares_exactly_what_the_writer_would(country: LoadedCountry)
         assert all(idnumbers.passes_filters(i) and idnumbers.validate(i, length=length) for i in chunk.id_candidates)
 
 
+@pytest.mark.country_independent
 def test_the_worker_words_rejections_in_the_callers_language(country: LoadedCountry) -> None:
     rows = [{**synth_rows(1)[0], "sex": "Q"}]
     with use_locale("fr"):
@@ -62,6 +63,7 @@ def test_the_worker_words_rejections_in_the_callers_language(country: LoadedCoun
     assert "ne fait pas partie des valeurs autorisées" in chunk.rejected[0][2]
 
 
+@pytest.mark.country_independent
 def test_a_dead_worker_stops_the_import_after_the_last_committed_chunk(
     engine: Engine, country: LoadedCountry, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

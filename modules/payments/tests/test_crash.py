@@ -53,6 +53,7 @@ def _progress(session: Session, cycle_id: int) -> dict[str, int]:
     )
 
 
+@pytest.mark.country_independent
 def test_a_worker_killed_again_and_again_pays_everyone_exactly_once(
     session: Session, ports, country, settings: Settings
 ) -> None:
