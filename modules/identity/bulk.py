@@ -1,11 +1,13 @@
 """Bulk enrolment: the same pipeline as one enrolment, chunked, for a population register.
 
-Per chunk, in one transaction: skip application IDs already enrolled (so a
-re-run never enrols a row twice), deduplicate in memory against an index of the
-registry blocked by date of birth (loaded once, then topped up with rows other
-writers added since), issue IDs from the fast generator, and write people and
-applications with the core's bulk path (`core.bulk.insert_rows`: executemany on
-SQLite, COPY on PostgreSQL). One audit event records each chunk.
+Rows arrive prepared (`rows.prepare_chunk`: validated, name keys, canonical JSON and
+hash, fresh ID candidates), usually by a worker process (`pipeline.py`). Per chunk,
+in one transaction: skip application IDs already enrolled (so a re-run never enrols
+a row twice), deduplicate in memory against an index of the registry blocked by date
+of birth (loaded once, then topped up with rows other writers added since), issue
+IDs, and write people and applications with the core's bulk path
+(`core.bulk.insert_rows`: executemany on SQLite, COPY on PostgreSQL). One audit
+event records each chunk.
 """
 
 from __future__ import annotations
@@ -54,20 +56,6 @@ ENROLMENT_COLUMNS = (
     "demographics",
     "created_at",
 )
-
-
-@dataclass(frozen=True)
-class Applicant:
-    """One validated row (see rows.parse_row): phone already normalised, raw phone kept for the hash."""
-
-    application_id: str
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    sex: str
-    phone: str | None
-    raw_phone: str | None
-    address: dict[str, str]
 
 
 class Prepared(NamedTuple):

@@ -20,7 +20,7 @@ from ...core.country import LoadedCountry
 from ...core.errors import Unprocessable
 from ...core.i18n import _, current_locale, use_locale
 from . import idnumbers
-from .bulk import Applicant, Prepared
+from .bulk import Prepared
 from .config import IdentitySettings
 from .schemas import EARLIEST_BIRTH_YEAR
 from .service import SECTION, canonical_json, normalise_name, normalised_phone, sorted_tokens
@@ -36,6 +36,20 @@ _NAME_LENGTH = 200
 
 class RowError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """One validated row (parse_row): phone already normalised, raw phone kept for the hash."""
+
+    application_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    sex: str
+    phone: str | None
+    raw_phone: str | None
+    address: dict[str, str]
 
 
 @dataclass(frozen=True)
