@@ -22,7 +22,8 @@ from .scripts import load_script
 from .test_combinations import run_stack_suite
 
 # The default country runs every test in test_combinations; other profiles skip the machinery
-# no profile changes (crash loops, worker processes, benches), which would only repeat it.
+# no profile changes (crash loops, worker processes, benches, the OpenAPI fuzz), which would
+# only repeat it.
 PER_COUNTRY = ("-m", "not country_independent")
 
 PROFILES = sorted((REPO / "countries").glob("*.yml"))
