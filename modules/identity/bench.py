@@ -39,7 +39,7 @@ from . import auth, bulk, policies, synth
 from .config import identity_settings
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
 from .pipeline import prepared_chunks
-from .rows import RowChunk, row_spec
+from .rows import numbered_chunks, row_spec
 from .schemas import AuthRequest
 
 # The yardstick's rate on the machines the goals were written for (issue 3).
@@ -98,11 +98,8 @@ def run(
         written_enrolments: list[tuple[Any, ...]] = []
         held: set[str] = set()
         started = time.perf_counter()
-        row_chunks = (
-            RowChunk(rows=list(enumerate(rows[start : start + chunk_size], start + 2)), last_line=start + chunk_size)
-            for start in range(0, count, chunk_size)
-        )
-        for prepared in prepared_chunks(row_chunks, row_spec(country, settings), workers=workers):
+        chunks = numbered_chunks(rows, chunk_size)
+        for prepared in prepared_chunks(chunks, row_spec(country, settings), workers=workers):
             if prepared.rejected:
                 raise RuntimeError(f"a synthetic row was rejected: {prepared.rejected[0]}")
             with factory.begin() as session:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -76,6 +77,13 @@ class PreparedChunk:
     rejected: list[tuple[int, str, str]]  # (line, source_ref, reason in the spec's locale)
     id_candidates: list[str]
     last_line: int
+
+
+def numbered_chunks(rows: Sequence[dict[str, str]], size: int) -> Iterator[RowChunk]:
+    """Rows already in memory, in chunks of `size`, numbered as a CSV file with a header would be."""
+    for start in range(0, len(rows), size):
+        numbered = list(enumerate(rows[start : start + size], start + 2))
+        yield RowChunk(rows=numbered, last_line=numbered[-1][0])
 
 
 def row_spec(country: LoadedCountry, settings: IdentitySettings) -> RowSpec:

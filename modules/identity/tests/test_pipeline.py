@@ -13,7 +13,7 @@ from .. import idnumbers, importer
 from ..config import IdentitySettings
 from ..models import ImportCheckpoint, Person
 from ..pipeline import prepared_chunks
-from ..rows import RowChunk, row_spec
+from ..rows import RowChunk, numbered_chunks, row_spec
 from .test_import import run, synth_rows, write
 
 ID_LENGTH = 10
@@ -26,21 +26,13 @@ class ExitingRow(dict):
         os._exit(3)
 
 
-def row_chunks(rows: list[dict[str, str]], size: int) -> list[RowChunk]:
-    numbered = list(enumerate(rows, 2))
-    return [
-        RowChunk(rows=numbered[i : i + size], last_line=numbered[i : i + size][-1][0])
-        for i in range(0, len(rows), size)
-    ]
-
-
 def test_a_worker_prepares_exactly_what_the_writer_would(country: LoadedCountry) -> None:
     rows = synth_rows(120)
     rows[7] = {**rows[7], "sex": "Q"}
     rows[70] = {**rows[70], "date_of_birth": "1990-02-30"}
     spec = row_spec(country, IdentitySettings())
-    here = list(prepared_chunks(row_chunks(rows, 50), spec, workers=0))
-    there = list(prepared_chunks(row_chunks(rows, 50), spec, workers=1))
+    here = list(prepared_chunks(numbered_chunks(rows, 50), spec, workers=0))
+    there = list(prepared_chunks(numbered_chunks(rows, 50), spec, workers=1))
     assert [c.applicants for c in there] == [c.applicants for c in here]
     assert [c.rejected for c in there] == [c.rejected for c in here]
     assert [[line for line, _ref, _reason in c.rejected] for c in there] == [[9], [72], []]
@@ -56,9 +48,9 @@ def test_the_worker_words_rejections_in_the_callers_language(country: LoadedCoun
     rows = [{**synth_rows(1)[0], "sex": "Q"}]
     with use_locale("fr"):
         spec = row_spec(country, IdentitySettings())
-        in_french_here = [c.rejected for c in prepared_chunks(row_chunks(rows, 10), spec, workers=0)]
+        in_french_here = [c.rejected for c in prepared_chunks(numbered_chunks(rows, 10), spec, workers=0)]
     # The worker runs outside that context: the spec alone carries the language.
-    (chunk,) = prepared_chunks(row_chunks(rows, 10), spec, workers=1)
+    (chunk,) = prepared_chunks(numbered_chunks(rows, 10), spec, workers=1)
     assert [chunk.rejected] == in_french_here
     assert "ne fait pas partie des valeurs autorisées" in chunk.rejected[0][2]
 
