@@ -296,3 +296,19 @@ def test_new_country_writes_a_profile_that_generates_and_passes(python: Path, tm
     )
     assert yaml.safe_load((stack / "country.yml").read_text(encoding="utf-8"))["country"] == "TZ"
     assert run_stack_suite(python, stack, *PER_COUNTRY) > 0
+
+
+def test_new_country_without_the_law_writes_a_skeleton_that_generation_refuses(tmp_path: Path) -> None:
+    answers = [*NEW_COUNTRY_ANSWERS[:10], "", "", "", "0.18", "2024-07-01", "20", "Value Added Tax Act 2014 (TRA)"]
+    template = template_copy(tmp_path / "template")
+    result = new_country(template / "countries", answers)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the income-tax law is a skeleton" in result.stdout
+    assert "tax.income_tax.scale[0].brackets[0].rate: not filled in yet" in result.stdout
+    written = (template / "countries" / "TZ.yml").read_text(encoding="utf-8")
+    assert "FILL IN" in written and "rate: \"0.18\"" in written
+    target = tmp_path / "stack"
+    target.mkdir()
+    with pytest.raises(ValueError, match=r"tax\.income_tax\.scale\[0\]\.since: not filled in yet"):
+        copier.run_copy(str(template), str(target), data={"country": "TZ"}, defaults=True, quiet=True)
+    assert not any(target.iterdir()), "a refused profile writes nothing"

@@ -10,6 +10,7 @@ from .cli import app as cli_app
 from .config import TaxCountry
 from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
 from .seed import seed
+from .service import configuration_findings
 
 _HERE = Path(__file__).resolve().parent
 
@@ -22,4 +23,5 @@ module = Module(
     country_schema=TaxCountry,
     provides={AssessedIncome: TaxAssessedIncome},
     seed=seed,
+    configuration_check=configuration_findings,
 )

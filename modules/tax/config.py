@@ -20,8 +20,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -327,7 +330,35 @@ class TaxCountry(_Strict):
         "or ends in (Ethiopia: 2017 E.F.Y. runs Hamle 1, 2016 to Sene 30, 2017)",
     )
     tin_length: int = Field(default=9, ge=6, le=20, description="digits of a TIN, Luhn check digit included")
-    income_tax: IncomeTax
+    # Absent means nobody has entered the law yet; "none" means the country levies no personal
+    # income tax. Either way nothing is assessed: a placeholder scale would send out wrong bills.
+    income_tax: IncomeTax | None = Field(
+        default=None,
+        description='the income-tax law; absent: not given yet (assessments refused); "none": no income tax is levied',
+    )
+    _levies_no_income_tax: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _income_tax_none(cls, data: Any, handler: ModelWrapValidatorHandler[TaxCountry]) -> TaxCountry:
+        # "none" is read here rather than as a union member, so a mistake inside a law is
+        # reported at its own key (tax.income_tax.scale[0]...) and not once per union branch.
+        levies_none = isinstance(data, dict) and data.get("income_tax") == "none"
+        if levies_none:
+            data = {**data, "income_tax": None}
+        section = handler(data)
+        section._levies_no_income_tax = levies_none
+        return section
+
+    @field_serializer("income_tax")
+    def _dump_income_tax(self, law: IncomeTax | None) -> Any:
+        return "none" if self._levies_no_income_tax else law
+
+    @property
+    def levies_no_income_tax(self) -> bool:
+        """`income_tax: none`: the country levies no personal income tax (as opposed to a law not given yet)."""
+        return self._levies_no_income_tax
+
     filing_deadline: Annotated[FilingDeadline, BeforeValidator(_filing_deadline)] = Field(
         default=FilingDeadline(months_after_year_end=6),
         description='"MM-DD" or {months_after_year_end: N}: when a year\'s return and tax are due',
@@ -364,17 +395,8 @@ class TaxCountry(_Strict):
         """Values this currency cannot hold exactly: a quantum finer than its minor unit, too many decimals."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         law = self.income_tax
-        for stage in ("base", "tax"):
-            quantum = getattr(law.rounding, stage).quantum
-            problems.extend(_quantum_problem(("income_tax", "rounding", stage, "quantum"), quantum, currency))
-        for s, scale in enumerate(law.scale):
-            for b, bracket in enumerate(scale.brackets):
-                problems.extend(
-                    _amount_problem(("income_tax", "scale", s, "brackets", b, "from"), bracket.threshold, currency)
-                )
-        for name in ("allowance", "relief"):
-            for i, value in enumerate(getattr(law, name)):
-                problems.extend(_amount_problem(("income_tax", name, i, "amount"), value.amount, currency))
+        if law is not None:
+            problems.extend(_income_tax_problems(law, currency))
         rules = [(("penalties", "rounding", "quantum"), self.penalties.rounding.quantum)]
         if self.vat is not None:
             rules.append((("vat", "rounding", "quantum"), self.vat.rounding.quantum))
@@ -383,6 +405,22 @@ class TaxCountry(_Strict):
         for i, penalty in enumerate(self.penalties.late_filing):
             problems.extend(_amount_problem(("penalties", "late_filing", i, "fixed"), penalty.fixed, currency))
         return problems
+
+
+def _income_tax_problems(law: IncomeTax, currency: str) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for stage in ("base", "tax"):
+        quantum = getattr(law.rounding, stage).quantum
+        problems.extend(_quantum_problem(("income_tax", "rounding", stage, "quantum"), quantum, currency))
+    for s, scale in enumerate(law.scale):
+        for b, bracket in enumerate(scale.brackets):
+            problems.extend(
+                _amount_problem(("income_tax", "scale", s, "brackets", b, "from"), bracket.threshold, currency)
+            )
+    for name in ("allowance", "relief"):
+        for i, value in enumerate(getattr(law, name)):
+            problems.extend(_amount_problem(("income_tax", name, i, "amount"), value.amount, currency))
+    return problems
 
 
 def _quantum_problem(

@@ -68,7 +68,8 @@ class YearLaw:
     @classmethod
     def of(cls, law: IncomeTaxLaw, year: int) -> YearLaw:
         start = law.year_start(year)
-        scale = _in_force(law.scale, start, "scale")
+        scale = law.scale_on(start)
+        assert law.base_rounding is not None and law.tax_rounding is not None  # a law gives both
         allowance = _in_force(law.allowance, start, "allowance") if law.allowance else None
         relief = _in_force(law.relief, start, "relief") if law.relief else None
         rates = [bracket.rate for bracket in scale.value]

@@ -12,6 +12,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, Inexact, localcontext
+from enum import StrEnum
 from typing import Any
 
 from ...core.calendars import fiscal_year, fiscal_year_of
@@ -28,6 +29,30 @@ class LawNotInForce(Unprocessable):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, kind="tax-law-not-in-force")
+
+
+class Provision(StrEnum):
+    """Whether country.yml gives an income-tax law."""
+
+    GIVEN = "given"
+    NOT_GIVEN = "not_given"  # no `tax.income_tax`: nobody has entered the law yet
+    NOT_LEVIED = "not_levied"  # `tax.income_tax: none`: the country levies no personal income tax
+
+
+NOT_GIVEN_DETAIL = N_(
+    "country.yml gives no income-tax law (tax.income_tax), so no income tax is assessed; add the country's "
+    "scale, allowance, relief and rounding with their published source, then restart the service"
+)
+NOT_LEVIED_DETAIL = N_("this country levies no personal income tax (tax.income_tax: none in country.yml)")
+
+
+class IncomeTaxLawMissing(Unprocessable):
+    """Assessment asked for where country.yml gives no income-tax law (or says none is levied)."""
+
+    def __init__(self, provision: Provision) -> None:
+        detail = NOT_LEVIED_DETAIL if provision is Provision.NOT_LEVIED else NOT_GIVEN_DETAIL
+        super().__init__(_(detail), kind="tax-law-missing")
+        self.provision = provision
 
 
 class TaxLawMisconfigured(Problem):
@@ -90,10 +115,11 @@ class IncomeTaxLaw:
     scale: tuple[Dated, ...]
     allowance: tuple[Dated, ...]
     relief: tuple[Dated, ...]
-    base_rounding: Stage
-    tax_rounding: Stage
+    base_rounding: Stage | None  # None only without a law: nothing is ever rounded then
+    tax_rounding: Stage | None
     calendar: str = "gregorian"  # of fiscal_year_start
     named_by: str = "start"  # a fiscal year is numbered by the year it starts or ends in
+    provision: Provision = Provision.GIVEN
 
     @classmethod
     def from_country(cls, section: TaxCountry, currency: str) -> IncomeTaxLaw:
@@ -101,11 +127,27 @@ class IncomeTaxLaw:
         problems = [f"{location(loc)}: {message}" for loc, message in section.currency_problems(currency)]
         if problems:
             raise TaxLawMisconfigured(problems)
-        law = section.income_tax
         month, day = (int(part) for part in section.fiscal_year_start.split("-"))
+        year_fields = {
+            "currency": currency,
+            "fiscal_year_start": (month, day),
+            "calendar": section.fiscal_calendar,
+            "named_by": section.fiscal_year_named_by,
+        }
+        law = section.income_tax
+        if law is None:
+            provision = Provision.NOT_LEVIED if section.levies_no_income_tax else Provision.NOT_GIVEN
+            return cls(
+                **year_fields,
+                scale=(),
+                allowance=(),
+                relief=(),
+                base_rounding=None,
+                tax_rounding=None,
+                provision=provision,
+            )
         return cls(
-            currency=currency,
-            fiscal_year_start=(month, day),
+            **year_fields,
             scale=tuple(
                 Dated(s.since, tuple(Bracket(to_minor(b.threshold, currency), b.rate) for b in s.brackets))
                 for s in sorted(law.scale, key=lambda s: s.since)
@@ -114,8 +156,6 @@ class IncomeTaxLaw:
             relief=_dated_amounts(law.relief, currency),
             base_rounding=_stage(law.rounding.base, currency),
             tax_rounding=_stage(law.rounding.tax, currency),
-            calendar=section.fiscal_calendar,
-            named_by=section.fiscal_year_named_by,
         )
 
     def year_start(self, year: int) -> date:
@@ -127,7 +167,13 @@ class IncomeTaxLaw:
 
     def scale_in_force(self, year: int) -> tuple[Bracket, ...]:
         """The brackets that apply to fiscal `year` (LawNotInForce when none does)."""
-        return _in_force(self.scale, self.year_start(year), "scale").value
+        return self.scale_on(self.year_start(year)).value
+
+    def scale_on(self, day: date) -> Dated:
+        """The scale in force on `day`: IncomeTaxLawMissing without a law, LawNotInForce before the first."""
+        if self.provision is not Provision.GIVEN:
+            raise IncomeTaxLawMissing(self.provision)
+        return _in_force(self.scale, day, "scale")
 
     def calculate(self, *, income: int, year: int) -> Calculation:
         """Tax due on `income` (minor units) for fiscal `year`, with every step that produced it."""
@@ -137,7 +183,8 @@ class IncomeTaxLaw:
                 + _("must be a whole, non-negative number of minor units, got {income}").format(income=repr(income))
             )
         start = self.year_start(year)
-        scale = _in_force(self.scale, start, "scale")
+        scale = self.scale_on(start)
+        assert self.base_rounding is not None and self.tax_rounding is not None  # a law gives both
         allowance = _in_force(self.allowance, start, "allowance") if self.allowance else None
         relief = _in_force(self.relief, start, "relief") if self.relief else None
         trace = [

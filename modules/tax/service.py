@@ -14,10 +14,10 @@ from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from ...core.ports import SectorTokens
-from ...core.registry import Ports
+from ...core.registry import Finding, Ports
 from . import tins
 from .config import TaxCountry
-from .law import IncomeTaxLaw, TraceStep
+from .law import NOT_GIVEN_DETAIL, NOT_LEVIED_DETAIL, IncomeTaxLaw, Provision, TaxLawMisconfigured, TraceStep
 from .models import (
     AccountEntry,
     Assessment,
@@ -53,6 +53,19 @@ def rules_for(country: LoadedCountry) -> TaxRules:
 
 def income_tax_law(*, country: LoadedCountry) -> IncomeTaxLaw:
     return rules_for(country).income
+
+
+def configuration_findings(country: LoadedCountry) -> list[Finding]:
+    """What `check` and /meta say of the law: without an income-tax law `check` fails."""
+    try:
+        provision = income_tax_law(country=country).provision
+    except TaxLawMisconfigured as problem:
+        return [Finding(problem.detail, failing=True)]
+    if provision is Provision.NOT_GIVEN:
+        return [Finding(_(NOT_GIVEN_DETAIL), failing=True)]
+    if provision is Provision.NOT_LEVIED:
+        return [Finding(_(NOT_LEVIED_DETAIL))]
+    return []
 
 
 # Register --------------------------------------------------------------------------------

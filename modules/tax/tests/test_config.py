@@ -14,7 +14,7 @@ from ....conftest import PROJECT_ROOT
 from ....core.country import CountryProfileError, LoadedCountry, load_country
 from ..config import TaxCountry
 from ..law import IncomeTaxLaw, TaxLawMisconfigured
-from ..service import income_tax_law
+from ..service import configuration_findings, income_tax_law
 from .laws import JAPAN, JORDAN, KENYA, changed, section
 
 
@@ -28,11 +28,16 @@ def load_with_tax(tmp_path: Path, tax: Any) -> LoadedCountry:
     return load_country(path, {"tax": TaxCountry})
 
 
-def test_the_deployments_own_tax_law_is_valid_and_fits_its_currency(country: LoadedCountry) -> None:
+def test_the_deployments_own_tax_law_is_valid_and_fits_its_currency() -> None:
+    """The deployment's country.yml itself (the other tests run with the test law of tests/country.yml)."""
+    country = load_country(PROJECT_ROOT / "country.yml", {"tax": TaxCountry})
     tax = country.section("tax")
-    assert isinstance(tax, TaxCountry)
     law = income_tax_law(country=country)
     assert law.currency == country.profile.currency
+    if tax.income_tax is None:
+        findings = configuration_findings(country)
+        assert [finding.failing for finding in findings] == [not tax.levies_no_income_tax]
+        return
     latest = max(scale.since for scale in tax.income_tax.scale)
     assert law.calculate(income=0, year=latest.year + 1).tax_due == 0
 
@@ -118,11 +123,25 @@ def test_duplicate_allowance_dates_are_refused(tmp_path: Path) -> None:
     ]
 
 
-def test_a_missing_law_and_unknown_keys_are_reported(tmp_path: Path) -> None:
+def test_unknown_keys_are_reported(tmp_path: Path) -> None:
     with pytest.raises(CountryProfileError) as error:
         load_with_tax(tmp_path, {"tin_length": 9, "income_taxes": {}})
-    assert "tax.income_tax: is required but missing" in error.value.problems
-    assert any(problem.startswith("tax.income_taxes: ") for problem in error.value.problems)
+    assert [problem.split(":")[0] for problem in error.value.problems] == ["tax.income_taxes"]
+
+
+def test_a_law_that_is_not_a_mapping_or_none_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CountryProfileError) as error:
+        load_with_tax(tmp_path, {"income_tax": "zero"})
+    assert [problem.split(":")[0] for problem in error.value.problems] == ["tax.income_tax"]
+
+
+@pytest.mark.parametrize(("income_tax", "provision"), [(None, "not_given"), ("none", "not_levied")])
+def test_no_law_and_no_income_tax_load_and_stay_apart(tmp_path: Path, income_tax: str | None, provision: str) -> None:
+    tax = {} if income_tax is None else {"income_tax": income_tax}
+    loaded = load_with_tax(tmp_path, tax)
+    assert income_tax_law(country=loaded).provision == provision
+    dumped = loaded.section("tax").model_dump(by_alias=True, mode="json")
+    assert TaxCountry.model_validate(dumped).levies_no_income_tax == (income_tax == "none")
 
 
 def test_a_valid_section_loads(tmp_path: Path) -> None:

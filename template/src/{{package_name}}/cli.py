@@ -190,6 +190,8 @@ def check() -> None:
         )
         if coverage.status not in (Compliance.COVERED, Compliance.EVALUATION):
             problems.append(_("licence: {reason}").format(reason=coverage.reason))
+        findings = [(module.name, finding) for module in rt.modules for finding in module.findings(rt.country)]
+        problems.extend(f"{name}: {finding.message}" for name, finding in findings if finding.failing)
         summary = _("{country} ({code}), {currency}; modules: {modules}; environment: {environment}")
         console.print(
             summary.format(
@@ -203,6 +205,9 @@ def check() -> None:
         console.print(_("licence: {status} ({reason})").format(status=coverage.status, reason=coverage.reason))
         if coverage.days_to_expiry is not None:
             console.print(_("licence grant expires in {days} days").format(days=coverage.days_to_expiry))
+        for name, finding in findings:
+            if not finding.failing:
+                console.print(f"{name}: {finding.message}", highlight=False, markup=False)
         for problem in problems:
             err_console.print(problem, style="red")
         if problems:

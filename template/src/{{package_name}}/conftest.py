@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, delete, insert, make_url, text
 from sqlalchemy.orm import Session
@@ -30,6 +31,34 @@ from .core.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET = "test-secret-key-not-for-production"  # noqa: S105 - fixed key for tests only
+# A module's test data for country.yml sections, laid over the deployment's profile for the test run.
+MODULE_TEST_PROFILE = Path("tests") / "country.yml"
+
+
+def profile_for_tests() -> str:
+    """The deployment's country.yml with each installed module's test sections laid over it.
+
+    Tests must pass in any country, including one whose profile lacks data a module's tests
+    need (a custom country has no income-tax law until the ministry enters it). Such a module
+    ships that data as `tests/country.yml`; each key of its sections replaces the deployment's
+    key. The deployment's own figures are tested against its own profile elsewhere (the tax
+    cases), not assumed here.
+    """
+    profile = yaml.safe_load((PROJECT_ROOT / "country.yml").read_text(encoding="utf-8"))
+    for module in installed_modules():
+        overlay = module.folder / MODULE_TEST_PROFILE
+        if overlay.is_file():
+            for section, values in yaml.safe_load(overlay.read_text(encoding="utf-8")).items():
+                profile.setdefault(section, {}).update(values)
+    return yaml.safe_dump(profile, allow_unicode=True, sort_keys=False)
+
+
+@pytest.fixture(scope="session")
+def test_country_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The country.yml every test runs with (see `profile_for_tests`)."""
+    path = tmp_path_factory.mktemp("profile") / "country.yml"
+    path.write_text(profile_for_tests(), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +80,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, test_country_profile: Path) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
         secret_key=TEST_SECRET,
-        country_profile=PROJECT_ROOT / "country.yml",
+        country_profile=test_country_profile,
     )
 
 

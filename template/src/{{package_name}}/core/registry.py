@@ -47,6 +47,17 @@ SeedFunction = Callable[..., list[str]]
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What a module says of its configuration in this deployment; `failing` makes `check` exit 1."""
+
+    message: str
+    failing: bool = False
+
+
+ConfigurationCheck = Callable[[LoadedCountry], list[Finding]]
+
+
+@dataclass(frozen=True)
 class Module:
     """What a module contributes; built in the module's `__init__.py` as `module`."""
 
@@ -58,10 +69,20 @@ class Module:
     country_schema: type[BaseModel] | None = None
     provides: Mapping[type, Callable[[Settings], Any]] = field(default_factory=dict)
     seed: SeedFunction | None = None
+    # Shown by `check` and /meta, so a gap in the country's data (a missing law) is never silent.
+    configuration_check: ConfigurationCheck | None = None
+
+    def findings(self, country: LoadedCountry) -> list[Finding]:
+        return self.configuration_check(country) if self.configuration_check else []
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    @property
+    def folder(self) -> Path:
+        """The module's own folder (its migrations live in it)."""
+        return self.migrations.parent
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,13 @@ def meta(
         "deployment": info.deployment_name,
         "template": {"version": info.template_version, "commit": info.template_commit},
         "modules": [
-            {"name": m.name, "version": m.manifest.version, "title": m.manifest.title} for m in installed_modules()
+            {
+                "name": m.name,
+                "version": m.manifest.version,
+                "title": m.manifest.title,
+                "configuration": [{"message": f.message, "failing": f.failing} for f in m.findings(country)],
+            }
+            for m in installed_modules()
         ],
         "country": {
             "code": profile.country,

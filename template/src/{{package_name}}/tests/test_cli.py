@@ -16,10 +16,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path) -> Iterator[Path]:
     """Point the CLI at a fresh SQLite database through the environment, as an operator would."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COUNTRY_PROFILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale

@@ -15,9 +15,13 @@ def write_profile(tmp_path: Path, **changes: object) -> Path:
     return path
 
 
-def test_generated_profile_is_valid() -> None:
+def test_generated_profile_is_valid_and_the_country_answered() -> None:
     loaded = load_country(PROJECT_ROOT / "country.yml")
-    assert loaded.profile.minor_units in (0, 2, 3)
+    answers = yaml.safe_load((PROJECT_ROOT / ".copier-answers.yml").read_text(encoding="utf-8"))
+    custom = answers["country"] == "custom"
+    assert loaded.profile.country == (answers["custom_country_code"] if custom else answers["country"])
+    if custom:
+        assert loaded.profile.currency == answers["custom_currency"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from typer.testing import CliRunner
 
 from ..cli import app as cli_app
-from ..conftest import PROJECT_ROOT, TEST_SECRET
+from ..conftest import TEST_SECRET
 from ..core import i18n
 from ..core.country import LoadedCountry
 from ..core.deps import LocaleDep
@@ -284,9 +284,9 @@ def test_validation_messages_are_translated_but_locations_are_not(validation_cli
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path) -> Iterator[Path]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COUNTRY_PROFILE", str(PROJECT_ROOT / "country.yml"))
+    monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
     for name in i18n.LOCALE_ENVIRONMENT:
