@@ -25,7 +25,7 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
-REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw")
+REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -150,6 +150,7 @@ def test_unknown_message_passes_through_and_locale_is_restored() -> None:
         ("not a tag;q=x, 12", "en_KE", "en_KE"),
         ("rw", "en_KE", "rw"),  # CLDR has no rw_KE: the bare language
         ("de", "rw_RW", "rw_RW"),  # Rwanda's profile language is shipped
+        ("so", "am_ET", "so_ET"),  # Ethiopia: narrowed to ET
     ],
 )
 def test_negotiate(header: str | None, fallback: str | None, expected: str) -> None:
