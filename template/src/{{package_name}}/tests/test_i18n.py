@@ -25,7 +25,7 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
-REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so")
+REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so", "om")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -151,6 +151,8 @@ def test_unknown_message_passes_through_and_locale_is_restored() -> None:
         ("rw", "en_KE", "rw"),  # CLDR has no rw_KE: the bare language
         ("de", "rw_RW", "rw_RW"),  # Rwanda's profile language is shipped
         ("so", "am_ET", "so_ET"),  # Ethiopia: narrowed to ET
+        ("om", "am_ET", "om_ET"),
+        ("om-KE", "am_ET", "om_KE"),
     ],
 )
 def test_negotiate(header: str | None, fallback: str | None, expected: str) -> None:
