@@ -25,7 +25,7 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
-REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so", "om", "ti")
+REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so", "om", "ti", "aa")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -157,6 +157,8 @@ def test_unknown_message_passes_through_and_locale_is_restored() -> None:
         ("om", "am_ET", "om_ET"),
         ("om-KE", "am_ET", "om_KE"),
         ("ti-ER, am;q=0.5", "am_ET", "ti_ER"),
+        ("aa", "am_ET", "aa_ET"),
+        ("aa-DJ", "en_KE", "aa_DJ"),
     ],
 )
 def test_negotiate(header: str | None, fallback: str | None, expected: str) -> None:
