@@ -25,7 +25,7 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
-REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja")
+REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so", "om", "ti", "aa")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -120,6 +120,12 @@ def test_plural_forms_follow_each_language() -> None:
     with i18n.use_locale("ja_JP"):
         assert i18n.ngettext(singular, plural, 1) == i18n.ngettext(singular, plural, 5)
     assert i18n.ngettext(singular, plural, 2) == plural
+    with i18n.use_locale("rw_RW"):
+        assert i18n.ngettext(singular, plural, 1).startswith("ivugurura ritegereje")
+        assert i18n.ngettext(singular, plural, 2).startswith("amavugurura ategereje")
+    with i18n.use_locale("ti_ET"):  # CLDR: one is 0..1, so zero takes the singular
+        assert i18n.ngettext(singular, plural, 0) == i18n.ngettext(singular, plural, 1)
+        assert i18n.ngettext(singular, plural, 2).startswith("ዝጽበዩ ዘለዉ ምግዓዛት")
 
 
 def test_unknown_message_passes_through_and_locale_is_restored() -> None:
@@ -145,6 +151,14 @@ def test_unknown_message_passes_through_and_locale_is_restored() -> None:
         (None, None, "en"),
         ("*", "sw_KE", "sw_KE"),
         ("not a tag;q=x, 12", "en_KE", "en_KE"),
+        ("rw", "en_KE", "rw"),  # CLDR has no rw_KE: the bare language
+        ("de", "rw_RW", "rw_RW"),  # Rwanda's profile language is shipped
+        ("so", "am_ET", "so_ET"),  # Ethiopia: narrowed to ET
+        ("om", "am_ET", "om_ET"),
+        ("om-KE", "am_ET", "om_KE"),
+        ("ti-ER, am;q=0.5", "am_ET", "ti_ER"),
+        ("aa", "am_ET", "aa_ET"),
+        ("aa-DJ", "en_KE", "aa_DJ"),
     ],
 )
 def test_negotiate(header: str | None, fallback: str | None, expected: str) -> None:
