@@ -49,7 +49,8 @@ def test_combination_generates_lints_migrates_and_passes_its_suite(
 
     installed = sorted(p.name for p in (stack / "src" / package / "modules").iterdir() if p.is_dir())
     assert installed == sorted(modules)
-    assert not list(stack.rglob("questions.yml")), "Copier-only files leaked into the stack"
+    for copier_only in ("questions.yml", "readme-section.md"):
+        assert not list(stack.rglob(copier_only)), f"Copier-only {copier_only} leaked into the stack"
     for path in stack.rglob("*"):
         if path.is_file() and path.suffix in {".py", ".toml", ".yml", ".yaml", ".md", ".env", ".cfg", ""}:
             text = path.read_text(encoding="utf-8")
