@@ -5,7 +5,6 @@ A clone may carry no tags, so nothing here relies on tags of the real repository
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +26,11 @@ def clone_template(destination: Path) -> Path:
     subprocess.run(["git", "clone", "--quiet", "--no-tags", str(REPO), str(destination)], check=True)
     status = git(REPO, "status", "--porcelain", "--untracked-files=all")
     if status:
-        # Developers run the tests on a dirty tree: carry it over as one commit.
-        ignore = shutil.ignore_patterns(".git", ".venv", ".cache", "__pycache__", "demo-stack")
-        shutil.copytree(REPO, destination, ignore=ignore, symlinks=True, dirs_exist_ok=True)
-        git(destination, "add", "-A")
+        # Developers run the tests on a dirty tree: carry it over as one commit. Git itself
+        # reads the tree (as Copier does), so .gitignore, deletions and symlinks are honoured.
+        git(destination, f"--work-tree={REPO}", "add", "-A")
         git(destination, "commit", "--quiet", "-m", "working tree under test")
+        git(destination, "reset", "--quiet", "--hard")
     for tag in git(destination, "tag", "--list").splitlines():
         git(destination, "tag", "-d", tag)
     return destination

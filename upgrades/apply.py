@@ -16,6 +16,7 @@ are Copier dependencies): apply.py <answers file>.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,9 @@ OLDEST = Version("0")  # what a deployment that recorded no version is treated a
 
 
 def recorded_version(deployment: Path, answers_file: str) -> Version:
-    shown = subprocess.run(
-        ["git", "show", f"HEAD:./{answers_file}"], cwd=deployment, capture_output=True, text=True, check=False
+    git = shutil.which("git") or "git"  # Copier itself needs git on PATH
+    shown = subprocess.run(  # noqa: S603 - arguments from copier.yml, not from outside
+        [git, "show", f"HEAD:./{answers_file}"], cwd=deployment, capture_output=True, text=True, check=False
     )
     if shown.returncode:
         raise SystemExit(f"upgrade: cannot read {answers_file} at HEAD in {deployment}: {shown.stderr.strip()}")
