@@ -1,6 +1,7 @@
-"""A throw-away git copy of this template in which tests make releases (tags) of their own.
+"""A throw-away git copy of this template in which tests make releases of their own.
 
-A clone may carry no tags, so nothing here relies on tags of the real repository.
+A clone may carry no tags, so nothing here relies on tags of the real repository, and updates
+are tested between untagged commits (`commit_version`); `release` tags only for scripts/release.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def clone_template(destination: Path) -> Path:
     return destination
 
 
-def release(root: Path, version: str, *, note: str = "Test release.") -> str:
-    """Commit VERSION and a CHANGELOG section for `version`, then tag it with scripts/release."""
+def commit_version(root: Path, version: str, *, note: str = "Test release.") -> str:
+    """Commit VERSION and a CHANGELOG section for `version`, untagged (as in a clone); the commit's hash."""
     (root / "VERSION").write_text(f"{version}\n", encoding="utf-8")
     changelog = root / "CHANGELOG.md"
     text = changelog.read_text(encoding="utf-8")
@@ -46,6 +47,12 @@ def release(root: Path, version: str, *, note: str = "Test release.") -> str:
         changelog.write_text(text, encoding="utf-8")
     git(root, "add", "-A")
     git(root, "commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
+    return git(root, "rev-parse", "HEAD")
+
+
+def release(root: Path, version: str, *, note: str = "Test release.") -> str:
+    """`commit_version`, then tag it with scripts/release; the tag."""
+    commit_version(root, version, note=note)
     subprocess.run([sys.executable, str(root / "scripts" / "release")], cwd=root, check=True, capture_output=True)
     return f"v{version}"
 

@@ -10,13 +10,18 @@ from ..cli import app
 runner = CliRunner()
 IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.org"]
 
-CONFLICTED = """def rate():
-<<<<<<< before updating
-    return 16
-=======
-    return 18
->>>>>>> after updating
-"""
+# Built, not written out: markers at the start of a line here would fail `update-check` on this very file.
+CONFLICTED = "\n".join(
+    [
+        "def rate():",
+        "<" * 7 + " before updating",
+        "    return 16",
+        "=" * 7,
+        "    return 18",
+        ">" * 7 + " after updating",
+        "",
+    ]
+)
 
 
 def git(root: Path, *args: str) -> None:
