@@ -118,10 +118,12 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone_template(tmp_path_factory.mktemp("documented") / "template")
 
 
-def test_the_readme_commands_are_found() -> None:
+def test_the_readme_commands_are_found_and_the_update_is_the_documented_one() -> None:
     assert ("README.md", ".venv/bin/copier copy --defaults . ../kenya-stack") in {
         (where.split(":")[0], command.split("  #")[0].strip()) for where, command in COMMANDS
     }
+    for document in ("README.md", "docs/lifecycle.md"):
+        assert UPDATE in (REPO / document).read_text(encoding="utf-8"), f"{document} shows another update command"
 
 
 @pytest.mark.parametrize(("where", "command"), COMMANDS, ids=[where for where, _ in COMMANDS])
