@@ -201,7 +201,9 @@ def _update(deployment: Deployment, modules: list[str], data: dict[str, Any], mo
         defaults=True,  # every other answer stays as recorded; a new module's questions take their defaults
         overwrite=True,
         quiet=True,
-        unsafe=False,
+        # Copier counts the template's ungated migration in every update (docs/lifecycle.md);
+        # at the recorded release upgrades/apply.py finds no step to run.
+        unsafe=True,
         vcs_ref=deployment.ref,  # the recorded release: change the modules, not the template version
     )
     after_text = answers_file.read_text(encoding="utf-8")

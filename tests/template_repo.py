@@ -1,11 +1,11 @@
-"""A throw-away git copy of this template in which tests make releases (tags) of their own.
+"""A throw-away git copy of this template in which tests make releases of their own.
 
-A clone may carry no tags, so nothing here relies on tags of the real repository.
+A clone may carry no tags, so nothing here relies on tags of the real repository, and updates
+are tested between untagged commits (`commit_version`); `release` tags only for scripts/release.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,18 +27,18 @@ def clone_template(destination: Path) -> Path:
     subprocess.run(["git", "clone", "--quiet", "--no-tags", str(REPO), str(destination)], check=True)
     status = git(REPO, "status", "--porcelain", "--untracked-files=all")
     if status:
-        # Developers run the tests on a dirty tree: carry it over as one commit.
-        ignore = shutil.ignore_patterns(".git", ".venv", ".cache", "__pycache__", "demo-stack")
-        shutil.copytree(REPO, destination, ignore=ignore, symlinks=True, dirs_exist_ok=True)
-        git(destination, "add", "-A")
+        # Developers run the tests on a dirty tree: carry it over as one commit. Git itself
+        # reads the tree (as Copier does), so .gitignore, deletions and symlinks are honoured.
+        git(destination, f"--work-tree={REPO}", "add", "-A")
         git(destination, "commit", "--quiet", "-m", "working tree under test")
+        git(destination, "reset", "--quiet", "--hard")
     for tag in git(destination, "tag", "--list").splitlines():
         git(destination, "tag", "-d", tag)
     return destination
 
 
-def release(root: Path, version: str, *, note: str = "Test release.") -> str:
-    """Commit VERSION and a CHANGELOG section for `version`, then tag it with scripts/release."""
+def commit_version(root: Path, version: str, *, note: str = "Test release.") -> str:
+    """Commit VERSION and a CHANGELOG section for `version`, untagged (as in a clone); the commit's hash."""
     (root / "VERSION").write_text(f"{version}\n", encoding="utf-8")
     changelog = root / "CHANGELOG.md"
     text = changelog.read_text(encoding="utf-8")
@@ -47,6 +47,12 @@ def release(root: Path, version: str, *, note: str = "Test release.") -> str:
         changelog.write_text(text, encoding="utf-8")
     git(root, "add", "-A")
     git(root, "commit", "--quiet", "--allow-empty", "-m", f"Release {version}")
+    return git(root, "rev-parse", "HEAD")
+
+
+def release(root: Path, version: str, *, note: str = "Test release.") -> str:
+    """`commit_version`, then tag it with scripts/release; the tag."""
+    commit_version(root, version, note=note)
     subprocess.run([sys.executable, str(root / "scripts" / "release")], cwd=root, check=True, capture_output=True)
     return f"v{version}"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import copier
@@ -14,10 +17,11 @@ from copier.errors import UnsafeTemplateError
 
 from .catalogue import REPO
 from .scripts import load_script
-from .template_repo import clone_template, generate_at, git, release
+from .template_repo import clone_template, commit_version, generate_at, git, release
 
 VENDOR_CORE_LINE = "VENDOR_ROUNDING_NOTE = 'ministry circular 12/2026'  # vendor edit"
 VENDOR_MODULE_LINE = "VENDOR_ID_POLICY = 'approved by the registrar'  # vendor edit"
+COPIER = str(Path(sys.executable).parent / "copier")  # the command a vendor runs, from the template's tools
 
 
 def load_release_script():
@@ -79,12 +83,12 @@ def test_answers_and_stack_record_version_and_exact_commit(tmp_path: Path) -> No
     assert (stack_info["template_version"], stack_info["template_commit"]) == ("0.9.0", commit)
 
 
-# ---------------------------------------------------------------- updates
+# ---------------------------------------------------------------- updates (no tags: commits only)
 
 
 def test_update_keeps_vendor_edits_brings_new_changes_and_keeps_answers(tmp_path: Path, python: Path) -> None:
     template = clone_template(tmp_path / "template")
-    old = release(template, "0.9.0")
+    old = commit_version(template, "0.9.0")
     stack = generate_at(
         template, old, tmp_path / "stack", country="JP", modules=["identity", "payments"], licensee_name="Acme GovTech"
     )
@@ -100,16 +104,16 @@ def test_update_keeps_vendor_edits_brings_new_changes_and_keeps_answers(tmp_path
     )
     module_readme = template / "modules" / "identity" / "README.md"
     module_readme.write_text(module_readme.read_text() + "\nUpstream identity note.\n")
-    new = release(template, "0.9.1")
+    new = commit_version(template, "0.9.1")
 
-    copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True)
+    copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True, unsafe=True)
 
     assert VENDOR_CORE_LINE in core_file.read_text()
     assert VENDOR_MODULE_LINE in module_file.read_text()
     assert "Upstream support notes." in (stack / "README.md").read_text()
     assert "Upstream identity note." in (stack / "src" / package / "modules" / "identity" / "README.md").read_text()
     answers = answers_of(stack)
-    assert answers["_commit"] == new and answers["_template_version"] == "0.9.1"
+    assert (answers["_template_version"], answers["_template_commit"]) == ("0.9.1", new)
     assert (answers["country"], answers["modules"], answers["licensee_name"]) == (
         "JP",
         ["identity", "payments"],
@@ -128,47 +132,156 @@ def test_update_keeps_vendor_edits_brings_new_changes_and_keeps_answers(tmp_path
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def test_crossing_0_2_0_renames_country_file_in_the_local_env(tmp_path: Path, python: Path) -> None:
+def test_every_update_needs_trust_and_is_refused_untouched_without_it(tmp_path: Path) -> None:
     template = clone_template(tmp_path / "template")
-    current = (template / "VERSION").read_text().strip()
-    present = git(template, "rev-parse", "HEAD")
-    # Rebuild the world before the rename as release 0.1.0, then restore the present as the next release.
-    for path in [*template.joinpath("template").rglob("*"), template / "README.md"]:
-        if path.is_file() and not path.is_symlink():
-            text = path.read_text(encoding="utf-8")
-            older = text.replace("COUNTRY_PROFILE", "COUNTRY_FILE").replace("country_profile", "country_file")
-            if older != text:
-                path.write_text(older, encoding="utf-8")
-    old = release(template, "0.1.0")
-    git(template, "checkout", present, "--", ".")
-    new = release(template, current)
-
+    old = commit_version(template, "0.9.0")
     stack = generate_at(template, old, tmp_path / "stack", modules=["identity"])
-    assert "COUNTRY_FILE" in (stack / ".env.example").read_text()
-    (stack / ".env").write_text("# operator settings\nCOUNTRY_FILE=country.yml\nENVIRONMENT=development\n")
-
-    with pytest.raises(UnsafeTemplateError):
+    new = commit_version(template, "0.9.1")  # crosses no upgrade step, and is refused all the same
+    with pytest.raises(UnsafeTemplateError, match="migrations"):
         copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True)
+    assert answers_of(stack)["_template_commit"] == old and not git(stack, "status", "--porcelain")
     copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True, unsafe=True)
+    assert answers_of(stack)["_template_commit"] == new
 
-    assert (stack / ".env").read_text() == "# operator settings\nCOUNTRY_PROFILE=country.yml\nENVIRONMENT=development\n"
-    assert "COUNTRY_PROFILE" in (stack / ".env.example").read_text()
+
+@pytest.mark.parametrize(
+    ("recorded", "target", "expected"),
+    [
+        (None, "0.2.0", ["0.2.0"]),  # 0.1.0 recorded no version: older than every step
+        ("0.1.0", "0.2.0", ["0.2.0"]),
+        ("0.1.0", "0.3.0", ["0.2.0", "0.3.0"]),
+        ("0.2.0", "0.3.0", ["0.3.0"]),
+        ("0.2.0", "0.2.0", []),  # same release, as scripts/modules updates
+        ("0.1.0", "0.1.5", []),
+    ],
+)
+def test_upgrade_steps_run_when_the_update_crosses_them(
+    tmp_path: Path, recorded: str | None, target: str, expected: list[str]
+) -> None:
+    template = clone_template(tmp_path / "template")
+    (template / "upgrades" / "v0_3_0_marker.py").write_text(
+        'VERSION = "0.3.0"\n\n\ndef migrate(deployment):\n    return "0.3.0 ran"\n', encoding="utf-8"
+    )
+    (template / "VERSION").write_text(f"{target}\n", encoding="utf-8")
+    deployment = tmp_path / "deployment"
+    deployment.mkdir()
+    git(deployment, "init", "--quiet")
+    answers = {"_commit": "abc1234", **({"_template_version": recorded} if recorded else {})}
+    (deployment / ".copier-answers.yml").write_text(yaml.safe_dump(answers), encoding="utf-8")
+    (deployment / ".env").write_text("COUNTRY_FILE=country.yml\n", encoding="utf-8")
+    git(deployment, "add", "-A")
+    git(deployment, "commit", "--quiet", "-m", "before the update")
+    # The answers file in the work tree is already the new one when Copier runs the step.
+    (deployment / ".copier-answers.yml").write_text(yaml.safe_dump({"_template_version": target}), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(template / "upgrades" / "apply.py"), ".copier-answers.yml"],
+        cwd=deployment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert re.findall(r"^upgrade (\d[\d.]*): ", result.stdout, re.MULTILINE) == expected
+    assert (deployment / ".env").read_text().startswith("COUNTRY_PROFILE=" if "0.2.0" in expected else "COUNTRY_FILE=")
+
+
+# ---------------------------------------------------------------- from the first release on main
+
+FIRST_RELEASE = "3f97c35"  # the first commit with copier.yml and VERSION (0.1.0); no tag anywhere
+VENDOR_ENV = (
+    "# operator settings\nCOUNTRY_FILE=country.yml\nDATABASE_URL=sqlite:///./registry.db\nENVIRONMENT=development\n"
+)
+SETTING_NAMES = ("COUNTRY_FILE", "COUNTRY_PROFILE", "DATABASE_URL", "ENVIRONMENT", "SECRET_KEY", "NATION_STACK_LOCALE")
+
+
+def stack_env(stack: Path) -> dict[str, str]:
+    """The deployment's own settings only (its .env), as on the vendor's machine."""
+    env = {key: value for key, value in os.environ.items() if key not in SETTING_NAMES}
+    return {**env, "PYTHONPATH": str(stack / "src")}
+
+
+def table_counts(database: Path) -> dict[str, int]:
+    with sqlite3.connect(database) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        # The table names come from sqlite_master, not from outside.
+        count = 'SELECT count(*) FROM "{}"'
+        return {table: connection.execute(count.format(table)).fetchone()[0] for table in tables}
+
+
+@pytest.fixture(scope="module")
+def first_release_deployment(tmp_path_factory: pytest.TempPathFactory, python: Path) -> Path:
+    """A deployment generated at 0.1.0 from a tag-less clone, with data and vendor edits, committed."""
+    root = tmp_path_factory.mktemp("first-release")
+    template = clone_template(root / "template")
+    modules = git(template, "ls-tree", "--name-only", f"{FIRST_RELEASE}:modules").split()
+    modules = [name for name in modules if "." not in name]  # every module 0.1.0 offered
+    assert git(template, "show", f"{FIRST_RELEASE}:VERSION") == "0.1.0"
+    stack = generate_at(template, FIRST_RELEASE, root / "stack", modules=modules)
+    assert "_template_version" not in answers_of(stack)  # 0.1.0 recorded no version
     package = answers_of(stack)["package_name"]
-    env = {**os.environ, "PYTHONPATH": str(stack / "src"), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    for command in (["db", "upgrade"], ["check"]):
+    (stack / ".env").write_text(VENDOR_ENV, encoding="utf-8")
+    for command in (["db", "upgrade"], ["seed"], ["check"]):
         result = subprocess.run(
-            [str(python), "-m", package, *command], cwd=stack, env=env, capture_output=True, text=True, check=False
+            [str(python), "-m", package, *command], cwd=stack, env=stack_env(stack), capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+    for relative, line in (("core/money.py", VENDOR_CORE_LINE), ("modules/identity/idnumbers.py", VENDOR_MODULE_LINE)):
+        edited = stack / "src" / package / relative
+        edited.write_text(edited.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    git(stack, "commit", "--quiet", "-am", "vendor edits")
+    return stack
 
 
-def test_update_needs_no_trust_when_no_migration_applies(tmp_path: Path) -> None:
-    template = clone_template(tmp_path / "template")
-    old = release(template, "0.9.0")
-    stack = generate_at(template, old, tmp_path / "stack", modules=["identity"])
-    new = release(template, "0.9.1")
-    copier.run_update(str(stack), vcs_ref=new, defaults=True, overwrite=True, quiet=True, unsafe=False)
-    assert answers_of(stack)["_commit"] == new
+def copy_of(deployment: Path, destination: Path) -> Path:
+    shutil.copytree(deployment, destination, symlinks=True)
+    return destination
+
+
+@pytest.mark.xdist_group("first-release")  # one worker builds the 0.1.0 deployment both tests copy
+def test_update_from_the_first_release_without_trust_is_refused(first_release_deployment: Path, tmp_path: Path) -> None:
+    stack = copy_of(first_release_deployment, tmp_path / "stack")
+    result = subprocess.run(
+        [COPIER, "update", "--defaults"], cwd=stack, env=stack_env(stack), capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "unsafe feature: migrations" in result.stderr and "--trust" in result.stderr
+    assert not git(stack, "status", "--porcelain") and (stack / ".env").read_text() == VENDOR_ENV
+
+
+@pytest.mark.xdist_group("first-release")
+def test_update_from_the_first_release_migrates_keeps_edits_and_data(
+    first_release_deployment: Path, tmp_path: Path, python: Path
+) -> None:
+    stack = copy_of(first_release_deployment, tmp_path / "stack")
+    template = Path(answers_of(stack)["_src_path"])
+    package = answers_of(stack)["package_name"]
+    data_before = table_counts(stack / "registry.db")
+    env = stack_env(stack)
+
+    update = subprocess.run(
+        [COPIER, "update", "--trust", "--defaults"], cwd=stack, env=env, capture_output=True, text=True, check=False
+    )
+    assert update.returncode == 0, update.stderr[-3000:]
+    assert "upgrade 0.2.0: COUNTRY_FILE renamed to COUNTRY_PROFILE in .env" in update.stdout
+    answers = answers_of(stack)
+    assert answers["_template_commit"] == git(template, "rev-parse", "HEAD")
+    assert answers["_template_version"] == (template / "VERSION").read_text().strip()
+    assert (stack / ".env").read_text() == VENDOR_ENV.replace("COUNTRY_FILE=", "COUNTRY_PROFILE=")
+    assert VENDOR_CORE_LINE in (stack / "src" / package / "core" / "money.py").read_text()
+    assert VENDOR_MODULE_LINE in (stack / "src" / package / "modules" / "identity" / "idnumbers.py").read_text()
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(python), *command], cwd=stack, env=env, capture_output=True, text=True)
+
+    checked = run("-m", package, "update-check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for command in (["db", "upgrade"], ["check"]):
+        result = run("-m", package, *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+    data_after = table_counts(stack / "registry.db")
+    assert {table: data_after[table] for table in data_before} == data_before
+    assert sum(data_before.values()) > len(data_before), "the seed wrote no data"
+    suite = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not country_independent")
+    assert suite.returncode == 0, suite.stdout[-3000:]
 
 
 def test_every_changelog_release_has_a_support_status_and_the_current_one_is_supported() -> None:

@@ -1,4 +1,4 @@
-"""Command line: serve, db, seed, check, partner — plus each installed module's commands."""
+"""Command line: serve, db, seed, check, partner, update-check — plus each installed module's commands."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, migrate
+from .core import audit, i18n, migrate, update_check
 from .core.country import CountryProfileError
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
@@ -31,6 +31,7 @@ db_app = typer.Typer(help="Database schema: one Alembic branch for the core and 
 partner_app = typer.Typer(help="Relying parties and their API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
+app.command("update-check")(update_check.update_check)
 for _module in installed_modules():
     if _module.cli is not None:
         app.add_typer(_module.cli, name=_module.name, help=_module.manifest.summary)
