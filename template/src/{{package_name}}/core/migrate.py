@@ -25,6 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, inspect
 
 from .db import Base
@@ -61,7 +62,10 @@ def branch_names() -> list[str]:
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     _require_known_revisions(engine)
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except CommandError as error:
+        raise MigrationRefused(_("the upgrade failed: {error}").format(error=error)) from error
 
 
 def downgrade(engine: Engine, revision: str, *, backup_dir: Path) -> Path:
@@ -71,9 +75,27 @@ def downgrade(engine: Engine, revision: str, *, backup_dir: Path) -> Path:
     so there is no way to run one here without a backup first.
     """
     _require_known_revisions(engine)
+    _require_target(engine, revision)
     made = backup(engine, backup_dir, label=f"before-downgrade-{revision}")
-    command.downgrade(alembic_config(engine), revision)
+    try:
+        command.downgrade(alembic_config(engine), revision)
+    except CommandError as error:
+        message = _("the downgrade failed: {error} (the backup made first: {path})")
+        raise MigrationRefused(message.format(error=error, path=made)) from error
     return made
+
+
+def _require_target(engine: Engine, revision: str) -> None:
+    """Refuse a target Alembic cannot resolve before a backup is made for nothing."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    branch, at, _relative = revision.rpartition("@")
+    try:
+        script.get_revisions(revision)
+        # `get_revisions` accepts `<anything>@base`; the part before `@` must name a branch or revision.
+        if at and branch not in branch_names():
+            script.get_revision(branch)
+    except CommandError as error:
+        raise MigrationRefused(_("no such revision: {error}").format(error=error)) from error
 
 
 def applied_revisions(engine: Engine) -> set[str]:
@@ -164,6 +186,7 @@ def backup(engine: Engine, folder: Path, *, label: str) -> Path:
     stem = Path(url.database or "memory").stem if url.get_backend_name() == "sqlite" else str(url.database)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{stem}-{stamp}-{label}")
+    folder = folder.resolve()  # the path printed to the operator works from any directory
     folder.mkdir(parents=True, exist_ok=True)
     if url.get_backend_name() == "sqlite":
         return _finish(folder / f"{name}.sqlite", _backup_sqlite, engine)
