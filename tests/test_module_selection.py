@@ -43,7 +43,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def modules_script(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, check=False, timeout=600, env=env
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env=env,
     )
 
 
@@ -208,7 +213,7 @@ def test_remove_warns_refuses_while_tables_exist_then_removes_after_the_downgrad
     assert checked.returncode == 1 and "all checks passed" not in checked.stdout
     assert "9a0000000003" in checked.stderr and "payments" in checked.stderr, checked.stderr
     assert upgraded.returncode == 1 and "Traceback" not in upgraded.stderr
-    assert [line for line in upgraded.stderr.splitlines() if "9a0000000003" in line][0].endswith("remove the module")
+    assert next(line for line in upgraded.stderr.splitlines() if "9a0000000003" in line).endswith("remove the module")
 
     # The printed downgrade instruction backs up, then drops the module's tables and nothing else.
     argv = shlex.split(f"python -m {package} db downgrade payments@base --yes")

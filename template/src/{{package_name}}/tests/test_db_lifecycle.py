@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import uuid
@@ -113,7 +114,8 @@ def test_downgrade_backs_the_database_up_before_dropping_a_module(database: str)
             partners = copy.execute("SELECT count(*) FROM core_partner").fetchone()[0]
         assert dropped <= kept and partners > 0, "the backup lacks what the downgrade dropped"
     else:
-        listing = subprocess.run(["pg_restore", "--list", str(made)], capture_output=True, text=True, check=True)
+        pg_restore = shutil.which("pg_restore") or "pg_restore"
+        listing = subprocess.run([pg_restore, "--list", str(made)], capture_output=True, text=True, check=True)  # noqa: S603
         assert all(f"TABLE public {name} " in listing.stdout for name in dropped), listing.stdout
         assert "TABLE DATA public core_partner " in listing.stdout
 
@@ -177,4 +179,3 @@ def test_status_reports_each_branch_and_unknown_revisions(database: str) -> None
     assert all(branch["applied"] for branch in by_name.values())
     assert "core_partner" in by_name["core"]["tables"]
     assert report["unknown"] == {"revisions": ["5e0000000009"], "modules": ["land"]}
-
