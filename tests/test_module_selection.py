@@ -98,7 +98,7 @@ def commit_all(stack: Path, message: str) -> None:
 # ---------------------------------------------------------------- add
 
 
-def test_add_brings_the_module_and_migrates_forward_keeping_people(
+def test_add_brings_the_module_and_migrates_forward_keeping_people_and_drop_tables_takes_it_back(
     template: Path, tmp_path: Path, python: Path
 ) -> None:
     stack = generate_at(template, "HEAD", tmp_path / "stack", modules=["identity"])
@@ -137,6 +137,22 @@ def test_add_brings_the_module_and_migrates_forward_keeping_people(
     assert people(database) == enrolled
     stack_run(python, stack, database, "-m", package, "db", "check")
     stack_suite(python, stack, tmp_path / "suite.db")
+
+    # Back out in one step: --drop-tables has the stack back up and drop the ledger first.
+    commit_all(stack, "add payments")
+    with_database = {**stack_env(stack, database), "PYTHONPATH": ""}
+    removed = modules_script(
+        "remove", stack, "payments", "--yes", "--drop-tables", "--python", python, env=with_database
+    )
+
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    [backup] = (stack / "backups").glob("*.sqlite")
+    assert "dropped the payments tables first" in removed.stdout and str(backup) in " ".join(removed.stdout.split())
+    assert not any(name.startswith("payments_") for name in tables(database))
+    assert any(name.startswith("payments_") for name in tables(backup))
+    assert answers_of(stack)["modules"] == ["identity"] and not module.exists()
+    assert people(database) == enrolled
+    stack_run(python, stack, database, "-m", package, "check")
 
 
 def test_add_refuses_an_unknown_a_present_module_and_a_dirty_tree(template: Path, tmp_path: Path) -> None:
