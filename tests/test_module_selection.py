@@ -150,7 +150,7 @@ def test_add_brings_the_module_and_migrates_forward_keeping_people_and_drop_tabl
     assert "dropped the payments tables first" in removed.stdout and str(backup) in " ".join(removed.stdout.split())
     assert not any(name.startswith("payments_") for name in tables(database))
     assert any(name.startswith("payments_") for name in tables(backup))
-    assert answers_of(stack)["modules"] == ["identity"] and not module.exists()
+    assert answers_of(stack)["modules"] == ["identity"] and not (module / "__init__.py").exists()
     assert people(database) == enrolled
     stack_run(python, stack, database, "-m", package, "check")
 

@@ -179,3 +179,6 @@ def test_status_reports_each_branch_and_unknown_revisions(database: str) -> None
     assert all(branch["applied"] for branch in by_name.values())
     assert "core_partner" in by_name["core"]["tables"]
     assert report["unknown"] == {"revisions": ["5e0000000009"], "modules": ["land"]}
+    human = invoke("db", "status")
+    assert human.exit_code == 1
+    assert all(name in human.stdout for name in by_name) and "5e0000000009" in human.stderr
