@@ -15,6 +15,8 @@ them back with ruamel.yaml's round-trip mode; see docs/lifecycle-modules.md.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import tempfile
@@ -186,6 +188,7 @@ class Change:
     changed_files: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     answers_layout_restored: bool = False
+    dropped: str = ""  # what the stack printed when it dropped the module's tables first (where its backup is)
 
 
 def _ordered(modules: set[str], catalogue: list[str]) -> list[str]:
@@ -305,7 +308,10 @@ def plan_removal(folder: Path, module: str) -> Removal:
 def downgrade_command(deployment: Deployment, module: str) -> str:
     """How the operator drops the module's tables (through the stack's CLI when it has `db downgrade`)."""
     cli = deployment.folder / "src" / deployment.package / "cli.py"
-    if cli.is_file() and '"downgrade"' in cli.read_text(encoding="utf-8"):
+    source = cli.read_text(encoding="utf-8") if cli.is_file() else ""
+    if '"status"' in source:  # this release's `db downgrade` asks first (--yes) and makes a backup
+        return f"python -m {deployment.package} db downgrade {module}@base --yes"
+    if '"downgrade"' in source:
         return f"python -m {deployment.package} db downgrade {module}@base"
     return (
         f'python -c "from {deployment.package}.core import migrate; '
@@ -314,11 +320,111 @@ def downgrade_command(deployment: Deployment, module: str) -> str:
     )
 
 
-def remove_module(plan: Removal) -> Change:
-    """Carry out a removal planned by `plan_removal` (after the operator confirmed it)."""
-    require_clean_tree(plan.deployment.folder)
-    catalogue = template_catalogue(plan.deployment)
-    return _update(plan.deployment, _ordered(set(plan.remaining), catalogue), {}, plan.module)
+# ---------------------------------------------------------------- the deployment's database
+#
+# Only the stack knows where its database is (environment, `.env`, `deployment.env`, its
+# defaults) and how to read it (SQLite or PostgreSQL), so it is asked through its own CLI,
+# run in the deployment's folder with the deployment's Python: `db status --json`.
+
+
+@dataclass(frozen=True)
+class ModuleTables:
+    database: str  # the URL the stack reported, password hidden
+    applied: str | None  # the module branch's revision in alembic_version
+    tables: list[str]  # the module's tables still in the database
+
+    @property
+    def present(self) -> bool:
+        return bool(self.applied or self.tables)
+
+
+def deployment_python(deployment: Deployment, python: Path | None) -> Path:
+    """The interpreter the deployment runs in: given, or its `.venv` (as its README sets it up)."""
+    if python is not None:
+        return python
+    default = deployment.folder / ".venv" / "bin" / "python"
+    if default.is_file():
+        return default
+    raise SelectionRefused(
+        f"cannot ask the stack which tables its database holds: no {default}; give the Python the deployment "
+        "runs with (--python PATH, the one with its dependencies installed)"
+    )
+
+
+def run_stack(deployment: Deployment, python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m <package> ARGS` in the deployment's folder, with its own source first on the path."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(deployment.folder / "src"), environment.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [str(python), "-m", deployment.package, *args],
+        cwd=deployment.folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def module_tables(deployment: Deployment, module: str, python: Path) -> ModuleTables:
+    """What the deployment's database still holds of `module`, as the stack reports it."""
+    result = run_stack(deployment, python, "db", "status", "--json")
+    if result.returncode != 0:
+        if "No such command" in result.stderr:
+            raise SelectionRefused(
+                "this deployment's stack cannot report its database (no `db status`: a release before it); "
+                f"drop the module's tables on every database first ({downgrade_command(deployment, module)}), "
+                "or upgrade the deployment to a release with `db status`"
+            )
+        raise SelectionRefused(
+            f"cannot ask the stack which tables its database holds (`python -m {deployment.package} db status` "
+            f"failed):\n{result.stderr.strip()[-2000:]}"
+        )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    branch = next((b for b in report["branches"] if b["name"] == module), {"applied": None, "tables": []})
+    return ModuleTables(database=report["database"], applied=branch["applied"], tables=list(branch["tables"]))
+
+
+def drop_module_tables(deployment: Deployment, module: str, python: Path) -> str:
+    """Drop the module's tables through the stack's `db downgrade` (which backs the database up first)."""
+    result = run_stack(deployment, python, "db", "downgrade", f"{module}@base", "--yes")
+    if result.returncode != 0:
+        raise SelectionRefused(
+            f"`db downgrade {module}@base` failed; the module is still installed:\n{result.stderr.strip()[-2000:]}"
+        )
+    return result.stdout.strip()
+
+
+def remove_module(plan: Removal, *, python: Path | None = None, drop_tables: bool = False) -> Change:
+    """Carry out a removal planned by `plan_removal` (after the operator confirmed it).
+
+    Refused while the deployment's database holds the module's tables: without the
+    module's migrations no later `db upgrade` could run on it. With `drop_tables` the
+    stack drops them first (`db downgrade <module>@base`, which makes a backup).
+    """
+    deployment = plan.deployment
+    require_clean_tree(deployment.folder)
+    interpreter = deployment_python(deployment, python)
+    held = module_tables(deployment, plan.module, interpreter)
+    if held.present and not drop_tables:
+        listed = ", ".join(held.tables) or f"(revision {held.applied} applied)"
+        raise SelectionRefused(
+            f"the database {held.database} still holds the {plan.module} module's tables: {listed}\n"
+            f"Drop them first, while the module's migrations are here (the stack backs the database up first):\n"
+            f"  {plan.downgrade_command}\n"
+            f"then run this again; or add --drop-tables to do both. Do the same on every other database of "
+            f"this deployment. Nothing was changed."
+        )
+    dropped = ""
+    if held.present:
+        dropped = drop_module_tables(deployment, plan.module, interpreter)
+        if module_tables(deployment, plan.module, interpreter).present:
+            raise SelectionRefused(f"the {plan.module} tables are still there after the downgrade; nothing removed")
+    catalogue = template_catalogue(deployment)
+    change = _update(deployment, _ordered(set(plan.remaining), catalogue), {}, plan.module)
+    change.dropped = dropped
+    return change
 
 
 # ---------------------------------------------------------------- the answers file's layout

@@ -20,7 +20,7 @@ from .template_repo import clone_template, generate_at, git
 
 SCRIPT = REPO / "scripts" / "modules"
 VENDOR_ANSWERS_NOTE = "# Ministry of ICT decision 2026/14: Kenya profile"
-VENDOR_TAX_LINE = "VENDOR_TAX_NOTE = 'treasury circular 3/2026'  # vendor edit"
+VENDOR_LINE = "VENDOR_NOTE = 'treasury circular 3/2026'  # vendor edit"
 
 
 def load_selection() -> ModuleType:
@@ -41,9 +41,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone_template(tmp_path_factory.mktemp("selection") / "template")
 
 
-def modules_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def modules_script(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, check=False, timeout=600
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env=env,
     )
 
 
@@ -55,10 +60,14 @@ def stack_env(stack: Path, database: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(stack / "src"), "DATABASE_URL": f"sqlite:///{database}"}
 
 
-def stack_run(python: Path, stack: Path, database: Path, *args: str) -> str:
-    result = subprocess.run(
+def stack_call(python: Path, stack: Path, database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(python), *args], cwd=stack, env=stack_env(stack, database), capture_output=True, text=True, check=False
     )
+
+
+def stack_run(python: Path, stack: Path, database: Path, *args: str) -> str:
+    result = stack_call(python, stack, database, *args)
     assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -89,7 +98,7 @@ def commit_all(stack: Path, message: str) -> None:
 # ---------------------------------------------------------------- add
 
 
-def test_add_brings_the_module_and_migrates_forward_keeping_people(
+def test_add_brings_the_module_and_migrates_forward_keeping_people_and_drop_tables_takes_it_back(
     template: Path, tmp_path: Path, python: Path
 ) -> None:
     stack = generate_at(template, "HEAD", tmp_path / "stack", modules=["identity"])
@@ -129,6 +138,22 @@ def test_add_brings_the_module_and_migrates_forward_keeping_people(
     stack_run(python, stack, database, "-m", package, "db", "check")
     stack_suite(python, stack, tmp_path / "suite.db")
 
+    # Back out in one step: --drop-tables has the stack back up and drop the ledger first.
+    commit_all(stack, "add payments")
+    with_database = {**stack_env(stack, database), "PYTHONPATH": ""}
+    removed = modules_script(
+        "remove", stack, "payments", "--yes", "--drop-tables", "--python", python, env=with_database
+    )
+
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    [backup] = (stack / "backups").glob("*.sqlite")
+    assert "dropped the payments tables first" in removed.stdout and str(backup) in " ".join(removed.stdout.split())
+    assert not any(name.startswith("payments_") for name in tables(database))
+    assert any(name.startswith("payments_") for name in tables(backup))
+    assert answers_of(stack)["modules"] == ["identity"] and not (module / "__init__.py").exists()
+    assert people(database) == enrolled
+    stack_run(python, stack, database, "-m", package, "check")
+
 
 def test_add_refuses_an_unknown_a_present_module_and_a_dirty_tree(template: Path, tmp_path: Path) -> None:
     stack = generate_at(template, "HEAD", tmp_path / "stack", modules=["identity"])
@@ -152,45 +177,73 @@ def test_add_refuses_an_unknown_a_present_module_and_a_dirty_tree(template: Path
 # ---------------------------------------------------------------- remove
 
 
-def test_remove_warns_and_changes_nothing_then_removes_with_yes(template: Path, tmp_path: Path, python: Path) -> None:
-    stack = generate_at(template, "HEAD", tmp_path / "stack", modules=["identity", "tax"])
+def test_remove_warns_refuses_while_tables_exist_then_removes_after_the_downgrade(
+    template: Path, tmp_path: Path, python: Path
+) -> None:
+    stack = generate_at(template, "HEAD", tmp_path / "stack", modules=["identity", "payments"])
     package = answers_of(stack)["package_name"]
-    module = stack / "src" / package / "modules" / "tax"
+    module = stack / "src" / package / "modules" / "payments"
     edited = module / "service.py"
-    edited.write_text(edited.read_text(encoding="utf-8") + f"\n{VENDOR_TAX_LINE}\n", encoding="utf-8")
+    edited.write_text(edited.read_text(encoding="utf-8") + f"\n{VENDOR_LINE}\n", encoding="utf-8")
     (module / "vendor_report.py").write_text("REPORT = 'vendor-added'\n", encoding="utf-8")
-    commit_all(stack, "vendor edits to tax")
+    commit_all(stack, "vendor edits to payments")
     database = tmp_path / "stack.db"
     stack_run(python, stack, database, "-m", package, "db", "upgrade")
     stack_run(python, stack, database, "-m", package, "seed")
     enrolled = people(database)
-    assert any(name.startswith("tax_") for name in tables(database))
+    ledger = {name for name in tables(database) if name.startswith("payments_")}
+    assert ledger
 
-    warning = modules_script("remove", stack, "tax")
+    warning = modules_script("remove", stack, "payments")
 
     assert warning.returncode != 0
     output = warning.stdout + warning.stderr
     relative = edited.relative_to(stack).as_posix()
     edited_lines = [line for line in output.splitlines() if relative in line]
     assert edited_lines and "LOCALLY EDITED" in edited_lines[0], output
-    unedited = f"src/{package}/modules/tax/models.py"
+    unedited = f"src/{package}/modules/payments/models.py"
     assert any(unedited in line and "LOCALLY EDITED" not in line for line in output.splitlines()), output
     assert "including your local edits" in output
-    assert f"src/{package}/modules/tax/vendor_report.py" in output  # vendor-added: Copier leaves it
-    assert "tax@base" in output and "Nothing was changed" in output
+    assert f"src/{package}/modules/payments/vendor_report.py" in output  # vendor-added: Copier leaves it
+    assert "payments@base --yes" in output and "Nothing was changed" in output
     assert not git(stack, "status", "--porcelain"), "the warning changed the deployment"
-    assert VENDOR_TAX_LINE in edited.read_text(encoding="utf-8")
-    assert answers_of(stack)["modules"] == ["identity", "tax"]
 
-    # The printed downgrade instruction drops the module's tables and nothing else.
-    command = next(line.strip() for line in output.splitlines() if "tax@base" in line and "python" in line)
-    argv = shlex.split(command)
-    assert argv[0] == "python"
-    stack_run(python, stack, database, *argv[1:])
-    assert not any(name.startswith("tax_") for name in tables(database))
+    # --yes, while the database the deployment's settings point at still holds the ledger: refused.
+    with_database = {**stack_env(stack, database), "PYTHONPATH": ""}
+    refused = modules_script("remove", stack, "payments", "--yes", "--python", python, env=with_database)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    flat = " ".join(refused.stderr.split())
+    assert "still holds the payments module's tables" in flat and "payments_ledger_account" in flat, flat
+    assert f"python -m {package} db downgrade payments@base --yes" in flat and "Nothing was changed" in flat
+    assert not git(stack, "status", "--porcelain") and (module / "__init__.py").is_file()
+    assert VENDOR_LINE in edited.read_text(encoding="utf-8")
+    assert answers_of(stack)["modules"] == ["identity", "payments"]
+
+    # The folder deleted behind the tool's back, tables kept: `check` and `db upgrade` say so in a line.
+    aside = tmp_path / "payments-aside"
+    shutil.move(module, aside)
+    checked = stack_call(python, stack, database, "-m", package, "check")
+    upgraded = stack_call(python, stack, database, "-m", package, "db", "upgrade")
+    shutil.move(aside, module)
+    assert checked.returncode == 1 and "all checks passed" not in checked.stdout
+    assert "9a0000000003" in checked.stderr and "payments" in checked.stderr, checked.stderr
+    assert upgraded.returncode == 1 and "Traceback" not in upgraded.stderr
+    assert next(line for line in upgraded.stderr.splitlines() if "9a0000000003" in line).endswith("remove the module")
+
+    # The printed downgrade instruction backs up, then drops the module's tables and nothing else.
+    argv = shlex.split(f"python -m {package} db downgrade payments@base --yes")
+    downgraded = stack_run(python, stack, database, *argv[1:])
+    [backup] = (stack / "backups").glob("*.sqlite")
+    assert str(backup) in " ".join(downgraded.split())
+    assert not any(name.startswith("payments_") for name in tables(database))
     assert people(database) == enrolled
+    restored = tmp_path / "restored.db"
+    shutil.copy(backup, restored)  # how docs/lifecycle-modules.md restores a SQLite backup
+    assert ledger <= tables(restored) and people(restored) == enrolled
+    stack_run(python, stack, restored, "-m", package, "db", "check")  # the ledger is back, at its head
 
-    removed = modules_script("remove", stack, "tax", "--yes")
+    removed = modules_script("remove", stack, "payments", "--yes", "--python", python, env=with_database)
 
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert not edited.exists() and not (module / "__init__.py").exists()
@@ -199,7 +252,7 @@ def test_remove_warns_and_changes_nothing_then_removes_with_yes(template: Path, 
     assert answers["modules"] == ["identity"]
     assert answers["_commit"] == answers_of_commit(stack)
     shutil.rmtree(module)  # the operator deals with the vendor-added file, as the output tells them
-    stack_run(python, stack, database, "-m", package, "db", "check")
+    assert "all checks passed" in stack_run(python, stack, database, "-m", package, "check")
     assert people(database) == enrolled
     stack_suite(python, stack, tmp_path / "suite.db")
 

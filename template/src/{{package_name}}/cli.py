@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,7 +98,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations (default: every branch to its head)."""
-    with runtime() as rt:
+    with runtime() as rt, refused_migration():
         migrate.upgrade(rt.engine, revision)
         console.print(_("database at {revision}").format(revision=revision), style="green")
 
@@ -104,19 +106,64 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. tax@base to drop a module's tables")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
-    """Revert migrations; `<module>@base` drops that module's tables (run it before removing the module)."""
-    with runtime() as rt:
-        migrate.downgrade(rt.engine, revision)
+    """Back the database up, then revert migrations; `<module>@base` drops that module's tables."""
+    with runtime() as rt, refused_migration():
+        if not yes:
+            question = _(
+                "Revert {database} to {revision}? Tables these migrations created are dropped with their rows "
+                "(a backup is made first)"
+            )
+            database = rt.engine.url.render_as_string(hide_password=True)
+            if not typer.confirm(question.format(database=database, revision=revision)):
+                err_console.print(_("nothing was changed"))
+                raise typer.Exit(1)
+        made = migrate.downgrade(rt.engine, revision, backup_dir=rt.settings.backup_dir)
+        console.print(_("backup of the database before the downgrade: {path}").format(path=made), soft_wrap=True)
         console.print(_("database at {revision}").format(revision=revision), style="green")
+
+
+@db_app.command("status")
+def db_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (for scripts/modules)")] = False,
+) -> None:
+    """Each branch's applied revision and its tables in the database, and any revision the code does not know."""
+    with runtime() as rt:
+        branches = migrate.branches(rt.engine)
+        unknown = migrate.unknown_revisions(rt.engine)
+        database = rt.engine.url.render_as_string(hide_password=True)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "database": database,
+                    "branches": [dataclasses.asdict(branch) for branch in branches],
+                    "unknown": dataclasses.asdict(unknown) if unknown else None,
+                }
+            )
+        )
+        return
+    console.print(database, soft_wrap=True, markup=False)
+    for branch in branches:
+        applied = branch.applied or _("not applied")
+        tables = ngettext("{count} table", "{count} tables", len(branch.tables)).format(count=len(branch.tables))
+        console.print(f"  {branch.name:<12} {applied:<16} {tables}", markup=False)
+    if unknown:
+        err_console.print(unknown.describe(), style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(1)
 
 
 @db_app.command("check")
 def db_check() -> None:
-    """Fail when migrations are pending or the models and the migrated schema disagree."""
+    """Fail when migrations are unknown or pending, or the models and the migrated schema disagree."""
     with runtime() as rt:
+        unknown = migrate.unknown_revisions(rt.engine)
         pending = migrate.pending_heads(rt.engine)
-        differences = [] if pending else migrate.schema_differences(rt.engine)
+        differences = [] if pending or unknown else migrate.schema_differences(rt.engine)
+    if unknown:
+        err_console.print(unknown.describe(), style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(1)
     if pending:
         message = ngettext(
             "pending migration: {heads}; run `db upgrade`",
@@ -130,6 +177,16 @@ def db_check() -> None:
         err_console.print("\n".join(differences), markup=False)
         raise typer.Exit(1)
     console.print(_("schema matches the models"), style="green")
+
+
+@contextmanager
+def refused_migration() -> Iterator[None]:
+    """A schema change the core refused: its reason on one line and exit code 1, not a traceback."""
+    try:
+        yield
+    except migrate.MigrationRefused as refusal:
+        err_console.print(str(refusal), style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(1) from None
 
 
 @db_app.command("revision")
@@ -176,6 +233,9 @@ def check() -> None:
     """Check configuration, database, migrations and the audit chain; exit 1 on any problem."""
     problems: list[str] = []
     with runtime() as rt:
+        unknown = migrate.unknown_revisions(rt.engine)
+        if unknown:
+            problems.append(unknown.describe())
         pending = migrate.pending_heads(rt.engine)
         if pending:
             message = ngettext("pending migration: {heads}", "pending migrations: {heads}", len(pending))

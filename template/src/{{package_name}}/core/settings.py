@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     country_profile: Path = Path("country.yml")
     licence_dir: Path = Path("licence")
+    backup_dir: Path = Path("backups")  # where `db downgrade` writes the backup it makes first
     database_echo: bool = False
 
     @model_validator(mode="after")

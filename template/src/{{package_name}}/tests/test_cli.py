@@ -23,6 +23,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profil
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
+    monkeypatch.setenv("BACKUP_DIR", str(tmp_path / "backups"))
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -52,7 +53,7 @@ def test_db_check_confirms_models_match_migrations(cli_env: Path) -> None:
 def test_downgrading_a_module_branch_drops_only_its_tables(cli_env: Path) -> None:
     invoke("db", "upgrade")
     module = installed_modules()[0].name
-    result = invoke("db", "downgrade", f"{module}@base")
+    result = invoke("db", "downgrade", f"{module}@base", "--yes")
     assert result.exit_code == 0, result.output
     tables = set(inspect(make_engine(os.environ["DATABASE_URL"])).get_table_names())
     assert not any(table.startswith(f"{module}_") for table in tables)
