@@ -35,13 +35,13 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
     (
         "package name that is a soft keyword (match)",
         {"package_name": "match"},
-        'package_name: "match" is a Python keyword',
+        'package_name: "match" is a Python soft keyword',
     ),
-    ("package name that is a soft keyword (_)", {"package_name": "_"}, 'package_name: "_" is a Python keyword'),
+    ("package name that is a soft keyword (_)", {"package_name": "_"}, 'package_name: "_" is a Python soft keyword'),
     (
         "package name that is a 3.12 soft keyword (type)",
         {"package_name": "type"},
-        'package_name: "type" is a Python keyword',
+        'package_name: "type" is a Python soft keyword',
     ),
     ("package name of a stdlib module", {"package_name": "json"}, 'package_name: "json" is a Python standard-library'),
     (
