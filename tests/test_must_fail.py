@@ -201,6 +201,7 @@ CLI_MUST_FAIL: list[tuple[str, str, str]] = [
     ("multiselect answered with one name", "modules=identity", 'modules: "identity" is not a list'),
     ("multiselect answered with commas", "modules=identity,tax", 'modules: "identity,tax" is not a list'),
     ("multiselect list left open", "modules=[identity, tax", 'modules: "[identity, tax" is not a list'),
+    ("yaml list left open", "custom_languages=[en, sw", 'custom_languages: "[en, sw" is not valid YAML'),
     ("keyword package name", "package_name=if", 'package_name: "if" is a Python keyword'),
     ("long deployment name", "deployment_name=" + "x" * 500, "is 500 characters long; at most 120"),
 ]
@@ -249,14 +250,14 @@ def test_every_dependency_of_the_stack_is_refused_as_package_name() -> None:
 
 
 def test_every_typed_question_has_its_raw_answer_checked() -> None:
-    """refuse_mistyped_answers must know every question Copier converts (all but `yaml` ones)."""
+    """refuse_mistyped_answers must know every question and the type Copier converts its answer to."""
     questions = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8").split("\n---\n")[0])
     for path in sorted((REPO / "modules").glob("*/questions.yml")):
         questions.update(yaml.safe_load(path.read_text(encoding="utf-8")))
-    kinds = {"str": "text", "int": "whole number"}
+    kinds = {"str": "text", "int": "whole number", "yaml": "yaml"}
     expected = {}
     for name, question in questions.items():
-        if name.startswith("_") or question["type"] == "yaml":
+        if name.startswith("_"):
             continue
         assert question["type"] in kinds, f"{name}: type {question['type']} is not checked by refuse_mistyped_answers"
         expected[name] = "list" if question.get("multiselect") else kinds[question["type"]]
