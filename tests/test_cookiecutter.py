@@ -199,6 +199,7 @@ def test_from_a_git_url_only_the_recorded_source_differs(template: Path, tmp_pat
         ({"modules": "identity,land"}, "modules"),
         ({"modules": ""}, "choose at least one module"),
         ({"licence_reference": "x"}, "licence_reference"),
+        ({"identity_dedup_threshold": "abc"}, 'identity_dedup_threshold: "abc" is not a whole number'),
         ({"custom_income_tax_brackets": "[not json"}, "not valid JSON"),
     ],
 )
