@@ -126,7 +126,15 @@ def cookiecutter_filter() -> Any:
 
 
 @pytest.mark.parametrize(
-    "name", ["Nation Stack Demo", "Kenya National Stack 2027", "2027 Côte d'Ivoire Stack", "  ACME -- Gov__Tech  "]
+    "name",
+    [
+        "Nation Stack Demo",
+        "Kenya National Stack 2027",
+        "2027 Côte d'Ivoire Stack",
+        "  ACME -- Gov__Tech  ",
+        "日本",
+        "Republic of " + "Very " * 22 + "Long Names",
+    ],
 )
 def test_package_name_is_derived_as_copier_derives_it(name: str) -> None:
     copier_env = SandboxedEnvironment(extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
@@ -191,6 +199,7 @@ def test_from_a_git_url_only_the_recorded_source_differs(template: Path, tmp_pat
         ({"modules": "identity,land"}, "modules"),
         ({"modules": ""}, "choose at least one module"),
         ({"licence_reference": "x"}, "licence_reference"),
+        ({"identity_dedup_threshold": "abc"}, 'identity_dedup_threshold: "abc" is not a whole number'),
         ({"custom_income_tax_brackets": "[not json"}, "not valid JSON"),
     ],
 )

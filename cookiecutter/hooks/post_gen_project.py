@@ -41,6 +41,7 @@ def main() -> int:
         )
         return 1
     from copier.errors import UserMessageError
+    from jinja2 import TemplateRuntimeError  # a mistyped answer: jinja/validate.jinja, refuse_mistyped_answers
 
     project = Path.cwd()
     try:
@@ -50,7 +51,7 @@ def main() -> int:
         if placeholder.exists():
             placeholder.unlink()
         copier.run_copy(source, str(project), data=answers, defaults=True, unsafe=False, quiet=True, vcs_ref=ref)
-    except (Refused, ValueError, UserMessageError) as error:
+    except (Refused, ValueError, UserMessageError, TemplateRuntimeError) as error:
         print(f"Nation Stack: answer refused, nothing generated: {error}", file=sys.stderr)
         return 1
     print(f"Nation Stack: generated {project} with the Copier template {source} ({ref})")
