@@ -306,7 +306,7 @@ def test_new_country_without_the_law_writes_a_skeleton_that_generation_refuses(t
     assert "the income-tax law is a skeleton" in result.stdout
     assert "tax.income_tax.scale[0].brackets[0].rate: not filled in yet" in result.stdout
     written = (template / "countries" / "TZ.yml").read_text(encoding="utf-8")
-    assert "FILL IN" in written and "rate: \"0.18\"" in written
+    assert "FILL IN" in written and 'rate: "0.18"' in written
     target = tmp_path / "stack"
     target.mkdir()
     with pytest.raises(ValueError, match=r"tax\.income_tax\.scale\[0\]\.since: not filled in yet"):

@@ -99,7 +99,6 @@ MUST_FAIL: list[tuple[str, dict[str, Any], str]] = [
     ("dedup threshold out of range", {"identity_dedup_threshold": 10}, "identity_dedup_threshold: 10 is out of range"),
     ("lowercase funding account", {"payments_funding_account": "treasury"}, 'payments_funding_account: "treasury"'),
     ("tax brackets not a list", {**CUSTOM, "custom_income_tax_brackets": {"from": "0"}}, "custom_income_tax_brackets"),
-    ("no tax bracket", {**CUSTOM, "custom_income_tax_brackets": []}, "custom_income_tax_brackets"),
     (
         "tax thresholds going down",
         {**CUSTOM, "custom_income_tax_brackets": [{"from": "0", "rate": "0.1"}, {"from": "0", "rate": "0.2"}]},
