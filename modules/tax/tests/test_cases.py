@@ -85,7 +85,7 @@ def test_every_shipped_country_has_a_case_file_citing_its_source() -> None:
                 for key in AMOUNTS & set(case):
                     assert isinstance(case[key], str), f"{path.name}: {case['name']}: quote {key} so it is exact"
                 for payment in case.get("payments", []):
-                    assert set(payment) == {"on", "amount"} and isinstance(payment["amount"], str), (path.name, case)
+                    assert set(payment) == {"date", "amount"} and isinstance(payment["amount"], str), (path.name, case)
 
 
 def test_the_cases_cover_amounts_above_two_to_the_24_minor_units() -> None:
@@ -125,7 +125,7 @@ def test_interest_case(document: dict[str, Any], case: dict[str, Any], country: 
     rules = rules_for_document(document, country)
     interest, detail = rules.interest(
         debts=[(_day(case["due"]), to_minor(case["tax"], currency))],
-        payments=[(_day(p["on"]), to_minor(p["amount"], currency)) for p in case.get("payments", [])],
+        payments=[(_day(p["date"]), to_minor(p["amount"], currency)) for p in case.get("payments", [])],
         as_of=_day(case["as_of"]),
     )
     assert interest == to_minor(case["interest"], currency), f"{case['check']} | {detail}"
