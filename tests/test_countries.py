@@ -19,7 +19,6 @@ import yaml
 
 from .catalogue import REPO, catalogue
 from .scripts import load_script
-from .stack_env import stack_python
 from .test_combinations import run_stack_suite
 
 # The default country runs every test in test_combinations; other profiles skip the machinery
@@ -141,16 +140,16 @@ def test_the_tax_cases_apply_the_shipped_profiles() -> None:
             assert document.get(section), f"cases/{code}.yml: give {section}"
 
 
-def test_a_case_file_that_disagrees_with_its_profile_fails_in_that_countrys_stack(tmp_path: Path) -> None:
+def test_a_case_file_that_disagrees_with_its_profile_fails_in_that_countrys_stack(python: Path, tmp_path: Path) -> None:
     """A wrong figure in the shipped law fails the cases: the income tax, penalty, interest and window.
 
-    Cheap: a stack with the tax module only, and only its test_cases, run twice.
+    Cheap: a stack with the tax module only, and only its test_cases, run twice, in the shared
+    environment of the all-modules stack (a tax-only stack's own requirements would build another).
     """
     stack = tmp_path / "stack"
     copier.run_copy(
         str(REPO), str(stack), data={"country": "KE", "modules": ["tax"]}, defaults=True, quiet=True, vcs_ref="HEAD"
     )
-    python = stack_python(stack)
     cases = [str(path.relative_to(stack)) for path in stack.glob("src/*/modules/tax/tests/test_cases.py")]
 
     def run_cases() -> subprocess.CompletedProcess[str]:
