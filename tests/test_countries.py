@@ -321,6 +321,11 @@ NEW_COUNTRY_ANSWERS = [
     "",  # VAT since
     "20",  # VAT deadline days
     "Value Added Tax Act 2014 (TRA)",  # VAT source
+    "",  # late-filing fixed amount: none
+    "",  # late-filing share of the tax: none
+    "",  # monthly interest: none
+    "30",  # objection window, days
+    "Tanzania Revenue Authority (tra.go.tz)",  # their source
 ]
 
 
