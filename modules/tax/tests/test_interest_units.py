@@ -42,7 +42,9 @@ def test_a_weekly_rate_is_charged_per_week_or_part_of_a_week(country: LoadedCoun
 
 def test_an_annual_rate_is_charged_per_day_and_steps_up_after_the_first_months(country: LoadedCountry) -> None:
     # Japan's delinquency tax: 2.4 % a year for two months after the due date, 8.7 % after.
-    law = rules(country, {"since": "2022-01-01", "annual_rate": "0.024", "steps": [{"after_months": 2, "rate": "0.087"}]})
+    law = rules(
+        country, {"since": "2022-01-01", "annual_rate": "0.024", "steps": [{"after_months": 2, "rate": "0.087"}]}
+    )
     amount = 36_500_000
     assert charged(law, amount, DUE + timedelta(days=1)) == 2_400  # 36,500,000 x 2.4 % / 365
     assert charged(law, amount, date(2025, 5, 15)) == 2_400 * 61  # 16 March to 15 May, all in the first two months
