@@ -255,6 +255,11 @@ GENERATION_MISTAKES = [
     ("tax.vat.filing_deadline_days", -1, 'tax.vat.filing_deadline_days: "-1" is not allowed'),
     ("tax.penalties.late_filing.0.rate", "5", 'tax.penalties.late_filing[0].rate: "5" is outside [0, 1]'),
     ("tax.penalties.interest.0.monthly_rate", 0.01, 'tax.penalties.interest[0].monthly_rate: "0.01" must be a quoted'),
+    (
+        "tax.penalties.interest.0.weekly_rate",
+        "0.004",
+        "tax.penalties.interest[0]: must be a mapping with since and exactly one of monthly_rate",
+    ),
     ("tax.objections.window_days.0.days", 0, 'tax.objections.window_days[0].days: "0" is not allowed'),
 ]
 
