@@ -93,6 +93,10 @@ def test_each_profile_passes_the_generation_checks_and_cites_its_sources(path: P
         assert key in profile, key
     assert {"id_name", "id_length"} <= set(profile["identity"])
     assert {"fiscal_year_start", "income_tax", "vat"} <= set(profile["tax"])
+    # Penalties, interest and the objection window are stated, never left to the module's defaults:
+    # an empty list is the explicit "none", with its source in a comment.
+    assert {"late_filing", "interest", "rounding"} <= set(profile["tax"]["penalties"]), "state each, [] for none"
+    assert profile["tax"]["objections"]["window_days"], "state the objection window with its source"
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=CODES)
@@ -109,15 +113,73 @@ def test_each_profile_generates_with_every_module_and_its_suite_passes(
     assert run_stack_suite(python, stack, *PER_COUNTRY) > 0
 
 
+CASE_FILES = sorted((REPO / "modules" / "tax" / "cases").glob("*.yml"))
+CASE_SECTIONS = ("cases", "penalty_cases", "interest_cases", "objection_cases")
+
+
 def test_the_tax_cases_apply_the_shipped_profiles() -> None:
-    """A case file with its own `tax:` must carry its country's shipped section, so the cases test it."""
-    for case_file in sorted((REPO / "modules" / "tax" / "cases").glob("*.yml")):
+    """Each shipped profile has a case file run against that profile itself, not a copy of it.
+
+    `law: shipped` makes the tax module's test_cases run the file against the deployment's own
+    country.yml, and only in the deployment of that country; every profile above generates its
+    stack and runs its suite, so every case file is checked against countries/<CODE>.yml.
+    """
+    shipped = {}
+    for case_file in CASE_FILES:
         document = yaml.safe_load(case_file.read_text(encoding="utf-8"))
-        profile = REPO / "countries" / f"{document['country']}.yml"
-        assert profile.exists(), f"{case_file.name}: no countries/{document['country']}.yml"
-        if document.get("law") != "shipped":
-            assert document["tax"] == yaml.safe_load(profile.read_text(encoding="utf-8"))["tax"], case_file.name
-    assert {p.stem for p in (REPO / "modules" / "tax" / "cases").glob("*.yml")} >= set(CODES)
+        profile_file = REPO / "countries" / f"{document['country']}.yml"
+        assert profile_file.exists(), f"{case_file.name}: no countries/{document['country']}.yml"
+        profile = yaml.safe_load(profile_file.read_text(encoding="utf-8"))
+        assert document["currency"] == profile["currency"], case_file.name
+        if document.get("law") == "shipped":
+            assert "tax" not in document, f"{case_file.name}: law: shipped reads the profile; drop the copy"
+            shipped[document["country"]] = document
+    assert set(shipped) >= set(CODES), "every shipped profile needs a case file with law: shipped"
+    for code, document in shipped.items():
+        for section in CASE_SECTIONS:
+            assert document.get(section), f"cases/{code}.yml: give {section}"
+
+
+def test_a_case_file_that_disagrees_with_its_profile_fails_in_that_countrys_stack(python: Path, tmp_path: Path) -> None:
+    """A wrong figure in the shipped law fails the cases: the income tax, penalty, interest and window.
+
+    Cheap: a stack with the tax module only, and only its test_cases, run twice, in the shared
+    environment of the all-modules stack (a tax-only stack's own requirements would build another).
+    """
+    stack = tmp_path / "stack"
+    copier.run_copy(
+        str(REPO), str(stack), data={"country": "KE", "modules": ["tax"]}, defaults=True, quiet=True, vcs_ref="HEAD"
+    )
+    cases = [str(path.relative_to(stack)) for path in stack.glob("src/*/modules/tax/tests/test_cases.py")]
+
+    def run_cases() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *cases],
+            cwd=stack,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**os.environ, "PYTHONPATH": "src"},
+        )
+
+    agreeing = run_cases()
+    assert agreeing.returncode == 0, agreeing.stdout[-3000:]
+    assert "failed" not in agreeing.stdout
+    profile_file = stack / "country.yml"
+    profile = yaml.safe_load(profile_file.read_text(encoding="utf-8"))
+    tax = profile["tax"]
+    tax["income_tax"]["scale"][1]["brackets"][4]["rate"] = "0.36"  # was 0.35
+    tax["penalties"]["late_filing"][0]["rate"] = "0.06"  # was 0.05
+    tax["penalties"]["interest"][0]["monthly_rate"] = "0.02"  # was 0.01
+    tax["objections"]["window_days"][0]["days"] = 31  # was 30
+    profile_file.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    disagreeing = run_cases()
+    assert disagreeing.returncode == 1, disagreeing.stdout[-3000:]
+    failed = {
+        line.split("::")[1].split("[")[0] for line in disagreeing.stdout.splitlines() if line.startswith("FAILED")
+    }
+    assert failed == {"test_case", "test_penalty_case", "test_interest_case", "test_objection_case"}, failed
 
 
 # ---------------------------------------------------------------- mistakes refused at generation
@@ -191,6 +253,14 @@ GENERATION_MISTAKES = [
     ("tax.vat.rate.0.rate", "16", 'tax.vat.rate[0].rate: "16" is outside [0, 1]'),
     ("tax.vat.period", "week", 'tax.vat.period: "week" is not allowed'),
     ("tax.vat.filing_deadline_days", -1, 'tax.vat.filing_deadline_days: "-1" is not allowed'),
+    ("tax.penalties.late_filing.0.rate", "5", 'tax.penalties.late_filing[0].rate: "5" is outside [0, 1]'),
+    ("tax.penalties.interest.0.monthly_rate", 0.01, 'tax.penalties.interest[0].monthly_rate: "0.01" must be a quoted'),
+    (
+        "tax.penalties.interest.0.weekly_rate",
+        "0.004",
+        "tax.penalties.interest[0]: must be a mapping with since and exactly one of monthly_rate",
+    ),
+    ("tax.objections.window_days.0.days", 0, 'tax.objections.window_days[0].days: "0" is not allowed'),
 ]
 
 
@@ -256,6 +326,12 @@ NEW_COUNTRY_ANSWERS = [
     "",  # VAT since
     "20",  # VAT deadline days
     "Value Added Tax Act 2014 (TRA)",  # VAT source
+    "",  # late-filing fixed amount: none
+    "",  # late-filing share of the tax: none
+    "",  # monthly interest: none
+    "30",  # objection window, days
+    "",  # from when: the scale's date
+    "Tanzania Revenue Authority (tra.go.tz)",  # their source
 ]
 
 
@@ -299,7 +375,10 @@ def test_new_country_writes_a_profile_that_generates_and_passes(python: Path, tm
 
 
 def test_new_country_without_the_law_writes_a_skeleton_that_generation_refuses(tmp_path: Path) -> None:
-    answers = [*NEW_COUNTRY_ANSWERS[:10], "", "", "", "0.18", "2024-07-01", "20", "Value Added Tax Act 2014 (TRA)"]
+    law_unknown = ["", "", ""]  # no brackets: a skeleton; then the rounding mode and quantum
+    vat = ["0.18", "2024-07-01", "20", "Value Added Tax Act 2014 (TRA)"]
+    penalties = ["", "", "", "30", "2024-07-01", "Tax Administration Act 2015 (TRA)"]
+    answers = [*NEW_COUNTRY_ANSWERS[:10], *law_unknown, *vat, *penalties]
     template = template_copy(tmp_path / "template")
     result = new_country(template / "countries", answers)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,9 +22,11 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_serializer,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -262,9 +264,68 @@ class LateFiling(_Strict):
     combine: Literal["greater", "sum"] = Field(default="greater", description="how fixed and rate combine")
 
 
+class RateStep(_Strict):
+    """A later rate by length of delay: from `after_months` months after the due date (Japan: 2)."""
+
+    after_months: int = Field(ge=1, le=600)
+    rate: Rate = Field(description="in the unit of the entry's own rate (per month, per week, or a year's)")
+
+
+# How each way of writing the rate is charged: per month or part of a month, per week or
+# part of a week, or a yearly rate per day (1/365 of it a day).
+INTEREST_UNITS = {"monthly_rate": "month", "weekly_rate": "week", "annual_rate": "day"}
+
+
 class DatedMonthlyRate(_Strict):
+    """One dated interest rule; give exactly one of monthly_rate, weekly_rate or annual_rate."""
+
     since: date
-    monthly_rate: Rate = Field(description="simple interest per month, or part of a month, on unpaid tax")
+    monthly_rate: Rate = Field(
+        default=Decimal(0), description="simple interest per month, or part of a month, on unpaid tax"
+    )
+    weekly_rate: Rate = Field(default=Decimal(0), description="simple interest per week, or part of a week")
+    annual_rate: Rate = Field(default=Decimal(0), description="a yearly rate charged per day unpaid, 1/365 a day")
+    steps: list[RateStep] = Field(
+        default_factory=list, description="later rates by months of delay, in the same unit; none: one rate"
+    )
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> DatedMonthlyRate:
+        given = [name for name in INTEREST_UNITS if name in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(
+                'give exactly one of monthly_rate (e.g. "0.01"), weekly_rate (e.g. "0.004") '
+                'or annual_rate (e.g. "0.087", charged per day)'
+            )
+        problems = [
+            (
+                ("steps", index, "after_months"),
+                f"{step.after_months} is not after the previous step's {previous.after_months}; steps must increase",
+                step.after_months,
+            )
+            for index, (previous, step) in enumerate(pairwise(self.steps), start=1)
+            if step.after_months <= previous.after_months
+        ]
+        _raise(self, problems)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_the_rate_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Dumped and validated again (a changed copy of the law), it must still name one rate.
+        data = handler(self)
+        for name in INTEREST_UNITS:
+            if name not in self.model_fields_set:
+                data.pop(name, None)
+        return data
+
+    @property
+    def unit(self) -> str:
+        """month, week or day: what one period of interest is."""
+        return next(INTEREST_UNITS[name] for name in INTEREST_UNITS if name in self.model_fields_set)
+
+    @property
+    def rate(self) -> Decimal:
+        return next(getattr(self, name) for name in INTEREST_UNITS if name in self.model_fields_set)
 
 
 class Penalties(_Strict):
@@ -274,7 +335,14 @@ class Penalties(_Strict):
 
     @model_validator(mode="after")
     def _one_value_per_date(self) -> Penalties:
-        _raise(self, _duplicate_dates(self.late_filing, "late_filing") + _duplicate_dates(self.interest, "interest"))
+        problems = _duplicate_dates(self.late_filing, "late_filing") + _duplicate_dates(self.interest, "interest")
+        # Periods are counted from the due date in one unit; a change of unit would be a new method.
+        units = {rule.unit for rule in self.interest}
+        if len(units) > 1:
+            problems.append(
+                (("interest",), "write every entry's rate the same way (all monthly, weekly or annual)", None)
+            )
+        _raise(self, problems)
         return self
 
 

@@ -53,6 +53,30 @@ def add_months(day: date, months: int) -> date:
 
 
 @dataclass(frozen=True, slots=True)
+class InterestRule:
+    """A dated interest rule: `rate` per `unit` (month, week, or a yearly rate charged per day)."""
+
+    unit: str
+    rate: Decimal
+    steps: tuple[tuple[int, Decimal], ...] = ()  # (after_months, rate), increasing
+
+    def per_period(self, due: date, start: date) -> Decimal:
+        """The interest on one unit of tax for the period starting `start`, of a debt due on `due`."""
+        rate = self.rate
+        for after_months, later in self.steps:
+            if start >= add_months(due, after_months):
+                rate = later
+        return rate / 365 if self.unit == "day" else rate
+
+
+def period_start(due: date, index: int, unit: str) -> date:
+    """The start of the `index`-th period of delay (0: the due date itself) in months, weeks or days."""
+    if unit == "month":
+        return add_months(due, index)
+    return due + timedelta(days=index * (7 if unit == "week" else 1))
+
+
+@dataclass(frozen=True, slots=True)
 class LateFilingRule:
     fixed: int
     rate: Decimal
@@ -110,7 +134,8 @@ class TaxRules:
                 for p in sorted(penalties.late_filing, key=lambda p: p.since)
             ),
             interest_rates=tuple(
-                Dated(i.since, i.monthly_rate) for i in sorted(penalties.interest, key=lambda i: i.since)
+                Dated(i.since, InterestRule(i.unit, i.rate, tuple((s.after_months, s.rate) for s in i.steps)))
+                for i in sorted(penalties.interest, key=lambda i: i.since)
             ),
             penalty_rounding=Rounding(penalties.rounding.mode, to_minor(penalties.rounding.quantum, currency)),
             objection_days=tuple(
@@ -207,14 +232,17 @@ class TaxRules:
     def interest(
         self, *, debts: Sequence[tuple[date, int]], payments: Sequence[tuple[date, int]], as_of: date
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Simple interest per month or part of a month on what was unpaid after each due date.
+        """Simple interest per period (a month or part of one, a week or part of one, or a day) on unpaid tax.
 
-        Payments settle the oldest debt first. Each month (from the due date, in steps of
-        a month) that a part of a debt is still unpaid costs that part times the monthly
-        rate in force at the start of that month. Summed exactly, rounded once.
+        Payments settle the oldest debt first. Each period (from the due date, in steps of
+        the rule's unit) that a part of a debt is still unpaid costs that part times the rate
+        in force at the start of that period, the later `steps` rate once the delay has
+        lasted that many months; a yearly rate is charged 1/365 a day. Summed exactly,
+        rounded once.
         """
         if not self.interest_rates:
             return 0, []
+        unit = self.interest_rates[0].value.unit  # one unit for every entry (config checks it)
         remaining = [[due, amount] for due, amount in sorted(debts) if amount > 0]
         pieces: list[tuple[date, int, date]] = []  # due, amount, settled on
         for paid_on, amount in sorted(payments):
@@ -231,18 +259,23 @@ class TaxRules:
         exact = Decimal(0)
         detail = []
         with localcontext() as context:
-            context.prec = 60
+            context.prec = 60  # a yearly rate / 365 is inexact: 60 digits, rounded once at the end
             for due, amount, settled in pieces:
-                months = 0
+                periods = 0
                 piece = Decimal(0)
-                while (start := add_months(due, months)) < min(settled, as_of):
-                    rates = [r for r in self.interest_rates if r.since <= start]
-                    if rates:
-                        piece += amount * rates[-1].value
-                    months += 1
-                if months:
+                while (start := period_start(due, periods, unit)) < min(settled, as_of):
+                    rules = [r for r in self.interest_rates if r.since <= start]
+                    if rules:
+                        piece += amount * rules[-1].value.per_period(due, start)
+                    periods += 1
+                if periods:
                     detail.append(
-                        {"due": due.isoformat(), "amount": amount, "months": months, "interest": _exact(piece)}
+                        {
+                            "due": due.isoformat(),
+                            "amount": amount,
+                            {"month": "months", "week": "weeks", "day": "days"}[unit]: periods,
+                            "interest": _exact(piece),
+                        }
                     )
                     exact += piece
         return self.penalty_rounding.apply(exact), detail
