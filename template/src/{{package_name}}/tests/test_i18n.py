@@ -357,6 +357,8 @@ def test_cli_without_a_locale_follows_the_profile(
     monkeypatch.setenv("LANG", "C.UTF-8")
     result = CliRunner().invoke(cli_app, ["check"], catch_exceptions=False)
     assert result.exit_code == 1
+    # The count is the number of module heads; Arabic picks a different form for 2, 3-10 and 11-99,
+    # so any of the language's forms will do, as long as it is the profile's language.
     with i18n.use_locale(i18n.negotiate(None, country.profile.locale)):
-        expected = i18n.ngettext("pending migration: {heads}", "pending migrations: {heads}", 2)
-    assert expected.split("{heads}")[0] in result.output
+        forms = {i18n.ngettext("pending migration: {heads}", "pending migrations: {heads}", n) for n in range(1, 101)}
+    assert any(form.split("{heads}")[0] in result.output for form in forms)
