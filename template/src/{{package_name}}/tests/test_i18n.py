@@ -25,7 +25,7 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
-REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "rw", "so", "om", "ti", "aa")
+REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "ar", "am", "hi", "rw", "so", "om", "ti", "aa")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
@@ -128,6 +128,21 @@ def test_plural_forms_follow_each_language() -> None:
         assert i18n.ngettext(singular, plural, 2).startswith("ዝጽበዩ ዘለዉ ምግዓዛት")
 
 
+@pytest.mark.parametrize(
+    ("count", "noun"),
+    # Arabic has six CLDR plural categories: 3-10 take the plural noun, 11-99 the accusative
+    # singular, 100 and above the genitive singular.
+    [(3, "أحرف"), (10, "أحرف"), (11, "حرفًا"), (99, "حرفًا"), (100, " حرف"), (103, "أحرف")],
+)
+def test_arabic_plurals_follow_cldr(count: int, noun: str) -> None:
+    singular = "String should have at least {min_length} character"
+    plural = "String should have at least {min_length} characters"
+    with i18n.use_locale("ar_JO"):
+        text = i18n.ngettext(singular, plural, count).format(min_length=count)
+    assert text.startswith("يجب ألا يقل طول السلسلة النصية")
+    assert text.endswith(noun)
+
+
 def test_unknown_message_passes_through_and_locale_is_restored() -> None:
     before = i18n.current_locale()
     with i18n.use_locale("sw_KE"):
@@ -146,7 +161,12 @@ def test_unknown_message_passes_through_and_locale_is_restored() -> None:
         ("de, ja;q=0.9, fr;q=0.5", "en_KE", "ja"),
         ("fr;q=0, sw;q=0.3", "en_KE", "sw_KE"),
         ("de", "ja_JP", "ja_JP"),  # nothing shipped: the profile's locale
-        ("de", "ar_JO", "en"),  # nor the profile's language: English
+        ("de", "ar_JO", "ar_JO"),  # the profile's language is shipped
+        ("de", "ko_KR", "en"),  # nor the profile's language: English
+        ("ar-JO", "en_KE", "ar_JO"),
+        ("ar", "ar_JO", "ar_JO"),
+        ("hi", "en_IN", "hi_IN"),
+        ("am", "en_KE", "am"),  # CLDR has no am_KE: the bare language
         ("", "en_KE", "en_KE"),
         (None, None, "en"),
         ("*", "sw_KE", "sw_KE"),
@@ -213,6 +233,24 @@ def test_problem_detail_in_the_asked_language(client: TestClient) -> None:
 
     swahili = client.get("/meta", headers={"Accept-Language": "sw", "X-API-Key": "hello"})
     assert "muundo usio sahihi" in swahili.json()["detail"]
+
+
+def test_problem_detail_in_arabic_amharic_and_hindi(client: TestClient) -> None:
+    arabic = client.get("/meta", headers={"Accept-Language": "ar-JO, en;q=0.5"})
+    assert arabic.status_code == 401
+    problem = arabic.json()
+    assert problem["detail"].startswith("مفتاح API مطلوب")
+    assert problem["title"] == "المصادقة مطلوبة"
+    assert problem["type"].endswith("/unauthenticated")  # never translated, whatever the script
+    assert arabic.headers["content-language"] == "ar-JO"
+
+    amharic = client.get("/meta", headers={"Accept-Language": "am-ET"})
+    assert amharic.json()["detail"].startswith("የAPI ቁልፍ ያስፈልጋል")
+    assert amharic.headers["content-language"] == "am-ET"
+
+    hindi = client.get("/meta", headers={"Accept-Language": "hi-IN", "X-API-Key": "hello"})
+    assert hindi.json()["detail"].startswith("API कुंजी का प्रारूप गलत है")
+    assert hindi.headers["content-language"] == "hi-IN"
 
 
 def test_unknown_language_falls_back_to_the_profile_then_english(client: TestClient, country: LoadedCountry) -> None:
@@ -283,6 +321,8 @@ def test_validation_messages_are_translated_but_locations_are_not(validation_cli
     assert french["detail"] == "; ".join(f"{e['location']}: {e['message']}" for e in french["errors"])
     japanese = validation_client.post("/claims", json={"count": 2}, headers={"Accept-Language": "ja"}).json()
     assert japanese["errors"] == [{"location": "body.name", "message": "必須項目です"}]
+    hindi = validation_client.post("/claims", json={"count": 2}, headers={"Accept-Language": "hi"}).json()
+    assert hindi["errors"] == [{"location": "body.name", "message": "यह फ़ील्ड अनिवार्य है"}]
     bad_code = {"name": "abc", "count": 1, "code": "no"}
     assert validation_client.post("/claims", json=bad_code).json()["errors"] == [
         {"location": "body.code", "message": "Value error, code must be 'ok'"}
@@ -320,6 +360,9 @@ def test_cli_speaks_the_language_of_lang(cli_env: Path, monkeypatch: pytest.Monk
     refused = CliRunner().invoke(cli_app, ["partner", "create", "--name", "Bank", "--scope", "everything"])
     assert refused.exit_code == 2
     assert "不明なスコープ: everything" in refused.output
+    monkeypatch.setenv("NATION_STACK_LOCALE", "hi")
+    hindi = CliRunner().invoke(cli_app, ["check"], catch_exceptions=False)
+    assert "लंबित माइग्रेशन: " in hindi.output
 
 
 def test_cli_without_a_locale_follows_the_profile(
@@ -328,6 +371,8 @@ def test_cli_without_a_locale_follows_the_profile(
     monkeypatch.setenv("LANG", "C.UTF-8")
     result = CliRunner().invoke(cli_app, ["check"], catch_exceptions=False)
     assert result.exit_code == 1
+    # The count is the number of module heads; Arabic picks a different form for 2, 3-10 and 11-99,
+    # so any of the language's forms will do, as long as it is the profile's language.
     with i18n.use_locale(i18n.negotiate(None, country.profile.locale)):
-        expected = i18n.ngettext("pending migration: {heads}", "pending migrations: {heads}", 2)
-    assert expected.split("{heads}")[0] in result.output
+        forms = {i18n.ngettext("pending migration: {heads}", "pending migrations: {heads}", n) for n in range(1, 101)}
+    assert any(form.split("{heads}")[0] in result.output for form in forms)
