@@ -3,7 +3,7 @@
 A case file names its country and currency, and its law: `law: shipped` means the `tax:`
 section of that country's shipped profile, which is only present in a deployment generated
 from it. So the file whose `country` is this deployment's is run against the deployment's
-own country.yml, loaded as at start-up (the `country` fixture) and applied by the same
+own country.yml, loaded as at start-up (this file's `country` fixture) and applied by the same
 `TaxRules` the API uses; other countries' shipped-law files are skipped, and run in their
 own country's stack (the template's tests generate every shipped profile and run its
 suite). A file may instead carry an inline `tax:` mapping; it then runs everywhere.
@@ -22,8 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
+from ....conftest import PROJECT_ROOT
 from ....core.country import LoadedCountry
 from ....core.money import to_minor
+from ....core.registry import installed_modules
+from ....core.runtime import load_profile
+from ....core.settings import Settings
 from ..config import TaxCountry
 from ..rules import TaxRules
 
@@ -35,6 +39,14 @@ SECTIONS = {
     "objection_cases": {"name", "assessed_on", "last_day", "check"},
 }
 AMOUNTS = {"income", "tax", "penalty", "interest"}
+
+
+@pytest.fixture(scope="module")
+def country(settings: Settings) -> LoadedCountry:
+    """The deployment's own country.yml: the other tests run with the test law laid over it."""
+    return load_profile(
+        settings.model_copy(update={"country_profile": PROJECT_ROOT / "country.yml"}), installed_modules()
+    )
 
 
 def _files() -> list[Path]:
