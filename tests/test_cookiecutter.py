@@ -105,8 +105,8 @@ def test_cookiecutter_json_asks_copiers_questions_with_copiers_defaults() -> Non
             continue
         if key in ("licensee_name", "licence_reference"):
             default = {"licensee_name": "Evaluation Licensee", "licence_reference": "EVALUATION"}[key]  # no grant
-        if isinstance(default, list) and default and isinstance(default[0], dict):
-            assert json.loads(ours) == default, key  # structured answers are JSON text
+        if isinstance(default, list) and (not default or isinstance(default[0], dict)):
+            assert json.loads(ours) == default, key  # structured answers, an empty list too, are JSON text
         elif isinstance(default, list):
             assert ours.split(",") == default, key  # lists (the module multiselect too) are comma-separated
         elif "choices" in question:
