@@ -46,12 +46,16 @@ NOT_GIVEN_DETAIL = N_(
 NOT_LEVIED_DETAIL = N_("this country levies no personal income tax (tax.income_tax: none in country.yml)")
 
 
+def missing_law_detail(provision: Provision) -> str:
+    """What to tell people when `provision` is not GIVEN, translated."""
+    return _(NOT_LEVIED_DETAIL if provision is Provision.NOT_LEVIED else NOT_GIVEN_DETAIL)
+
+
 class IncomeTaxLawMissing(Unprocessable):
     """Assessment asked for where country.yml gives no income-tax law (or says none is levied)."""
 
     def __init__(self, provision: Provision) -> None:
-        detail = NOT_LEVIED_DETAIL if provision is Provision.NOT_LEVIED else NOT_GIVEN_DETAIL
-        super().__init__(_(detail), kind="tax-law-missing")
+        super().__init__(missing_law_detail(provision), kind="tax-law-missing")
         self.provision = provision
 
 

@@ -17,7 +17,7 @@ from ...core.ports import SectorTokens
 from ...core.registry import Finding, Ports
 from . import tins
 from .config import TaxCountry
-from .law import NOT_GIVEN_DETAIL, NOT_LEVIED_DETAIL, IncomeTaxLaw, Provision, TaxLawMisconfigured, TraceStep
+from .law import IncomeTaxLaw, Provision, TaxLawMisconfigured, TraceStep, missing_law_detail
 from .models import (
     AccountEntry,
     Assessment,
@@ -61,11 +61,9 @@ def configuration_findings(country: LoadedCountry) -> list[Finding]:
         provision = income_tax_law(country=country).provision
     except TaxLawMisconfigured as problem:
         return [Finding(problem.detail, failing=True)]
-    if provision is Provision.NOT_GIVEN:
-        return [Finding(_(NOT_GIVEN_DETAIL), failing=True)]
-    if provision is Provision.NOT_LEVIED:
-        return [Finding(_(NOT_LEVIED_DETAIL))]
-    return []
+    if provision is Provision.GIVEN:
+        return []
+    return [Finding(missing_law_detail(provision), failing=provision is Provision.NOT_GIVEN)]
 
 
 # Register --------------------------------------------------------------------------------
