@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from .core import system
-from .core.errors import install_problem_handlers
+from .core.errors import document_problems, install_problem_handlers
 from .core.i18n import LocaleMiddleware
 from .core.runtime import build_runtime
+from .core.schemas import state_the_deployment
 from .core.settings import Settings
 from .core.stack import stack_info
 
@@ -41,4 +43,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     for module in runtime.modules:
         app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])
+    install_openapi(app, currency=runtime.country.profile.currency)
     return app
+
+
+def install_openapi(app: FastAPI, *, currency: str) -> None:
+    """The OpenAPI document states the whole contract: FastAPI's, plus every operation's problems
+    (core/errors.py) and the deployment's own values (core/schemas.py), built once."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document_problems(document)
+            state_the_deployment(document, currency=currency)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

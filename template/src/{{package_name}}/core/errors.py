@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from http import HTTPStatus
 from typing import Any
 
@@ -14,10 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .i18n import DEFAULT_LOCALE, N_, current_locale, gettext, language_of, ngettext
+from .i18n import DEFAULT_LOCALE, N_, _, current_locale, gettext, language_of, negotiate, ngettext, use_locale
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://nation-stack.dev/problems/"
+
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -70,9 +74,16 @@ def problem_response(
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Every error becomes a problem document: domain problems, invalid requests, HTTP errors, and the unexpected.
+
+    The handler for `Exception` is the one Starlette's ServerErrorMiddleware calls, so a 500 is a
+    problem document too (the middleware re-raises afterwards, for the server's own log and for
+    test clients that ask for it).
+    """
     app.add_exception_handler(Problem, _domain_problem)
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
+    app.add_exception_handler(Exception, _unexpected_problem)
 
 
 async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
@@ -115,6 +126,31 @@ async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     if error.headers:
         response.headers.update(error.headers)
     return response
+
+
+async def _unexpected_problem(request: Request, error: Exception) -> JSONResponse:
+    """A 500 with a generic, translated detail and a reference; the traceback goes to the log under that reference.
+
+    Nothing of the exception (its text may hold SQL parameters or personal data) reaches the client.
+    """
+    reference = secrets.token_hex(8)
+    log.error(
+        "unexpected error %s on %s %s", reference, request.method, request.url.path, exc_info=(type(error), error, error.__traceback__)
+    )
+    # Starlette calls this handler outside every middleware, the locale's included: negotiate again.
+    country = getattr(request.app.state, "country", None)
+    fallback = country.profile.locale if country is not None else None
+    with use_locale(negotiate(request.headers.get("accept-language"), fallback)):
+        return problem_response(
+            status=500,
+            title=_title(500),
+            detail=_("The server failed to answer this request; quote reference {reference} to its operator.").format(
+                reference=reference
+            ),
+            kind="internal-error",
+            instance=request.url.path,
+            reference=reference,
+        )
 
 
 def _phrase(status: int) -> str:
@@ -215,3 +251,75 @@ def _count(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 2
+
+
+# The OpenAPI side: every operation states the problems it may answer, as problem documents.
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ProblemDetails",
+    "description": "An RFC 9457 problem document; title and detail are in the request's language",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem; clients branch on it"},
+        "title": {"type": "string", "description": "The HTTP status's phrase"},
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "detail": {"type": "string", "description": "What was wrong and, where it helps, what is allowed"},
+        "instance": {"type": "string", "description": "The path of the request"},
+        "errors": {
+            "type": "array",
+            "description": "Request validation (422): one entry per wrong field",
+            "items": {
+                "type": "object",
+                "required": ["location", "message"],
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "reference": {"type": "string", "description": "500: the reference the server's log has the error under"},
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+_WRITES = {"post", "put", "patch", "delete"}
+
+
+def default_problem_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The problems any operation of this shape may answer, from what it takes and whether it needs a key.
+
+    422 (the request is invalid) and 500 always; 401 and 403 when it needs an API key; 404 when it
+    names something (path, query or body); 409 when it changes state. A route answering another
+    status (429, 503) says so with `responses={429: {"description": ...}}`.
+    """
+    statuses = {422, 500}
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if "{" in path or operation.get("parameters") or "requestBody" in operation:
+        statuses.add(404)
+    if method in _WRITES:
+        statuses.add(409)
+    return statuses
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """State every operation's error responses as `application/problem+json` problem documents (in place)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ProblemDetails"] = PROBLEM_SCHEMA
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            declared = {int(status) for status in responses if status.isdigit() and int(status) >= 400}
+            for status in sorted(declared | default_problem_statuses(path, method, operation)):
+                existing = responses.get(str(status), {})
+                description = existing.get("description")
+                if not description or description == "Validation Error":
+                    description = _phrase(status)
+                responses[str(status)] = {
+                    "description": description,
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}},
+                }
+            operation["responses"] = dict(sorted(responses.items()))
+    for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, replaced by ProblemDetails
+        rest = {name: schema for name, schema in schemas.items() if name != unused}
+        if f"#/components/schemas/{unused}'" not in repr((document.get("paths"), rest)):
+            schemas.pop(unused, None)
+    return document

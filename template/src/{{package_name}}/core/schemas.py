@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 from .i18n import _
@@ -58,3 +58,30 @@ Text = Annotated[str, _Printable(_TEXT_FORBIDDEN)]
 def has_control_characters(text: str, *, multi_line: bool = False) -> bool:
     """True when `text` holds a character `Line` (or, multi-line, `Text`) refuses: for non-API input."""
     return re.search(f"[{_TEXT_FORBIDDEN if multi_line else _LINE_FORBIDDEN}]", text) is not None
+
+
+_DEPLOYMENT_CURRENCY = "x-deployment-currency"
+
+Currency = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=3,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code; must be the deployment's currency",
+        json_schema_extra={_DEPLOYMENT_CURRENCY: True},
+    ),
+]
+"""A currency the API accepts: the deployment's own (the service refuses others; the OpenAPI names it)."""
+
+
+def state_the_deployment(document: Any, *, currency: str) -> None:
+    """Put the deployment's values in its OpenAPI document (in place): each `Currency` is an enum of its currency."""
+    if isinstance(document, dict):
+        if document.pop(_DEPLOYMENT_CURRENCY, False):
+            document["enum"] = [currency]
+        for value in document.values():
+            state_the_deployment(value, currency=currency)
+    elif isinstance(document, list):
+        for value in document:
+            state_the_deployment(value, currency=currency)
