@@ -10,7 +10,7 @@ from .cli import app as cli_app
 from .config import TaxCountry
 from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
 from .seed import seed
-from .service import configuration_findings
+from .service import configuration_findings, openapi_values
 
 _HERE = Path(__file__).resolve().parent
 
@@ -24,4 +24,5 @@ module = Module(
     provides={AssessedIncome: TaxAssessedIncome},
     seed=seed,
     configuration_check=configuration_findings,
+    openapi_values=openapi_values,
 )

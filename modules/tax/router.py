@@ -14,6 +14,7 @@ from ...core.models import Partner
 from . import accounts, objections, service
 from .models import ReturnKind
 from .schemas import (
+    TIN_DESCRIPTION,
     AssessmentOut,
     DecisionRequest,
     EntryOut,
@@ -27,7 +28,9 @@ from .schemas import (
     StatusRequest,
     TaxpayerOutFull,
     TaxpayerRequest,
+    Tin,
     VatLines,
+    VatPeriod,
     VatReturnRequest,
 )
 
@@ -39,6 +42,8 @@ DECIDE_SCOPE = "tax:decide"
 MAX_ID = 2**31 - 1  # IDs are 32-bit integer columns: larger ones are refused (422), not sent to the database
 
 router = APIRouter()
+
+TinPath = Annotated[Tin, Path(description=TIN_DESCRIPTION)]
 
 
 @router.post("/taxpayers", status_code=status.HTTP_201_CREATED, summary="Register a taxpayer and issue a TIN")
@@ -58,7 +63,7 @@ def register_taxpayer(
 
 @router.get("/taxpayers/{tin}", summary="A registered taxpayer")
 def taxpayer(
-    tin: str,
+    tin: TinPath,
     session: SessionDep,
     country: CountryDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
@@ -89,7 +94,7 @@ def assessment(
 
 @router.post("/taxpayers/{tin}/status", summary="Change a taxpayer's status (active, deregistered, deceased)")
 def change_status(
-    tin: str,
+    tin: TinPath,
     body: StatusRequest,
     session: SessionDep,
     country: CountryDep,
@@ -118,7 +123,7 @@ def file_vat_return(
     summary="Amend an income-tax return: a new version, re-assessed; the previous assessment is superseded",
 )
 def amend_return(
-    tin: str,
+    tin: TinPath,
     year: Annotated[int, Path(ge=1900, le=2200)],
     body: IncomeAmendment,
     session: SessionDep,
@@ -144,8 +149,8 @@ def amend_return(
     summary="Amend a VAT return: a new version, re-assessed; the previous assessment is superseded",
 )
 def amend_vat_return(
-    tin: str,
-    period: Annotated[str, Path(max_length=10)],
+    tin: TinPath,
+    period: Annotated[VatPeriod, Path()],
     body: VatLines,
     session: SessionDep,
     country: CountryDep,
@@ -160,7 +165,7 @@ def amend_vat_return(
 
 @router.get("/taxpayers/{tin}/assessments", summary="Every assessment of a taxpayer, superseded ones included")
 def taxpayer_assessments(
-    tin: str,
+    tin: TinPath,
     session: SessionDep,
     country: CountryDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
@@ -171,7 +176,7 @@ def taxpayer_assessments(
 
 @router.get("/accounts/{tin}", summary="A taxpayer's running account and balance, interest accrued to as_of")
 def account(
-    tin: str,
+    tin: TinPath,
     session: SessionDep,
     country: CountryDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],

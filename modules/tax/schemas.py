@@ -3,31 +3,91 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import UtcDatetime
+from ...core.schemas import Currency, Line, Text, UtcDatetime, deployment_value
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
 
+TIN_DESCRIPTION = (
+    "Taxpayer identification number: digits only, as many as the deployment's tax.tin_length (6 to 20), "
+    "the last a Luhn check digit over the others"
+)
+Tin = Annotated[
+    Line,
+    Field(
+        description=TIN_DESCRIPTION,
+        json_schema_extra={"format": "tin", "pattern": r"^[0-9]{6,20}$", **deployment_value("tax-tin")},
+    ),
+]
+"""A TIN as the API takes it: `tins.validate` checks digits, length and check digit, saying which is wrong; the
+OpenAPI states all three (format `tin`, and the deployment's length)."""
 
-class TaxpayerRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    kind: Literal["individual", "business"]
-    name: str = Field(min_length=1, max_length=200)
-    national_id: str | None = Field(
-        default=None, max_length=20, description="Individuals only; kept as the tax sector token, never stored"
-    )
-    external_id: str | None = Field(
-        default=None,
+NationalId = Annotated[
+    Line,
+    Field(
+        pattern=r"^[0-9]{6,20}$",
+        description="National ID number (identity module): digits ending in a Verhoeff check digit",
+        json_schema_extra={"format": "national-id"},
+    ),
+]
+VatPeriod = Annotated[
+    Line,
+    Field(
+        max_length=10,
+        description='"2024-03", "2024-Q1" or "2024", as the VAT law\'s period says (month, quarter or year)',
+        # The law's own pattern is checked by the service, which says which form the law wants.
+        json_schema_extra={"pattern": r"^[0-9]{4}(-(0[1-9]|1[0-2]|Q[1-4]))?$", **deployment_value("tax-vat-period")},
+    ),
+]
+ExternalId = Annotated[
+    Line,
+    Field(
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
         description="Business registration number, or an individual's number in an existing national register",
+    ),
+]
+
+
+def _absent(name: str) -> dict[str, Any]:
+    return {"properties": {name: {"type": "null"}}}
+
+
+def _present(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "string"}}}
+
+
+def _one_identifier_schema(schema: dict[str, Any]) -> None:
+    """State `_one_identifier` in the JSON Schema: which identifier each kind of taxpayer registers with."""
+    business, individual = {"properties": {"kind": {"const": "business"}}}, {"properties": {"kind": {"const": "individual"}}}
+    schema["anyOf"] = [
+        {"allOf": [business, _present("external_id"), _absent("national_id")]},
+        {"allOf": [individual, _present("external_id"), _absent("national_id")]},
+        {
+            "allOf": [individual, _present("national_id"), _absent("external_id")],
+            **deployment_value("tax-register-by-national-id"),
+        },
+    ]
+
+
+class TaxpayerRequest(BaseModel):
+    """A business registers with external_id; an individual with exactly one of national_id or external_id."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_one_identifier_schema)
+
+    kind: Literal["individual", "business"]
+    name: Line = Field(min_length=1, max_length=200)
+    national_id: NationalId | None = Field(
+        default=None,
+        description="Individuals only, where the identity module is installed; kept as the tax sector token, "
+        "never stored",
     )
+    external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _one_identifier(self) -> TaxpayerRequest:
@@ -54,10 +114,10 @@ class TaxpayerOut(BaseModel):
 class ReturnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    tin: str = Field(min_length=1, max_length=20)
+    tin: Tin
     year: StrictInt = Field(ge=1900, le=2200, description="Fiscal year (it starts on the country's fiscal_year_start)")
     income: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="Taxable income in minor units (cents, fils, yen)")
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code; must be the country's currency")
+    currency: Currency
 
 
 class AssessmentOut(BaseModel):
@@ -94,12 +154,13 @@ class StatusRequest(BaseModel):
 class VatLine(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    category: str = Field(
+    category: Line = Field(
         default="standard",
         min_length=1,
         max_length=40,
         pattern=r"^[a-z0-9_]+$",
         description="A category of the VAT law: exempt ones carry no VAT, reduced ones their own rate",
+        json_schema_extra=deployment_value("tax-vat-category"),
     )
     amount: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, VAT excluded")
 
@@ -107,14 +168,14 @@ class VatLine(BaseModel):
 class VatLines(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code; must be the country's currency")
+    currency: Currency
     sales: list[VatLine] = Field(default_factory=list, max_length=1000)
     purchases: list[VatLine] = Field(default_factory=list, max_length=1000)
 
 
 class VatReturnRequest(VatLines):
-    tin: str = Field(min_length=1, max_length=20)
-    period: str = Field(min_length=4, max_length=10, description='"2024-03", "2024-Q1" or "2024", as the law says')
+    tin: Tin
+    period: VatPeriod
 
 
 class IncomeAmendment(BaseModel):
@@ -129,24 +190,20 @@ REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    tin: str = Field(min_length=1, max_length=20)
+    tin: Tin
     amount: StrictInt = Field(gt=0, le=MAX_MINOR_UNITS, description="minor units")
-    currency: str = Field(min_length=3, max_length=3)
-    reference: str = Field(pattern=REFERENCE_PATTERN, description="The payer's reference; repeating it is harmless")
-    national_id: str | None = Field(
-        default=None, pattern=r"^[0-9]{6,20}$", description="For a taxpayer registered by national ID"
-    )
+    currency: Currency
+    reference: Line = Field(pattern=REFERENCE_PATTERN, description="The payer's reference; repeating it is harmless")
+    national_id: NationalId | None = Field(default=None, description="For a taxpayer registered by national ID")
 
 
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    tin: str = Field(min_length=1, max_length=20)
+    tin: Tin
     amount: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; all of it")
-    reference: str = Field(pattern=REFERENCE_PATTERN, description="Unique per refund; repeating it is harmless")
-    national_id: str | None = Field(
-        default=None, pattern=r"^[0-9]{6,20}$", description="For a taxpayer registered by national ID"
-    )
+    reference: Line = Field(pattern=REFERENCE_PATTERN, description="Unique per refund; repeating it is harmless")
+    national_id: NationalId | None = Field(default=None, description="For a taxpayer registered by national ID")
 
 
 class EntryOut(BaseModel):
@@ -180,7 +237,7 @@ class ObjectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     assessment_id: StrictInt = Field(ge=1, le=2**31 - 1)
-    grounds: str = Field(min_length=1, max_length=2000)
+    grounds: Text = Field(min_length=1, max_length=2000)
     claimed_income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
 
 
@@ -189,7 +246,7 @@ class DecisionRequest(BaseModel):
 
     outcome: Literal["allowed", "partially_allowed", "disallowed"]
     income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
-    note: str = Field(min_length=1, max_length=2000)
+    note: Text = Field(min_length=1, max_length=2000)
 
 
 class ObjectionOut(BaseModel):

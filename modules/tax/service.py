@@ -14,7 +14,7 @@ from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from ...core.ports import SectorTokens
-from ...core.registry import Finding, Ports
+from ...core.registry import Finding, Ports, installed_modules
 from . import tins
 from .config import TaxCountry
 from .law import IncomeTaxLaw, Provision, TaxLawMisconfigured, TraceStep, missing_law_detail
@@ -472,3 +472,27 @@ def _already_filed(session: Session, tax_return: TaxReturn) -> Conflict:
         message.format(tin=tax_return.tin, year=tax_return.year, period=tax_return.period, assessment_id=assessment_id),
         assessment_id=assessment_id,
     )
+
+
+# OpenAPI ------------------------------------------------------------------------------------
+
+VAT_PERIOD_PATTERNS = {"month": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "quarter": r"^[0-9]{4}-Q[1-4]$", "year": r"^[0-9]{4}$"}
+
+
+def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
+    """What this deployment's law adds to the tax schemas (core/schemas.py `deployment_value`).
+
+    The TIN's length; the VAT period and categories the VAT law has; and registering by national ID
+    only where a module provides the sector tokens it is kept as (identity).
+    """
+    section = tax_country(country)
+    length = section.tin_length
+    values: dict[str, dict[str, Any]] = {
+        "tax-tin": {"minLength": length, "maxLength": length, "pattern": f"^[0-9]{{{length}}}$"},
+    }
+    if not any(SectorTokens in module.provides for module in installed_modules()):
+        values["tax-register-by-national-id"] = {"not": {}}
+    if section.vat is not None:
+        values["tax-vat-period"] = {"pattern": VAT_PERIOD_PATTERNS[section.vat.period]}
+        values["tax-vat-category"] = {"enum": sorted({"standard", *section.vat.reduced, *section.vat.exempt})}
+    return values

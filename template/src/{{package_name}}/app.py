@@ -43,20 +43,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     for module in runtime.modules:
         app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])
-    install_openapi(app, currency=runtime.country.profile.currency)
+    values: dict[str, dict[str, Any]] = {"currency": {"enum": [runtime.country.profile.currency]}}
+    for module in runtime.modules:
+        if module.openapi_values is not None:
+            values.update(module.openapi_values(runtime.country))
+    install_openapi(app, values)
     return app
 
 
-def install_openapi(app: FastAPI, *, currency: str) -> None:
+def install_openapi(app: FastAPI, values: dict[str, dict[str, Any]]) -> None:
     """The OpenAPI document states the whole contract: FastAPI's, plus every operation's problems
-    (core/errors.py) and the deployment's own values (core/schemas.py), built once."""
+    (core/errors.py) and the deployment's own constraints (core/schemas.py), built once."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
             document_problems(document)
-            state_the_deployment(document, currency=currency)
+            state_the_deployment(document, values)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

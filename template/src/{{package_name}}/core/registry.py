@@ -71,6 +71,8 @@ class Module:
     seed: SeedFunction | None = None
     # Shown by `check` and /meta, so a gap in the country's data (a missing law) is never silent.
     configuration_check: ConfigurationCheck | None = None
+    # JSON Schema keywords for the module's `deployment_value` markers (core/schemas.py) in this deployment.
+    openapi_values: Callable[[LoadedCountry], dict[str, dict[str, Any]]] | None = None
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []

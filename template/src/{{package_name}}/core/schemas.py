@@ -60,7 +60,18 @@ def has_control_characters(text: str, *, multi_line: bool = False) -> bool:
     return re.search(f"[{_TEXT_FORBIDDEN if multi_line else _LINE_FORBIDDEN}]", text) is not None
 
 
-_DEPLOYMENT_CURRENCY = "x-deployment-currency"
+
+DEPLOYMENT_KEY = "x-deployment"
+
+
+def deployment_value(name: str) -> dict[str, str]:
+    """`json_schema_extra` for a constraint only the deployment knows (its currency, a law's categories).
+
+    The OpenAPI document is built per deployment: `state_the_deployment` replaces the marker with
+    the JSON Schema keywords the core or the module that owns `name` gives for this deployment.
+    """
+    return {DEPLOYMENT_KEY: name}
+
 
 Currency = Annotated[
     str,
@@ -69,19 +80,23 @@ Currency = Annotated[
         max_length=3,
         pattern=r"^[A-Z]{3}$",
         description="ISO 4217 code; must be the deployment's currency",
-        json_schema_extra={_DEPLOYMENT_CURRENCY: True},
+        json_schema_extra=deployment_value("currency"),
     ),
 ]
 """A currency the API accepts: the deployment's own (the service refuses others; the OpenAPI names it)."""
 
 
-def state_the_deployment(document: Any, *, currency: str) -> None:
-    """Put the deployment's values in its OpenAPI document (in place): each `Currency` is an enum of its currency."""
+def state_the_deployment(document: Any, values: dict[str, dict[str, Any]]) -> None:
+    """Replace each `deployment_value` marker in an OpenAPI document with this deployment's keywords (in place).
+
+    A marker nobody gives values for is dropped: the schema keeps its static constraints.
+    """
     if isinstance(document, dict):
-        if document.pop(_DEPLOYMENT_CURRENCY, False):
-            document["enum"] = [currency]
-        for value in document.values():
-            state_the_deployment(value, currency=currency)
+        name = document.pop(DEPLOYMENT_KEY, None)
+        if name is not None:
+            document.update(values.get(name, {}))
+        for value in list(document.values()):
+            state_the_deployment(value, values)
     elif isinstance(document, list):
         for value in document:
-            state_the_deployment(value, currency=currency)
+            state_the_deployment(value, values)
