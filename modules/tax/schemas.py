@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import Currency, Line, Text, UtcDatetime, deployment_value
+from ...core.schemas import Currency, Integer, Line, Text, UtcDatetime, deployment_value
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
 
@@ -115,8 +115,8 @@ class ReturnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tin: Tin
-    year: StrictInt = Field(ge=1900, le=2200, description="Fiscal year (it starts on the country's fiscal_year_start)")
-    income: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="Taxable income in minor units (cents, fils, yen)")
+    year: Integer = Field(ge=1900, le=2200, description="Fiscal year (it starts on the country's fiscal_year_start)")
+    income: Integer = Field(ge=0, le=MAX_MINOR_UNITS, description="Taxable income in minor units (cents, fils, yen)")
     currency: Currency
 
 
@@ -162,7 +162,7 @@ class VatLine(BaseModel):
         description="A category of the VAT law: exempt ones carry no VAT, reduced ones their own rate",
         json_schema_extra=deployment_value("tax-vat-category"),
     )
-    amount: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, VAT excluded")
+    amount: Integer = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, VAT excluded")
 
 
 class VatLines(BaseModel):
@@ -181,7 +181,7 @@ class VatReturnRequest(VatLines):
 class IncomeAmendment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    income: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="Corrected income in minor units")
+    income: Integer = Field(ge=0, le=MAX_MINOR_UNITS, description="Corrected income in minor units")
 
 
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
@@ -191,7 +191,7 @@ class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tin: Tin
-    amount: StrictInt = Field(gt=0, le=MAX_MINOR_UNITS, description="minor units")
+    amount: Integer = Field(gt=0, le=MAX_MINOR_UNITS, description="minor units")
     currency: Currency
     reference: Line = Field(pattern=REFERENCE_PATTERN, description="The payer's reference; repeating it is harmless")
     national_id: NationalId | None = Field(default=None, description="For a taxpayer registered by national ID")
@@ -201,7 +201,7 @@ class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tin: Tin
-    amount: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; all of it")
+    amount: Integer | None = Field(default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; all of it")
     reference: Line = Field(pattern=REFERENCE_PATTERN, description="Unique per refund; repeating it is harmless")
     national_id: NationalId | None = Field(default=None, description="For a taxpayer registered by national ID")
 
@@ -236,16 +236,16 @@ class StatementOut(BaseModel):
 class ObjectionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    assessment_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    assessment_id: Integer = Field(ge=1, le=2**31 - 1)
     grounds: Text = Field(min_length=1, max_length=2000)
-    claimed_income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+    claimed_income: Integer | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
 
 
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     outcome: Literal["allowed", "partially_allowed", "disallowed"]
-    income: StrictInt | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+    income: Integer | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
     note: Text = Field(min_length=1, max_length=2000)
 
 

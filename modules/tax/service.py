@@ -360,7 +360,7 @@ def _active_taxpayer(session: Session, tin: str, country: LoadedCountry) -> Taxp
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise Unprocessable("tin: " + _("no taxpayer holds '{tin}'; register the taxpayer first").format(tin=tin))
+        raise NotFound("tin: " + _("no taxpayer holds '{tin}'; register the taxpayer first").format(tin=tin))
     if taxpayer.status != TaxpayerStatus.ACTIVE:
         raise Conflict(
             "tin: "

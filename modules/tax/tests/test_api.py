@@ -170,7 +170,7 @@ def test_returns_are_refused_when_the_body_is_wrong(
     assert "no tax.income_tax.scale is in force" in too_early.json()["detail"]
     body = "8" * (country.section("tax").tin_length - 1)
     unregistered = file(client, headers, country, body + luhn.calc_check_digit(body))
-    assert unregistered.status_code == 422
+    assert unregistered.status_code == 404
     assert "register the taxpayer first" in unregistered.json()["detail"]
     assert client.get("/tax/assessments/999999", headers=headers).status_code == 404
 

@@ -86,8 +86,14 @@ def test_every_operation_keeps_the_contract(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, "the OpenAPI document lists no operation"
     failures: list[str] = []
+    runs = 0
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        takes_input = any(
+            (operation.path_parameters, operation.query, operation.headers, operation.cookies, operation.body)
+        )
+        # An operation that takes nothing (GET /health) has no invalid request to make.
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if takes_input else (GenerationMode.POSITIVE,):
+            runs += 1
 
             @given(case=operation.as_strategy(generation_mode=mode))
             @hypothesis_settings(
@@ -104,6 +110,6 @@ def test_every_operation_keeps_the_contract(
                 keeps_the_contract()
             except (Exception, BaseExceptionGroup) as error:  # every operation's failures are reported together
                 failures.append(f"{operation.label} ({mode.value}): {error}")
-    assert not failures, f"{len(failures)} of {2 * len(operations)} runs broke the contract:\n\n" + "\n\n".join(
+    assert not failures, f"{len(failures)} of {runs} runs broke the contract:\n\n" + "\n\n".join(
         failures
     )
