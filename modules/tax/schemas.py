@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import Currency, Integer, Line, Text, UtcDatetime, deployment_value
+from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, Text, UtcDatetime, deployment_value
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
+MinorUnits = Annotated[int, Field(ge=0, le=MAX_MINOR_UNITS), WHOLE_NUMBER]
 
 TIN_DESCRIPTION = (
     "Taxpayer identification number: digits only, as many as the deployment's tax.tin_length (6 to 20), "
@@ -26,8 +27,10 @@ Tin = Annotated[
 """A TIN as the API takes it: `tins.validate` checks digits, length and check digit, saying which is wrong; the
 OpenAPI states all three (format `tin`, and the deployment's length)."""
 
+# National IDs and external IDs are not `Line`s: their own patterns are stricter (and a pattern given
+# around an Annotated `Line` would not reach the OpenAPI, where Line's own pattern would stand instead).
 NationalId = Annotated[
-    Line,
+    str,
     Field(
         pattern=r"^[0-9]{6,20}$",
         description="National ID number (identity module): digits ending in a Verhoeff check digit",
@@ -44,7 +47,7 @@ VatPeriod = Annotated[
     ),
 ]
 ExternalId = Annotated[
-    Line,
+    str,
     Field(
         min_length=1,
         max_length=64,
@@ -58,20 +61,35 @@ def _absent(name: str) -> dict[str, Any]:
     return {"properties": {name: {"type": "null"}}}
 
 
-def _present(name: str) -> dict[str, Any]:
-    return {"required": [name], "properties": {name: {"type": "string"}}}
+def _present(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """`name` required and not null, with every constraint of its property."""
+    prop = schema["properties"][name]
+    given = next(option for option in prop.get("anyOf", [prop]) if option.get("type") != "null")
+    return {"required": [name], "properties": {name: given}}
+
+
+def _when(field: str, value: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"const": value}}}
 
 
 def _one_identifier_schema(schema: dict[str, Any]) -> None:
     """State `_one_identifier` in the JSON Schema: which identifier each kind of taxpayer registers with."""
-    business, individual = {"properties": {"kind": {"const": "business"}}}, {"properties": {"kind": {"const": "individual"}}}
     schema["anyOf"] = [
-        {"allOf": [business, _present("external_id"), _absent("national_id")]},
-        {"allOf": [individual, _present("external_id"), _absent("national_id")]},
+        {"allOf": [_when("kind", "business"), _present(schema, "external_id"), _absent("national_id")]},
+        {"allOf": [_when("kind", "individual"), _present(schema, "external_id"), _absent("national_id")]},
         {
-            "allOf": [individual, _present("national_id"), _absent("external_id")],
+            "allOf": [_when("kind", "individual"), _present(schema, "national_id"), _absent("external_id")],
             **deployment_value("tax-register-by-national-id"),
         },
+    ]
+
+
+def _income_by_outcome_schema(schema: dict[str, Any]) -> None:
+    """State what `objections.decide` checks of the income: none when disallowed, one when partially allowed."""
+    schema["anyOf"] = [
+        {"allOf": [_when("outcome", "disallowed"), _absent("income")]},
+        {"allOf": [_when("outcome", "partially_allowed"), _present(schema, "income")]},
+        _when("outcome", "allowed"),
     ]
 
 
@@ -201,7 +219,9 @@ class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     tin: Tin
-    amount: Integer | None = Field(default=None, gt=0, le=MAX_MINOR_UNITS, description="minor units; all of it")
+    amount: Annotated[int, Field(gt=0, le=MAX_MINOR_UNITS), WHOLE_NUMBER] | None = Field(
+        default=None, description="minor units; all of it"
+    )
     reference: Line = Field(pattern=REFERENCE_PATTERN, description="Unique per refund; repeating it is harmless")
     national_id: NationalId | None = Field(default=None, description="For a taxpayer registered by national ID")
 
@@ -238,14 +258,16 @@ class ObjectionRequest(BaseModel):
 
     assessment_id: Integer = Field(ge=1, le=2**31 - 1)
     grounds: Text = Field(min_length=1, max_length=2000)
-    claimed_income: Integer | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+    claimed_income: MinorUnits | None = Field(default=None, description="minor units")
 
 
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Allowed: the claimed income (give it or not); partially allowed: the income decided; disallowed: none."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_income_by_outcome_schema)
 
     outcome: Literal["allowed", "partially_allowed", "disallowed"]
-    income: Integer | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="minor units")
+    income: MinorUnits | None = Field(default=None, description="minor units")
     note: Text = Field(min_length=1, max_length=2000)
 
 

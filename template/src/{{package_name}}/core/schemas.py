@@ -53,7 +53,12 @@ class _Printable:
 
 
 Line = Annotated[str, _Printable(_LINE_FORBIDDEN)]
-"""Every one-line text an API accepts (names, references, codes, path segments)."""
+"""Every one-line text an API accepts (names, references, codes, path segments).
+
+Give a stricter `pattern` on the field (`code: Line = Field(pattern=...)`), not in an `Annotated` around
+`Line`: there Pydantic checks it but the OpenAPI shows Line's pattern instead. A type with its own
+stricter pattern can be a plain `str` (the pattern already refuses control characters).
+"""
 
 Text = Annotated[str, _Printable(_TEXT_FORBIDDEN)]
 """Free text an API accepts (grounds, notes): tab and line breaks allowed, other controls refused."""
@@ -71,12 +76,15 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_whole_number)]
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+Integer = Annotated[int, WHOLE_NUMBER]
 """An integer an API accepts (amounts in minor units, years, IDs): a JSON number with no fractional part.
 
 JSON Schema's `integer` is such a number, `1000.0` included, so it is accepted as 1000; a string
 ("1000"), a boolean or `1000.5` is refused, where Pydantic's lax `int` takes strings and its
-`StrictInt` refuses `1000.0`.
+`StrictInt` refuses `1000.0`. An optional one puts its bounds before the validator,
+`Annotated[int, Field(ge=0), WHOLE_NUMBER] | None`: bounds given outside reach the OpenAPI as
+Pydantic's own keys (`ge`), which no client reads.
 """
 
 
