@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-
 from pydantic import BaseModel
 
 from ....core.country import LoadedCountry
@@ -48,7 +47,8 @@ def test_objection_grounds_and_decision_notes_refuse_nul_but_keep_line_breaks(
         json={"tin": tin, "year": a_year(country), "income": 10**9, "currency": country.profile.currency},
         headers=filer,
     ).json()
-    refused(client.post("/tax/objections", json={"assessment_id": filed["id"], "grounds": "a\x00b"}, headers=filer), "body.grounds")
+    lodge = {"assessment_id": filed["id"], "grounds": "a\x00b"}
+    refused(client.post("/tax/objections", json=lodge, headers=filer), "body.grounds")
     lodged = client.post(
         "/tax/objections", json={"assessment_id": filed["id"], "grounds": "counted twice:\n\tsee line 3"}, headers=filer
     )
@@ -75,7 +75,9 @@ def test_objection_grounds_and_decision_notes_refuse_nul_but_keep_line_breaks(
         "/tax/vat-returns/123456782/2024%00/amendments",
     ],
 )
-def test_text_path_parameters_refuse_nul(client: TestClient, api_headers: Callable[..., dict[str, str]], path: str) -> None:
+def test_text_path_parameters_refuse_nul(
+    client: TestClient, api_headers: Callable[..., dict[str, str]], path: str
+) -> None:
     headers = api_headers(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE)
     if path.endswith("amendments"):
         response = client.post(path, json={"currency": "XXX"}, headers=headers)

@@ -135,7 +135,11 @@ async def _unexpected_problem(request: Request, error: Exception) -> JSONRespons
     """
     reference = secrets.token_hex(8)
     log.error(
-        "unexpected error %s on %s %s", reference, request.method, request.url.path, exc_info=(type(error), error, error.__traceback__)
+        "unexpected error %s on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=(type(error), error, error.__traceback__),
     )
     # Starlette calls this handler outside every middleware, the locale's included: negotiate again.
     country = getattr(request.app.state, "country", None)
@@ -313,6 +317,8 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
             declared = {int(status) for status in responses if status.isdigit() and int(status) >= 400}
             for status in sorted(declared | default_problem_statuses(path, method, operation)):
                 existing = responses.get(str(status), {})
+                if status != 422 and existing.get("content"):
+                    continue  # a route's own error body (GET /health's 503); FastAPI's 422 is replaced
                 description = existing.get("description")
                 if not description or description == "Validation Error":
                     description = _phrase(status)

@@ -93,7 +93,6 @@ def has_control_characters(text: str, *, multi_line: bool = False) -> bool:
     return re.search(f"[{_TEXT_FORBIDDEN if multi_line else _LINE_FORBIDDEN}]", text) is not None
 
 
-
 DEPLOYMENT_KEY = "x-deployment"
 
 

@@ -19,7 +19,24 @@ META_SCOPE = "meta:read"
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", summary="Liveness and database reachability")
+HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "database": {"type": "string", "description": "ok, or the kind of error reaching it"},
+    },
+}
+
+
+@router.get(
+    "/health",
+    summary="Liveness and database reachability",
+    responses={
+        200: {"description": "Up, database reachable", "content": {"application/json": {"schema": HEALTH_SCHEMA}}},
+        503: {"description": "The database is unreachable", "content": {"application/json": {"schema": HEALTH_SCHEMA}}},
+    },
+)
 def health(session: SessionDep) -> JSONResponse:
     try:
         session.execute(text("SELECT 1"))
