@@ -291,9 +291,9 @@ def default_problem_statuses(path: str, method: str, operation: dict[str, Any]) 
     """The problems any operation of this shape may answer, from what it takes and whether it needs a key.
 
     422 (the request is invalid) and 500 always; 400 when it takes a body (one that is not JSON);
-    401 and 403 when it needs an API key; 404 when it
-    names something (path, query or body); 409 when it changes state. A route answering another
-    status (429, 503) says so with `responses={429: {"description": ...}}`.
+    401 and 403 when it needs an API key; 404 when it names something (path, query or body); 409
+    when it changes state. A route answering another status (429, 503) raises a `Problem` with it
+    and says so with `responses={429: {"description": ...}}`: it is documented as a problem too.
     """
     statuses = {422, 500}
     if "requestBody" in operation:

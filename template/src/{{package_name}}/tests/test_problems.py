@@ -8,13 +8,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ..app import create_app
-from ..core.errors import PROBLEM_MEDIA_TYPE
+from ..core.errors import PROBLEM_MEDIA_TYPE, Problem
 from ..core.settings import Settings
 
 
 @pytest.fixture
 def failing_client(settings: Settings, engine) -> TestClient:
     app = create_app(settings)
+
+    @app.get("/test-only/slow-down", responses={429: {"description": "Too many attempts"}})
+    def slow_down() -> None:
+        raise Problem("wait a minute", kind="too-many-attempts", status=429)
 
     @app.get("/test-only/boom")
     def boom() -> None:
@@ -85,3 +89,12 @@ def test_a_route_keeps_its_own_error_body(client: TestClient) -> None:
     assert list(health["503"]["content"]) == ["application/json"]
     schema = health["503"]["content"]["application/json"]["schema"]
     assert schema["properties"]["status"]["enum"] == ["ok", "unavailable"]
+
+
+def test_a_route_declares_an_unusual_status_and_it_is_documented_as_a_problem(failing_client: TestClient) -> None:
+    response = failing_client.get("/test-only/slow-down")
+    assert response.status_code == 429
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    documented = failing_client.get("/openapi.json").json()["paths"]["/test-only/slow-down"]["get"]["responses"]
+    assert documented["429"]["description"] == "Too many attempts"
+    assert list(documented["429"]["content"]) == [PROBLEM_MEDIA_TYPE]
