@@ -488,7 +488,7 @@ def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
     section = tax_country(country)
     length = section.tin_length
     values: dict[str, dict[str, Any]] = {
-        "tax-tin": {"minLength": length, "maxLength": length, "pattern": f"^[0-9]{{{length}}}$"},
+        "tax-tin": {"minLength": length, "maxLength": length, "pattern": "^[0-9]{" + str(length) + "}$"},
     }
     if not any(SectorTokens in module.provides for module in installed_modules()):
         values["tax-register-by-national-id"] = {"not": {}}
