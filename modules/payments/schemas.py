@@ -8,14 +8,30 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import UtcDatetime
+from ...core.schemas import Line, UtcDatetime
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
-# Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units.
+# Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units. Every amount and every
+# total the module accepts or builds (a cycle's sum, a bank message's sum) is at most this, far below what a
+# BIGINT column holds (2**63 - 1).
 MAX_AMOUNT = 9_007_199_254_740_991
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+PROGRAMME_CODE_PATTERN = r"^[A-Z][A-Z0-9_-]{1,39}$"
+NATIONAL_ID_PATTERN = r"^[0-9]{6,20}$"
 RESERVED_PREFIX = "G2P-"
+
+NationalId = Annotated[
+    Line,
+    Field(
+        pattern=NATIONAL_ID_PATTERN,
+        json_schema_extra={"format": "national-id"},
+        description="A national ID the identity module issued: 6 to 20 digits, the last a Verhoeff check digit",
+    ),
+]
+ExternalId = Annotated[
+    Line, Field(pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary")
+]
 
 
 class BeneficiaryRef(BaseModel):
@@ -23,10 +39,8 @@ class BeneficiaryRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    national_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$", description="Needs the identity module")
-    external_id: str | None = Field(
-        default=None, pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary"
-    )
+    national_id: NationalId | None = Field(default=None, description="Needs the identity module")
+    external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BeneficiaryRef:
@@ -39,8 +53,8 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: Literal["iban", "bank_account", "mobile_money"]
-    number: str = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
-    bank_code: str | None = Field(
+    number: Line = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
+    bank_code: Line | None = Field(
         default=None, pattern=r"^[A-Za-z0-9]{2,11}$", description="Bank or operator code (required for bank_account)"
     )
 
@@ -64,13 +78,13 @@ class AccountOut(BaseModel):
 class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    client_reference: str = Field(
+    client_reference: Line = Field(
         pattern=REFERENCE_PATTERN,
         description="Chosen by the client; repeating it returns the original outcome (G2P- is reserved)",
     )
     beneficiary: BeneficiaryRef
     amount: int = Field(strict=True, gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), never a float")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
+    currency: Line = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
 
     @field_validator("client_reference")
     @classmethod
@@ -102,10 +116,16 @@ class BalanceOut(BaseModel):
     balance: int = Field(description="Integer minor units, the sum of the account's entries")
 
 
-class UnlinkRequest(BaseModel):
+class BeneficiaryRequest(BaseModel):
+    """One beneficiary, named in the body: a national ID never travels in a URL (access logs keep URLs)."""
+
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
+
+
+class UnlinkRequest(BeneficiaryRequest):
+    pass
 
 
 class UnlinkOut(BaseModel):
@@ -133,16 +153,16 @@ class ResolveOut(BaseModel):
 
 
 AttributeValue = (
-    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[str, Field(max_length=100)]
+    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
 )
 
 
 class ProgrammeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$", description="e.g. STIMULUS-2026")
-    name: str = Field(min_length=1, max_length=200)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    code: Line = Field(pattern=PROGRAMME_CODE_PATTERN, description="e.g. STIMULUS-2026")
+    name: Line = Field(min_length=1, max_length=200)
+    currency: Line = Field(pattern=r"^[A-Z]{3}$")
     source: Literal["registry", "enrolled"] = Field(
         description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)"
     )
@@ -166,7 +186,7 @@ class EnrolmentItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
-    attributes: dict[Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
+    attributes: dict[Annotated[Line, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
         default_factory=dict, max_length=50
     )
 
@@ -186,7 +206,7 @@ class EnrolmentOut(BaseModel):
 class CycleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
+    name: Line = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
     as_of: date | None = Field(default=None, description="Day ages are counted on (default: today)")
 
 
