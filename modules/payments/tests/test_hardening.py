@@ -203,7 +203,7 @@ def test_over_long_references_are_refused_naming_the_field(client: TestClient, h
     ],
 )
 def test_a_document_type_declaration_is_refused(client: TestClient, headers, session: Session, doctype: bytes) -> None:
-    message = _pain002("P2-&leak;" if b"ENTITY" in doctype else "P2-1")
+    message = _pain002("P2-&leak;").replace(b"&amp;leak;", b"&leak;")  # an entity reference, as sent
     declaration, rest = message.split(b"?>", 1)
     message = declaration + b"?>" + doctype + rest
     assert_problem(client.post("/payments/bank-messages", content=message, headers=headers | XML), 422, "DOCTYPE")
@@ -307,3 +307,11 @@ def test_concurrent_starts_fund_a_cycle_once(
     session.expire_all()
     assert _funding_transfers(session, cycle.id) == [cycle.instruction_sum]
     assert session.get(Cycle, cycle.id).state == "disbursing"
+
+
+def test_the_new_problems_are_translated(client: TestClient, headers) -> None:
+    french = headers | XML | {"Accept-Language": "fr"}
+    answer = client.post("/payments/bank-messages", content=_pain002("M" * 36), headers=french)
+    assert_problem(answer, 422, "GrpHdr/MsgId", "ISO 20022 en autorise au plus 35")
+    doctype = _pain002("P2-1").replace(b"?>", b"?><!DOCTYPE Document>", 1)
+    assert_problem(client.post("/payments/bank-messages", content=doctype, headers=french), 422, "DOCTYPE", "interdite")
