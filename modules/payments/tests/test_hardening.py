@@ -3,6 +3,7 @@ starts of a cycle, no amount or total the database cannot hold, no control chara
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,15 +14,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ....conftest import PROJECT_ROOT
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
+from ....core.settings import Settings
 from .. import disburse, iso20022
 from ..models import BankMessage, Cycle, Programme, Transfer
 from ..schemas import MAX_AMOUNT
 from .conftest import assert_problem, enrol_person
 from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme
+from .test_crash import _disburse, _environment
 
 XML = {"content-type": "application/xml"}
 
@@ -307,6 +311,30 @@ def test_concurrent_starts_fund_a_cycle_once(
     session.expire_all()
     assert _funding_transfers(session, cycle.id) == [cycle.instruction_sum]
     assert session.get(Cycle, cycle.id).state == "disbursing"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_disburse_commands_at_once_both_succeed(
+    session: Session, ports: Ports, country: LoadedCountry, settings: Settings, attempt: int
+) -> None:
+    """Two `payments disburse` processes started together on one cycle: both exit 0, the cycle is funded once."""
+    cycle = approved_cycle(session, ports, country, count=400, chunk_size=20, code=f"TWO-{attempt}")
+    session.commit()
+    env = _environment(settings, PAYMENTS_SIMULATED_FAILURE_RATE="0")
+    commands = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            _disburse(cycle.id), cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _command in range(2)
+    ]
+    outcomes = [command.communicate(timeout=300) for command in commands]
+    for command, (_out, err) in zip(commands, outcomes, strict=True):
+        assert command.returncode == 0, err
+        assert "Traceback" not in err, err
+    session.expire_all()
+    assert _funding_transfers(session, cycle.id) == [cycle.instruction_sum]
+    assert_paid_exactly_once(session, cycle.id)
+    assert disburse.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
 
 
 def test_the_new_problems_are_translated(client: TestClient, headers) -> None:
