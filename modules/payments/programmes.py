@@ -23,7 +23,7 @@ MAX_AMOUNT = 9_007_199_254_740_991
 ATTRIBUTE_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$"
 INCOME = "assessed_income"
 Scalar = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
-Attribute = Annotated[Line, Field(pattern=ATTRIBUTE_PATTERN)]
+Attribute = Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)]  # the pattern refuses control characters
 
 
 class Rule(BaseModel):

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
-from ...core.schemas import Line
 from . import disburse, programme_service, service
 from .config import payments_settings
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
@@ -51,8 +50,9 @@ router = APIRouter()
 # A beneficiary (national ID or external ID) is always named in a request body, never in the URL: access
 # logs, proxies and browser histories keep URLs.
 CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
-ProgrammeCode = Annotated[Line, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
-ClientReference = Annotated[Line, Path(pattern=REFERENCE_PATTERN, description="The client's reference")]
+# Their own patterns refuse every control character (a NUL reached PostgreSQL and answered 500).
+ProgrammeCode = Annotated[str, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
+ClientReference = Annotated[str, Path(pattern=REFERENCE_PATTERN, description="The client's reference")]
 
 
 @router.post(

@@ -21,26 +21,40 @@ PROGRAMME_CODE_PATTERN = r"^[A-Z][A-Z0-9_-]{1,39}$"
 NATIONAL_ID_PATTERN = r"^[0-9]{6,20}$"
 RESERVED_PREFIX = "G2P-"
 
+# A type with its own pattern is a plain str: that pattern already refuses every control character, and
+# `Annotated[Line, Field(pattern=...)]` would state Line's generic pattern in the OpenAPI instead of it.
 NationalId = Annotated[
-    Line,
+    str,
     Field(
         pattern=NATIONAL_ID_PATTERN,
         json_schema_extra={"format": "national-id"},
-        description="A national ID the identity module issued: 6 to 20 digits, the last a Verhoeff check digit",
+        description="A national ID the identity module issued (needs that module): 6 to 20 digits, the last a "
+        "Verhoeff check digit",
     ),
 ]
 ExternalId = Annotated[
-    Line, Field(pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary")
+    str, Field(pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary")
 ]
 
 
 class BeneficiaryRef(BaseModel):
     """Who is paid: by national ID (needs the identity module) or by an external ID."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Exactly one of the two, as the OpenAPI says too (oneOf); neither may be null. No whitespace is stripped:
+    # what the patterns allow is exactly what is accepted.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["national_id"]}, {"required": ["external_id"]}]},
+    )
 
-    national_id: NationalId | None = Field(default=None, description="Needs the identity module")
-    external_id: ExternalId | None = None
+    national_id: NationalId = Field(default=None)  # type: ignore[assignment]
+    external_id: ExternalId = Field(default=None)  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, *, national_id: str | None, external_id: str | None) -> BeneficiaryRef:
+        """From Python callers (ports) that pass the ID they do not have as None."""
+        given = {"national_id": national_id, "external_id": external_id}
+        return cls.model_validate({name: value for name, value in given.items() if value is not None})
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BeneficiaryRef:
@@ -50,11 +64,11 @@ class BeneficiaryRef(BaseModel):
 
 
 class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["iban", "bank_account", "mobile_money"]
     number: Line = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
-    bank_code: Line | None = Field(
+    bank_code: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9]{2,11}$", description="Bank or operator code (required for bank_account)"
     )
 
@@ -76,7 +90,7 @@ class AccountOut(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     client_reference: Line = Field(
         pattern=REFERENCE_PATTERN,
@@ -186,7 +200,7 @@ class EnrolmentItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
-    attributes: dict[Annotated[Line, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
+    attributes: dict[Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
         default_factory=dict, max_length=50
     )
 

@@ -32,7 +32,7 @@ from .models import (
     Transfer,
     TransferState,
 )
-from .schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+from .schemas import REFERENCE_PATTERN, AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
 
 SECTOR = "payments"
 _BANK_ACCOUNT = re.compile(r"^[0-9]{6,20}$")
@@ -388,6 +388,8 @@ def transfer(
 
 
 def get_transfer_or_none(*, session: Session, client_reference: str) -> Transfer | None:
+    if not re.fullmatch(REFERENCE_PATTERN, client_reference):  # no transfer has it; never sent to the database
+        return None
     return session.scalar(select(Transfer).where(Transfer.client_reference == client_reference))
 
 

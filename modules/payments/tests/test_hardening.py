@@ -13,16 +13,26 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from ....cli import app as stack_cli
 from ....conftest import PROJECT_ROOT
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
+from ....core.runtime import build_runtime
 from ....core.settings import Settings
-from .. import disburse, iso20022
+from .. import cli, disburse, iso20022
 from ..models import BankMessage, Cycle, Programme, Transfer
-from ..schemas import MAX_AMOUNT
+from ..programmes import ATTRIBUTE_PATTERN
+from ..schemas import (
+    EXTERNAL_ID_PATTERN,
+    MAX_AMOUNT,
+    NATIONAL_ID_PATTERN,
+    PROGRAMME_CODE_PATTERN,
+    REFERENCE_PATTERN,
+)
 from .conftest import assert_problem, enrol_person
 from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme
 from .test_crash import _disburse, _environment
@@ -153,8 +163,25 @@ def test_every_text_the_api_accepts_states_its_constraints(client: TestClient) -
                     if not ({"pattern", "enum", "const", "format"} & schema.keys()):
                         loose.append(f"{method} {path} {where}")
     assert not loose, loose
-    national_id = components["BeneficiaryRef"]["properties"]["national_id"]["anyOf"][0]
-    assert national_id["format"] == "national-id" and national_id["description"]
+    # the pattern stated is the one enforced, not only the generic one of Line
+    beneficiary = components["BeneficiaryRef"]["properties"]
+    national_id = beneficiary["national_id"]
+    assert national_id["format"] == "national-id" and "check digit" in national_id["description"]
+    assert national_id["pattern"] == NATIONAL_ID_PATTERN
+    assert beneficiary["external_id"]["pattern"] == EXTERNAL_ID_PATTERN
+    # exactly one of them, neither null: as the server checks
+    assert components["BeneficiaryRef"]["oneOf"] == [{"required": ["national_id"]}, {"required": ["external_id"]}]
+    assert components["AccountIn"]["properties"]["bank_code"]["anyOf"][0]["pattern"] == r"^[A-Za-z0-9]{2,11}$"
+    assert components["Rule"]["properties"]["attribute"]["pattern"] == ATTRIBUTE_PATTERN
+    attributes = components["EnrolmentItem"]["properties"]["attributes"]
+    assert list(attributes["patternProperties"]) == [ATTRIBUTE_PATTERN]
+    text_value = next(v for v in attributes["patternProperties"][ATTRIBUTE_PATTERN]["anyOf"] if v["type"] == "string")
+    assert text_value["maxLength"] == 100
+    paths = document["paths"]
+    (code,) = paths["/payments/programmes/{code}"]["get"]["parameters"]
+    assert code["schema"]["pattern"] == PROGRAMME_CODE_PATTERN
+    (reference,) = paths["/payments/transfers/{client_reference}"]["get"]["parameters"]
+    assert reference["schema"]["pattern"] == REFERENCE_PATTERN
 
 
 # ---------------------------------------------------------------- 7: bank messages held to ISO 20022
@@ -343,3 +370,27 @@ def test_the_new_problems_are_translated(client: TestClient, headers) -> None:
     assert_problem(answer, 422, "GrpHdr/MsgId", "ISO 20022 en autorise au plus 35")
     doctype = _pain002("P2-1").replace(b"?>", b"?><!DOCTYPE Document>", 1)
     assert_problem(client.post("/payments/bank-messages", content=doctype, headers=french), 422, "DOCTYPE", "interdite")
+
+
+def test_commands_refuse_bad_text_without_a_traceback(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setattr(cli, "build_runtime", lambda: build_runtime(settings))
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")
+    runner = CliRunner()
+    for arguments in (
+        ["payments", "cycle", "--programme", "AB\x00C", "--name", "c1"],
+        ["payments", "enrol", "--programme", "AB\x00C", "--csv", str(tmp_path / "none.csv")],
+    ):
+        (tmp_path / "none.csv").write_text("external_id,age\nE-1,30\n", encoding="utf-8")
+        result = runner.invoke(stack_cli, arguments, catch_exceptions=False)
+        assert result.exit_code == 1, result.output
+        assert "no programme" in result.output
+    long = tmp_path / "long.xml"
+    long.write_bytes(_pain002("M" * 36))
+    result = runner.invoke(stack_cli, ["payments", "ingest", str(long)], catch_exceptions=False)
+    assert result.exit_code == 1 and "GrpHdr/MsgId" in result.output, result.output
+    bad_name = runner.invoke(
+        stack_cli, ["payments", "cycle", "--programme", "P", "--name", "c\x00"], catch_exceptions=False
+    )
+    assert bad_name.exit_code == 1 and "name" in bad_name.output, bad_name.output
