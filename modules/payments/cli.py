@@ -407,21 +407,26 @@ def stimulus(
     """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
     runtime = _runtime()
     settings = payments_settings()
-    rules = []
-    if adults:
-        rules.append(Rule(attribute="age", op=">=", value=18))
-    if max_income is not None:
-        missing = "eligible" if include_unassessed else "ineligible"
-        rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
-    request = ProgrammeIn(
-        code=code or f"STIMULUS-{year}",
-        name=f"Stimulus payment {year}",
-        currency=runtime.country.profile.currency,
-        source="registry",
-        eligibility=rules,
-        entitlement=Entitlement(flat=amount),
-        income_year=year if max_income is not None else None,
-    )
+    try:
+        rules = []
+        if adults:
+            rules.append(Rule(attribute="age", op=">=", value=18))
+        if max_income is not None:
+            missing = "eligible" if include_unassessed else "ineligible"
+            rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
+        request = ProgrammeIn(
+            code=code or f"STIMULUS-{year}",
+            name=f"Stimulus payment {year}",
+            currency=runtime.country.profile.currency,
+            source="registry",
+            eligibility=rules,
+            entitlement=Entitlement(flat=amount),
+            income_year=year if max_income is not None else None,
+        )
+    except ValidationError as error:  # an amount, income or code out of bounds: said, not a traceback
+        runtime.engine.dispose()
+        err_console.print(_row_errors(error), style="red", markup=False)
+        raise typer.Exit(1) from None
     try:
         with runtime.session_factory.begin() as session:
             programme = programme_service.create_programme(

@@ -394,3 +394,6 @@ def test_commands_refuse_bad_text_without_a_traceback(
         stack_cli, ["payments", "cycle", "--programme", "P", "--name", "c\x00"], catch_exceptions=False
     )
     assert bad_name.exit_code == 1 and "name" in bad_name.output, bad_name.output
+    too_much = ["payments", "stimulus", "--amount", str(MAX_AMOUNT + 1), "--year", "2025"]
+    result = runner.invoke(stack_cli, too_much, catch_exceptions=False)
+    assert result.exit_code == 1 and "flat" in result.output, result.output
