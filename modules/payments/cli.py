@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -119,7 +119,7 @@ def enrol_csv(
             for line, row in enumerate(csv.DictReader(handle), start=2):
                 external_id = (row.pop("external_id", "") or "").strip()
                 attributes = {
-                    k: int(v) if v.lstrip("-").isdigit() else v for k, v in row.items() if v not in ("", None)
+                    k: int(v) if re.fullmatch(r"-?[0-9]+", v) else v for k, v in row.items() if v not in ("", None)
                 }
                 try:
                     batch.append(
@@ -158,6 +158,11 @@ def create_cycle(
     as_of: Annotated[str | None, typer.Option(help="Day ages are counted on (YYYY-MM-DD)")] = None,
 ) -> None:
     """Build a cycle (eligibility → entitlements → instructions) and print its control totals."""
+    try:
+        request = CycleIn(name=name, as_of=as_of)
+    except ValidationError as error:
+        err_console.print(_row_errors(error), style="red", markup=False)
+        raise typer.Exit(1) from None
     runtime = _runtime()
     settings = payments_settings()
     try:
@@ -168,7 +173,7 @@ def create_cycle(
                 ports=runtime.ports,
                 country=runtime.country,
                 programme=found,
-                request=CycleIn(name=name, as_of=date.fromisoformat(as_of) if as_of else None),
+                request=request,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
                 actor="cli",
@@ -402,21 +407,26 @@ def stimulus(
     """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
     runtime = _runtime()
     settings = payments_settings()
-    rules = []
-    if adults:
-        rules.append(Rule(attribute="age", op=">=", value=18))
-    if max_income is not None:
-        missing = "eligible" if include_unassessed else "ineligible"
-        rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
-    request = ProgrammeIn(
-        code=code or f"STIMULUS-{year}",
-        name=f"Stimulus payment {year}",
-        currency=runtime.country.profile.currency,
-        source="registry",
-        eligibility=rules,
-        entitlement=Entitlement(flat=amount),
-        income_year=year if max_income is not None else None,
-    )
+    try:
+        rules = []
+        if adults:
+            rules.append(Rule(attribute="age", op=">=", value=18))
+        if max_income is not None:
+            missing = "eligible" if include_unassessed else "ineligible"
+            rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
+        request = ProgrammeIn(
+            code=code or f"STIMULUS-{year}",
+            name=f"Stimulus payment {year}",
+            currency=runtime.country.profile.currency,
+            source="registry",
+            eligibility=rules,
+            entitlement=Entitlement(flat=amount),
+            income_year=year if max_income is not None else None,
+        )
+    except ValidationError as error:  # an amount, income or code out of bounds: said, not a traceback
+        runtime.engine.dispose()
+        err_console.print(_row_errors(error), style="red", markup=False)
+        raise typer.Exit(1) from None
     try:
         with runtime.session_factory.begin() as session:
             programme = programme_service.create_programme(

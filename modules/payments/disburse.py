@@ -50,7 +50,8 @@ from .models import (
 )
 from .programmes import INCOME, Entitlement, Rule, amount_function, attributes_used, resident_attributes
 from .rails import RETRYABLE_REASONS, PaymentRail
-from .service import SECTOR, ensure_funding_account
+from .schemas import MAX_AMOUNT
+from .service import SECTOR, ensure_funding_account, ledger_account
 
 E2E_PREFIX = "G2P-"  # API transfers may not use it (schemas.TransferRequest)
 BATCH = 1000
@@ -195,6 +196,14 @@ def build_cycle(
             rows.append((cycle.id, chunk_id, key, f"{prefix}{seq}", amount, pending, 0))
             count += 1
             total += amount
+            if total > MAX_AMOUNT:  # before anything reaches the database: a BIGINT would overflow further on
+                raise Unprocessable(
+                    _(
+                        "cycle {name}: the payments' total is too large: more than {limit} minor units, the most "
+                        "one cycle may pay; split the beneficiaries over several programmes or cycles"
+                    ).format(name=name, limit=MAX_AMOUNT),
+                    kind="amount-too-large",
+                )
         # Plain tuples through the driver's bulk path (COPY on PostgreSQL): no per-row ORM or SQL work.
         insert_rows(connection, Instruction.__table__, INSTRUCTION_COLUMNS, rows)
         if progress:
@@ -268,8 +277,11 @@ def approve_cycle(*, session: Session, cycle: Cycle, control_count: int, control
 def start_disbursement(*, session: Session, cycle: Cycle, currency: str, actor: str) -> None:
     """Check the envelope again, block its funds in the cycle's own account, mark the cycle disbursing.
 
-    Idempotent: the funding transfer's reference is fixed per cycle.
+    Idempotent, and safe to run concurrently (two `disburse` commands, six API calls at once): the cycle's
+    row is locked first, so concurrent starts queue; each then reads the cycle again and only the first
+    funds it (the funding transfer's reference is fixed per cycle).
     """
+    lock_cycle(session=session, cycle=cycle)
     if cycle.state == CycleState.BUILT:
         raise Conflict(
             _("cycle {cycle} is not approved: approve its envelope (control totals) first").format(cycle=cycle.id)
@@ -326,13 +338,27 @@ def start_disbursement(*, session: Session, cycle: Cycle, currency: str, actor: 
 
 
 def _cycle_account(session: Session, cycle_id: int, currency: str) -> LedgerAccount:
-    code = cycle_account_code(cycle_id)
-    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
-    if account is None:
-        account = LedgerAccount(code=code, owner=SYSTEM_OWNER, allow_negative=False, currency=currency)
-        session.add(account)
-        session.flush()
-    return account
+    return ledger_account(
+        session=session, code=cycle_account_code(cycle_id), owner=SYSTEM_OWNER, allow_negative=False, currency=currency
+    )
+
+
+def lock_cycle(*, session: Session, cycle: Cycle) -> None:
+    """Hold the cycle's row until the transaction ends, then read it again (another start may have moved it).
+
+    PostgreSQL: a row lock (`SELECT … FOR UPDATE`). SQLite ignores FOR UPDATE and its driver only begins the
+    transaction at the first write, so a no-op UPDATE takes the database's write lock instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Cycle)
+            .where(Cycle.id == cycle.id)
+            .values(state=Cycle.state)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(Cycle.id).where(Cycle.id == cycle.id).with_for_update())
+    session.refresh(cycle)
 
 
 # ---------------------------------------------------------------- workers
@@ -374,6 +400,9 @@ def run_worker(
     report = WorkerReport()
     while True:
         with session_factory() as session, session.begin():
+            if session.get_bind().dialect.name == "sqlite":
+                # No SKIP LOCKED: take the write lock before choosing, so two workers never claim one chunk.
+                lock_cycle(session=session, cycle=get_cycle(session=session, cycle_id=cycle_id))
             chunk = session.scalars(
                 select(Chunk)
                 .where(Chunk.cycle_id == cycle_id, Chunk.state.in_([ChunkState.PENDING, ChunkState.PAID]))
@@ -761,7 +790,7 @@ def _record(session: Session, result: IngestResult, cycle_id: int | None, count:
     session.add(
         BankMessage(
             kind=result.kind,
-            msg_id=result.msg_id[:35],
+            msg_id=result.msg_id,  # at most 35 characters: iso20022 refuses longer
             cycle_id=cycle_id,
             transactions=count,
             control_sum=total,

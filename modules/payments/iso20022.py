@@ -5,6 +5,14 @@ and camt.054 are read by element name whatever their version, and written (by th
 simulated bank) as pain.002.001.10 and camt.054.001.08. One laid out exactly as
 those writers lay them out is read by a pattern of the whole document, which only a
 well-formed document matches, without building a tree; the result is the same.
+
+Whatever the path, what is read is held to the ISO 20022 types of the fields it
+stores or matches on (MsgId, OrgnlMsgId, EndToEndId: Max35Text; TxSts and status
+reason codes: Max4Text; amounts at most `MAX_AMOUNT` minor units, and so is a
+message's total): an over-long value is refused naming the field, never cut. A
+document with a DOCTYPE is refused outright: bank messages need no DTD, and an
+entity could smuggle text in or out (the parser never loads a DTD nor resolves an
+entity, nor reaches the network).
 """
 
 from __future__ import annotations
@@ -25,12 +33,14 @@ from lxml import etree
 from ...core.errors import Unprocessable
 from ...core.i18n import _
 from ...core.money import minor_units, to_minor
+from .schemas import MAX_AMOUNT
 
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 PAIN002_NS = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
 CAMT054_NS = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
 ACCEPTED_STATUSES = {"ACCP", "ACSC", "ACSP", "ACTC", "ACWC", "ACCC"}
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+MAX35, MAX4 = 35, 4  # ISO 20022 Max35Text and Max4Text (the status and reason codes)
 
 
 # Per-payment records are named tuples: a chunk makes tens of thousands, and a tuple is built in a third of the time.
@@ -380,7 +390,38 @@ def _status_report(
         statuses.append(TransactionStatus(e2e.strip(), status.strip(), reason))
     if not msg_id:
         raise Unprocessable("pain.002: " + _("{element} is missing").format(element="GrpHdr/MsgId"))
-    return StatusReport(msg_id=msg_id.strip(), original_msg_id=(original_msg_id or "").strip(), transactions=statuses)
+    msg_id, original_msg_id = msg_id.strip(), (original_msg_id or "").strip()
+    _fits("pain.002", "GrpHdr/MsgId", MAX35, (msg_id,))
+    _fits("pain.002", "OrgnlGrpInfAndSts/OrgnlMsgId", MAX35, (original_msg_id,))
+    _fits("pain.002", "TxInfAndSts/OrgnlEndToEndId", MAX35, (s.end_to_end_id for s in statuses))
+    _fits("pain.002", "TxInfAndSts/TxSts", MAX4, (s.status for s in statuses))
+    _fits("pain.002", "TxInfAndSts/StsRsnInf/Rsn/Cd", MAX4, (s.reason for s in statuses if s.reason))
+    return StatusReport(msg_id=msg_id, original_msg_id=original_msg_id, transactions=statuses)
+
+
+def _fits(kind: str, field: str, limit: int, values: Iterable[str]) -> None:
+    """Unprocessable naming `field` when one of `values` is longer than its ISO 20022 type allows."""
+    for value in values:
+        if len(value) > limit:
+            raise Unprocessable(
+                f"{kind}: {field}: "
+                + _("'{value}' is {length} characters long; ISO 20022 allows at most {limit} (Max{limit}Text)").format(
+                    value=value[:40] + ("…" if len(value) > 40 else ""), length=len(value), limit=limit
+                )
+            )
+
+
+def _notification(msg_id: str, bookings: list[Booking]) -> Notification:
+    """A camt.054 read by either path, held to the ISO 20022 lengths and to amounts the ledger can hold."""
+    _fits("camt.054", "GrpHdr/MsgId", MAX35, (msg_id,))
+    _fits("camt.054", "Ntry/NtryDtls/TxDtls/Refs/EndToEndId", MAX35, (b.end_to_end_id for b in bookings))
+    if sum(b.amount for b in bookings) > MAX_AMOUNT:
+        raise Unprocessable(
+            "camt.054: Ntry/Amt: "
+            + _("the entries' total is too large: more than {limit} minor units").format(limit=MAX_AMOUNT),
+            kind="amount-too-large",
+        )
+    return Notification(msg_id=msg_id, entries=bookings)
 
 
 def _status_lines(root: etree._Element, n: str) -> Iterator[tuple[str, str, str | None]]:
@@ -416,7 +457,7 @@ def read_camt054(message: bytes, document: etree._ElementTree | None = None) -> 
         for currency, amount, credit, booked, references in _tree_entries(root, _ns(document))
         for e2e in references or ("",)
     ]
-    return Notification(msg_id=msg_id, entries=bookings)
+    return _notification(msg_id, bookings)
 
 
 def _camt054_in_our_layout(message: bytes) -> Notification | None:
@@ -428,7 +469,7 @@ def _camt054_in_our_layout(message: bytes) -> Notification | None:
         Booking(e2e.strip(), _entry_amount(currency, amount), currency, indicator == "CRDT", status.strip() == "BOOK")
         for currency, amount, indicator, status, e2e in _ENTRY.findall(found["entries"])
     ]
-    return Notification(msg_id=msg_id, entries=bookings)
+    return _notification(msg_id, bookings)
 
 
 def _notification_id(msg_id: str | None) -> str:
@@ -446,9 +487,16 @@ def _entry_amount(currency: str | None, text: str) -> int:
             )
         )
     try:
-        return amount_reader(currency)(text.strip())
+        amount = amount_reader(currency)(text.strip())
     except ValueError as error:
         raise Unprocessable(f"camt.054: Ntry/Amt: {error}") from None
+    if amount > MAX_AMOUNT:
+        raise Unprocessable(
+            "camt.054: Ntry/Amt: "
+            + _("{amount} minor units is too large: at most {limit}").format(amount=amount, limit=MAX_AMOUNT),
+            kind="amount-too-large",
+        )
+    return amount
 
 
 def _tree_entries(root: etree._Element, n: str) -> Iterator[tuple[str | None, str, bool, bool, Sequence[str]]]:
@@ -517,7 +565,16 @@ def _ns(document: etree._ElementTree) -> str:
 
 
 def _parse(message: bytes, what: str) -> etree._ElementTree:
+    """The document, parsed without loading a DTD, resolving an entity or reaching the network; no DOCTYPE."""
+    refused = Unprocessable(
+        what + ": " + _("a document type declaration (DOCTYPE) is not allowed: bank messages need no DTD or entities")
+    )
     try:
-        return etree.ElementTree(etree.fromstring(message, _PARSER))
+        document = etree.ElementTree(etree.fromstring(message, _PARSER))
     except etree.XMLSyntaxError as error:
+        if b"<!DOCTYPE" in message:  # e.g. an entity it would have declared: say what is really wrong
+            raise refused from None
         raise Unprocessable(what + ": " + _("not well-formed XML ({error})").format(error=error)) from None
+    if document.docinfo.doctype or document.docinfo.internalDTD is not None:
+        raise refused
+    return document

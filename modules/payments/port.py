@@ -54,7 +54,7 @@ class LedgerDisbursements:
         try:
             request = TransferRequest(
                 client_reference=reference,
-                beneficiary=BeneficiaryRef(national_id=national_id, external_id=external_id),
+                beneficiary=BeneficiaryRef.of(national_id=national_id, external_id=external_id),
                 amount=amount.amount,
                 currency=amount.currency,
             )
@@ -87,7 +87,7 @@ class LedgerDisbursements:
         try:
             request = TransferRequest(
                 client_reference=reference,
-                beneficiary=BeneficiaryRef(national_id=national_id, external_id=external_id),
+                beneficiary=BeneficiaryRef.of(national_id=national_id, external_id=external_id),
                 amount=amount.amount,
                 currency=amount.currency,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from ...core.registry import Ports
 from . import disburse
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
-from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
+from .schemas import PROGRAMME_CODE_PATTERN, BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
 from .service import _check_currency, beneficiary_key
 
 
@@ -75,7 +76,9 @@ def create_programme(
 
 
 def get_programme(*, session: Session, code: str) -> Programme:
-    programme = session.scalar(select(Programme).where(Programme.code == code))
+    """The programme `code`; a code no programme can have (a control character...) is never sent to the database."""
+    found = re.fullmatch(PROGRAMME_CODE_PATTERN, code)
+    programme = session.scalar(select(Programme).where(Programme.code == code)) if found else None
     if programme is None:
         raise NotFound("code: " + _("no programme '{code}'").format(code=code))
     return programme

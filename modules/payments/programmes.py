@@ -11,17 +11,19 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...core.i18n import _
 from ...core.ports import Resident
+from ...core.schemas import Line
 
 MAX_AMOUNT = 9_007_199_254_740_991
 ATTRIBUTE_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$"
 INCOME = "assessed_income"
-Scalar = int | str
+Scalar = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
+Attribute = Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)]  # the pattern refuses control characters
 
 
 class Rule(BaseModel):
@@ -29,12 +31,11 @@ class Rule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attribute: str = Field(
-        pattern=ATTRIBUTE_PATTERN,
+    attribute: Attribute = Field(
         description="age, sex, region, address.<level>, assessed_income (minor units) or an enrolled attribute",
     )
     op: Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
-    value: Scalar | list[Scalar]
+    value: Scalar | Annotated[list[Scalar], Field(max_length=1000)]
     if_missing: Literal["eligible", "ineligible"] = Field(
         default="ineligible", description="Outcome for a beneficiary who lacks the attribute (e.g. no assessment)"
     )
@@ -72,7 +73,7 @@ class Bracket(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attribute: str = Field(pattern=ATTRIBUTE_PATTERN)
+    attribute: Attribute
     min: int | None = None
     max: int | None = None
     add: int = Field(ge=0, le=MAX_AMOUNT)
@@ -83,7 +84,7 @@ class PerUnit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attribute: str = Field(pattern=ATTRIBUTE_PATTERN)
+    attribute: Attribute
     amount: int = Field(ge=0, le=MAX_AMOUNT)
     max_units: int = Field(default=100, ge=0, le=10_000)
 

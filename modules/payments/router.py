@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
@@ -14,10 +14,12 @@ from .config import payments_settings
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
 from .rails import rail_from_settings
 from .schemas import (
+    PROGRAMME_CODE_PATTERN,
+    REFERENCE_PATTERN,
     AccountOut,
     ApproveIn,
     BalanceOut,
-    BeneficiaryRef,
+    BeneficiaryRequest,
     CycleIn,
     CycleOut,
     EnrolmentOut,
@@ -45,9 +47,12 @@ PROGRAMME_SCOPE = "payments:programme"
 
 router = APIRouter()
 
-BeneficiaryQuery = Annotated[BeneficiaryRef, Query()]
+# A beneficiary (national ID or external ID) is always named in a request body, never in the URL: access
+# logs, proxies and browser histories keep URLs.
 CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
-ProgrammeCode = Annotated[str, Path(max_length=40, description="Programme code")]
+# Their own patterns refuse every control character (a NUL reached PostgreSQL and answered 500).
+ProgrammeCode = Annotated[str, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
+ClientReference = Annotated[str, Path(pattern=REFERENCE_PATTERN, description="The client's reference")]
 
 
 @router.post(
@@ -68,16 +73,6 @@ def link_account(
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return _account_out(outcome.link)
-
-
-@router.get("/accounts/resolve", summary="The financial account a beneficiary is paid into")
-def resolve_account(
-    beneficiary: BeneficiaryQuery,
-    session: SessionDep,
-    ports: PortsDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
-) -> AccountOut:
-    return _account_out(service.resolve(session=session, ports=ports, beneficiary=beneficiary))
 
 
 @router.post("/accounts/unlink", summary="Unlink a beneficiary's financial account (kept in history)")
@@ -148,19 +143,21 @@ def create_transfer(
 
 @router.get("/transfers/{client_reference}", summary="A transfer and the state it ended in")
 def get_transfer(
-    client_reference: str, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+    client_reference: ClientReference,
+    session: SessionDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> TransferOut:
     return _transfer_out(service.get_transfer(session=session, client_reference=client_reference))
 
 
-@router.get("/balances", summary="A beneficiary's ledger balance, derived from its entries")
+@router.post("/balances/query", summary="A beneficiary's ledger balance, derived from its entries (a read)")
 def get_balance(
-    beneficiary: BeneficiaryQuery,
+    body: BeneficiaryRequest,
     session: SessionDep,
     ports: PortsDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> BalanceOut:
-    found = service.balance(session=session, ports=ports, beneficiary=beneficiary)
+    found = service.balance(session=session, ports=ports, beneficiary=body.beneficiary)
     return BalanceOut(
         beneficiary=found.account.owner,
         account=found.account.code,
@@ -356,14 +353,17 @@ def ingest_bank_message(
     )
 
 
-@router.get("/residents/payments", summary="What was paid to a resident, when, by which programme, and its status")
+@router.post(
+    "/residents/payments/query",
+    summary="What was paid to a resident, when, by which programme, and its status (a read)",
+)
 def resident_payments(
-    beneficiary: BeneficiaryQuery,
+    body: BeneficiaryRequest,
     session: SessionDep,
     ports: PortsDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> list[PaymentLineOut]:
-    lines = programme_service.payments_to(session=session, ports=ports, beneficiary=beneficiary)
+    lines = programme_service.payments_to(session=session, ports=ports, beneficiary=body.beneficiary)
     return [PaymentLineOut(**vars(line)) for line in lines]
 
 

@@ -8,25 +8,53 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import UtcDatetime
+from ...core.schemas import Line, UtcDatetime
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
-# Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units.
+# Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units. Every amount and every
+# total the module accepts or builds (a cycle's sum, a bank message's sum) is at most this, far below what a
+# BIGINT column holds (2**63 - 1).
 MAX_AMOUNT = 9_007_199_254_740_991
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+PROGRAMME_CODE_PATTERN = r"^[A-Z][A-Z0-9_-]{1,39}$"
+NATIONAL_ID_PATTERN = r"^[0-9]{6,20}$"
 RESERVED_PREFIX = "G2P-"
+
+# A type with its own pattern is a plain str: that pattern already refuses every control character, and
+# `Annotated[Line, Field(pattern=...)]` would state Line's generic pattern in the OpenAPI instead of it.
+NationalId = Annotated[
+    str,
+    Field(
+        pattern=NATIONAL_ID_PATTERN,
+        json_schema_extra={"format": "national-id"},
+        description="A national ID the identity module issued (needs that module): 6 to 20 digits, the last a "
+        "Verhoeff check digit",
+    ),
+]
+ExternalId = Annotated[
+    str, Field(pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary")
+]
 
 
 class BeneficiaryRef(BaseModel):
     """Who is paid: by national ID (needs the identity module) or by an external ID."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    national_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$", description="Needs the identity module")
-    external_id: str | None = Field(
-        default=None, pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the beneficiary"
+    # Exactly one of the two, as the OpenAPI says too (oneOf); neither may be null. No whitespace is stripped:
+    # what the patterns allow is exactly what is accepted.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["national_id"]}, {"required": ["external_id"]}]},
     )
+
+    national_id: NationalId = Field(default=None)  # type: ignore[assignment]
+    external_id: ExternalId = Field(default=None)  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, *, national_id: str | None, external_id: str | None) -> BeneficiaryRef:
+        """From Python callers (ports) that pass the ID they do not have as None."""
+        given = {"national_id": national_id, "external_id": external_id}
+        return cls.model_validate({name: value for name, value in given.items() if value is not None})
 
     @model_validator(mode="after")
     def _exactly_one(self) -> BeneficiaryRef:
@@ -36,10 +64,10 @@ class BeneficiaryRef(BaseModel):
 
 
 class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["iban", "bank_account", "mobile_money"]
-    number: str = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
+    number: Line = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
     bank_code: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9]{2,11}$", description="Bank or operator code (required for bank_account)"
     )
@@ -62,15 +90,15 @@ class AccountOut(BaseModel):
 
 
 class TransferRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
-    client_reference: str = Field(
+    client_reference: Line = Field(
         pattern=REFERENCE_PATTERN,
         description="Chosen by the client; repeating it returns the original outcome (G2P- is reserved)",
     )
     beneficiary: BeneficiaryRef
     amount: int = Field(strict=True, gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), never a float")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
+    currency: Line = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
 
     @field_validator("client_reference")
     @classmethod
@@ -102,10 +130,16 @@ class BalanceOut(BaseModel):
     balance: int = Field(description="Integer minor units, the sum of the account's entries")
 
 
-class UnlinkRequest(BaseModel):
+class BeneficiaryRequest(BaseModel):
+    """One beneficiary, named in the body: a national ID never travels in a URL (access logs keep URLs)."""
+
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
+
+
+class UnlinkRequest(BeneficiaryRequest):
+    pass
 
 
 class UnlinkOut(BaseModel):
@@ -133,16 +167,16 @@ class ResolveOut(BaseModel):
 
 
 AttributeValue = (
-    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[str, Field(max_length=100)]
+    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
 )
 
 
 class ProgrammeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$", description="e.g. STIMULUS-2026")
-    name: str = Field(min_length=1, max_length=200)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    code: Line = Field(pattern=PROGRAMME_CODE_PATTERN, description="e.g. STIMULUS-2026")
+    name: Line = Field(min_length=1, max_length=200)
+    currency: Line = Field(pattern=r"^[A-Z]{3}$")
     source: Literal["registry", "enrolled"] = Field(
         description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)"
     )
@@ -186,7 +220,7 @@ class EnrolmentOut(BaseModel):
 class CycleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
+    name: Line = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
     as_of: date | None = Field(default=None, description="Day ages are counted on (default: today)")
 
 

@@ -32,7 +32,7 @@ from .models import (
     Transfer,
     TransferState,
 )
-from .schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+from .schemas import REFERENCE_PATTERN, AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
 
 SECTOR = "payments"
 _BANK_ACCOUNT = re.compile(r"^[0-9]{6,20}$")
@@ -185,14 +185,28 @@ def _mobile_number(number: str, region: str) -> str:
 # ---------------------------------------------------------------- ledger
 
 
+def ledger_account(*, session: Session, code: str, owner: str, allow_negative: bool, currency: str) -> LedgerAccount:
+    """The account `code`, created on first use; a concurrent first use creates it once and both get it.
+
+    The insert runs in a savepoint: when another transaction created the account meanwhile (a unique
+    violation, after PostgreSQL waited for it to commit), the savepoint is undone and the row read instead.
+    """
+    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
+    if account is not None:
+        return account
+    try:
+        with session.begin_nested():
+            account = LedgerAccount(code=code, owner=owner, allow_negative=allow_negative, currency=currency)
+            session.add(account)
+    except IntegrityError:
+        account = session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
+    return account
+
+
 def ensure_funding_account(*, session: Session, code: str, currency: str) -> LedgerAccount:
     """The government's source account (may go negative), created on first use."""
-    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == code))
-    if account is None:
-        account = LedgerAccount(code=code, owner=SYSTEM_OWNER, allow_negative=True, currency=currency)
-        session.add(account)
-        session.flush()
-    elif account.currency != currency:
+    account = ledger_account(session=session, code=code, owner=SYSTEM_OWNER, allow_negative=True, currency=currency)
+    if account.currency != currency:
         raise Conflict(
             _("funding account {code} holds {held}, but this deployment pays in {currency}").format(
                 code=code, held=account.currency, currency=currency
@@ -202,12 +216,7 @@ def ensure_funding_account(*, session: Session, code: str, currency: str) -> Led
 
 
 def ensure_beneficiary_account(*, session: Session, key: str, currency: str) -> LedgerAccount:
-    account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == key))
-    if account is None:
-        account = LedgerAccount(code=key, owner=key, allow_negative=False, currency=currency)
-        session.add(account)
-        session.flush()
-    return account
+    return ledger_account(session=session, code=key, owner=key, allow_negative=False, currency=currency)
 
 
 def account_balance(*, session: Session, account_id: int) -> int:
@@ -379,6 +388,8 @@ def transfer(
 
 
 def get_transfer_or_none(*, session: Session, client_reference: str) -> Transfer | None:
+    if not re.fullmatch(REFERENCE_PATTERN, client_reference):  # no transfer has it; never sent to the database
+        return None
     return session.scalar(select(Transfer).where(Transfer.client_reference == client_reference))
 
 

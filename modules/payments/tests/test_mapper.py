@@ -19,10 +19,11 @@ def test_link_by_external_id_then_resolve(link, client: TestClient, headers: dic
     assert response.json()["beneficiary"] == "ext:EXT-1"
     assert response.json()["number"] == "DE89370400440532013000"  # stored compact
 
-    resolved = client.get("/payments/accounts/resolve", params={"external_id": "EXT-1"}, headers=headers)
+    resolved = client.post("/payments/accounts/resolve", json={"items": [{"external_id": "EXT-1"}]}, headers=headers)
     assert resolved.status_code == 200
-    assert resolved.json()["kind"] == "iban"
-    assert resolved.json()["number"] == "DE89370400440532013000"
+    account = resolved.json()["items"][0]["account"]
+    assert account["kind"] == "iban"
+    assert account["number"] == "DE89370400440532013000"
 
 
 def test_linking_opens_a_no_negative_ledger_account(link, session: Session) -> None:
@@ -80,13 +81,15 @@ def test_unknown_account_kind_is_refused(link) -> None:
 def test_beneficiary_needs_exactly_one_id(client: TestClient, headers: dict[str, str]) -> None:
     body = {"beneficiary": {}, "account": {"kind": "iban", "number": "DE89370400440532013000"}}
     assert_problem(client.post("/payments/accounts", json=body, headers=headers), 422, "exactly one")
-    response = client.get("/payments/accounts/resolve", headers=headers)
+    response = client.post("/payments/accounts/resolve", json={"items": [{}]}, headers=headers)
     assert_problem(response, 422, "exactly one")
 
 
-def test_resolving_an_unlinked_beneficiary_is_404(client: TestClient, headers: dict[str, str]) -> None:
-    response = client.get("/payments/accounts/resolve", params={"external_id": "NOBODY"}, headers=headers)
-    assert_problem(response, 404, "external_id", "no financial account")
+def test_resolving_an_unlinked_beneficiary_is_not_found(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.post("/payments/accounts/resolve", json={"items": [{"external_id": "NOBODY"}]}, headers=headers)
+    assert response.json()["items"] == [
+        {"index": 0, "status": "not_found", "account": None, "reason": "no financial account is linked"}
+    ]
 
 
 def test_national_id_is_refused_without_identity(link, ports: Ports) -> None:
@@ -109,11 +112,13 @@ def test_link_by_national_id_stores_a_sector_token(
     assert national_id not in key
     assert national_id not in session.scalars(select(AccountLink.beneficiary_key)).one()
 
-    resolved = client.get(
-        "/payments/accounts/resolve", params={"national_id": national_id}, headers=api_headers("payments:read")
+    resolved = client.post(
+        "/payments/accounts/resolve",
+        json={"items": [{"national_id": national_id}]},
+        headers=api_headers("payments:read"),
     )
     assert resolved.status_code == 200
-    assert resolved.json()["beneficiary"] == key
+    assert resolved.json()["items"][0]["account"]["beneficiary"] == key
 
 
 def test_unknown_national_id_is_404_with_identity(link, ports: Ports) -> None:

@@ -15,6 +15,8 @@ from ..models import Entry, Transfer
 from ..programmes import Entitlement, Rule
 from .conftest import assert_problem
 
+P1 = {"beneficiary": {"external_id": "P-1"}}
+
 
 def programme_body(country, **overrides: Any) -> dict[str, Any]:
     body = {
@@ -125,11 +127,11 @@ def test_a_cycle_is_built_approved_disbursed_and_reconciled(
     assert session.scalar(select(func.count()).select_from(Transfer)) == transfers
     assert client.get(f"{url}/reconciliation", headers=headers).json() == report
 
-    mine = client.get("/payments/residents/payments", params={"external_id": "P-1"}, headers=headers).json()
+    mine = client.post("/payments/residents/payments/query", json=P1, headers=headers).json()
     assert [(m["programme"], m["cycle"], m["amount"], m["state"]) for m in mine] == [
         ("CASH-2026", "2026-01", 7_000, "settled")
     ]
-    balance = client.get("/payments/balances", params={"external_id": "P-1"}, headers=headers).json()["balance"]
+    balance = client.post("/payments/balances/query", json=P1, headers=headers).json()["balance"]
     assert balance == 7_000
 
 
@@ -165,7 +167,8 @@ def test_unlink_and_batch_resolve(client: TestClient, headers, link) -> None:
     assert unlinked.status_code == 200 and unlinked.json()["beneficiary"] == "ext:EXT-1"
     again = client.post("/payments/accounts/unlink", json={"beneficiary": {"external_id": "EXT-1"}}, headers=headers)
     assert_problem(again, 404, "no financial account")
-    assert client.get("/payments/accounts/resolve", params={"external_id": "EXT-1"}, headers=headers).status_code == 404
+    gone = client.post("/payments/accounts/resolve", json={"items": [{"external_id": "EXT-1"}]}, headers=headers)
+    assert gone.json()["items"][0]["status"] == "not_found"
     assert_problem(client.post("/payments/accounts/resolve", json={"items": []}, headers=headers), 422)
 
 

@@ -8,10 +8,11 @@ from .conftest import ALL_SCOPES, assert_problem
 
 ENDPOINTS = [
     ("POST", "/payments/accounts", LINK_SCOPE),
-    ("GET", "/payments/accounts/resolve?external_id=EXT-1", READ_SCOPE),
+    ("POST", "/payments/accounts/resolve", READ_SCOPE),
     ("POST", "/payments/transfers", TRANSFER_SCOPE),
     ("GET", "/payments/transfers/REF-1", READ_SCOPE),
-    ("GET", "/payments/balances?external_id=EXT-1", READ_SCOPE),
+    ("POST", "/payments/balances/query", READ_SCOPE),
+    ("POST", "/payments/residents/payments/query", READ_SCOPE),
 ]
 
 

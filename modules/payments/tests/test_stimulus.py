@@ -173,7 +173,9 @@ def test_with_the_real_identity_and_tax_modules(session: Session, ports, country
     cycle = _stimulus(session, ports, country, include_unassessed=True)  # the new resident has no assessment yet
     report = disburse.reconcile(session=session, cycle_id=cycle.id)
     assert report.paid.count >= 1 and report.matches_control_totals
-    lines = client.get(
-        "/payments/residents/payments", params={"national_id": national_id}, headers=api_headers("payments:read")
+    lines = client.post(
+        "/payments/residents/payments/query",
+        json={"beneficiary": {"national_id": national_id}},
+        headers=api_headers("payments:read"),
     ).json()
     assert [(line["programme"], line["state"]) for line in lines] == [(f"STIMULUS-{YEAR}", "settled")]

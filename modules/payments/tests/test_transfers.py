@@ -32,7 +32,7 @@ def test_transfer_commits_and_balances_derive_from_entries(
     assert body["completed_at"] is not None
     pay("REF-2", amount=655)
 
-    balance = client.get("/payments/balances", params={"external_id": "EXT-1"}, headers=headers)
+    balance = client.post("/payments/balances/query", json={"beneficiary": {"external_id": "EXT-1"}}, headers=headers)
     assert balance.status_code == 200
     assert balance.json() == {
         "beneficiary": "ext:EXT-1",
@@ -126,7 +126,9 @@ def test_overdrawing_a_no_negative_account_is_rejected_without_entries(
     assert stored["state"] == TransferState.REJECTED
     assert "may not go negative" in stored["reason"]
     assert session.scalar(select(func.count()).select_from(Entry)) == 0
-    balance = client.get("/payments/balances", params={"external_id": "EXT-1"}, headers=headers).json()
+    balance = client.post(
+        "/payments/balances/query", json={"beneficiary": {"external_id": "EXT-1"}}, headers=headers
+    ).json()
     assert balance["balance"] == 0
     # The replay reports the same rejection; it does not retry.
     assert_problem(pay("REF-1"), 422, "insufficient funds")
@@ -134,7 +136,7 @@ def test_overdrawing_a_no_negative_account_is_rejected_without_entries(
 
 
 def test_balance_of_an_unknown_beneficiary_is_404(client: TestClient, headers: dict[str, str]) -> None:
-    response = client.get("/payments/balances", params={"external_id": "NOBODY"}, headers=headers)
+    response = client.post("/payments/balances/query", json={"beneficiary": {"external_id": "NOBODY"}}, headers=headers)
     assert_problem(response, 404, "no payments account")
 
 
@@ -148,5 +150,7 @@ def test_transfer_by_national_id(
     response = pay("REF-NID", beneficiary={"national_id": national_id})
     assert response.status_code == 201, response.text
     assert response.json()["beneficiary"].startswith("token:")
-    balance = client.get("/payments/balances", params={"national_id": national_id}, headers=headers)
+    balance = client.post(
+        "/payments/balances/query", json={"beneficiary": {"national_id": national_id}}, headers=headers
+    )
     assert balance.json()["balance"] == 12_345
