@@ -102,7 +102,10 @@ def _years(years: list[int]) -> str:
 
 
 def _date_text(value: Any) -> Any:
-    """A date is a JSON string YYYY-MM-DD, nothing else (no timestamp, no time of day)."""
+    """A date is a JSON string YYYY-MM-DD, nothing else (no timestamp, no time of day); Python callers
+    (seed, CLI) may pass a date."""
+    if type(value) is date:
+        return value
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         raise ValueError(_("a date is written YYYY-MM-DD"))
     return value
