@@ -27,6 +27,7 @@ from .schemas import (
     EkycOut,
     EnrolmentOut,
     EnrolmentRequest,
+    Factor,
     LifecycleRequest,
     LockRequest,
     OtpOut,
@@ -60,8 +61,8 @@ Authenticator = Annotated[Partner, Depends(require_scope(AUTH_SCOPE))]
 KycPartner = Annotated[Partner, Depends(require_scope(EKYC_SCOPE))]
 Portal = Annotated[Partner, Depends(require_scope(RESIDENT_SCOPE))]
 PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id")]
-ApplicationId = Annotated[Line, Path(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
-FactorName = Annotated[Line, Path(pattern=r"^(demo|otp)$", description="An authentication factor: demo or otp")]
+ApplicationId = Annotated[str, Path(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
+FactorName = Annotated[Factor, Path(description="An authentication factor")]
 ResidentToken = Annotated[
     Line | None, Header(alias="X-Resident-Session", max_length=200, description="From POST /resident/sessions")
 ]

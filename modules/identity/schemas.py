@@ -21,18 +21,25 @@ ADDRESS_LEVELS = 20
 ADDRESS_PART_LENGTH = 200
 NAME_LENGTH = 200
 
-# Every text is a Line (one line, no control characters); surrounding spaces are stripped
+# Every text is a Line (one line, no control characters) or a str with a stricter pattern of its own
+# (a Line's pattern would hide it in the OpenAPI); surrounding spaces are stripped
 # (str_strip_whitespace), so a required text must hold something besides white space.
-_PRINTABLE = r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]"
-NON_BLANK = rf"^{_PRINTABLE}*[^\s\x00-\x1f\x7f-\x9f\ud800-\udfff]{_PRINTABLE}*$"
-Name = Annotated[Line, Field(min_length=1, max_length=NAME_LENGTH, pattern=NON_BLANK)]
+_PRINTABLE = r"[\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff]"  # what a Line allows (core/schemas.py)
+_SOLID = (  # the same without white space (str.isspace), which str_strip_whitespace removes at either end
+    r"[\x21-\x7e\xa1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff"
+    r"\ue000-\U0010ffff]"
+)
+NON_BLANK = f"^{_PRINTABLE}*{_SOLID}{_PRINTABLE}*$"
+# No space at either end, so stripping cannot shorten it below a minimum length.
+TRIMMED = f"^{_SOLID}(?:{_PRINTABLE}*{_SOLID})?$"
+Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, pattern=NON_BLANK)]
 Phone = Annotated[Line, Field(max_length=30, description="E.164 (+254712345678) or the country's national format")]
 TransactionId = Annotated[
-    Line,
+    str,
     Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="The relying party's transaction ID"),
 ]
 NationalId = Annotated[
-    Line,
+    str,
     Field(
         min_length=8,
         max_length=20,
@@ -43,7 +50,7 @@ NationalId = Annotated[
     ),
 ]
 VidNumber = Annotated[
-    Line,
+    str,
     Field(
         min_length=16,
         max_length=16,
@@ -52,9 +59,9 @@ VidNumber = Annotated[
         json_schema_extra={"format": "vid"},
     ),
 ]
-Otp = Annotated[Line, Field(pattern=r"^[0-9]{4,10}$", description="The one-time code sent to the resident")]
+Otp = Annotated[str, Field(pattern=r"^[0-9]{4,10}$", description="The one-time code sent to the resident")]
 AddressPart = Annotated[Line, Field(max_length=ADDRESS_PART_LENGTH)]
-ScriptCode = Annotated[Line, Field(pattern=r"^[A-Z][a-z]{3}$")]
+ScriptCode = Annotated[str, Field(pattern=r"^[A-Z][a-z]{3}$")]
 CONSENT = Field(description="The resident agreed to this request: must be true", json_schema_extra={"const": True})
 
 
@@ -139,7 +146,7 @@ class PersonName(_Strict):
 
 
 class EnrolmentRequest(_Strict):
-    application_id: Line = Field(
+    application_id: str = Field(
         min_length=8,
         max_length=36,
         pattern=r"^[A-Za-z0-9-]+$",
@@ -150,7 +157,7 @@ class EnrolmentRequest(_Strict):
     date_of_birth: BirthDate
     sex: Literal["F", "M", "X"]
     phone: Phone | None = None
-    address: dict[Line, AddressPart] = Field(
+    address: dict[str, AddressPart] = Field(
         default_factory=dict,
         max_length=ADDRESS_LEVELS,
         description="Address parts keyed by the country's address levels (GET /meta)",
@@ -160,8 +167,12 @@ class EnrolmentRequest(_Strict):
         description="The name in other scripts, keyed by ISO 15924 code (Arab, Jpan, Deva)",
         json_schema_extra={"additionalProperties": False},
     )
-    biometric_ref: Line | None = Field(
-        default=None, min_length=8, max_length=500, description="Reference of the captured biometric template"
+    biometric_ref: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=500,
+        pattern=TRIMMED,
+        description="Reference of the captured biometric template",
     )
 
     @field_validator("date_of_birth")
@@ -208,7 +219,7 @@ class PersonLookup(_Strict):
 class LifecycleRequest(_Strict):
     national_id: NationalId
     status: Literal["active", "deceased", "deactivated"]
-    reason: Line = Field(min_length=1, max_length=500, pattern=NON_BLANK, description="e.g. death certificate number")
+    reason: str = Field(min_length=1, max_length=500, pattern=NON_BLANK, description="e.g. death certificate number")
 
 
 class PolicyIn(_Strict):
@@ -239,7 +250,7 @@ def _individual_id_schema(schema: dict[str, Any]) -> None:
 
 
 IndividualId = Annotated[
-    Line,
+    str,
     Field(
         min_length=8,
         max_length=20,
@@ -336,7 +347,7 @@ class ContactUpdate(_Strict):
     model_config = ConfigDict(json_schema_extra=_contact_schema)
 
     phone: Phone | None = None
-    address: dict[Line, AddressPart] | None = Field(
+    address: dict[str, AddressPart] | None = Field(
         default=None, max_length=ADDRESS_LEVELS, description="Address parts keyed by the country's address levels"
     )
 

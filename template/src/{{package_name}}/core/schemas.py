@@ -16,6 +16,11 @@ from .i18n import _
 # tab and line breaks.
 _LINE_FORBIDDEN = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
 _TEXT_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+# The same sets, written as what they allow for the OpenAPI `pattern`: a regex naming a lone
+# surrogate (\ud800) is no regex at all to JSON Schema validators such as jsonschema-rs (which
+# schemathesis uses), so the document says it with ranges around them.
+_LINE_ALLOWED = r"\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff"
+_TEXT_ALLOWED = r"\t\n\r" + _LINE_ALLOWED
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -30,9 +35,9 @@ UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 class _Printable:
     """Refuses control characters, and says so in the OpenAPI document (a `pattern`)."""
 
-    def __init__(self, forbidden: str) -> None:
+    def __init__(self, forbidden: str, allowed: str) -> None:
         self.forbidden = re.compile(f"[{forbidden}]")
-        self.pattern = f"^[^{forbidden}]*$"
+        self.pattern = f"^[{allowed}]*$"
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.no_info_after_validator_function(self._check, handler(source))
@@ -48,10 +53,10 @@ class _Printable:
         return value
 
 
-Line = Annotated[str, _Printable(_LINE_FORBIDDEN)]
+Line = Annotated[str, _Printable(_LINE_FORBIDDEN, _LINE_ALLOWED)]
 """Every one-line text an API accepts (names, references, codes, path segments)."""
 
-Text = Annotated[str, _Printable(_TEXT_FORBIDDEN)]
+Text = Annotated[str, _Printable(_TEXT_FORBIDDEN, _TEXT_ALLOWED)]
 """Free text an API accepts (grounds, notes): tab and line breaks allowed, other controls refused."""
 
 
