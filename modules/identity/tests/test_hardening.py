@@ -3,17 +3,22 @@ resident sessions bound to their partner, lock-out per (resident, partner)."""
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from ....conftest import TEST_SECRET
+from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
-from ..config import identity_settings
+from ....core.models import Partner
+from ..auth import TooManyOtps, request_otp
+from ..config import IdentitySettings, identity_settings
 from ..models import Otp, OutboxMessage
-from ..notifier import read
+from ..notifier import OutboxNotifier, read
 from .conftest import Relying
 from .test_auth import auth_body
 from .test_resident import open_session
@@ -98,6 +103,46 @@ def test_otp_requests_per_partner_are_limited(
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     other = relying_party(AUTH, auth_types=("otp",), name="Other bank")
     assert client.post("/identity/otp", json=otp_body(people[4]), headers=other.headers).status_code == 200
+
+
+def test_concurrent_otp_requests_never_pass_the_limit(
+    client: TestClient, enrolled, bank: Relying, engine: Engine, country: LoadedCountry
+) -> None:
+    """Eight workers (connections of their own) ask at once: the database lets exactly three through."""
+    national_id = enrolled()
+    factory = make_session_factory(engine)
+    with factory() as session:
+        partner = session.get(Partner, bank.id)
+        assert partner is not None
+        session.expunge(partner)
+    start = threading.Barrier(8)
+
+    def ask(n: int) -> str:
+        start.wait()
+        with factory() as session:
+            try:
+                request_otp(
+                    session=session,
+                    individual_id=national_id,
+                    id_type="nid",
+                    transaction_id=f"txn-race-{n:04d}",
+                    partner=partner,
+                    country=country,
+                    settings=IdentitySettings(),
+                    secret=TEST_SECRET,
+                    notifier=OutboxNotifier(secret=TEST_SECRET),
+                )
+                session.commit()
+                return "sent"
+            except TooManyOtps:
+                session.rollback()
+                return "refused"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = sorted(pool.map(ask, range(8)))
+    assert outcomes == ["refused"] * 5 + ["sent"] * 3
+    with factory() as session:
+        assert len(session.scalars(select(Otp).where(Otp.national_id == national_id)).all()) == 3
 
 
 def test_a_new_otp_voids_the_previous_ones(client: TestClient, enrolled, bank: Relying, read_otp) -> None:
