@@ -1,22 +1,33 @@
 """Authentication and eKYC for relying parties, and the OTPs they rest on.
 
 Every request names a transaction ID and carries the resident's consent; the
-resident's per-factor locks and a brute-force throttle (failures per ID in a
-window lock the ID out for a while) apply before any factor is checked.
+resident's per-factor locks and a brute-force throttle (failures per ID and partner
+in a window lock the ID out for that partner for a while: one partner cannot lock a
+resident out of the others) apply before any factor is checked.
 Each attempt is written to the core audit log under `person:<national ID>`,
 which is what the resident reads back.
+
+OTPs: a request is refused (429, Retry-After) past `otp_per_id_max` codes to one ID in
+`otp_per_id_window_seconds` or `otp_per_partner_max` codes requested by one partner in
+`otp_per_partner_window_seconds`, counted in the database under a row lock per key
+(`identity_rate_gate`), so the limits hold across workers and machines. A new code voids
+every live code of the ID; a code is kept only as an HMAC-SHA256 under SECRET_KEY, and the
+text carrying it is sealed in the outbox (notifier.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import audit
@@ -26,12 +37,29 @@ from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import groupcommit, idnumbers, policies, vids
 from .config import IdentitySettings
-from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, VirtualId
+from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, RateGate, VirtualId
 from .notifier import Notifier
 from .schemas import EKYC_ATTRIBUTES, AuthRequest, DemographicClaim
 from .service import SECTION, name_score, normalise_name, normalised_phone
 
 FACTORS = ("demo", "otp")
+
+
+class LockedOut(Problem):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "individual_id: " + _("too many failed attempts; try again later"),
+            kind="locked-out",
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class TooManyOtps(Problem):
+    """An OTP request over a rate limit (429, with the seconds until one is admitted in Retry-After)."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, kind="too-many-otps", status=429, headers={"Retry-After": str(retry_after)})
 
 
 class ConsentRequired(Unprocessable):
@@ -47,25 +75,23 @@ class AuthResult:
     national_id: str
     reason: str | None = None
     locked_out: bool = False
+    retry_after: int | None = None  # seconds, when locked out
     attributes: dict[str, Any] = field(default_factory=dict)
     partner_token: str | None = None
 
 
 # Built once: constructing SQL expressions per request costs more than running them. Table
 # columns rather than the mapped class: an authentication reads one row, and loading it as an
-# ORM object costs more than the query. The person, their throttle state and whether they
-# locked any factor, in one round trip.
+# ORM object costs more than the query. The person, their throttle state with this partner and
+# whether they locked any factor, in one round trip.
 _PEOPLE, _THROTTLES, _LOCKS = Person.__table__, AuthThrottle.__table__, AuthLock.__table__
+_THROTTLE_OF_PARTNER = (_THROTTLES.c.national_id == bindparam("national_id")) & (
+    _THROTTLES.c.partner_id == bindparam("partner_id")
+)
 _PERSON_FOR_AUTH = select(
     *(_PEOPLE.c[name] for name in ("national_id", "status", *EKYC_ATTRIBUTES)),
-    select(_THROTTLES.c.locked_until)
-    .where(_THROTTLES.c.national_id == bindparam("national_id"))
-    .scalar_subquery()
-    .label("locked_until"),
-    select(_THROTTLES.c.failures)
-    .where(_THROTTLES.c.national_id == bindparam("national_id"))
-    .scalar_subquery()
-    .label("failures"),
+    select(_THROTTLES.c.locked_until).where(_THROTTLE_OF_PARTNER).scalar_subquery().label("locked_until"),
+    select(_THROTTLES.c.failures).where(_THROTTLE_OF_PARTNER).scalar_subquery().label("failures"),
     select(func.count()).where(_LOCKS.c.national_id == bindparam("national_id")).scalar_subquery().label("locks"),
 ).where(_PEOPLE.c.national_id == bindparam("national_id"))
 
@@ -117,9 +143,13 @@ def request_otp(
         raise Conflict("individual_id: " + _("the ID is {status}, not active").format(status=person.status))
     if person.phone is None:
         raise Conflict("individual_id: " + _("no phone number is registered for this ID; OTP is unavailable"))
-    throttle = _throttle(session, person.national_id)
+    throttle = _throttle(session, person.national_id, partner.id)
     if _locked_out(throttle):
-        raise Problem("individual_id: " + _("too many failed attempts; try again later"), kind="locked-out", status=429)
+        assert throttle is not None and throttle.locked_until is not None
+        raise LockedOut(_seconds_until(vids.aware(throttle.locked_until)))
+    _admit_otp(session, national_id=person.national_id, partner_id=partner.id, settings=settings)
+    # Only the newest code works: one leaked or read over a shoulder earlier is void.
+    session.execute(update(Otp).where(Otp.national_id == person.national_id, Otp.used.is_(False)).values(used=True))
     code = f"{secrets.randbelow(10**settings.otp_length):0{settings.otp_length}d}"
     session.add(
         Otp(
@@ -171,7 +201,9 @@ def authenticate(
     # A Core query does not autoflush: flush first, so the row reflects writes still pending in this
     # session (those of an earlier request in the same group commit).
     session.flush()
-    person = session.connection().execute(_PERSON_FOR_AUTH, {"national_id": national_id}).first()
+    person = (
+        session.connection().execute(_PERSON_FOR_AUTH, {"national_id": national_id, "partner_id": partner.id}).first()
+    )
     if person is None:
         raise _nobody_holds(request.individual_id)
     result = AuthResult(
@@ -181,6 +213,7 @@ def authenticate(
     locked = locked_factors(session=session, national_id=national_id) if person.locks else []
     if person.locked_until is not None and vids.aware(person.locked_until) > utcnow():
         result.reason, result.locked_out = "too many failed attempts; locked out for now", True
+        result.retry_after = _seconds_until(vids.aware(person.locked_until))
     elif person.status != PersonStatus.ACTIVE:
         result.reason = f"the ID is {person.status}"
     elif set(locked) & set(factors):
@@ -193,11 +226,15 @@ def authenticate(
         ]
         if failed:
             result.reason = f"did not match: {', '.join(failed)}"
-            _count_failure(session, _throttle(session, national_id), national_id, settings)
+            _count_failure(session, _throttle(session, national_id, partner.id), national_id, partner.id, settings)
         else:
             result.authenticated = True
             if person.failures:
-                session.execute(delete(AuthThrottle).where(AuthThrottle.national_id == national_id))
+                session.execute(
+                    delete(AuthThrottle).where(
+                        AuthThrottle.national_id == national_id, AuthThrottle.partner_id == partner.id
+                    )
+                )
             if vid is not None and vid.uses_left is not None:
                 vid.uses_left -= 1
     if result.authenticated and ekyc:
@@ -302,12 +339,81 @@ def mask_phone(phone: str) -> str:
     return phone[:4] + "*" * max(0, len(phone) - 6) + phone[-2:]
 
 
-def record_failure(*, session: Session, national_id: str, settings: IdentitySettings) -> None:
-    _count_failure(session, _throttle(session, national_id), national_id, settings)
+def record_failure(*, session: Session, national_id: str, partner_id: int, settings: IdentitySettings) -> None:
+    _count_failure(session, _throttle(session, national_id, partner_id), national_id, partner_id, settings)
 
 
-def is_locked_out(*, session: Session, national_id: str) -> bool:
-    return _locked_out(_throttle(session, national_id))
+def is_locked_out(*, session: Session, national_id: str, partner_id: int) -> bool:
+    return _locked_out(_throttle(session, national_id, partner_id))
+
+
+def _admit_otp(session: Session, *, national_id: str, partner_id: int, settings: IdentitySettings) -> None:
+    """Raise TooManyOtps when one more code for this ID, or from this partner, would pass a limit.
+
+    Each key's gate row is written first (partner, then person: one order, so no deadlock), which
+    holds every other request of the same key until this transaction ends; the counts read next
+    are therefore exact across workers and machines. The codes themselves are what is counted."""
+    _hold_gate(session, f"otp-partner:{partner_id}")
+    _hold_gate(session, f"otp-person:{national_id}")
+    now = utcnow()
+    retry = _window_full(
+        session,
+        Otp.partner_id == partner_id,
+        settings.otp_per_partner_max,
+        settings.otp_per_partner_window_seconds,
+        now,
+    )
+    if retry is not None:
+        raise TooManyOtps(
+            _("this partner may request at most {count} one-time codes every {seconds} s; retry in {retry} s").format(
+                count=settings.otp_per_partner_max, seconds=settings.otp_per_partner_window_seconds, retry=retry
+            ),
+            retry,
+        )
+    retry = _window_full(
+        session, Otp.national_id == national_id, settings.otp_per_id_max, settings.otp_per_id_window_seconds, now
+    )
+    if retry is not None:
+        raise TooManyOtps(
+            "individual_id: "
+            + _("at most {count} one-time codes may be sent to one ID every {seconds} s; retry in {retry} s").format(
+                count=settings.otp_per_id_max, seconds=settings.otp_per_id_window_seconds, retry=retry
+            ),
+            retry,
+        )
+
+
+def _window_full(
+    session: Session, which: ColumnElement[bool], maximum: int, window_seconds: int, now: datetime
+) -> int | None:
+    """Seconds until the window of `which` codes has room again; None when it has room now."""
+    window = timedelta(seconds=window_seconds)
+    newest = session.scalars(
+        select(Otp.created_at)
+        .where(which, Otp.created_at > now - window)
+        .order_by(Otp.created_at.desc())
+        .limit(maximum)
+    ).all()
+    if len(newest) < maximum:
+        return None
+    return _seconds_until(vids.aware(newest[-1]) + window, now)
+
+
+def _hold_gate(session: Session, key: str) -> None:
+    table = RateGate.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql_insert(table).values(key=key, hits=0).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(table).values(key=key, hits=0).on_conflict_do_nothing())
+    else:  # pragma: no cover - the stack runs on PostgreSQL and SQLite
+        raise NotImplementedError(dialect)
+    # A write, not a read: SQLite serialises at the first write, PostgreSQL locks the row.
+    session.execute(update(table).where(table.c.key == key).values(hits=table.c.hits + 1))
+
+
+def _seconds_until(moment: datetime, now: datetime | None = None) -> int:
+    return max(1, math.ceil((moment - (now or utcnow())).total_seconds()))
 
 
 def _factor_matches(
@@ -356,8 +462,10 @@ def _demographics_match(
     return bool(checks) or claim.date_of_birth is not None or claim.sex is not None
 
 
-def _throttle(session: Session, national_id: str) -> AuthThrottle | None:
-    return session.scalar(select(AuthThrottle).where(AuthThrottle.national_id == national_id))
+def _throttle(session: Session, national_id: str, partner_id: int) -> AuthThrottle | None:
+    return session.scalar(
+        select(AuthThrottle).where(AuthThrottle.national_id == national_id, AuthThrottle.partner_id == partner_id)
+    )
 
 
 def _locked_out(throttle: AuthThrottle | None) -> bool:
@@ -365,12 +473,12 @@ def _locked_out(throttle: AuthThrottle | None) -> bool:
 
 
 def _count_failure(
-    session: Session, throttle: AuthThrottle | None, national_id: str, settings: IdentitySettings
+    session: Session, throttle: AuthThrottle | None, national_id: str, partner_id: int, settings: IdentitySettings
 ) -> AuthThrottle:
     now = utcnow()
     window = timedelta(seconds=settings.auth_failure_window_seconds)
     if throttle is None:
-        throttle = AuthThrottle(national_id=national_id, failures=0, window_start=now)
+        throttle = AuthThrottle(national_id=national_id, partner_id=partner_id, failures=0, window_start=now)
         session.add(throttle)
     elif vids.aware(throttle.window_start) + window < now or (
         throttle.locked_until is not None and vids.aware(throttle.locked_until) <= now

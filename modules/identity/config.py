@@ -21,7 +21,13 @@ class IdentitySettings(BaseSettings):
     )
     otp_length: int = Field(default=6, ge=4, le=10)
     otp_ttl_seconds: int = Field(default=180, ge=30, le=3600)
-    auth_max_failures: int = Field(default=5, ge=1, le=100, description="failures per ID in the window before lock-out")
+    otp_per_id_max: int = Field(default=3, ge=1, le=100, description="OTPs one ID may be sent in the window")
+    otp_per_id_window_seconds: int = Field(default=600, ge=1, le=86400)
+    otp_per_partner_max: int = Field(default=60, ge=1, description="OTPs one partner may request in the window")
+    otp_per_partner_window_seconds: int = Field(default=60, ge=1, le=86400)
+    auth_max_failures: int = Field(
+        default=5, ge=1, le=100, description="failures per ID and partner in the window before lock-out"
+    )
     auth_failure_window_seconds: int = Field(default=600, ge=1)
     auth_lockout_seconds: int = Field(default=900, ge=1)
     resident_session_seconds: int = Field(default=900, ge=60, le=86400)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...core.db import Base
@@ -94,9 +94,11 @@ class PartnerPolicy(Base):
 
 
 class Otp(Base):
-    """A one-time password sent to the resident's phone, stored as a keyed hash."""
+    """A one-time password sent to the resident's phone, stored as a keyed hash (HMAC-SHA256 under
+    SECRET_KEY). Rows stay after use: the rate limits count them."""
 
     __tablename__ = "identity_otp"
+    __table_args__ = (Index("ix_identity_otp_partner_id_created_at", "partner_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     national_id: Mapped[str] = mapped_column(String(20), index=True)
@@ -109,14 +111,16 @@ class Otp(Base):
 
 
 class OutboxMessage(Base):
-    """Messages for residents; the default notifier writes here and a gateway would drain it."""
+    """Messages for residents; the default notifier writes here and a gateway would drain it.
+
+    `body` is sealed (AES-GCM, notifier.seal): it carries OTPs, so it is never readable at rest."""
 
     __tablename__ = "identity_outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(50), index=True)
-    body: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -133,15 +137,28 @@ class AuthLock(Base):
 
 
 class AuthThrottle(Base):
-    """Failed authentications of one ID in the current window, and a lock-out end if reached."""
+    """Failed authentications of one ID through one partner in the current window, and a lock-out
+    end if reached: one partner's failures lock the ID out for that partner only."""
 
     __tablename__ = "identity_auth_throttle"
+    __table_args__ = (UniqueConstraint("national_id", "partner_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    national_id: Mapped[str] = mapped_column(String(20), unique=True)
+    national_id: Mapped[str] = mapped_column(String(20))
+    partner_id: Mapped[int] = mapped_column(Integer)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateGate(Base):
+    """One row per rate-limited key ("otp-partner:<id>", "otp-person:<national ID>"): writing it
+    serialises the requests of that key across workers and machines while they count."""
+
+    __tablename__ = "identity_rate_gate"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ContactChange(Base):
@@ -166,6 +183,7 @@ class ResidentSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     national_id: Mapped[str] = mapped_column(String(20))
+    partner_id: Mapped[int] = mapped_column(Integer)  # the partner that opened it, the only one it works for
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

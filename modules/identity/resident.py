@@ -5,6 +5,9 @@ scope `identity:resident`. It asks for an OTP to the resident's phone, then
 exchanges the code for a short-lived session token (only its hash is stored),
 sent as `X-Resident-Session` on every resident request. The partner alone
 cannot act for anyone: each session is proof that the resident read the OTP.
+A session is bound to the partner that opened it: through any other partner's key
+it is answered exactly as an unknown session is (401), so a leaked token is no use
+elsewhere and its existence is not revealed.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def open_session(
     """Exchange an OTP for a session token and its expiry; None (the failure counted and audited) when refused."""
     person, _vid = auth.resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
     national_id = person.national_id
-    ok = not auth.is_locked_out(session=session, national_id=national_id) and auth.verify_otp(
+    ok = not auth.is_locked_out(session=session, national_id=national_id, partner_id=partner.id) and auth.verify_otp(
         session=session,
         national_id=national_id,
         transaction_id=transaction_id,
@@ -65,23 +68,29 @@ def open_session(
         },
     )
     if not ok:
-        auth.record_failure(session=session, national_id=national_id, settings=settings)
+        auth.record_failure(session=session, national_id=national_id, partner_id=partner.id, settings=settings)
         return None
     token = secrets.token_urlsafe(32)
     row = ResidentSession(
         token_hash=_hash(token),
         national_id=national_id,
+        partner_id=partner.id,
         expires_at=utcnow() + timedelta(seconds=settings.resident_session_seconds),
     )
     session.add(row)
     return token, row.expires_at
 
 
-def session_holder(*, session: Session, token: str | None) -> str:
-    """The national ID whose session `token` is; 401 when missing, unknown or expired."""
+def session_holder(*, session: Session, token: str | None, partner: Partner) -> str:
+    """The national ID whose session `token` is; 401 when missing, unknown, expired or opened by another partner
+    (the same answer in all three cases)."""
     if not token:
         raise AuthenticationFailed(_("a resident session is required: send it in the X-Resident-Session header"))
-    row = session.scalar(select(ResidentSession).where(ResidentSession.token_hash == _hash(token)))
+    row = session.scalar(
+        select(ResidentSession).where(
+            ResidentSession.token_hash == _hash(token), ResidentSession.partner_id == partner.id
+        )
+    )
     if row is None or vids.aware(row.expires_at) <= utcnow():
         raise AuthenticationFailed(_("the resident session is unknown or has expired; open a new one with an OTP"))
     return row.national_id

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
+from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
+from ...core.settings import Settings
 from . import auth, policies, resident, service, vids
 from .config import identity_settings
 from .models import Enrolment
@@ -25,10 +27,12 @@ from .schemas import (
     EkycOut,
     EnrolmentOut,
     EnrolmentRequest,
+    Factor,
     LifecycleRequest,
     LockRequest,
     OtpOut,
     OtpRequest,
+    PersonLookup,
     PersonOut,
     PolicyIn,
     PolicyOut,
@@ -37,6 +41,7 @@ from .schemas import (
     ResidentSessionRequest,
     VidOut,
     VidRequest,
+    VidRevocation,
 )
 
 ENROL_SCOPE = "identity:enrol"
@@ -48,7 +53,6 @@ RESIDENT_SCOPE = "identity:resident"
 SCOPES = (ENROL_SCOPE, READ_SCOPE, ADMIN_SCOPE, AUTH_SCOPE, EKYC_SCOPE, RESIDENT_SCOPE)
 
 router = APIRouter()
-notifier = OutboxNotifier()
 
 Enroller = Annotated[Partner, Depends(require_scope(ENROL_SCOPE))]
 Reader = Annotated[Partner, Depends(require_scope(READ_SCOPE))]
@@ -57,9 +61,11 @@ Authenticator = Annotated[Partner, Depends(require_scope(AUTH_SCOPE))]
 KycPartner = Annotated[Partner, Depends(require_scope(EKYC_SCOPE))]
 Portal = Annotated[Partner, Depends(require_scope(RESIDENT_SCOPE))]
 PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id")]
-ApplicationId = Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
-Vid = Annotated[str, Path(pattern=r"^[0-9]{16}$")]
-ResidentToken = Annotated[str | None, Header(alias="X-Resident-Session", description="From POST /resident/sessions")]
+ApplicationId = Annotated[str, Path(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
+FactorName = Annotated[Factor, Path(description="An authentication factor")]
+ResidentToken = Annotated[
+    Line | None, Header(alias="X-Resident-Session", max_length=200, description="From POST /resident/sessions")
+]
 
 
 def get_session_factory(request: Request) -> sessionmaker[Session]:
@@ -109,21 +115,19 @@ def adjudicate(
     return _enrolment_out(enrolment)
 
 
-# Registry
+# Registry. A national ID travels in request bodies only, never in a URL (which access logs record).
 
 
-@router.get("/persons/{national_id}", summary="A registered person")
-def person(national_id: str, session: SessionDep, country: CountryDep, _partner: Reader) -> PersonOut:
-    return PersonOut.model_validate(service.get_person(session=session, national_id=national_id, country=country))
+@router.post("/persons/lookup", summary="A registered person")
+def person(body: PersonLookup, session: SessionDep, country: CountryDep, _partner: Reader) -> PersonOut:
+    return PersonOut.model_validate(service.get_person(session=session, national_id=body.national_id, country=country))
 
 
-@router.post("/persons/{national_id}/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
-def set_status(
-    national_id: str, body: LifecycleRequest, session: SessionDep, country: CountryDep, partner: Admin
-) -> PersonOut:
+@router.post("/persons/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
+def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep, partner: Admin) -> PersonOut:
     person = service.set_status(
         session=session,
-        national_id=national_id,
+        national_id=body.national_id,
         status=body.status,
         reason=body.reason,
         country=country,
@@ -174,7 +178,7 @@ def send_otp(
         country=country,
         settings=identity_settings(),
         secret=settings.secret_key.get_secret_value(),
-        notifier=notifier,
+        notifier=_notifier(settings),
     )
     session.commit()
     return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
@@ -186,7 +190,6 @@ def authenticate(
     session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
-    response: Response,
     partner: Authenticator,
 ) -> AuthOut:
     result = auth.authenticate_committed(
@@ -197,8 +200,7 @@ def authenticate(
         settings=identity_settings(),
         secret=settings.secret_key.get_secret_value(),
     )
-    if result.locked_out:
-        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    _refuse_if_locked_out(result)
     return AuthOut(
         transaction_id=result.transaction_id,
         authenticated=result.authenticated,
@@ -213,7 +215,6 @@ def ekyc(
     session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
-    response: Response,
     partner: KycPartner,
 ) -> EkycOut:
     result = auth.authenticate_committed(
@@ -225,8 +226,7 @@ def ekyc(
         secret=settings.secret_key.get_secret_value(),
         ekyc=True,
     )
-    if result.locked_out:
-        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    _refuse_if_locked_out(result)
     return EkycOut(
         transaction_id=result.transaction_id,
         authenticated=result.authenticated,
@@ -253,7 +253,7 @@ def resident_otp(
         country=country,
         settings=identity_settings(),
         secret=settings.secret_key.get_secret_value(),
-        notifier=notifier,
+        notifier=_notifier(settings),
     )
     session.commit()
     return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
@@ -282,16 +282,16 @@ def resident_session(
 
 
 @router.get("/resident/me", summary="My registry record")
-def resident_me(session: SessionDep, country: CountryDep, _partner: Portal, token: ResidentToken = None) -> PersonOut:
-    national_id = resident.session_holder(session=session, token=token)
+def resident_me(session: SessionDep, country: CountryDep, partner: Portal, token: ResidentToken = None) -> PersonOut:
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     return PersonOut.model_validate(service.get_person(session=session, national_id=national_id, country=country))
 
 
 @router.get("/resident/authentications", summary="Who authenticated me, when, how, with what result")
 def resident_authentications(
-    session: SessionDep, _partner: Portal, token: ResidentToken = None
+    session: SessionDep, partner: Portal, token: ResidentToken = None
 ) -> list[AuthenticationRecord]:
-    national_id = resident.session_holder(session=session, token=token)
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     return [
         AuthenticationRecord(
             occurred_at=event.occurred_at,
@@ -310,7 +310,7 @@ def resident_authentications(
 def resident_contact(
     body: ContactUpdate, session: SessionDep, country: CountryDep, partner: Portal, token: ResidentToken = None
 ) -> PersonOut:
-    national_id = resident.session_holder(session=session, token=token)
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     person = service.update_contact(
         session=session,
         national_id=national_id,
@@ -325,25 +325,25 @@ def resident_contact(
 
 @router.get("/resident/contact/history", summary="Past phones and addresses")
 def resident_contact_history(
-    session: SessionDep, _partner: Portal, token: ResidentToken = None
+    session: SessionDep, partner: Portal, token: ResidentToken = None
 ) -> list[ContactChangeOut]:
-    national_id = resident.session_holder(session=session, token=token)
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     return [
         ContactChangeOut.model_validate(c) for c in service.contact_history(session=session, national_id=national_id)
     ]
 
 
 @router.get("/resident/locks", summary="My locked authentication factors")
-def resident_locks(session: SessionDep, _partner: Portal, token: ResidentToken = None) -> list[str]:
-    national_id = resident.session_holder(session=session, token=token)
+def resident_locks(session: SessionDep, partner: Portal, token: ResidentToken = None) -> list[str]:
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     return auth.locked_factors(session=session, national_id=national_id)
 
 
 @router.put("/resident/locks/{factor}", summary="Lock or unlock one authentication factor")
 def resident_lock(
-    factor: str, body: LockRequest, session: SessionDep, partner: Portal, token: ResidentToken = None
+    factor: FactorName, body: LockRequest, session: SessionDep, partner: Portal, token: ResidentToken = None
 ) -> list[str]:
-    national_id = resident.session_holder(session=session, token=token)
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     auth.set_lock(
         session=session,
         national_id=national_id,
@@ -356,14 +356,14 @@ def resident_lock(
 
 
 @router.get("/resident/vids", summary="My virtual IDs")
-def resident_vids(session: SessionDep, _partner: Portal, token: ResidentToken = None) -> list[VidOut]:
-    national_id = resident.session_holder(session=session, token=token)
+def resident_vids(session: SessionDep, partner: Portal, token: ResidentToken = None) -> list[VidOut]:
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     return [VidOut.model_validate(v) for v in vids.list_vids(session=session, national_id=national_id)]
 
 
 @router.post("/resident/vids", status_code=status.HTTP_201_CREATED, summary="Create a virtual ID")
 def resident_create_vid(body: VidRequest, session: SessionDep, partner: Portal, token: ResidentToken = None) -> VidOut:
-    national_id = resident.session_holder(session=session, token=token)
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
     vid = vids.create_vid(
         session=session,
         national_id=national_id,
@@ -375,12 +375,24 @@ def resident_create_vid(body: VidRequest, session: SessionDep, partner: Portal, 
     return VidOut.model_validate(vid)
 
 
-@router.delete("/resident/vids/{vid}", summary="Revoke a virtual ID")
-def resident_revoke_vid(vid: Vid, session: SessionDep, partner: Portal, token: ResidentToken = None) -> VidOut:
-    national_id = resident.session_holder(session=session, token=token)
-    row = vids.revoke_vid(session=session, national_id=national_id, vid=vid, actor=f"resident via {partner.name}")
+@router.post("/resident/vids/revoke", summary="Revoke a virtual ID")
+def resident_revoke_vid(
+    body: VidRevocation, session: SessionDep, partner: Portal, token: ResidentToken = None
+) -> VidOut:
+    national_id = resident.session_holder(session=session, token=token, partner=partner)
+    row = vids.revoke_vid(session=session, national_id=national_id, vid=body.vid, actor=f"resident via {partner.name}")
     session.commit()
     return VidOut.model_validate(row)
+
+
+def _notifier(settings: Settings) -> OutboxNotifier:
+    return OutboxNotifier(secret=settings.secret_key.get_secret_value())
+
+
+def _refuse_if_locked_out(result: auth.AuthResult) -> None:
+    """A locked-out attempt is audited and committed, then answered 429 with Retry-After."""
+    if result.locked_out:
+        raise auth.LockedOut(result.retry_after or 1)
 
 
 def _enrolment_out(enrolment: Enrolment) -> EnrolmentOut:

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from ...core.bulk import dump_json
@@ -33,6 +33,8 @@ _SEXES = {"F", "M", "X"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EARLIEST = date(EARLIEST_BIRTH_YEAR, 1, 1)
 _NAME_LENGTH = 200
+FIELD_LIMIT = 4096  # characters in one field of an imported row; a longer one rejects the row
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (read with surrogateescape)
 
 
 class RowError(ValueError):
@@ -67,8 +69,9 @@ class RowSpec:
 
 @dataclass(frozen=True)
 class RowChunk:
-    rows: list[tuple[int, dict[str, str]]]  # (line number, row as csv.DictReader gives it)
+    rows: list[tuple[int, dict[str, str]]]  # (first line number, row as csv.DictReader gives it)
     last_line: int
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # records the reader could not parse
 
 
 @dataclass
@@ -101,12 +104,16 @@ def row_spec(country: LoadedCountry, settings: IdentitySettings) -> RowSpec:
 def prepare_chunk(chunk: RowChunk, spec: RowSpec) -> PreparedChunk:
     """Check and prepare every row of `chunk`; draw enough fresh ID candidates to issue one to each."""
     applicants: list[Prepared] = []
-    rejected: list[tuple[int, str, str]] = []
+    rejected: list[tuple[int, str, str]] = list(chunk.rejected)
     with use_locale(spec.locale):
         for line, row in chunk.rows:
             reference = row.get(REFERENCE_COLUMN) or ""
             if None in row:
-                rejected.append((line, reference, _("more fields than the header")))
+                rejected.append((line, _printable(reference), _("more fields than the header")))
+                continue
+            problem = _unreadable(row)
+            if problem:
+                rejected.append((line, _printable(reference), problem))
                 continue
             try:
                 applicants.append(prepare(parse_row(row, levels=spec.levels, region=spec.region, today=spec.today)))
@@ -115,10 +122,29 @@ def prepare_chunk(chunk: RowChunk, spec: RowSpec) -> PreparedChunk:
     ids = idnumbers.stream(spec.id_length, restricted=spec.restricted_ids)
     return PreparedChunk(
         applicants=applicants,
-        rejected=rejected,
+        rejected=sorted(rejected),
         id_candidates=list(itertools.islice(ids, len(applicants))),
         last_line=chunk.last_line,
     )
+
+
+def _unreadable(row: dict[str, str]) -> str | None:
+    """Why a row cannot even be checked: bytes that are not UTF-8, or a field over FIELD_LIMIT."""
+    for column, value in row.items():
+        if value is None:
+            continue
+        if undecodable := _UNDECODABLE.search(value):
+            return f"{column}: " + _("invalid UTF-8 (an undecodable byte at character {position})").format(
+                position=undecodable.start() + 1
+            )
+        if len(value) > FIELD_LIMIT:
+            return f"{column}: " + _("a field is longer than {limit} characters").format(limit=FIELD_LIMIT)
+    return None
+
+
+def _printable(reference: str) -> str:
+    """The source reference as the reject file can show it (invalid bytes as U+FFFD, at most 100 characters)."""
+    return _UNDECODABLE.sub("\ufffd", reference[:100])
 
 
 def prepare(applicant: Applicant) -> Prepared:

@@ -2,52 +2,147 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from ...core.i18n import _
+from ...core.schemas import Line, Text
 
 Factor = Literal["demo", "otp"]
 IdType = Literal["nid", "vid"]
 EKYC_ATTRIBUTES = ("given_name", "family_name", "other_names", "date_of_birth", "sex", "phone", "address")
 EkycAttribute = Literal["given_name", "family_name", "other_names", "date_of_birth", "sex", "phone", "address"]
 
-_TRANSACTION_ID = Field(
-    min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="The relying party's transaction ID"
-)
-_INDIVIDUAL_ID = Field(min_length=8, max_length=20, pattern=r"^[0-9]+$", description="National ID or VID")
 EARLIEST_BIRTH_YEAR = 1880
 ADDRESS_LEVELS = 20
 ADDRESS_PART_LENGTH = 200
+NAME_LENGTH = 200
+
+# Every text is a Line (one line, no control characters) or a str with a stricter pattern of its own
+# (a Line's pattern would hide it in the OpenAPI); surrounding spaces are stripped
+# (str_strip_whitespace), so a required text must hold something besides white space.
+_PRINTABLE = r"[\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff]"  # what a Line allows (core/schemas.py)
+_SOLID = (  # the same without white space (str.isspace), which str_strip_whitespace removes at either end
+    r"[\x21-\x7e\xa1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff"
+    r"\ue000-\U0010ffff]"
+)
+NON_BLANK = f"^{_PRINTABLE}*{_SOLID}{_PRINTABLE}*$"
+# No space at either end, so stripping cannot shorten it below a minimum length.
+TRIMMED = f"^{_SOLID}(?:{_PRINTABLE}*{_SOLID})?$"
+Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, pattern=NON_BLANK)]
+Phone = Annotated[Line, Field(max_length=30, description="E.164 (+254712345678) or the country's national format")]
+TransactionId = Annotated[
+    str,
+    Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="The relying party's transaction ID"),
+]
+NationalId = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=20,
+        pattern=r"^[0-9]+$",
+        description="A national ID number: the country's number of digits (identity.id_length), the last a "
+        "Verhoeff check digit",
+        json_schema_extra={"format": "national-id"},
+    ),
+]
+VidNumber = Annotated[
+    str,
+    Field(
+        min_length=16,
+        max_length=16,
+        pattern=r"^[0-9]{16}$",
+        description="A virtual ID: 16 digits, the last a Verhoeff check digit",
+        json_schema_extra={"format": "vid"},
+    ),
+]
+Otp = Annotated[str, Field(pattern=r"^[0-9]{4,10}$", description="The one-time code sent to the resident")]
+AddressPart = Annotated[Line, Field(max_length=ADDRESS_PART_LENGTH)]
+ScriptCode = Annotated[str, Field(pattern=r"^[A-Z][a-z]{3}$")]
+CONSENT = Field(description="The resident agreed to this request: must be true", json_schema_extra={"const": True})
+
+
+def _birth_date_pattern(today: date) -> str:
+    """A regular expression matching exactly the ISO dates from 1 January EARLIEST_BIRTH_YEAR to `today`."""
+    common = r"(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31"
+    years = range(EARLIEST_BIRTH_YEAR, today.year)
+    leap = [year for year in years if _leap(year)]
+    this_year = [
+        f"{month:02d}-(?:{_days_up_to(_month_days(today.year, month) if month < today.month else today.day)})"
+        for month in range(1, today.month + 1)
+    ]
+    parts = [f"(?:{_years(list(years))})-(?:{common})"] if years else []
+    parts += [f"(?:{_years(leap)})-02-29"] if leap else []
+    parts.append(f"{today.year}-(?:{'|'.join(this_year)})")
+    return f"^(?:{'|'.join(parts)})$"
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _month_days(year: int, month: int) -> int:
+    return 29 if month == 2 and _leap(year) else (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+
+
+def _days_up_to(last: int) -> str:
+    parts = ["0[1-9]" if last >= 9 else f"0[1-{last}]"]
+    for tens in (1, 2, 3):
+        if last >= tens * 10 + 9:
+            parts.append(f"{tens}[0-9]")
+        elif last >= tens * 10:
+            parts.append(f"{tens}[0-{last - tens * 10}]")
+    return "|".join(parts)
+
+
+def _years(years: list[int]) -> str:
+    decades: dict[int, list[int]] = {}
+    for year in years:
+        decades.setdefault(year // 10, []).append(year % 10)
+    return "|".join(
+        f"{decade}[0-9]" if len(digits) == 10 else f"{decade}[{''.join(map(str, digits))}]"
+        for decade, digits in decades.items()
+    )
+
+
+def _date_text(value: Any) -> Any:
+    """A date is a JSON string YYYY-MM-DD, nothing else (no timestamp, no time of day); Python callers
+    (seed, CLI) may pass a date."""
+    if type(value) is date:
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError(_("a date is written YYYY-MM-DD"))
+    return value
+
+
+DateText = Annotated[date, BeforeValidator(_date_text)]
+
+# The schema states the range the server checks as a pattern schemathesis and clients honour; it
+# is fixed when the process starts, so a process running past midnight states one day less than
+# it accepts (stricter, never looser).
+BirthDate = Annotated[
+    DateText,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _birth_date_pattern(date.today()),
+            "description": f"YYYY-MM-DD, a real date from {EARLIEST_BIRTH_YEAR}-01-01 to today",
+        }
+    ),
+]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        # PostgreSQL text cannot hold NUL, and no name or address needs control characters.
-        if _has_control(value):
-            raise ValueError(_("control characters are not allowed"))
-        return value
-
-
-def _has_control(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
-    if isinstance(value, dict):
-        return any(_has_control(k) or _has_control(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_control(item) for item in value)
-    return False
+    # Python's regular expressions, as clients and schemathesis read the patterns (NON_BLANK names surrogates).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, regex_engine="python-re")
 
 
 class PersonName(_Strict):
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
+    given_name: Name
+    family_name: Name
 
 
 class EnrolmentRequest(_Strict):
@@ -57,17 +152,27 @@ class EnrolmentRequest(_Strict):
         pattern=r"^[A-Za-z0-9-]+$",
         description="Chosen by the enrolment client; repeating it returns the original outcome",
     )
-    given_name: str = Field(min_length=1, max_length=200)
-    family_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    given_name: Name
+    family_name: Name
+    date_of_birth: BirthDate
     sex: Literal["F", "M", "X"]
-    phone: str | None = Field(default=None, max_length=30)
-    address: dict[str, str] = Field(default_factory=dict)
-    other_names: dict[str, PersonName] = Field(
-        default_factory=dict, description="The name in other scripts, keyed by ISO 15924 code (Arab, Jpan, Deva)"
+    phone: Phone | None = None
+    address: dict[str, AddressPart] = Field(
+        default_factory=dict,
+        max_length=ADDRESS_LEVELS,
+        description="Address parts keyed by the country's address levels (GET /meta)",
+    )
+    other_names: dict[ScriptCode, PersonName] = Field(
+        default_factory=dict,
+        description="The name in other scripts, keyed by ISO 15924 code (Arab, Jpan, Deva)",
+        json_schema_extra={"additionalProperties": False},
     )
     biometric_ref: str | None = Field(
-        default=None, min_length=8, max_length=500, description="Reference of the captured biometric template"
+        default=None,
+        min_length=8,
+        max_length=500,
+        pattern=TRIMMED,
+        description="Reference of the captured biometric template",
     )
 
     @field_validator("date_of_birth")
@@ -77,27 +182,6 @@ class EnrolmentRequest(_Strict):
             raise ValueError(_("the date is in the future"))
         if value.year < EARLIEST_BIRTH_YEAR:
             raise ValueError(_("the date is before {year}").format(year=EARLIEST_BIRTH_YEAR))
-        return value
-
-    @field_validator("address")
-    @classmethod
-    def _short_address_values(cls, value: dict[str, str]) -> dict[str, str]:
-        if any(len(part) > ADDRESS_PART_LENGTH for part in value.values()) or len(value) > ADDRESS_LEVELS:
-            raise ValueError(
-                _("at most {levels} levels of at most {length} characters each").format(
-                    levels=ADDRESS_LEVELS, length=ADDRESS_PART_LENGTH
-                )
-            )
-        return value
-
-    @field_validator("other_names")
-    @classmethod
-    def _script_codes(cls, value: dict[str, PersonName]) -> dict[str, PersonName]:
-        for script in value:
-            if len(script) != 4 or not script.isascii() or not script.isalpha() or not script.istitle():
-                raise ValueError(
-                    _("'{script}' is not an ISO 15924 script code (e.g. Latn, Arab, Jpan)").format(script=script)
-                )
         return value
 
 
@@ -110,8 +194,8 @@ class EnrolmentOut(BaseModel):
 
 class AdjudicationRequest(_Strict):
     decision: Literal["issue", "reject_duplicate"]
-    duplicate_of: str | None = Field(default=None, pattern=r"^[0-9]{8,20}$", description="For reject_duplicate")
-    note: str = Field(default="", max_length=500)
+    duplicate_of: NationalId | None = Field(default=None, description="For reject_duplicate: one of the candidates")
+    note: Text = Field(default="", max_length=500)
 
 
 class PersonOut(BaseModel):
@@ -128,9 +212,14 @@ class PersonOut(BaseModel):
     status: str
 
 
+class PersonLookup(_Strict):
+    national_id: NationalId
+
+
 class LifecycleRequest(_Strict):
+    national_id: NationalId
     status: Literal["active", "deceased", "deactivated"]
-    reason: str = Field(min_length=1, max_length=500, description="e.g. death certificate number")
+    reason: str = Field(min_length=1, max_length=500, pattern=NON_BLANK, description="e.g. death certificate number")
 
 
 class PolicyIn(_Strict):
@@ -145,18 +234,42 @@ class PolicyOut(BaseModel):
 
 
 class DemographicClaim(_Strict):
-    given_name: str | None = Field(default=None, min_length=1, max_length=200)
-    family_name: str | None = Field(default=None, min_length=1, max_length=200)
-    date_of_birth: date | None = None
+    given_name: Name | None = None
+    family_name: Name | None = None
+    date_of_birth: DateText | None = None
     sex: Literal["F", "M", "X"] | None = None
-    phone: str | None = Field(default=None, max_length=30)
+    phone: Phone | None = None
 
 
-class OtpRequest(_Strict):
-    transaction_id: str = _TRANSACTION_ID
-    individual_id: str = _INDIVIDUAL_ID
+def _individual_id_schema(schema: dict[str, Any]) -> None:
+    """`individual_id` is a national ID when `id_type` is nid (the default), a VID when it is vid."""
+    schema["oneOf"] = [
+        {"properties": {"id_type": {"const": "nid"}, "individual_id": {"format": "national-id"}}},
+        {"properties": {"id_type": {"const": "vid"}, "individual_id": {"format": "vid"}}, "required": ["id_type"]},
+    ]
+
+
+IndividualId = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=20,
+        pattern=r"^[0-9]+$",
+        description="A national ID (format national-id) or, with id_type vid, a VID (format vid)",
+    ),
+]
+
+
+class _Identified(_Strict):
+    model_config = ConfigDict(json_schema_extra=_individual_id_schema)
+
+    transaction_id: TransactionId
+    individual_id: IndividualId
     id_type: IdType = "nid"
-    consent: bool = Field(description="The resident agreed to this request")
+
+
+class OtpRequest(_Identified):
+    consent: bool = CONSENT
 
 
 class OtpOut(BaseModel):
@@ -164,13 +277,20 @@ class OtpOut(BaseModel):
     sent_to: str
 
 
-class AuthRequest(_Strict):
-    transaction_id: str = _TRANSACTION_ID
-    individual_id: str = _INDIVIDUAL_ID
-    id_type: IdType = "nid"
-    consent: bool = Field(description="The resident agreed to this request")
+def _auth_schema(schema: dict[str, Any]) -> None:
+    _individual_id_schema(schema)
+    schema["anyOf"] = [  # at least one factor
+        {"required": ["demographics"], "properties": {"demographics": {"type": "object"}}},
+        {"required": ["otp"], "properties": {"otp": {"type": "string"}}},
+    ]
+
+
+class AuthRequest(_Identified):
+    model_config = ConfigDict(json_schema_extra=_auth_schema)
+
+    consent: bool = CONSENT
     demographics: DemographicClaim | None = None
-    otp: str | None = Field(default=None, pattern=r"^[0-9]{4,10}$")
+    otp: Otp | None = None
 
 
 class AuthOut(BaseModel):
@@ -199,14 +319,16 @@ class VidOut(BaseModel):
     revoked: bool
 
 
-class ResidentOtpRequest(_Strict):
-    transaction_id: str = _TRANSACTION_ID
-    individual_id: str = _INDIVIDUAL_ID
-    id_type: IdType = "nid"
+class VidRevocation(_Strict):
+    vid: VidNumber
 
 
-class ResidentSessionRequest(ResidentOtpRequest):
-    otp: str = Field(pattern=r"^[0-9]{4,10}$")
+class ResidentOtpRequest(_Identified):
+    pass
+
+
+class ResidentSessionRequest(_Identified):
+    otp: Otp
 
 
 class ResidentSessionOut(BaseModel):
@@ -214,9 +336,20 @@ class ResidentSessionOut(BaseModel):
     expires_at: datetime
 
 
+def _contact_schema(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [  # at least one of them
+        {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+        {"required": ["address"], "properties": {"address": {"type": "object"}}},
+    ]
+
+
 class ContactUpdate(_Strict):
-    phone: str | None = Field(default=None, max_length=30)
-    address: dict[str, str] | None = None
+    model_config = ConfigDict(json_schema_extra=_contact_schema)
+
+    phone: Phone | None = None
+    address: dict[str, AddressPart] | None = Field(
+        default=None, max_length=ADDRESS_LEVELS, description="Address parts keyed by the country's address levels"
+    )
 
 
 class ContactChangeOut(BaseModel):

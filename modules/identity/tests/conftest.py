@@ -7,10 +7,11 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ....conftest import PROJECT_ROOT
+from ....conftest import PROJECT_ROOT, TEST_SECRET
 from ....core.db import make_session_factory
 from ....core.security import issue_partner_key
 from ..notifier import latest_message
+from ..notifier import read as open_message
 from ..policies import set_policy
 
 # Test data follows the deployment's own country profile, so the suite passes for every country.
@@ -85,12 +86,12 @@ def enrolled(client: TestClient, api_headers: Callable[..., dict[str, str]]) -> 
 
 @pytest.fixture
 def read_otp(engine: Engine) -> Callable[[str], str]:
-    """The code in the latest outbox message to a phone."""
+    """The code in the latest outbox message to a phone (opened as the delivering side would)."""
 
     def read(phone: str = PHONE) -> str:
         with make_session_factory(engine)() as session:
             message = latest_message(session=session, recipient=phone)
             assert message is not None, f"no message to {phone}"
-            return message.body.split()[0]
+            return open_message(message, secret=TEST_SECRET).split()[0]
 
     return read

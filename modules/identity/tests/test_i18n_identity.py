@@ -43,7 +43,9 @@ def test_malformed_id_is_refused_in_french_and_japanese(
     length = country.section(SECTION).id_length
     short = "2" * (length - 1)
     headers = api_headers("identity:read")
-    french = client.get(f"/identity/persons/{short}", headers={**headers, "Accept-Language": "fr-FR"})
+    french = client.post(
+        "/identity/persons/lookup", json={"national_id": short}, headers={**headers, "Accept-Language": "fr-FR"}
+    )
     assert french.status_code == 422
     assert french.json()["detail"] == (
         f"national_id: «{NBSP}{short}{NBSP}» compte {length - 1} chiffres{NBSP}; "
@@ -51,7 +53,9 @@ def test_malformed_id_is_refused_in_french_and_japanese(
     )
     assert french.json()["type"].endswith("/invalid-national-id")  # never translated
     assert french.headers["content-language"] == "fr-FR"
-    japanese = client.get(f"/identity/persons/{short}", headers={**headers, "Accept-Language": "ja"})
+    japanese = client.post(
+        "/identity/persons/lookup", json={"national_id": short}, headers={**headers, "Accept-Language": "ja"}
+    )
     assert japanese.json()["detail"] == (
         f"national_id: 「{short}」は {length - 1} 桁ですが、ここでの ID は {length} 桁です"
     )

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ..config import IdentitySettings
-from ..importer import ImportFileError, import_register
+from ..importer import FIELD_LIMIT, ImportFileError, import_register
 from ..models import Enrolment, ImportCheckpoint, Person
 from ..synth import TRUTH_COLUMN, columns, population, write_csv
 from .conftest import LEVELS, PROFILE
@@ -142,3 +142,41 @@ def test_bulk_and_api_enrolments_agree_on_replay(
     replay = client.post("/identity/enrolments", json=body, headers=api_headers("identity:enrol"))
     assert replay.status_code == 201, replay.text
     assert replay.json()["status"] == "issued"
+
+
+def test_bad_bytes_long_fields_and_multi_line_records_are_rejected_at_their_first_line(
+    engine: Engine, country: LoadedCountry, session: Session, tmp_path: Path
+) -> None:
+    """Issue 13 finding 5: one bad line no longer ends the import, and each is reported where it starts."""
+    rows = synth_rows(60)
+    rows[20] = {**rows[20], "given_name": "G" * 200_000}  # over csv's own field limit (131,072)
+    rows[30] = {**rows[30], "family_name": "F" * (FIELD_LIMIT + 1)}
+    rows[40] = {**rows[40], LEVELS[0]: "first line\nsecond line"}  # a quoted record over two lines (42-43)
+    path = write(tmp_path / "register.csv", rows)
+    lines = path.read_bytes().split(b"\n")
+    lines[11] = lines[11].replace(rows[10]["given_name"].encode(), b"Ama\xffna", 1)  # line 12: invalid UTF-8
+    path.write_bytes(b"\n".join(lines))
+    summary = run(engine, country, path, tmp_path / "rejects.csv", chunk_size=25)
+    assert (summary.enrolled, summary.rejected) == (56, 4)
+    with (tmp_path / "rejects.csv").open(encoding="utf-8") as handle:
+        rejected = {int(r["line"]): (r["source_ref"], r["reason"]) for r in csv.DictReader(handle)}
+    assert sorted(rejected) == [12, 22, 32, 42]
+    assert "UTF-8" in rejected[12][1] and rejected[12][0] == rows[10]["source_ref"]
+    assert f"{FIELD_LIMIT}" in rejected[22][1]
+    assert rejected[32] == (rows[30]["source_ref"], f"family_name: a field is longer than {FIELD_LIMIT} characters")
+    assert rejected[42][1] == "a field holds control characters"
+    people = set(session.scalars(select(Person.given_name)))
+    assert rows[41]["given_name"] in people and rows[59]["given_name"] in people  # the rows after the bad ones
+    again = run(engine, country, path, tmp_path / "rejects.csv", chunk_size=25)  # nothing stops a re-run either
+    assert (again.resumed_from_line, again.enrolled, again.rejected, again.already) == (62, 0, 0, 0)
+
+
+def test_a_duplicated_header_column_refuses_the_whole_file(
+    engine: Engine, country: LoadedCountry, session: Session, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "register.csv", synth_rows(5))
+    header, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    path.write_text(f"{header},given_name\n" + "".join(line + ",Other\n" for line in rest.splitlines()), "utf-8")
+    with pytest.raises(ImportFileError, match="'given_name' appears more than once"):
+        run(engine, country, path, tmp_path / "rejects.csv")
+    assert session.scalar(select(func.count()).select_from(Person)) == 0

@@ -62,8 +62,8 @@ def test_a_dead_worker_stops_the_import_after_the_last_committed_chunk(
     path = write(tmp_path / "register.csv", synth_rows(300))
     real_row_chunks = importer._row_chunks
 
-    def second_chunk_kills(reader, start, size) -> Iterator[RowChunk]:
-        for number, chunk in enumerate(real_row_chunks(reader, start, size)):
+    def second_chunk_kills(records, header, start, size) -> Iterator[RowChunk]:
+        for number, chunk in enumerate(real_row_chunks(records, header, start, size)):
             if number == 1:
                 chunk.rows[5] = (chunk.rows[5][0], ExitingRow(chunk.rows[5][1]))
             yield chunk

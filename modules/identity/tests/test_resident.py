@@ -103,7 +103,7 @@ def test_vid_works_for_authentication_and_can_be_revoked(
     assert len(vid) == 16 and vid != national_id
     body = auth_body(vid, id_type="vid")
     assert client.post("/identity/auth", json=body, headers=bank.headers).json()["authenticated"] is True
-    assert client.delete(f"/identity/resident/vids/{vid}", headers=headers).json()["revoked"] is True
+    assert client.post("/identity/resident/vids/revoke", json={"vid": vid}, headers=headers).json()["revoked"] is True
     revoked = client.post("/identity/auth", json=body, headers=bank.headers)
     assert revoked.status_code == 409
     assert "revoked" in revoked.json()["detail"]

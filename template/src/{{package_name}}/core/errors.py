@@ -35,12 +35,21 @@ class Problem(Exception):
 
     status = 400
 
-    def __init__(self, detail: str, *, kind: str = "bad-request", status: int | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        kind: str = "bad-request",
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.kind = kind
         if status is not None:
             self.status = status
+        self.headers = headers or {}  # e.g. Retry-After on a 429
         self.extensions = extensions
 
 
@@ -88,7 +97,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Problem)
-    return problem_response(
+    response = problem_response(
         status=error.status,
         title=_title(error.status),
         detail=gettext(error.detail),
@@ -96,6 +105,8 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
         instance=request.url.path,
         **error.extensions,
     )
+    response.headers.update(error.headers)
+    return response
 
 
 async def _validation_problem(request: Request, error: Exception) -> JSONResponse:
