@@ -17,19 +17,38 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...core.i18n import _
 from ...core.ports import Resident
-from ...core.schemas import Line
+from ...core.schemas import WHOLE_NUMBER, Integer, Line
 
 MAX_AMOUNT = 9_007_199_254_740_991
 ATTRIBUTE_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$"
 INCOME = "assessed_income"
-Scalar = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
+Scalar = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT), WHOLE_NUMBER] | Annotated[Line, Field(max_length=100)]
 Attribute = Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)]  # the pattern refuses control characters
+
+
+_LIST_OPS, _ORDER_OPS = ["in", "not_in"], ["<", "<=", ">", ">="]
 
 
 class Rule(BaseModel):
     """One filter over a beneficiary's attributes; a beneficiary is eligible when every rule holds."""
 
-    model_config = ConfigDict(extra="forbid")
+    # What `_value_fits_op` checks, stated for clients: lists for in/not_in only, integers to order.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"op": {"enum": _LIST_OPS}}},
+                    "then": {"properties": {"value": {"type": "array"}}},
+                    "else": {"properties": {"value": {"not": {"type": "array"}}}},
+                },
+                {
+                    "if": {"properties": {"op": {"enum": _ORDER_OPS}}},
+                    "then": {"properties": {"value": {"type": "integer"}}},
+                },
+            ]
+        },
+    )
 
     attribute: Attribute = Field(
         description="age, sex, region, address.<level>, assessed_income (minor units) or an enrolled attribute",
@@ -42,11 +61,11 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Rule:
-        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+        if self.op in _LIST_OPS and not isinstance(self.value, list):
             raise ValueError(_("op '{op}' needs a list value").format(op=self.op))
-        if self.op not in ("in", "not_in") and isinstance(self.value, list):
+        if self.op not in _LIST_OPS and isinstance(self.value, list):
             raise ValueError(_("op '{op}' needs a single value, not a list").format(op=self.op))
-        if self.op in ("<", "<=", ">", ">=") and not isinstance(self.value, int):
+        if self.op in _ORDER_OPS and not isinstance(self.value, int):
             raise ValueError(_("op '{op}' compares numbers: value must be an integer").format(op=self.op))
         return self
 
@@ -74,9 +93,9 @@ class Bracket(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     attribute: Attribute
-    min: int | None = None
-    max: int | None = None
-    add: int = Field(ge=0, le=MAX_AMOUNT)
+    min: Integer | None = None
+    max: Integer | None = None
+    add: Integer = Field(ge=0, le=MAX_AMOUNT)
 
 
 class PerUnit(BaseModel):
@@ -85,14 +104,14 @@ class PerUnit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     attribute: Attribute
-    amount: int = Field(ge=0, le=MAX_AMOUNT)
-    max_units: int = Field(default=100, ge=0, le=10_000)
+    amount: Integer = Field(ge=0, le=MAX_AMOUNT)
+    max_units: Integer = Field(default=100, ge=0, le=10_000)
 
 
 class Entitlement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    flat: int = Field(ge=0, le=MAX_AMOUNT, description="Minor units every eligible beneficiary gets")
+    flat: Integer = Field(ge=0, le=MAX_AMOUNT, description="Minor units every eligible beneficiary gets")
     brackets: list[Bracket] = Field(default_factory=list, max_length=50)
     per_unit: list[PerUnit] = Field(default_factory=list, max_length=20)
 

@@ -332,7 +332,15 @@ def reconciliation(
 @router.post(
     "/bank-messages",
     summary="Ingest a bank's pain.002 (status) or camt.054 (notification); the same message twice is a no-op",
-    openapi_extra={"requestBody": {"content": {"application/xml": {"schema": {"type": "string"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/xml": {
+                    "schema": {"type": "string", "format": "binary", "description": "An ISO 20022 pain.002 or camt.054"}
+                }
+            }
+        }
+    },
 )
 def ingest_bank_message(
     session: SessionDep,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...core.i18n import _
-from ...core.schemas import Line, UtcDatetime
+from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, UtcDatetime
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
 # Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units. Every amount and every
@@ -63,21 +63,59 @@ class BeneficiaryRef(BaseModel):
         return self
 
 
+BANK_CODE_PATTERN = r"^[A-Za-z0-9]{2,11}$"
+# 6 to 20 digits, single spaces or hyphens between them allowed (they are dropped when stored).
+BANK_ACCOUNT_PATTERN = r"^[0-9](?:[ -]?[0-9]){5,19}$"
+BankCode = Annotated[str, Field(pattern=BANK_CODE_PATTERN, description="Bank or operator code, e.g. a BIC")]
+
+
 class AccountIn(BaseModel):
+    """An account a beneficiary is paid into; one schema per kind, chosen by `kind`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["iban", "bank_account", "mobile_money"]
-    number: Line = Field(min_length=1, max_length=40, description="IBAN, account digits or mobile number")
-    bank_code: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9]{2,11}$", description="Bank or operator code (required for bank_account)"
+    kind: str
+    number: str
+    bank_code: str | None = None
+
+
+class IbanAccount(AccountIn):
+    kind: Literal["iban"]
+    number: Line = Field(
+        min_length=15,
+        max_length=42,
+        json_schema_extra={"format": "iban"},
+        description="An IBAN (ISO 13616), compact or in groups of four; its check digits must be right",
     )
+    bank_code: BankCode | None = None
+
+
+class BankAccount(AccountIn):
+    kind: Literal["bank_account"]
+    number: str = Field(pattern=BANK_ACCOUNT_PATTERN, description="6 to 20 digits")
+    bank_code: BankCode
+
+
+class MobileMoneyAccount(AccountIn):
+    kind: Literal["mobile_money"]
+    number: Line = Field(
+        min_length=1,
+        max_length=30,
+        json_schema_extra={"format": "mobile-number"},
+        description="A mobile number of the deployment's country, national or international (+) form; it must "
+        "be a valid number of that country's numbering plan",
+    )
+    bank_code: BankCode | None = None
+
+
+AnyAccount = Annotated[IbanAccount | BankAccount | MobileMoneyAccount, Field(discriminator="kind")]
 
 
 class LinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
-    account: AccountIn
+    account: AnyAccount
 
 
 class AccountOut(BaseModel):
@@ -97,8 +135,8 @@ class TransferRequest(BaseModel):
         description="Chosen by the client; repeating it returns the original outcome (G2P- is reserved)",
     )
     beneficiary: BeneficiaryRef
-    amount: int = Field(strict=True, gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), never a float")
-    currency: Line = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code: the country's currency")
+    amount: Integer = Field(gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), never a float")
+    currency: Currency
 
     @field_validator("client_reference")
     @classmethod
@@ -167,7 +205,7 @@ class ResolveOut(BaseModel):
 
 
 AttributeValue = (
-    Annotated[int, Field(strict=True, ge=-MAX_AMOUNT, le=MAX_AMOUNT)] | Annotated[Line, Field(max_length=100)]
+    Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT), WHOLE_NUMBER] | Annotated[Line, Field(max_length=100)]
 )
 
 
@@ -176,7 +214,7 @@ class ProgrammeIn(BaseModel):
 
     code: Line = Field(pattern=PROGRAMME_CODE_PATTERN, description="e.g. STIMULUS-2026")
     name: Line = Field(min_length=1, max_length=200)
-    currency: Line = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     source: Literal["registry", "enrolled"] = Field(
         description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)"
     )
@@ -200,8 +238,11 @@ class EnrolmentItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     beneficiary: BeneficiaryRef
+    # Pydantic states the key pattern as patternProperties only, which lets any other key through.
     attributes: dict[Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)], AttributeValue] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict,
+        max_length=50,
+        json_schema_extra={"propertyNames": {"pattern": ATTRIBUTE_PATTERN}, "additionalProperties": False},
     )
 
 
@@ -227,8 +268,8 @@ class CycleIn(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    control_count: int = Field(strict=True, ge=0, le=2**31 - 1)
-    control_sum: int = Field(strict=True, ge=0, le=MAX_AMOUNT, description="Integer minor units")
+    control_count: Integer = Field(ge=0, le=2**31 - 1)
+    control_sum: Integer = Field(ge=0, le=MAX_AMOUNT, description="Integer minor units")
 
 
 class CycleOut(BaseModel):

@@ -9,7 +9,7 @@ from ...core.money import Money, to_minor
 from ...core.registry import SeedContext
 from . import service
 from .config import payments_settings
-from .schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+from .schemas import AccountIn, BankAccount, BeneficiaryRef, LinkRequest, MobileMoneyAccount, TransferRequest
 
 DEMO_BENEFICIARIES = ("DEMO-0001", "DEMO-0002")
 DEMO_AMOUNT = "1000"  # major units of the country's currency
@@ -58,5 +58,5 @@ def _demo_account(region: str, index: int) -> AccountIn:
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if index % 2 == 0 and example is not None:
         national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return AccountIn(kind="mobile_money", number=national)
-    return AccountIn(kind="bank_account", number=f"{1000000001 + index}", bank_code="DEMOBANK")
+        return MobileMoneyAccount(kind="mobile_money", number=national)
+    return BankAccount(kind="bank_account", number=f"{1000000001 + index}", bank_code="DEMOBANK")

@@ -331,12 +331,14 @@ def transfer(
     if existing is not None:
         return _replay(existing, request_hash)
     if session.scalar(select(AccountLink.id).where(AccountLink.beneficiary_key == key)) is None:
-        raise Unprocessable(
+        # 409: the request is well formed; the beneficiary's state (no account yet) is what stands in the way.
+        raise Problem(
             "beneficiary: "
             + _("no financial account is linked to this {field}; link one with POST /payments/accounts first").format(
                 field=_field(request.beneficiary)
             ),
             kind="beneficiary-not-linked",
+            status=409,
         )
     payer = ensure_funding_account(session=session, code=funding_account, currency=currency)
     payee = ensure_beneficiary_account(session=session, key=key, currency=currency)

@@ -27,6 +27,8 @@ from .. import cli, disburse, iso20022
 from ..models import BankMessage, Cycle, Programme, Transfer
 from ..programmes import ATTRIBUTE_PATTERN
 from ..schemas import (
+    BANK_ACCOUNT_PATTERN,
+    BANK_CODE_PATTERN,
     EXTERNAL_ID_PATTERN,
     MAX_AMOUNT,
     NATIONAL_ID_PATTERN,
@@ -97,7 +99,7 @@ def test_control_characters_in_a_path_are_refused(client: TestClient, headers, m
 
 
 def test_control_characters_in_a_body_are_refused(client: TestClient, headers, country) -> None:
-    account = {"kind": "bank_account", "number": "12\x0034", "bank_code": "TESTBANK"}
+    account = {"kind": "iban", "number": "DE89370400440532013000\x00"}
     linked = client.post(
         "/payments/accounts", json={"beneficiary": {"external_id": "X-1"}, "account": account}, headers=headers
     )
@@ -171,7 +173,9 @@ def test_every_text_the_api_accepts_states_its_constraints(client: TestClient) -
     assert beneficiary["external_id"]["pattern"] == EXTERNAL_ID_PATTERN
     # exactly one of them, neither null: as the server checks
     assert components["BeneficiaryRef"]["oneOf"] == [{"required": ["national_id"]}, {"required": ["external_id"]}]
-    assert components["AccountIn"]["properties"]["bank_code"]["anyOf"][0]["pattern"] == r"^[A-Za-z0-9]{2,11}$"
+    assert components["BankAccount"]["properties"]["bank_code"]["pattern"] == BANK_CODE_PATTERN
+    assert components["BankAccount"]["properties"]["number"]["pattern"] == BANK_ACCOUNT_PATTERN
+    assert components["IbanAccount"]["properties"]["bank_code"]["anyOf"][0]["pattern"] == BANK_CODE_PATTERN
     assert components["Rule"]["properties"]["attribute"]["pattern"] == ATTRIBUTE_PATTERN
     attributes = components["EnrolmentItem"]["properties"]["attributes"]
     assert list(attributes["patternProperties"]) == [ATTRIBUTE_PATTERN]

@@ -39,7 +39,7 @@ def test_unlinked_beneficiary_and_reserved_reference_in_japanese(
         return client.post("/payments/transfers", json=body, headers={**headers, "Accept-Language": "ja"})
 
     unlinked = pay_in_japanese("REF-JA")
-    assert unlinked.status_code == 422
+    assert unlinked.status_code == 409
     assert unlinked.json()["detail"] == (
         "beneficiary: この external_id には金融口座が紐付けられていません。"
         "先に POST /payments/accounts で紐付けてください"

@@ -65,8 +65,11 @@ def test_mobile_money_is_stored_in_e164(link, mobile_number: str) -> None:
         ({"kind": "iban", "number": "DE8937040044053201300"}, ("account.number", "length")),
         ({"kind": "mobile_money", "number": "12"}, ("account.number", "phone number")),
         ({"kind": "mobile_money", "number": "+44 7400 123456"}, ("account.number", "mobile money is paid in")),
-        ({"kind": "bank_account", "number": "12345", "bank_code": "BANK01"}, ("account.number", "6 to 20 digits")),
-        ({"kind": "bank_account", "number": "1234567890"}, ("account.bank_code", "required")),
+        (
+            {"kind": "bank_account", "number": "12345", "bank_code": "BANK01"},
+            ("account.bank_account.number", "pattern"),
+        ),
+        ({"kind": "bank_account", "number": "1234567890"}, ("account.bank_account.bank_code", "required")),
     ],
 )
 def test_bad_accounts_are_refused_naming_the_field(link, account: dict, words: tuple[str, ...]) -> None:
@@ -74,7 +77,7 @@ def test_bad_accounts_are_refused_naming_the_field(link, account: dict, words: t
 
 
 def test_unknown_account_kind_is_refused(link) -> None:
-    problem = assert_problem(link(account={"kind": "cheque", "number": "1"}), 422, "account.kind")
+    problem = assert_problem(link(account={"kind": "cheque", "number": "1"}), 422, "body.account", "'kind'", "cheque")
     assert problem["type"].endswith("invalid-request")
 
 

@@ -7,12 +7,12 @@ from ....core.errors import Conflict
 from ....core.registry import Ports
 from .. import service
 from ..models import Transfer
-from ..schemas import AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+from ..schemas import BankAccount, BeneficiaryRef, LinkRequest, TransferRequest
 
 
 def _link_and_request(session: Session, ports: Ports, country: LoadedCountry) -> TransferRequest:
     beneficiary = BeneficiaryRef(external_id="EXT-1")
-    account = AccountIn(kind="bank_account", number="1234567890", bank_code="BANK01")
+    account = BankAccount(kind="bank_account", number="1234567890", bank_code="BANK01")
     service.link_account(
         session=session,
         ports=ports,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from random import Random
 
 import pytest
 import schemathesis
@@ -30,51 +29,55 @@ from ..core.registry import installed_modules
 # Per operation and generation mode; measured in docs/architecture.md ("The OpenAPI contract").
 EXAMPLES_PER_OPERATION = 8
 MODULES = __package__.rsplit(".", 1)[0] + ".modules"
+Strategy = st.SearchStrategy
 
 
-def _digits(generate: Callable[..., str], length: int) -> st.SearchStrategy[str]:
-    """Valid numbers from a module's own generator, its digits drawn from a seed Hypothesis chooses."""
-    seeds = st.integers(min_value=0, max_value=2**64)
-    return seeds.map(lambda seed: generate(length, randbelow=Random(seed).randrange))
-
-
-def custom_formats(country: LoadedCountry) -> dict[str, st.SearchStrategy[str]]:
-    """A strategy for each custom `format` the installed modules state in the OpenAPI."""
-    names = {m.name for m in installed_modules()}
-    formats: dict[str, st.SearchStrategy[str]] = {}
-    if "identity" in names:
-        idnumbers = importlib.import_module(MODULES + ".identity.idnumbers")
-        vids = importlib.import_module(MODULES + ".identity.vids")
-        formats["national-id"] = _digits(idnumbers.generate, country.section("identity").id_length)
-        formats["vid"] = _digits(idnumbers.generate, vids.VID_LENGTH)
-    if "tax" in names:
-        tins = importlib.import_module(MODULES + ".tax.tins")
-        formats["tin"] = _digits(tins.generate, country.section("tax").tin_length)
-    return formats
+def module_strategies(country: LoadedCountry) -> tuple[dict[str, Strategy], dict[str, Strategy]]:
+    """(formats, media types): the strategies each installed module's `tests/fuzzing.py` gives."""
+    formats: dict[str, Strategy] = {}
+    media_types: dict[str, Strategy] = {}
+    for module in installed_modules():
+        if not (module.folder / "tests" / "fuzzing.py").is_file():
+            continue
+        fuzzing = importlib.import_module(f"{MODULES}.{module.name}.tests.fuzzing")
+        formats.update(fuzzing.formats(country))
+        if hasattr(fuzzing, "media_types"):
+            media_types.update(fuzzing.media_types(country))
+    return formats, media_types
 
 
 @pytest.fixture
-def registered_formats(country: LoadedCountry) -> Iterator[dict[str, st.SearchStrategy[str]]]:
-    formats = custom_formats(country)
+def registered_formats(country: LoadedCountry) -> Iterator[dict[str, Strategy]]:
+    formats, media_types = module_strategies(country)
     for name, strategy in formats.items():
         schemathesis.openapi.format(name, strategy)
+    for name, strategy in media_types.items():
+        schemathesis.openapi.media_type(name, strategy)
     yield formats
     for name in formats:
         schemathesis.specs.openapi.formats.unregister_string_format(name)
+    schemathesis.specs.openapi.media_types.unregister_all()
 
 
-def test_the_custom_formats_generate_valid_values(registered_formats: dict[str, st.SearchStrategy[str]]) -> None:
-    for name, strategy in registered_formats.items():
-        _assert_digits(name, strategy)
+# Formats JSON Schema defines (and Schemathesis generates) or that need no strategy.
+STANDARD_FORMATS = {"date", "date-time", "time", "email", "uri", "uuid", "binary", "int32", "int64", "double"}
 
 
-def _assert_digits(name: str, strategy: st.SearchStrategy[str]) -> None:
-    @given(value=strategy)
-    @hypothesis_settings(max_examples=20, database=None)
-    def valid(value: str) -> None:
-        assert value.isascii() and value.isdigit(), (name, value)
+def test_every_custom_format_has_a_strategy(client: TestClient, registered_formats: dict[str, Strategy]) -> None:
+    stated = set(_formats(client.app.openapi()))
+    missing = stated - STANDARD_FORMATS - set(registered_formats)
+    assert not missing, f"custom formats without a strategy in a module's tests/fuzzing.py: {sorted(missing)}"
 
-    valid()
+
+def _formats(document: object) -> Iterator[str]:
+    if isinstance(document, dict):
+        if isinstance(document.get("format"), str):
+            yield document["format"]
+        for value in document.values():
+            yield from _formats(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _formats(value)
 
 
 # Request validation is the same code whatever the profile: every module combination is fuzzed
@@ -83,7 +86,7 @@ def _assert_digits(name: str, strategy: st.SearchStrategy[str]) -> None:
 def test_every_operation_keeps_the_contract(
     client: TestClient,
     api_headers: Callable[..., dict[str, str]],
-    registered_formats: dict[str, st.SearchStrategy[str]],
+    registered_formats: dict[str, Strategy],
 ) -> None:
     headers = api_headers(*all_scopes())
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
