@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -32,6 +33,9 @@ def load_profile(settings: Settings, modules: tuple[Module, ...]) -> LoadedCount
 def build_runtime(settings: Settings | None = None) -> Runtime:
     """Validate settings and the country profile, then connect; raises on the first invalid input."""
     settings = settings or get_settings()
+    warning = settings.secret_warning()
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     modules = installed_modules()
     country = load_profile(settings, modules)
     engine = make_engine(settings.database_url, echo=settings.database_echo)
