@@ -31,8 +31,10 @@ err_console = Console(stderr=True)
 app = typer.Typer(help="Nation Stack deployment: run the service and its national batch jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: one Alembic branch for the core and for each module.", no_args_is_help=True)
 partner_app = typer.Typer(help="Relying parties and their API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit chain: verify it, and anchor it outside the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
+app.add_typer(audit_app, name="audit")
 app.command("update-check")(update_check.update_check)
 for _module in installed_modules():
     if _module.cli is not None:
@@ -241,10 +243,7 @@ def check() -> None:
             message = ngettext("pending migration: {heads}", "pending migrations: {heads}", len(pending))
             problems.append(message.format(heads=", ".join(sorted(pending))))
         else:
-            with rt.session_factory() as session:
-                report = audit.verify_chain(session=session)
-            if not report.intact:
-                problems.append(_("audit chain broken at event {event}").format(event=report.first_broken_id))
+            problems.extend(chain_problems(rt, with_checkpoints=True))
         profile = rt.country.profile
         coverage = licence_coverage(
             licence_dir=rt.settings.licence_dir, country=profile.country, modules=[m.name for m in rt.modules]
@@ -274,6 +273,56 @@ def check() -> None:
         if problems:
             raise typer.Exit(1)
         console.print(_("all checks passed"), style="green")
+
+
+def chain_problems(rt: Runtime, *, with_checkpoints: bool) -> list[str]:
+    """What is wrong with the audit chain, checked with its key and against the signed checkpoints."""
+    secret = rt.settings.secret_key.get_secret_value()
+    directory = rt.settings.audit_checkpoint_dir
+    checkpoints = audit.read_checkpoints(directory, secret=secret) if with_checkpoints else []
+    with rt.session_factory() as session:
+        report = audit.verify_chain(session=session, checkpoints=checkpoints)
+    problems = list(report.problems)
+    if report.first_broken_id is not None:
+        problems.insert(0, _("audit chain broken at event {event}").format(event=report.first_broken_id))
+    if with_checkpoints and not checkpoints:
+        message = _("audit chain: no signed checkpoint in {directory} yet; schedule `audit checkpoint`")
+        err_console.print(message.format(directory=directory), style="yellow", soft_wrap=True, markup=False)
+    return problems
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoints: Annotated[
+        bool, typer.Option(help="Also check the chain against the signed checkpoints in AUDIT_CHECKPOINT_DIR")
+    ] = True,
+) -> None:
+    """Check every link of the audit chain with its key, and the chain against the signed checkpoints."""
+    with runtime() as rt:
+        problems = chain_problems(rt, with_checkpoints=checkpoints)
+    for problem in problems:
+        err_console.print(problem, style="red", soft_wrap=True, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    console.print(_("audit chain intact"), style="green")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Append the signed head of the audit chain to AUDIT_CHECKPOINT_DIR (run it on a schedule)."""
+    with runtime() as rt:
+        problems = chain_problems(rt, with_checkpoints=True)
+        if problems:  # never sign a chain that does not verify
+            for problem in problems:
+                err_console.print(problem, style="red", soft_wrap=True, markup=False)
+            raise typer.Exit(1)
+        secret = rt.settings.secret_key.get_secret_value()
+        with rt.session_factory() as session:
+            path = audit.write_checkpoint(session=session, directory=rt.settings.audit_checkpoint_dir, secret=secret)
+    console.print(_("audit checkpoint written: {path}").format(path=path), soft_wrap=True, markup=False)
+    console.print(
+        _("public key (Ed25519, base64): {key}").format(key=audit.public_key_text(secret)), soft_wrap=True, markup=False
+    )
 
 
 def all_scopes() -> list[str]:

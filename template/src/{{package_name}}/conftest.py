@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .app import create_app
 from .core import migrate
+from .core import audit
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
 from .core.db import Base, make_engine, make_session_factory
@@ -81,12 +82,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, test_country_profile: Path) -> Settings:
-    return Settings(
+    settings = Settings(
         environment="test",
         database_url=database_url,
         secret_key=TEST_SECRET,
         country_profile=test_country_profile,
     )
+    audit.configure(TEST_SECRET)  # what build_runtime does: key the audit chain
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import audit
 from .country import LoadedCountry, load_country
 from .db import make_engine, make_session_factory
 from .registry import Module, Ports, installed_modules
@@ -36,6 +37,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     warning = settings.secret_warning()
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
+    audit.configure(settings.secret_key.get_secret_value())
     modules = installed_modules()
     country = load_profile(settings, modules)
     engine = make_engine(settings.database_url, echo=settings.database_echo)
