@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -14,13 +16,13 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, migrate, update_check
+from .core import audit, i18n, migrate, security, update_check
 from .core.country import CountryProfileError
+from .core.errors import Problem
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
 from .core.registry import SeedContext, installed_modules
 from .core.runtime import Runtime, build_runtime
-from .core.security import issue_partner_key
 from .core.settings import get_settings
 from .core.stack import licence_coverage, licence_grant, stack_info
 from .core.system import META_SCOPE
@@ -201,10 +203,29 @@ def db_revision(
         migrate.revision(rt.engine, branch=branch, message=message)
 
 
+Actor = Annotated[
+    str | None,
+    typer.Option(help="The operator doing this, recorded in the audit chain (default: the OS user)"),
+]
+
+
+def operator(actor: str | None) -> str:
+    if actor is None:
+        try:
+            actor = getpass.getuser()
+        except (KeyError, OSError):  # a container user without a passwd entry
+            actor = "unknown"
+    return f"operator:{actor}"
+
+
 @partner_app.command("create")
 def partner_create(
     name: Annotated[str, typer.Option(help="Relying party name")],
     scope: Annotated[list[str], typer.Option(help="Scope to grant (repeatable)")],
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="The key stops working after this many days (default: never)")
+    ] = None,
+    actor: Actor = None,
 ) -> None:
     """Register a partner and print its API key (shown once)."""
     known = all_scopes()
@@ -213,16 +234,81 @@ def partner_create(
         message = _("unknown scope(s) {unknown}; allowed: {allowed}")
         err_console.print(message.format(unknown=", ".join(unknown), allowed=", ".join(known)), style="red")
         raise typer.Exit(2)
+    expires_in = timedelta(days=expires_in_days) if expires_in_days is not None else None
     with runtime() as rt, rt.session_factory.begin() as session:
-        issued = issue_partner_key(session=session, name=name, scopes=scope)
+        issued = security.issue_partner_key(
+            session=session, name=name, scopes=scope, actor=operator(actor), expires_in=expires_in
+        )
     typer.echo(issued.key)
+
+
+@partner_app.command("list")
+def partner_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Every partner: id, name, key prefix, scopes, active, created and expiry (never the key)."""
+    with runtime() as rt, rt.session_factory() as session:
+        partners = security.list_partners(session=session)
+        rows = [
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "prefix": partner.key_prefix,
+                "scopes": partner.scopes,
+                "active": partner.active,
+                "created_at": security.iso_utc(partner.created_at),
+                "expires_at": security.iso_utc(partner.expires_at),
+            }
+            for partner in partners
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    never, yes, no = _("never"), _("yes"), _("no")
+    for row in rows:
+        expires = (row["expires_at"] or never)[:16]
+        active = yes if row["active"] else no
+        line = f"{row['id']:>4}  {row['prefix']}  {active:<4} {row['created_at'][:16]}  {expires:<16}  {row['name']}"
+        console.print(f"{line}  [{', '.join(row['scopes'])}]", soft_wrap=True, markup=False, highlight=False)
+
+
+@partner_app.command("revoke")
+def partner_revoke(
+    partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
+) -> None:
+    """Revoke a partner's key at once."""
+    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+        partner = security.revoke_partner(session=session, partner_id=partner_id, actor=operator(actor))
+    console.print(_("partner {id} ({name}) revoked").format(id=partner.id, name=partner.name), markup=False)
+
+
+@partner_app.command("rotate")
+def partner_rotate(
+    partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
+) -> None:
+    """Issue a new key for a partner and print it (shown once); the old key stops working at once."""
+    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+        issued = security.rotate_partner_key(session=session, partner_id=partner_id, actor=operator(actor))
+    typer.echo(issued.key)
+
+
+@contextmanager
+def refused_problem() -> Iterator[None]:
+    """A domain problem (an unknown partner): its detail on one line and exit code 1."""
+    try:
+        yield
+    except Problem as problem:
+        err_console.print(problem.detail, style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()
 def seed() -> None:
     """Load a little demo data and print a demo partner key with every scope."""
     with runtime() as rt, rt.session_factory.begin() as session:
-        issued = issue_partner_key(session=session, name="Demo partner", scopes=all_scopes())
+        issued = security.issue_partner_key(
+            session=session, name="Demo partner", scopes=all_scopes(), actor=operator(None)
+        )
         context = SeedContext(session=session, country=rt.country, ports=rt.ports)
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
     for line in lines:
