@@ -13,6 +13,7 @@ from .core import system
 from .core.deps import authenticated_partner
 from .core.errors import install_problem_handlers
 from .core.i18n import LocaleMiddleware
+from .core.logs import RequestScopeMiddleware
 from .core.models import Partner
 from .core.runtime import build_runtime
 from .core.settings import Settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ports = runtime.ports
     install_problem_handlers(app)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
+    app.add_middleware(RequestScopeMiddleware)  # the access log names the route, not the URL (core/logs.py)
     app.include_router(system.router)
     for module in runtime.modules:
         app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])

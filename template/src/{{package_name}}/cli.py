@@ -16,7 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, migrate, security, update_check
+from .core import audit, i18n, logs, migrate, security, update_check
 from .core.country import CountryProfileError
 from .core.errors import Problem
 from .core.i18n import _, ngettext
@@ -96,7 +96,14 @@ def serve(
     """Serve the HTTP API."""
     with runtime():
         pass  # refuse to start on invalid configuration before uvicorn forks workers
-    uvicorn.run(f"{__package__}.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        f"{__package__}.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logs.log_config(),  # the access log without URL values or query strings
+    )
 
 
 @db_app.command("upgrade")
