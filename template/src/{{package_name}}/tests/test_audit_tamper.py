@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, create_engine, make_url, select, text, update
 from typer.testing import CliRunner
 
 from ..cli import app
@@ -29,8 +30,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path) -> Iterator[Path]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'audit.db'}")
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine
+) -> Iterator[Path]:
+    """The CLI pointed at the test database (SQLite, or PostgreSQL with TEST_DATABASE_URL), emptied after."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
@@ -60,9 +64,11 @@ def chain(cli_env: Path) -> Iterator[Engine]:
 
 
 def canonical(event: AuditEvent, previous_hash: str) -> bytes:
-    moment = event.occurred_at.replace(tzinfo=None) if event.occurred_at.tzinfo is None else event.occurred_at
+    moment = event.occurred_at
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     content = {
-        "occurred_at": moment.isoformat(timespec="microseconds").split("+")[0],
+        "occurred_at": moment.isoformat(timespec="microseconds"),
         "actor": event.actor,
         "action": event.action,
         "subject": event.subject,
@@ -168,8 +174,31 @@ def plain_chain(engine: Engine, count: int) -> list[str]:
     return hashes
 
 
-def test_upgrading_re_keys_a_chain_written_with_plain_sha256(settings: Settings, tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+@pytest.fixture
+def fresh_engine(settings: Settings, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of the kind the suite runs on (a new one on the PostgreSQL server)."""
+    server = make_url(settings.database_url)
+    if not server.drivername.startswith("postgresql"):
+        engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(server.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrading_re_keys_a_chain_written_with_plain_sha256(fresh_engine: Engine, tmp_path: Path) -> None:
+    engine = fresh_engine
     migrate.upgrade(engine, "c0de00000001")
     plain = plain_chain(engine, 5)
     with make_session_factory(engine)() as session:
@@ -183,11 +212,10 @@ def test_upgrading_re_keys_a_chain_written_with_plain_sha256(settings: Settings,
     migrate.downgrade(engine, "c0de00000001", backup_dir=tmp_path / "backups")  # and back to plain SHA-256
     with make_session_factory(engine)() as session:
         assert list(session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id))) == plain
-    engine.dispose()
 
 
-def test_upgrading_refuses_to_re_key_a_chain_already_broken(settings: Settings, tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+def test_upgrading_refuses_to_re_key_a_chain_already_broken(fresh_engine: Engine) -> None:
+    engine = fresh_engine
     migrate.upgrade(engine, "c0de00000001")
     plain_chain(engine, 3)
     with engine.begin() as connection:
@@ -195,4 +223,3 @@ def test_upgrading_refuses_to_re_key_a_chain_already_broken(settings: Settings, 
     with pytest.raises(migrate.MigrationRefused, match="already broken at event"):
         migrate.upgrade(engine)
     assert migrate.pending_heads(engine)  # nothing half-written: the whole upgrade rolled back
-    engine.dispose()

@@ -25,8 +25,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path) -> Iterator[Path]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'partners.db'}")
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine
+) -> Iterator[Path]:
+    """The CLI pointed at the test database (SQLite, or PostgreSQL with TEST_DATABASE_URL), emptied after."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
