@@ -271,11 +271,11 @@ def partner_list(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    never, yes, no = _("never"), _("yes"), _("no")
+    # id, prefix, + active / - revoked, created, expires (- never), name, [scopes]
     for row in rows:
-        expires = (row["expires_at"] or never)[:16]
-        active = yes if row["active"] else no
-        line = f"{row['id']:>4}  {row['prefix']}  {active:<4} {row['created_at'][:16]}  {expires:<16}  {row['name']}"
+        expires = (row["expires_at"] or "-")[:16]
+        active = "+" if row["active"] else "-"
+        line = f"{row['id']:>4}  {row['prefix']}  {active} {row['created_at'][:16]}  {expires:<16}  {row['name']}"
         console.print(f"{line}  [{', '.join(row['scopes'])}]", soft_wrap=True, markup=False, highlight=False)
 
 
