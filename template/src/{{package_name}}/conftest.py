@@ -19,8 +19,7 @@ from sqlalchemy import Engine, create_engine, delete, insert, make_url, text
 from sqlalchemy.orm import Session
 
 from .app import create_app
-from .core import migrate
-from .core import audit
+from .core import audit, migrate
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
 from .core.db import Base, make_engine, make_session_factory

@@ -100,7 +100,7 @@ def chain_key(secret: str) -> bytes:
 
 def configure(secret: str) -> None:
     """Key the chain for this process; `build_runtime` calls it with the settings' SECRET_KEY."""
-    global _key, _hmac_template  # noqa: PLW0603 - one key per process, set once at start-up
+    global _key, _hmac_template
     _key = chain_key(secret)
     _hmac_template = hmac.new(_key, digestmod=hashlib.sha256)
 

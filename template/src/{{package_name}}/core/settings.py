@@ -23,7 +23,7 @@ PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse, not 
 MIN_SECRET_LENGTH = 32
 MIN_DISTINCT_CHARACTERS = 12
 MIN_SECRET_BITS = 128
-GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 - a command, not a secret
 
 Environment = Literal["development", "test", "production"]
 
@@ -78,7 +78,10 @@ def secret_weakness(secret: str) -> str | None:
     counts = Counter(secret)
     if len(counts) < MIN_DISTINCT_CHARACTERS:
         return _("made of only {count} distinct characters").format(count=len(counts))
-    if any(len(secret) % period == 0 and secret == secret[:period] * (len(secret) // period) for period in range(1, len(secret) // 2 + 1)):
+    if any(
+        len(secret) % period == 0 and secret == secret[:period] * (len(secret) // period)
+        for period in range(1, len(secret) // 2 + 1)
+    ):
         return _("a shorter string repeated")
     bits = -sum(count * math.log2(count / len(secret)) for count in counts.values())
     if bits < MIN_SECRET_BITS:

@@ -96,7 +96,9 @@ class Spec:
             # Required properties and the national ID ("exactly one of national_id or external_id").
             required = set(schema.get("required", []))
             return {
-                name: national_id if is_national_id(name, self.resolve(prop)) else self.example(prop, national_id, depth + 1)
+                name: national_id
+                if is_national_id(name, self.resolve(prop))
+                else self.example(prop, national_id, depth + 1)
                 for name, prop in schema.get("properties", {}).items()
                 if name in required or is_national_id(name, self.resolve(prop))
             }
@@ -183,7 +185,7 @@ def server(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple
         "NATION_STACK_LOCALE": "en",
     }
     with log.open("w") as output:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and package
             [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
@@ -244,7 +246,10 @@ def test_no_national_id_reaches_the_server_log(
                 attempts: list[dict[str, Any]] = [
                     {"headers": headers, "json": body},
                     {"headers": {}, "json": body},  # no key: 401
-                    {"headers": {**headers, "Content-Type": "application/json"}, "content": f'{{"national_id": "{national_id}", '},
+                    {
+                        "headers": {**headers, "Content-Type": "application/json"},
+                        "content": f'{{"national_id": "{national_id}", ',
+                    },
                     {"headers": headers, "json": [national_id, {"national_id": int(national_id)}]},
                 ]
                 for attempt in attempts:

@@ -66,7 +66,9 @@ def create(*extra: str) -> str:
 
 def partner_events(engine: Engine) -> list[AuditEvent]:
     with make_session_factory(engine)() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action.like("partner.%")).order_by(AuditEvent.id)))
+        return list(
+            session.scalars(select(AuditEvent).where(AuditEvent.action.like("partner.%")).order_by(AuditEvent.id))
+        )
 
 
 def meta(api: TestClient, key: str):

@@ -55,7 +55,9 @@ def test_generated_secrets_pass(secret: str) -> None:
 def test_development_must_be_asked_for_and_warns_about_the_placeholder(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    development = settings.model_copy(update={"environment": "development", "secret_key": SecretStr(PLACEHOLDER_SECRET)})
+    development = settings.model_copy(
+        update={"environment": "development", "secret_key": SecretStr(PLACEHOLDER_SECRET)}
+    )
     assert Settings(environment="development").secret_key.get_secret_value() == PLACEHOLDER_SECRET
     runtime = build_runtime(development)
     runtime.engine.dispose()

@@ -78,9 +78,7 @@ def _rehash(*, check: Callable[[bytes], str], write: Callable[[bytes], str]) -> 
                     "(that would hide the tampering): investigate, then restore the chain from a backup"
                 )
             new_hash = write(_canonical(row, new_previous))
-            bind.execute(
-                events.update().where(events.c.id == row.id).values(previous_hash=new_previous, hash=new_hash)
-            )
+            bind.execute(events.update().where(events.c.id == row.id).values(previous_hash=new_previous, hash=new_hash))
             old_previous, new_previous, last_id = row.hash, new_hash, row.id
     current = bind.execute(sa.select(head.c.last_hash).where(head.c.id == 1)).scalar_one_or_none()
     if current is not None and current != old_previous:
