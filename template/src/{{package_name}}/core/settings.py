@@ -42,9 +42,6 @@ class Settings(BaseSettings):
     # Where `audit checkpoint` appends signed heads of the audit chain: a folder OUTSIDE the
     # database (another disk, a write-once bucket mount), so rewriting the database is not enough.
     audit_checkpoint_dir: Path = Path("audit-checkpoints")
-    # /docs, /redoc and /openapi.json outside development and test: off unless enabled, and then
-    # only for a caller with a valid partner API key.
-    api_docs: bool = False
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:
