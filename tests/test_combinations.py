@@ -59,7 +59,7 @@ def test_combination_generates_lints_migrates_and_passes_its_suite(
     assert_ok(run([str(python), "-m", "ruff", "check", "."], stack), "ruff check")
     assert_ok(run([str(python), "-m", "ruff", "format", "--check", "."], stack), "ruff format --check")
 
-    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "ENVIRONMENT": "development"}
     assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade (heads)")
     assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
 

@@ -67,7 +67,7 @@ def test_a_custom_country_generates_a_stack_whose_suite_passes_and_which_names_i
     assert "generated without an income-tax law" in (stack / "README.md").read_text(encoding="utf-8")
     assert_ok(run([str(python), "-m", "ruff", "check", "."], stack), "ruff check")
 
-    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'custom.db'}"}
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'custom.db'}", "ENVIRONMENT": "development"}
     assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade")
     checked = run([str(python), "-m", package, "check"], stack, NATION_STACK_LOCALE="en", **database)
     assert checked.returncode == 1, checked.stdout + checked.stderr

@@ -150,7 +150,12 @@ def test_generation_refuses_a_revoked_grant(licensor: tuple[Path, Path], tmp_pat
 
 def stack_cli(python: Path, stack: Path, *args: str) -> subprocess.CompletedProcess[str]:
     package = yaml.safe_load((stack / ".copier-answers.yml").read_text())["package_name"]
-    env = {**os.environ, "PYTHONPATH": str(stack / "src"), "DATABASE_URL": f"sqlite:///{stack / 'x.db'}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(stack / "src"),
+        "DATABASE_URL": f"sqlite:///{stack / 'x.db'}",
+        "ENVIRONMENT": "development",
+    }
     return subprocess.run(
         [str(python), "-m", package, *args], cwd=stack, env=env, capture_output=True, text=True, check=False
     )

@@ -96,7 +96,12 @@ def test_inventory_reads_meta_of_a_running_deployment(tmp_path: Path, python: Pa
     template = clone_template(tmp_path / "template")
     stack = generate_at(template, release(template, "0.9.0"), tmp_path / "stack", modules=["identity"])
     package = yaml.safe_load((stack / ".copier-answers.yml").read_text())["package_name"]
-    env = {**os.environ, "PYTHONPATH": str(stack / "src"), "DATABASE_URL": f"sqlite:///{tmp_path / 'meta.db'}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(stack / "src"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'meta.db'}",
+        "ENVIRONMENT": "development",
+    }
     run = [str(python), "-m", package]
     subprocess.run([*run, "db", "upgrade"], cwd=stack, env=env, check=True, capture_output=True)
     key = subprocess.run(

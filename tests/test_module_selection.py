@@ -57,7 +57,12 @@ def answers_of(stack: Path) -> dict:
 
 
 def stack_env(stack: Path, database: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(stack / "src"), "DATABASE_URL": f"sqlite:///{database}"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(stack / "src"),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "ENVIRONMENT": "development",  # production, the default, needs a strong SECRET_KEY
+    }
 
 
 def stack_call(python: Path, stack: Path, database: Path, *args: str) -> subprocess.CompletedProcess[str]:

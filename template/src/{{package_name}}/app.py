@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .core import system
+from .core.deps import authenticated_partner
 from .core.errors import document_problems, install_problem_handlers
 from .core.i18n import LocaleMiddleware
+from .core.logs import RequestScopeMiddleware
+from .core.models import Partner
 from .core.runtime import build_runtime
 from .core.schemas import state_the_deployment
 from .core.settings import Settings
@@ -26,12 +29,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.engine.dispose()
 
     info = stack_info()
+    # The API documents describe every endpoint: open in development and test; in production
+    # /docs and /redoc are off (a browser cannot send the key) and /openapi.json answers only
+    # a caller with a valid partner API key.
+    documents_open = runtime.settings.environment != "production"
     app = FastAPI(
         title=info.deployment_name,
         version=info.template_version,
         summary=f"Nation Stack for {runtime.country.profile.name}: "
         + ", ".join(m.manifest.title for m in runtime.modules),
         lifespan=lifespan,
+        openapi_url="/openapi.json" if documents_open else None,
+        docs_url="/docs" if documents_open else None,
+        redoc_url="/redoc" if documents_open else None,
     )
     app.state.settings = runtime.settings
     app.state.country = runtime.country
@@ -40,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ports = runtime.ports
     install_problem_handlers(app)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
+    app.add_middleware(RequestScopeMiddleware)  # the access log names the route, not the URL (core/logs.py)
     app.include_router(system.router)
     for module in runtime.modules:
         app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])
@@ -48,6 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if module.openapi_values is not None:
             values.update(module.openapi_values(runtime.country))
     install_openapi(app, values)
+    if not documents_open:
+
+        @app.get("/openapi.json", include_in_schema=False)
+        def openapi(_partner: Annotated[Partner, Depends(authenticated_partner)]) -> dict:
+            return app.openapi()
+
     return app
 
 

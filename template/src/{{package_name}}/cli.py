@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -14,13 +16,13 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, migrate, update_check
+from .core import audit, i18n, logs, migrate, security, update_check
 from .core.country import CountryProfileError
+from .core.errors import Problem
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
 from .core.registry import SeedContext, installed_modules
 from .core.runtime import Runtime, build_runtime
-from .core.security import issue_partner_key
 from .core.settings import get_settings
 from .core.stack import licence_coverage, licence_grant, stack_info
 from .core.system import META_SCOPE
@@ -31,8 +33,10 @@ err_console = Console(stderr=True)
 app = typer.Typer(help="Nation Stack deployment: run the service and its national batch jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: one Alembic branch for the core and for each module.", no_args_is_help=True)
 partner_app = typer.Typer(help="Relying parties and their API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit chain: verify it, and anchor it outside the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
+app.add_typer(audit_app, name="audit")
 app.command("update-check")(update_check.update_check)
 for _module in installed_modules():
     if _module.cli is not None:
@@ -92,7 +96,14 @@ def serve(
     """Serve the HTTP API."""
     with runtime():
         pass  # refuse to start on invalid configuration before uvicorn forks workers
-    uvicorn.run(f"{__package__}.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        f"{__package__}.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=logs.log_config(),  # the access log without URL values or query strings
+    )
 
 
 @db_app.command("upgrade")
@@ -199,10 +210,29 @@ def db_revision(
         migrate.revision(rt.engine, branch=branch, message=message)
 
 
+Actor = Annotated[
+    str | None,
+    typer.Option(help="The operator doing this, recorded in the audit chain (default: the OS user)"),
+]
+
+
+def operator(actor: str | None) -> str:
+    if actor is None:
+        try:
+            actor = getpass.getuser()
+        except (KeyError, OSError):  # a container user without a passwd entry
+            actor = "unknown"
+    return f"operator:{actor}"
+
+
 @partner_app.command("create")
 def partner_create(
     name: Annotated[str, typer.Option(help="Relying party name")],
     scope: Annotated[list[str], typer.Option(help="Scope to grant (repeatable)")],
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="The key stops working after this many days (default: never)")
+    ] = None,
+    actor: Actor = None,
 ) -> None:
     """Register a partner and print its API key (shown once)."""
     known = all_scopes()
@@ -211,16 +241,81 @@ def partner_create(
         message = _("unknown scope(s) {unknown}; allowed: {allowed}")
         err_console.print(message.format(unknown=", ".join(unknown), allowed=", ".join(known)), style="red")
         raise typer.Exit(2)
+    expires_in = timedelta(days=expires_in_days) if expires_in_days is not None else None
     with runtime() as rt, rt.session_factory.begin() as session:
-        issued = issue_partner_key(session=session, name=name, scopes=scope)
+        issued = security.issue_partner_key(
+            session=session, name=name, scopes=scope, actor=operator(actor), expires_in=expires_in
+        )
     typer.echo(issued.key)
+
+
+@partner_app.command("list")
+def partner_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Every partner: id, name, key prefix, scopes, active, created and expiry (never the key)."""
+    with runtime() as rt, rt.session_factory() as session:
+        partners = security.list_partners(session=session)
+        rows = [
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "prefix": partner.key_prefix,
+                "scopes": partner.scopes,
+                "active": partner.active,
+                "created_at": security.iso_utc(partner.created_at),
+                "expires_at": security.iso_utc(partner.expires_at),
+            }
+            for partner in partners
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    # id, prefix, + active / - revoked, created, expires (- never), name, [scopes]
+    for row in rows:
+        expires = (row["expires_at"] or "-")[:16]
+        active = "+" if row["active"] else "-"
+        line = f"{row['id']:>4}  {row['prefix']}  {active} {row['created_at'][:16]}  {expires:<16}  {row['name']}"
+        console.print(f"{line}  [{', '.join(row['scopes'])}]", soft_wrap=True, markup=False, highlight=False)
+
+
+@partner_app.command("revoke")
+def partner_revoke(
+    partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
+) -> None:
+    """Revoke a partner's key at once."""
+    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+        partner = security.revoke_partner(session=session, partner_id=partner_id, actor=operator(actor))
+    console.print(_("partner {id} ({name}) revoked").format(id=partner.id, name=partner.name), markup=False)
+
+
+@partner_app.command("rotate")
+def partner_rotate(
+    partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
+) -> None:
+    """Issue a new key for a partner and print it (shown once); the old key stops working at once."""
+    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+        issued = security.rotate_partner_key(session=session, partner_id=partner_id, actor=operator(actor))
+    typer.echo(issued.key)
+
+
+@contextmanager
+def refused_problem() -> Iterator[None]:
+    """A domain problem (an unknown partner): its detail on one line and exit code 1."""
+    try:
+        yield
+    except Problem as problem:
+        err_console.print(problem.detail, style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()
 def seed() -> None:
     """Load a little demo data and print a demo partner key with every scope."""
     with runtime() as rt, rt.session_factory.begin() as session:
-        issued = issue_partner_key(session=session, name="Demo partner", scopes=all_scopes())
+        issued = security.issue_partner_key(
+            session=session, name="Demo partner", scopes=all_scopes(), actor=operator(None)
+        )
         context = SeedContext(session=session, country=rt.country, ports=rt.ports)
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
     for line in lines:
@@ -241,10 +336,7 @@ def check() -> None:
             message = ngettext("pending migration: {heads}", "pending migrations: {heads}", len(pending))
             problems.append(message.format(heads=", ".join(sorted(pending))))
         else:
-            with rt.session_factory() as session:
-                report = audit.verify_chain(session=session)
-            if not report.intact:
-                problems.append(_("audit chain broken at event {event}").format(event=report.first_broken_id))
+            problems.extend(chain_problems(rt, with_checkpoints=True))
         profile = rt.country.profile
         coverage = licence_coverage(
             licence_dir=rt.settings.licence_dir, country=profile.country, modules=[m.name for m in rt.modules]
@@ -274,6 +366,56 @@ def check() -> None:
         if problems:
             raise typer.Exit(1)
         console.print(_("all checks passed"), style="green")
+
+
+def chain_problems(rt: Runtime, *, with_checkpoints: bool) -> list[str]:
+    """What is wrong with the audit chain, checked with its key and against the signed checkpoints."""
+    secret = rt.settings.secret_key.get_secret_value()
+    directory = rt.settings.audit_checkpoint_dir
+    checkpoints = audit.read_checkpoints(directory, secret=secret) if with_checkpoints else []
+    with rt.session_factory() as session:
+        report = audit.verify_chain(session=session, checkpoints=checkpoints)
+    problems = list(report.problems)
+    if report.first_broken_id is not None:
+        problems.insert(0, _("audit chain broken at event {event}").format(event=report.first_broken_id))
+    if with_checkpoints and not checkpoints:
+        message = _("audit chain: no signed checkpoint in {directory} yet; schedule `audit checkpoint`")
+        err_console.print(message.format(directory=directory), style="yellow", soft_wrap=True, markup=False)
+    return problems
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoints: Annotated[
+        bool, typer.Option(help="Also check the chain against the signed checkpoints in AUDIT_CHECKPOINT_DIR")
+    ] = True,
+) -> None:
+    """Check every link of the audit chain with its key, and the chain against the signed checkpoints."""
+    with runtime() as rt:
+        problems = chain_problems(rt, with_checkpoints=checkpoints)
+    for problem in problems:
+        err_console.print(problem, style="red", soft_wrap=True, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    console.print(_("audit chain intact"), style="green")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Append the signed head of the audit chain to AUDIT_CHECKPOINT_DIR (run it on a schedule)."""
+    with runtime() as rt:
+        problems = chain_problems(rt, with_checkpoints=True)
+        if problems:  # never sign a chain that does not verify
+            for problem in problems:
+                err_console.print(problem, style="red", soft_wrap=True, markup=False)
+            raise typer.Exit(1)
+        secret = rt.settings.secret_key.get_secret_value()
+        with rt.session_factory() as session:
+            path = audit.write_checkpoint(session=session, directory=rt.settings.audit_checkpoint_dir, secret=secret)
+    console.print(_("audit checkpoint written: {path}").format(path=path), soft_wrap=True, markup=False)
+    console.print(
+        _("public key (Ed25519, base64): {key}").format(key=audit.public_key_text(secret)), soft_wrap=True, markup=False
+    )
 
 
 def all_scopes() -> list[str]:

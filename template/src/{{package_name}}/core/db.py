@@ -28,9 +28,13 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """The one place engines are made: bound parameters (national IDs, names) never reach an
+    exception message or a log line (`hide_parameters`), whatever logs the error."""
     if not is_sqlite(url):
-        return create_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    engine = create_engine(
+        url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+    )
     event.listen(engine, "connect", _configure_sqlite)
     return engine
 

@@ -48,6 +48,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LocaleDep = Annotated[str, Depends(get_locale)]
 
 
+def authenticated_partner(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> Partner:
+    """Any partner with a valid key, whatever its scopes (the API documents in production)."""
+    with request.app.state.session_factory() as session:
+        return authenticate(session=session, key=key)
+
+
 def require_scope(scope: str) -> Callable[..., Partner]:
     """A dependency that authenticates the partner and checks it holds `scope`."""
 

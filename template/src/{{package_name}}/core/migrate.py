@@ -28,6 +28,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, inspect
 
+from . import audit
 from .db import Base
 from .i18n import _
 from .registry import installed_modules
@@ -48,6 +49,9 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("version_locations", _join(locations))
     config.attributes["engine"] = engine
     config.attributes["target_metadata"] = target_metadata()
+    # The core migration that re-keys a chain written with plain SHA-256 asks for the chain's key
+    # (only when there are events to re-key, so migrating an empty database needs no secret).
+    config.attributes["audit_chain_key"] = audit.configured_key
     return config
 
 

@@ -27,10 +27,11 @@ class Partner(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # None: never
 
 
 class AuditEvent(Base):
-    """One append-only audit record; `hash` covers the record and the previous hash."""
+    """One append-only audit record; `hash` is an HMAC of the record and the previous hash (core/audit.py)."""
 
     __tablename__ = "core_audit_event"
 

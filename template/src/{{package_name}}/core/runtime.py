@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import audit
 from .country import LoadedCountry, load_country
 from .db import make_engine, make_session_factory
 from .registry import Module, Ports, installed_modules
@@ -32,6 +34,10 @@ def load_profile(settings: Settings, modules: tuple[Module, ...]) -> LoadedCount
 def build_runtime(settings: Settings | None = None) -> Runtime:
     """Validate settings and the country profile, then connect; raises on the first invalid input."""
     settings = settings or get_settings()
+    warning = settings.secret_warning()
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    audit.configure(settings.secret_key.get_secret_value())
     modules = installed_modules()
     country = load_profile(settings, modules)
     engine = make_engine(settings.database_url, echo=settings.database_echo)

@@ -1,11 +1,15 @@
 """Runtime settings, read from the environment and `.env`.
 
-A placeholder secret is refused outside development: sector tokens and API key
-hashes derive from it, so a shared default would let anyone forge them.
+`ENVIRONMENT` defaults to production: development (which accepts the placeholder secret,
+with a warning) must be asked for. Outside development `SECRET_KEY` must pass the strength
+rule of `secret_weakness`: sector tokens, API key hashes, the audit chain's HMAC and its
+checkpoint signing key all derive from it, so a guessable secret would let anyone forge them.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,32 +17,89 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .i18n import _
+
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse, not a secret
+MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_CHARACTERS = 12
+MIN_SECRET_BITS = 128
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 - a command, not a secret
 
 Environment = Literal["development", "test", "production"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=("deployment.env", ".env"), extra="ignore")
+    # hide_input_in_errors: a refused setting's error would otherwise print every input, the secret too.
+    model_config = SettingsConfigDict(env_file=("deployment.env", ".env"), extra="ignore", hide_input_in_errors=True)
 
-    environment: Environment = "development"
+    environment: Environment = "production"
     database_url: str = "sqlite:///./nation-stack.db"
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     country_profile: Path = Path("country.yml")
     licence_dir: Path = Path("licence")
     backup_dir: Path = Path("backups")  # where `db downgrade` writes the backup it makes first
     database_echo: bool = False
+    # Where `audit checkpoint` appends signed heads of the audit chain: a folder OUTSIDE the
+    # database (another disk, a write-once bucket mount), so rewriting the database is not enough.
+    audit_checkpoint_dir: Path = Path("audit-checkpoints")
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        secret = self.secret_key.get_secret_value()
-        if self.environment != "development" and (secret == PLACEHOLDER_SECRET or len(secret) < 16):
-            raise ValueError(
-                f"SECRET_KEY must be set to a random value of at least 16 characters "
-                f"when ENVIRONMENT={self.environment}; generate one with "
-                f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-            )
+    def _refuse_weak_secret(self) -> Settings:
+        weakness = secret_weakness(self.secret_key.get_secret_value())
+        if weakness is not None and self.environment != "development":
+            raise ValueError(secret_rule_message(weakness, self.environment))
         return self
+
+    def secret_warning(self) -> str | None:
+        """The start-up warning for a weak secret accepted only because this is development."""
+        weakness = secret_weakness(self.secret_key.get_secret_value())
+        if weakness is None:
+            return None
+        return _(
+            "WARNING: SECRET_KEY is {weakness}; accepted only because ENVIRONMENT=development. "
+            "Never use it with real data; generate one with `{command}`"
+        ).format(weakness=weakness, command=GENERATE_SECRET)
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why `secret` is too weak to protect a deployment, or None when it passes the rule.
+
+    The rule: not the placeholder, at least 32 characters, at least 12 distinct characters,
+    not one shorter string repeated, and at least 128 bits of estimated entropy (length times the
+    Shannon entropy of its character frequencies). `secrets.token_urlsafe(32)` passes with room.
+    """
+    if secret == PLACEHOLDER_SECRET:
+        return _("the placeholder '{placeholder}'").format(placeholder=PLACEHOLDER_SECRET)
+    if len(secret) < MIN_SECRET_LENGTH:
+        return _("only {length} characters long").format(length=len(secret))
+    counts = Counter(secret)
+    if len(counts) < MIN_DISTINCT_CHARACTERS:
+        return _("made of only {count} distinct characters").format(count=len(counts))
+    if any(
+        len(secret) % period == 0 and secret == secret[:period] * (len(secret) // period)
+        for period in range(1, len(secret) // 2 + 1)
+    ):
+        return _("a shorter string repeated")
+    bits = -sum(count * math.log2(count / len(secret)) for count in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return _("too predictable (about {bits} bits of entropy)").format(bits=int(bits))
+    return None
+
+
+def secret_rule_message(weakness: str, environment: str) -> str:
+    return _(
+        "SECRET_KEY is {weakness}, which is refused when ENVIRONMENT={environment}: it must be at least "
+        "{length} characters with at least {distinct} distinct characters, not a repeated pattern, and "
+        "about {bits} bits of entropy or more. Generate one with `{command}` (or set ENVIRONMENT=development "
+        "on a developer's machine)"
+    ).format(
+        weakness=weakness,
+        environment=environment,
+        length=MIN_SECRET_LENGTH,
+        distinct=MIN_DISTINCT_CHARACTERS,
+        bits=MIN_SECRET_BITS,
+        command=GENERATE_SECRET,
+    )
 
 
 @lru_cache
