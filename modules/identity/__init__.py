@@ -9,6 +9,7 @@ from .cli import app as cli_app
 from .config import IdentityCountry
 from .residents import RegistryResidents
 from .router import SCOPES, router
+from .schemas import openapi_values
 from .seed import seed
 from .tokens import RegistrySectorTokens
 
@@ -23,4 +24,5 @@ module = Module(
     country_schema=IdentityCountry,
     provides={SectorTokens: RegistrySectorTokens, ResidentRegistry: RegistryResidents},
     seed=seed,
+    openapi_values=openapi_values,
 )

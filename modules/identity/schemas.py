@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from ...core.country import LoadedCountry
 from ...core.i18n import _
-from ...core.schemas import Line, Text
+from ...core.schemas import Line, Text, deployment_value
 
 Factor = Literal["demo", "otp"]
 IdType = Literal["nid", "vid"]
@@ -22,18 +23,19 @@ ADDRESS_PART_LENGTH = 200
 NAME_LENGTH = 200
 
 # Every text is a Line (one line, no control characters) or a str with a stricter pattern of its own
-# (a Line's pattern would hide it in the OpenAPI); surrounding spaces are stripped
-# (str_strip_whitespace), so a required text must hold something besides white space.
-_PRINTABLE = r"[\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff]"  # what a Line allows (core/schemas.py)
-_SOLID = (  # the same without white space (str.isspace), which str_strip_whitespace removes at either end
-    r"[\x21-\x7e\xa1-\u167f\u1681-\u1fff\u200b-\u2027\u202a-\u202e\u2030-\u205e\u2060-\u2fff\u3001-\ud7ff"
-    r"\ue000-\U0010ffff]"
-)
-NON_BLANK = f"^{_PRINTABLE}*{_SOLID}{_PRINTABLE}*$"
-# No space at either end, so stripping cannot shorten it below a minimum length.
-TRIMMED = f"^{_SOLID}(?:{_PRINTABLE}*{_SOLID})?$"
-Name = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, pattern=NON_BLANK)]
-Phone = Annotated[Line, Field(max_length=30, description="E.164 (+254712345678) or the country's national format")]
+# (a Line's pattern would hide it in the OpenAPI). Surrounding spaces are stripped
+# (str_strip_whitespace), so a required text must hold something besides white space: stated as a
+# second, simple rule (`not` blank) rather than one pattern for both, which generators cannot handle.
+NOT_BLANK = {"not": {"pattern": r"^\s*$"}}
+Name = Annotated[Line, Field(min_length=1, max_length=NAME_LENGTH, json_schema_extra=NOT_BLANK)]
+Phone = Annotated[
+    Line,
+    Field(
+        max_length=30,
+        description="A valid phone number: E.164 (+254712345678) or the country's national format",
+        json_schema_extra={"format": "phone-number"},
+    ),
+]
 TransactionId = Annotated[
     str,
     Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="The relying party's transaction ID"),
@@ -136,8 +138,7 @@ BirthDate = Annotated[
 
 
 class _Strict(BaseModel):
-    # Python's regular expressions, as clients and schemathesis read the patterns (NON_BLANK names surrogates).
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, regex_engine="python-re")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class PersonName(_Strict):
@@ -161,6 +162,7 @@ class EnrolmentRequest(_Strict):
         default_factory=dict,
         max_length=ADDRESS_LEVELS,
         description="Address parts keyed by the country's address levels (GET /meta)",
+        json_schema_extra=deployment_value("identity-address-levels"),
     )
     other_names: dict[ScriptCode, PersonName] = Field(
         default_factory=dict,
@@ -169,9 +171,7 @@ class EnrolmentRequest(_Strict):
     )
     biometric_ref: str | None = Field(
         default=None,
-        min_length=8,
-        max_length=500,
-        pattern=TRIMMED,
+        pattern=r"^[A-Za-z0-9._:/+=-]{8,500}$",
         description="Reference of the captured biometric template",
     )
 
@@ -219,7 +219,9 @@ class PersonLookup(_Strict):
 class LifecycleRequest(_Strict):
     national_id: NationalId
     status: Literal["active", "deceased", "deactivated"]
-    reason: str = Field(min_length=1, max_length=500, pattern=NON_BLANK, description="e.g. death certificate number")
+    reason: Line = Field(
+        min_length=1, max_length=500, json_schema_extra=NOT_BLANK, description="e.g. death certificate number"
+    )
 
 
 class PolicyIn(_Strict):
@@ -348,7 +350,10 @@ class ContactUpdate(_Strict):
 
     phone: Phone | None = None
     address: dict[str, AddressPart] | None = Field(
-        default=None, max_length=ADDRESS_LEVELS, description="Address parts keyed by the country's address levels"
+        default=None,
+        max_length=ADDRESS_LEVELS,
+        description="Address parts keyed by the country's address levels",
+        json_schema_extra=deployment_value("identity-address-levels"),
     )
 
 
@@ -374,3 +379,8 @@ class AuthenticationRecord(BaseModel):
 
 class LockRequest(_Strict):
     locked: bool
+
+
+def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
+    """What this deployment's profile adds to the identity schemas: the address levels it has."""
+    return {"identity-address-levels": {"propertyNames": {"enum": list(country.profile.address_levels)}}}

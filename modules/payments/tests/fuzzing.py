@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from random import Random
 
-import phonenumbers
 from hypothesis import strategies as st
 from schwifty import IBAN
 
 from ....core.country import LoadedCountry
+from ....tests.fuzzing import phone_numbers
 from .. import iso20022
 
 _REFERENCE = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9-]{0,34}\Z")
@@ -22,7 +22,7 @@ _AMOUNT = st.integers(min_value=1, max_value=10**9)
 
 
 def formats(country: LoadedCountry) -> dict[str, st.SearchStrategy[str]]:
-    return {"iban": _ibans(), "mobile-number": _mobile_numbers(country.profile.phone_region)}
+    return {"iban": _ibans(), "mobile-number": phone_numbers(country.profile.phone_region)}
 
 
 def media_types(country: LoadedCountry) -> dict[str, st.SearchStrategy[bytes]]:
@@ -33,20 +33,6 @@ def _ibans() -> st.SearchStrategy[str]:
     countries = st.sampled_from(["DE", "FR", "GB", "NL", "SA", "JO", "AE", "MU"])
     seeds = st.integers(min_value=0, max_value=2**32)
     return st.builds(lambda code, seed: str(IBAN.random(country_code=code, random=Random(seed))), countries, seeds)
-
-
-def _mobile_numbers(region: str) -> st.SearchStrategy[str]:
-    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-    national = str(example.national_number)
-
-    def vary(tail: int) -> str | None:
-        digits = national[:-4] + f"{tail:04d}"
-        number = phonenumbers.parse(digits, region)
-        if phonenumbers.is_valid_number(number) and phonenumbers.region_code_for_number(number) == region:
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return None
-
-    return st.integers(0, 9999).map(vary).filter(lambda number: number is not None)
 
 
 def _status_reports() -> st.SearchStrategy[bytes]:

@@ -17,3 +17,19 @@ from hypothesis import strategies as st
 def seeded(generate: Callable[[Random], str]) -> st.SearchStrategy[str]:
     """Values from a module's own generator, driven by a seed Hypothesis chooses (so it can shrink)."""
     return st.integers(min_value=0, max_value=2**64).map(lambda seed: generate(Random(seed)))
+
+
+def phone_numbers(region: str) -> st.SearchStrategy[str]:
+    """Valid mobile numbers of `region`'s numbering plan, in E.164 (variations of its example number)."""
+    import phonenumbers  # only the modules that take phone numbers depend on it
+
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    national = str(example.national_number)
+
+    def vary(tail: int) -> str | None:
+        number = phonenumbers.parse(national[:-4] + f"{tail:04d}", region)
+        if phonenumbers.is_valid_number(number) and phonenumbers.region_code_for_number(number) == region:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return None
+
+    return st.integers(0, 9999).map(vary).filter(lambda number: number is not None)
