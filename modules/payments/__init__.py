@@ -8,6 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .port import LedgerDisbursements
 from .router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
+from .schemas import openapi_values
 from .seed import seed
 
 _HERE = Path(__file__).resolve().parent
@@ -20,4 +21,5 @@ module = Module(
     cli=cli_app,
     provides={Disbursements: LedgerDisbursements},
     seed=seed,
+    openapi_values=openapi_values,
 )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...core.country import LoadedCountry
 from ...core.i18n import _
-from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, UtcDatetime
+from ...core.ports import SectorTokens
+from ...core.registry import installed_modules
+from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, UtcDatetime, deployment_value
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
 
 # Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units. Every amount and every
@@ -44,7 +47,16 @@ class BeneficiaryRef(BaseModel):
     # what the patterns allow is exactly what is accepted.
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["national_id"]}, {"required": ["external_id"]}]},
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["national_id"],
+                    "not": {"required": ["external_id"]},
+                    **deployment_value("payments-by-national-id"),
+                },
+                {"required": ["external_id"], "not": {"required": ["national_id"]}},
+            ]
+        },
     )
 
     national_id: NationalId = Field(default=None)  # type: ignore[assignment]
@@ -330,3 +342,13 @@ class PaymentLineOut(BaseModel):
     state: str
     reason: str | None
     updated_at: UtcDatetime | None
+
+
+def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
+    """What this deployment adds to the payments schemas: no national IDs where no module keeps them.
+
+    The marker's `not` replaces the national-ID branch's own: that branch then accepts nothing.
+    """
+    if any(SectorTokens in module.provides for module in installed_modules()):
+        return {}
+    return {"payments-by-national-id": {"not": {}}}

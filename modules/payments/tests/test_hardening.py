@@ -172,7 +172,10 @@ def test_every_text_the_api_accepts_states_its_constraints(client: TestClient) -
     assert national_id["pattern"] == NATIONAL_ID_PATTERN
     assert beneficiary["external_id"]["pattern"] == EXTERNAL_ID_PATTERN
     # exactly one of them, neither null: as the server checks
-    assert components["BeneficiaryRef"]["oneOf"] == [{"required": ["national_id"]}, {"required": ["external_id"]}]
+    assert components["BeneficiaryRef"]["oneOf"] == [
+        {"required": ["national_id"], "not": {"required": ["external_id"]}},
+        {"required": ["external_id"], "not": {"required": ["national_id"]}},
+    ]
     assert components["BankAccount"]["properties"]["bank_code"]["pattern"] == BANK_CODE_PATTERN
     assert components["BankAccount"]["properties"]["number"]["pattern"] == BANK_ACCOUNT_PATTERN
     assert components["IbanAccount"]["properties"]["bank_code"]["anyOf"][0]["pattern"] == BANK_CODE_PATTERN

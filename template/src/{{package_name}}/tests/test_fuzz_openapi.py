@@ -59,27 +59,6 @@ def registered_formats(country: LoadedCountry) -> Iterator[dict[str, Strategy]]:
     schemathesis.specs.openapi.media_types.unregister_all()
 
 
-# Formats JSON Schema defines (and Schemathesis generates) or that need no strategy.
-STANDARD_FORMATS = {"date", "date-time", "time", "email", "uri", "uuid", "binary", "int32", "int64", "double"}
-
-
-def test_every_custom_format_has_a_strategy(client: TestClient, registered_formats: dict[str, Strategy]) -> None:
-    stated = set(_formats(client.app.openapi()))
-    missing = stated - STANDARD_FORMATS - set(registered_formats)
-    assert not missing, f"custom formats without a strategy in a module's tests/fuzzing.py: {sorted(missing)}"
-
-
-def _formats(document: object) -> Iterator[str]:
-    if isinstance(document, dict):
-        if isinstance(document.get("format"), str):
-            yield document["format"]
-        for value in document.values():
-            yield from _formats(value)
-    elif isinstance(document, list):
-        for value in document:
-            yield from _formats(value)
-
-
 # Request validation is the same code whatever the profile: every module combination is fuzzed
 # with the default country, the other profiles skip it (see country_independent).
 @pytest.mark.country_independent
