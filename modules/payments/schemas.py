@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...core.country import LoadedCountry
 from ...core.i18n import _
-from ...core.ports import SectorTokens
+from ...core.ports import ResidentRegistry, SectorTokens
 from ...core.registry import installed_modules
 from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, UtcDatetime, deployment_value
 from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
@@ -228,7 +228,8 @@ class ProgrammeIn(BaseModel):
     name: Line = Field(min_length=1, max_length=200)
     currency: Currency
     source: Literal["registry", "enrolled"] = Field(
-        description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)"
+        description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)",
+        json_schema_extra=deployment_value("payments-programme-source"),
     )
     eligibility: list[Rule] = Field(default_factory=list, max_length=50)
     entitlement: Entitlement
@@ -345,10 +346,15 @@ class PaymentLineOut(BaseModel):
 
 
 def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
-    """What this deployment adds to the payments schemas: no national IDs where no module keeps them.
+    """What this deployment adds to the payments schemas: no national IDs where no module keeps them,
+    no registry-wide programmes where no module keeps a resident registry.
 
     The marker's `not` replaces the national-ID branch's own: that branch then accepts nothing.
     """
-    if any(SectorTokens in module.provides for module in installed_modules()):
-        return {}
-    return {"payments-by-national-id": {"not": {}}}
+    provided = {port for module in installed_modules() for port in module.provides}
+    values: dict[str, dict[str, Any]] = {}
+    if SectorTokens not in provided:
+        values["payments-by-national-id"] = {"not": {}}
+    if ResidentRegistry not in provided:
+        values["payments-programme-source"] = {"enum": ["enrolled"]}
+    return values
