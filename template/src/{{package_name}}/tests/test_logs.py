@@ -33,7 +33,7 @@ from sqlalchemy import Engine, inspect, text
 from ..cli import all_scopes
 from ..conftest import PROJECT_ROOT, TEST_SECRET
 from ..core.db import make_session_factory
-from ..core.ports import ResidentRegistry
+from ..core.ports import ResidentRegistry, SectorTokens
 from ..core.registry import Ports, SeedContext, installed_modules
 from ..core.settings import Settings
 
@@ -275,7 +275,9 @@ def test_no_national_id_reaches_the_server_log(
     time.sleep(0.5)  # let the server flush its last log lines
     output = log.read_text(encoding="utf-8", errors="replace")
     assert output.count(" HTTP/1.1") >= calls, "the access log is not on: the test would prove nothing"
-    assert '" 500' in output, "no forced error reached the server"
+    if any(SectorTokens in module.provides for module in installed_modules()):
+        # Without a module keeping national IDs they are refused before any query: no 500 to force.
+        assert '" 500' in output, "no forced error reached the server"
     for national_id in (known_national_id, UNKNOWN_ID):
         leaks = [line for line in output.splitlines() if national_id in line]
         assert not leaks, f"{len(leaks)} log lines carry a national ID, e.g.:\n" + "\n".join(leaks[:10])
