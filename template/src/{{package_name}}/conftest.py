@@ -27,7 +27,7 @@ from .core.models import AuditHead
 from .core.registry import Ports, installed_modules
 from .core.runtime import load_profile
 from .core.security import issue_partner_key
-from .core.settings import Settings
+from .core.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET = "r39Ts21ql4doCYaS-iwsF9Llt6hbqIrY4jlb54mfwEQ"  # noqa: S105 - fixed key for tests only (passes the strength rule)
@@ -142,3 +142,19 @@ def api_headers(engine: Engine) -> Callable[..., dict[str, str]]:
         return {"X-API-Key": issued.key}
 
     return issue
+
+
+@pytest.fixture
+def cli_on_test_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine
+) -> Iterator[Path]:
+    """The CLI pointed at the test database (SQLite, or PostgreSQL with TEST_DATABASE_URL), emptied after."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")
+    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -24,25 +24,14 @@ from ..conftest import TEST_SECRET
 from ..core import audit, migrate
 from ..core.db import make_engine, make_session_factory
 from ..core.models import AuditEvent, AuditHead
-from ..core.settings import Settings, get_settings
+from ..core.settings import Settings
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine
-) -> Iterator[Path]:
-    """The CLI pointed at the test database (SQLite, or PostgreSQL with TEST_DATABASE_URL), emptied after."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("NATION_STACK_LOCALE", "en")
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+def cli_env(cli_on_test_database: Path) -> Path:
+    return cli_on_test_database
 
 
 def invoke(*args: str):

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from ..app import create_app
 from ..cli import app
-from ..conftest import TEST_SECRET
 from ..core import audit
 from ..core.db import make_engine, make_session_factory
 from ..core.models import AuditEvent, Partner
@@ -25,20 +24,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine
-) -> Iterator[Path]:
-    """The CLI pointed at the test database (SQLite, or PostgreSQL with TEST_DATABASE_URL), emptied after."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("COUNTRY_PROFILE", str(test_country_profile))
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("NATION_STACK_LOCALE", "en")
-    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
-    get_settings.cache_clear()
+def cli_env(cli_on_test_database: Path) -> Path:
     assert invoke("db", "upgrade").exit_code == 0
-    yield tmp_path
-    get_settings.cache_clear()
+    return cli_on_test_database
 
 
 def invoke(*args: str):
