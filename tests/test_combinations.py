@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,24 @@ def run_stack_suite(python: Path, stack: Path, *pytest_args: str, **env: str) ->
     return int(passed.group(1))
 
 
-def check_combination(stack: Path, modules: tuple[str, ...], python: Path, tmp_path: Path) -> None:
-    """Check a generated stack: only its modules, no Jinja left, lint clean, migrations, its own suite."""
+def suite_arguments(modules: Sequence[str], everything: Sequence[str]) -> tuple[str, ...]:
+    """Which of a stack's own tests a combination runs (docs/testing.md says why this covers them all).
+
+    A module alone and all modules together run the whole suite; every other combination runs the
+    tests whose outcome depends on which modules are installed (marked `selection`).
+    """
+    if len(modules) == 1 or set(modules) == set(everything):
+        return ()
+    return ("-m", "selection")
+
+
+def check_combination(
+    stack: Path, modules: tuple[str, ...], python: Path, tmp_path: Path, everything: Sequence[str] | None = None
+) -> None:
+    """Check a generated stack: only its modules, no Jinja left, lint clean, migrations, its own suite.
+
+    `everything` is the catalogue the combination was drawn from (this template's by default).
+    """
     package = next(p.name for p in (stack / "src").iterdir() if (p / "modules").is_dir())
     installed = sorted(p.name for p in (stack / "src" / package / "modules").iterdir() if p.is_dir())
     assert installed == sorted(modules)
@@ -59,7 +76,7 @@ def check_combination(stack: Path, modules: tuple[str, ...], python: Path, tmp_p
     assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade (heads)")
     assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
 
-    run_stack_suite(python, stack)
+    run_stack_suite(python, stack, *suite_arguments(modules, catalogue() if everything is None else everything))
 
 
 @pytest.mark.parametrize("modules", COMBINATIONS, ids=["+".join(combo) for combo in COMBINATIONS])
@@ -83,3 +100,11 @@ def test_combinations_come_from_the_catalogue() -> None:
     names = catalogue()
     assert len(COMBINATIONS) == 2 ** len(names) - 1
     assert len(set(COMBINATIONS)) == len(COMBINATIONS)
+
+
+def test_single_modules_and_the_whole_catalogue_run_every_test_the_others_the_selection_tests() -> None:
+    names = ("a", "b", "c", "d")
+    assert suite_arguments(("b",), names) == ()
+    assert suite_arguments(("d", "c", "b", "a"), names) == ()
+    assert suite_arguments(("a", "c"), names) == ("-m", "selection")
+    assert suite_arguments(("a", "b", "c"), names) == ("-m", "selection")

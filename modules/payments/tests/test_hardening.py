@@ -72,6 +72,7 @@ def test_balance_resolve_and_resident_view_take_the_beneficiary_in_the_body(
         assert client.get(path, params={"external_id": "EXT-1"}, headers=headers).status_code in (404, 405), path
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_a_national_id_is_looked_up_from_the_body(client: TestClient, api_headers, headers, link, ports) -> None:
     if ports.get(SectorTokens) is None:
         pytest.skip("needs the identity module")
@@ -145,6 +146,7 @@ def _strings(schema: Any, components: dict[str, Any], where: str, seen: set[str]
             yield from _strings(value, components, f"{where}.{key}", seen)
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_every_text_the_api_accepts_states_its_constraints(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     components = document["components"]["schemas"]

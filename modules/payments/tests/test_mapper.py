@@ -95,6 +95,7 @@ def test_resolving_an_unlinked_beneficiary_is_not_found(client: TestClient, head
     ]
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_national_id_is_refused_without_identity(link, ports: Ports) -> None:
     if ports.get(SectorTokens) is not None:
         pytest.skip("the identity module is installed here")
@@ -102,6 +103,7 @@ def test_national_id_is_refused_without_identity(link, ports: Ports) -> None:
     assert problem["type"].endswith("identity-unavailable")
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_link_by_national_id_stores_a_sector_token(
     link, client: TestClient, api_headers: Callable[..., dict[str, str]], ports: Ports, session: Session
 ) -> None:
@@ -124,6 +126,7 @@ def test_link_by_national_id_stores_a_sector_token(
     assert resolved.json()["items"][0]["account"]["beneficiary"] == key
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_unknown_national_id_is_404_with_identity(link, ports: Ports) -> None:
     if ports.get(SectorTokens) is None:
         pytest.skip("needs the identity module")

@@ -91,6 +91,7 @@ def test_bad_rules_are_refused_naming_the_field(client: TestClient, headers, cou
     assert_problem(client.post("/payments/programmes", json=body, headers=headers), 422)
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_registry_programmes_need_identity(client: TestClient, headers, country, ports) -> None:
     if ports.get(ResidentRegistry) is not None:
         pytest.skip("identity is installed")

@@ -148,6 +148,7 @@ def test_balance_of_an_unknown_beneficiary_is_404(client: TestClient, headers: d
     assert_problem(response, 404, "no payments account")
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_transfer_by_national_id(
     link, pay, client: TestClient, api_headers: Callable[..., dict[str, str]], headers: dict[str, str], ports: Ports
 ) -> None:

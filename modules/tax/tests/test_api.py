@@ -114,6 +114,7 @@ def test_an_individual_gives_exactly_one_identifier(client: TestClient, headers:
         assert "exactly one of national_id or external_id" in response.json()["detail"]
 
 
+@pytest.mark.selection  # partners present or absent change what it checks
 def test_national_id_goes_through_the_identity_port(client: TestClient, headers: dict[str, str], ports: Ports) -> None:
     response = client.post(
         "/tax/taxpayers", json={"kind": "individual", "name": "X", "national_id": "2934567891"}, headers=headers

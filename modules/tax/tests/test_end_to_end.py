@@ -14,6 +14,9 @@ from ..router import COLLECT_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law
 from .helpers import a_year
 
+# Needs identity and payments: runs in every combination, skipped where either is absent.
+pytestmark = pytest.mark.selection
+
 IBAN = "DE89 3704 0044 0532 0130 00"
 
 

@@ -12,6 +12,8 @@ from ..core.db import make_engine
 from ..core.registry import installed_modules
 from ..core.settings import get_settings
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 runner = CliRunner()
 
 

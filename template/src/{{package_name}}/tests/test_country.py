@@ -6,6 +6,8 @@ import yaml
 from ..conftest import PROJECT_ROOT
 from ..core.country import CountryProfileError, load_country
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 
 def write_profile(tmp_path: Path, **changes: object) -> Path:
     profile = yaml.safe_load((PROJECT_ROOT / "country.yml").read_text(encoding="utf-8"))

@@ -22,6 +22,8 @@ from ..core.db import make_engine
 from ..core.registry import installed_modules
 from ..core.settings import get_settings
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 runner = CliRunner()
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRESQL = SERVER_URL.startswith("postgresql")

@@ -26,6 +26,8 @@ from ..cli import all_scopes
 from ..core.country import LoadedCountry
 from ..core.registry import installed_modules
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 # Per operation and generation mode; measured in docs/architecture.md ("The OpenAPI contract").
 EXAMPLES_PER_OPERATION = 8
 MODULES = __package__.rsplit(".", 1)[0] + ".modules"

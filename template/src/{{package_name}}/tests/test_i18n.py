@@ -25,6 +25,8 @@ from ..core.errors import install_problem_handlers
 from ..core.money import Money
 from ..core.settings import get_settings
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "ar", "am", "hi", "rw", "so", "om", "ti", "aa")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 

@@ -37,6 +37,8 @@ from ..core.ports import ResidentRegistry, SectorTokens
 from ..core.registry import Ports, SeedContext, installed_modules
 from ..core.settings import Settings
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 PACKAGE = __package__.rpartition(".")[0]
 UNKNOWN_ID = "5930172846"  # valid-looking, registered to nobody
 FALLBACK_ID = "8461937205"  # when no installed module registers residents

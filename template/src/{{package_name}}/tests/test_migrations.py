@@ -1,8 +1,11 @@
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from ..core import migrate
 from ..core.registry import installed_modules
+
+pytestmark = pytest.mark.selection  # depends on which modules are installed
 
 
 def test_every_branch_is_at_its_head(engine: Engine) -> None:

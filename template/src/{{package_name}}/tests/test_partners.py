@@ -20,6 +20,8 @@ from ..core.models import AuditEvent, Partner
 from ..core.settings import Settings, get_settings
 from ..core.system import META_SCOPE
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 runner = CliRunner()
 
 

@@ -7,6 +7,8 @@ from ..conftest import TEST_SECRET
 from ..core.runtime import build_runtime
 from ..core.settings import PLACEHOLDER_SECRET, Settings, secret_weakness
 
+pytestmark = pytest.mark.selection  # depends on which modules are installed
+
 STRONG = secrets.token_urlsafe(32)
 
 

@@ -1,10 +1,13 @@
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from ..conftest import PROJECT_ROOT
 from ..core.registry import installed_modules
 from ..core.stack import stack_info
+
+pytestmark = pytest.mark.selection  # depends on which modules are installed
 
 
 def test_health_needs_no_key(client: TestClient) -> None:
