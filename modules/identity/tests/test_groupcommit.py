@@ -12,6 +12,9 @@ from ....core.db import make_session_factory
 from ..groupcommit import GroupCommit
 from ..models import OutboxMessage
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 CALLER = contextvars.ContextVar("caller", default="nobody")
 
 

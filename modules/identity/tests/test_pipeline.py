@@ -16,6 +16,9 @@ from ..pipeline import prepared_chunks
 from ..rows import RowChunk, numbered_chunks, row_spec
 from .test_import import run, synth_rows, write
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 ID_LENGTH = 10
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from rich.console import Console
 from sqlalchemy import MetaData, UniqueConstraint, func, inspect, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from ..config import PaymentsSettings
 from ..models import Entry, LedgerAccount, Transfer
 from ..rails import SimulatedBank
 from .factories import approved_cycle
+
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
 
 
 def test_the_bench_pays_everyone_and_inserts_as_many_ledger_rows(settings: Settings) -> None:

@@ -351,6 +351,7 @@ def test_concurrent_starts_fund_a_cycle_once(
     assert session.get(Cycle, cycle.id).state == "disbursing"
 
 
+@pytest.mark.country_independent
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_disburse_commands_at_once_both_succeed(
     session: Session, ports: Ports, country: LoadedCountry, settings: Settings, attempt: int

@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 from ....core.errors import Unprocessable
 from .. import iso20022
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 TEXT = st.text(alphabet=st.sampled_from(list("AZaz09 -_.éß")), max_size=8)  # spaces and non-ASCII included
 CURRENCY = st.sampled_from(["KES", "JPY", "BHD"])
 BOOKINGS = st.lists(

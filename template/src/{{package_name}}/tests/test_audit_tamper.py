@@ -26,6 +26,9 @@ from ..core.db import make_engine, make_session_factory
 from ..core.models import AuditEvent, AuditHead
 from ..core.settings import Settings
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 runner = CliRunner()
 
 

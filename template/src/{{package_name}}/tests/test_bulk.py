@@ -8,6 +8,9 @@ from ..core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ..core.db import NAMING_CONVENTION
 from ..core.models import Partner
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 PARTNER = Partner.__table__
 CREATED = datetime(2026, 11, 27, 4, 5, 6, 7, tzinfo=UTC)
 

@@ -1,8 +1,12 @@
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from ..core.db import SQLITE_CACHE_KIB, make_engine
+
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
 
 
 def test_sqlite_connections_are_configured_for_concurrent_readers_and_large_imports(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from ..core.db import make_engine
 from ..core.registry import installed_modules
 from ..core.settings import get_settings
 
-pytestmark = pytest.mark.selection  # depends on which modules are installed
+# Depends on which modules are installed, reads no country data: run per module combination, not per profile.
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 runner = CliRunner()
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")

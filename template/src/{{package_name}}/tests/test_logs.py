@@ -37,7 +37,8 @@ from ..core.ports import ResidentRegistry, SectorTokens
 from ..core.registry import Ports, SeedContext, installed_modules
 from ..core.settings import Settings
 
-pytestmark = pytest.mark.selection  # depends on which modules are installed
+# Depends on which modules are installed, reads no country data: run per module combination, not per profile.
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 PACKAGE = __package__.rpartition(".")[0]
 UNKNOWN_ID = "5930172846"  # valid-looking, registered to nobody

@@ -11,6 +11,9 @@ from ..core.security import (
     revoke_partner,
 )
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 
 def test_key_is_stored_only_as_a_hash(session: Session) -> None:
     issued = issue_partner_key(session=session, name="Bank", scopes=["meta:read"])

@@ -7,6 +7,9 @@ from typer.testing import CliRunner
 
 from ..cli import app
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 runner = CliRunner()
 IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.org"]
 

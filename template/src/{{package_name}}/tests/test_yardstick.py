@@ -3,6 +3,9 @@ from sqlalchemy import Engine, inspect
 
 from ..core.yardstick import Yardstick, measure
 
+# Machinery that reads no country data: run once per module combination, not per profile.
+pytestmark = pytest.mark.country_independent
+
 
 def test_the_yardstick_inserts_every_row_and_leaves_no_table(engine: Engine) -> None:
     before = set(inspect(engine).get_table_names())
