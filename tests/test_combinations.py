@@ -22,7 +22,8 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     for inherited in ("DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "ENVIRONMENT"):
         environment.pop(inherited, None)
     environment.update(env)
-    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False)
+    # A whole stack suite on a loaded 2-core machine takes minutes; the limit only stops a hang.
+    return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=1500, check=False)
 
 
 def assert_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
