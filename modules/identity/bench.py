@@ -36,7 +36,7 @@ from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
 from ...core.yardstick import measure
 from . import auth, bulk, policies, synth
-from .config import identity_settings
+from .config import IdentitySettings
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
 from .pipeline import prepared_chunks
 from .rows import numbered_chunks, row_spec
@@ -60,7 +60,7 @@ def run(
     if runtime.settings.environment == "production":
         console.print(_("refusing to benchmark a production database (ENVIRONMENT=production)"), style="red")
         return
-    engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, identity_settings()
+    engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, runtime.settings_of(IdentitySettings)
     migrate.upgrade(engine)
     run_id = secrets.token_hex(3)
     profile = country.profile

@@ -15,7 +15,7 @@ from ...core.i18n import _, ngettext
 from ...core.runtime import Runtime, build_runtime
 from . import idnumbers, importer, policies, service, synth
 from .auth import FACTORS
-from .config import identity_settings
+from .config import IdentitySettings
 from .pipeline import default_workers
 from .schemas import EKYC_ATTRIBUTES
 
@@ -38,9 +38,11 @@ def _runtime() -> Runtime:
 @app.command("new-ids")
 def new_ids(count: Annotated[int, typer.Option(min=1, max=1000, help="How many")] = 5) -> None:
     """Print fresh ID numbers of this country's length (not reserved; for checking formats)."""
-    length = _runtime().country.section(service.SECTION).id_length
+    runtime = _runtime()
+    length = runtime.country.section(service.SECTION).id_length
+    restricted = runtime.settings_of(IdentitySettings).restricted_ids
     for _number in range(count):
-        console.print(idnumbers.generate(length, restricted=identity_settings().restricted_ids))
+        console.print(idnumbers.generate(length, restricted=restricted))
 
 
 @app.command("show")
@@ -144,7 +146,7 @@ def import_command(
                 path=file,
                 rejects=rejects,
                 country=runtime.country,
-                settings=identity_settings(),
+                settings=runtime.settings_of(IdentitySettings),
                 chunk_size=chunk_size,
                 workers=workers,
                 on_progress=lambda line: progress.update(task, completed=line - 1),

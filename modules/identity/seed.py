@@ -9,7 +9,7 @@ from faker import Faker
 from ...core.i18n import ngettext
 from ...core.registry import SeedContext
 from . import service
-from .config import identity_settings
+from .config import IdentitySettings
 from .schemas import EnrolmentRequest
 
 DEMO_RESIDENTS = 12
@@ -30,7 +30,7 @@ def seed(context: SeedContext) -> list[str]:
             session=context.session,
             request=request,
             country=context.country,
-            settings=identity_settings(),
+            settings=context.runtime.settings_of(IdentitySettings),
             actor="seed",
         )
         if enrolment.national_id:

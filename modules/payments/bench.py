@@ -53,7 +53,7 @@ from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
 from . import disburse, programme_service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .disburse import immediate_transactions
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
@@ -137,7 +137,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     run = uuid.uuid4().hex[:8].upper()
     code = f"BENCH-{run}"
     currency = runtime.country.profile.currency
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     console.print(
         _("benchmark {code}: {count} beneficiaries on {database}").format(
             code=code, count=f"{count:,}", database=runtime.engine.url.get_backend_name()

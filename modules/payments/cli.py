@@ -25,7 +25,7 @@ from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
 from ...core.runtime import Runtime, build_runtime
 from . import disburse, programme_service, service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .models import Chunk, ChunkState
 from .programmes import Entitlement, Rule
 from .rails import rail_from_settings
@@ -164,7 +164,7 @@ def create_cycle(
         err_console.print(_row_errors(error), style="red", markup=False)
         raise typer.Exit(1) from None
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         with runtime.session_factory.begin() as session:
             found = programme_service.get_programme(session=session, code=programme)
@@ -275,7 +275,7 @@ def worker(
 
 
 def _work(runtime: Runtime, cycle: int, throttle: float, tick) -> None:
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     engine = disburse.immediate_transactions(make_engine(runtime.settings.database_url))
     try:
         disburse.run_worker(
@@ -334,7 +334,7 @@ def ingest(
 ) -> None:
     """Ingest a bank's status reports and notifications (each file once; a repeat changes nothing)."""
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         for path in files:
             with runtime.session_factory.begin() as session:
@@ -406,7 +406,7 @@ def stimulus(
 ) -> None:
     """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         rules = []
         if adults:

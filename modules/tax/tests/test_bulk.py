@@ -74,7 +74,7 @@ def test_assess_all_in_chunks_then_nothing_left(engine: Engine, country: LoadedC
     assert again.assessed == 0
 
 
-def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, session: Session, settings: Settings) -> None:
+def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, session: Session) -> None:
     year = a_year(country)
     tins = filed(engine, country, [1_000_000, 2_000_000], prefix="2934567")
     bulk.assess_all(session_factory=make_session_factory(engine), country=country, year=year, actor="t")
@@ -87,8 +87,7 @@ def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, sessio
                 raise NotFound("national_id: nobody")
             return f"tok-{national_id}"
 
-    without_identity = bulk.TaxAssessedIncome(settings, tokens=None)
-    without_identity._looked_up = True  # as when identity is not installed
+    without_identity = bulk.TaxAssessedIncome(tokens=None)  # as when identity is not installed
     incomes = without_identity.incomes_for(session=session, national_ids=["2934567-0", "2934567-1", "9"], year=year)
     currency = country.profile.currency
     assert incomes == {"2934567-0": Money(currency, 1_000_000), "2934567-1": Money(currency, 2_000_000)}
@@ -104,16 +103,14 @@ def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, sessio
     bulk.load_returns(session=session, country=country, year=year, rows=[(tin.tin, 777)], actor="t")
     session.commit()
     bulk.assess_all(session_factory=make_session_factory(engine), country=country, year=year, actor="t")
-    with_identity = bulk.TaxAssessedIncome(settings, tokens=ExternalIdTokens())
+    with_identity = bulk.TaxAssessedIncome(tokens=ExternalIdTokens())
     found = with_identity.incomes_for(session=session, national_ids=["5555555555", "0000000000"], year=year)
     assert found == {"5555555555": Money(currency, 777)}
     assert tins
 
 
-def test_the_module_provides_the_port(settings: Settings) -> None:
-    from ....core.registry import installed_modules
-
-    assert isinstance(Ports(installed_modules(), settings).get(AssessedIncome), bulk.TaxAssessedIncome)
+def test_the_module_provides_the_port(ports: Ports) -> None:
+    assert isinstance(ports.get(AssessedIncome), bulk.TaxAssessedIncome)
 
 
 def test_cli_assess_all_and_export(engine: Engine, country: LoadedCountry, tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ def seed() -> None:
         issued = security.issue_partner_key(
             session=session, name="Demo partner", scopes=all_scopes(), actor=operator(None)
         )
-        context = SeedContext(session=session, country=rt.country, ports=rt.ports)
+        context = SeedContext(session=session, runtime=rt)
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
     for line in lines:
         console.print(line, soft_wrap=True)
