@@ -60,7 +60,8 @@ def run(
     if runtime.settings.environment == "production":
         console.print(_("refusing to benchmark a production database (ENVIRONMENT=production)"), style="red")
         return
-    engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, runtime.settings_of(IdentitySettings)
+    engine, factory, country = runtime.engine, runtime.session_factory, runtime.country
+    settings = runtime.settings_of(IdentitySettings)
     migrate.upgrade(engine)
     run_id = secrets.token_hex(3)
     profile = country.profile

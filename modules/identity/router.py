@@ -81,7 +81,12 @@ SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 @router.post("/enrolments", status_code=status.HTTP_201_CREATED, summary="Enrol a resident")
 def enrol(
-    body: EnrolmentRequest, session: SessionDep, country: CountryDep, response: Response, partner: Enroller, identity_settings: IdentitySettingsDep
+    body: EnrolmentRequest,
+    session: SessionDep,
+    country: CountryDep,
+    response: Response,
+    partner: Enroller,
+    identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.enrol(
         session=session, request=body, country=country, settings=identity_settings, actor=partner.name
@@ -99,7 +104,12 @@ def enrolment_status(application_id: ApplicationId, session: SessionDep, _partne
 
 @router.post("/enrolments/{application_id}/adjudication", summary="Resolve an enrolment held as a possible duplicate")
 def adjudicate(
-    application_id: ApplicationId, body: AdjudicationRequest, session: SessionDep, country: CountryDep, partner: Admin, identity_settings: IdentitySettingsDep
+    application_id: ApplicationId,
+    body: AdjudicationRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Admin,
+    identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.adjudicate(
         session=session,
@@ -164,7 +174,12 @@ def get_policy(partner_id: PartnerId, session: SessionDep, _partner: Admin) -> P
 
 @router.post("/otp", summary="Send an OTP to the resident's registered phone")
 def send_otp(
-    body: OtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Authenticator, identity_settings: IdentitySettingsDep
+    body: OtpRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Authenticator,
+    identity_settings: IdentitySettingsDep,
 ) -> OtpOut:
     if not body.consent:
         raise auth.ConsentRequired()
@@ -190,7 +205,8 @@ def authenticate(
     session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
-    partner: Authenticator, identity_settings: IdentitySettingsDep,
+    partner: Authenticator,
+    identity_settings: IdentitySettingsDep,
 ) -> AuthOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
@@ -215,7 +231,8 @@ def ekyc(
     session_factory: SessionFactory,
     country: CountryDep,
     settings: SettingsDep,
-    partner: KycPartner, identity_settings: IdentitySettingsDep,
+    partner: KycPartner,
+    identity_settings: IdentitySettingsDep,
 ) -> EkycOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
@@ -242,7 +259,12 @@ def ekyc(
 
 @router.post("/resident/otp", summary="Send the resident an OTP to open a session")
 def resident_otp(
-    body: ResidentOtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal, identity_settings: IdentitySettingsDep
+    body: ResidentOtpRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
 ) -> OtpOut:
     sent_to = auth.request_otp(
         session=session,
@@ -261,7 +283,12 @@ def resident_otp(
 
 @router.post("/resident/sessions", status_code=status.HTTP_201_CREATED, summary="Open a resident session with the OTP")
 def resident_session(
-    body: ResidentSessionRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal, identity_settings: IdentitySettingsDep
+    body: ResidentSessionRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
 ) -> ResidentSessionOut:
     opened = resident.open_session(
         session=session,
@@ -362,7 +389,13 @@ def resident_vids(session: SessionDep, partner: Portal, token: ResidentToken = N
 
 
 @router.post("/resident/vids", status_code=status.HTTP_201_CREATED, summary="Create a virtual ID")
-def resident_create_vid(body: VidRequest, session: SessionDep, partner: Portal, identity_settings: IdentitySettingsDep, token: ResidentToken = None) -> VidOut:
+def resident_create_vid(
+    body: VidRequest,
+    session: SessionDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
+    token: ResidentToken = None,
+) -> VidOut:
     national_id = resident.session_holder(session=session, token=token, partner=partner)
     vid = vids.create_vid(
         session=session,

@@ -123,7 +123,8 @@ def create_transfer(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))], payments_settings: PaymentsSettingsDep,
+    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    payments_settings: PaymentsSettingsDep,
 ) -> TransferOut:
     outcome = service.transfer(
         session=session,
@@ -248,7 +249,8 @@ def create_cycle(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))], settings: PaymentsSettingsDep,
+    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    settings: PaymentsSettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
     created = programme_service.create_cycle(
@@ -303,7 +305,8 @@ def disburse_cycle(
     session: SessionDep,
     country: CountryDep,
     request: Request,
-    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))], settings: PaymentsSettingsDep,
+    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    settings: PaymentsSettingsDep,
 ) -> ReconciliationOut:
     cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
     disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
@@ -343,7 +346,8 @@ def reconciliation(
 def ingest_bank_message(
     session: SessionDep,
     body: Annotated[bytes, Body(media_type="application/xml")],
-    _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))], payments_settings: PaymentsSettingsDep,
+    _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    payments_settings: PaymentsSettingsDep,
 ) -> IngestOut:
     result = disburse.ingest(session=session, message=body, max_attempts=payments_settings.max_attempts)
     session.commit()

@@ -119,7 +119,9 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def runtime(settings: Settings, migrated_engine: Engine) -> Runtime:
     """What the app and the CLI build from the test settings, on the migrated test database."""
-    return replace(build_runtime(settings), engine=migrated_engine, session_factory=make_session_factory(migrated_engine))
+    return replace(
+        build_runtime(settings), engine=migrated_engine, session_factory=make_session_factory(migrated_engine)
+    )
 
 
 @pytest.fixture(scope="session")
