@@ -78,6 +78,11 @@ class Catalogs:
     def path(self, language: str) -> Path:
         return self.folder / language / "LC_MESSAGES" / f"{self.domain}.po"
 
+    @property
+    def template(self) -> Path:
+        """The message template (.pot) translators start from."""
+        return self.folder / f"{self.domain}.pot"
+
 
 @dataclass(frozen=True)
 class Module:

@@ -45,7 +45,9 @@ def message_sources() -> list[tuple[Path, Catalogs, list[str]]]:
 
 def test_every_module_that_translates_declares_its_catalogs() -> None:
     declared = {part.folder for part in installed_modules() if part.catalogs is not None}
-    undeclared = [source.name for source, _c, ignored in SOURCES[1:] if source not in declared and extracted(source, ignored)]
+    undeclared = [
+        source.name for source, _c, ignored in SOURCES[1:] if source not in declared and extracted(source, ignored)
+    ]
     assert not undeclared, f"Module(catalogs=...) missing in {undeclared}: their messages would stay in English"
 
 
@@ -111,12 +113,12 @@ def test_every_message_has_a_translation_in_each_shipped_catalog(
 
 
 @pytest.mark.parametrize(("source", "catalogs", "ignored"), SOURCES, ids=[s.name for s, _c, _i in SOURCES])
-def test_message_template_is_up_to_date(source: Path, catalogs: Path, ignored: list[str]) -> None:
+def test_message_template_is_up_to_date(source: Path, catalogs: Catalogs, ignored: list[str]) -> None:
     messages = {m[0] if isinstance(m, tuple) else m for m in extracted(source, ignored)}
-    if not (catalogs / "messages.pot").is_file():
-        assert not messages, f"{source.name} has messages but no {catalogs / 'messages.pot'}"
+    if not catalogs.template.is_file():
+        assert not messages, f"{source.name} has messages but no {catalogs.template}"
         return
-    template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in load(catalogs / "messages.pot") if m.id}
+    template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in load(catalogs.template) if m.id}
     assert template == messages, "re-extract the template (docs/localisation.md)"
 
 
