@@ -47,3 +47,11 @@ def test_calc_refuses_a_year_before_the_law(country: LoadedCountry) -> None:
     result = runner.invoke(stack_cli, ["tax", "calc", "--year", str(before), "--income", "100"])
     assert result.exit_code == 1
     assert "in force" in result.output
+
+
+@pytest.mark.parametrize("command", [["calc", "--year", "2024", "--income", "1"], ["export-incomes", "--year", "2024"]])
+def test_a_bad_configuration_is_one_message_not_a_traceback(bad_configuration: str, command: list[str]) -> None:
+    result = runner.invoke(stack_cli, ["tax", *command], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Configuration error" in result.output
+    assert bad_configuration in result.output

@@ -167,3 +167,18 @@ def cli_on_test_database(
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+@pytest.fixture(params=["DATABASE_URL", "country.yml"])
+def bad_configuration(
+    request: pytest.FixtureRequest, cli_on_test_database: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The CLI's environment with one mistake an operator makes (an unparsable database URL, a
+    currency that does not exist); returns what the one-line error must name."""
+    if request.param == "DATABASE_URL":
+        monkeypatch.setenv("DATABASE_URL", "not-a-database-url")
+        return "DATABASE_URL"
+    broken = cli_on_test_database / "country.yml"
+    broken.write_text(profile_for_tests().replace("currency:", "currency: XYZ #", 1), encoding="utf-8")
+    monkeypatch.setenv("COUNTRY_PROFILE", str(broken))
+    return "currency: 'XYZ' is not an ISO 4217 currency code"
