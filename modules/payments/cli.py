@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ...core import i18n
+from ...core.cli_runtime import open_runtime
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
@@ -58,11 +59,11 @@ def payments(ctx: typer.Context) -> None:
 
 
 def _runtime() -> Runtime:
-    """The runtime; without a locale in the environment, messages from here on follow the profile's."""
-    runtime = build_runtime()
-    if i18n.locale_from_environment() is None:
-        i18n.set_locale(i18n.negotiate(None, runtime.country.profile.locale))
-    return runtime
+    """The runtime, or one message and exit code 2 on a bad configuration (core/cli_runtime.py).
+
+    `build_runtime` is looked up here so this module's tests can point it at the test database.
+    """
+    return open_runtime(build_runtime)
 
 
 def _fail(problem: Problem) -> None:

@@ -17,8 +17,7 @@ from ....core.errors import NotFound
 from ....core.money import Money
 from ....core.ports import AssessedIncome
 from ....core.registry import Ports
-from ....core.settings import Settings
-from .. import bulk, cli, service
+from .. import bulk, service
 from ..models import AccountEntry, Assessment, EntryKind
 from ..schemas import TaxpayerRequest
 from .helpers import a_taxpayer, a_year, a_year_before_the_law
@@ -27,9 +26,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def deployment_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
+def deployment_settings(cli_on_test_database: Path) -> None:
+    """The CLI on the test database and profile, speaking English whatever the profile's locale."""
 
 
 def filed(engine: Engine, country: LoadedCountry, incomes: list[int], prefix: str = "BULK") -> list[str]:

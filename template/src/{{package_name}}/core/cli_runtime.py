@@ -9,8 +9,8 @@ locale when the command ends). A domain problem is its detail and exit code 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import NoReturn
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
