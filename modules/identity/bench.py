@@ -34,7 +34,7 @@ from ...core.db import NAMING_CONVENTION
 from ...core.i18n import _
 from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
-from ...core.yardstick import measure
+from ...core.yardstick import Comparison, Timed, measure, report
 from . import auth, bulk, policies, synth
 from .config import IdentitySettings
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
@@ -123,7 +123,6 @@ def run(
         recall = true_positives / len(truth) if truth else 1.0
 
         raw_seconds = _raw_baseline(engine, factory, written_people, written_enrolments)
-        raw_rate = count / raw_seconds
         console.print(
             _("enrolment: {count} residents in {seconds} s = {rate} residents/s ({issued} issued, {held} held)").format(
                 count=f"{count:,}",
@@ -133,10 +132,13 @@ def run(
                 held=f"{len(held):,}",
             )
         )
-        console.print(
-            _("baseline raw bulk insert of the same rows: {seconds} s = {rate} rows/s; ratio {ratio}").format(
-                seconds=f"{raw_seconds:.2f}", rate=f"{raw_rate:,.0f}", ratio=f"{enrol_rate / raw_rate:.2f}"
-            )
+        report(
+            [
+                Comparison(
+                    Timed("identity.enrolment", count, enrol_seconds), Timed("identity.raw-insert", count, raw_seconds)
+                )
+            ],
+            console,
         )
         console.print(
             _(
