@@ -34,7 +34,7 @@ from ...core.db import NAMING_CONVENTION
 from ...core.i18n import _
 from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
-from ...core.yardstick import Comparison, Timed, measure, report
+from ...core.yardstick import Comparison, Timed, measure, print_comparisons
 from . import auth, bulk, policies, synth
 from .config import IdentitySettings
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
@@ -132,7 +132,7 @@ def run(
                 held=f"{len(held):,}",
             )
         )
-        report(
+        print_comparisons(
             [
                 Comparison(
                     Timed("identity.enrolment", count, enrol_seconds), Timed("identity.raw-insert", count, raw_seconds)

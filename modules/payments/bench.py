@@ -52,7 +52,7 @@ from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_f
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from ...core.yardstick import Comparison, Stopwatch, Timed
+from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
 from . import disburse, programme_service
 from .config import PaymentsSettings
 from .disburse import immediate_transactions
@@ -258,7 +258,9 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             entries=f"{written[Entry.__tablename__]:,}",
         )
     )
-    report([Comparison(Timed("payments.cycle", rows, elapsed), Timed("payments.raw-insert", rows, baseline))], console)
+    print_comparisons(
+        [Comparison(Timed("payments.cycle", rows, elapsed), Timed("payments.raw-insert", rows, baseline))], console
+    )
     return {
         "seconds": elapsed,
         "rate": rate,

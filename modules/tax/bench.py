@@ -25,7 +25,7 @@ from ...core.bulk import driver_value, insert_rows
 from ...core.i18n import _, ngettext
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from ...core.yardstick import Comparison, Stopwatch, Timed, report
+from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
 from . import bulk, service
 from .fast import YearLaw
 from .models import AccountEntry, Assessment, TaxReturn
@@ -131,7 +131,7 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     _cleanup(factory)
     if result.assessed != count or stored != count:
         raise RuntimeError(f"assessed {result.assessed}, stored {stored}, expected {count}")
-    report(
+    print_comparisons(
         [
             Comparison(
                 Timed("tax.assessment", count, measured.seconds), Timed("tax.raw-insert", count, baseline.seconds)

@@ -78,7 +78,7 @@ class Comparison:
         return {"measured": asdict(self.measured), "baseline": asdict(self.baseline), "ratio": self.ratio}
 
 
-def report(comparisons: Sequence[Comparison], console: Console) -> None:
+def print_comparisons(comparisons: Sequence[Comparison], console: Console) -> None:
     """Print the comparisons as one table (stable names, no prose), and write them to
     the file NATION_STACK_BENCH_JSON names, if any."""
     table = TextTable(box=None, padding=(0, 2))

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import Engine, inspect
 
-from ..core.yardstick import BENCH_JSON, Comparison, Stopwatch, Timed, Yardstick, measure, report
+from ..core.yardstick import BENCH_JSON, Comparison, Stopwatch, Timed, Yardstick, measure, print_comparisons
 
 
 def test_the_yardstick_inserts_every_row_and_leaves_no_table(engine: Engine) -> None:
@@ -38,7 +38,7 @@ def test_a_comparison_is_the_ratio_of_rates_printed_once_and_written_as_json(
     target = tmp_path / "bench.json"
     monkeypatch.setenv(BENCH_JSON, str(target))
     output = io.StringIO()
-    report([comparison], Console(file=output, width=120))
+    print_comparisons([comparison], Console(file=output, width=120))
     rows = [line.split() for line in output.getvalue().splitlines()]
     assert ["tax.assessment", "1,000", "2.00", "500", "0.250"] in rows
     assert ["tax.raw-insert", "1,000", "0.50", "2,000"] in rows
