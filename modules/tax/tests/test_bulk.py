@@ -19,7 +19,7 @@ from ....core.ports import AssessedIncome
 from ....core.registry import Ports
 from .. import bulk, service
 from ..models import AccountEntry, Assessment, EntryKind
-from ..schemas import TaxpayerRequest
+from ..parties import NewTaxpayer
 from .helpers import a_taxpayer, a_year, a_year_before_the_law
 
 runner = CliRunner()
@@ -91,13 +91,13 @@ def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, sessio
     assert incomes == {"2934567-0": Money(currency, 1_000_000), "2934567-1": Money(currency, 2_000_000)}
     assert without_identity.incomes_for(session=session, national_ids=["2934567-0"], year=year + 1) == {}
 
-    request = TaxpayerRequest(kind="individual", name="By token", national_id="5555555555")
+    party = NewTaxpayer(kind="individual", name="By token", national_id="5555555555")
 
     class OnePorts:
         def get(self, port: type) -> object:
             return ExternalIdTokens()
 
-    tin = service.register_taxpayer(session=session, request=request, country=country, ports=OnePorts(), actor="t")
+    tin = service.register_taxpayer(session=session, party=party, country=country, ports=OnePorts(), actor="t")
     bulk.load_returns(session=session, country=country, year=year, rows=[(tin.tin, 777)], actor="t")
     session.commit()
     bulk.assess_all(session_factory=make_session_factory(engine), country=country, year=year, actor="t")
