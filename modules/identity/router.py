@@ -89,7 +89,7 @@ def enrol(
     identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.enrol(
-        session=session, request=body, country=country, settings=identity_settings, actor=partner.name
+        session=session, request=body.as_application(), country=country, settings=identity_settings, actor=partner.name
     )
     session.commit()
     if enrolment.status != "issued":
