@@ -47,7 +47,11 @@ class Application:
     @classmethod
     def from_demographics(cls, stored: Mapping[str, Any]) -> Application:
         """The application an enrolment stored (`demographics()`), to issue it after adjudication."""
+        other_names = stored.get("other_names") or {}
         return cls(
-            **{**stored, "date_of_birth": date.fromisoformat(stored["date_of_birth"])},
-            other_names={script: NameInScript(**name) for script, name in (stored.get("other_names") or {}).items()},
+            **{
+                **stored,
+                "date_of_birth": date.fromisoformat(stored["date_of_birth"]),
+                "other_names": {script: NameInScript(**name) for script, name in other_names.items()},
+            }
         )
