@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from ...core.ports import ResidentRegistry, SectorTokens
-from ...core.registry import Manifest, Module
+from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
-from .config import IdentityCountry
+from .config import IdentityCountry, IdentitySettings
 from .residents import RegistryResidents
 from .router import SCOPES, router
 from .schemas import openapi_values
@@ -21,8 +21,10 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=SCOPES,
     cli=cli_app,
+    settings=IdentitySettings,
+    catalogs=Catalogs(_HERE / "locales"),
     country_schema=IdentityCountry,
-    provides={SectorTokens: RegistrySectorTokens, ResidentRegistry: RegistryResidents},
+    provides={SectorTokens: RegistrySectorTokens, ResidentRegistry: lambda _runtime: RegistryResidents()},
     seed=seed,
     openapi_values=openapi_values,
 )

@@ -34,9 +34,9 @@ from ...core.db import NAMING_CONVENTION
 from ...core.i18n import _
 from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
-from ...core.yardstick import measure
+from ...core.yardstick import Comparison, Timed, measure, print_comparisons
 from . import auth, bulk, policies, synth
-from .config import identity_settings
+from .config import IdentitySettings
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
 from .pipeline import prepared_chunks
 from .rows import numbered_chunks, row_spec
@@ -60,7 +60,8 @@ def run(
     if runtime.settings.environment == "production":
         console.print(_("refusing to benchmark a production database (ENVIRONMENT=production)"), style="red")
         return
-    engine, factory, country, settings = runtime.engine, runtime.session_factory, runtime.country, identity_settings()
+    engine, factory, country = runtime.engine, runtime.session_factory, runtime.country
+    settings = runtime.settings_of(IdentitySettings)
     migrate.upgrade(engine)
     run_id = secrets.token_hex(3)
     profile = country.profile
@@ -122,7 +123,6 @@ def run(
         recall = true_positives / len(truth) if truth else 1.0
 
         raw_seconds = _raw_baseline(engine, factory, written_people, written_enrolments)
-        raw_rate = count / raw_seconds
         console.print(
             _("enrolment: {count} residents in {seconds} s = {rate} residents/s ({issued} issued, {held} held)").format(
                 count=f"{count:,}",
@@ -132,10 +132,13 @@ def run(
                 held=f"{len(held):,}",
             )
         )
-        console.print(
-            _("baseline raw bulk insert of the same rows: {seconds} s = {rate} rows/s; ratio {ratio}").format(
-                seconds=f"{raw_seconds:.2f}", rate=f"{raw_rate:,.0f}", ratio=f"{enrol_rate / raw_rate:.2f}"
-            )
+        print_comparisons(
+            [
+                Comparison(
+                    Timed("identity.enrolment", count, enrol_seconds), Timed("identity.raw-insert", count, raw_seconds)
+                )
+            ],
+            console,
         )
         console.print(
             _(

@@ -10,12 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ...core import i18n
-from ...core.errors import Problem
+from ...core.cli_runtime import command_runtime, refused_problem
 from ...core.i18n import _, ngettext
-from ...core.runtime import Runtime, build_runtime
 from . import idnumbers, importer, policies, service, synth
 from .auth import FACTORS
-from .config import identity_settings
+from .config import IdentitySettings
 from .pipeline import default_workers
 from .schemas import EKYC_ATTRIBUTES
 
@@ -26,33 +25,21 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _runtime() -> Runtime:
-    """The runtime; with no locale in the environment, output follows the profile's, as the core's commands do."""
-    runtime = build_runtime()
-    if i18n.locale_from_environment() is None:
-        # The core's callback restores the locale when the command ends.
-        i18n.set_locale(i18n.negotiate(None, runtime.country.profile.locale))
-    return runtime
-
-
 @app.command("new-ids")
 def new_ids(count: Annotated[int, typer.Option(min=1, max=1000, help="How many")] = 5) -> None:
     """Print fresh ID numbers of this country's length (not reserved; for checking formats)."""
-    length = _runtime().country.section(service.SECTION).id_length
-    for _number in range(count):
-        console.print(idnumbers.generate(length, restricted=identity_settings().restricted_ids))
+    with command_runtime() as runtime:
+        length = runtime.country.section(service.SECTION).id_length
+        restricted = runtime.settings_of(IdentitySettings).restricted_ids
+        for _number in range(count):
+            console.print(idnumbers.generate(length, restricted=restricted))
 
 
 @app.command("show")
 def show(national_id: str) -> None:
     """Show a registered person."""
-    runtime = _runtime()
-    with runtime.session_factory() as session:
-        try:
-            person = service.get_person(session=session, national_id=national_id, country=runtime.country)
-        except Problem as problem:
-            console.print(problem.detail, style="red", markup=False)
-            raise typer.Exit(1) from None
+    with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
+        person = service.get_person(session=session, national_id=national_id, country=runtime.country)
         line = _("{national_id}  {given_name} {family_name}  born {date_of_birth}  {status}").format(
             national_id=person.national_id,
             given_name=person.given_name,
@@ -79,22 +66,17 @@ def policy(
             style="red",
         )
         raise typer.Exit(2)
-    runtime = _runtime()
-    try:
-        with runtime.session_factory.begin() as session:
-            row = policies.set_policy(
-                session=session, partner_id=partner_id, auth_types=auth, ekyc_attributes=kyc, actor="cli"
+    with command_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
+        row = policies.set_policy(
+            session=session, partner_id=partner_id, auth_types=auth, ekyc_attributes=kyc, actor="cli"
+        )
+        console.print(
+            _("partner {partner}: factors {factors}, eKYC {attributes}").format(
+                partner=partner_id,
+                factors=", ".join(row.auth_types) or _("none"),
+                attributes=", ".join(row.ekyc_attributes) or _("none"),
             )
-            console.print(
-                _("partner {partner}: factors {factors}, eKYC {attributes}").format(
-                    partner=partner_id,
-                    factors=", ".join(row.auth_types) or _("none"),
-                    attributes=", ".join(row.ekyc_attributes) or _("none"),
-                )
-            )
-    except Problem as problem:
-        err_console.print(problem.detail, style="red", markup=False)
-        raise typer.Exit(1) from None
+        )
 
 
 @app.command("synth")
@@ -109,21 +91,21 @@ def synth_command(
     ] = None,
 ) -> None:
     """Write a synthetic population register (the country's Faker locale), with known near-duplicates."""
-    runtime = _runtime()
-    profile = runtime.country.profile
-    rows = synth.population(
-        count=count,
-        seed=seed,
-        duplicates=duplicates,
-        locale=locale or profile.locale,
-        phone_region=profile.phone_region,
-        address_levels=profile.address_levels,
-    )
-    with _progress() as progress:
-        task = progress.add_task(_("synthesising"), total=count)
-        written = synth.write_csv(out, _advancing(rows, progress, task), profile.address_levels)
-    wrote = ngettext("wrote {count} resident to {path}", "wrote {count} residents to {path}", written)
-    console.print(wrote.format(count=written, path=out), markup=False)
+    with command_runtime() as runtime:
+        profile = runtime.country.profile
+        rows = synth.population(
+            count=count,
+            seed=seed,
+            duplicates=duplicates,
+            locale=locale or profile.locale,
+            phone_region=profile.phone_region,
+            address_levels=profile.address_levels,
+        )
+        with _progress() as progress:
+            task = progress.add_task(_("synthesising"), total=count)
+            written = synth.write_csv(out, _advancing(rows, progress, task), profile.address_levels)
+        wrote = ngettext("wrote {count} resident to {path}", "wrote {count} residents to {path}", written)
+        console.print(wrote.format(count=written, path=out), markup=False)
 
 
 @app.command("import")
@@ -134,39 +116,39 @@ def import_command(
     workers: Annotated[int | None, typer.Option(min=0, max=8, help=WORKERS_HELP)] = None,
 ) -> None:
     """Enrol a population register; re-running continues from the last committed chunk."""
-    runtime = _runtime()
-    total = max(importer.count_lines(file) - 1, 0)
-    with _progress() as progress:
-        task = progress.add_task(_("importing {file}").format(file=file.name), total=total)
-        try:
-            summary = importer.import_register(
-                session_factory=runtime.session_factory,
-                path=file,
+    with command_runtime() as runtime:
+        total = max(importer.count_lines(file) - 1, 0)
+        with _progress() as progress:
+            task = progress.add_task(_("importing {file}").format(file=file.name), total=total)
+            try:
+                summary = importer.import_register(
+                    session_factory=runtime.session_factory,
+                    path=file,
+                    rejects=rejects,
+                    country=runtime.country,
+                    settings=runtime.settings_of(IdentitySettings),
+                    chunk_size=chunk_size,
+                    workers=workers,
+                    on_progress=lambda line: progress.update(task, completed=line - 1),
+                )
+            except importer.ImportFileError as error:
+                err_console.print(str(error), style="red", markup=False)
+                raise typer.Exit(2) from None
+        if summary.resumed_from_line:
+            console.print(_("resumed after line {line}").format(line=summary.resumed_from_line))
+        console.print(
+            _(
+                "enrolled {enrolled}, held for adjudication {held}, rejected {rejected} (see {rejects}), "
+                "already enrolled {already}"
+            ).format(
+                enrolled=summary.enrolled,
+                held=summary.held,
+                rejected=summary.rejected,
                 rejects=rejects,
-                country=runtime.country,
-                settings=identity_settings(),
-                chunk_size=chunk_size,
-                workers=workers,
-                on_progress=lambda line: progress.update(task, completed=line - 1),
-            )
-        except importer.ImportFileError as error:
-            err_console.print(str(error), style="red", markup=False)
-            raise typer.Exit(2) from None
-    if summary.resumed_from_line:
-        console.print(_("resumed after line {line}").format(line=summary.resumed_from_line))
-    console.print(
-        _(
-            "enrolled {enrolled}, held for adjudication {held}, rejected {rejected} (see {rejects}), "
-            "already enrolled {already}"
-        ).format(
-            enrolled=summary.enrolled,
-            held=summary.held,
-            rejected=summary.rejected,
-            rejects=rejects,
-            already=summary.already,
-        ),
-        markup=False,
-    )
+                already=summary.already,
+            ),
+            markup=False,
+        )
 
 
 @app.command("bench")
@@ -181,16 +163,17 @@ def bench_command(
     """Enrolment and authentication throughput, with a same-run raw-insert baseline."""
     from .bench import run
 
-    run(
-        runtime=_runtime(),
-        count=count,
-        chunk_size=chunk_size,
-        workers=default_workers() if workers is None else workers,
-        auth_requests=auth_requests,
-        clients=clients,
-        keep=keep,
-        console=console,
-    )
+    with command_runtime() as runtime:
+        run(
+            runtime=runtime,
+            count=count,
+            chunk_size=chunk_size,
+            workers=default_workers() if workers is None else workers,
+            auth_requests=auth_requests,
+            clients=clients,
+            keep=keep,
+            console=console,
+        )
 
 
 def _progress() -> Progress:

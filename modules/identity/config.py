@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import Annotated
 
+from fastapi import Depends
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ...core.deps import settings_dependency
 
 
 class IdentitySettings(BaseSettings):
@@ -46,6 +49,5 @@ class IdentityCountry(BaseModel):
     )
 
 
-@lru_cache
-def identity_settings() -> IdentitySettings:
-    return IdentitySettings()
+identity_settings = settings_dependency(IdentitySettings)
+IdentitySettingsDep = Annotated[IdentitySettings, Depends(identity_settings)]

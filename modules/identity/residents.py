@@ -8,15 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core.ports import Resident
-from ...core.settings import Settings
 from .models import Person, PersonStatus
 
 
 class RegistryResidents:
     """Provides core.ports.ResidentRegistry from this registry."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
 
     def iter_residents(self, *, session: Session, batch_size: int = 1000) -> Iterator[Resident]:
         after = ""

@@ -14,7 +14,7 @@ from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
 from . import auth, policies, resident, service, vids
-from .config import identity_settings
+from .config import IdentitySettingsDep
 from .models import Enrolment
 from .notifier import OutboxNotifier
 from .schemas import (
@@ -81,10 +81,15 @@ SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 @router.post("/enrolments", status_code=status.HTTP_201_CREATED, summary="Enrol a resident")
 def enrol(
-    body: EnrolmentRequest, session: SessionDep, country: CountryDep, response: Response, partner: Enroller
+    body: EnrolmentRequest,
+    session: SessionDep,
+    country: CountryDep,
+    response: Response,
+    partner: Enroller,
+    identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.enrol(
-        session=session, request=body, country=country, settings=identity_settings(), actor=partner.name
+        session=session, request=body.as_application(), country=country, settings=identity_settings, actor=partner.name
     )
     session.commit()
     if enrolment.status != "issued":
@@ -99,7 +104,12 @@ def enrolment_status(application_id: ApplicationId, session: SessionDep, _partne
 
 @router.post("/enrolments/{application_id}/adjudication", summary="Resolve an enrolment held as a possible duplicate")
 def adjudicate(
-    application_id: ApplicationId, body: AdjudicationRequest, session: SessionDep, country: CountryDep, partner: Admin
+    application_id: ApplicationId,
+    body: AdjudicationRequest,
+    session: SessionDep,
+    country: CountryDep,
+    partner: Admin,
+    identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.adjudicate(
         session=session,
@@ -108,7 +118,7 @@ def adjudicate(
         duplicate_of=body.duplicate_of,
         note=body.note,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         actor=partner.name,
     )
     session.commit()
@@ -164,7 +174,12 @@ def get_policy(partner_id: PartnerId, session: SessionDep, _partner: Admin) -> P
 
 @router.post("/otp", summary="Send an OTP to the resident's registered phone")
 def send_otp(
-    body: OtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Authenticator
+    body: OtpRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Authenticator,
+    identity_settings: IdentitySettingsDep,
 ) -> OtpOut:
     if not body.consent:
         raise auth.ConsentRequired()
@@ -176,7 +191,7 @@ def send_otp(
         transaction_id=body.transaction_id,
         partner=partner,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
         notifier=_notifier(settings),
     )
@@ -191,13 +206,14 @@ def authenticate(
     country: CountryDep,
     settings: SettingsDep,
     partner: Authenticator,
+    identity_settings: IdentitySettingsDep,
 ) -> AuthOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
         request=body,
         partner=partner,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
     )
     _refuse_if_locked_out(result)
@@ -216,13 +232,14 @@ def ekyc(
     country: CountryDep,
     settings: SettingsDep,
     partner: KycPartner,
+    identity_settings: IdentitySettingsDep,
 ) -> EkycOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
         request=body,
         partner=partner,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
         ekyc=True,
     )
@@ -242,7 +259,12 @@ def ekyc(
 
 @router.post("/resident/otp", summary="Send the resident an OTP to open a session")
 def resident_otp(
-    body: ResidentOtpRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal
+    body: ResidentOtpRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
 ) -> OtpOut:
     sent_to = auth.request_otp(
         session=session,
@@ -251,7 +273,7 @@ def resident_otp(
         transaction_id=body.transaction_id,
         partner=partner,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
         notifier=_notifier(settings),
     )
@@ -261,7 +283,12 @@ def resident_otp(
 
 @router.post("/resident/sessions", status_code=status.HTTP_201_CREATED, summary="Open a resident session with the OTP")
 def resident_session(
-    body: ResidentSessionRequest, session: SessionDep, country: CountryDep, settings: SettingsDep, partner: Portal
+    body: ResidentSessionRequest,
+    session: SessionDep,
+    country: CountryDep,
+    settings: SettingsDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
 ) -> ResidentSessionOut:
     opened = resident.open_session(
         session=session,
@@ -271,7 +298,7 @@ def resident_session(
         otp=body.otp,
         partner=partner,
         country=country,
-        settings=identity_settings(),
+        settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
     )
     session.commit()
@@ -362,13 +389,19 @@ def resident_vids(session: SessionDep, partner: Portal, token: ResidentToken = N
 
 
 @router.post("/resident/vids", status_code=status.HTTP_201_CREATED, summary="Create a virtual ID")
-def resident_create_vid(body: VidRequest, session: SessionDep, partner: Portal, token: ResidentToken = None) -> VidOut:
+def resident_create_vid(
+    body: VidRequest,
+    session: SessionDep,
+    partner: Portal,
+    identity_settings: IdentitySettingsDep,
+    token: ResidentToken = None,
+) -> VidOut:
     national_id = resident.session_holder(session=session, token=token, partner=partner)
     vid = vids.create_vid(
         session=session,
         national_id=national_id,
         kind=body.kind,
-        settings=identity_settings(),
+        settings=identity_settings,
         actor=f"resident via {partner.name}",
     )
     session.commit()

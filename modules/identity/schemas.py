@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from ...core.country import LoadedCountry
 from ...core.i18n import _
 from ...core.schemas import Line, Text, deployment_value
+from .applications import Application, NameInScript
 
 Factor = Literal["demo", "otp"]
 IdType = Literal["nid", "vid"]
@@ -183,6 +184,22 @@ class EnrolmentRequest(_Strict):
         if value.year < EARLIEST_BIRTH_YEAR:
             raise ValueError(_("the date is before {year}").format(year=EARLIEST_BIRTH_YEAR))
         return value
+
+    def as_application(self) -> Application:
+        return Application(
+            application_id=self.application_id,
+            given_name=self.given_name,
+            family_name=self.family_name,
+            date_of_birth=self.date_of_birth,
+            sex=self.sex,
+            phone=self.phone,
+            address=self.address,
+            other_names={
+                script: NameInScript(given_name=name.given_name, family_name=name.family_name)
+                for script, name in self.other_names.items()
+            },
+            biometric_ref=self.biometric_ref,
+        )
 
 
 class EnrolmentOut(BaseModel):

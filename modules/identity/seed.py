@@ -9,8 +9,8 @@ from faker import Faker
 from ...core.i18n import ngettext
 from ...core.registry import SeedContext
 from . import service
-from .config import identity_settings
-from .schemas import EnrolmentRequest
+from .applications import Application
+from .config import IdentitySettings
 
 DEMO_RESIDENTS = 12
 
@@ -19,7 +19,7 @@ def seed(context: SeedContext) -> list[str]:
     fake = _faker(context.country.profile.locale)
     issued = []
     for _ in range(DEMO_RESIDENTS):
-        request = EnrolmentRequest(
+        request = Application(
             application_id=str(uuid.uuid4()),
             given_name=fake.first_name(),
             family_name=fake.last_name(),
@@ -30,7 +30,7 @@ def seed(context: SeedContext) -> list[str]:
             session=context.session,
             request=request,
             country=context.country,
-            settings=identity_settings(),
+            settings=context.runtime.settings_of(IdentitySettings),
             actor="seed",
         )
         if enrolment.national_id:

@@ -22,16 +22,16 @@ from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from . import idnumbers
+from .applications import Application
 from .biometrics import load_adapter
 from .config import IdentityCountry, IdentitySettings
 from .models import ContactChange, Enrolment, EnrolmentStatus, Person, PersonStatus
-from .schemas import EnrolmentRequest
 
 SECTION = "identity"
 
 
 def enrol(
-    *, session: Session, request: EnrolmentRequest, country: LoadedCountry, settings: IdentitySettings, actor: str
+    *, session: Session, request: Application, country: LoadedCountry, settings: IdentitySettings, actor: str
 ) -> Enrolment:
     """Process one enrolment; repeating an application returns its first outcome."""
     request_hash = hash_request(request)
@@ -60,7 +60,7 @@ def enrol(
     enrolment = Enrolment(
         application_id=request.application_id,
         request_hash=request_hash,
-        demographics=request.model_dump(mode="json"),
+        demographics=request.demographics(),
         candidates=sorted(candidates),
         status=EnrolmentStatus.HELD if candidates else EnrolmentStatus.ISSUED,
     )
@@ -102,7 +102,7 @@ def adjudicate(
             )
         )
     if decision == "issue":
-        request = EnrolmentRequest.model_validate(enrolment.demographics)
+        request = Application.from_demographics(enrolment.demographics)
         phone = normalised_phone(request.phone, country.profile.phone_region)
         name_key = normalise_name(f"{request.given_name} {request.family_name}")
         _issue(session, enrolment, request, country.section(SECTION), settings, phone=phone, name_key=name_key)
@@ -298,8 +298,8 @@ def check_address(address: dict[str, str], levels: list[str]) -> None:
         )
 
 
-def hash_request(request: EnrolmentRequest) -> str:
-    content = request.model_dump(mode="json")
+def hash_request(request: Application) -> str:
+    content = request.demographics()
     # Fields added after v0.1 only count when given, so earlier applications replay unchanged.
     for optional in ("other_names", "biometric_ref"):
         if not content[optional]:
@@ -326,7 +326,7 @@ def unused_id(session: Session, length: int, restricted: list[str]) -> str:
 def _issue(
     session: Session,
     enrolment: Enrolment,
-    request: EnrolmentRequest,
+    request: Application,
     identity_country: IdentityCountry,
     settings: IdentitySettings,
     *,
@@ -337,7 +337,7 @@ def _issue(
         national_id=unused_id(session, identity_country.id_length, settings.restricted_ids),
         given_name=request.given_name,
         family_name=request.family_name,
-        other_names={script: name.model_dump() for script, name in request.other_names.items()} or None,
+        other_names=request.demographics()["other_names"] or None,
         name_key=name_key,
         date_of_birth=request.date_of_birth,
         sex=request.sex,
@@ -352,7 +352,7 @@ def _issue(
         )
 
 
-def _demographic_duplicates(session: Session, request: EnrolmentRequest, name_key: str, threshold: int) -> list[str]:
+def _demographic_duplicates(session: Session, request: Application, name_key: str, threshold: int) -> list[str]:
     # Blocking on date of birth keeps the fuzzy comparison to a handful of rows.
     same_birthday = session.execute(
         select(Person.national_id, Person.name_key).where(Person.date_of_birth == request.date_of_birth)
@@ -360,7 +360,7 @@ def _demographic_duplicates(session: Session, request: EnrolmentRequest, name_ke
     return sorted(nid for nid, key in same_birthday if name_score(name_key, key) >= threshold)
 
 
-def _check_scripts(request: EnrolmentRequest, allowed: list[str]) -> None:
+def _check_scripts(request: Application, allowed: list[str]) -> None:
     unknown = sorted(set(request.other_names) - set(allowed)) if allowed else []
     if unknown:
         raise Unprocessable(

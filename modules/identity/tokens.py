@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ...core.errors import Conflict, NotFound
 from ...core.i18n import _
-from ...core.settings import Settings
+from ...core.runtime import Runtime
 from .idnumbers import InvalidNationalId
 from .models import Person, PersonStatus
 
@@ -26,8 +26,8 @@ def sector_token(*, secret: str, national_id: str, sector: str) -> str:
 class RegistrySectorTokens:
     """Provides core.ports.SectorTokens from this registry."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._secret = settings.secret_key.get_secret_value()
+    def __init__(self, runtime: Runtime) -> None:
+        self._secret = runtime.settings.secret_key.get_secret_value()
 
     def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
         if not (national_id.isascii() and national_id.isdigit() and len(national_id) <= 20):

@@ -3,9 +3,10 @@
 from pathlib import Path
 
 from ...core.ports import Disbursements
-from ...core.registry import Manifest, Module
+from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
+from .config import PaymentsSettings
 from .port import LedgerDisbursements
 from .router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .schemas import openapi_values
@@ -19,6 +20,8 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE),
     cli=cli_app,
+    settings=PaymentsSettings,
+    catalogs=Catalogs(_HERE / "locales"),
     provides={Disbursements: LedgerDisbursements},
     seed=seed,
     openapi_values=openapi_values,

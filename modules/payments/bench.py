@@ -52,8 +52,9 @@ from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_f
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
+from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
 from . import disburse, programme_service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .disburse import immediate_transactions
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
@@ -137,7 +138,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     run = uuid.uuid4().hex[:8].upper()
     code = f"BENCH-{run}"
     currency = runtime.country.profile.currency
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     console.print(
         _("benchmark {code}: {count} beneficiaries on {database}").format(
             code=code, count=f"{count:,}", database=runtime.engine.url.get_backend_name()
@@ -257,12 +258,9 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             entries=f"{written[Entry.__tablename__]:,}",
         )
     )
-    console.print(
-        _("baseline: raw bulk insert of the same {rows} ledger rows: {seconds} s = {rate} rows/s").format(
-            rows=f"{rows:,}", seconds=f"{baseline:.2f}", rate=f"{rows / baseline:,.0f}"
-        )
+    print_comparisons(
+        [Comparison(Timed("payments.cycle", rows, elapsed), Timed("payments.raw-insert", rows, baseline))], console
     )
-    console.print(_("ratio baseline seconds ÷ cycle seconds = {ratio}").format(ratio=f"{baseline / elapsed:.3f}"))
     return {
         "seconds": elapsed,
         "rate": rate,
@@ -285,19 +283,17 @@ def _baseline(runtime: Runtime) -> tuple[dict[str, int], float]:
         copies[table.name] = scratch_copy(table, f"{table.name}_bench_raw", metadata, references=copies)
     metadata.create_all(runtime.engine)
     try:
-        written, seconds = dict.fromkeys(copies, 0), 0.0
+        written, inserting = dict.fromkeys(copies, 0), Stopwatch()
         with runtime.engine.connect() as connection:
             for table in LEDGER_TABLES:
                 columns = [column.name for column in table.columns]
                 for rows in _stored_rows(connection, table, columns):
-                    started = time.perf_counter()
-                    insert_rows(connection, copies[table.name], columns, rows)
-                    seconds += time.perf_counter() - started
+                    with inserting:
+                        insert_rows(connection, copies[table.name], columns, rows)
                     written[table.name] += len(rows)
-            started = time.perf_counter()
-            connection.commit()
-            seconds += time.perf_counter() - started
-        return written, seconds
+            with inserting:
+                connection.commit()
+        return written, inserting.seconds
     finally:
         metadata.drop_all(runtime.engine)
 

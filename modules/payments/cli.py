@@ -20,12 +20,13 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ...core import i18n
+from ...core.cli_runtime import open_runtime
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
 from ...core.runtime import Runtime, build_runtime
 from . import disburse, programme_service, service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .models import Chunk, ChunkState
 from .programmes import Entitlement, Rule
 from .rails import rail_from_settings
@@ -58,11 +59,11 @@ def payments(ctx: typer.Context) -> None:
 
 
 def _runtime() -> Runtime:
-    """The runtime; without a locale in the environment, messages from here on follow the profile's."""
-    runtime = build_runtime()
-    if i18n.locale_from_environment() is None:
-        i18n.set_locale(i18n.negotiate(None, runtime.country.profile.locale))
-    return runtime
+    """The runtime, or one message and exit code 2 on a bad configuration (core/cli_runtime.py).
+
+    `build_runtime` is looked up here so this module's tests can point it at the test database.
+    """
+    return open_runtime(build_runtime)
 
 
 def _fail(problem: Problem) -> None:
@@ -164,7 +165,7 @@ def create_cycle(
         err_console.print(_row_errors(error), style="red", markup=False)
         raise typer.Exit(1) from None
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         with runtime.session_factory.begin() as session:
             found = programme_service.get_programme(session=session, code=programme)
@@ -275,7 +276,7 @@ def worker(
 
 
 def _work(runtime: Runtime, cycle: int, throttle: float, tick) -> None:
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     engine = disburse.immediate_transactions(make_engine(runtime.settings.database_url))
     try:
         disburse.run_worker(
@@ -334,7 +335,7 @@ def ingest(
 ) -> None:
     """Ingest a bank's status reports and notifications (each file once; a repeat changes nothing)."""
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         for path in files:
             with runtime.session_factory.begin() as session:
@@ -406,7 +407,7 @@ def stimulus(
 ) -> None:
     """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
     runtime = _runtime()
-    settings = payments_settings()
+    settings = runtime.settings_of(PaymentsSettings)
     try:
         rules = []
         if adults:

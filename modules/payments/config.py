@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ...core.deps import settings_dependency
 
 ACCOUNT_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{2,31}$"
 
@@ -37,6 +39,5 @@ class PaymentsSettings(BaseSettings):
     debtor_name: str = Field(default="Government of the Republic", min_length=1, max_length=140)
 
 
-@lru_cache
-def payments_settings() -> PaymentsSettings:
-    return PaymentsSettings()
+payments_settings = settings_dependency(PaymentsSettings)
+PaymentsSettingsDep = Annotated[PaymentsSettings, Depends(payments_settings)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -16,11 +15,10 @@ from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money
 from ...core.ports import PaymentOutcome
-from ...core.registry import Ports, installed_modules
-from ...core.runtime import load_profile
-from ...core.settings import Settings
+from ...core.registry import Ports
+from ...core.runtime import Runtime
 from . import service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .models import Entry, Transfer, TransferState
 from .schemas import BeneficiaryRef, TransferRequest
 
@@ -30,16 +28,17 @@ PAYERS_ACCOUNT = "EXTERNAL_PAYERS"  # money arriving from outside the ledger (ba
 class LedgerDisbursements:
     """What tax (and any other module) uses to pay refunds and record collections."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._settings = runtime.settings_of(PaymentsSettings)
 
-    @cached_property
+    @property
     def _country(self) -> LoadedCountry:
-        return load_profile(self._settings, installed_modules())
+        return self._runtime.country
 
-    @cached_property
+    @property
     def _ports(self) -> Ports:
-        return Ports(installed_modules(), self._settings)
+        return self._runtime.ports
 
     def pay(
         self,
@@ -63,7 +62,7 @@ class LedgerDisbursements:
                 ports=self._ports,
                 country=self._country,
                 request=request,
-                funding_account=payments_settings().funding_account,
+                funding_account=self._settings.funding_account,
                 actor=f"port:{purpose}"[:200],
             )
         except ValidationError as error:
@@ -108,7 +107,7 @@ class LedgerDisbursements:
             return PaymentOutcome(reference=reference, state=existing.state)
         payer = service.ensure_funding_account(session=session, code=PAYERS_ACCOUNT, currency=amount.currency)
         payee = service.ensure_beneficiary_account(
-            session=session, key=payments_settings().revenue_account, currency=amount.currency
+            session=session, key=self._settings.revenue_account, currency=amount.currency
         )
         payee.owner = "system"
         record = Transfer(

@@ -10,7 +10,7 @@ from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
 from . import disburse, programme_service, service
-from .config import payments_settings
+from .config import PaymentsSettingsDep
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
 from .rails import rail_from_settings
 from .schemas import (
@@ -124,13 +124,14 @@ def create_transfer(
     ports: PortsDep,
     response: Response,
     partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    payments_settings: PaymentsSettingsDep,
 ) -> TransferOut:
     outcome = service.transfer(
         session=session,
         ports=ports,
         country=country,
         request=body,
-        funding_account=payments_settings().funding_account,
+        funding_account=payments_settings.funding_account,
         actor=partner.name,
     )
     session.commit()
@@ -249,9 +250,9 @@ def create_cycle(
     ports: PortsDep,
     response: Response,
     partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    settings: PaymentsSettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
-    settings = payments_settings()
     created = programme_service.create_cycle(
         session=session,
         ports=ports,
@@ -305,11 +306,11 @@ def disburse_cycle(
     country: CountryDep,
     request: Request,
     partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    settings: PaymentsSettingsDep,
 ) -> ReconciliationOut:
     cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
     disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
     session.commit()
-    settings = payments_settings()
     disburse.run_worker(
         session_factory=request.app.state.session_factory,
         cycle_id=cycle_id,
@@ -346,8 +347,9 @@ def ingest_bank_message(
     session: SessionDep,
     body: Annotated[bytes, Body(media_type="application/xml")],
     _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    payments_settings: PaymentsSettingsDep,
 ) -> IngestOut:
-    result = disburse.ingest(session=session, message=body, max_attempts=payments_settings().max_attempts)
+    result = disburse.ingest(session=session, message=body, max_attempts=payments_settings.max_attempts)
     session.commit()
     return IngestOut(
         kind=result.kind,

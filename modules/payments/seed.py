@@ -8,7 +8,7 @@ from ...core.i18n import _, format_money
 from ...core.money import Money, to_minor
 from ...core.registry import SeedContext
 from . import service
-from .config import payments_settings
+from .config import PaymentsSettings
 from .schemas import AccountIn, BankAccount, BeneficiaryRef, LinkRequest, MobileMoneyAccount, TransferRequest
 
 DEMO_BENEFICIARIES = ("DEMO-0001", "DEMO-0002")
@@ -18,7 +18,7 @@ DEMO_AMOUNT = "1000"  # major units of the country's currency
 def seed(context: SeedContext) -> list[str]:
     """Link and pay the demo beneficiaries; running it again changes nothing (references repeat)."""
     profile = context.country.profile
-    funding = payments_settings().funding_account
+    funding = context.runtime.settings_of(PaymentsSettings).funding_account
     amount = Money(profile.currency, to_minor(DEMO_AMOUNT, profile.currency))
     for index, external_id in enumerate(DEMO_BENEFICIARIES):
         beneficiary = BeneficiaryRef(external_id=external_id)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ...core.ports import AssessedIncome
-from ...core.registry import Manifest, Module
+from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
@@ -20,8 +20,9 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE, COLLECT_SCOPE, DECIDE_SCOPE),
     cli=cli_app,
+    catalogs=Catalogs(_HERE / "locales"),
     country_schema=TaxCountry,
-    provides={AssessedIncome: TaxAssessedIncome},
+    provides={AssessedIncome: TaxAssessedIncome.of},
     seed=seed,
     configuration_check=configuration_findings,
     openapi_values=openapi_values,

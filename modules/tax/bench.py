@@ -5,8 +5,9 @@ return uses), with TINs from a reserved range. Baseline (timed): insert the rows
 assessment writes (N assessments with a trace of the same shape, N account entries)
 with the same driver-level bulk insert (COPY on PostgreSQL, executemany on SQLite),
 then delete them. Measured (timed): `bulk.assess_all` over
-the same returns: select each chunk, calculate, insert. Everything the bench wrote
-is deleted at the end, except the audit events of the bulk chunks (append-only).
+the same returns: select each chunk, calculate, insert. The core's harness prints both
+and their ratio (core/yardstick.py). Everything the bench wrote is deleted at the end,
+except the audit events of the bulk chunks (append-only).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ...core.bulk import driver_value, insert_rows
 from ...core.i18n import _, ngettext
 from ...core.models import utcnow
 from ...core.runtime import Runtime
+from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
 from . import bulk, service
 from .fast import YearLaw
 from .models import AccountEntry, Assessment, TaxReturn
@@ -84,37 +86,44 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     taxable, tax_due, exact = year_law.calculate(incomes[0])
     trace = year_law.trace_writer()(incomes[0], taxable, tax_due, exact)
     today = date.today()
-    started = time.perf_counter()
-    for start in range(0, count, chunk):
-        with factory.begin() as session:
-            connection = session.connection()
-            now = utcnow()
-            assessed_at = driver_value(connection, Assessment.__table__.c.assessed_at, now)
-            due_on = driver_value(connection, Assessment.__table__.c.due_on, today)
-            booked_on = driver_value(connection, AccountEntry.__table__.c.booked_on, today)
-            created_at = driver_value(connection, AccountEntry.__table__.c.created_at, now)
-            fixed_figures = (BENCH_YEAR, "income", str(BENCH_YEAR), taxable, tax_due, 0)
-            booked = (booked_on, created_at)
-            ids = return_ids[start : start + chunk]
-            tins_here = tins[start : start + chunk]
-            assessment_rows = [
-                (return_id, tin, *fixed_figures, due_on, rules.currency, "current", trace, assessed_at)
-                for return_id, tin in zip(ids, tins_here, strict=True)
-            ]
-            insert_rows(connection, Assessment.__table__, bulk.ASSESSMENT_COLUMNS, assessment_rows)
-            entry_rows = [
-                (tin, "assessed", tax_due, rules.currency, f"bench-baseline:{return_id}", None, "committed", *booked)
-                for return_id, tin in zip(ids, tins_here, strict=True)
-            ]
-            insert_rows(connection, AccountEntry.__table__, bulk.ENTRY_COLUMNS, entry_rows)
-    baseline = time.perf_counter() - started
+    with Stopwatch() as baseline:
+        for start in range(0, count, chunk):
+            with factory.begin() as session:
+                connection = session.connection()
+                now = utcnow()
+                assessed_at = driver_value(connection, Assessment.__table__.c.assessed_at, now)
+                due_on = driver_value(connection, Assessment.__table__.c.due_on, today)
+                booked_on = driver_value(connection, AccountEntry.__table__.c.booked_on, today)
+                created_at = driver_value(connection, AccountEntry.__table__.c.created_at, now)
+                fixed_figures = (BENCH_YEAR, "income", str(BENCH_YEAR), taxable, tax_due, 0)
+                booked = (booked_on, created_at)
+                ids = return_ids[start : start + chunk]
+                tins_here = tins[start : start + chunk]
+                assessment_rows = [
+                    (return_id, tin, *fixed_figures, due_on, rules.currency, "current", trace, assessed_at)
+                    for return_id, tin in zip(ids, tins_here, strict=True)
+                ]
+                insert_rows(connection, Assessment.__table__, bulk.ASSESSMENT_COLUMNS, assessment_rows)
+                entry_rows = [
+                    (
+                        tin,
+                        "assessed",
+                        tax_due,
+                        rules.currency,
+                        f"bench-baseline:{return_id}",
+                        None,
+                        "committed",
+                        *booked,
+                    )
+                    for return_id, tin in zip(ids, tins_here, strict=True)
+                ]
+                insert_rows(connection, AccountEntry.__table__, bulk.ENTRY_COLUMNS, entry_rows)
     _cleanup(factory, keep_returns=True)
 
-    started = time.perf_counter()
-    result = bulk.assess_all(
-        session_factory=factory, country=country, year=BENCH_YEAR, actor=ACTOR, chunk_size=chunk, today=today
-    )
-    measured = time.perf_counter() - started
+    with Stopwatch() as measured:
+        result = bulk.assess_all(
+            session_factory=factory, country=country, year=BENCH_YEAR, actor=ACTOR, chunk_size=chunk, today=today
+        )
     with factory() as session:
         stored = session.scalar(
             select(func.count()).select_from(Assessment).where(Assessment.period == str(BENCH_YEAR))
@@ -122,21 +131,14 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     _cleanup(factory)
     if result.assessed != count or stored != count:
         raise RuntimeError(f"assessed {result.assessed}, stored {stored}, expected {count}")
-    console.print(
-        _("baseline raw bulk insert: {rate} rows/s ({seconds} s)").format(
-            rate=f"{count / baseline:,.0f}", seconds=f"{baseline:.2f}"
-        ),
-        highlight=False,
+    print_comparisons(
+        [
+            Comparison(
+                Timed("tax.assessment", count, measured.seconds), Timed("tax.raw-insert", count, baseline.seconds)
+            )
+        ],
+        console,
     )
-    console.print(
-        ngettext(
-            "bulk assessment: {rate} returns/s ({seconds} s, {chunks} chunk)",
-            "bulk assessment: {rate} returns/s ({seconds} s, {chunks} chunks)",
-            result.chunks,
-        ).format(rate=f"{count / measured:,.0f}", seconds=f"{measured:.2f}", chunks=result.chunks),
-        highlight=False,
-    )
-    console.print(_("ratio assessment/insert: {ratio}").format(ratio=f"{baseline / measured:.2f}"), highlight=False)
 
 
 def _cleanup(factory, *, keep_returns: bool = False) -> None:

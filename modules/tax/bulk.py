@@ -24,8 +24,7 @@ from ...core.errors import Problem
 from ...core.models import utcnow
 from ...core.money import Money
 from ...core.ports import SectorTokens
-from ...core.registry import Ports
-from ...core.settings import Settings
+from ...core.runtime import Runtime
 from . import service
 from .fast import YearLaw
 from .models import AccountEntry, Assessment, AssessmentState, EntryKind, ReturnKind, Taxpayer, TaxReturn
@@ -276,21 +275,16 @@ class TaxAssessedIncome:
     registered with their number in an existing national register).
     """
 
-    def __init__(self, settings: Settings, *, tokens: SectorTokens | None = None) -> None:
-        self._settings = settings
+    def __init__(self, *, tokens: SectorTokens | None) -> None:
         self._tokens = tokens
-        self._looked_up = tokens is not None
 
-    def _sector_tokens(self) -> SectorTokens | None:
-        if not self._looked_up:
-            from ...core.registry import installed_modules
-
-            self._tokens = Ports(installed_modules(), self._settings).get(SectorTokens)
-            self._looked_up = True
-        return self._tokens
+    @classmethod
+    def of(cls, runtime: Runtime) -> TaxAssessedIncome:
+        """The provider of this runtime: national IDs become sector tokens where a module provides them."""
+        return cls(tokens=runtime.ports.get(SectorTokens))
 
     def incomes_for(self, *, session: Session, national_ids: Sequence[str], year: int) -> Mapping[str, Money]:
-        tokens = self._sector_tokens()
+        tokens = self._tokens
         by_reference: dict[str, str] = {}
         for national_id in national_ids:
             if tokens is None:

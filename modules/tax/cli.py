@@ -6,21 +6,15 @@ import csv
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ...core import i18n
-from ...core.country import CountryProfileError, LoadedCountry
-from ...core.errors import Problem
+from ...core.cli_runtime import command_runtime, refused_problem
 from ...core.i18n import _, ngettext
 from ...core.money import Money, MoneyError
-from ...core.registry import installed_modules
-from ...core.runtime import load_profile
-from ...core.settings import get_settings
 from . import bulk, service
 
 app = typer.Typer(no_args_is_help=True)
@@ -39,54 +33,21 @@ def calc(
     income: Annotated[str, typer.Option(help="Income in major units, e.g. 5000000 or 1234.56")],
 ) -> None:
     """Compute income tax from this deployment's country.yml and show how (no database needed)."""
-    try:
-        country = load_profile(get_settings(), installed_modules())
-    except (CountryProfileError, ValidationError) as error:
-        _configuration_error(error)
-    _speak_the_profile_language(country)
+    with command_runtime() as runtime:
+        country = runtime.country
     currency = country.profile.currency
     try:
         amount = Money.from_major(income, currency)
     except MoneyError as error:
         err_console.print(f"--income: {error}", style="red", markup=False)
         raise typer.Exit(2) from None
-    try:
+    with refused_problem():
         law = service.income_tax_law(country=country)
         calculation = law.calculate(income=amount.amount, year=year)
-    except Problem as problem:
-        _refused(problem)
     for step in calculation.trace:
         console.print(f"  {step.step:<13} {step.note}", highlight=False, soft_wrap=True)
     tax_due = law.format_amount(calculation.tax_due)
     console.print(_("tax due for {year}: {amount}").format(year=year, amount=tax_due), highlight=False)
-
-
-def _runtime():
-    from ...core.runtime import build_runtime
-
-    try:
-        runtime = build_runtime(get_settings())
-    except (CountryProfileError, ValidationError) as error:
-        _configuration_error(error)
-    _speak_the_profile_language(runtime.country)
-    return runtime
-
-
-def _speak_the_profile_language(country: LoadedCountry) -> None:
-    """Without a locale in the environment, speak the profile's, as the core's commands do (restored on exit)."""
-    if i18n.locale_from_environment() is None:
-        i18n.set_locale(i18n.negotiate(None, country.profile.locale))
-
-
-def _configuration_error(error: CountryProfileError | ValidationError) -> NoReturn:
-    err_console.print(_("Configuration error"), style="red")
-    err_console.print(str(error), markup=False, highlight=False)
-    raise typer.Exit(2) from None
-
-
-def _refused(problem: Problem) -> NoReturn:
-    err_console.print(problem.detail, style="red", markup=False, soft_wrap=True)
-    raise typer.Exit(1) from None
 
 
 def _progress() -> Progress:
@@ -107,8 +68,7 @@ def assess_all(
     chunk: Annotated[int, typer.Option(min=1, max=100_000, help="Returns per transaction")] = bulk.DEFAULT_CHUNK,
 ) -> None:
     """Assess every filed, not yet assessed income-tax return of a year (chunked; run again to resume)."""
-    runtime = _runtime()
-    try:
+    with command_runtime() as runtime, refused_problem():
         with runtime.session_factory() as session:
             total = bulk.pending_count(session=session, year=year)
         started = time.perf_counter()
@@ -128,10 +88,6 @@ def assess_all(
                 chunk_size=chunk,
                 progress=advance,
             )
-    except Problem as problem:
-        _refused(problem)
-    finally:
-        runtime.engine.dispose()
     returns = ngettext("{count} return", "{count} returns", result.assessed).format(count=result.assessed)
     chunks = ngettext("{count} chunk", "{count} chunks", result.chunks).format(count=result.chunks)
     tax_due = service.income_tax_law(country=runtime.country).format_amount(result.tax_due)
@@ -149,22 +105,21 @@ def export_incomes(
     out: Annotated[Path, typer.Option(help="CSV file to write ('-' for standard output)")] = Path("-"),
 ) -> None:
     """Assessed income per taxpayer for a year, as CSV, for the payments module's means-tested programmes."""
-    runtime = _runtime()
-    handle = sys.stdout if str(out) == "-" else out.open("w", newline="", encoding="utf-8")
-    count = 0
-    try:
-        writer = csv.writer(handle)
-        writer.writerow(["tin", "reference", "year", "income", "taxable", "tax_due", "currency", "assessment_id"])
-        with runtime.session_factory() as session:
-            for tin, reference, income, taxable, tax_due, currency, assessment_id in bulk.iter_assessed(
-                session=session, year=year
-            ):
-                writer.writerow([tin, reference or "", year, income, taxable, tax_due, currency, assessment_id])
-                count += 1
-    finally:
-        if handle is not sys.stdout:
-            handle.close()
-        runtime.engine.dispose()
+    with command_runtime() as runtime:
+        handle = sys.stdout if str(out) == "-" else out.open("w", newline="", encoding="utf-8")
+        count = 0
+        try:
+            writer = csv.writer(handle)
+            writer.writerow(["tin", "reference", "year", "income", "taxable", "tax_due", "currency", "assessment_id"])
+            with runtime.session_factory() as session:
+                for tin, reference, income, taxable, tax_due, currency, assessment_id in bulk.iter_assessed(
+                    session=session, year=year
+                ):
+                    writer.writerow([tin, reference or "", year, income, taxable, tax_due, currency, assessment_id])
+                    count += 1
+        finally:
+            if handle is not sys.stdout:
+                handle.close()
     if handle is not sys.stdout:
         console.print(
             ngettext(
@@ -183,8 +138,5 @@ def bench_command(
     """Assess COUNT returns on DATABASE_URL; print returns/s and the ratio to a raw bulk insert of the same rows."""
     from . import bench
 
-    runtime = _runtime()
-    try:
+    with command_runtime() as runtime:
         bench.run(runtime=runtime, count=count, chunk=chunk, console=console)
-    finally:
-        runtime.engine.dispose()

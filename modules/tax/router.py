@@ -55,7 +55,7 @@ def register_taxpayer(
     partner: Annotated[Partner, Depends(require_scope(REGISTER_SCOPE))],
 ) -> TaxpayerOutFull:
     taxpayer = service.register_taxpayer(
-        session=session, request=body, country=country, ports=ports, actor=partner.name
+        session=session, party=body.as_new_taxpayer(), country=country, ports=ports, actor=partner.name
     )
     session.commit()
     return TaxpayerOutFull.model_validate(taxpayer)

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ...core.i18n import _
 from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, Text, UtcDatetime, deployment_value
+from .parties import NewTaxpayer, identifier_problem
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
 MinorUnits = Annotated[int, Field(ge=0, le=MAX_MINOR_UNITS), WHOLE_NUMBER]
@@ -109,14 +109,13 @@ class TaxpayerRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_identifier(self) -> TaxpayerRequest:
-        if self.kind == "business":
-            if self.national_id is not None:
-                raise ValueError("national_id: " + _("a business registers with external_id (its registration number)"))
-            if self.external_id is None:
-                raise ValueError("external_id: " + _("a business needs its registration number"))
-        elif (self.national_id is None) == (self.external_id is None):
-            raise ValueError(_("an individual registers with exactly one of national_id or external_id"))
+        problem = identifier_problem(self.kind, national_id=self.national_id, external_id=self.external_id)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+    def as_new_taxpayer(self) -> NewTaxpayer:
+        return NewTaxpayer(kind=self.kind, name=self.name, national_id=self.national_id, external_id=self.external_id)
 
 
 class TaxpayerOut(BaseModel):

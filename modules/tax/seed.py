@@ -12,7 +12,8 @@ from ...core.i18n import _
 from ...core.money import Money
 from ...core.registry import SeedContext
 from . import service
-from .schemas import ReturnRequest, TaxpayerRequest
+from .parties import NewTaxpayer
+from .schemas import ReturnRequest
 
 # Income of each demo taxpayer as a multiple of the second threshold of the scale in
 # force (or of 100,000 major units for a flat scale), so every country sees several bands.
@@ -40,11 +41,11 @@ def seed(context: SeedContext) -> list[str]:
     for kind, external_id, multiple in DEMO_TAXPAYERS:
         taxpayer = service.find_taxpayer(session=context.session, kind=kind, reference=f"external:{external_id}")
         if taxpayer is None:
-            request = TaxpayerRequest(
+            party = NewTaxpayer(
                 kind=kind, name=fake.name() if kind == "individual" else fake.company(), external_id=external_id
             )
             taxpayer = service.register_taxpayer(
-                session=context.session, request=request, country=country, ports=context.ports, actor="seed"
+                session=context.session, party=party, country=country, ports=context.ports, actor="seed"
             )
         income = int(unit * multiple)
         try:

@@ -28,8 +28,9 @@ from .models import (
     TaxpayerStatus,
     TaxReturn,
 )
+from .parties import NewTaxpayer
 from .rules import SECTION, TaxRules
-from .schemas import ReturnRequest, TaxpayerRequest, VatLines, VatReturnRequest
+from .schemas import ReturnRequest, VatLines, VatReturnRequest
 from .vat import Line
 
 SECTOR = "tax"
@@ -70,17 +71,17 @@ def configuration_findings(country: LoadedCountry) -> list[Finding]:
 
 
 def register_taxpayer(
-    *, session: Session, request: TaxpayerRequest, country: LoadedCountry, ports: Ports, actor: str
+    *, session: Session, party: NewTaxpayer, country: LoadedCountry, ports: Ports, actor: str
 ) -> Taxpayer:
     """Register a taxpayer and issue a TIN; registering the same party twice is a Conflict naming its TIN."""
-    reference = _reference(session=session, request=request, ports=ports)
-    existing = find_taxpayer(session=session, kind=request.kind, reference=reference)
+    reference = _reference(session=session, party=party, ports=ports)
+    existing = find_taxpayer(session=session, kind=party.kind, reference=reference)
     if existing is not None:
         raise _already_registered(existing)
     taxpayer = Taxpayer(
         tin=_unused_tin(session, tax_country(country).tin_length),
-        kind=request.kind,
-        name=request.name,
+        kind=party.kind,
+        name=party.name,
         reference=reference,
         status=TaxpayerStatus.ACTIVE,
     )
@@ -89,7 +90,7 @@ def register_taxpayer(
             session.add(taxpayer)
     except IntegrityError:
         # Another request registered the same party between our check and insert.
-        existing = find_taxpayer(session=session, kind=request.kind, reference=reference)
+        existing = find_taxpayer(session=session, kind=party.kind, reference=reference)
         if existing is None:
             raise
         raise _already_registered(existing) from None
@@ -404,9 +405,9 @@ def _lines_json(request: VatLines) -> dict[str, Any]:
     }
 
 
-def _reference(*, session: Session, request: TaxpayerRequest, ports: Ports) -> str:
-    if request.national_id is None:
-        return f"external:{request.external_id}"
+def _reference(*, session: Session, party: NewTaxpayer, ports: Ports) -> str:
+    if party.national_id is None:
+        return f"external:{party.external_id}"
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
@@ -417,7 +418,7 @@ def _reference(*, session: Session, request: TaxpayerRequest, ports: Ports) -> s
             ),
             kind="identity-not-installed",
         )
-    return f"token:{tokens.token_for(session=session, national_id=request.national_id, sector=SECTOR)}"
+    return f"token:{tokens.token_for(session=session, national_id=party.national_id, sector=SECTOR)}"
 
 
 def _unused_tin(session: Session, length: int) -> str:

@@ -12,7 +12,7 @@ from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.models import Partner
 from ..auth import authenticate_committed
-from ..config import IdentitySettings
+from ..config import IdentitySettings, identity_settings
 from ..schemas import AuthRequest
 from .conftest import PHONE, Relying
 
@@ -116,9 +116,8 @@ def test_bad_check_digit_is_a_clear_error(client: TestClient, enrolled, bank: Re
 
 def test_repeated_failures_lock_the_id_out(client: TestClient, enrolled, bank: Relying, monkeypatch) -> None:
     monkeypatch.setenv("IDENTITY_AUTH_MAX_FAILURES", "3")
-    from ..config import identity_settings
-
-    identity_settings.cache_clear()
+    configured = IdentitySettings()
+    client.app.dependency_overrides[identity_settings] = lambda: configured
     try:
         national_id = enrolled()
         wrong = auth_body(national_id, demographics={"date_of_birth": "1999-01-01"})
@@ -129,14 +128,13 @@ def test_repeated_failures_lock_the_id_out(client: TestClient, enrolled, bank: R
         assert locked.headers["content-type"] == "application/problem+json"
         assert locked.json()["detail"].startswith("individual_id: ")
     finally:
-        identity_settings.cache_clear()
+        client.app.dependency_overrides.pop(identity_settings)
 
 
 def test_success_resets_the_failure_count(client: TestClient, enrolled, bank: Relying, monkeypatch) -> None:
     monkeypatch.setenv("IDENTITY_AUTH_MAX_FAILURES", "2")
-    from ..config import identity_settings
-
-    identity_settings.cache_clear()
+    configured = IdentitySettings()
+    client.app.dependency_overrides[identity_settings] = lambda: configured
     try:
         national_id = enrolled()
         wrong = auth_body(national_id, demographics={"sex": "M"})
@@ -145,7 +143,7 @@ def test_success_resets_the_failure_count(client: TestClient, enrolled, bank: Re
         client.post("/identity/auth", json=wrong, headers=bank.headers)
         assert client.post("/identity/auth", json=auth_body(national_id), headers=bank.headers).status_code == 200
     finally:
-        identity_settings.cache_clear()
+        client.app.dependency_overrides.pop(identity_settings)
 
 
 def test_each_attempt_is_audited_under_the_person(

@@ -74,7 +74,16 @@ def test_bench_runs_small(cli_env: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
-    assert "residents/s" in output and "ratio" in output and "verifications/s" in output and "p99" in output
+    assert (
+        "residents/s" in output and "identity.enrolment" in output and "verifications/s" in output and "p99" in output
+    )
     assert "0 not authenticated" in output
     assert "machine yardstick: raw insert of 300 rows with a unique key" in output
     assert "scaled to the reference machine: enrolment" in output and "verifications/s" in output.split("scaled")[-1]
+
+
+def test_a_bad_configuration_is_one_message_not_a_traceback(bad_configuration: str) -> None:
+    result = invoke("identity", "show", "1234567890")
+    assert result.exit_code == 2
+    assert "Configuration error" in result.output
+    assert bad_configuration in result.output

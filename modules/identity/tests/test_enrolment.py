@@ -7,7 +7,10 @@ from sqlalchemy.orm import Session
 
 from ....core.audit import events_for, verify_chain
 from ....core.models import AuditEvent
+from ..applications import Application
 from ..models import Person
+from ..schemas import EnrolmentRequest
+from ..service import content_hash, hash_request
 
 ENROL = "identity:enrol"
 READ = "identity:read"
@@ -128,3 +131,20 @@ def test_enrolment_is_audited_in_the_chain(client: TestClient, headers: dict, se
 def test_enrolment_needs_the_enrol_scope(client: TestClient, api_headers: Callable[..., dict[str, str]]) -> None:
     response = client.post("/identity/enrolments", json=enrolment(), headers=api_headers(READ))
     assert response.status_code == 403
+
+
+def test_an_application_is_stored_and_hashed_as_its_request_body_was() -> None:
+    body = EnrolmentRequest(
+        application_id="APP-00000042",
+        given_name="Amina",
+        family_name="Njeri",
+        date_of_birth="1990-05-17",
+        sex="F",
+        address={"county": "Nairobi"},
+        other_names={"Arab": {"given_name": "أمينة", "family_name": "نجيري"}},
+    )
+    application = body.as_application()
+    assert application.demographics() == body.model_dump(mode="json")
+    assert Application.from_demographics(application.demographics()) == application
+    without_optional = {k: v for k, v in body.model_dump(mode="json").items() if k != "biometric_ref"}
+    assert hash_request(application) == content_hash(without_optional)

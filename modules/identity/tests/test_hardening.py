@@ -27,16 +27,17 @@ AUTH = "identity:auth"
 
 
 @pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set identity settings through the environment, as an operator would."""
+def limits(monkeypatch: pytest.MonkeyPatch, client: TestClient) -> Iterator[Callable[..., None]]:
+    """Set identity settings through the environment, as an operator would, and give them to the app."""
 
     def set_(**values: object) -> None:
         for name, value in values.items():
             monkeypatch.setenv(f"IDENTITY_{name.upper()}", str(value))
-        identity_settings.cache_clear()
+        configured = IdentitySettings()
+        client.app.dependency_overrides[identity_settings] = lambda: configured
 
     yield set_
-    identity_settings.cache_clear()
+    client.app.dependency_overrides.pop(identity_settings, None)
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_resident_session_error_and_validator_message_in_japanese(
 
 
 def test_module_catalog_is_merged_with_the_core_one() -> None:
-    assert any(root.parent.name == "identity" for root in i18n.catalog_roots())
+    assert any(catalogs.folder.parent.name == "identity" for catalogs in i18n.installed_catalogs())
     with i18n.use_locale("fr"):
         assert i18n.gettext("'{vid}' is already revoked") == "«" + NBSP + "{vid}" + NBSP + "» est déjà révoqué"
         assert i18n.gettext("Not Found") == "Ressource introuvable"

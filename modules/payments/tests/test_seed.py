@@ -1,17 +1,15 @@
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ....core.country import LoadedCountry
-from ....core.registry import Ports, SeedContext
+from ....core.registry import SeedContext
+from ....core.runtime import Runtime
 from ..models import AccountLink, Transfer
 from ..seed import DEMO_BENEFICIARIES, seed
 from ..service import check_ledger
 
 
-def test_seed_links_and_pays_the_demo_beneficiaries_once(
-    session: Session, country: LoadedCountry, ports: Ports
-) -> None:
-    context = SeedContext(session=session, country=country, ports=ports)
+def test_seed_links_and_pays_the_demo_beneficiaries_once(session: Session, runtime: Runtime) -> None:
+    context = SeedContext(session=session, runtime=runtime)
     lines = seed(context)
     seed(context)  # again: references repeat, nothing doubles
     session.commit()

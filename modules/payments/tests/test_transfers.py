@@ -9,14 +9,14 @@ from ....core import audit
 from ....core.country import LoadedCountry
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
-from ..config import payments_settings
+from ..config import PaymentsSettings
 from ..models import Entry, LedgerAccount, Transfer, TransferState
 from ..service import account_balance, ensure_funding_account
 from .conftest import assert_problem, enrol_person
 
 
 def funding_account(session: Session) -> LedgerAccount:
-    code = payments_settings().funding_account
+    code = PaymentsSettings().funding_account
     return session.scalars(select(LedgerAccount).where(LedgerAccount.code == code)).one()
 
 
@@ -121,7 +121,7 @@ def test_overdrawing_a_no_negative_account_is_rejected_without_entries(
 ) -> None:
     # A funding account that may not go negative (a funded treasury) and holds nothing.
     funding = ensure_funding_account(
-        session=session, code=payments_settings().funding_account, currency=country.profile.currency
+        session=session, code=PaymentsSettings().funding_account, currency=country.profile.currency
     )
     funding.allow_negative = False
     session.commit()

@@ -14,7 +14,7 @@ from ....core.registry import Ports
 from .. import service
 from ..config import TaxCountry
 from ..models import Taxpayer
-from ..schemas import TaxpayerRequest
+from ..parties import NewTaxpayer
 
 
 def minor(country: LoadedCountry) -> str:
@@ -64,7 +64,5 @@ def a_year(country: LoadedCountry) -> int:
 def a_taxpayer(
     session: Session, country: LoadedCountry, external_id: str = "EXT-1", kind: str = "individual"
 ) -> Taxpayer:
-    request = TaxpayerRequest(kind=kind, name="Test Taxpayer", external_id=external_id)
-    return service.register_taxpayer(
-        session=session, request=request, country=country, ports=Ports((), None), actor="test"
-    )
+    party = NewTaxpayer(kind=kind, name="Test Taxpayer", external_id=external_id)
+    return service.register_taxpayer(session=session, party=party, country=country, ports=Ports((), None), actor="test")

@@ -12,7 +12,8 @@ from ....core.errors import Conflict, Unprocessable
 from ....core.money import Money, to_minor
 from ....core.ports import Disbursements, PaymentOutcome, SectorTokens
 from .. import accounts, service
-from ..schemas import ReturnRequest, TaxpayerRequest
+from ..parties import NewTaxpayer
+from ..schemas import ReturnRequest
 from .helpers import a_taxpayer, a_year, minor, with_tax
 
 
@@ -180,9 +181,9 @@ def test_payment_through_the_disbursements_port(session: Session, country: Loade
 def test_a_credit_is_refunded_to_the_linked_account(session: Session, country: LoadedCountry) -> None:
     year = a_year(country)
     tokens = FakeTokens()
-    request = TaxpayerRequest(kind="individual", name="Refunded", national_id="2934567891")
+    party = NewTaxpayer(kind="individual", name="Refunded", national_id="2934567891")
     tin = service.register_taxpayer(
-        session=session, request=request, country=country, ports=FakePorts(tokens=tokens), actor="t"
+        session=session, party=party, country=country, ports=FakePorts(tokens=tokens), actor="t"
     ).tin
     assessment = assessed(session, country, tin, year, date(year + 1, 1, 5))
     port = FakeDisbursements()

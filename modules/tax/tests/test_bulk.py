@@ -17,19 +17,17 @@ from ....core.errors import NotFound
 from ....core.money import Money
 from ....core.ports import AssessedIncome
 from ....core.registry import Ports
-from ....core.settings import Settings
-from .. import bulk, cli, service
+from .. import bulk, service
 from ..models import AccountEntry, Assessment, EntryKind
-from ..schemas import TaxpayerRequest
+from ..parties import NewTaxpayer
 from .helpers import a_taxpayer, a_year, a_year_before_the_law
 
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def deployment_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
+def deployment_settings(cli_on_test_database: Path) -> None:
+    """The CLI on the test database and profile, speaking English whatever the profile's locale."""
 
 
 def filed(engine: Engine, country: LoadedCountry, incomes: list[int], prefix: str = "BULK") -> list[str]:
@@ -74,7 +72,7 @@ def test_assess_all_in_chunks_then_nothing_left(engine: Engine, country: LoadedC
     assert again.assessed == 0
 
 
-def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, session: Session, settings: Settings) -> None:
+def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, session: Session) -> None:
     year = a_year(country)
     tins = filed(engine, country, [1_000_000, 2_000_000], prefix="2934567")
     bulk.assess_all(session_factory=make_session_factory(engine), country=country, year=year, actor="t")
@@ -87,33 +85,30 @@ def test_the_assessed_income_port(engine: Engine, country: LoadedCountry, sessio
                 raise NotFound("national_id: nobody")
             return f"tok-{national_id}"
 
-    without_identity = bulk.TaxAssessedIncome(settings, tokens=None)
-    without_identity._looked_up = True  # as when identity is not installed
+    without_identity = bulk.TaxAssessedIncome(tokens=None)  # as when identity is not installed
     incomes = without_identity.incomes_for(session=session, national_ids=["2934567-0", "2934567-1", "9"], year=year)
     currency = country.profile.currency
     assert incomes == {"2934567-0": Money(currency, 1_000_000), "2934567-1": Money(currency, 2_000_000)}
     assert without_identity.incomes_for(session=session, national_ids=["2934567-0"], year=year + 1) == {}
 
-    request = TaxpayerRequest(kind="individual", name="By token", national_id="5555555555")
+    party = NewTaxpayer(kind="individual", name="By token", national_id="5555555555")
 
     class OnePorts:
         def get(self, port: type) -> object:
             return ExternalIdTokens()
 
-    tin = service.register_taxpayer(session=session, request=request, country=country, ports=OnePorts(), actor="t")
+    tin = service.register_taxpayer(session=session, party=party, country=country, ports=OnePorts(), actor="t")
     bulk.load_returns(session=session, country=country, year=year, rows=[(tin.tin, 777)], actor="t")
     session.commit()
     bulk.assess_all(session_factory=make_session_factory(engine), country=country, year=year, actor="t")
-    with_identity = bulk.TaxAssessedIncome(settings, tokens=ExternalIdTokens())
+    with_identity = bulk.TaxAssessedIncome(tokens=ExternalIdTokens())
     found = with_identity.incomes_for(session=session, national_ids=["5555555555", "0000000000"], year=year)
     assert found == {"5555555555": Money(currency, 777)}
     assert tins
 
 
-def test_the_module_provides_the_port(settings: Settings) -> None:
-    from ....core.registry import installed_modules
-
-    assert isinstance(Ports(installed_modules(), settings).get(AssessedIncome), bulk.TaxAssessedIncome)
+def test_the_module_provides_the_port(ports: Ports) -> None:
+    assert isinstance(ports.get(AssessedIncome), bulk.TaxAssessedIncome)
 
 
 def test_cli_assess_all_and_export(engine: Engine, country: LoadedCountry, tmp_path: Path) -> None:
@@ -137,5 +132,5 @@ def test_cli_assess_all_and_export(engine: Engine, country: LoadedCountry, tmp_p
 def test_bench_runs_and_cleans_up(engine: Engine, session: Session) -> None:
     result = runner.invoke(stack_cli, ["tax", "bench", "--count", "300", "--chunk", "100"])
     assert result.exit_code == 0, result.output
-    assert "returns/s" in result.output and "ratio assessment/insert" in result.output
+    assert "tax.assessment" in result.output and "tax.raw-insert" in result.output
     assert session.scalar(select(func.count()).select_from(Assessment)) == 0

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from ....cli import app as stack_cli
 from ....core.country import LoadedCountry
 from ....core.money import Money
-from ....core.settings import Settings
-from .. import cli
 from ..service import income_tax_law
 from .helpers import a_year_before_the_law
 
@@ -15,9 +15,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def deployment_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
-    monkeypatch.setenv("NATION_STACK_LOCALE", "en")  # English output whatever the profile's locale
+def deployment_settings(cli_on_test_database: Path) -> None:
+    """The CLI on the test database and profile, speaking English whatever the profile's locale."""
 
 
 def latest_year(country: LoadedCountry) -> int:
@@ -47,3 +46,11 @@ def test_calc_refuses_a_year_before_the_law(country: LoadedCountry) -> None:
     result = runner.invoke(stack_cli, ["tax", "calc", "--year", str(before), "--income", "100"])
     assert result.exit_code == 1
     assert "in force" in result.output
+
+
+@pytest.mark.parametrize("command", [["calc", "--year", "2024", "--income", "1"], ["export-incomes", "--year", "2024"]])
+def test_a_bad_configuration_is_one_message_not_a_traceback(bad_configuration: str, command: list[str]) -> None:
+    result = runner.invoke(stack_cli, ["tax", *command], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Configuration error" in result.output
+    assert bad_configuration in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,8 +13,7 @@ from ....cli import app as stack_cli
 from ....core import i18n
 from ....core.country import LoadedCountry
 from ....core.money import Money
-from ....core.settings import Settings
-from .. import cli, tins
+from .. import tins
 from ..router import READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law, tax_country
 
@@ -61,8 +61,7 @@ def test_a_request_validator_speaks_the_request_language(client: TestClient, hea
 
 
 @pytest.fixture
-def no_locale(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+def no_locale(monkeypatch: pytest.MonkeyPatch, cli_on_test_database: Path) -> None:
     for name in i18n.LOCALE_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
 

@@ -23,7 +23,7 @@ from ....core.db import make_session_factory
 from ....core.registry import installed_modules
 from ....core.runtime import load_profile
 from ....core.settings import Settings, get_settings
-from .. import bulk, cli
+from .. import bulk
 from ..law import IncomeTaxLawMissing
 from ..router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 
@@ -64,7 +64,6 @@ def operator_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Settings
         monkeypatch.setenv("ENVIRONMENT", "test")
         monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
         monkeypatch.setenv("NATION_STACK_LOCALE", "en")
-        monkeypatch.setattr(cli, "get_settings", lambda: settings)
         get_settings.cache_clear()
 
     yield point

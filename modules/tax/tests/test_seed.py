@@ -3,16 +3,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ....core.country import LoadedCountry
-from ....core.registry import Ports, SeedContext
+from ....core.registry import SeedContext
+from ....core.runtime import Runtime
 from ..models import Assessment, Taxpayer
 from ..seed import DEMO_TAXPAYERS, seed
 
 
-def test_seed_registers_demo_taxpayers_and_files_a_return_each(
-    session: Session, country: LoadedCountry, ports: Ports
-) -> None:
-    context = SeedContext(session=session, country=country, ports=ports)
+def test_seed_registers_demo_taxpayers_and_files_a_return_each(session: Session, runtime: Runtime) -> None:
+    context = SeedContext(session=session, runtime=runtime)
     lines = seed(context)
     assert len(lines) == len(DEMO_TAXPAYERS)
     assert all(line.startswith("tax: TIN ") and "tax due" in line for line in lines)

@@ -1,4 +1,4 @@
-"""The FastAPI application: core routes plus the routers of the installed modules."""
+"""The FastAPI application: the routes of every installed part (the core, then each module)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 
-from .core import system
 from .core.deps import authenticated_partner
 from .core.errors import document_problems, install_problem_handlers
 from .core.i18n import LocaleMiddleware
 from .core.logs import RequestScopeMiddleware
 from .core.models import Partner
+from .core.registry import installed_parts
 from .core.runtime import build_runtime
 from .core.schemas import state_the_deployment
 from .core.settings import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if documents_open else None,
         redoc_url="/redoc" if documents_open else None,
     )
+    app.state.runtime = runtime
     app.state.settings = runtime.settings
     app.state.country = runtime.country
     app.state.engine = runtime.engine
@@ -51,9 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
     app.add_middleware(RequestScopeMiddleware)  # the access log names the route, not the URL (core/logs.py)
-    app.include_router(system.router)
-    for module in runtime.modules:
-        app.include_router(module.router, prefix=f"/{module.name}", tags=[module.manifest.title])
+    for part in installed_parts():
+        app.include_router(part.router, prefix=part.route_prefix, tags=[part.manifest.title])
     values: dict[str, dict[str, Any]] = {"currency": {"enum": [runtime.country.profile.currency]}}
     for module in runtime.modules:
         if module.openapi_values is not None:

@@ -17,18 +17,15 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from .core import audit, i18n, logs, migrate, security, update_check
-from .core.country import CountryProfileError
-from .core.errors import Problem
+from .core.cli_runtime import command_runtime, err_console, refused_problem
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
-from .core.registry import SeedContext, installed_modules
-from .core.runtime import Runtime, build_runtime
+from .core.registry import SeedContext, installed_parts
+from .core.runtime import Runtime
 from .core.settings import get_settings
 from .core.stack import licence_coverage, licence_grant, stack_info
-from .core.system import META_SCOPE
 
 console = Console()
-err_console = Console(stderr=True)
 
 app = typer.Typer(help="Nation Stack deployment: run the service and its national batch jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: one Alembic branch for the core and for each module.", no_args_is_help=True)
@@ -38,34 +35,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
 app.add_typer(audit_app, name="audit")
 app.command("update-check")(update_check.update_check)
-for _module in installed_modules():
-    if _module.cli is not None:
-        app.add_typer(_module.cli, name=_module.name, help=_module.manifest.summary)
-
-
-@contextmanager
-def runtime() -> Iterator[Runtime]:
-    """Build the runtime, turning invalid settings or profile into a message and exit code 2.
-
-    Without a locale in the environment, messages from here on follow the profile's.
-    """
-    try:
-        built = build_runtime()
-    except (CountryProfileError, ValidationError) as error:
-        err_console.print(_("Configuration error"), style="red")
-        err_console.print(str(error), markup=False, highlight=False)
-        raise typer.Exit(2) from None
-    if i18n.locale_from_environment() is None:
-        i18n.set_locale(i18n.negotiate(None, built.country.profile.locale))
-    try:
-        yield built
-    finally:
-        built.engine.dispose()
+for _part in installed_parts():  # the core's commands are this app's own
+    if _part.cli is not None:
+        app.add_typer(_part.cli, name=_part.name, help=_part.manifest.summary)
 
 
 @app.callback()
 def banner(ctx: typer.Context) -> None:
-    # The command's locale: NATION_STACK_LOCALE, LC_ALL, LC_MESSAGES or LANG; `runtime()`
+    # The command's locale: NATION_STACK_LOCALE, LC_ALL, LC_MESSAGES or LANG; `command_runtime()`
     # narrows it to the profile's when none is set. Restored when the command ends.
     token = i18n.set_locale(i18n.locale_from_environment() or i18n.DEFAULT_LOCALE)
     ctx.call_on_close(lambda: i18n.reset_locale(token))
@@ -94,7 +71,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (stateless: scale out freely)")] = 1,
 ) -> None:
     """Serve the HTTP API."""
-    with runtime():
+    with command_runtime():
         pass  # refuse to start on invalid configuration before uvicorn forks workers
     uvicorn.run(
         f"{__package__}.app:create_app",
@@ -109,7 +86,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations (default: every branch to its head)."""
-    with runtime() as rt, refused_migration():
+    with command_runtime() as rt, refused_migration():
         migrate.upgrade(rt.engine, revision)
         console.print(_("database at {revision}").format(revision=revision), style="green")
 
@@ -120,7 +97,7 @@ def db_downgrade(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Back the database up, then revert migrations; `<module>@base` drops that module's tables."""
-    with runtime() as rt, refused_migration():
+    with command_runtime() as rt, refused_migration():
         if not yes:
             question = _(
                 "Revert {database} to {revision}? Tables these migrations created are dropped with their rows "
@@ -140,7 +117,7 @@ def db_status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (for scripts/modules)")] = False,
 ) -> None:
     """Each branch's applied revision and its tables in the database, and any revision the code does not know."""
-    with runtime() as rt:
+    with command_runtime() as rt:
         branches = migrate.branches(rt.engine)
         unknown = migrate.unknown_revisions(rt.engine)
         database = rt.engine.url.render_as_string(hide_password=True)
@@ -168,7 +145,7 @@ def db_status(
 @db_app.command("check")
 def db_check() -> None:
     """Fail when migrations are unknown or pending, or the models and the migrated schema disagree."""
-    with runtime() as rt:
+    with command_runtime() as rt:
         unknown = migrate.unknown_revisions(rt.engine)
         pending = migrate.pending_heads(rt.engine)
         differences = [] if pending or unknown else migrate.schema_differences(rt.engine)
@@ -206,7 +183,7 @@ def db_revision(
     message: Annotated[str, typer.Option("-m", "--message", help="What the revision changes")],
 ) -> None:
     """Autogenerate a revision on one branch, in that branch's own folder."""
-    with runtime() as rt:
+    with command_runtime() as rt:
         migrate.revision(rt.engine, branch=branch, message=message)
 
 
@@ -242,7 +219,7 @@ def partner_create(
         err_console.print(message.format(unknown=", ".join(unknown), allowed=", ".join(known)), style="red")
         raise typer.Exit(2)
     expires_in = timedelta(days=expires_in_days) if expires_in_days is not None else None
-    with runtime() as rt, rt.session_factory.begin() as session:
+    with command_runtime() as rt, rt.session_factory.begin() as session:
         issued = security.issue_partner_key(
             session=session, name=name, scopes=scope, actor=operator(actor), expires_in=expires_in
         )
@@ -254,7 +231,7 @@ def partner_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Every partner: id, name, key prefix, scopes, active, created and expiry (never the key)."""
-    with runtime() as rt, rt.session_factory() as session:
+    with command_runtime() as rt, rt.session_factory() as session:
         partners = security.list_partners(session=session)
         rows = [
             {
@@ -284,7 +261,7 @@ def partner_revoke(
     partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
 ) -> None:
     """Revoke a partner's key at once."""
-    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+    with command_runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
         partner = security.revoke_partner(session=session, partner_id=partner_id, actor=operator(actor))
     console.print(_("partner {id} ({name}) revoked").format(id=partner.id, name=partner.name), markup=False)
 
@@ -294,29 +271,19 @@ def partner_rotate(
     partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")], actor: Actor = None
 ) -> None:
     """Issue a new key for a partner and print it (shown once); the old key stops working at once."""
-    with runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+    with command_runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
         issued = security.rotate_partner_key(session=session, partner_id=partner_id, actor=operator(actor))
     typer.echo(issued.key)
-
-
-@contextmanager
-def refused_problem() -> Iterator[None]:
-    """A domain problem (an unknown partner): its detail on one line and exit code 1."""
-    try:
-        yield
-    except Problem as problem:
-        err_console.print(problem.detail, style="red", soft_wrap=True, markup=False)
-        raise typer.Exit(1) from None
 
 
 @app.command()
 def seed() -> None:
     """Load a little demo data and print a demo partner key with every scope."""
-    with runtime() as rt, rt.session_factory.begin() as session:
+    with command_runtime() as rt, rt.session_factory.begin() as session:
         issued = security.issue_partner_key(
             session=session, name="Demo partner", scopes=all_scopes(), actor=operator(None)
         )
-        context = SeedContext(session=session, country=rt.country, ports=rt.ports)
+        context = SeedContext(session=session, runtime=rt)
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
     for line in lines:
         console.print(line, soft_wrap=True)
@@ -327,7 +294,7 @@ def seed() -> None:
 def check() -> None:
     """Check configuration, database, migrations and the audit chain; exit 1 on any problem."""
     problems: list[str] = []
-    with runtime() as rt:
+    with command_runtime() as rt:
         unknown = migrate.unknown_revisions(rt.engine)
         if unknown:
             problems.append(unknown.describe())
@@ -391,7 +358,7 @@ def audit_verify(
     ] = True,
 ) -> None:
     """Check every link of the audit chain with its key, and the chain against the signed checkpoints."""
-    with runtime() as rt:
+    with command_runtime() as rt:
         problems = chain_problems(rt, with_checkpoints=checkpoints)
     for problem in problems:
         err_console.print(problem, style="red", soft_wrap=True, markup=False)
@@ -403,7 +370,7 @@ def audit_verify(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Append the signed head of the audit chain to AUDIT_CHECKPOINT_DIR (run it on a schedule)."""
-    with runtime() as rt:
+    with command_runtime() as rt:
         problems = chain_problems(rt, with_checkpoints=True)
         if problems:  # never sign a chain that does not verify
             for problem in problems:
@@ -419,7 +386,7 @@ def audit_checkpoint() -> None:
 
 
 def all_scopes() -> list[str]:
-    return [META_SCOPE, *(scope for module in installed_modules() for scope in module.scopes)]
+    return [scope for part in installed_parts() for scope in part.scopes]
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from .core.country import LoadedCountry
 from .core.db import Base, make_engine, make_session_factory
 from .core.models import AuditHead
 from .core.registry import Ports, installed_modules
-from .core.runtime import load_profile
+from .core.runtime import Runtime, build_runtime
 from .core.security import issue_partner_key
 from .core.settings import Settings, get_settings
 
@@ -116,13 +117,21 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def country(settings: Settings) -> LoadedCountry:
-    return load_profile(settings, installed_modules())
+def runtime(settings: Settings, migrated_engine: Engine) -> Runtime:
+    """What the app and the CLI build from the test settings, on the migrated test database."""
+    return replace(
+        build_runtime(settings), engine=migrated_engine, session_factory=make_session_factory(migrated_engine)
+    )
 
 
 @pytest.fixture(scope="session")
-def ports(settings: Settings) -> Ports:
-    return Ports(installed_modules(), settings)
+def country(runtime: Runtime) -> LoadedCountry:
+    return runtime.country
+
+
+@pytest.fixture(scope="session")
+def ports(runtime: Runtime) -> Ports:
+    return runtime.ports
 
 
 @pytest.fixture
@@ -158,3 +167,18 @@ def cli_on_test_database(
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+@pytest.fixture(params=["DATABASE_URL", "country.yml"])
+def bad_configuration(
+    request: pytest.FixtureRequest, cli_on_test_database: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The CLI's environment with one mistake an operator makes (an unparsable database URL, a
+    currency that does not exist); returns what the one-line error must name."""
+    if request.param == "DATABASE_URL":
+        monkeypatch.setenv("DATABASE_URL", "not-a-database-url")
+        return "DATABASE_URL"
+    broken = cli_on_test_database / "country.yml"
+    broken.write_text(profile_for_tests().replace("currency:", "currency: XYZ #", 1), encoding="utf-8")
+    monkeypatch.setenv("COUNTRY_PROFILE", str(broken))
+    return "currency: 'XYZ' is not an ISO 4217 currency code"

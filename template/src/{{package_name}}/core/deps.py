@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .country import LoadedCountry
 from .i18n import current_locale
 from .models import Partner
-from .registry import Ports
+from .registry import Ports, SettingsT
 from .security import authenticate, authorise
 from .settings import Settings
 
@@ -34,6 +34,19 @@ def get_ports(request: Request) -> Ports:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def settings_dependency(settings_class: type[SettingsT]) -> Callable[[Request], SettingsT]:
+    """A dependency giving an installed part's settings, read once with the app's runtime.
+
+    A module binds it once in its config.py; a test replaces it with `app.dependency_overrides`.
+    """
+
+    def part_settings(request: Request) -> SettingsT:
+        return request.app.state.runtime.settings_of(settings_class)
+
+    part_settings.__name__ = f"{settings_class.__name__}_dependency"
+    return part_settings
 
 
 def get_locale() -> str:

@@ -1,9 +1,9 @@
 """Localisation: gettext catalogs and the locale of the current request or command.
 
 Catalogs are plain `.po` files (no compiled `.mo` in git), read with Babel the
-first time a language is needed: the core's in `locales/<lang>/LC_MESSAGES/`,
-each installed module's in `modules/<name>/locales/<lang>/LC_MESSAGES/`, merged
-into one `Translations` per language. A context variable holds the locale; the
+first time a language is needed: each installed part declares its own (the core's
+in `locales/<lang>/LC_MESSAGES/`, a module's in its folder; see `Module.catalogs`),
+and they are merged into one `Translations` per language. A context variable holds the locale; the
 API sets it per request from `Accept-Language`, the CLI from the environment,
 both falling back to the country profile's `locale` and then English.
 
@@ -33,10 +33,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .money import Money
+    from .registry import Catalogs
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CORE_LOCALES = PACKAGE_ROOT / "locales"
-DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 LOCALE_ENVIRONMENT = ("NATION_STACK_LOCALE", "LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -46,20 +46,18 @@ _current: ContextVar[str] = ContextVar("nation_stack_locale", default=DEFAULT_LO
 # ---------------------------------------------------------------- catalogs
 
 
-def catalog_roots() -> list[Path]:
-    """Folders holding `<lang>/LC_MESSAGES/messages.po`: the core's, then each installed module's."""
-    modules = sorted(p for p in (PACKAGE_ROOT / "modules").glob("*/locales") if p.is_dir())
-    return [CORE_LOCALES, *modules]
+def installed_catalogs() -> list[Catalogs]:
+    """The catalogs each installed part declares: the core's first, then each module's."""
+    from .registry import installed_parts  # the registry loads modules, which translate: asked when first needed
 
-
-def catalog_path(root: Path, language: str) -> Path:
-    return root / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return [part.catalogs for part in installed_parts() if part.catalogs is not None]
 
 
 @lru_cache
 def shipped_languages() -> tuple[str, ...]:
     """Languages the core ships a catalog for (English always counts: it is the source language)."""
-    found = {p.name for p in CORE_LOCALES.iterdir() if catalog_path(CORE_LOCALES, p.name).is_file()}
+    core = installed_catalogs()[0]
+    found = {p.name for p in core.folder.iterdir() if core.path(p.name).is_file()}
     return tuple(sorted(found | {DEFAULT_LOCALE}))
 
 
@@ -72,13 +70,13 @@ def translations(language: str) -> NullTranslations:
     if language not in shipped_languages():
         return NullTranslations()
     merged: Translations | None = None
-    for root in catalog_roots():
-        path = catalog_path(root, language)
+    for catalogs in installed_catalogs():
+        path = catalogs.path(language)
         if not path.is_file():
             continue
         with path.open("rb") as handle:
-            catalog = read_po(handle, locale=language, domain=DOMAIN)
-        loaded = _from_catalog(catalog)
+            catalog = read_po(handle, locale=language, domain=catalogs.domain)
+        loaded = _from_catalog(catalog, catalogs.domain)
         if merged is None:
             merged = loaded
         else:
@@ -86,12 +84,12 @@ def translations(language: str) -> NullTranslations:
     return NullTranslations() if merged is None else merged
 
 
-def _from_catalog(catalog: Catalog) -> Translations:
+def _from_catalog(catalog: Catalog, domain: str) -> Translations:
     """Compile a parsed catalog in memory (fuzzy and untranslated entries are left out)."""
     compiled = BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return Translations(compiled, domain=domain)
 
 
 # ---------------------------------------------------------------- current locale

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, inspect
 from . import audit
 from .db import Base
 from .i18n import _
-from .registry import installed_modules
+from .registry import installed_parts
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLE = "alembic_version"
@@ -44,7 +44,7 @@ class MigrationRefused(Exception):
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    locations = [MIGRATIONS / "versions", *(module.migrations for module in installed_modules())]
+    locations = [part.migrations for part in installed_parts()]
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", _join(locations))
     config.attributes["engine"] = engine
@@ -56,12 +56,12 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def target_metadata():
-    installed_modules()  # importing each module registers its tables on Base.metadata
+    installed_parts()  # importing each module registers its tables on Base.metadata
     return Base.metadata
 
 
 def branch_names() -> list[str]:
-    return ["core", *(module.name for module in installed_modules())]
+    return [part.name for part in installed_parts()]
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
@@ -263,17 +263,17 @@ def schema_differences(engine: Engine) -> list[str]:
 def revision(engine: Engine, *, branch: str, message: str, autogenerate: bool = True) -> None:
     """Write a new revision on `branch` (core or a module name) into that branch's folder."""
     config = alembic_config(engine)
-    folder = MIGRATIONS / "versions" if branch == "core" else _module_folder(branch)
+    folder = _migrations_of(branch)
     command.revision(
         config, message=message, autogenerate=autogenerate, head=f"{branch}@head", version_path=str(folder)
     )
 
 
-def _module_folder(name: str) -> Path:
-    for module in installed_modules():
-        if module.name == name:
-            return module.migrations
-    raise ValueError(f"no installed module is called {name!r}")
+def _migrations_of(branch: str) -> Path:
+    for part in installed_parts():
+        if part.name == branch:
+            return part.migrations
+    raise ValueError(f"no installed part is called {branch!r}")
 
 
 def _join(paths: list[Path]) -> str:

@@ -1,31 +1,39 @@
-"""The module registry: every installed module under `modules/` registers itself.
+"""The registry: the core and every installed module under `modules/` declare themselves alike.
 
-The core loops over what is installed and never imports a module by name, so
-adding or removing a module folder needs no edit here.
+Each part (the core, then every module in name order) is one `Module`: routes, migrations,
+catalogs, settings, scopes, CLI and ports. The app, the CLI, migrations and translations loop
+over `installed_parts()` and never name a module, so adding or removing a module folder needs
+no edit here.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 import yaml
 from fastapi import APIRouter
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 from sqlalchemy.orm import Session
 
 from .country import LoadedCountry
-from .settings import Settings
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 PortT = TypeVar("PortT")
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 MANIFEST_FILE = "module.yml"
+CORE = "core"
 
 
 @dataclass(frozen=True)
@@ -55,19 +63,41 @@ class Finding:
 
 
 ConfigurationCheck = Callable[[LoadedCountry], list[Finding]]
+# A port provider is built once per runtime, on first use, from that runtime (its settings,
+# engine, country profile and the other ports), so it never rebuilds any of them.
+PortFactory = Callable[["Runtime"], Any]
+
+
+@dataclass(frozen=True)
+class Catalogs:
+    """A part's gettext catalogs: `<folder>/<lang>/LC_MESSAGES/<domain>.po`."""
+
+    folder: Path
+    domain: str = "messages"
+
+    def path(self, language: str) -> Path:
+        return self.folder / language / "LC_MESSAGES" / f"{self.domain}.po"
+
+    @property
+    def template(self) -> Path:
+        """The message template (.pot) translators start from."""
+        return self.folder / f"{self.domain}.pot"
 
 
 @dataclass(frozen=True)
 class Module:
-    """What a module contributes; built in the module's `__init__.py` as `module`."""
+    """What a part contributes: built in a module's `__init__.py` as `module`, and by the core in core/part.py."""
 
     manifest: Manifest
     router: APIRouter
     migrations: Path
     scopes: tuple[str, ...]
     cli: typer.Typer | None = None
+    # Read from the environment once per runtime; routes get them through a dependency (core/deps.py).
+    settings: type[BaseSettings] | None = None
+    catalogs: Catalogs | None = None
     country_schema: type[BaseModel] | None = None
-    provides: Mapping[type, Callable[[Settings], Any]] = field(default_factory=dict)
+    provides: Mapping[type, PortFactory] = field(default_factory=dict)
     seed: SeedFunction | None = None
     # Shown by `check` and /meta, so a gap in the country's data (a missing law) is never silent.
     configuration_check: ConfigurationCheck | None = None
@@ -83,15 +113,34 @@ class Module:
 
     @property
     def folder(self) -> Path:
-        """The module's own folder (its migrations live in it)."""
+        """The part's own folder (its migrations live in it)."""
         return self.migrations.parent
+
+    @property
+    def route_prefix(self) -> str:
+        """Where its routes are mounted; the core's are at the root (/health, /meta)."""
+        return "" if self.name == CORE else f"/{self.name}"
 
 
 @dataclass(frozen=True)
 class SeedContext:
     session: Session
-    country: LoadedCountry
-    ports: Ports
+    runtime: Runtime
+
+    @property
+    def country(self) -> LoadedCountry:
+        return self.runtime.country
+
+    @property
+    def ports(self) -> Ports:
+        return self.runtime.ports
+
+
+def installed_parts() -> tuple[Module, ...]:
+    """The core, then every installed module."""
+    from .part import core  # the core's routes need the registry: imported when first asked
+
+    return (core, *installed_modules())
 
 
 @cache
@@ -112,11 +161,40 @@ def installed_modules() -> tuple[Module, ...]:
     return tuple(found)
 
 
-class Ports:
-    """Look up a port (a Protocol from core.ports) provided by an installed module."""
+class PortCycle(RuntimeError):
+    """Two providers that each need the other to be built: a wiring mistake, refused on first use."""
 
-    def __init__(self, modules: tuple[Module, ...], settings: Settings) -> None:
-        self._providers = {port: factory(settings) for module in modules for port, factory in module.provides.items()}
+
+class Ports:
+    """Look up a port (a Protocol from core.ports) provided by an installed module.
+
+    Each provider is built on first use from the runtime, so a provider may ask the runtime's
+    ports for another one (as long as no two providers need each other).
+    """
+
+    def __init__(self, modules: tuple[Module, ...], runtime: Runtime) -> None:
+        self._factories = {port: factory for module in modules for port, factory in module.provides.items()}
+        self._runtime = runtime
+        self._built: dict[type, Any] = {}
+        self._building: set[type] = set()
+        # Requests are served from a thread pool: one provider per port, built by one thread;
+        # re-entrant because a provider being built may ask for another port.
+        self._lock = threading.RLock()
+
+    def provides(self, port: type) -> bool:
+        return port in self._factories
 
     def get(self, port: type[PortT]) -> PortT | None:
-        return self._providers.get(port)
+        factory = self._factories.get(port)
+        if factory is None:
+            return None
+        with self._lock:
+            if port not in self._built:
+                if port in self._building:
+                    raise PortCycle(f"the provider of {port.__name__} needs itself, through another port")
+                self._building.add(port)
+                try:
+                    self._built[port] = factory(self._runtime)
+                finally:
+                    self._building.discard(port)
+            return self._built[port]

@@ -16,7 +16,7 @@ from .stack import licence_coverage, licence_grant, stack_info
 
 META_SCOPE = "meta:read"
 
-router = APIRouter(tags=["system"])
+router = APIRouter()
 
 
 HEALTH_SCHEMA = {

@@ -1,22 +1,96 @@
-"""The machine yardstick: how fast this database takes a plain bulk insert with a unique key.
+"""Measuring on machines of different speed: the benches' one harness, and the machine yardstick.
 
 A rate measured on one machine says little about another: the same code ran three times
-slower on a crowded host than on a quiet one. Goals written for a reference machine ("30,000
-residents/s where a raw executemany of a million rows with a unique key runs at 150,000/s")
-are checked against this yardstick measured in the same run, on the same database.
+slower on a crowded host than on a quiet one. So every module's bench times its path against
+a baseline run in the same process, on the same database, with the same rows (a raw bulk
+insert of what the path wrote) and reports the ratio of their rates (`Comparison`), printed
+as one table and, when NATION_STACK_BENCH_JSON names a file, written there as JSON for
+scripts. Goals written for a reference machine ("30,000 residents/s where a raw executemany
+of a million rows with a unique key runs at 150,000/s") are checked against the yardstick
+(`measure`), measured in the same run, on the same database.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
 
+from rich.console import Console
+from rich.table import Table as TextTable
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select
 
 from .bulk import insert_rows
 
 CHUNK = 10_000
+BENCH_JSON = "NATION_STACK_BENCH_JSON"
+
+
+class Stopwatch:
+    """`with watch: ...` adds the block's wall time to `watch.seconds` (a watch may time several blocks)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+
+@dataclass(frozen=True)
+class Timed:
+    """`count` units (rows, residents, returns) done in `seconds`; `name` is a stable key, e.g. `tax.assessment`."""
+
+    name: str
+    count: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A path timed against its same-run baseline: `ratio` is the path's rate over the baseline's
+    (1.0: as fast as a raw bulk insert of the same rows). Raw rates differ from machine to
+    machine; the ratio is what a change to the code moves."""
+
+    measured: Timed
+    baseline: Timed
+
+    @property
+    def ratio(self) -> float:
+        return self.measured.rate / self.baseline.rate
+
+    def as_json(self) -> dict[str, object]:
+        return {"measured": asdict(self.measured), "baseline": asdict(self.baseline), "ratio": self.ratio}
+
+
+def print_comparisons(comparisons: Sequence[Comparison], console: Console) -> None:
+    """Print the comparisons as one table (stable names, no prose), and write them to
+    the file NATION_STACK_BENCH_JSON names, if any."""
+    table = TextTable(box=None, padding=(0, 2))
+    for heading in ("", "n", "s", "n/s", "×"):
+        table.add_column(heading, justify="left" if not heading else "right")
+    for comparison in comparisons:
+        for timed, ratio in ((comparison.measured, f"{comparison.ratio:.3f}"), (comparison.baseline, "")):
+            table.add_row(timed.name, f"{timed.count:,}", f"{timed.seconds:.2f}", f"{timed.rate:,.0f}", ratio)
+    console.print(table)
+    target = os.environ.get(BENCH_JSON)
+    if target:
+        Path(target).write_text(json.dumps([c.as_json() for c in comparisons], indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..core.country import LoadedCountry
 from ..core.deps import LocaleDep
 from ..core.errors import install_problem_handlers
 from ..core.money import Money
+from ..core.registry import Catalogs, installed_modules
 from ..core.settings import get_settings
 
 pytestmark = pytest.mark.selection  # depends on which modules are installed
@@ -31,12 +32,25 @@ REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "ar", "am", "hi", "rw", "so", "om"
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
-def message_sources() -> list[tuple[Path, Path, list[str]]]:
-    """(source folder, catalog folder, ignored patterns): the core, then each installed module."""
-    sources = [(i18n.PACKAGE_ROOT, i18n.CORE_LOCALES, ["modules/**", "tests/**", "conftest.py"])]
+def message_sources() -> list[tuple[Path, Catalogs, list[str]]]:
+    """(source folder, its catalogs, ignored patterns): the core, then each module folder.
+
+    A module folder that translates messages but declares no catalogs is listed with the
+    catalogs it would have, so the test names what is missing.
+    """
+    declared = {part.folder: part.catalogs for part in installed_modules() if part.catalogs is not None}
+    sources = [(i18n.PACKAGE_ROOT, i18n.installed_catalogs()[0], ["modules/**", "tests/**", "conftest.py"])]
     for module in sorted(p for p in (i18n.PACKAGE_ROOT / "modules").iterdir() if (p / "__init__.py").is_file()):
-        sources.append((module, module / "locales", ["tests/**"]))
+        sources.append((module, declared.get(module, Catalogs(module / "locales")), ["tests/**"]))
     return sources
+
+
+def test_every_module_that_translates_declares_its_catalogs() -> None:
+    declared = {part.folder for part in installed_modules() if part.catalogs is not None}
+    undeclared = [
+        source.name for source, _c, ignored in SOURCES[1:] if source not in declared and extracted(source, ignored)
+    ]
+    assert not undeclared, f"Module(catalogs=...) missing in {undeclared}: their messages would stay in English"
 
 
 def extracted(source: Path, ignored: list[str]) -> dict[str | tuple[str, ...], list[str]]:
@@ -74,10 +88,10 @@ CASES = [
     ids=[f"{source.name}-{language}" for source, _c, _i, language in CASES],
 )
 def test_every_message_has_a_translation_in_each_shipped_catalog(
-    source: Path, catalogs: Path, ignored: list[str], language: str
+    source: Path, catalogs: Catalogs, ignored: list[str], language: str
 ) -> None:
     messages = extracted(source, ignored)
-    path = i18n.catalog_path(catalogs, language)
+    path = catalogs.path(language)
     assert path.is_file(), f"{source.name} has messages but no {language} catalog at {path}"
     catalog = load(path)
     problems = []
@@ -101,12 +115,12 @@ def test_every_message_has_a_translation_in_each_shipped_catalog(
 
 
 @pytest.mark.parametrize(("source", "catalogs", "ignored"), SOURCES, ids=[s.name for s, _c, _i in SOURCES])
-def test_message_template_is_up_to_date(source: Path, catalogs: Path, ignored: list[str]) -> None:
+def test_message_template_is_up_to_date(source: Path, catalogs: Catalogs, ignored: list[str]) -> None:
     messages = {m[0] if isinstance(m, tuple) else m for m in extracted(source, ignored)}
-    if not (catalogs / "messages.pot").is_file():
-        assert not messages, f"{source.name} has messages but no {catalogs / 'messages.pot'}"
+    if not catalogs.template.is_file():
+        assert not messages, f"{source.name} has messages but no {catalogs.template}"
         return
-    template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in load(catalogs / "messages.pot") if m.id}
+    template = {m.id[0] if isinstance(m.id, tuple) else m.id for m in load(catalogs.template) if m.id}
     assert template == messages, "re-extract the template (docs/localisation.md)"
 
 

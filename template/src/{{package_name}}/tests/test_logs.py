@@ -34,7 +34,8 @@ from ..cli import all_scopes
 from ..conftest import PROJECT_ROOT, TEST_SECRET
 from ..core.db import make_session_factory
 from ..core.ports import ResidentRegistry, SectorTokens
-from ..core.registry import Ports, SeedContext, installed_modules
+from ..core.registry import SeedContext, installed_modules
+from ..core.runtime import Runtime
 from ..core.settings import Settings
 
 # Depends on which modules are installed, reads no country data: run per module combination, not per profile.
@@ -158,11 +159,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def known_national_id(engine: Engine, settings: Settings, country) -> str:
+def known_national_id(engine: Engine, runtime: Runtime) -> str:
     """Seed every installed module (identity enrols demo residents) and take a registered person's ID."""
-    ports = Ports(installed_modules(), settings)
+    ports = runtime.ports
     with make_session_factory(engine).begin() as session:
-        context = SeedContext(session=session, country=country, ports=ports)
+        context = SeedContext(session=session, runtime=runtime)
         for module in installed_modules():
             if module.seed is not None:
                 module.seed(context)

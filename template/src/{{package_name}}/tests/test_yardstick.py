@@ -1,7 +1,13 @@
+import io
+import json
+import time
+from pathlib import Path
+
 import pytest
+from rich.console import Console
 from sqlalchemy import Engine, inspect
 
-from ..core.yardstick import Yardstick, measure
+from ..core.yardstick import BENCH_JSON, Comparison, Stopwatch, Timed, Yardstick, measure, print_comparisons
 
 # Machinery that reads no country data: run once per module combination, not per profile.
 pytestmark = pytest.mark.country_independent
@@ -17,3 +23,28 @@ def test_the_yardstick_inserts_every_row_and_leaves_no_table(engine: Engine) -> 
 def test_a_rate_scales_by_the_ratio_of_yardsticks() -> None:
     here = Yardstick(rows=40_000, seconds=1.0)  # a machine a quarter as fast as the reference
     assert here.scaled(8_000, reference_rate=160_000) == pytest.approx(32_000)
+
+
+def test_a_stopwatch_adds_up_the_blocks_it_times() -> None:
+    watch = Stopwatch()
+    for _block in range(2):
+        with watch:
+            time.sleep(0.01)
+    assert watch.seconds >= 0.02
+
+
+def test_a_comparison_is_the_ratio_of_rates_printed_once_and_written_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    comparison = Comparison(measured=Timed("tax.assessment", 1_000, 2.0), baseline=Timed("tax.raw-insert", 1_000, 0.5))
+    assert comparison.ratio == pytest.approx(0.25)
+    target = tmp_path / "bench.json"
+    monkeypatch.setenv(BENCH_JSON, str(target))
+    output = io.StringIO()
+    print_comparisons([comparison], Console(file=output, width=120))
+    rows = [line.split() for line in output.getvalue().splitlines()]
+    assert ["tax.assessment", "1,000", "2.00", "500", "0.250"] in rows
+    assert ["tax.raw-insert", "1,000", "0.50", "2,000"] in rows
+    [written] = json.loads(target.read_text(encoding="utf-8"))
+    assert written["ratio"] == pytest.approx(0.25)
+    assert written["measured"] == {"name": "tax.assessment", "count": 1_000, "seconds": 2.0}
