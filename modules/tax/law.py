@@ -18,7 +18,7 @@ from typing import Any
 from ...core.calendars import fiscal_year, fiscal_year_of
 from ...core.errors import Problem, Unprocessable
 from ...core.i18n import N_, _
-from ...core.money import Rounding, major_text, minor_units, to_minor
+from ...core.money import Rounding, major_text, to_minor
 from .config import DatedAmount, RoundingRule, TaxCountry, location
 
 FISCAL_YEAR_START = N_("start of that fiscal year")  # which day a fiscal year's law is read on

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from unittest.mock import patch
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from .. import fast
 from ..fast import YearLaw
 from .test_properties import laws
+
 
 @settings(max_examples=400, deadline=None)
 @given(law=laws, income=st.integers(0, 10**15))

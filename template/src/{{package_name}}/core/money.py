@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from functools import cache, lru_cache
 
@@ -104,8 +104,7 @@ def major_text(minor: int | Decimal, currency: str, *, grouped: bool = False) ->
     if isinstance(minor, int) and not grouped:
         return major_writer(currency)(minor)
     exponent = minor_units(currency)
-    with localcontext() as context:
-        context.prec = 60
+    with localcontext(Context(prec=60)):  # its own context: a caller's traps (Inexact) are not for display
         value = Decimal(minor).scaleb(-exponent)
         digits = Decimal(1).scaleb(-exponent)
         value = value.quantize(digits) if value == value.quantize(digits) else value.normalize()

@@ -92,7 +92,9 @@ def test_integer_rounding_matches_decimal(numerator: int, denominator: int, mode
     quantum=st.integers(1, 10**4),
     mode=st.sampled_from(RoundingMode),
 )
-def test_rounding_an_exact_decimal_matches_decimal_quantize(minor: int, places: int, quantum: int, mode: RoundingMode) -> None:
+def test_rounding_an_exact_decimal_matches_decimal_quantize(
+    minor: int, places: int, quantum: int, mode: RoundingMode
+) -> None:
     exact = Decimal(minor).scaleb(-places)
     steps = (exact / quantum).quantize(Decimal(1), rounding=DECIMAL_MODES[mode])
     assert Rounding(mode, quantum).apply(exact) == int(steps) * quantum
@@ -100,7 +102,13 @@ def test_rounding_an_exact_decimal_matches_decimal_quantize(minor: int, places: 
 
 @pytest.mark.parametrize(
     ("minor", "currency", "text"),
-    [(100050, "KES", "1000.50"), (-150, "KES", "-1.50"), (5, "BHD", "0.005"), (100000, "JPY", "100000"), (-7, "KES", "-0.07")],
+    [
+        (100050, "KES", "1000.50"),
+        (-150, "KES", "-1.50"),
+        (5, "BHD", "0.005"),
+        (100000, "JPY", "100000"),
+        (-7, "KES", "-0.07"),
+    ],
 )
 def test_minor_units_as_major_text(minor: int, currency: str, text: str) -> None:
     assert major_text(minor, currency) == text
