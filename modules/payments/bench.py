@@ -52,9 +52,9 @@ from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_f
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from . import disburse, programme_service
+from . import cycles, disbursing, programme_service, reconciliations
 from .config import payments_settings
-from .disburse import immediate_transactions
+from .disbursing import immediate_transactions
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
 from .rails import SimulatedBank
@@ -191,14 +191,14 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             actor="bench",
         ).record
         cycle_id = cycle.id
-        disburse.approve_cycle(
+        cycles.approve_cycle(
             session=session,
             cycle=cycle,
             control_count=cycle.instruction_count,
             control_sum=cycle.instruction_sum,
             actor="bench",
         )
-        disburse.start_disbursement(session=session, cycle=cycle, currency=currency, actor="bench")
+        cycles.start_disbursement(session=session, cycle=cycle, currency=currency, actor="bench")
     timings[BUILD_STEP] = time.perf_counter() - started
     timings[LEDGER_STEP] = timings[BANK_STEP] = 0.0
     mark = time.perf_counter()
@@ -210,7 +210,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
         mark = now
 
     worker_engine = immediate_transactions(make_engine(runtime.settings.database_url))
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=make_session_factory(worker_engine),
         cycle_id=cycle_id,
         currency=currency,
@@ -223,7 +223,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     timings[BANK_STEP] += time.perf_counter() - mark  # closing the cycle
     mark = time.perf_counter()
     with runtime.session_factory() as session:
-        report = disburse.reconcile(session=session, cycle_id=cycle_id)
+        report = reconciliations.reconcile(session=session, cycle_id=cycle_id)
     timings[REPORT_STEP] = time.perf_counter() - mark
     elapsed = time.perf_counter() - started
 

@@ -24,7 +24,7 @@ from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
 from ...core.runtime import Runtime, build_runtime
-from . import disburse, programme_service, service
+from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import payments_settings
 from .models import Chunk, ChunkState
 from .programmes import Entitlement, Rule
@@ -202,8 +202,8 @@ def approve(
     runtime = _runtime()
     try:
         with runtime.session_factory.begin() as session:
-            found = disburse.get_cycle(session=session, cycle_id=cycle)
-            disburse.approve_cycle(
+            found = cycles.get_cycle(session=session, cycle_id=cycle)
+            cycles.approve_cycle(
                 session=session, cycle=found, control_count=control_count, control_sum=control_sum, actor="cli"
             )
     except Problem as problem:
@@ -228,8 +228,8 @@ def disburse_command(
     currency = runtime.country.profile.currency
     try:
         with runtime.session_factory.begin() as session:
-            found = disburse.get_cycle(session=session, cycle_id=cycle)
-            disburse.start_disbursement(session=session, cycle=found, currency=currency, actor="cli")
+            found = cycles.get_cycle(session=session, cycle_id=cycle)
+            cycles.start_disbursement(session=session, cycle=found, currency=currency, actor="cli")
         if workers == 1:
             with _progress(runtime, cycle, quiet) as tick:
                 _work(runtime, cycle, throttle, tick)
@@ -252,8 +252,8 @@ def disburse_command(
                 err_console.print(message.format(count=len(failed)), style="red")
                 raise typer.Exit(1)
         with runtime.session_factory.begin() as session:
-            disburse.finish_cycle(session=session, cycle_id=cycle)
-            report = disburse.reconcile(session=session, cycle_id=cycle)
+            disbursing.finish_cycle(session=session, cycle_id=cycle)
+            report = reconciliations.reconcile(session=session, cycle_id=cycle)
     except Problem as problem:
         _fail(problem)
     finally:
@@ -276,9 +276,9 @@ def worker(
 
 def _work(runtime: Runtime, cycle: int, throttle: float, tick) -> None:
     settings = payments_settings()
-    engine = disburse.immediate_transactions(make_engine(runtime.settings.database_url))
+    engine = disbursing.immediate_transactions(make_engine(runtime.settings.database_url))
     try:
-        disburse.run_worker(
+        disbursing.run_worker(
             session_factory=make_session_factory(engine),
             cycle_id=cycle,
             currency=runtime.country.profile.currency,
@@ -338,7 +338,7 @@ def ingest(
     try:
         for path in files:
             with runtime.session_factory.begin() as session:
-                result = disburse.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
+                result = answers.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
             message = (
                 _(
                     "{file}: {kind} {msg_id} (already ingested): accepted {accepted}, settled {settled}, "
@@ -363,7 +363,7 @@ def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
     runtime = _runtime()
     try:
         with runtime.session_factory() as session:
-            report = disburse.reconcile(session=session, cycle_id=cycle)
+            report = reconciliations.reconcile(session=session, cycle_id=cycle)
     except Problem as problem:
         _fail(problem)
     finally:
@@ -373,7 +373,7 @@ def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
         raise typer.Exit(1)
 
 
-def _print_report(report: disburse.Reconciliation) -> None:
+def _print_report(report: reconciliations.Reconciliation) -> None:
     title = _("{programme} / {cycle_name} (cycle {cycle}, {state})").format(
         programme=report.programme, cycle_name=report.cycle, cycle=report.cycle_id, state=report.state
     )
@@ -443,7 +443,7 @@ def stimulus(
                 actor="cli",
             ).record
             if cycle.state == "built":
-                disburse.approve_cycle(
+                cycles.approve_cycle(
                     session=session,
                     cycle=cycle,
                     control_count=cycle.instruction_count,

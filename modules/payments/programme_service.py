@@ -18,11 +18,13 @@ from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
-from . import disburse
+from . import cycles
+from .domain import Beneficiary
+from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
-from .schemas import PROGRAMME_CODE_PATTERN, BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
-from .service import _check_currency, beneficiary_key
+from .schemas import PROGRAMME_CODE_PATTERN, CycleIn, EnrolmentItem, ProgrammeIn
+from .service import beneficiary_key
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def create_programme(
     *, session: Session, ports: Ports, country: LoadedCountry, request: ProgrammeIn, actor: str
 ) -> Created:
     """Register a programme; repeating the same request is a replay, reusing its code for another is a conflict."""
-    _check_currency(request.currency, country.profile.currency)
+    check_currency(request.currency, country.profile.currency)
     used = attributes_used(request.eligibility, request.entitlement)
     if INCOME in used and request.income_year is None:
         raise Unprocessable("income_year: " + _("rules that read assessed_income need the fiscal year to read it for"))
@@ -139,7 +141,7 @@ def create_cycle(
     existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == request.name))
     if existing is not None:
         return Created(existing, False)
-    cycle = disburse.build_cycle(
+    cycle = cycles.build_cycle(
         session=session,
         ports=ports,
         country=country,
@@ -167,7 +169,7 @@ class PaymentLine:
     updated_at: datetime | None
 
 
-def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, limit: int = 200) -> list[PaymentLine]:
+def payments_to(*, session: Session, ports: Ports, beneficiary: Beneficiary, limit: int = 200) -> list[PaymentLine]:
     """What was paid to a resident: every programme payment and direct transfer, newest first."""
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     rows = session.execute(
@@ -195,7 +197,7 @@ def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, 
     direct = session.scalars(
         select(Transfer)
         .join(LedgerAccount, LedgerAccount.id == Transfer.payee_account_id)
-        .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(disburse.E2E_PREFIX))
+        .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(cycles.E2E_PREFIX))
         .order_by(Transfer.id.desc())
         .limit(limit)
     )

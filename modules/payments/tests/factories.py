@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from ....core.models import utcnow
 from ....core.registry import Ports
-from .. import disburse, programme_service
+from .. import cycles, programme_service
 from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAccount, Transfer
 from ..programmes import Bracket, Entitlement, Rule
 from ..schemas import CycleIn, ProgrammeIn
@@ -91,7 +91,7 @@ def approved_cycle(
         chunk_size=chunk_size,
         actor="test",
     ).record
-    disburse.approve_cycle(
+    cycles.approve_cycle(
         session=session,
         cycle=cycle,
         control_count=cycle.instruction_count,

@@ -4,40 +4,39 @@ from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
 from ....core.errors import Conflict
+from ....core.money import Money
 from ....core.registry import Ports
 from .. import service
+from ..domain import AccountDetails, Beneficiary, TransferOrder
 from ..models import Transfer
-from ..schemas import BankAccount, BeneficiaryRef, LinkRequest, TransferRequest
 
 
-def _link_and_request(session: Session, ports: Ports, country: LoadedCountry) -> TransferRequest:
-    beneficiary = BeneficiaryRef(external_id="EXT-1")
-    account = BankAccount(kind="bank_account", number="1234567890", bank_code="BANK01")
+def _link_and_order(session: Session, ports: Ports, country: LoadedCountry) -> TransferOrder:
+    beneficiary = Beneficiary(external_id="EXT-1")
     service.link_account(
         session=session,
         ports=ports,
         country=country,
-        request=LinkRequest(beneficiary=beneficiary, account=account),
+        beneficiary=beneficiary,
+        account=AccountDetails("bank_account", "1234567890", "BANK01"),
         actor="test",
     )
     session.commit()
-    return TransferRequest(
-        client_reference="REF-1", beneficiary=beneficiary, amount=500, currency=country.profile.currency
-    )
+    return TransferOrder("REF-1", beneficiary, Money(country.profile.currency, 500))
 
 
 def test_a_reference_committed_by_a_concurrent_request_is_answered_as_a_replay(
     session: Session, ports: Ports, country: LoadedCountry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    request = _link_and_request(session, ports, country)
+    order = _link_and_order(session, ports, country)
     first = service.transfer(
-        session=session, ports=ports, country=country, request=request, funding_account="TREASURY", actor="a"
+        session=session, ports=ports, country=country, order=order, funding_account="TREASURY", actor="a"
     )
     session.commit()
     # The second request's duplicate check runs before the first commits: its insert hits the unique key.
     monkeypatch.setattr(service, "get_transfer_or_none", _missing_once(service.get_transfer_or_none))
     second = service.transfer(
-        session=session, ports=ports, country=country, request=request, funding_account="TREASURY", actor="b"
+        session=session, ports=ports, country=country, order=order, funding_account="TREASURY", actor="b"
     )
     assert second.replayed
     assert second.transfer.id == first.transfer.id

@@ -14,7 +14,7 @@ from ....core.db import make_session_factory
 from ....core.models import utcnow
 from ....core.money import Money
 from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
-from .. import disburse, programme_service
+from .. import cycles, disbursing, programme_service, reconciliations
 from ..config import PaymentsSettings
 from ..models import AccountLink, Instruction
 from ..programmes import Entitlement, Rule
@@ -91,16 +91,16 @@ def _stimulus(session, ports, country, *, include_unassessed: bool = False):
         chunk_size=7,
         actor="test",
     ).record
-    disburse.approve_cycle(
+    cycles.approve_cycle(
         session=session,
         cycle=cycle,
         control_count=cycle.instruction_count,
         control_sum=cycle.instruction_sum,
         actor="t",
     )
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
     session.commit()
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=make_session_factory(session.get_bind()),
         cycle_id=cycle.id,
         currency=country.profile.currency,
@@ -150,8 +150,8 @@ def test_a_means_tested_stimulus_pays_adults_under_the_threshold(session: Sessio
     assert paid == expected
     assert set(income_port.calls) == {YEAR}
     assert_paid_exactly_once(session, cycle.id)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
-    assert report.matches_control_totals and report.paid == disburse.Tally(len(expected), 10_000 * len(expected))
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
+    assert report.matches_control_totals and report.paid == reconciliations.Tally(len(expected), 10_000 * len(expected))
 
 
 def test_with_the_real_identity_and_tax_modules(session: Session, ports, country, client, api_headers) -> None:
@@ -171,7 +171,7 @@ def test_with_the_real_identity_and_tax_modules(session: Session, ports, country
     )
     assert linked.status_code == 201, linked.text
     cycle = _stimulus(session, ports, country, include_unassessed=True)  # the new resident has no assessment yet
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.paid.count >= 1 and report.matches_control_totals
     lines = client.post(
         "/payments/residents/payments/query",
