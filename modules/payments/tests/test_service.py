@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
-from ....core.errors import Conflict
+from ....core.errors import Conflict, Unprocessable
 from ....core.money import Money
 from ....core.registry import Ports
 from .. import service
@@ -59,3 +59,18 @@ def test_a_funding_account_in_another_currency_is_a_conflict(session: Session, c
     other = "EUR" if country.profile.currency != "EUR" else "USD"
     with pytest.raises(Conflict, match=f"TREASURY holds {country.profile.currency}"):
         service.ensure_funding_account(session=session, code="TREASURY", currency=other)
+
+
+@pytest.mark.parametrize(("amount", "field"), [(0, "amount"), (-5, "amount"), (2**53, "amount")])
+def test_a_transfer_order_checks_its_amount(country: LoadedCountry, amount: int, field: str) -> None:
+    with pytest.raises(Unprocessable) as refused:
+        TransferOrder("REF-9", Beneficiary(external_id="EXT-1"), Money(country.profile.currency, amount))
+    assert refused.value.field == field
+
+
+def test_a_beneficiary_is_one_id_and_names_the_field_it_is_known_by() -> None:
+    assert Beneficiary(national_id="12345678").field == "national_id"
+    assert Beneficiary(external_id="EXT-1").field == "external_id"
+    with pytest.raises(Unprocessable) as both:
+        Beneficiary(national_id="12345678", external_id="EXT-1")
+    assert both.value.field == "beneficiary"
