@@ -23,13 +23,14 @@ from ...core import i18n
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
+from ...core.money import Money
 from ...core.runtime import Runtime, build_runtime
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import payments_settings
 from .models import Chunk, ChunkState
-from .programmes import Entitlement, Rule
 from .rails import rail_from_settings
-from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
+from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem
+from .stimulus import StimulusPlan, prepare_stimulus
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -408,55 +409,31 @@ def stimulus(
     runtime = _runtime()
     settings = payments_settings()
     try:
-        rules = []
-        if adults:
-            rules.append(Rule(attribute="age", op=">=", value=18))
-        if max_income is not None:
-            missing = "eligible" if include_unassessed else "ineligible"
-            rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
-        request = ProgrammeIn(
-            code=code or f"STIMULUS-{year}",
-            name=f"Stimulus payment {year}",
-            currency=runtime.country.profile.currency,
-            source="registry",
-            eligibility=rules,
-            entitlement=Entitlement(flat=amount),
-            income_year=year if max_income is not None else None,
+        plan = StimulusPlan(
+            year=year,
+            amount=Money(runtime.country.profile.currency, amount),
+            max_income=max_income,
+            adults_only=adults,
+            include_unassessed=include_unassessed,
+            code=code,
         )
-    except ValidationError as error:  # an amount, income or code out of bounds: said, not a traceback
-        runtime.engine.dispose()
-        err_console.print(_row_errors(error), style="red", markup=False)
-        raise typer.Exit(1) from None
-    try:
         with runtime.session_factory.begin() as session:
-            programme = programme_service.create_programme(
-                session=session, ports=runtime.ports, country=runtime.country, request=request, actor="cli"
-            ).record
-            cycle = programme_service.create_cycle(
+            cycle = prepare_stimulus(
                 session=session,
                 ports=runtime.ports,
                 country=runtime.country,
-                programme=programme,
-                request=CycleIn(name="1"),
+                plan=plan,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
                 actor="cli",
-            ).record
-            if cycle.state == "built":
-                cycles.approve_cycle(
-                    session=session,
-                    cycle=cycle,
-                    control_count=cycle.instruction_count,
-                    control_sum=cycle.instruction_sum,
-                    actor="cli",
-                )
-            cycle_id = cycle.id
+            )
+            cycle_id, count = cycle.id, cycle.instruction_count
     except Problem as problem:
         runtime.engine.dispose()
         _fail(problem)
     console.print(
         _("programme {code}, cycle {cycle}: {count} payments approved").format(
-            code=request.code, cycle=cycle_id, count=cycle.instruction_count
+            code=plan.programme_code, cycle=cycle_id, count=count
         )
     )
     runtime.engine.dispose()
