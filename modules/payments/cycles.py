@@ -38,7 +38,7 @@ from .programmes import INCOME, Entitlement, Rule, amount_function, attributes_u
 from .schemas import MAX_AMOUNT
 from .service import SECTOR, ensure_funding_account, ledger_account
 
-E2E_PREFIX = "G2P-"  # API transfers may not use it (schemas.TransferRequest)
+E2E_PREFIX = "G2P-"  # no other transfer may use it (domain.TransferOrder)
 BATCH = 1000
 
 
