@@ -43,17 +43,8 @@ class LedgerDisbursements:
         reference: str,
         purpose: str,
     ) -> PaymentOutcome:
-        def move() -> service.TransferOutcome:
-            return service.transfer(
-                session=session,
-                ports=self._ports,
-                country=self._country,
-                order=TransferOrder(reference, Beneficiary(national_id, external_id), amount),
-                funding_account=payments_settings().funding_account,
-                actor=f"port:{purpose}"[:200],
-            )
-
-        return _outcome(reference, move)
+        account = {"funding_account": payments_settings().funding_account}
+        return self._move(service.transfer, account, session, national_id, external_id, amount, reference, purpose)
 
     def collect(
         self,
@@ -65,28 +56,36 @@ class LedgerDisbursements:
         reference: str,
         purpose: str,
     ) -> PaymentOutcome:
-        def move() -> service.TransferOutcome:
-            return service.collect(
+        account = {"revenue_account": payments_settings().revenue_account}
+        return self._move(service.collect, account, session, national_id, external_id, amount, reference, purpose)
+
+    def _move(
+        self,
+        move: Callable[..., service.TransferOutcome],
+        account: dict[str, str],
+        session: Session,
+        national_id: str | None,
+        external_id: str | None,
+        amount: Money,
+        reference: str,
+        purpose: str,
+    ) -> PaymentOutcome:
+        """Call the service with domain values; a domain problem becomes a rejected outcome with its detail.
+
+        A reference reused for another payment stays a Conflict: that is the caller's bug, not the payee's state.
+        """
+        try:
+            order = TransferOrder(reference, Beneficiary(national_id, external_id), amount)
+            transfer = move(
                 session=session,
                 ports=self._ports,
                 country=self._country,
-                order=TransferOrder(reference, Beneficiary(national_id, external_id), amount),
-                revenue_account=payments_settings().revenue_account,
+                order=order,
                 actor=f"port:{purpose}"[:200],
-            )
-
-        return _outcome(reference, move)
-
-
-def _outcome(reference: str, move: Callable[[], service.TransferOutcome]) -> PaymentOutcome:
-    """The port's answer: where the transfer ended, or rejected with the domain problem's detail.
-
-    A reference reused for another payment stays a Conflict: that is the caller's bug, not the payee's state.
-    """
-    try:
-        transfer = move().transfer
-    except Conflict:
-        raise
-    except Problem as problem:
-        return PaymentOutcome(reference=reference, state="rejected", reason=problem.detail)
-    return PaymentOutcome(reference=reference, state=transfer.state, reason=transfer.reason)
+                **account,
+            ).transfer
+        except Conflict:
+            raise
+        except Problem as problem:
+            return PaymentOutcome(reference=reference, state="rejected", reason=problem.detail)
+        return PaymentOutcome(reference=reference, state=transfer.state, reason=transfer.reason)

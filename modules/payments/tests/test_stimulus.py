@@ -57,15 +57,8 @@ class FakePorts:
         return self.by_port.get(port)
 
 
-def _stimulus(session, ports, country, *, include_unassessed: bool = False):
-    plan = StimulusPlan(
-        year=YEAR,
-        amount=Money(country.profile.currency, 10_000),
-        max_income=THRESHOLD,
-        adults_only=True,
-        include_unassessed=include_unassessed,
-    )
-    cycle = prepare_stimulus(
+def _prepare(session, ports, country, plan: StimulusPlan):
+    return prepare_stimulus(
         session=session,
         ports=ports,
         country=country,
@@ -75,6 +68,17 @@ def _stimulus(session, ports, country, *, include_unassessed: bool = False):
         actor="test",
         as_of=date(2026, 1, 1),
     )
+
+
+def _stimulus(session, ports, country, *, include_unassessed: bool = False):
+    plan = StimulusPlan(
+        year=YEAR,
+        amount=Money(country.profile.currency, 10_000),
+        max_income=THRESHOLD,
+        adults_only=True,
+        include_unassessed=include_unassessed,
+    )
+    cycle = _prepare(session, ports, country, plan)
     session.commit()
     report = pay_stimulus(
         session_factory=make_session_factory(session.get_bind()),
@@ -161,13 +165,5 @@ def test_with_the_real_identity_and_tax_modules(session: Session, ports, country
 def test_a_stimulus_out_of_bounds_is_a_problem_naming_the_field(session: Session, ports, country) -> None:
     plan = StimulusPlan(year=YEAR, amount=Money(country.profile.currency, 2**53))
     with pytest.raises(Unprocessable) as refused:
-        prepare_stimulus(
-            session=session,
-            ports=ports,
-            country=country,
-            plan=plan,
-            funding_account="TREASURY",
-            chunk_size=7,
-            actor="test",
-        )
+        _prepare(session, ports, country, plan)
     assert refused.value.field == "flat"
