@@ -58,7 +58,7 @@ from .disbursing import immediate_transactions
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
 from .rails import SimulatedBank
-from .schemas import CycleIn, ProgrammeIn
+from .schemas import ProgrammeIn
 
 FAILURE_RATE = 0.01
 # The timed steps, labels of the report (translated when printed).
@@ -185,7 +185,8 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             ports=runtime.ports,
             country=runtime.country,
             programme=programme,
-            request=CycleIn(name="1", as_of=date.today()),
+            name="1",
+            as_of=date.today(),
             funding_account=settings.funding_account,
             chunk_size=chunk_size,
             actor="bench",

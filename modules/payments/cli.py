@@ -27,6 +27,7 @@ from ...core.money import Money
 from ...core.runtime import Runtime, build_runtime
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import payments_settings
+from .domain import Beneficiary, Enrollee
 from .models import Chunk, ChunkState
 from .rails import rail_from_settings
 from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem
@@ -116,19 +117,18 @@ def enrol_csv(
     try:
         with runtime.session_factory.begin() as session, csv_file.open(newline="", encoding="utf-8") as handle:
             found = programme_service.get_programme(session=session, code=programme)
-            batch: list[EnrolmentItem] = []
+            batch: list[Enrollee] = []
             for line, row in enumerate(csv.DictReader(handle), start=2):
                 external_id = (row.pop("external_id", "") or "").strip()
                 attributes = {
                     k: int(v) if re.fullmatch(r"-?[0-9]+", v) else v for k, v in row.items() if v not in ("", None)
                 }
-                try:
-                    batch.append(
-                        EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
-                    )
+                try:  # the rules an API body is held to
+                    item = EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
                 except ValidationError as error:
                     err_console.print(f"{csv_file}:{line}: {_row_errors(error)}", style="red", markup=False)
                     raise typer.Exit(1) from None
+                batch.append(Enrollee(Beneficiary(external_id=external_id), item.attributes))
                 if len(batch) == 1000:
                     _enrol(session, runtime, found, batch, counts)
             if batch:
@@ -174,7 +174,8 @@ def create_cycle(
                 ports=runtime.ports,
                 country=runtime.country,
                 programme=found,
-                request=request,
+                name=request.name,
+                as_of=request.as_of,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
                 actor="cli",

@@ -203,7 +203,7 @@ def build_cycle(
 def get_cycle(*, session: Session, cycle_id: int) -> Cycle:
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
-        raise NotFound("cycle_id: " + _("no cycle {cycle}").format(cycle=cycle_id))
+        raise NotFound(_("no cycle {cycle}").format(cycle=cycle_id), field="cycle_id")
     return cycle
 
 

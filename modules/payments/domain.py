@@ -4,7 +4,9 @@ command or a web page. Each checks itself and raises a domain problem naming the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ...core.errors import Unprocessable, validation_message
 from ...core.i18n import _
@@ -74,3 +76,11 @@ class TransferOrder:
             raise _rule_problem("amount", "greater_than", gt=0)
         if self.amount.amount > MAX_AMOUNT:
             raise _rule_problem("amount", "less_than_equal", le=MAX_AMOUNT)
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollee:
+    """A beneficiary on an enrolled programme's list, with the attributes its rules read."""
+
+    beneficiary: Beneficiary
+    attributes: Mapping[str, Any]

@@ -296,10 +296,10 @@ def parse_message(message: bytes) -> tuple[str, etree._ElementTree]:
         if f":{kind}." in namespace:
             return kind, document
     raise Unprocessable(
-        "message: "
-        + _("namespace '{namespace}' is not one of {kinds}").format(
+        _("namespace '{namespace}' is not one of {kinds}").format(
             namespace=namespace, kinds="pain.001, pain.002, camt.054"
-        )
+        ),
+        field="message",
     )
 
 
@@ -325,7 +325,7 @@ def read_answer(message: bytes) -> StatusReport | Notification:
         return read_pain002(message, document)
     if kind == "camt.054":
         return read_camt054(message, document)
-    raise Unprocessable("message: " + _("a {kind} is something we send, not something to ingest").format(kind=kind))
+    raise Unprocessable(_("a {kind} is something we send, not something to ingest").format(kind=kind), field="message")
 
 
 def read_pain002(message: bytes, document: etree._ElementTree | None = None) -> StatusReport:

@@ -19,11 +19,11 @@ from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
 from . import cycles
-from .domain import Beneficiary
+from .domain import Beneficiary, Enrollee
 from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
-from .schemas import PROGRAMME_CODE_PATTERN, CycleIn, EnrolmentItem, ProgrammeIn
+from .schemas import PROGRAMME_CODE_PATTERN, ProgrammeIn
 from .service import beneficiary_key
 
 
@@ -40,16 +40,20 @@ def create_programme(
     check_currency(request.currency, country.profile.currency)
     used = attributes_used(request.eligibility, request.entitlement)
     if INCOME in used and request.income_year is None:
-        raise Unprocessable("income_year: " + _("rules that read assessed_income need the fiscal year to read it for"))
+        raise Unprocessable(
+            _("rules that read assessed_income need the fiscal year to read it for"), field="income_year"
+        )
     if request.source == "registry" and ports.get(ResidentRegistry) is None:
         raise Unprocessable(
-            "source: " + _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
+            _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
             kind="identity-unavailable",
+            field="source",
         )
     if INCOME in used and ports.get(AssessedIncome) is None:
         raise Unprocessable(
-            "eligibility: " + _("assessed_income needs the tax module, which this deployment does not have"),
+            _("assessed_income needs the tax module, which this deployment does not have"),
             kind="tax-unavailable",
+            field="eligibility",
         )
     body = request.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -57,7 +61,7 @@ def create_programme(
     if existing is not None:
         if existing.request_hash != digest:
             raise Conflict(
-                "code: " + _("programme '{code}' already exists with different rules").format(code=request.code)
+                _("programme '{code}' already exists with different rules").format(code=request.code), field="code"
             )
         return Created(existing, False)
     programme = Programme(
@@ -82,7 +86,7 @@ def get_programme(*, session: Session, code: str) -> Programme:
     found = re.fullmatch(PROGRAMME_CODE_PATTERN, code)
     programme = session.scalar(select(Programme).where(Programme.code == code)) if found else None
     if programme is None:
-        raise NotFound("code: " + _("no programme '{code}'").format(code=code))
+        raise NotFound(_("no programme '{code}'").format(code=code), field="code")
     return programme
 
 
@@ -93,7 +97,7 @@ class EnrolmentCounts:
     unchanged: int
 
 
-def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[EnrolmentItem]) -> EnrolmentCounts:
+def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[Enrollee]) -> EnrolmentCounts:
     """Add beneficiaries (by external ID, or national ID when identity is present) to an enrolled programme."""
     if programme.source != "enrolled":
         raise Conflict(
@@ -101,7 +105,7 @@ def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[E
         )
     keyed = [(beneficiary_key(session=session, ports=ports, beneficiary=item.beneficiary), item) for item in items]
     if len({key for key, _item in keyed}) != len(keyed):
-        raise Unprocessable("items: " + _("a beneficiary appears twice in this request"))
+        raise Unprocessable(_("a beneficiary appears twice in this request"), field="items")
     existing = {
         e.beneficiary_key: e
         for e in session.scalars(
@@ -114,10 +118,10 @@ def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[E
     for key, item in keyed:
         found = existing.get(key)
         if found is None:
-            session.add(Enrolment(programme_id=programme.id, beneficiary_key=key, attributes=item.attributes))
+            session.add(Enrolment(programme_id=programme.id, beneficiary_key=key, attributes=dict(item.attributes)))
             enrolled += 1
         elif found.attributes != item.attributes:
-            found.attributes = item.attributes
+            found.attributes = dict(item.attributes)
             updated += 1
         else:
             unchanged += 1
@@ -131,14 +135,16 @@ def create_cycle(
     ports: Ports,
     country: LoadedCountry,
     programme: Programme,
-    request: CycleIn,
+    name: str,
+    as_of: date | None,
     funding_account: str,
     chunk_size: int,
     actor: str,
     progress: Any = None,
 ) -> Created:
-    """Build a cycle's instructions; the same name again returns the cycle already built."""
-    existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == request.name))
+    """Build a cycle's instructions (ages counted on `as_of`, today by default); the same name again returns the
+    cycle already built."""
+    existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == name))
     if existing is not None:
         return Created(existing, False)
     cycle = cycles.build_cycle(
@@ -146,8 +152,8 @@ def create_cycle(
         ports=ports,
         country=country,
         programme=programme,
-        name=request.name,
-        as_of=request.as_of or date.today(),
+        name=name,
+        as_of=as_of or date.today(),
         funding_account=funding_account,
         chunk_size=chunk_size,
         actor=actor,

@@ -11,7 +11,7 @@ from ...core.i18n import _
 from ...core.models import Partner
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import payments_settings
-from .domain import AccountDetails, Beneficiary, TransferOrder
+from .domain import AccountDetails, Beneficiary, Enrollee, TransferOrder
 from .ledger import deployment_money
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
 from .rails import rail_from_settings
@@ -248,7 +248,8 @@ def enrol(
     _partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> EnrolmentOut:
     programme = programme_service.get_programme(session=session, code=code)
-    counts = programme_service.enrol(session=session, ports=ports, programme=programme, items=body.items)
+    items = [Enrollee(_beneficiary(item.beneficiary), item.attributes) for item in body.items]
+    counts = programme_service.enrol(session=session, ports=ports, programme=programme, items=items)
     session.commit()
     return EnrolmentOut(enrolled=counts.enrolled, updated=counts.updated, unchanged=counts.unchanged)
 
@@ -274,7 +275,8 @@ def create_cycle(
         ports=ports,
         country=country,
         programme=programme,
-        request=body,
+        name=body.name,
+        as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
         actor=partner.name,

@@ -24,7 +24,7 @@ from .ledger import check_currency
 from .models import Cycle, CycleState
 from .programmes import Entitlement, Rule
 from .rails import PaymentRail
-from .schemas import CycleIn, ProgrammeIn
+from .schemas import ProgrammeIn
 
 ADULT_AGE = 18
 
@@ -66,7 +66,8 @@ def prepare_stimulus(
         ports=ports,
         country=country,
         programme=programme,
-        request=CycleIn(name="1", as_of=as_of),
+        name="1",
+        as_of=as_of,
         funding_account=funding_account,
         chunk_size=chunk_size,
         actor=actor,

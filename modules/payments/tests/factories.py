@@ -13,7 +13,7 @@ from ....core.registry import Ports
 from .. import cycles, programme_service
 from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAccount, Transfer
 from ..programmes import Bracket, Entitlement, Rule
-from ..schemas import CycleIn, ProgrammeIn
+from ..schemas import ProgrammeIn
 
 FLAT = 10_000
 SENIOR_BONUS = 5_000
@@ -86,7 +86,8 @@ def approved_cycle(
         ports=ports,
         country=country,
         programme=programme,
-        request=CycleIn(name="1", as_of=date(2026, 1, 1)),
+        name="1",
+        as_of=date(2026, 1, 1),
         funding_account="TREASURY",
         chunk_size=chunk_size,
         actor="test",

@@ -86,7 +86,6 @@ def test_a_tampered_cycle_is_refused_before_money_moves(session: Session, ports,
 
 def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports, country) -> None:
     from .. import programme_service
-    from ..schemas import CycleIn
 
     programme = enrolled_programme(session, ports, country, count=30)
     built = programme_service.create_cycle(
@@ -94,7 +93,8 @@ def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports
         ports=ports,
         country=country,
         programme=programme,
-        request=CycleIn(name="1"),
+        name="1",
+        as_of=None,
         funding_account="TREASURY",
         chunk_size=10,
         actor="test",
