@@ -55,10 +55,10 @@ from ...core.runtime import Runtime
 from . import cycles, disbursing, programme_service, reconciliations
 from .config import payments_settings
 from .disbursing import immediate_transactions
+from .domain import ProgrammeTerms
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
 from .rails import SimulatedBank
-from .schemas import ProgrammeIn
 
 FAILURE_RATE = 0.01
 # The timed steps, labels of the report (translated when printed).
@@ -149,12 +149,12 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             session=session,
             ports=runtime.ports,
             country=runtime.country,
-            request=ProgrammeIn(
+            terms=ProgrammeTerms(
                 code=code,
                 name="Benchmark programme",
                 currency=currency,
                 source="enrolled",
-                eligibility=[Rule(attribute="age", op=">=", value=18)],
+                eligibility=(Rule(attribute="age", op=">=", value=18),),
                 entitlement=Entitlement(flat=10_000, brackets=[Bracket(attribute="age", min=65, add=5_000)]),
             ),
             actor="bench",

@@ -11,7 +11,8 @@ from typing import Any
 from ...core.errors import Unprocessable, validation_message
 from ...core.i18n import _
 from ...core.money import Money
-from .schemas import EXTERNAL_ID_PATTERN, MAX_AMOUNT, REFERENCE_PATTERN, RESERVED_PREFIX
+from .programmes import Entitlement, Rule
+from .schemas import EXTERNAL_ID_PATTERN, MAX_AMOUNT, REFERENCE_PATTERN, RESERVED_PREFIX, ProgrammeIn
 
 # Pydantic's wording, translated by the core as for a request body: a rule reads the same however it is broken.
 _RULE_WORDING = {
@@ -84,3 +85,41 @@ class Enrollee:
 
     beneficiary: Beneficiary
     attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeTerms:
+    """What a programme pays whom: its rules (data, see programmes.py) and where its beneficiaries come from."""
+
+    code: str
+    name: str
+    currency: str
+    source: str  # registry | enrolled
+    eligibility: tuple[Rule, ...]
+    entitlement: Entitlement
+    income_year: int | None = None
+
+    @classmethod
+    def of(cls, body: ProgrammeIn) -> ProgrammeTerms:
+        """From a checked programme body (an API request, a CLI file, a service that builds one)."""
+        return cls(
+            body.code,
+            body.name,
+            body.currency,
+            body.source,
+            tuple(body.eligibility),
+            body.entitlement,
+            body.income_year,
+        )
+
+    def canonical(self) -> dict[str, Any]:
+        """The terms as JSON data; their hash tells a replay from a different programme under the same code."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "currency": self.currency,
+            "source": self.source,
+            "eligibility": [rule.model_dump(mode="json") for rule in self.eligibility],
+            "entitlement": self.entitlement.model_dump(mode="json"),
+            "income_year": self.income_year,
+        }

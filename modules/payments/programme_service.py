@@ -19,11 +19,11 @@ from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
 from . import cycles
-from .domain import Beneficiary, Enrollee
+from .domain import Beneficiary, Enrollee, ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
-from .schemas import PROGRAMME_CODE_PATTERN, ProgrammeIn
+from .schemas import PROGRAMME_CODE_PATTERN
 from .service import beneficiary_key
 
 
@@ -34,16 +34,16 @@ class Created:
 
 
 def create_programme(
-    *, session: Session, ports: Ports, country: LoadedCountry, request: ProgrammeIn, actor: str
+    *, session: Session, ports: Ports, country: LoadedCountry, terms: ProgrammeTerms, actor: str
 ) -> Created:
-    """Register a programme; repeating the same request is a replay, reusing its code for another is a conflict."""
-    check_currency(request.currency, country.profile.currency)
-    used = attributes_used(request.eligibility, request.entitlement)
-    if INCOME in used and request.income_year is None:
+    """Register a programme; the same terms again are a replay, other terms under its code a conflict."""
+    check_currency(terms.currency, country.profile.currency)
+    used = attributes_used(terms.eligibility, terms.entitlement)
+    if INCOME in used and terms.income_year is None:
         raise Unprocessable(
             _("rules that read assessed_income need the fiscal year to read it for"), field="income_year"
         )
-    if request.source == "registry" and ports.get(ResidentRegistry) is None:
+    if terms.source == "registry" and ports.get(ResidentRegistry) is None:
         raise Unprocessable(
             _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
             kind="identity-unavailable",
@@ -55,29 +55,29 @@ def create_programme(
             kind="tax-unavailable",
             field="eligibility",
         )
-    body = request.model_dump(mode="json")
+    body = terms.canonical()
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    existing = session.scalar(select(Programme).where(Programme.code == request.code))
+    existing = session.scalar(select(Programme).where(Programme.code == terms.code))
     if existing is not None:
         if existing.request_hash != digest:
             raise Conflict(
-                _("programme '{code}' already exists with different rules").format(code=request.code), field="code"
+                _("programme '{code}' already exists with different rules").format(code=terms.code), field="code"
             )
         return Created(existing, False)
     programme = Programme(
-        code=request.code,
-        name=request.name,
-        currency=request.currency,
-        source=request.source,
+        code=terms.code,
+        name=terms.name,
+        currency=terms.currency,
+        source=terms.source,
         eligibility=body["eligibility"],
         entitlement=body["entitlement"],
-        income_year=request.income_year,
+        income_year=terms.income_year,
         request_hash=digest,
         created_by=actor,
     )
     session.add(programme)
     session.flush()
-    audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{request.code}")
+    audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{terms.code}")
     return Created(programme, True)
 
 

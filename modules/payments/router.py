@@ -11,7 +11,7 @@ from ...core.i18n import _
 from ...core.models import Partner
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import payments_settings
-from .domain import AccountDetails, Beneficiary, Enrollee, TransferOrder
+from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
 from .rails import rail_from_settings
@@ -224,7 +224,7 @@ def create_programme(
     partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> ProgrammeOut:
     created = programme_service.create_programme(
-        session=session, ports=ports, country=country, request=body, actor=partner.name
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor=partner.name
     )
     session.commit()
     if not created.created:

@@ -20,6 +20,7 @@ from ...core.money import Money
 from ...core.registry import Ports
 from . import cycles, disbursing, programme_service, reconciliations
 from .config import PaymentsSettings
+from .domain import ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle, CycleState
 from .programmes import Entitlement, Rule
@@ -59,7 +60,7 @@ def prepare_stimulus(
     """The plan's programme and its first cycle, built and approved; running it again returns the same cycle."""
     check_currency(plan.amount.currency, country.profile.currency)
     programme = programme_service.create_programme(
-        session=session, ports=ports, country=country, request=_programme(plan), actor=actor
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(_programme(plan)), actor=actor
     ).record
     cycle = programme_service.create_cycle(
         session=session,

@@ -11,9 +11,9 @@ from ....core.country import LoadedCountry
 from ....core.models import utcnow
 from ....core.registry import Ports
 from .. import cycles, programme_service
+from ..domain import ProgrammeTerms
 from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAccount, Transfer
 from ..programmes import Bracket, Entitlement, Rule
-from ..schemas import ProgrammeIn
 
 FLAT = 10_000
 SENIOR_BONUS = 5_000
@@ -33,12 +33,12 @@ def enrolled_programme(
         session=session,
         ports=ports,
         country=country,
-        request=ProgrammeIn(
+        terms=ProgrammeTerms(
             code=code,
             name="Test programme",
             currency=country.profile.currency,
             source="enrolled",
-            eligibility=[Rule(attribute="age", op=">=", value=18)],
+            eligibility=(Rule(attribute="age", op=">=", value=18),),
             entitlement=Entitlement(flat=FLAT, brackets=[Bracket(attribute="age", min=65, add=SENIOR_BONUS)]),
         ),
         actor="test",

@@ -7,8 +7,10 @@ from ....core.errors import Conflict, Unprocessable
 from ....core.money import Money
 from ....core.registry import Ports
 from .. import service
-from ..domain import AccountDetails, Beneficiary, TransferOrder
+from ..domain import AccountDetails, Beneficiary, ProgrammeTerms, TransferOrder
 from ..models import Transfer
+from ..programmes import Bracket, Entitlement, Rule
+from ..schemas import ProgrammeIn
 
 
 def _link_and_order(session: Session, ports: Ports, country: LoadedCountry) -> TransferOrder:
@@ -74,3 +76,17 @@ def test_a_beneficiary_is_one_id_and_names_the_field_it_is_known_by() -> None:
     with pytest.raises(Unprocessable) as both:
         Beneficiary(national_id="12345678", external_id="EXT-1")
     assert both.value.field == "beneficiary"
+
+
+def test_programme_terms_hash_as_the_api_body_did(country: LoadedCountry) -> None:
+    # Programmes stored before the terms were a domain value carry the hash of the body: a replay must match it.
+    body = ProgrammeIn(
+        code="CHILD-2026",
+        name="Child benefit",
+        currency=country.profile.currency,
+        source="enrolled",
+        eligibility=[Rule(attribute="age", op="<", value=18), Rule(attribute="region", op="in", value=["North"])],
+        entitlement=Entitlement(flat=5_000, brackets=[Bracket(attribute="age", min=0, max=5, add=1_000)]),
+        income_year=2025,
+    )
+    assert ProgrammeTerms.of(body).canonical() == body.model_dump(mode="json")
