@@ -53,13 +53,13 @@ from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
 from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
-from . import disburse, programme_service
+from . import cycles, disbursing, programme_service, reconciliations
 from .config import PaymentsSettings
-from .disburse import immediate_transactions
+from .disbursing import immediate_transactions
+from .domain import ProgrammeTerms
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
 from .programmes import Bracket, Entitlement, Rule
 from .rails import SimulatedBank
-from .schemas import CycleIn, ProgrammeIn
 
 FAILURE_RATE = 0.01
 # The timed steps, labels of the report (translated when printed).
@@ -150,12 +150,12 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             session=session,
             ports=runtime.ports,
             country=runtime.country,
-            request=ProgrammeIn(
+            terms=ProgrammeTerms(
                 code=code,
                 name="Benchmark programme",
                 currency=currency,
                 source="enrolled",
-                eligibility=[Rule(attribute="age", op=">=", value=18)],
+                eligibility=(Rule(attribute="age", op=">=", value=18),),
                 entitlement=Entitlement(flat=10_000, brackets=[Bracket(attribute="age", min=65, add=5_000)]),
             ),
             actor="bench",
@@ -186,20 +186,21 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
             ports=runtime.ports,
             country=runtime.country,
             programme=programme,
-            request=CycleIn(name="1", as_of=date.today()),
+            name="1",
+            as_of=date.today(),
             funding_account=settings.funding_account,
             chunk_size=chunk_size,
             actor="bench",
         ).record
         cycle_id = cycle.id
-        disburse.approve_cycle(
+        cycles.approve_cycle(
             session=session,
             cycle=cycle,
             control_count=cycle.instruction_count,
             control_sum=cycle.instruction_sum,
             actor="bench",
         )
-        disburse.start_disbursement(session=session, cycle=cycle, currency=currency, actor="bench")
+        cycles.start_disbursement(session=session, cycle=cycle, currency=currency, actor="bench")
     timings[BUILD_STEP] = time.perf_counter() - started
     timings[LEDGER_STEP] = timings[BANK_STEP] = 0.0
     mark = time.perf_counter()
@@ -211,7 +212,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
         mark = now
 
     worker_engine = immediate_transactions(make_engine(runtime.settings.database_url))
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=make_session_factory(worker_engine),
         cycle_id=cycle_id,
         currency=currency,
@@ -224,7 +225,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     timings[BANK_STEP] += time.perf_counter() - mark  # closing the cycle
     mark = time.perf_counter()
     with runtime.session_factory() as session:
-        report = disburse.reconcile(session=session, cycle_id=cycle_id)
+        report = reconciliations.reconcile(session=session, cycle_id=cycle_id)
     timings[REPORT_STEP] = time.perf_counter() - mark
     elapsed = time.perf_counter() - started
 

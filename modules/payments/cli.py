@@ -24,13 +24,15 @@ from ...core.cli_runtime import open_runtime
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
 from ...core.i18n import N_, _, ngettext
+from ...core.money import Money
 from ...core.runtime import Runtime, build_runtime
-from . import disburse, programme_service, service
+from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettings
+from .domain import Beneficiary, Enrollee
 from .models import Chunk, ChunkState
-from .programmes import Entitlement, Rule
 from .rails import rail_from_settings
-from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
+from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem
+from .stimulus import StimulusPlan, prepare_stimulus
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -116,19 +118,18 @@ def enrol_csv(
     try:
         with runtime.session_factory.begin() as session, csv_file.open(newline="", encoding="utf-8") as handle:
             found = programme_service.get_programme(session=session, code=programme)
-            batch: list[EnrolmentItem] = []
+            batch: list[Enrollee] = []
             for line, row in enumerate(csv.DictReader(handle), start=2):
                 external_id = (row.pop("external_id", "") or "").strip()
                 attributes = {
                     k: int(v) if re.fullmatch(r"-?[0-9]+", v) else v for k, v in row.items() if v not in ("", None)
                 }
-                try:
-                    batch.append(
-                        EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
-                    )
+                try:  # the rules an API body is held to
+                    item = EnrolmentItem(beneficiary=BeneficiaryRef(external_id=external_id), attributes=attributes)
                 except ValidationError as error:
                     err_console.print(f"{csv_file}:{line}: {_row_errors(error)}", style="red", markup=False)
                     raise typer.Exit(1) from None
+                batch.append(Enrollee(Beneficiary(external_id=external_id), item.attributes))
                 if len(batch) == 1000:
                     _enrol(session, runtime, found, batch, counts)
             if batch:
@@ -174,7 +175,8 @@ def create_cycle(
                 ports=runtime.ports,
                 country=runtime.country,
                 programme=found,
-                request=request,
+                name=request.name,
+                as_of=request.as_of,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
                 actor="cli",
@@ -203,8 +205,8 @@ def approve(
     runtime = _runtime()
     try:
         with runtime.session_factory.begin() as session:
-            found = disburse.get_cycle(session=session, cycle_id=cycle)
-            disburse.approve_cycle(
+            found = cycles.get_cycle(session=session, cycle_id=cycle)
+            cycles.approve_cycle(
                 session=session, cycle=found, control_count=control_count, control_sum=control_sum, actor="cli"
             )
     except Problem as problem:
@@ -229,8 +231,8 @@ def disburse_command(
     currency = runtime.country.profile.currency
     try:
         with runtime.session_factory.begin() as session:
-            found = disburse.get_cycle(session=session, cycle_id=cycle)
-            disburse.start_disbursement(session=session, cycle=found, currency=currency, actor="cli")
+            found = cycles.get_cycle(session=session, cycle_id=cycle)
+            cycles.start_disbursement(session=session, cycle=found, currency=currency, actor="cli")
         if workers == 1:
             with _progress(runtime, cycle, quiet) as tick:
                 _work(runtime, cycle, throttle, tick)
@@ -253,8 +255,8 @@ def disburse_command(
                 err_console.print(message.format(count=len(failed)), style="red")
                 raise typer.Exit(1)
         with runtime.session_factory.begin() as session:
-            disburse.finish_cycle(session=session, cycle_id=cycle)
-            report = disburse.reconcile(session=session, cycle_id=cycle)
+            disbursing.finish_cycle(session=session, cycle_id=cycle)
+            report = reconciliations.reconcile(session=session, cycle_id=cycle)
     except Problem as problem:
         _fail(problem)
     finally:
@@ -277,9 +279,9 @@ def worker(
 
 def _work(runtime: Runtime, cycle: int, throttle: float, tick) -> None:
     settings = runtime.settings_of(PaymentsSettings)
-    engine = disburse.immediate_transactions(make_engine(runtime.settings.database_url))
+    engine = disbursing.immediate_transactions(make_engine(runtime.settings.database_url))
     try:
-        disburse.run_worker(
+        disbursing.run_worker(
             session_factory=make_session_factory(engine),
             cycle_id=cycle,
             currency=runtime.country.profile.currency,
@@ -339,7 +341,7 @@ def ingest(
     try:
         for path in files:
             with runtime.session_factory.begin() as session:
-                result = disburse.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
+                result = answers.ingest(session=session, message=path.read_bytes(), max_attempts=settings.max_attempts)
             message = (
                 _(
                     "{file}: {kind} {msg_id} (already ingested): accepted {accepted}, settled {settled}, "
@@ -364,7 +366,7 @@ def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
     runtime = _runtime()
     try:
         with runtime.session_factory() as session:
-            report = disburse.reconcile(session=session, cycle_id=cycle)
+            report = reconciliations.reconcile(session=session, cycle_id=cycle)
     except Problem as problem:
         _fail(problem)
     finally:
@@ -374,7 +376,7 @@ def reconcile(cycle: Annotated[int, typer.Option(help="Cycle ID")]) -> None:
         raise typer.Exit(1)
 
 
-def _print_report(report: disburse.Reconciliation) -> None:
+def _print_report(report: reconciliations.Reconciliation) -> None:
     title = _("{programme} / {cycle_name} (cycle {cycle}, {state})").format(
         programme=report.programme, cycle_name=report.cycle, cycle=report.cycle_id, state=report.state
     )
@@ -409,55 +411,31 @@ def stimulus(
     runtime = _runtime()
     settings = runtime.settings_of(PaymentsSettings)
     try:
-        rules = []
-        if adults:
-            rules.append(Rule(attribute="age", op=">=", value=18))
-        if max_income is not None:
-            missing = "eligible" if include_unassessed else "ineligible"
-            rules.append(Rule(attribute="assessed_income", op="<", value=max_income, if_missing=missing))
-        request = ProgrammeIn(
-            code=code or f"STIMULUS-{year}",
-            name=f"Stimulus payment {year}",
-            currency=runtime.country.profile.currency,
-            source="registry",
-            eligibility=rules,
-            entitlement=Entitlement(flat=amount),
-            income_year=year if max_income is not None else None,
+        plan = StimulusPlan(
+            year=year,
+            amount=Money(runtime.country.profile.currency, amount),
+            max_income=max_income,
+            adults_only=adults,
+            include_unassessed=include_unassessed,
+            code=code,
         )
-    except ValidationError as error:  # an amount, income or code out of bounds: said, not a traceback
-        runtime.engine.dispose()
-        err_console.print(_row_errors(error), style="red", markup=False)
-        raise typer.Exit(1) from None
-    try:
         with runtime.session_factory.begin() as session:
-            programme = programme_service.create_programme(
-                session=session, ports=runtime.ports, country=runtime.country, request=request, actor="cli"
-            ).record
-            cycle = programme_service.create_cycle(
+            cycle = prepare_stimulus(
                 session=session,
                 ports=runtime.ports,
                 country=runtime.country,
-                programme=programme,
-                request=CycleIn(name="1"),
+                plan=plan,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
                 actor="cli",
-            ).record
-            if cycle.state == "built":
-                disburse.approve_cycle(
-                    session=session,
-                    cycle=cycle,
-                    control_count=cycle.instruction_count,
-                    control_sum=cycle.instruction_sum,
-                    actor="cli",
-                )
-            cycle_id = cycle.id
+            )
+            cycle_id, count = cycle.id, cycle.instruction_count
     except Problem as problem:
         runtime.engine.dispose()
         _fail(problem)
     console.print(
         _("programme {code}, cycle {cycle}: {count} payments approved").format(
-            code=request.code, cycle=cycle_id, count=cycle.instruction_count
+            code=plan.programme_code, cycle=cycle_id, count=count
         )
     )
     runtime.engine.dispose()

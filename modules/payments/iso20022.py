@@ -32,7 +32,7 @@ from lxml import etree
 
 from ...core.errors import Unprocessable
 from ...core.i18n import _
-from ...core.money import minor_units, to_minor
+from ...core.money import major_writer, minor_units, to_minor
 from .schemas import MAX_AMOUNT
 
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
@@ -78,26 +78,6 @@ class Booking(NamedTuple):
 class Notification:
     msg_id: str
     entries: list[Booking]
-
-
-def format_amount(minor: int, currency: str) -> str:
-    return amount_writer(currency)(minor)
-
-
-@cache
-def amount_writer(currency: str) -> Callable[[int], str]:
-    """Minor units to the major-unit text ISO 20022 carries: 100050 KES -> "1000.50"."""
-    exponent = minor_units(currency)
-    if exponent == 0:
-        return str
-    scale = 10**exponent
-
-    @lru_cache(maxsize=4096)  # a cycle's amounts repeat (flat rates, brackets): each is written once
-    def write(minor: int) -> str:
-        whole, part = divmod(minor, scale)
-        return f"{whole}.{part:0{exponent}d}"
-
-    return write
 
 
 @cache
@@ -152,7 +132,7 @@ def pain001(
 ) -> bytes:
     """A customer credit transfer initiation paying `transfers` from the debtor account."""
     total = sum(t.amount for t in transfers)
-    write = amount_writer(currency)
+    write = major_writer(currency)
     ctrl = write(total)
     debtor = escape(debtor_name)
     parts = [
@@ -299,7 +279,7 @@ def camt054(*, msg_id: str, account: str, currency: str, bookings: Sequence[Book
     ]
     for end_to_end_id, amount, entry_currency, credit, booked in bookings:
         parts.append(
-            f'<Ntry><Amt Ccy="{entry_currency}">{amount_writer(entry_currency)(amount)}</Amt>'
+            f'<Ntry><Amt Ccy="{entry_currency}">{major_writer(entry_currency)(amount)}</Amt>'
             f"<CdtDbtInd>{'CRDT' if credit else 'DBIT'}</CdtDbtInd><Sts><Cd>{'BOOK' if booked else 'PDNG'}</Cd></Sts>"
             f"{_TRANSACTION_CODE}<NtryDtls><TxDtls><Refs><EndToEndId>{end_to_end_id}</EndToEndId></Refs></TxDtls>"
             "</NtryDtls></Ntry>"
@@ -316,10 +296,10 @@ def parse_message(message: bytes) -> tuple[str, etree._ElementTree]:
         if f":{kind}." in namespace:
             return kind, document
     raise Unprocessable(
-        "message: "
-        + _("namespace '{namespace}' is not one of {kinds}").format(
+        _("namespace '{namespace}' is not one of {kinds}").format(
             namespace=namespace, kinds="pain.001, pain.002, camt.054"
-        )
+        ),
+        field="message",
     )
 
 
@@ -345,7 +325,7 @@ def read_answer(message: bytes) -> StatusReport | Notification:
         return read_pain002(message, document)
     if kind == "camt.054":
         return read_camt054(message, document)
-    raise Unprocessable("message: " + _("a {kind} is something we send, not something to ingest").format(kind=kind))
+    raise Unprocessable(_("a {kind} is something we send, not something to ingest").format(kind=kind), field="message")
 
 
 def read_pain002(message: bytes, document: etree._ElementTree | None = None) -> StatusReport:

@@ -18,11 +18,13 @@ from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
-from . import disburse
+from . import cycles
+from .domain import Beneficiary, Enrollee, ProgrammeTerms
+from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
-from .schemas import PROGRAMME_CODE_PATTERN, BeneficiaryRef, CycleIn, EnrolmentItem, ProgrammeIn
-from .service import _check_currency, beneficiary_key
+from .schemas import PROGRAMME_CODE_PATTERN
+from .service import beneficiary_key
 
 
 @dataclass(frozen=True)
@@ -32,46 +34,50 @@ class Created:
 
 
 def create_programme(
-    *, session: Session, ports: Ports, country: LoadedCountry, request: ProgrammeIn, actor: str
+    *, session: Session, ports: Ports, country: LoadedCountry, terms: ProgrammeTerms, actor: str
 ) -> Created:
-    """Register a programme; repeating the same request is a replay, reusing its code for another is a conflict."""
-    _check_currency(request.currency, country.profile.currency)
-    used = attributes_used(request.eligibility, request.entitlement)
-    if INCOME in used and request.income_year is None:
-        raise Unprocessable("income_year: " + _("rules that read assessed_income need the fiscal year to read it for"))
-    if request.source == "registry" and ports.get(ResidentRegistry) is None:
+    """Register a programme; the same terms again are a replay, other terms under its code a conflict."""
+    check_currency(terms.currency, country.profile.currency)
+    used = attributes_used(terms.eligibility, terms.entitlement)
+    if INCOME in used and terms.income_year is None:
         raise Unprocessable(
-            "source: " + _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
+            _("rules that read assessed_income need the fiscal year to read it for"), field="income_year"
+        )
+    if terms.source == "registry" and ports.get(ResidentRegistry) is None:
+        raise Unprocessable(
+            _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
             kind="identity-unavailable",
+            field="source",
         )
     if INCOME in used and ports.get(AssessedIncome) is None:
         raise Unprocessable(
-            "eligibility: " + _("assessed_income needs the tax module, which this deployment does not have"),
+            _("assessed_income needs the tax module, which this deployment does not have"),
             kind="tax-unavailable",
+            field="eligibility",
         )
-    body = request.model_dump(mode="json")
+    body = terms.canonical()
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    existing = session.scalar(select(Programme).where(Programme.code == request.code))
+    existing = session.scalar(select(Programme).where(Programme.code == terms.code))
     if existing is not None:
         if existing.request_hash != digest:
             raise Conflict(
-                "code: " + _("programme '{code}' already exists with different rules").format(code=request.code)
+                _("programme '{code}' already exists with different rules").format(code=terms.code), field="code"
             )
         return Created(existing, False)
     programme = Programme(
-        code=request.code,
-        name=request.name,
-        currency=request.currency,
-        source=request.source,
+        code=terms.code,
+        name=terms.name,
+        currency=terms.currency,
+        source=terms.source,
         eligibility=body["eligibility"],
         entitlement=body["entitlement"],
-        income_year=request.income_year,
+        income_year=terms.income_year,
         request_hash=digest,
         created_by=actor,
     )
     session.add(programme)
     session.flush()
-    audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{request.code}")
+    audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{terms.code}")
     return Created(programme, True)
 
 
@@ -80,7 +86,7 @@ def get_programme(*, session: Session, code: str) -> Programme:
     found = re.fullmatch(PROGRAMME_CODE_PATTERN, code)
     programme = session.scalar(select(Programme).where(Programme.code == code)) if found else None
     if programme is None:
-        raise NotFound("code: " + _("no programme '{code}'").format(code=code))
+        raise NotFound(_("no programme '{code}'").format(code=code), field="code")
     return programme
 
 
@@ -91,7 +97,7 @@ class EnrolmentCounts:
     unchanged: int
 
 
-def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[EnrolmentItem]) -> EnrolmentCounts:
+def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[Enrollee]) -> EnrolmentCounts:
     """Add beneficiaries (by external ID, or national ID when identity is present) to an enrolled programme."""
     if programme.source != "enrolled":
         raise Conflict(
@@ -99,7 +105,7 @@ def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[E
         )
     keyed = [(beneficiary_key(session=session, ports=ports, beneficiary=item.beneficiary), item) for item in items]
     if len({key for key, _item in keyed}) != len(keyed):
-        raise Unprocessable("items: " + _("a beneficiary appears twice in this request"))
+        raise Unprocessable(_("a beneficiary appears twice in this request"), field="items")
     existing = {
         e.beneficiary_key: e
         for e in session.scalars(
@@ -112,10 +118,10 @@ def enrol(*, session: Session, ports: Ports, programme: Programme, items: list[E
     for key, item in keyed:
         found = existing.get(key)
         if found is None:
-            session.add(Enrolment(programme_id=programme.id, beneficiary_key=key, attributes=item.attributes))
+            session.add(Enrolment(programme_id=programme.id, beneficiary_key=key, attributes=dict(item.attributes)))
             enrolled += 1
         elif found.attributes != item.attributes:
-            found.attributes = item.attributes
+            found.attributes = dict(item.attributes)
             updated += 1
         else:
             unchanged += 1
@@ -129,23 +135,25 @@ def create_cycle(
     ports: Ports,
     country: LoadedCountry,
     programme: Programme,
-    request: CycleIn,
+    name: str,
+    as_of: date | None,
     funding_account: str,
     chunk_size: int,
     actor: str,
     progress: Any = None,
 ) -> Created:
-    """Build a cycle's instructions; the same name again returns the cycle already built."""
-    existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == request.name))
+    """Build a cycle's instructions (ages counted on `as_of`, today by default); the same name again returns the
+    cycle already built."""
+    existing = session.scalar(select(Cycle).where(Cycle.programme_id == programme.id, Cycle.name == name))
     if existing is not None:
         return Created(existing, False)
-    cycle = disburse.build_cycle(
+    cycle = cycles.build_cycle(
         session=session,
         ports=ports,
         country=country,
         programme=programme,
-        name=request.name,
-        as_of=request.as_of or date.today(),
+        name=name,
+        as_of=as_of or date.today(),
         funding_account=funding_account,
         chunk_size=chunk_size,
         actor=actor,
@@ -167,7 +175,7 @@ class PaymentLine:
     updated_at: datetime | None
 
 
-def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, limit: int = 200) -> list[PaymentLine]:
+def payments_to(*, session: Session, ports: Ports, beneficiary: Beneficiary, limit: int = 200) -> list[PaymentLine]:
     """What was paid to a resident: every programme payment and direct transfer, newest first."""
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     rows = session.execute(
@@ -195,7 +203,7 @@ def payments_to(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, 
     direct = session.scalars(
         select(Transfer)
         .join(LedgerAccount, LedgerAccount.id == Transfer.payee_account_id)
-        .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(disburse.E2E_PREFIX))
+        .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(cycles.E2E_PREFIX))
         .order_by(Transfer.id.desc())
         .limit(limit)
     )

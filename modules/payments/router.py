@@ -9,8 +9,10 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
-from . import disburse, programme_service, service
+from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettingsDep
+from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
+from .ledger import deployment_money
 from .models import AccountLink, Cycle, Programme, Transfer, TransferState
 from .rails import rail_from_settings
 from .schemas import (
@@ -19,6 +21,7 @@ from .schemas import (
     AccountOut,
     ApproveIn,
     BalanceOut,
+    BeneficiaryRef,
     BeneficiaryRequest,
     CycleIn,
     CycleOut,
@@ -68,7 +71,14 @@ def link_account(
     response: Response,
     partner: Annotated[Partner, Depends(require_scope(LINK_SCOPE))],
 ) -> AccountOut:
-    outcome = service.link_account(session=session, ports=ports, country=country, request=body, actor=partner.name)
+    outcome = service.link_account(
+        session=session,
+        ports=ports,
+        country=country,
+        beneficiary=_beneficiary(body.beneficiary),
+        account=AccountDetails(body.account.kind, body.account.number, body.account.bank_code),
+        actor=partner.name,
+    )
     session.commit()
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
@@ -82,7 +92,9 @@ def unlink_account(
     ports: PortsDep,
     partner: Annotated[Partner, Depends(require_scope(LINK_SCOPE))],
 ) -> UnlinkOut:
-    history = service.unlink_account(session=session, ports=ports, beneficiary=body.beneficiary, actor=partner.name)
+    history = service.unlink_account(
+        session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary), actor=partner.name
+    )
     session.commit()
     return UnlinkOut(
         beneficiary=history.beneficiary_key,
@@ -99,7 +111,7 @@ def resolve_accounts(
     ports: PortsDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> ResolveOut:
-    results = service.resolve_many(session=session, ports=ports, beneficiaries=body.items)
+    results = service.resolve_many(session=session, ports=ports, beneficiaries=[_beneficiary(b) for b in body.items])
     items = []
     for index, result in enumerate(results):
         if result.link is not None:
@@ -126,11 +138,12 @@ def create_transfer(
     partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
     payments_settings: PaymentsSettingsDep,
 ) -> TransferOut:
+    amount = deployment_money(body.amount, body.currency, country.profile.currency)
     outcome = service.transfer(
         session=session,
         ports=ports,
         country=country,
-        request=body,
+        order=TransferOrder(body.client_reference, _beneficiary(body.beneficiary), amount),
         funding_account=payments_settings.funding_account,
         actor=partner.name,
     )
@@ -158,13 +171,17 @@ def get_balance(
     ports: PortsDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> BalanceOut:
-    found = service.balance(session=session, ports=ports, beneficiary=body.beneficiary)
+    found = service.balance(session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary))
     return BalanceOut(
         beneficiary=found.account.owner,
         account=found.account.code,
         currency=found.account.currency,
         balance=found.amount,
     )
+
+
+def _beneficiary(ref: BeneficiaryRef) -> Beneficiary:
+    return Beneficiary(ref.national_id, ref.external_id)
 
 
 def _account_out(link: AccountLink) -> AccountOut:
@@ -208,7 +225,7 @@ def create_programme(
     partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> ProgrammeOut:
     created = programme_service.create_programme(
-        session=session, ports=ports, country=country, request=body, actor=partner.name
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor=partner.name
     )
     session.commit()
     if not created.created:
@@ -232,7 +249,8 @@ def enrol(
     _partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> EnrolmentOut:
     programme = programme_service.get_programme(session=session, code=code)
-    counts = programme_service.enrol(session=session, ports=ports, programme=programme, items=body.items)
+    items = [Enrollee(_beneficiary(item.beneficiary), item.attributes) for item in body.items]
+    counts = programme_service.enrol(session=session, ports=ports, programme=programme, items=items)
     session.commit()
     return EnrolmentOut(enrolled=counts.enrolled, updated=counts.updated, unchanged=counts.unchanged)
 
@@ -258,7 +276,8 @@ def create_cycle(
         ports=ports,
         country=country,
         programme=programme,
-        request=body,
+        name=body.name,
+        as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
         actor=partner.name,
@@ -273,7 +292,7 @@ def create_cycle(
 def get_cycle(
     cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
 ) -> CycleOut:
-    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
 
 
@@ -284,8 +303,8 @@ def approve_cycle(
     session: SessionDep,
     partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> CycleOut:
-    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
-    disburse.approve_cycle(
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
+    cycles.approve_cycle(
         session=session,
         cycle=cycle,
         control_count=body.control_count,
@@ -308,10 +327,10 @@ def disburse_cycle(
     partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
     settings: PaymentsSettingsDep,
 ) -> ReconciliationOut:
-    cycle = disburse.get_cycle(session=session, cycle_id=cycle_id)
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
+    cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
     session.commit()
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=request.app.state.session_factory,
         cycle_id=cycle_id,
         currency=country.profile.currency,
@@ -320,14 +339,14 @@ def disburse_cycle(
         worker=f"api:{partner.name}"[:80],
     )
     session.expire_all()
-    return reconciliation_out(disburse.reconcile(session=session, cycle_id=cycle_id))
+    return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
 @router.get("/cycles/{cycle_id}/reconciliation", summary="Paid, failed, pending and unmatched against control totals")
 def reconciliation(
     cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
 ) -> ReconciliationOut:
-    return reconciliation_out(disburse.reconcile(session=session, cycle_id=cycle_id))
+    return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
 @router.post(
@@ -349,7 +368,7 @@ def ingest_bank_message(
     _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
     payments_settings: PaymentsSettingsDep,
 ) -> IngestOut:
-    result = disburse.ingest(session=session, message=body, max_attempts=payments_settings.max_attempts)
+    result = answers.ingest(session=session, message=body, max_attempts=payments_settings.max_attempts)
     session.commit()
     return IngestOut(
         kind=result.kind,
@@ -373,12 +392,12 @@ def resident_payments(
     ports: PortsDep,
     _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> list[PaymentLineOut]:
-    lines = programme_service.payments_to(session=session, ports=ports, beneficiary=body.beneficiary)
+    lines = programme_service.payments_to(session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary))
     return [PaymentLineOut(**vars(line)) for line in lines]
 
 
-def reconciliation_out(report: disburse.Reconciliation) -> ReconciliationOut:
-    def tally(t: disburse.Tally) -> TallyOut:
+def reconciliation_out(report: reconciliations.Reconciliation) -> ReconciliationOut:
+    def tally(t: reconciliations.Tally) -> TallyOut:
         return TallyOut(count=t.count, sum=t.sum)
 
     return ReconciliationOut(

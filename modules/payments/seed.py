@@ -9,7 +9,7 @@ from ...core.money import Money, to_minor
 from ...core.registry import SeedContext
 from . import service
 from .config import PaymentsSettings
-from .schemas import AccountIn, BankAccount, BeneficiaryRef, LinkRequest, MobileMoneyAccount, TransferRequest
+from .domain import AccountDetails, Beneficiary, TransferOrder
 
 DEMO_BENEFICIARIES = ("DEMO-0001", "DEMO-0002")
 DEMO_AMOUNT = "1000"  # major units of the country's currency
@@ -21,24 +21,20 @@ def seed(context: SeedContext) -> list[str]:
     funding = context.runtime.settings_of(PaymentsSettings).funding_account
     amount = Money(profile.currency, to_minor(DEMO_AMOUNT, profile.currency))
     for index, external_id in enumerate(DEMO_BENEFICIARIES):
-        beneficiary = BeneficiaryRef(external_id=external_id)
+        beneficiary = Beneficiary(external_id=external_id)
         service.link_account(
             session=context.session,
             ports=context.ports,
             country=context.country,
-            request=LinkRequest(beneficiary=beneficiary, account=_demo_account(profile.phone_region, index)),
+            beneficiary=beneficiary,
+            account=_demo_account(profile.phone_region, index),
             actor="seed",
         )
         service.transfer(
             session=context.session,
             ports=context.ports,
             country=context.country,
-            request=TransferRequest(
-                client_reference=f"SEED-{external_id}",
-                beneficiary=beneficiary,
-                amount=amount.amount,
-                currency=amount.currency,
-            ),
+            order=TransferOrder(f"SEED-{external_id}", beneficiary, amount),
             funding_account=funding,
             actor="seed",
         )
@@ -54,9 +50,9 @@ def seed(context: SeedContext) -> list[str]:
     ]
 
 
-def _demo_account(region: str, index: int) -> AccountIn:
+def _demo_account(region: str, index: int) -> AccountDetails:
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if index % 2 == 0 and example is not None:
         national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return MobileMoneyAccount(kind="mobile_money", number=national)
-    return BankAccount(kind="bank_account", number=f"{1000000001 + index}", bank_code="DEMOBANK")
+        return AccountDetails("mobile_money", national)
+    return AccountDetails("bank_account", f"{1000000001 + index}", "DEMOBANK")

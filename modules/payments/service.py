@@ -1,4 +1,4 @@
-"""Mapper, ledger and transfers: keyword-only functions that flush but never commit."""
+"""Mapper, ledger and transfers: keyword-only functions that take domain values, flush but never commit."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
 from ...core.models import utcnow
-from ...core.money import Money, MoneyError, minor_units
 from ...core.ports import SectorTokens
 from ...core.registry import Ports
+from .domain import AccountDetails, Beneficiary, TransferOrder
+from .ledger import Posting, account_balance, check_currency, post
 from .models import (
     SYSTEM_OWNER,
     AccountKind,
@@ -32,9 +33,10 @@ from .models import (
     Transfer,
     TransferState,
 )
-from .schemas import REFERENCE_PATTERN, AccountIn, BeneficiaryRef, LinkRequest, TransferRequest
+from .schemas import REFERENCE_PATTERN
 
 SECTOR = "payments"
+PAYERS_ACCOUNT = "EXTERNAL_PAYERS"  # money arriving from outside the ledger (banks) enters here
 _BANK_ACCOUNT = re.compile(r"^[0-9]{6,20}$")
 _MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
@@ -59,19 +61,19 @@ class TransferRejected(Problem):
 # ---------------------------------------------------------------- beneficiaries
 
 
-def beneficiary_key(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef) -> str:
+def beneficiary_key(*, session: Session, ports: Ports, beneficiary: Beneficiary) -> str:
     """`token:<sector token>` for a national ID (through the identity port), `ext:<id>` otherwise."""
     if beneficiary.national_id is None:
         return f"ext:{beneficiary.external_id}"
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
-            "national_id: "
-            + _(
+            _(
                 "national IDs need the identity module, which this deployment does not have; "
                 "identify the beneficiary by external_id instead"
             ),
             kind="identity-unavailable",
+            field="national_id",
         )
     return f"token:{tokens.token_for(session=session, national_id=beneficiary.national_id, sector=SECTOR)}"
 
@@ -86,11 +88,17 @@ class LinkOutcome:
 
 
 def link_account(
-    *, session: Session, ports: Ports, country: LoadedCountry, request: LinkRequest, actor: str
+    *,
+    session: Session,
+    ports: Ports,
+    country: LoadedCountry,
+    beneficiary: Beneficiary,
+    account: AccountDetails,
+    actor: str,
 ) -> LinkOutcome:
     """Link a beneficiary to a financial account; re-linking replaces it and keeps the old one in history."""
-    key = beneficiary_key(session=session, ports=ports, beneficiary=request.beneficiary)
-    kind, number, bank_code = normalise_account(request.account, phone_region=country.profile.phone_region)
+    key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
+    kind, number, bank_code = normalise_account(account, phone_region=country.profile.phone_region)
     link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
     created = link is None
     if link is None:
@@ -121,11 +129,11 @@ def link_account(
     return LinkOutcome(link=link, created=created)
 
 
-def resolve(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef) -> AccountLink:
+def resolve(*, session: Session, ports: Ports, beneficiary: Beneficiary) -> AccountLink:
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
     if link is None:
-        raise NotFound(_not_linked(beneficiary))
+        raise _not_linked(beneficiary)
     return link
 
 
@@ -134,15 +142,15 @@ def link_history(*, session: Session, key: str) -> list[AccountLinkHistory]:
     return list(session.scalars(query.order_by(AccountLinkHistory.id)))
 
 
-def normalise_account(account: AccountIn, *, phone_region: str) -> tuple[str, str, str | None]:
+def normalise_account(account: AccountDetails, *, phone_region: str) -> tuple[str, str, str | None]:
     """(kind, stored number, bank code), or Unprocessable naming the field and what is allowed."""
     if account.kind == AccountKind.IBAN:
         try:
             iban = IBAN(account.number)
         except SchwiftyException as error:
             raise Unprocessable(
-                "account.number: "
-                + _("'{number}' is not a valid IBAN ({error})").format(number=account.number, error=error)
+                _("'{number}' is not a valid IBAN ({error})").format(number=account.number, error=error),
+                field="account.number",
             ) from None
         return account.kind, iban.compact, account.bank_code
     if account.kind == AccountKind.MOBILE_MONEY:
@@ -150,12 +158,12 @@ def normalise_account(account: AccountIn, *, phone_region: str) -> tuple[str, st
     digits = account.number.replace(" ", "").replace("-", "")
     if not _BANK_ACCOUNT.fullmatch(digits):
         raise Unprocessable(
-            "account.number: "
-            + _("'{number}' must be 6 to 20 digits for kind bank_account").format(number=account.number)
+            _("'{number}' must be 6 to 20 digits for kind bank_account").format(number=account.number),
+            field="account.number",
         )
     if account.bank_code is None:
         raise Unprocessable(
-            "account.bank_code: " + _("is required for kind bank_account (the bank's code, e.g. its BIC)")
+            _("is required for kind bank_account (the bank's code, e.g. its BIC)"), field="account.bank_code"
         )
     return account.kind, digits, account.bank_code
 
@@ -164,21 +172,23 @@ def _mobile_number(number: str, region: str) -> str:
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
-        raise Unprocessable("account.number: " + _("'{number}' is not a phone number").format(number=number)) from None
+        raise Unprocessable(
+            _("'{number}' is not a phone number").format(number=number), field="account.number"
+        ) from None
     if not phonenumbers.is_valid_number(parsed):
         raise Unprocessable(
-            "account.number: "
-            + _("'{number}' is not a valid phone number (home region {region})").format(number=number, region=region)
+            _("'{number}' is not a valid phone number (home region {region})").format(number=number, region=region),
+            field="account.number",
         )
     if phonenumbers.region_code_for_number(parsed) != region:
         raise Unprocessable(
-            "account.number: "
-            + _("'{number}' is not a {region} number; mobile money is paid in {region}").format(
+            _("'{number}' is not a {region} number; mobile money is paid in {region}").format(
                 number=number, region=region
-            )
+            ),
+            field="account.number",
         )
     if phonenumbers.number_type(parsed) not in _MOBILE_TYPES:
-        raise Unprocessable("account.number: " + _("'{number}' is not a mobile number").format(number=number))
+        raise Unprocessable(_("'{number}' is not a mobile number").format(number=number), field="account.number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -219,22 +229,17 @@ def ensure_beneficiary_account(*, session: Session, key: str, currency: str) -> 
     return ledger_account(session=session, code=key, owner=key, allow_negative=False, currency=currency)
 
 
-def account_balance(*, session: Session, account_id: int) -> int:
-    # int(): PostgreSQL sums BIGINT as NUMERIC, which arrives as a Decimal.
-    return int(session.scalar(select(func.coalesce(func.sum(Entry.amount), 0)).where(Entry.account_id == account_id)))
-
-
 @dataclass(frozen=True)
 class Balance:
     account: LedgerAccount
     amount: int
 
 
-def balance(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef) -> Balance:
+def balance(*, session: Session, ports: Ports, beneficiary: Beneficiary) -> Balance:
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     account = session.scalar(select(LedgerAccount).where(LedgerAccount.code == key))
     if account is None:
-        raise NotFound(_field(beneficiary) + ": " + _("this beneficiary has no payments account; link one first"))
+        raise NotFound(_("this beneficiary has no payments account; link one first"), field=beneficiary.field)
     return Balance(account=account, amount=account_balance(session=session, account_id=account.id))
 
 
@@ -314,65 +319,41 @@ def transfer(
     session: Session,
     ports: Ports,
     country: LoadedCountry,
-    request: TransferRequest,
+    order: TransferOrder,
     funding_account: str,
     actor: str,
 ) -> TransferOutcome:
     """Pay a beneficiary from the funding account: received → reserved → committed, or rejected with a reason.
 
-    Idempotent on `client_reference`: the same request returns the original
-    transfer; the same reference with a different request is a conflict.
+    Idempotent on the order's reference: the same order returns the original
+    transfer; the same reference with a different order is a conflict.
     """
     currency = country.profile.currency
-    _check_currency(request.currency, currency)
-    key = beneficiary_key(session=session, ports=ports, beneficiary=request.beneficiary)
-    request_hash = _request_hash(request, key)
-    existing = get_transfer_or_none(session=session, client_reference=request.client_reference)
+    check_currency(order.amount.currency, currency)
+    key = beneficiary_key(session=session, ports=ports, beneficiary=order.beneficiary)
+    request_hash = _request_hash(order, key)
+    existing = get_transfer_or_none(session=session, client_reference=order.reference)
     if existing is not None:
         return _replay(existing, request_hash)
     if session.scalar(select(AccountLink.id).where(AccountLink.beneficiary_key == key)) is None:
-        # 409: the request is well formed; the beneficiary's state (no account yet) is what stands in the way.
+        # 409: the order is well formed; the beneficiary's state (no account yet) is what stands in the way.
         raise Problem(
-            "beneficiary: "
-            + _("no financial account is linked to this {field}; link one with POST /payments/accounts first").format(
-                field=_field(request.beneficiary)
+            _("no financial account is linked to this {field}; link one with POST /payments/accounts first").format(
+                field=order.beneficiary.field
             ),
             kind="beneficiary-not-linked",
             status=409,
+            field="beneficiary",
         )
     payer = ensure_funding_account(session=session, code=funding_account, currency=currency)
     payee = ensure_beneficiary_account(session=session, key=key, currency=currency)
-    record = Transfer(
-        client_reference=request.client_reference,
-        request_hash=request_hash,
-        state=TransferState.RECEIVED,
-        beneficiary_key=key,
-        payer_account_id=payer.id,
-        payee_account_id=payee.id,
-        amount=request.amount,
-        currency=currency,
-    )
-    session.add(record)
+    posting = Posting(order.reference, key, payer.id, payee.id, order.amount, request_hash)
     try:
-        session.flush()
+        record = post(session, posting)
     except IntegrityError:
-        # Another request with this reference committed first: answer as a replay.
+        # Another order with this reference committed first: answer as a replay.
         session.rollback()
-        return _replay(get_transfer(session=session, client_reference=request.client_reference), request_hash)
-    reason = _reserve(session, record, payer)
-    if reason is None:
-        record.state = TransferState.RESERVED
-        session.add_all(
-            [
-                Entry(transfer_id=record.id, account_id=payer.id, amount=-record.amount),
-                Entry(transfer_id=record.id, account_id=payee.id, amount=record.amount),
-            ]
-        )
-        record.state = TransferState.COMMITTED
-    else:
-        record.state, record.reason = TransferState.REJECTED, reason
-    record.completed_at = utcnow()
-    session.flush()
+        return _replay(get_transfer(session=session, client_reference=order.reference), request_hash)
     audit.record(
         session=session,
         actor=actor,
@@ -389,6 +370,36 @@ def transfer(
     return TransferOutcome(transfer=record, replayed=False)
 
 
+def collect(
+    *, session: Session, ports: Ports, country: LoadedCountry, order: TransferOrder, revenue_account: str, actor: str
+) -> TransferOutcome:
+    """Record money received from the order's beneficiary (a taxpayer) into the revenue account, once per reference."""
+    check_currency(order.amount.currency, country.profile.currency)
+    key = beneficiary_key(session=session, ports=ports, beneficiary=order.beneficiary)
+    amount = order.amount
+    digest = hashlib.sha256(f"collect|{order.reference}|{key}|{amount.amount}|{amount.currency}".encode()).hexdigest()
+    existing = get_transfer_or_none(session=session, client_reference=order.reference)
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise Conflict(
+                _("'{reference}' was already used for a different payment").format(reference=order.reference),
+                field="reference",
+            )
+        return TransferOutcome(transfer=existing, replayed=True)
+    payer = ensure_funding_account(session=session, code=PAYERS_ACCOUNT, currency=amount.currency)
+    payee = ensure_beneficiary_account(session=session, key=revenue_account, currency=amount.currency)
+    payee.owner = SYSTEM_OWNER
+    record = post(session, Posting(order.reference, key, payer.id, payee.id, amount, digest))
+    audit.record(
+        session=session,
+        actor=actor,
+        action="payments.collection.committed",
+        subject=key,
+        detail={"reference": order.reference, "amount": amount.amount, "currency": amount.currency},
+    )
+    return TransferOutcome(transfer=record, replayed=False)
+
+
 def get_transfer_or_none(*, session: Session, client_reference: str) -> Transfer | None:
     if not re.fullmatch(REFERENCE_PATTERN, client_reference):  # no transfer has it; never sent to the database
         return None
@@ -398,63 +409,29 @@ def get_transfer_or_none(*, session: Session, client_reference: str) -> Transfer
 def get_transfer(*, session: Session, client_reference: str) -> Transfer:
     found = get_transfer_or_none(session=session, client_reference=client_reference)
     if found is None:
-        raise NotFound("client_reference: " + _("no transfer '{reference}'").format(reference=client_reference))
+        raise NotFound(_("no transfer '{reference}'").format(reference=client_reference), field="client_reference")
     return found
-
-
-def _reserve(session: Session, record: Transfer, payer: LedgerAccount) -> str | None:
-    """Check the payer can be debited; None when reserved, else the reason for rejecting."""
-    if payer.allow_negative:
-        return None
-    # Lock the payer so two transfers cannot both spend the same balance.
-    locked = session.scalars(select(LedgerAccount).where(LedgerAccount.id == payer.id).with_for_update()).one()
-    available = account_balance(session=session, account_id=locked.id)
-    if available - record.amount >= 0:
-        return None
-    # Stored with the transfer and read back by every later caller, whatever their language: kept in English.
-    return (
-        f"insufficient funds: account {locked.code} holds {Money(record.currency, available)} and may not go "
-        f"negative; {Money(record.currency, record.amount)} requested"
-    )
 
 
 def _replay(existing: Transfer, request_hash: str) -> TransferOutcome:
     if existing.request_hash != request_hash:
         raise Conflict(
-            "client_reference: "
-            + _("'{reference}' was already used for a different transfer").format(reference=existing.client_reference),
+            _("'{reference}' was already used for a different transfer").format(reference=existing.client_reference),
+            field="client_reference",
             client_reference=existing.client_reference,
         )
     return TransferOutcome(transfer=existing, replayed=True)
 
 
-def _check_currency(requested: str, deployment: str) -> None:
-    if requested == deployment:
-        return
-    try:
-        minor_units(requested)
-    except MoneyError as error:
-        raise Unprocessable(
-            "currency: "
-            + _("{error}; this deployment pays in {currency} only").format(error=error, currency=deployment)
-        ) from None
-    raise Unprocessable(
-        "currency: "
-        + _("{requested} is not accepted; this deployment pays in {currency} only").format(
-            requested=requested, currency=deployment
-        )
-    )
-
-
-def _request_hash(request: TransferRequest, key: str) -> str:
+def _request_hash(order: TransferOrder, key: str) -> str:
     # The beneficiary is hashed as its key, never as a raw national ID: an
     # unkeyed hash of a 10-digit ID could be reversed by trying every number.
     canonical = json.dumps(
         {
-            "client_reference": request.client_reference,
+            "client_reference": order.reference,
             "beneficiary": key,
-            "amount": request.amount,
-            "currency": request.currency,
+            "amount": order.amount.amount,
+            "currency": order.amount.currency,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -462,20 +439,16 @@ def _request_hash(request: TransferRequest, key: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _field(beneficiary: BeneficiaryRef) -> str:
-    return "national_id" if beneficiary.national_id is not None else "external_id"
+def _not_linked(beneficiary: Beneficiary) -> NotFound:
+    return NotFound(_("no financial account is linked to this beneficiary"), field=beneficiary.field)
 
 
-def _not_linked(beneficiary: BeneficiaryRef) -> str:
-    return _field(beneficiary) + ": " + _("no financial account is linked to this beneficiary")
-
-
-def unlink_account(*, session: Session, ports: Ports, beneficiary: BeneficiaryRef, actor: str) -> AccountLinkHistory:
+def unlink_account(*, session: Session, ports: Ports, beneficiary: Beneficiary, actor: str) -> AccountLinkHistory:
     """Remove a beneficiary's link (G2P Connect unlink); the account is kept in history."""
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     link = session.scalar(select(AccountLink).where(AccountLink.beneficiary_key == key))
     if link is None:
-        raise NotFound(_not_linked(beneficiary))
+        raise _not_linked(beneficiary)
     history = AccountLinkHistory(
         beneficiary_key=key, kind=link.kind, number=link.number, bank_code=link.bank_code, valid_from=link.updated_at
     )
@@ -498,7 +471,7 @@ class Resolution:
     error: str | None
 
 
-def resolve_many(*, session: Session, ports: Ports, beneficiaries: list[BeneficiaryRef]) -> list[Resolution]:
+def resolve_many(*, session: Session, ports: Ports, beneficiaries: list[Beneficiary]) -> list[Resolution]:
     """Resolve each beneficiary on its own: one unknown person does not fail the batch."""
     keys: list[str | None] = []
     errors: list[str | None] = []

@@ -3,7 +3,7 @@
 It gives the same figures as `IncomeTaxLaw.calculate` (a property test holds them
 equal) without building the step-by-step trace: rates become integers over a common
 power-of-ten denominator, so every sum is an exact integer and the only rounding is
-the configured one, done by integer division.
+the configured one, done by integer division (core's `Rounding.apply_ratio`).
 """
 
 from __future__ import annotations
@@ -15,37 +15,8 @@ from typing import Any
 
 from ...core.bulk import dump_json
 from ...core.i18n import _
-from ...core.money import Rounding, RoundingMode
+from ...core.money import Rounding
 from .law import IncomeTaxLaw, _in_force
-
-
-def round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
-    """numerator / denominator rounded to an integer with `mode` (denominator > 0)."""
-    quotient, remainder = divmod(numerator, denominator)  # floor division: remainder >= 0
-    if remainder == 0:
-        return quotient
-    if mode is RoundingMode.FLOOR:
-        return quotient
-    if mode is RoundingMode.CEILING:
-        return quotient + 1
-    if mode is RoundingMode.DOWN:  # towards zero
-        return quotient + 1 if numerator < 0 else quotient
-    if mode is RoundingMode.UP:  # away from zero
-        return quotient if numerator < 0 else quotient + 1
-    twice = 2 * remainder
-    if twice < denominator:
-        return quotient
-    if twice > denominator:
-        return quotient + 1
-    if mode is RoundingMode.HALF_EVEN:
-        return quotient + (quotient & 1)
-    # HALF_UP: a tie goes away from zero
-    return quotient if numerator < 0 else quotient + 1
-
-
-def apply_rounding(rule: Rounding, numerator: int, denominator: int = 1) -> int:
-    """(numerator / denominator) rounded to a multiple of the rule's quantum, in minor units."""
-    return round_ratio(numerator, denominator * rule.quantum, rule.mode) * rule.quantum
 
 
 @dataclass(frozen=True)
@@ -92,7 +63,7 @@ class YearLaw:
 
     def calculate(self, income: int) -> tuple[int, int, int]:
         """(taxable, tax due, exact tax after relief x denominator) for `income` in minor units."""
-        taxable = apply_rounding(self.base, max(0, income - self.allowance))
+        taxable = self.base.apply_ratio(max(0, income - self.allowance))
         scaled = 0
         thresholds = self.thresholds
         last = len(thresholds) - 1
@@ -102,7 +73,7 @@ class YearLaw:
             top = taxable if index == last else min(taxable, thresholds[index + 1])
             scaled += (top - threshold) * self.numerators[index]
         after_relief = max(0, scaled - self.relief * self.denominator)
-        return taxable, apply_rounding(self.tax, after_relief, self.denominator), after_relief
+        return taxable, self.tax.apply_ratio(after_relief, self.denominator), after_relief
 
     def trace(self, income: int, taxable: int, tax_due: int, exact: int) -> list[dict[str, Any]]:
         """A one-step trace of a bulk assessment: the law's dates and the figures (`tax calc` shows every step)."""

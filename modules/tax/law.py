@@ -18,7 +18,7 @@ from typing import Any
 from ...core.calendars import fiscal_year, fiscal_year_of
 from ...core.errors import Problem, Unprocessable
 from ...core.i18n import N_, _
-from ...core.money import Rounding, minor_units, to_minor
+from ...core.money import Rounding, major_text, to_minor
 from .config import DatedAmount, RoundingRule, TaxCountry, location
 
 FISCAL_YEAR_START = N_("start of that fiscal year")  # which day a fiscal year's law is read on
@@ -318,15 +318,7 @@ class IncomeTaxLaw:
 
     def format_amount(self, minor: Decimal | int) -> str:
         """`minor` units as major units with the currency's decimals (more only when the amount has them)."""
-        exponent = minor_units(self.currency)
-        with localcontext() as context:
-            context.prec = 60
-            value = Decimal(minor).scaleb(-exponent)
-            if value == value.to_integral_value():
-                value = value.quantize(Decimal(1).scaleb(-exponent))
-            else:
-                value = value.normalize()
-        return f"{value:,f} {self.currency}"
+        return f"{major_text(minor, self.currency, grouped=True)} {self.currency}"
 
 
 def _dated_amounts(values: list[DatedAmount], currency: str) -> tuple[Dated, ...]:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from ....core.models import utcnow
 from ....core.registry import Ports
-from .. import disburse, programme_service
+from .. import cycles, programme_service
+from ..domain import ProgrammeTerms
 from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAccount, Transfer
 from ..programmes import Bracket, Entitlement, Rule
-from ..schemas import CycleIn, ProgrammeIn
 
 FLAT = 10_000
 SENIOR_BONUS = 5_000
@@ -33,12 +33,12 @@ def enrolled_programme(
         session=session,
         ports=ports,
         country=country,
-        request=ProgrammeIn(
+        terms=ProgrammeTerms(
             code=code,
             name="Test programme",
             currency=country.profile.currency,
             source="enrolled",
-            eligibility=[Rule(attribute="age", op=">=", value=18)],
+            eligibility=(Rule(attribute="age", op=">=", value=18),),
             entitlement=Entitlement(flat=FLAT, brackets=[Bracket(attribute="age", min=65, add=SENIOR_BONUS)]),
         ),
         actor="test",
@@ -86,12 +86,13 @@ def approved_cycle(
         ports=ports,
         country=country,
         programme=programme,
-        request=CycleIn(name="1", as_of=date(2026, 1, 1)),
+        name="1",
+        as_of=date(2026, 1, 1),
         funding_account="TREASURY",
         chunk_size=chunk_size,
         actor="test",
     ).record
-    disburse.approve_cycle(
+    cycles.approve_cycle(
         session=session,
         cycle=cycle,
         control_count=cycle.instruction_count,

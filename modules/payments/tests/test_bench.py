@@ -14,7 +14,7 @@ from ....core.bulk import scratch_copy
 from ....core.db import NAMING_CONVENTION, make_session_factory
 from ....core.runtime import build_runtime
 from ....core.settings import Settings
-from .. import bench, disburse
+from .. import bench, cycles, disbursing
 from ..config import PaymentsSettings
 from ..models import Entry, LedgerAccount, Transfer
 from ..rails import SimulatedBank
@@ -49,9 +49,9 @@ def test_the_baseline_inserts_every_ledger_row_into_copies_it_drops(
     engine, session: Session, ports, country, settings: Settings
 ) -> None:
     cycle = approved_cycle(session, ports, country, count=120, chunk_size=50)
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
     session.commit()
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=make_session_factory(engine),
         cycle_id=cycle.id,
         currency=country.profile.currency,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ....conftest import PROJECT_ROOT, TEST_SECRET
 from ....core.settings import Settings
-from .. import disburse
+from .. import reconciliations
 from ..models import Chunk, ChunkState, Instruction
 from ..service import check_ledger
 from .factories import approved_cycle, assert_paid_exactly_once
@@ -87,7 +87,7 @@ def test_a_worker_killed_again_and_again_pays_everyone_exactly_once(
     session.expire_all()
     assert_paid_exactly_once(session, cycle.id)
     assert check_ledger(session=session).balanced
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.matches_control_totals and report.state == "disbursed"
 
 
@@ -112,4 +112,4 @@ def test_four_workers_share_one_cycle_on_postgresql(session: Session, ports, cou
     workers = session.scalars(select(func.count(func.distinct(Chunk.worker))).where(Chunk.cycle_id == cycle.id)).one()
     assert workers >= 2, "the chunks were not shared between workers"
     assert session.scalar(select(func.count()).where(Instruction.state == "pending").select_from(Instruction)) == 0
-    assert disburse.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
+    assert reconciliations.reconcile(session=session, cycle_id=cycle.id).matches_control_totals

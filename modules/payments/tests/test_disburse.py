@@ -10,7 +10,7 @@ from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.errors import Conflict, Problem
 from ....core.registry import Ports
-from .. import disburse, iso20022
+from .. import answers, cycles, disbursing, iso20022, reconciliations
 from ..config import PaymentsSettings
 from ..models import Chunk, Cycle, Instruction, Transfer
 from ..rails import FileRail, SimulatedBank
@@ -18,8 +18,8 @@ from ..service import check_ledger
 from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme, expected_amount
 
 
-def _run(engine, cycle_id: int, currency: str, rail, **settings) -> disburse.WorkerReport:
-    return disburse.run_worker(
+def _run(engine, cycle_id: int, currency: str, rail, **settings) -> disbursing.WorkerReport:
+    return disbursing.run_worker(
         session_factory=make_session_factory(engine),
         cycle_id=cycle_id,
         currency=currency,
@@ -32,7 +32,7 @@ def _run(engine, cycle_id: int, currency: str, rail, **settings) -> disburse.Wor
 @pytest.fixture
 def cycle(session: Session, ports: Ports, country: LoadedCountry) -> Cycle:
     found = approved_cycle(session, ports, country, count=500, chunk_size=64)
-    disburse.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
     session.commit()
     return found
 
@@ -54,7 +54,7 @@ def test_a_cycle_is_paid_exactly_once_and_reconciles(engine, session: Session, c
     _run(engine, cycle.id, country.profile.currency, rail, max_attempts=2)
     session.expire_all()
     assert_paid_exactly_once(session, cycle.id)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.state == "disbursed"
     assert report.matches_control_totals, report
     assert report.failed.count > 0 and report.paid.count > 0 and report.pending.count == 0
@@ -70,7 +70,7 @@ def test_running_a_finished_cycle_again_pays_nobody(engine, session: Session, cy
     _run(engine, cycle.id, country.profile.currency, SimulatedBank())
     transfers = session.scalar(select(Transfer.id).order_by(Transfer.id.desc()).limit(1))
     assert _run(engine, cycle.id, country.profile.currency, SimulatedBank()).chunks == 0
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
     session.commit()
     assert session.scalar(select(Transfer.id).order_by(Transfer.id.desc()).limit(1)) == transfers
     assert_paid_exactly_once(session, cycle.id)
@@ -80,13 +80,12 @@ def test_a_tampered_cycle_is_refused_before_money_moves(session: Session, ports,
     found = approved_cycle(session, ports, country, count=50)
     session.execute(update(Instruction).where(Instruction.cycle_id == found.id).values(amount=Instruction.amount + 1))
     with pytest.raises(Problem, match="refusing to disburse"):
-        disburse.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
+        cycles.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
     assert session.scalar(select(Transfer.id)) is None
 
 
 def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports, country) -> None:
     from .. import programme_service
-    from ..schemas import CycleIn
 
     programme = enrolled_programme(session, ports, country, count=30)
     built = programme_service.create_cycle(
@@ -94,13 +93,14 @@ def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports
         ports=ports,
         country=country,
         programme=programme,
-        request=CycleIn(name="1"),
+        name="1",
+        as_of=None,
         funding_account="TREASURY",
         chunk_size=10,
         actor="test",
     ).record
     with pytest.raises(Problem, match="control totals do not match"):
-        disburse.approve_cycle(
+        cycles.approve_cycle(
             session=session,
             cycle=built,
             control_count=built.instruction_count,
@@ -108,12 +108,12 @@ def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports
             actor="test",
         )
     with pytest.raises(Conflict, match="not approved"):
-        disburse.start_disbursement(session=session, cycle=built, currency=country.profile.currency, actor="test")
+        cycles.start_disbursement(session=session, cycle=built, currency=country.profile.currency, actor="test")
 
 
 def test_unlinked_beneficiaries_are_reported_not_paid(session: Session, ports, country) -> None:
     found = approved_cycle(session, ports, country, count=40, linked=20)
-    report = disburse.reconcile(session=session, cycle_id=found.id)
+    report = reconciliations.reconcile(session=session, cycle_id=found.id)
     assert report.unlinked.count == sum(1 for i in range(20, 40) if expected_amount(i) is not None)
     assert report.envelope.count == sum(1 for i in range(20) if expected_amount(i) is not None)
 
@@ -121,8 +121,8 @@ def test_unlinked_beneficiaries_are_reported_not_paid(session: Session, ports, c
 def test_pain001_is_valid_against_the_official_schema(session: Session, cycle: Cycle, country, tmp_path) -> None:
     rail = FileRail(tmp_path)
     chunk = session.scalars(select(Chunk).where(Chunk.cycle_id == cycle.id).order_by(Chunk.number)).first()
-    disburse.commit_chunk(session=session, chunk=chunk, currency=country.profile.currency, worker="test")
-    disburse.send_chunk(
+    disbursing.commit_chunk(session=session, chunk=chunk, currency=country.profile.currency, worker="test")
+    disbursing.send_chunk(
         session=session, chunk=chunk, currency=country.profile.currency, rail=rail, settings=PaymentsSettings()
     )
     session.commit()
@@ -141,17 +141,17 @@ def test_an_asynchronous_bank_is_reconciled_from_its_files(session: Session, cyc
     engine = session.get_bind()
     _run(engine, cycle.id, country.profile.currency, FileRail(tmp_path))
     session.expire_all()
-    assert disburse.reconcile(session=session, cycle_id=cycle.id).pending.count == cycle.instruction_count
+    assert reconciliations.reconcile(session=session, cycle_id=cycle.id).pending.count == cycle.instruction_count
     bank = SimulatedBank(failure_rate=0.1, seed=3)
     for message in sorted(tmp_path.glob("*.xml")):
         for reply in bank.submit(message.read_bytes()):
             with factory(engine).begin() as s:
-                disburse.ingest(session=s, message=reply, max_attempts=1)
+                answers.ingest(session=s, message=reply, max_attempts=1)
             with factory(engine).begin() as s:
-                assert disburse.ingest(session=s, message=reply, max_attempts=1).replayed
+                assert answers.ingest(session=s, message=reply, max_attempts=1).replayed
     session.expire_all()
     assert_paid_exactly_once(session, cycle.id)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.matches_control_totals and report.failed.count > 0
     chunks = len(session.scalars(select(Chunk.id).where(Chunk.cycle_id == cycle.id)).all())
     assert report.messages == {"pain.001": chunks, "pain.002": chunks, "camt.054": chunks}
@@ -168,8 +168,8 @@ def test_bank_entries_that_match_nothing_are_reported(session: Session, cycle: C
             iso20022.Booking(f"G2P-{cycle.id}-1", 1, country.profile.currency, credit=True, booked=True),
         ],
     )
-    result = disburse.ingest(session=session, message=stray, max_attempts=1, cycle_id=cycle.id)
+    result = answers.ingest(session=session, message=stray, max_attempts=1, cycle_id=cycle.id)
     session.commit()
     assert (result.unmatched, result.unmatched_sum, result.settled) == (2, 501, 0)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert (report.unmatched.count, report.unmatched.sum) == (2, 501)

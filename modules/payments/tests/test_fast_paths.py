@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
-from ....core.money import MoneyError, to_minor
+from ....core.money import MoneyError, major_text, to_minor
 from ....core.registry import Ports
-from .. import disburse, iso20022
+from .. import answers, cycles, disbursing, iso20022, reconciliations
 from ..config import PaymentsSettings
 from ..models import Cycle, Instruction
 from ..programmes import Bracket, Entitlement, PerUnit, Rule, amount_function, eligible_amount
@@ -84,7 +84,7 @@ def test_the_prepared_amount_function_equals_the_rules(rules, entitlement, peopl
 )
 def test_amount_reader_equals_to_minor(text: str, currency: str) -> None:
     assert iso20022.amount_reader(currency)(text) == to_minor(text, currency)
-    assert iso20022.format_amount(to_minor(text, currency), currency) == iso20022.format_amount(
+    assert major_text(to_minor(text, currency), currency) == major_text(
         iso20022.amount_reader(currency)(text), currency
     )
 
@@ -121,7 +121,7 @@ def test_the_simulated_bank_reads_a_pain001_as_the_parser_does() -> None:
 def sent_cycle(session: Session, ports: Ports, country: LoadedCountry) -> Cycle:
     """A cycle whose instructions are committed and sent as message M-1 of its first chunk."""
     found = approved_cycle(session, ports, country, count=40, chunk_size=100)
-    disburse.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=found, currency=country.profile.currency, actor="test")
     session.execute(
         update(Instruction)
         .where(Instruction.cycle_id == found.id, Instruction.state == "pending")
@@ -157,13 +157,13 @@ def test_set_based_state_changes_equal_row_by_row(
     lines.append(dict(lines[5]))  # the same line twice
     lines.append({"e": rows[0].end_to_end_id, "code": "BOOK", "amount": rows[0].amount})  # not in a from-state
     lines.append({"e": "UNKNOWN-1", "code": "BOOK", "amount": 5})  # not ours
-    args = (lines, "settled", disburse.utcnow(), ("sent", "accepted"))
+    args = (lines, "settled", answers.utcnow(), ("sent", "accepted"))
     outcomes = []
     for threshold in (10**9, 1):
-        monkeypatch.setattr(disburse, "SET_BASED_MIN", threshold)
+        monkeypatch.setattr(answers, "SET_BASED_MIN", threshold)
         nested = session.begin_nested()
-        moved = disburse._set_states(
-            session, *args, match_amount=match_amount, sent=disburse.SentMessage(chunk_id, "M-1")
+        moved = answers._set_states(
+            session, *args, match_amount=match_amount, sent=answers.SentMessage(chunk_id, "M-1")
         )
         outcomes.append((moved, _states(session, sent_cycle.id)))
         nested.rollback()
@@ -174,11 +174,11 @@ def test_set_based_state_changes_equal_row_by_row(
 def test_a_cycle_paid_with_set_based_answers_is_paid_exactly_once(
     engine, session: Session, ports: Ports, country: LoadedCountry, monkeypatch
 ) -> None:
-    monkeypatch.setattr(disburse, "SET_BASED_MIN", 1)
+    monkeypatch.setattr(answers, "SET_BASED_MIN", 1)
     cycle = approved_cycle(session, ports, country, count=300, chunk_size=50)
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
     session.commit()
-    disburse.run_worker(
+    disbursing.run_worker(
         session_factory=make_session_factory(engine),
         cycle_id=cycle.id,
         currency=country.profile.currency,
@@ -188,7 +188,7 @@ def test_a_cycle_paid_with_set_based_answers_is_paid_exactly_once(
     )
     session.expire_all()
     assert_paid_exactly_once(session, cycle.id)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.matches_control_totals and report.failed.count > 0 and report.paid.count > 0
     assert session.scalar(select(Instruction.id).where(Instruction.attempts == 2).limit(1)) is not None
 
@@ -256,11 +256,11 @@ def test_set_based_answers_leave_every_payment_where_row_by_row_answers_do(
     every line against the database."""
     ends = []
     for code, set_based_from in (("ROW-BY-ROW", 10**9), ("SET-BASED", 1)):
-        monkeypatch.setattr(disburse, "SET_BASED_MIN", set_based_from)
+        monkeypatch.setattr(answers, "SET_BASED_MIN", set_based_from)
         cycle = approved_cycle(session, ports, country, count=400, chunk_size=50, code=code)
-        disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+        cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
         session.commit()
-        disburse.run_worker(
+        disbursing.run_worker(
             session_factory=make_session_factory(engine),
             cycle_id=cycle.id,
             currency=country.profile.currency,
@@ -270,7 +270,7 @@ def test_set_based_answers_leave_every_payment_where_row_by_row_answers_do(
         )
         session.expire_all()
         assert_paid_exactly_once(session, cycle.id)
-        assert disburse.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
+        assert reconciliations.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
         ends.append(_by_number(session, cycle.id))
     assert ends[0] == ends[1]
     states = {state for state, _code, _attempts, _reason in ends[0].values()}

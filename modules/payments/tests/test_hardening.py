@@ -23,7 +23,7 @@ from ....core.ports import SectorTokens
 from ....core.registry import Ports, installed_modules
 from ....core.runtime import build_runtime
 from ....core.settings import Settings
-from .. import cli, disburse, iso20022
+from .. import cli, cycles, iso20022, reconciliations
 from ..models import BankMessage, Cycle, Programme, Transfer
 from ..programmes import ATTRIBUTE_PATTERN
 from ..schemas import (
@@ -307,7 +307,7 @@ def _all_at_once(count: int, call: Callable[[], Any]) -> list[Any]:
 
 
 def _funding_transfers(session: Session, cycle_id: int) -> list[int]:
-    reference = f"{disburse.E2E_PREFIX}{cycle_id}-FUND"
+    reference = f"{cycles.E2E_PREFIX}{cycle_id}-FUND"
     return list(session.scalars(select(Transfer.amount).where(Transfer.client_reference == reference)))
 
 
@@ -340,8 +340,8 @@ def test_concurrent_starts_fund_a_cycle_once(
 
     def start() -> str:
         with factory.begin() as own:
-            found = disburse.get_cycle(session=own, cycle_id=cycle.id)
-            disburse.start_disbursement(session=own, cycle=found, currency=country.profile.currency, actor="cli")
+            found = cycles.get_cycle(session=own, cycle_id=cycle.id)
+            cycles.start_disbursement(session=own, cycle=found, currency=country.profile.currency, actor="cli")
         return "ok"
 
     results = _all_at_once(6, start)
@@ -373,7 +373,7 @@ def test_two_disburse_commands_at_once_both_succeed(
     session.expire_all()
     assert _funding_transfers(session, cycle.id) == [cycle.instruction_sum]
     assert_paid_exactly_once(session, cycle.id)
-    assert disburse.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
+    assert reconciliations.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
 
 
 def test_the_new_problems_are_translated(client: TestClient, headers) -> None:

@@ -69,3 +69,36 @@ def test_collect_is_idempotent_and_balanced(port, session: Session, country) -> 
         port.collect(
             session=session, national_id=None, external_id="TP-2", amount=amount, reference="TAX-P-1", purpose="tax"
         )
+
+
+@pytest.mark.parametrize(
+    ("national_id", "external_id", "reference", "field"),
+    [
+        (None, "EXT-1", "G2P-1-FUND", "client_reference"),  # a cycle's own reference
+        (None, "EXT-1", "no spaces allowed", "client_reference"),
+        (None, None, "TAX-R-9", "beneficiary"),
+        (None, "bad id!", "TAX-R-9", "external_id"),
+    ],
+)
+def test_a_payment_the_domain_refuses_is_rejected_naming_the_field(
+    port, session: Session, country, national_id, external_id, reference: str, field: str
+) -> None:
+    for move in (port.pay, port.collect):
+        outcome = move(
+            session=session,
+            national_id=national_id,
+            external_id=external_id,
+            amount=Money(country.profile.currency, 100),
+            reference=reference,
+            purpose="refund",
+        )
+        assert outcome.state == "rejected" and outcome.reason.startswith(f"{field}: "), outcome.reason
+    assert session.scalar(select(func.count()).select_from(Transfer)) == 0
+
+
+def test_a_collection_in_another_currency_is_rejected(port, session: Session, country) -> None:
+    other = "EUR" if country.profile.currency != "EUR" else "USD"
+    outcome = port.collect(
+        session=session, national_id=None, external_id="TP-1", amount=Money(other, 1), reference="R-3", purpose="tax"
+    )
+    assert outcome.state == "rejected" and outcome.reason.startswith("currency: ")

@@ -11,15 +11,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ....core.db import make_session_factory
+from ....core.errors import Unprocessable
 from ....core.models import utcnow
 from ....core.money import Money
 from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
-from .. import disburse, programme_service
+from .. import reconciliations
 from ..config import PaymentsSettings
 from ..models import AccountLink, Instruction
-from ..programmes import Entitlement, Rule
 from ..rails import SimulatedBank
-from ..schemas import CycleIn, ProgrammeIn
+from ..stimulus import StimulusPlan, pay_stimulus, prepare_stimulus
 from .factories import assert_paid_exactly_once
 
 YEAR = 2025
@@ -57,57 +57,38 @@ class FakePorts:
         return self.by_port.get(port)
 
 
-def _stimulus(session, ports, country, *, include_unassessed: bool = False):
-    programme = programme_service.create_programme(
+def _prepare(session, ports, country, plan: StimulusPlan):
+    return prepare_stimulus(
         session=session,
         ports=ports,
         country=country,
-        request=ProgrammeIn(
-            code=f"STIMULUS-{YEAR}",
-            name="Stimulus",
-            currency=country.profile.currency,
-            source="registry",
-            eligibility=[
-                Rule(attribute="age", op=">=", value=18),
-                Rule(
-                    attribute="assessed_income",
-                    op="<",
-                    value=THRESHOLD,
-                    if_missing="eligible" if include_unassessed else "ineligible",
-                ),
-            ],
-            entitlement=Entitlement(flat=10_000),
-            income_year=YEAR,
-        ),
-        actor="test",
-    ).record
-    cycle = programme_service.create_cycle(
-        session=session,
-        ports=ports,
-        country=country,
-        programme=programme,
-        request=CycleIn(name="1", as_of=date(2026, 1, 1)),
+        plan=plan,
         funding_account="TREASURY",
         chunk_size=7,
         actor="test",
-    ).record
-    disburse.approve_cycle(
-        session=session,
-        cycle=cycle,
-        control_count=cycle.instruction_count,
-        control_sum=cycle.instruction_sum,
-        actor="t",
+        as_of=date(2026, 1, 1),
     )
-    disburse.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor="test")
+
+
+def _stimulus(session, ports, country, *, include_unassessed: bool = False):
+    plan = StimulusPlan(
+        year=YEAR,
+        amount=Money(country.profile.currency, 10_000),
+        max_income=THRESHOLD,
+        adults_only=True,
+        include_unassessed=include_unassessed,
+    )
+    cycle = _prepare(session, ports, country, plan)
     session.commit()
-    disburse.run_worker(
+    report = pay_stimulus(
         session_factory=make_session_factory(session.get_bind()),
         cycle_id=cycle.id,
         currency=country.profile.currency,
         rail=SimulatedBank(),
         settings=PaymentsSettings(),
-        worker="test",
+        actor="test",
     )
+    assert report.matches_control_totals and report.state == "disbursed"
     session.expire_all()
     return cycle
 
@@ -150,8 +131,8 @@ def test_a_means_tested_stimulus_pays_adults_under_the_threshold(session: Sessio
     assert paid == expected
     assert set(income_port.calls) == {YEAR}
     assert_paid_exactly_once(session, cycle.id)
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
-    assert report.matches_control_totals and report.paid == disburse.Tally(len(expected), 10_000 * len(expected))
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
+    assert report.matches_control_totals and report.paid == reconciliations.Tally(len(expected), 10_000 * len(expected))
 
 
 @pytest.mark.selection  # partners present or absent change what it checks
@@ -172,7 +153,7 @@ def test_with_the_real_identity_and_tax_modules(session: Session, ports, country
     )
     assert linked.status_code == 201, linked.text
     cycle = _stimulus(session, ports, country, include_unassessed=True)  # the new resident has no assessment yet
-    report = disburse.reconcile(session=session, cycle_id=cycle.id)
+    report = reconciliations.reconcile(session=session, cycle_id=cycle.id)
     assert report.paid.count >= 1 and report.matches_control_totals
     lines = client.post(
         "/payments/residents/payments/query",
@@ -180,3 +161,10 @@ def test_with_the_real_identity_and_tax_modules(session: Session, ports, country
         headers=api_headers("payments:read"),
     ).json()
     assert [(line["programme"], line["state"]) for line in lines] == [(f"STIMULUS-{YEAR}", "settled")]
+
+
+def test_a_stimulus_out_of_bounds_is_a_problem_naming_the_field(session: Session, ports, country) -> None:
+    plan = StimulusPlan(year=YEAR, amount=Money(country.profile.currency, 2**53))
+    with pytest.raises(Unprocessable) as refused:
+        _prepare(session, ports, country, plan)
+    assert refused.value.field == "flat"

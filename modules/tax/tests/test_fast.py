@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ....core.money import RoundingMode
 from .. import fast
-from ..fast import YearLaw, round_ratio
+from ..fast import YearLaw
 from .test_properties import laws
-
-DECIMAL_MODES = {
-    RoundingMode.DOWN: ROUND_DOWN,
-    RoundingMode.UP: ROUND_UP,
-    RoundingMode.HALF_UP: ROUND_HALF_UP,
-    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
-    RoundingMode.FLOOR: ROUND_FLOOR,
-    RoundingMode.CEILING: ROUND_CEILING,
-}
-
-
-@settings(max_examples=500, deadline=None)
-@given(numerator=st.integers(-(10**20), 10**20), denominator=st.integers(1, 10**6), mode=st.sampled_from(RoundingMode))
-def test_integer_rounding_matches_decimal(numerator: int, denominator: int, mode: RoundingMode) -> None:
-    expected = (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=DECIMAL_MODES[mode])
-    assert round_ratio(numerator, denominator, mode) == int(expected)
 
 
 @settings(max_examples=400, deadline=None)

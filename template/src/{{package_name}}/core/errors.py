@@ -31,6 +31,8 @@ class Problem(Exception):
     it helps, what is allowed. Pass a translated message (`_("...").format(...)`)
     or a marked one (`N_("...")`): the handler looks `detail` up in the catalogs
     again, so a message marked at import time is shown in the request's language.
+    `field` names the input at fault (`currency`, `account.number`); it leads the
+    problem's detail as `field: message`, and callers that are not HTTP read it as is.
     """
 
     status = 400
@@ -42,10 +44,13 @@ class Problem(Exception):
         kind: str = "bad-request",
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        field: str | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(detail if field is None else f"{field}: {detail}")
+        self.message = detail
+        self.field = field
+        self.detail = detail if field is None else f"{field}: {detail}"
         self.kind = kind
         if status is not None:
             self.status = status
@@ -100,7 +105,7 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
     response = problem_response(
         status=error.status,
         title=_title(error.status),
-        detail=gettext(error.detail),
+        detail=gettext(error.message) if error.field is None else f"{error.field}: {gettext(error.message)}",
         kind=error.kind,
         instance=request.url.path,
         **error.extensions,

@@ -6,9 +6,11 @@ display digits (Babel) differ for several currencies and are used for display on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Context, Decimal, localcontext
 from enum import StrEnum
+from functools import cache, lru_cache
 
 import iso4217
 from babel import Locale
@@ -76,7 +78,7 @@ class Money:
         return pattern.apply(self.to_major(), parsed, currency=self.currency, currency_digits=False)
 
     def __str__(self) -> str:
-        return f"{self.to_major()} {self.currency}"
+        return f"{major_text(self.amount, self.currency)} {self.currency}"
 
 
 def to_minor(value: str | int | Decimal, currency: str) -> int:
@@ -93,6 +95,38 @@ def to_minor(value: str | int | Decimal, currency: str) -> int:
     return int(minor)
 
 
+def major_text(minor: int | Decimal, currency: str, *, grouped: bool = False) -> str:
+    """`minor` units as major-unit text with the currency's ISO 4217 decimals: 100050 KES -> "1000.50".
+
+    An exact amount finer than a minor unit (a tax before rounding) keeps the further digits it has;
+    `grouped` separates thousands with commas, for people rather than messages.
+    """
+    if isinstance(minor, int) and not grouped:
+        return major_writer(currency)(minor)
+    exponent = minor_units(currency)
+    with localcontext(Context(prec=60)):  # its own context: a caller's traps (Inexact) are not for display
+        value = Decimal(minor).scaleb(-exponent)
+        digits = Decimal(1).scaleb(-exponent)
+        value = value.quantize(digits) if value == value.quantize(digits) else value.normalize()
+    return f"{value:,f}" if grouped else f"{value:f}"
+
+
+@cache
+def major_writer(currency: str) -> Callable[[int], str]:
+    """`major_text` for whole minor units of one currency, for a million amounts (ISO 20022 messages)."""
+    exponent = minor_units(currency)
+    if exponent == 0:
+        return str
+    scale = 10**exponent
+
+    @lru_cache(maxsize=4096)  # a cycle's amounts repeat (flat rates, brackets): each is written once
+    def write(minor: int) -> str:
+        whole, part = divmod(abs(minor), scale)
+        return f"{'-' if minor < 0 else ''}{whole}.{part:0{exponent}d}"
+
+    return write
+
+
 class RoundingMode(StrEnum):
     DOWN = "down"  # towards zero: truncation, as Japan's tax law prescribes
     UP = "up"
@@ -102,14 +136,26 @@ class RoundingMode(StrEnum):
     CEILING = "ceiling"
 
 
-_DECIMAL_MODES = {
-    RoundingMode.DOWN: ROUND_DOWN,
-    RoundingMode.UP: ROUND_UP,
-    RoundingMode.HALF_UP: ROUND_HALF_UP,
-    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
-    RoundingMode.FLOOR: ROUND_FLOOR,
-    RoundingMode.CEILING: ROUND_CEILING,
-}
+def divide_rounded(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """numerator / denominator rounded to an integer with `mode` (denominator > 0), in integers only."""
+    quotient, remainder = divmod(numerator, denominator)  # floor division: remainder >= 0
+    if remainder == 0 or mode is RoundingMode.FLOOR:
+        return quotient
+    if mode is RoundingMode.CEILING:
+        return quotient + 1
+    if mode is RoundingMode.DOWN:  # towards zero
+        return quotient + 1 if numerator < 0 else quotient
+    if mode is RoundingMode.UP:  # away from zero
+        return quotient if numerator < 0 else quotient + 1
+    twice = 2 * remainder
+    if twice < denominator:
+        return quotient
+    if twice > denominator:
+        return quotient + 1
+    if mode is RoundingMode.HALF_EVEN:
+        return quotient + (quotient & 1)
+    # HALF_UP: a tie goes away from zero
+    return quotient if numerator < 0 else quotient + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,5 +170,14 @@ class Rounding:
             raise MoneyError(f"rounding quantum must be at least one minor unit, got {self.quantum}")
 
     def apply(self, minor: Decimal | int) -> int:
-        steps = (Decimal(minor) / self.quantum).quantize(Decimal(1), rounding=_DECIMAL_MODES[self.mode])
-        return int(steps) * self.quantum
+        """An exact amount in minor units, rounded; a Decimal is taken as the exact fraction it holds."""
+        if isinstance(minor, int):
+            return self.apply_ratio(minor)
+        if not minor.is_finite():
+            raise MoneyError(f"{minor} is not a finite amount")
+        numerator, denominator = minor.as_integer_ratio()
+        return self.apply_ratio(numerator, denominator)
+
+    def apply_ratio(self, numerator: int, denominator: int = 1) -> int:
+        """(numerator / denominator) minor units rounded, in integers only: the bulk path of a million rows."""
+        return divide_rounded(numerator, denominator * self.quantum, self.mode) * self.quantum

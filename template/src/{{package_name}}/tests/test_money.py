@@ -1,8 +1,29 @@
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ..core.money import Money, MoneyError, Rounding, RoundingMode, minor_units, to_minor
+from ..core.money import (
+    Money,
+    MoneyError,
+    Rounding,
+    RoundingMode,
+    divide_rounded,
+    major_text,
+    major_writer,
+    minor_units,
+    to_minor,
+)
+
+DECIMAL_MODES = {
+    RoundingMode.DOWN: ROUND_DOWN,
+    RoundingMode.UP: ROUND_UP,
+    RoundingMode.HALF_UP: ROUND_HALF_UP,
+    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
+    RoundingMode.FLOOR: ROUND_FLOOR,
+    RoundingMode.CEILING: ROUND_CEILING,
+}
 
 
 @pytest.mark.parametrize(("currency", "exponent"), [("JPY", 0), ("KES", 2), ("BHD", 3), ("JOD", 3), ("CLF", 4)])
@@ -55,6 +76,50 @@ def test_large_amounts_keep_every_minor_unit() -> None:
 )
 def test_rounding_rules(mode: RoundingMode, quantum: int, value: Decimal | int, expected: int) -> None:
     assert Rounding(mode, quantum).apply(value) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(numerator=st.integers(-(10**20), 10**20), denominator=st.integers(1, 10**6), mode=st.sampled_from(RoundingMode))
+def test_integer_rounding_matches_decimal(numerator: int, denominator: int, mode: RoundingMode) -> None:
+    expected = (Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding=DECIMAL_MODES[mode])
+    assert divide_rounded(numerator, denominator, mode) == int(expected)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    minor=st.integers(-(10**15), 10**15),
+    places=st.integers(0, 8),
+    quantum=st.integers(1, 10**4),
+    mode=st.sampled_from(RoundingMode),
+)
+def test_rounding_an_exact_decimal_matches_decimal_quantize(
+    minor: int, places: int, quantum: int, mode: RoundingMode
+) -> None:
+    exact = Decimal(minor).scaleb(-places)
+    steps = (exact / quantum).quantize(Decimal(1), rounding=DECIMAL_MODES[mode])
+    assert Rounding(mode, quantum).apply(exact) == int(steps) * quantum
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (100050, "KES", "1000.50"),
+        (-150, "KES", "-1.50"),
+        (5, "BHD", "0.005"),
+        (100000, "JPY", "100000"),
+        (-7, "KES", "-0.07"),
+    ],
+)
+def test_minor_units_as_major_text(minor: int, currency: str, text: str) -> None:
+    assert major_text(minor, currency) == text
+    assert major_writer(currency)(minor) == text
+    assert str(Money(currency, minor)) == f"{text} {currency}"
+
+
+def test_major_text_keeps_digits_finer_than_a_minor_unit_and_groups_on_request() -> None:
+    assert major_text(Decimal("123456.5"), "KES") == "1234.565"
+    assert major_text(123456700, "KES", grouped=True) == "1,234,567.00"
+    assert major_text(Decimal("-5"), "JPY") == "-5"
 
 
 def test_display_uses_iso_digits_not_cldr() -> None:

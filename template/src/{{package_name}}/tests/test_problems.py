@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ..app import create_app
-from ..core.errors import PROBLEM_MEDIA_TYPE, Problem
+from ..core.errors import PROBLEM_MEDIA_TYPE, Problem, Unprocessable
+from ..core.i18n import N_
 from ..core.settings import Settings
 
 
@@ -19,6 +20,10 @@ def failing_client(settings: Settings, engine) -> TestClient:
     @app.get("/test-only/slow-down", responses={429: {"description": "Too many attempts"}})
     def slow_down() -> None:
         raise Problem("wait a minute", kind="too-many-attempts", status=429)
+
+    @app.get("/test-only/wrong-field")
+    def wrong_field() -> None:
+        raise Problem(N_("Not Found"), kind="invalid-input", status=422, field="account.number")
 
     @app.get("/test-only/boom")
     def boom() -> None:
@@ -55,6 +60,20 @@ def test_the_generic_detail_is_translated(failing_client: TestClient) -> None:
     assert french["detail"] != english["detail"].replace(english["reference"], french["reference"])
     assert french["reference"] in french["detail"]
     assert english["reference"] != french["reference"]
+
+
+def test_a_problem_names_its_field_before_the_translated_message(failing_client: TestClient) -> None:
+    english = failing_client.get("/test-only/wrong-field").json()
+    french = failing_client.get("/test-only/wrong-field", headers={"Accept-Language": "fr"}).json()
+    assert english["detail"] == "account.number: Not Found"
+    assert french["detail"].startswith("account.number: ") and french["detail"] != english["detail"]
+
+
+def test_a_problem_keeps_field_and_message_apart_for_callers_that_are_not_http() -> None:
+    problem = Unprocessable("must be 6 to 20 digits", field="account.number")
+    assert (problem.field, problem.message) == ("account.number", "must be 6 to 20 digits")
+    assert problem.detail == str(problem) == "account.number: must be 6 to 20 digits"
+    assert Problem("no field").field is None and Problem("no field").detail == "no field"
 
 
 def test_every_operation_documents_its_problems(client: TestClient) -> None:

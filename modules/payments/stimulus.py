@@ -1,0 +1,132 @@
+"""The stimulus flow as a service: a flat payment to residents, means-tested on assessed income if asked.
+
+`prepare_stimulus` registers the programme, builds its cycle and approves the envelope in the caller's
+transaction; `pay_stimulus` then funds and pays the cycle and reports its reconciliation. The `payments stimulus`
+command calls both (the second through `payments disburse`, which can spread it over worker processes); a web
+page would do the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ...core.country import LoadedCountry
+from ...core.errors import Unprocessable, validation_message
+from ...core.money import Money
+from ...core.registry import Ports
+from . import cycles, disbursing, programme_service, reconciliations
+from .config import PaymentsSettings
+from .domain import ProgrammeTerms
+from .ledger import check_currency
+from .models import Cycle, CycleState
+from .programmes import Entitlement, Rule
+from .rails import PaymentRail
+from .schemas import ProgrammeIn
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True, slots=True)
+class StimulusPlan:
+    """Pay `amount` to every resident (or every adult), optionally only those assessed below `max_income`."""
+
+    year: int  # fiscal year of the assessed income
+    amount: Money
+    max_income: int | None = None  # minor units; None pays regardless of income
+    adults_only: bool = False
+    include_unassessed: bool = False  # with max_income: residents without an assessment are paid too
+    code: str | None = None  # programme code; STIMULUS-<year> by default
+
+    @property
+    def programme_code(self) -> str:
+        return self.code or f"STIMULUS-{self.year}"
+
+
+def prepare_stimulus(
+    *,
+    session: Session,
+    ports: Ports,
+    country: LoadedCountry,
+    plan: StimulusPlan,
+    funding_account: str,
+    chunk_size: int,
+    actor: str,
+    as_of: date | None = None,
+) -> Cycle:
+    """The plan's programme and its first cycle, built and approved; running it again returns the same cycle."""
+    check_currency(plan.amount.currency, country.profile.currency)
+    programme = programme_service.create_programme(
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(_programme(plan)), actor=actor
+    ).record
+    cycle = programme_service.create_cycle(
+        session=session,
+        ports=ports,
+        country=country,
+        programme=programme,
+        name="1",
+        as_of=as_of,
+        funding_account=funding_account,
+        chunk_size=chunk_size,
+        actor=actor,
+    ).record
+    if cycle.state == CycleState.BUILT:
+        cycles.approve_cycle(
+            session=session,
+            cycle=cycle,
+            control_count=cycle.instruction_count,
+            control_sum=cycle.instruction_sum,
+            actor=actor,
+        )
+    return cycle
+
+
+def pay_stimulus(
+    *,
+    session_factory: sessionmaker[Session],
+    cycle_id: int,
+    currency: str,
+    rail: PaymentRail,
+    settings: PaymentsSettings,
+    actor: str,
+) -> reconciliations.Reconciliation:
+    """Fund the approved cycle, pay it chunk by chunk in this process, and reconcile it."""
+    with session_factory.begin() as session:
+        cycles.start_disbursement(
+            session=session, cycle=cycles.get_cycle(session=session, cycle_id=cycle_id), currency=currency, actor=actor
+        )
+    disbursing.run_worker(
+        session_factory=session_factory,
+        cycle_id=cycle_id,
+        currency=currency,
+        rail=rail,
+        settings=settings,
+        worker=actor,
+    )
+    with session_factory.begin() as session:
+        return reconciliations.reconcile(session=session, cycle_id=cycle_id)
+
+
+def _programme(plan: StimulusPlan) -> ProgrammeIn:
+    try:
+        rules = []
+        if plan.adults_only:
+            rules.append(Rule(attribute="age", op=">=", value=ADULT_AGE))
+        if plan.max_income is not None:
+            missing = "eligible" if plan.include_unassessed else "ineligible"
+            rules.append(Rule(attribute="assessed_income", op="<", value=plan.max_income, if_missing=missing))
+        return ProgrammeIn(
+            code=plan.programme_code,
+            name=f"Stimulus payment {plan.year}",
+            currency=plan.amount.currency,
+            source="registry",
+            eligibility=rules,
+            entitlement=Entitlement(flat=plan.amount.amount),
+            income_year=plan.year if plan.max_income is not None else None,
+        )
+    except ValidationError as error:  # an amount, income or code out of bounds: a domain problem naming it
+        first = error.errors()[0]
+        raise Unprocessable(validation_message(first), field=".".join(str(p) for p in first["loc"])) from None
