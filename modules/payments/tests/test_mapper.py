@@ -45,6 +45,12 @@ def test_relinking_replaces_the_account_and_keeps_history(link, mobile_number: s
     assert actions == ["payments.account.linked", "payments.account.relinked"]
 
 
+def test_both_answers_of_a_link_are_documented(client: TestClient) -> None:
+    responses = client.app.openapi()["paths"]["/payments/accounts"]["post"]["responses"]
+    assert {"200", "201"} <= set(responses), "a re-link answers 200, a first link 201"
+    assert responses["200"]["content"] == responses["201"]["content"]
+
+
 def test_relinking_the_same_account_changes_nothing(link, session: Session) -> None:
     link("EXT-1")
     assert link("EXT-1").status_code == 200

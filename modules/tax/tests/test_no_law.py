@@ -26,6 +26,7 @@ from ....core.settings import Settings, get_settings
 from .. import bulk
 from ..law import IncomeTaxLawMissing
 from ..router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..service import openapi_values, tax_country
 
 Headers = Callable[..., dict[str, str]]
 NOT_GIVEN = "country.yml gives no income-tax law (tax.income_tax)"
@@ -131,3 +132,12 @@ def test_the_law_of_the_test_profile_passes_check(settings: Settings, operator_e
     result = CliRunner().invoke(stack_cli, ["check"])
     assert result.exit_code == 0, result.output
     assert "tax:" not in result.output
+
+
+def test_without_a_vat_law_no_vat_return_is_schema_valid(country: LoadedCountry) -> None:
+    """The OpenAPI document states the refusal: a VAT period accepts nothing, so clients see it up front."""
+    section = tax_country(country)
+    vatless = country.model_copy(update={"sections": {**country.sections, "tax": section.model_copy(update={"vat": None})}})
+    assert openapi_values(vatless)["tax-vat-period"] == {"not": {}}
+    assert "tax-vat-category" not in openapi_values(vatless)
+    assert openapi_values(country)["tax-vat-period"] != {"not": {}}
