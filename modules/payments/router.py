@@ -62,6 +62,9 @@ ClientReference = Annotated[str, Path(pattern=REFERENCE_PATTERN, description="Th
     "/accounts",
     status_code=status.HTTP_201_CREATED,
     summary="Link a beneficiary to a financial account (re-linking replaces it)",
+    responses={
+        status.HTTP_200_OK: {"model": AccountOut, "description": "Re-linked: the account replaces the earlier one"}
+    },
 )
 def link_account(
     body: LinkRequest,

@@ -493,7 +493,9 @@ def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
     }
     if not any(SectorTokens in module.provides for module in installed_modules()):
         values["tax-register-by-national-id"] = {"not": {}}
-    if section.vat is not None:
+    if section.vat is None:
+        values["tax-vat-period"] = {"not": {}}  # no VAT law: every VAT return is refused, and the document says so
+    else:
         values["tax-vat-period"] = {"pattern": VAT_PERIOD_PATTERNS[section.vat.period]}
         values["tax-vat-category"] = {"enum": sorted({"standard", *section.vat.reduced, *section.vat.exempt})}
     return values

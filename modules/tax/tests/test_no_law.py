@@ -137,7 +137,9 @@ def test_the_law_of_the_test_profile_passes_check(settings: Settings, operator_e
 def test_without_a_vat_law_no_vat_return_is_schema_valid(country: LoadedCountry) -> None:
     """The OpenAPI document states the refusal: a VAT period accepts nothing, so clients see it up front."""
     section = tax_country(country)
-    vatless = country.model_copy(update={"sections": {**country.sections, "tax": section.model_copy(update={"vat": None})}})
+    vatless = country.model_copy(
+        update={"sections": {**country.sections, "tax": section.model_copy(update={"vat": None})}}
+    )
     assert openapi_values(vatless)["tax-vat-period"] == {"not": {}}
     assert "tax-vat-category" not in openapi_values(vatless)
     assert openapi_values(country)["tax-vat-period"] != {"not": {}}
