@@ -1,10 +1,6 @@
 """The identity: section of country.yml: a mistake in each field is refused at start-up, naming it."""
 
-from pathlib import Path
-
-import pytest
-
-from ....tests.test_country import assert_mistake_is_refused_naming_it
+from ....tests.test_country import mistakes_refused_at_start_up
 
 # (key path, bad value, what the report says); a path into a law this profile does not state is skipped.
 SECTION_MISTAKES = [
@@ -13,10 +9,6 @@ SECTION_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "message"), SECTION_MISTAKES, ids=[f"{m[0]}={m[1]}" for m in SECTION_MISTAKES]
+test_a_mistake_in_each_field_of_the_section_is_refused_at_start_up_naming_it = mistakes_refused_at_start_up(
+    SECTION_MISTAKES
 )
-def test_a_mistake_in_each_field_of_the_section_is_refused_at_start_up_naming_it(
-    tmp_path: Path, path: str, value: object, message: str
-) -> None:
-    assert_mistake_is_refused_naming_it(tmp_path, path, value, message)

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,16 @@ def test_a_mistake_in_each_field_is_refused_at_start_up_naming_it(
     if path == "locale" and value == "fr_FR" and "fr" in profile["languages"]:
         pytest.skip("French is a language of this profile")
     assert_mistake_is_refused_naming_it(tmp_path, path, value, message)
+
+
+def mistakes_refused_at_start_up(mistakes: list[tuple[str, object, str]]) -> Callable[..., None]:
+    """A test that each (key path, bad value, what the report says) of a module's section is refused."""
+
+    @pytest.mark.parametrize(("path", "value", "message"), mistakes, ids=[f"{m[0]}={m[1]}" for m in mistakes])
+    def test(tmp_path: Path, path: str, value: object, message: str) -> None:
+        assert_mistake_is_refused_naming_it(tmp_path, path, value, message)
+
+    return test
 
 
 def assert_mistake_is_refused_naming_it(tmp_path: Path, path: str, value: object, message: str) -> None:
