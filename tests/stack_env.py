@@ -2,10 +2,10 @@
 
 All combinations draw their dependencies from one set (the all-modules stack's
 pyproject), so one virtualenv, built once and cached by the hash of that list,
-serves them all. A project needing more (a module with a dependency of its own, as in
-tests/test_fifth_module.py) gets a thin virtualenv layered on a complete one whose
-requirements it includes: the complete one's site-packages through a `.pth` file, and only
-the extra requirements installed, instead of installing everything again.
+serves them all. A project needing others (a module with a dependency of its own, as in
+tests/test_fifth_module.py) gets a thin virtualenv layered on the complete one it shares the
+most with: that one's site-packages through a `.pth` file, and only the requirements it lacks
+installed, instead of installing everything again.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def stack_python(project: Path) -> Path:
     with FileLock(str(CACHE / f"stack-env-{digest}.lock")):
         if not _usable(home):
             venv.EnvBuilder(with_pip=True, clear=True).create(home)
-            base = _complete_env_within(requirements, besides=home)
+            base = _closest_complete_env(requirements, besides=home)
             if base is None:
                 _install(python, requirements)
             else:
@@ -71,8 +71,8 @@ def _requirements_of(home: Path) -> list[str]:
     return (home / ".complete").read_text(encoding="utf-8").splitlines()
 
 
-def _complete_env_within(requirements: list[str], besides: Path) -> Path | None:
-    """A complete, unlayered env of this Python whose requirements are all among `requirements`: the largest."""
+def _closest_complete_env(requirements: list[str], besides: Path) -> Path | None:
+    """The complete, unlayered env of this Python that lacks the fewest of `requirements`, if it has any."""
     wanted = set(requirements)
     candidates = [
         home
@@ -82,9 +82,9 @@ def _complete_env_within(requirements: list[str], besides: Path) -> Path | None:
         and (home / ".complete").exists()
         and not (home / ".base").exists()
         and _python_version(home) == platform.python_version()
-        and set(_requirements_of(home)) <= wanted
+        and wanted & set(_requirements_of(home))
     ]
-    return max(candidates, key=lambda home: len(_requirements_of(home)), default=None)
+    return min(candidates, key=lambda home: len(wanted - set(_requirements_of(home))), default=None)
 
 
 def _python_version(home: Path) -> str:

@@ -44,6 +44,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def toy_python(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment for every combination, as for the shipped ones: the all-modules stack's, humanize included."""
+    every = generate(template, tmp_path_factory.mktemp("every") / "stack", modules=[*catalogue(), TOY])
+    return stack_python(every)
+
+
 def generate(template: Path, destination: Path, **answers: object) -> Path:
     copier.run_copy(str(template), str(destination), data=answers, defaults=True, quiet=True, vcs_ref="HEAD")
     return destination
@@ -87,7 +94,7 @@ def test_a_bad_profile_section_and_a_bad_answer_are_refused_at_generation(templa
 
 @pytest.mark.parametrize("modules", WITH_TOY, ids=["+".join(combo) for combo in WITH_TOY])
 def test_every_combination_with_the_module_generates_lints_migrates_and_passes_its_suite(
-    template: Path, tmp_path: Path, modules: tuple[str, ...]
+    template: Path, toy_python: Path, tmp_path: Path, modules: tuple[str, ...]
 ) -> None:
     stack = generate(template, tmp_path / "stack", modules=list(modules), package_name="stack_" + "_".join(modules))
-    check_combination(stack, modules, stack_python(stack), tmp_path)
+    check_combination(stack, modules, toy_python, tmp_path)
