@@ -15,9 +15,10 @@ import copier
 import pytest
 import yaml
 from cookiecutter.exceptions import FailedHookException
-from cookiecutter.hooks import run_pre_prompt_hook
 from cookiecutter.main import cookiecutter
 from jinja2.sandbox import SandboxedEnvironment
+
+from cookiecutter.hooks import run_pre_prompt_hook
 
 from .catalogue import REPO
 from .template_repo import clone_template
