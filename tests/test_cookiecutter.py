@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,11 @@ from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 from jinja2.sandbox import SandboxedEnvironment
 
+from cookiecutter.hooks import run_pre_prompt_hook
+
 from .catalogue import REPO
 from .template_repo import clone_template
 
-COOKIECUTTER_JSON = REPO / "cookiecutter" / "cookiecutter.json"
 ANSWERS = {
     "deployment_name": "Côte d'Ivoire Stack 2027!",  # package name derived: c_te_d_ivoire_stack_2027
     "country": "JP",
@@ -91,9 +93,18 @@ def generate_with_copier(template: Path, destination: Path) -> Path:
 # ---------------------------------------------------------------- same questions, same defaults
 
 
-def test_cookiecutter_json_asks_copiers_questions_with_copiers_defaults() -> None:
+def prompted_context() -> dict[str, Any]:
+    """cookiecutter.json as Cookiecutter prompts with it: after hooks/pre_prompt.py added the module questions."""
+    prepared = Path(run_pre_prompt_hook(REPO / "cookiecutter"))
+    try:
+        return json.loads((prepared / "cookiecutter.json").read_text(encoding="utf-8"))
+    finally:
+        shutil.rmtree(prepared.parent)
+
+
+def test_cookiecutter_asks_copiers_questions_with_copiers_defaults() -> None:
     questions = copier_questions()
-    context = json.loads(COOKIECUTTER_JSON.read_text(encoding="utf-8"))
+    context = prompted_context()
     asked = {key: value for key, value in context.items() if not key.startswith("_")}
     assert set(asked) == set(questions)
     for key, question in questions.items():

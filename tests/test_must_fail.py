@@ -249,10 +249,10 @@ def test_every_dependency_of_the_stack_is_refused_as_package_name() -> None:
 
 
 def test_every_typed_question_has_its_raw_answer_checked() -> None:
-    """refuse_mistyped_answers must know every question and the type Copier converts its answer to."""
+    """Every question's raw answer is checked against the type Copier converts it to: copier.yml's by the
+    table of refuse_mistyped_answers, each module question's by refuse_mistyped_answer in its own `when`
+    (a module's derived values, `when: false`, are not answers)."""
     questions = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8").split("\n---\n")[0])
-    for path in sorted((REPO / "modules").glob("*/questions.yml")):
-        questions.update(yaml.safe_load(path.read_text(encoding="utf-8")))
     kinds = {"str": "text", "int": "whole number", "yaml": "yaml"}
     expected = {}
     for name, question in questions.items():
@@ -261,6 +261,13 @@ def test_every_typed_question_has_its_raw_answer_checked() -> None:
         assert question["type"] in kinds, f"{name}: type {question['type']} is not checked by refuse_mistyped_answers"
         expected[name] = "list" if question.get("multiselect") else kinds[question["type"]]
     assert dict(validators().ANSWER_TYPES) == expected
+    for path in sorted((REPO / "modules").glob("*/questions.yml")):
+        for name, question in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            if question.get("when") is False:
+                continue
+            assert question["type"] in kinds, f"{path}: {name}: type {question['type']} is not checked"
+            check = f"refuse_mistyped_answer(_copier_conf.data, '{name}', '{question['type']}')"
+            assert check in str(question.get("when")), f"{path}: {name}: its `when` must render {check}"
 
 
 # ---------------------------------------------------------------- must work

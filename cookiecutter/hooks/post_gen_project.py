@@ -10,7 +10,7 @@ updates and module changes use Copier (`copier update`, scripts/modules).
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import yaml
 CONTEXT: dict[str, Any] = json.loads(r"""{{ cookiecutter | jsonify }}""")
 PLACEHOLDER = ".nation-stack-placeholder"
 COMMA_SEPARATED = ("modules", "custom_languages")  # lists, written "a,b" (a JSON list is accepted too)
-JSON_TEXT = ("custom_income_tax_brackets",)  # structured answers, written as JSON
+JSON_TEXT_KEY = "_json_text_answers"  # the structured answers, written as JSON: set by pre_prompt.py
 
 
 class Refused(Exception):
@@ -61,39 +61,29 @@ def main() -> int:
 def template_source(context: dict[str, Any]) -> tuple[str, str]:
     """The template repository and the revision to generate from.
 
-    `_repo_dir` is this cookiecutter/ folder in a local template, in Cookiecutter's clone of
-    a git URL, or in an unpacked zip; the Copier template is its parent. A local template is
-    used as it is checked out (HEAD, uncommitted changes included, as `copier copy -r HEAD`).
-    From a clone, Copier is given the clone's origin URL and exact commit, so that the
-    answers file records a source `copier update` can reach later.
+    Cookiecutter ran this hook's folder from a copy (hooks/pre_prompt.py needs one), so the
+    template is found from what Cookiecutter was given, `_template`: a local checkout (its root or
+    its cookiecutter/ folder) is used as it is checked out (HEAD, uncommitted changes included, as
+    `copier copy -r HEAD`); a git URL is handed to Copier with the revision Cookiecutter was asked
+    for (`--checkout`, else HEAD), so that the answers file records a source `copier update` can
+    reach later.
     """
-    if not context.get("_repo_dir"):
+    given = str(context.get("_template") or "")
+    if not given:
         raise Refused(
-            "Cookiecutter did not say where the template is (_repo_dir); run `cookiecutter <template> "
+            "Cookiecutter did not say which template it ran (_template); run `cookiecutter <template> "
             "--directory cookiecutter` (cruft is not supported: see cookiecutter/README.md)"
         )
-    repository = Path(context["_repo_dir"]).resolve().parent
-    if not (repository / "copier.yml").is_file():
-        raise Refused(f"{repository} has no copier.yml; run Cookiecutter with --directory cookiecutter on the template")
-    given = str(context.get("_template") or "")
-    if given and Path(given).expanduser().exists():
-        local = Path(given).expanduser().resolve()
-        if local in (repository, repository / "cookiecutter"):
-            return str(repository), "HEAD"
-    origin = _git(repository, "remote", "get-url", "origin")
-    commit = _git(repository, "rev-parse", "HEAD")
-    if origin and commit:
-        # Copier takes https://, ssh and git@ URLs as git remotes; a file:// one needs its git+ prefix.
-        return ("git+" + origin if origin.startswith("file://") else origin), commit
-    return str(repository), "HEAD"
-
-
-def _git(folder: Path, *args: str) -> str:
-    try:
-        result = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=False)  # noqa: S603, S607
-    except OSError:
-        return ""
-    return result.stdout.strip() if result.returncode == 0 else ""
+    # This hook runs in the new project; a relative path was typed where the shell was (PWD).
+    local = Path(os.environ.get("PWD", ".")) / Path(given).expanduser()
+    if local.exists():
+        for repository in (local.resolve(), local.resolve().parent):
+            if (repository / "copier.yml").is_file() and (repository / "template").is_dir():
+                return str(repository), "HEAD"
+        raise Refused(f"{given} is not a checkout of the template (no copier.yml); clone the repository and run on it")
+    # Copier takes https://, ssh and git@ URLs and gh:/gl: shortcuts; a file:// URL needs its git+ prefix.
+    source = "git+" + given if given.startswith("file://") else given
+    return source, str(context.get("_checkout") or "HEAD")
 
 
 def copier_answers(context: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def copier_answers(context: dict[str, Any]) -> dict[str, Any]:
             answers[key] = (
                 _json(key, text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
             )
-    for key in JSON_TEXT:
+    for key in context.get(JSON_TEXT_KEY, []):
         if isinstance(answers.get(key), str):
             answers[key] = _json(key, answers[key])
     answers["licence_grant"] = _grant(str(answers.get("licence_grant") or "").strip())
