@@ -262,7 +262,8 @@ class EnrolmentItem(BaseModel):
 class EnrolmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[EnrolmentItem] = Field(min_length=1, max_length=1000)
+    # A beneficiary listed twice is refused; JSON Schema can state it only for identical items.
+    items: list[EnrolmentItem] = Field(min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True})
 
 
 class EnrolmentOut(BaseModel):

@@ -53,6 +53,19 @@ def programme(client: TestClient, headers, country, link) -> dict[str, Any]:
     return created.json()
 
 
+def test_a_beneficiary_listed_twice_is_refused_and_the_document_says_so(
+    client: TestClient, headers, programme: dict[str, Any]
+) -> None:
+    document = client.app.openapi()
+    body = document["paths"]["/payments/programmes/{code}/enrolments"]["post"]["requestBody"]
+    name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert document["components"]["schemas"][name]["properties"]["items"]["uniqueItems"] is True
+    twice = [{"beneficiary": {"external_id": "P-1"}}] * 2
+    refused = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": twice}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("items: ")
+
+
 def test_rules_are_data() -> None:
     adult = Rule(attribute="age", op=">=", value=18)
     poor = Rule(attribute="assessed_income", op="<", value=500_000)
