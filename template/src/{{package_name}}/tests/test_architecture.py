@@ -25,10 +25,11 @@ CONTRACTS = ("The core imports no module", "Modules are independent of each othe
 
 
 def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
-    lint = Path(sys.executable).with_name("lint-imports")
     environment = {**os.environ, "PYTHONPATH": str(source_root)}
-    return subprocess.run(  # noqa: S603 - the environment's own linter, arguments built here
-        [str(lint), "--config", str(PROJECT / ".importlinter"), "--no-cache"],
+    # `lint-imports` is the console script of this command; an environment may have no scripts folder.
+    command = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    return subprocess.run(  # noqa: S603 - this interpreter, arguments built here
+        [sys.executable, "-c", command, "--config", str(PROJECT / ".importlinter"), "--no-cache"],
         env=environment,
         capture_output=True,
         text=True,
