@@ -15,7 +15,7 @@ from .core.logs import RequestScopeMiddleware
 from .core.models import Partner
 from .core.registry import installed_parts
 from .core.runtime import build_runtime
-from .core.schemas import state_the_deployment
+from .core.schemas import nullable_formats_as_type_lists, state_the_deployment
 from .core.settings import Settings
 from .core.stack import stack_info
 
@@ -78,6 +78,7 @@ def install_openapi(app: FastAPI, values: dict[str, dict[str, Any]]) -> None:
             document = build()
             document_problems(document)
             state_the_deployment(document, values)
+            nullable_formats_as_type_lists(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -132,3 +132,23 @@ def state_the_deployment(document: Any, values: dict[str, dict[str, Any]]) -> No
     elif isinstance(document, list):
         for value in document:
             state_the_deployment(value, values)
+
+
+def nullable_formats_as_type_lists(document: Any) -> None:
+    """Write an optional formatted string as `type: [string, null]` instead of `anyOf` with null (in place).
+
+    Both state the same values. Generators read the `anyOf` form loosely: schemathesis 4 drew free
+    text for an optional `format: phone-number` and reported the API's refusal as a broken contract.
+    """
+    if isinstance(document, dict):
+        branches = document.get("anyOf")
+        if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
+            (other,) = [branch for branch in branches if branch != {"type": "null"}]
+            if isinstance(other, dict) and other.get("type") == "string" and "format" in other:
+                del document["anyOf"]
+                document.update({**other, "type": ["string", "null"], **document})
+        for value in list(document.values()):
+            nullable_formats_as_type_lists(value)
+    elif isinstance(document, list):
+        for value in document:
+            nullable_formats_as_type_lists(value)
