@@ -13,7 +13,7 @@ from ....core.country import LoadedCountry
 from ....core.errors import Conflict, Unprocessable
 from .. import objections, service
 from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
-from ..schemas import ReturnRequest
+from ..returns import IncomeReturn
 from .helpers import a_taxpayer, a_year, with_tax
 
 
@@ -21,8 +21,8 @@ def an_assessment(session: Session, country: LoadedCountry, external_id: str = "
     year = a_year(country)
     tin = a_taxpayer(session, country, external_id=external_id).tin
     income = service.income_tax_law(country=country).scale_in_force(year)[-1].threshold * 2
-    request = ReturnRequest(tin=tin, year=year, income=income, currency=country.profile.currency)
-    return service.file_return(session=session, request=request, country=country, actor="t")
+    filed = IncomeReturn(tin=tin, year=year, income=income, currency=country.profile.currency)
+    return service.file_return(session=session, filed=filed, country=country, actor="t")
 
 
 def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Session, country: LoadedCountry) -> None:
