@@ -37,9 +37,9 @@ from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import groupcommit, idnumbers, policies, vids
 from .config import IdentitySettings
+from .domain import AuthAttempt, Demographics
 from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, RateGate, VirtualId
 from .notifier import Notifier
-from .domain import AuthAttempt, Demographics
 from .schemas import EKYC_ATTRIBUTES
 from .service import SECTION, name_score, normalise_name, normalised_phone
 

@@ -29,8 +29,8 @@ from .models import (
     TaxReturn,
 )
 from .parties import NewTaxpayer
-from .rules import SECTION, TaxRules
 from .returns import IncomeReturn, VatDeclaration, VatReturn
+from .rules import SECTION, TaxRules
 from .vat import Line
 
 SECTOR = "tax"
@@ -351,7 +351,9 @@ def _entry(assessment: Assessment, kind: EntryKind, amount: int, day: date) -> A
 def _check_currency(currency: str, rules: TaxRules) -> None:
     if currency != rules.currency:
         raise Unprocessable(
-            _("returns here are filed in {expected}, not '{currency}'").format(expected=rules.currency, currency=currency),
+            _("returns here are filed in {expected}, not '{currency}'").format(
+                expected=rules.currency, currency=currency
+            ),
             field="currency",
         )
 

@@ -11,8 +11,8 @@ from ....conftest import TEST_SECRET
 from ....core.audit import events_for, verify_chain
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
-from ....core.models import Partner
 from ....core.errors import Unprocessable
+from ....core.models import Partner
 from ..auth import ConsentRequired, authenticate, authenticate_committed
 from ..config import IdentitySettings, identity_settings
 from ..domain import AuthAttempt, Demographics

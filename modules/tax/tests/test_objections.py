@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from ....core.errors import Conflict, Unprocessable
 from .. import objections, service
-from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..returns import IncomeReturn
+from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .helpers import a_taxpayer, a_year, with_tax
 
 

@@ -68,9 +68,7 @@ def test_vat_output_minus_input_with_reduced_and_exempt_lines(session: Session, 
         sales=[("standard", 1_000_000), ("food", 500_000), ("medical", 9_999_999)],
         purchases=[("standard", 250_000), ("education", 777_777)],
     )
-    assessment = service.file_vat_return(
-        session=session, filed=filed, country=vat, actor="t", today=date(2024, 4, 5)
-    )
+    assessment = service.file_vat_return(session=session, filed=filed, country=vat, actor="t", today=date(2024, 4, 5))
     # 16% of 1,000,000 + 8% of 500,000 = 200,000 output; 16% of 250,000 = 40,000 input; exempt lines carry none.
     assert assessment.tax_due == 160_000
     assert (assessment.kind, assessment.period, assessment.due_on) == ("vat", "2024-03", date(2024, 4, 20))
