@@ -193,7 +193,7 @@ def test_each_figure_of_a_plan_out_of_bounds_is_refused_naming_it(
 def test_a_stimulus_registers_the_programme_the_api_would_register_for_it(session: Session, country) -> None:
     """The same terms, so the same request hash: posting the programme afterwards is a replay, not a conflict."""
     currency = country.profile.currency
-    ports = FakePorts({ResidentRegistry: FakeRegistry([]), AssessedIncome: FakeIncome({})})
+    ports = FakePorts({ResidentRegistry: FakeRegistry([]), AssessedIncome: FakeIncome({}), SectorTokens: FakeTokens()})
     plan = StimulusPlan(year=YEAR, amount=Money(currency, 10_000), max_income=THRESHOLD, adults_only=True)
     _prepare(session, ports, country, plan)
     body = ProgrammeIn.model_validate(
