@@ -108,7 +108,7 @@ def get_taxpayer(*, session: Session, tin: str, country: LoadedCountry) -> Taxpa
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise NotFound("tin: " + _("no taxpayer holds '{tin}'").format(tin=tin))
+        raise NotFound(_("no taxpayer holds '{tin}'").format(tin=tin), field="tin")
     return taxpayer
 
 
@@ -122,7 +122,7 @@ def set_status(*, session: Session, tin: str, status: str, country: LoadedCountr
     current = TaxpayerStatus(taxpayer.status)
     wanted = TaxpayerStatus(status)
     if wanted not in TRANSITIONS[current]:
-        raise Conflict("status: " + _transition_refused(tin, current), status_now=current.value)
+        raise Conflict(_transition_refused(tin, current), status_now=current.value, field="status")
     taxpayer.status = wanted
     taxpayer.status_changed_at = datetime.now(UTC)
     session.flush()
@@ -324,7 +324,7 @@ def assess(
 def get_assessment(*, session: Session, assessment_id: int) -> Assessment:
     assessment = session.get(Assessment, assessment_id)
     if assessment is None:
-        raise NotFound("id: " + _("no assessment {assessment_id}").format(assessment_id=assessment_id))
+        raise NotFound(_("no assessment {assessment_id}").format(assessment_id=assessment_id), field="id")
     return assessment
 
 
@@ -405,12 +405,12 @@ def _reference(*, session: Session, party: NewTaxpayer, ports: Ports) -> str:
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
-            "national_id: "
-            + _(
+            _(
                 "this deployment has no identity registry to check it against; "
                 "register with external_id (the person's number in the existing national register) instead"
             ),
             kind="identity-not-installed",
+            field="national_id",
         )
     return f"token:{tokens.token_for(session=session, national_id=party.national_id, sector=SECTOR)}"
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
-from ....core.errors import Conflict, Unprocessable
+from ....core.errors import Conflict, NotFound, Unprocessable
 from .. import objections, service
 from ..returns import IncomeReturn
 from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
@@ -183,3 +183,36 @@ def test_objection_api_and_scopes(
     new = client.get(f"/tax/assessments/{decided.json()['new_assessment_id']}", headers=filer).json()
     assert new["tax_due"] == 0
     assert client.get("/tax/objections/999999", headers=filer).status_code == 404
+
+
+def test_the_services_name_the_field_they_refuse(session: Session, country: LoadedCountry) -> None:
+    with pytest.raises(NotFound) as no_assessment:
+        objections.lodge(
+            session=session, assessment_id=2**31 - 1, grounds="wrong", claimed_income=None, country=country, actor="t"
+        )
+    assert no_assessment.value.field == "id"
+    assessment = an_assessment(session, country, external_id="OBJ-FIELD")
+    objection = objections.lodge(
+        session=session, assessment_id=assessment.id, grounds="wrong", claimed_income=None, country=country, actor="t"
+    )
+    with pytest.raises(Conflict) as still_open:
+        objections.lodge(
+            session=session,
+            assessment_id=assessment.id,
+            grounds="again",
+            claimed_income=None,
+            country=country,
+            actor="t",
+        )
+    assert still_open.value.field == "assessment_id"
+    with pytest.raises(Conflict) as not_under_review:
+        objections.decide(
+            session=session,
+            objection_id=objection.id,
+            outcome="disallowed",
+            income=None,
+            note="",
+            country=country,
+            actor="t",
+        )
+    assert not_under_review.value.field == "state"
