@@ -30,6 +30,12 @@ from .schemas import PROGRAMME_CODE_PATTERN
 
 ADULT_AGE = 18
 
+# The bounds an API programme is held to (schemas.ProgrammeIn), checked with Pydantic's own wording.
+_PROGRAMME_CODE = TypeAdapter(Annotated[str, Field(pattern=PROGRAMME_CODE_PATTERN)])
+_FISCAL_YEAR = TypeAdapter(Annotated[int, Field(ge=1900, le=2200)])
+_RULE = TypeAdapter(Rule)
+_ENTITLEMENT = TypeAdapter(Entitlement)
+
 
 @dataclass(frozen=True, slots=True)
 class StimulusPlan:
@@ -133,13 +139,6 @@ def _terms(plan: StimulusPlan) -> ProgrammeTerms:
         entitlement=_checked("amount", _ENTITLEMENT, {"flat": plan.amount.amount}),
         income_year=_checked("year", _FISCAL_YEAR, plan.year) if plan.max_income is not None else None,
     )
-
-
-# The bounds an API programme is held to (schemas.ProgrammeIn), checked with Pydantic's own wording.
-_PROGRAMME_CODE = TypeAdapter(Annotated[str, Field(pattern=PROGRAMME_CODE_PATTERN)])
-_FISCAL_YEAR = TypeAdapter(Annotated[int, Field(ge=1900, le=2200)])
-_RULE = TypeAdapter(Rule)
-_ENTITLEMENT = TypeAdapter(Entitlement)
 
 
 def _checked(field: str, adapter: TypeAdapter[Any], value: object) -> Any:
