@@ -16,6 +16,7 @@ from ....core.models import Partner
 from ..auth import ConsentRequired, authenticate, authenticate_committed
 from ..config import IdentitySettings, identity_settings
 from ..domain import AuthAttempt, Demographics
+from ..schemas import AuthRequest
 from .conftest import PHONE, Relying
 
 AUTH = "identity:auth"
@@ -241,3 +242,9 @@ def test_the_service_names_the_field_it_refuses(
     with pytest.raises(Unprocessable) as no_factor:
         _authenticate_directly(session, country, bank, AuthAttempt("txn-direct-4", national_id, consent=True))
     assert no_factor.value.detail.startswith("demographics, otp: ")
+
+
+def test_the_api_body_becomes_the_same_domain_value() -> None:
+    body = AuthRequest.model_validate(auth_body("1234567890", otp="123456"))
+    expected = AuthAttempt("txn-00000001", "1234567890", consent=True, demographics=AMINA, otp="123456")
+    assert body.as_attempt() == expected
