@@ -118,7 +118,7 @@ def pay_stimulus(
 
 
 def _terms(plan: StimulusPlan) -> ProgrammeTerms:
-    """The plan's programme; a figure out of bounds is a domain problem naming the plan's field."""
+    """The plan's programme; a figure out of bounds is a domain problem naming the programme's field."""
     code = _checked("code", _PROGRAMME_CODE, plan.programme_code)
     eligibility = []
     if plan.adults_only:
@@ -127,7 +127,7 @@ def _terms(plan: StimulusPlan) -> ProgrammeTerms:
         missing = "eligible" if plan.include_unassessed else "ineligible"
         eligibility.append(
             _checked(
-                "max_income", _RULE, {"attribute": INCOME, "op": "<", "value": plan.max_income, "if_missing": missing}
+                "eligibility", _RULE, {"attribute": INCOME, "op": "<", "value": plan.max_income, "if_missing": missing}
             )
         )
     return ProgrammeTerms(
@@ -136,8 +136,8 @@ def _terms(plan: StimulusPlan) -> ProgrammeTerms:
         currency=plan.amount.currency,
         source="registry",
         eligibility=tuple(eligibility),
-        entitlement=_checked("amount", _ENTITLEMENT, {"flat": plan.amount.amount}),
-        income_year=_checked("year", _FISCAL_YEAR, plan.year) if plan.max_income is not None else None,
+        entitlement=_checked("flat", _ENTITLEMENT, {"flat": plan.amount.amount}),
+        income_year=_checked("income_year", _FISCAL_YEAR, plan.year) if plan.max_income is not None else None,
     )
 
 

@@ -169,18 +169,18 @@ def test_a_stimulus_out_of_bounds_is_a_problem_naming_the_field(session: Session
     plan = StimulusPlan(year=YEAR, amount=Money(country.profile.currency, 2**53))
     with pytest.raises(Unprocessable) as refused:
         _prepare(session, ports, country, plan)
-    assert refused.value.field == "amount"
+    assert refused.value.field == "flat"
 
 
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
         ({"code": "stimulus 2025"}, "code"),
-        ({"max_income": 2**53}, "max_income"),
-        ({"year": 1800, "max_income": 1}, "year"),
+        ({"max_income": 2**53}, "eligibility"),
+        ({"year": 1800, "max_income": 1}, "income_year"),
     ],
 )
-def test_each_figure_of_a_plan_out_of_bounds_is_refused_naming_it(
+def test_each_figure_of_a_plan_out_of_bounds_is_refused_naming_the_programme_field(
     session: Session, country, changes: dict, field: str
 ) -> None:
     plan = StimulusPlan(**{"year": YEAR, "amount": Money(country.profile.currency, 1000), **changes})
