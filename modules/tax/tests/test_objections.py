@@ -45,7 +45,7 @@ def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Sessi
             country=country,
             actor="t",
         )
-    with pytest.raises(Conflict, match="must be under review"):
+    with pytest.raises(Conflict, match="must be under review") as not_under_review:
         objections.decide(
             session=session,
             objection_id=objection.id,
@@ -55,6 +55,7 @@ def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Sessi
             country=country,
             actor="t",
         )
+    assert not_under_review.value.field == "state"
     assert objections.review(session=session, objection_id=objection.id, actor="t").state == "under_review"
     decided = objections.decide(
         session=session,
@@ -186,33 +187,17 @@ def test_objection_api_and_scopes(
 
 
 def test_the_services_name_the_field_they_refuse(session: Session, country: LoadedCountry) -> None:
-    with pytest.raises(NotFound) as no_assessment:
-        objections.lodge(
-            session=session, assessment_id=2**31 - 1, grounds="wrong", claimed_income=None, country=country, actor="t"
-        )
-    assert no_assessment.value.field == "id"
     assessment = an_assessment(session, country, external_id="OBJ-FIELD")
-    objection = objections.lodge(
-        session=session, assessment_id=assessment.id, grounds="wrong", claimed_income=None, country=country, actor="t"
-    )
-    with pytest.raises(Conflict) as still_open:
+
+    def lodge(assessment_id: int) -> None:
         objections.lodge(
-            session=session,
-            assessment_id=assessment.id,
-            grounds="again",
-            claimed_income=None,
-            country=country,
-            actor="t",
+            session=session, assessment_id=assessment_id, grounds="w", claimed_income=None, country=country, actor="t"
         )
+
+    with pytest.raises(NotFound) as no_assessment:
+        lodge(2**31 - 1)
+    assert no_assessment.value.field == "id"
+    lodge(assessment.id)
+    with pytest.raises(Conflict) as still_open:
+        lodge(assessment.id)
     assert still_open.value.field == "assessment_id"
-    with pytest.raises(Conflict) as not_under_review:
-        objections.decide(
-            session=session,
-            objection_id=objection.id,
-            outcome="disallowed",
-            income=None,
-            note="",
-            country=country,
-            actor="t",
-        )
-    assert not_under_review.value.field == "state"
