@@ -37,9 +37,10 @@ from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import groupcommit, idnumbers, policies, vids
 from .config import IdentitySettings
+from .domain import AuthAttempt, Demographics
 from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, RateGate, VirtualId
 from .notifier import Notifier
-from .schemas import EKYC_ATTRIBUTES, AuthRequest, DemographicClaim
+from .schemas import EKYC_ATTRIBUTES
 from .service import SECTION, name_score, normalise_name, normalised_phone
 
 FACTORS = ("demo", "otp")
@@ -48,8 +49,9 @@ FACTORS = ("demo", "otp")
 class LockedOut(Problem):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            "individual_id: " + _("too many failed attempts; try again later"),
+            _("too many failed attempts; try again later"),
             kind="locked-out",
+            field="individual_id",
             status=429,
             headers={"Retry-After": str(retry_after)},
         )
@@ -58,13 +60,17 @@ class LockedOut(Problem):
 class TooManyOtps(Problem):
     """An OTP request over a rate limit (429, with the seconds until one is admitted in Retry-After)."""
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail, kind="too-many-otps", status=429, headers={"Retry-After": str(retry_after)})
+    def __init__(self, detail: str, retry_after: int, *, field: str | None = None) -> None:
+        super().__init__(
+            detail, kind="too-many-otps", status=429, headers={"Retry-After": str(retry_after)}, field=field
+        )
 
 
 class ConsentRequired(Unprocessable):
     def __init__(self) -> None:
-        super().__init__("consent: " + _("the resident's consent is required (consent: true)"), kind="consent-required")
+        super().__init__(
+            _("the resident's consent is required (consent: true)"), kind="consent-required", field="consent"
+        )
 
 
 @dataclass
@@ -122,7 +128,7 @@ def resolve(
 
 
 def _nobody_holds(individual_id: str) -> NotFound:
-    return NotFound("individual_id: " + _("no person holds '{national_id}'").format(national_id=individual_id))
+    return NotFound(_("no person holds '{national_id}'").format(national_id=individual_id), field="individual_id")
 
 
 def request_otp(
@@ -140,9 +146,9 @@ def request_otp(
     """Send a one-time code to the phone on file; returns the masked number."""
     person, _vid = resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
     if person.status != PersonStatus.ACTIVE:
-        raise Conflict("individual_id: " + _("the ID is {status}, not active").format(status=person.status))
+        raise Conflict(_("the ID is {status}, not active").format(status=person.status), field="individual_id")
     if person.phone is None:
-        raise Conflict("individual_id: " + _("no phone number is registered for this ID; OTP is unavailable"))
+        raise Conflict(_("no phone number is registered for this ID; OTP is unavailable"), field="individual_id")
     throttle = _throttle(session, person.national_id, partner.id)
     if _locked_out(throttle):
         assert throttle is not None and throttle.locked_until is not None
@@ -183,7 +189,7 @@ def request_otp(
 def authenticate(
     *,
     session: Session,
-    request: AuthRequest,
+    attempt: AuthAttempt,
     partner: Partner,
     country: LoadedCountry,
     settings: IdentitySettings,
@@ -191,13 +197,13 @@ def authenticate(
     ekyc: bool = False,
 ) -> AuthResult:
     """Yes/no authentication (or eKYC); the outcome is audited whatever it is."""
-    if not request.consent:
+    if not attempt.consent:
         raise ConsentRequired()
-    factors = [name for name, given in (("demo", request.demographics), ("otp", request.otp)) if given is not None]
+    factors = [name for name, given in (("demo", attempt.demographics), ("otp", attempt.otp)) if given is not None]
     if not factors:
         raise Unprocessable("demographics, otp: " + _("give at least one factor to check"))
     policy = policies.require_policy(session=session, partner=partner, factors=factors, ekyc=ekyc)
-    national_id, vid = _national_id(session, request.individual_id, request.id_type, country)
+    national_id, vid = _national_id(session, attempt.individual_id, attempt.id_type, country)
     # A Core query does not autoflush: flush first, so the row reflects writes still pending in this
     # session (those of an earlier request in the same group commit).
     session.flush()
@@ -205,9 +211,9 @@ def authenticate(
         session.connection().execute(_PERSON_FOR_AUTH, {"national_id": national_id, "partner_id": partner.id}).first()
     )
     if person is None:
-        raise _nobody_holds(request.individual_id)
+        raise _nobody_holds(attempt.individual_id)
     result = AuthResult(
-        transaction_id=request.transaction_id, authenticated=False, factors=factors, national_id=national_id
+        transaction_id=attempt.transaction_id, authenticated=False, factors=factors, national_id=national_id
     )
     # Locks are rare: the row says whether there are any, and only then are they listed.
     locked = locked_factors(session=session, national_id=national_id) if person.locks else []
@@ -222,7 +228,7 @@ def authenticate(
         failed = [
             factor
             for factor in factors
-            if not _factor_matches(session, factor, request, person, partner, settings, secret, country)
+            if not _factor_matches(session, factor, attempt, person, partner, settings, secret, country)
         ]
         if failed:
             result.reason = f"did not match: {', '.join(failed)}"
@@ -248,10 +254,10 @@ def authenticate(
         action="identity.ekyc" if ekyc else "identity.auth",
         subject=f"person:{national_id}",
         detail={
-            "transaction_id": request.transaction_id,
+            "transaction_id": attempt.transaction_id,
             "partner_id": partner.id,
             "factors": factors,
-            "id_type": request.id_type,
+            "id_type": attempt.id_type,
             "result": "success" if result.authenticated else "failure",
             "reason": result.reason,
             "attributes": sorted(result.attributes),
@@ -263,7 +269,7 @@ def authenticate(
 def authenticate_committed(
     *,
     session_factory: sessionmaker[Session],
-    request: AuthRequest,
+    attempt: AuthAttempt,
     partner: Partner,
     country: LoadedCountry,
     settings: IdentitySettings,
@@ -276,7 +282,7 @@ def authenticate_committed(
     def work(session: Session) -> AuthResult:
         return authenticate(
             session=session,
-            request=request,
+            attempt=attempt,
             partner=partner,
             country=country,
             settings=settings,
@@ -310,8 +316,8 @@ def set_lock(*, session: Session, national_id: str, factor: str, locked: bool, a
     """The resident locks or unlocks one authentication factor."""
     if factor not in FACTORS:
         raise Unprocessable(
-            "factor: "
-            + _("'{factor}' is not a factor; allowed: {allowed}").format(factor=factor, allowed=", ".join(FACTORS))
+            _("'{factor}' is not a factor; allowed: {allowed}").format(factor=factor, allowed=", ".join(FACTORS)),
+            field="factor",
         )
     session.execute(delete(AuthLock).where(AuthLock.national_id == national_id, AuthLock.factor == factor))
     if locked:
@@ -375,11 +381,11 @@ def _admit_otp(session: Session, *, national_id: str, partner_id: int, settings:
     )
     if retry is not None:
         raise TooManyOtps(
-            "individual_id: "
-            + _("at most {count} one-time codes may be sent to one ID every {seconds} s; retry in {retry} s").format(
+            _("at most {count} one-time codes may be sent to one ID every {seconds} s; retry in {retry} s").format(
                 count=settings.otp_per_id_max, seconds=settings.otp_per_id_window_seconds, retry=retry
             ),
             retry,
+            field="individual_id",
         )
 
 
@@ -419,7 +425,7 @@ def _seconds_until(moment: datetime, now: datetime | None = None) -> int:
 def _factor_matches(
     session: Session,
     factor: str,
-    request: AuthRequest,
+    attempt: AuthAttempt,
     person: Row[Any],
     partner: Partner,
     settings: IdentitySettings,
@@ -427,21 +433,21 @@ def _factor_matches(
     country: LoadedCountry,
 ) -> bool:
     if factor == "otp":
-        assert request.otp is not None
+        assert attempt.otp is not None
         return verify_otp(
             session=session,
             national_id=person.national_id,
-            transaction_id=request.transaction_id,
+            transaction_id=attempt.transaction_id,
             partner_id=partner.id,
-            code=request.otp,
+            code=attempt.otp,
             secret=secret,
         )
-    assert request.demographics is not None
-    return _demographics_match(request.demographics, person, settings, country)
+    assert attempt.demographics is not None
+    return _demographics_match(attempt.demographics, person, settings, country)
 
 
 def _demographics_match(
-    claim: DemographicClaim, person: Row[Any], settings: IdentitySettings, country: LoadedCountry
+    claim: Demographics, person: Row[Any], settings: IdentitySettings, country: LoadedCountry
 ) -> bool:
     checks = []
     if claim.given_name is not None:

@@ -22,6 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from rich.console import Console
@@ -37,10 +38,10 @@ from ...core.security import issue_partner_key, revoke_partner
 from ...core.yardstick import Comparison, Timed, measure, print_comparisons
 from . import auth, bulk, policies, synth
 from .config import IdentitySettings
+from .domain import AuthAttempt, Demographics
 from .models import AuthThrottle, Enrolment, PartnerPolicy, Person
 from .pipeline import prepared_chunks
 from .rows import numbered_chunks, row_spec
-from .schemas import AuthRequest
 
 # The yardstick's rate on the machines the goals were written for (issue 3).
 REFERENCE_YARDSTICK_RATE = 150_000
@@ -202,16 +203,18 @@ def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolmen
 def _auth_load(factory, country, settings, runtime, rows, issued, total: int, clients: int, console: Console) -> float:
     by_reference = {row[synth.REFERENCE_COLUMN]: row for row in rows}
     sample = issued[: min(len(issued), 20_000)]
-    requests = []
+    attempts = []
     for number in range(total):
         application_id, national_id = sample[number % len(sample)]
         row = by_reference[application_id]
-        requests.append(
-            AuthRequest(
+        attempts.append(
+            AuthAttempt(
                 transaction_id=f"bench-{number:010d}",
                 individual_id=national_id,
                 consent=True,
-                demographics={"given_name": row["given_name"], "date_of_birth": row["date_of_birth"]},
+                demographics=Demographics(
+                    given_name=row["given_name"], date_of_birth=date.fromisoformat(row["date_of_birth"])
+                ),
             )
         )
     with factory.begin() as session:
@@ -224,14 +227,14 @@ def _auth_load(factory, country, settings, runtime, rows, issued, total: int, cl
     failures: list[str] = []
     lock = threading.Lock()
 
-    def client(mine: Sequence[AuthRequest]) -> None:
+    def client(mine: Sequence[AuthAttempt]) -> None:
         local, errors = [], []
-        for request in mine:
+        for attempt in mine:
             begun = time.perf_counter()
             try:
                 result = auth.authenticate_committed(
                     session_factory=factory,
-                    request=request,
+                    attempt=attempt,
                     partner=partner,
                     country=country,
                     settings=settings,
@@ -246,7 +249,7 @@ def _auth_load(factory, country, settings, runtime, rows, issued, total: int, cl
             latencies.extend(local)
             failures.extend(errors)
 
-    threads = [threading.Thread(target=client, args=(requests[i::clients],)) for i in range(clients)]
+    threads = [threading.Thread(target=client, args=(attempts[i::clients],)) for i in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -210,7 +210,7 @@ def authenticate(
 ) -> AuthOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
-        request=body,
+        attempt=body.as_attempt(),
         partner=partner,
         country=country,
         settings=identity_settings,
@@ -236,7 +236,7 @@ def ekyc(
 ) -> EkycOut:
     result = auth.authenticate_committed(
         session_factory=session_factory,
-        request=body,
+        attempt=body.as_attempt(),
         partner=partner,
         country=country,
         settings=identity_settings,

@@ -12,6 +12,7 @@ from ...core.country import LoadedCountry
 from ...core.i18n import _
 from ...core.schemas import Line, Text, deployment_value
 from .applications import Application, NameInScript
+from .domain import AuthAttempt, Demographics
 
 Factor = Literal["demo", "otp"]
 IdType = Literal["nid", "vid"]
@@ -259,6 +260,15 @@ class DemographicClaim(_Strict):
     sex: Literal["F", "M", "X"] | None = None
     phone: Phone | None = None
 
+    def as_demographics(self) -> Demographics:
+        return Demographics(
+            given_name=self.given_name,
+            family_name=self.family_name,
+            date_of_birth=self.date_of_birth,
+            sex=self.sex,
+            phone=self.phone,
+        )
+
 
 def _individual_id_schema(schema: dict[str, Any]) -> None:
     """`individual_id` is a national ID when `id_type` is nid (the default), a VID when it is vid."""
@@ -310,6 +320,16 @@ class AuthRequest(_Identified):
     consent: bool = CONSENT
     demographics: DemographicClaim | None = None
     otp: Otp | None = None
+
+    def as_attempt(self) -> AuthAttempt:
+        return AuthAttempt(
+            transaction_id=self.transaction_id,
+            individual_id=self.individual_id,
+            consent=self.consent,
+            id_type=self.id_type,
+            demographics=None if self.demographics is None else self.demographics.as_demographics(),
+            otp=self.otp,
+        )
 
 
 class AuthOut(BaseModel):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.country import LoadedCountry
@@ -23,11 +24,17 @@ from .config import PaymentsSettings
 from .domain import ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle, CycleState
-from .programmes import Entitlement, Rule
+from .programmes import INCOME, Entitlement, Rule
 from .rails import PaymentRail
-from .schemas import ProgrammeIn
+from .schemas import PROGRAMME_CODE_PATTERN
 
 ADULT_AGE = 18
+
+# The bounds an API programme is held to (schemas.ProgrammeIn), checked with Pydantic's own wording.
+_PROGRAMME_CODE = TypeAdapter(Annotated[str, Field(pattern=PROGRAMME_CODE_PATTERN)])
+_FISCAL_YEAR = TypeAdapter(Annotated[int, Field(ge=1900, le=2200)])
+_RULE = TypeAdapter(Rule)
+_ENTITLEMENT = TypeAdapter(Entitlement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ def prepare_stimulus(
     """The plan's programme and its first cycle, built and approved; running it again returns the same cycle."""
     check_currency(plan.amount.currency, country.profile.currency)
     programme = programme_service.create_programme(
-        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(_programme(plan)), actor=actor
+        session=session, ports=ports, country=country, terms=_terms(plan), actor=actor
     ).record
     cycle = programme_service.create_cycle(
         session=session,
@@ -110,23 +117,32 @@ def pay_stimulus(
         return reconciliations.reconcile(session=session, cycle_id=cycle_id)
 
 
-def _programme(plan: StimulusPlan) -> ProgrammeIn:
-    try:
-        rules = []
-        if plan.adults_only:
-            rules.append(Rule(attribute="age", op=">=", value=ADULT_AGE))
-        if plan.max_income is not None:
-            missing = "eligible" if plan.include_unassessed else "ineligible"
-            rules.append(Rule(attribute="assessed_income", op="<", value=plan.max_income, if_missing=missing))
-        return ProgrammeIn(
-            code=plan.programme_code,
-            name=f"Stimulus payment {plan.year}",
-            currency=plan.amount.currency,
-            source="registry",
-            eligibility=rules,
-            entitlement=Entitlement(flat=plan.amount.amount),
-            income_year=plan.year if plan.max_income is not None else None,
+def _terms(plan: StimulusPlan) -> ProgrammeTerms:
+    """The plan's programme; a figure out of bounds is a domain problem naming the programme's field."""
+    code = _checked("code", _PROGRAMME_CODE, plan.programme_code)
+    eligibility = []
+    if plan.adults_only:
+        eligibility.append(Rule(attribute="age", op=">=", value=ADULT_AGE))
+    if plan.max_income is not None:
+        missing = "eligible" if plan.include_unassessed else "ineligible"
+        eligibility.append(
+            _checked(
+                "eligibility", _RULE, {"attribute": INCOME, "op": "<", "value": plan.max_income, "if_missing": missing}
+            )
         )
-    except ValidationError as error:  # an amount, income or code out of bounds: a domain problem naming it
-        first = error.errors()[0]
-        raise Unprocessable(validation_message(first), field=".".join(str(p) for p in first["loc"])) from None
+    return ProgrammeTerms(
+        code=code,
+        name=f"Stimulus payment {plan.year}",
+        currency=plan.amount.currency,
+        source="registry",
+        eligibility=tuple(eligibility),
+        entitlement=_checked("flat", _ENTITLEMENT, {"flat": plan.amount.amount}),
+        income_year=_checked("income_year", _FISCAL_YEAR, plan.year) if plan.max_income is not None else None,
+    )
+
+
+def _checked(field: str, adapter: TypeAdapter[Any], value: object) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as error:
+        raise Unprocessable(validation_message(error.errors()[0]), field=field) from None

@@ -39,36 +39,36 @@ def lodge(
     assessment = service.get_assessment(session=session, assessment_id=assessment_id)
     if assessment.kind != ReturnKind.INCOME:
         raise Unprocessable(
-            "assessment_id: " + _("objections here are to income-tax assessments; amend a VAT return instead")
+            _("objections here are to income-tax assessments; amend a VAT return instead"), field="assessment_id"
         )
     if assessment.state != AssessmentState.CURRENT:
         raise Conflict(
-            "assessment_id: "
-            + _("assessment {assessment_id} was superseded by {superseded_by}; object to that one").format(
+            _("assessment {assessment_id} was superseded by {superseded_by}; object to that one").format(
                 assessment_id=assessment_id, superseded_by=assessment.superseded_by
             ),
             superseded_by=assessment.superseded_by,
+            field="assessment_id",
         )
     assessed_on = _day(assessment.assessed_at)
     deadline, days = service.rules_for(country).objection_deadline(assessed_on)
     today = today or date.today()
     if today > deadline:
         raise Unprocessable(
-            "assessment_id: "
-            + _(
+            _(
                 "the {days}-day objection window (tax.objections.window_days) for assessment "
                 "{assessment_id} of {assessed_on} closed on {deadline}"
             ).format(days=days, assessment_id=assessment_id, assessed_on=assessed_on, deadline=deadline),
             kind="objection-window-closed",
+            field="assessment_id",
         )
     open_one = session.scalar(
         select(Objection.id).where(Objection.assessment_id == assessment_id, Objection.state.in_(OPEN))
     )
     if open_one is not None:
         raise Conflict(
-            "assessment_id: "
-            + _("objection {objection_id} to this assessment is still open").format(objection_id=open_one),
+            _("objection {objection_id} to this assessment is still open").format(objection_id=open_one),
             objection_id=open_one,
+            field="assessment_id",
         )
     objection = Objection(
         assessment_id=assessment_id,
@@ -86,7 +86,7 @@ def lodge(
 def get(*, session: Session, objection_id: int) -> Objection:
     objection = session.get(Objection, objection_id)
     if objection is None:
-        raise NotFound("id: " + _("no objection {objection_id}").format(objection_id=objection_id))
+        raise NotFound(_("no objection {objection_id}").format(objection_id=objection_id), field="id")
     return objection
 
 
@@ -94,10 +94,10 @@ def review(*, session: Session, objection_id: int, actor: str) -> Objection:
     objection = get(session=session, objection_id=objection_id)
     if objection.state != ObjectionState.LODGED:
         raise Conflict(
-            "state: "
-            + _("objection {objection_id} is {state}; only a lodged one goes under review").format(
+            _("objection {objection_id} is {state}; only a lodged one goes under review").format(
                 objection_id=objection_id, state=objection.state
-            )
+            ),
+            field="state",
         )
     objection.state = ObjectionState.UNDER_REVIEW
     session.flush()
@@ -118,34 +118,34 @@ def decide(
     objection = get(session=session, objection_id=objection_id)
     if objection.state != ObjectionState.UNDER_REVIEW:
         raise Conflict(
-            "state: "
-            + _("objection {objection_id} is {state}; it must be under review to decide").format(
+            _("objection {objection_id} is {state}; it must be under review to decide").format(
                 objection_id=objection_id, state=objection.state
-            )
+            ),
+            field="state",
         )
     decision = ObjectionState(outcome)
     if decision not in DECISIONS:
         raise Unprocessable(
-            "outcome: " + _("'{outcome}'; allowed: {allowed}").format(outcome=outcome, allowed=", ".join(DECISIONS))
+            _("'{outcome}'; allowed: {allowed}").format(outcome=outcome, allowed=", ".join(DECISIONS)), field="outcome"
         )
     assessment = session.get(Assessment, objection.assessment_id)
     assert assessment is not None
     if decision == ObjectionState.DISALLOWED:
         if income is not None:
-            raise Unprocessable("income: " + _("a disallowed objection keeps the assessment; give no income"))
+            raise Unprocessable(_("a disallowed objection keeps the assessment; give no income"), field="income")
     else:
         if decision == ObjectionState.ALLOWED:
             income = objection.claimed_income if income is None else income
             if income is None or income != objection.claimed_income:
                 raise Unprocessable(
-                    "income: "
-                    + _(
+                    _(
                         "allowed in full means the income the taxpayer claimed; "
                         "use partially_allowed for another figure"
-                    )
+                    ),
+                    field="income",
                 )
         elif income is None:
-            raise Unprocessable("income: " + _("a partially allowed objection needs the income decided"))
+            raise Unprocessable(_("a partially allowed objection needs the income decided"), field="income")
         if assessment.state != AssessmentState.CURRENT:
             raise Conflict(
                 _("assessment {assessment_id} was superseded since the objection; decide on the new one").format(

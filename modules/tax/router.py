@@ -78,7 +78,9 @@ def file_return(
     country: CountryDep,
     partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
-    assessment = service.file_return(session=session, request=body, country=country, actor=partner.name)
+    assessment = service.file_return(
+        session=session, filed=body.as_income_return(), country=country, actor=partner.name
+    )
     session.commit()
     return AssessmentOut.model_validate(assessment)
 
@@ -112,7 +114,9 @@ def file_vat_return(
     country: CountryDep,
     partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
-    assessment = service.file_vat_return(session=session, request=body, country=country, actor=partner.name)
+    assessment = service.file_vat_return(
+        session=session, filed=body.as_vat_return(), country=country, actor=partner.name
+    )
     session.commit()
     return AssessmentOut.model_validate(assessment)
 
@@ -157,7 +161,13 @@ def amend_vat_return(
     partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
     assessment = service.amend_return(
-        session=session, tin=tin, kind=ReturnKind.VAT, period=period, vat=body, country=country, actor=partner.name
+        session=session,
+        tin=tin,
+        kind=ReturnKind.VAT,
+        period=period,
+        vat=body.as_declaration(),
+        country=country,
+        actor=partner.name,
     )
     session.commit()
     return AssessmentOut.model_validate(assessment)

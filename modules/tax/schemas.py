@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, Text, UtcDatetime, deployment_value
+from . import vat
 from .parties import NewTaxpayer, identifier_problem
+from .returns import IncomeReturn, VatDeclaration, VatReturn
 
 MAX_MINOR_UNITS = 10**18  # fits a signed 64-bit column with room to add
 MinorUnits = Annotated[int, Field(ge=0, le=MAX_MINOR_UNITS), WHOLE_NUMBER]
@@ -136,6 +138,9 @@ class ReturnRequest(BaseModel):
     income: Integer = Field(ge=0, le=MAX_MINOR_UNITS, description="Taxable income in minor units (cents, fils, yen)")
     currency: Currency
 
+    def as_income_return(self) -> IncomeReturn:
+        return IncomeReturn(tin=self.tin, year=self.year, income=self.income, currency=self.currency)
+
 
 class AssessmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -181,6 +186,9 @@ class VatLine(BaseModel):
     )
     amount: Integer = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, VAT excluded")
 
+    def as_line(self) -> vat.Line:
+        return vat.Line(category=self.category, amount=self.amount)
+
 
 class VatLines(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -189,10 +197,20 @@ class VatLines(BaseModel):
     sales: list[VatLine] = Field(default_factory=list, max_length=1000)
     purchases: list[VatLine] = Field(default_factory=list, max_length=1000)
 
+    def as_declaration(self) -> VatDeclaration:
+        return VatDeclaration(
+            currency=self.currency,
+            sales=tuple(line.as_line() for line in self.sales),
+            purchases=tuple(line.as_line() for line in self.purchases),
+        )
+
 
 class VatReturnRequest(VatLines):
     tin: Tin
     period: VatPeriod
+
+    def as_vat_return(self) -> VatReturn:
+        return VatReturn(tin=self.tin, period=self.period, declaration=self.as_declaration())
 
 
 class IncomeAmendment(BaseModel):

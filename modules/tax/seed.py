@@ -13,7 +13,7 @@ from ...core.money import Money
 from ...core.registry import SeedContext
 from . import service
 from .parties import NewTaxpayer
-from .schemas import ReturnRequest
+from .returns import IncomeReturn
 
 # Income of each demo taxpayer as a multiple of the second threshold of the scale in
 # force (or of 100,000 major units for a flat scale), so every country sees several bands.
@@ -51,7 +51,7 @@ def seed(context: SeedContext) -> list[str]:
         try:
             assessment = service.file_return(
                 session=context.session,
-                request=ReturnRequest(tin=taxpayer.tin, year=year, income=income, currency=currency),
+                filed=IncomeReturn(tin=taxpayer.tin, year=year, income=income, currency=currency),
                 country=country,
                 actor="seed",
             )

@@ -29,8 +29,8 @@ from .models import (
     TaxReturn,
 )
 from .parties import NewTaxpayer
+from .returns import IncomeReturn, VatDeclaration, VatReturn
 from .rules import SECTION, TaxRules
-from .schemas import ReturnRequest, VatLines, VatReturnRequest
 from .vat import Line
 
 SECTOR = "tax"
@@ -108,7 +108,7 @@ def get_taxpayer(*, session: Session, tin: str, country: LoadedCountry) -> Taxpa
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise NotFound("tin: " + _("no taxpayer holds '{tin}'").format(tin=tin))
+        raise NotFound(_("no taxpayer holds '{tin}'").format(tin=tin), field="tin")
     return taxpayer
 
 
@@ -122,7 +122,7 @@ def set_status(*, session: Session, tin: str, status: str, country: LoadedCountr
     current = TaxpayerStatus(taxpayer.status)
     wanted = TaxpayerStatus(status)
     if wanted not in TRANSITIONS[current]:
-        raise Conflict("status: " + _transition_refused(tin, current), status_now=current.value)
+        raise Conflict(_transition_refused(tin, current), status_now=current.value, field="status")
     taxpayer.status = wanted
     taxpayer.status_changed_at = datetime.now(UTC)
     session.flush()
@@ -140,22 +140,22 @@ def set_status(*, session: Session, tin: str, status: str, country: LoadedCountr
 
 
 def file_return(
-    *, session: Session, request: ReturnRequest, country: LoadedCountry, actor: str, today: date | None = None
+    *, session: Session, filed: IncomeReturn, country: LoadedCountry, actor: str, today: date | None = None
 ) -> Assessment:
     """Store an income-tax return and assess it; a second return for the same TIN and year is a Conflict."""
     rules = rules_for(country)
-    _check_currency(request.currency, rules)
-    _active_taxpayer(session, request.tin, country)
-    period = rules.income_period(request.year)
-    _refuse_second_return(session, request.tin, ReturnKind.INCOME, period.label)
-    rules.income.calculate(income=request.income, year=request.year)  # refuse a year without law before writing
+    _check_currency(filed.currency, rules)
+    _active_taxpayer(session, filed.tin, country)
+    period = rules.income_period(filed.year)
+    _refuse_second_return(session, filed.tin, ReturnKind.INCOME, period.label)
+    rules.income.calculate(income=filed.income, year=filed.year)  # refuse a year without law before writing
     tax_return = TaxReturn(
-        tin=request.tin,
-        year=request.year,
+        tin=filed.tin,
+        year=filed.year,
         kind=ReturnKind.INCOME,
         period=period.label,
         version=1,
-        income=request.income,
+        income=filed.income,
         currency=rules.currency,
         filed_on=today or date.today(),
         filed_by=actor,
@@ -165,24 +165,25 @@ def file_return(
 
 
 def file_vat_return(
-    *, session: Session, request: VatReturnRequest, country: LoadedCountry, actor: str, today: date | None = None
+    *, session: Session, filed: VatReturn, country: LoadedCountry, actor: str, today: date | None = None
 ) -> Assessment:
     """Store a VAT return for a period and assess it (refused where no VAT law is configured)."""
     rules = rules_for(country)
     rules.vat_law()  # VatNotConfigured before anything else
-    _check_currency(request.currency, rules)
-    _active_taxpayer(session, request.tin, country)
-    period = rules.vat_period(request.period)
-    _refuse_second_return(session, request.tin, ReturnKind.VAT, period.label)
-    _vat_lines(request, rules, period.label)  # refuse a period without rates before writing
+    declared = filed.declaration
+    _check_currency(declared.currency, rules)
+    _active_taxpayer(session, filed.tin, country)
+    period = rules.vat_period(filed.period)
+    _refuse_second_return(session, filed.tin, ReturnKind.VAT, period.label)
+    _check_categories(declared, rules, period.label)  # refuse a period without rates before writing
     tax_return = TaxReturn(
-        tin=request.tin,
+        tin=filed.tin,
         year=period.year,
         kind=ReturnKind.VAT,
         period=period.label,
         version=1,
-        income=sum(line.amount for line in request.sales),
-        lines=_lines_json(request),
+        income=declared.turnover,
+        lines=declared.as_json(),
         currency=rules.currency,
         filed_on=today or date.today(),
         filed_by=actor,
@@ -198,7 +199,7 @@ def amend_return(
     kind: str,
     period: str,
     income: int | None = None,
-    vat: VatLines | None = None,
+    vat: VatDeclaration | None = None,
     country: LoadedCountry,
     actor: str,
     today: date | None = None,
@@ -208,7 +209,7 @@ def amend_return(
     _active_taxpayer(session, tin, country)
     latest = latest_return(session=session, tin=tin, kind=kind, period=period)
     if latest is None:
-        raise NotFound("period: " + _nothing_to_amend(tin, kind, period))
+        raise NotFound(_nothing_to_amend(tin, kind, period), field="period")
     amended = TaxReturn(
         tin=tin,
         year=latest.year,
@@ -226,9 +227,9 @@ def amend_return(
     else:
         assert vat is not None
         _check_currency(vat.currency, rules)
-        _vat_lines(vat, rules, latest.period)
-        amended.income = sum(line.amount for line in vat.sales)
-        amended.lines = _lines_json(vat)
+        _check_categories(vat, rules, latest.period)
+        amended.income = vat.turnover
+        amended.lines = vat.as_json()
     _insert_return(session, amended)
     return assess(session=session, tax_return=amended, rules=rules, actor=actor, today=today)
 
@@ -323,7 +324,7 @@ def assess(
 def get_assessment(*, session: Session, assessment_id: int) -> Assessment:
     assessment = session.get(Assessment, assessment_id)
     if assessment is None:
-        raise NotFound("id: " + _("no assessment {assessment_id}").format(assessment_id=assessment_id))
+        raise NotFound(_("no assessment {assessment_id}").format(assessment_id=assessment_id), field="id")
     return assessment
 
 
@@ -350,10 +351,10 @@ def _entry(assessment: Assessment, kind: EntryKind, amount: int, day: date) -> A
 def _check_currency(currency: str, rules: TaxRules) -> None:
     if currency != rules.currency:
         raise Unprocessable(
-            "currency: "
-            + _("returns here are filed in {expected}, not '{currency}'").format(
+            _("returns here are filed in {expected}, not '{currency}'").format(
                 expected=rules.currency, currency=currency
-            )
+            ),
+            field="currency",
         )
 
 
@@ -361,13 +362,13 @@ def _active_taxpayer(session: Session, tin: str, country: LoadedCountry) -> Taxp
     tins.validate(tin, length=tax_country(country).tin_length)
     taxpayer = session.scalar(select(Taxpayer).where(Taxpayer.tin == tin))
     if taxpayer is None:
-        raise NotFound("tin: " + _("no taxpayer holds '{tin}'; register the taxpayer first").format(tin=tin))
+        raise NotFound(_("no taxpayer holds '{tin}'; register the taxpayer first").format(tin=tin), field="tin")
     if taxpayer.status != TaxpayerStatus.ACTIVE:
         raise Conflict(
-            "tin: "
-            + _("taxpayer {tin} is {status}; only an active taxpayer files returns").format(
+            _("taxpayer {tin} is {status}; only an active taxpayer files returns").format(
                 tin=tin, status=taxpayer.status
             ),
+            field="tin",
             status_now=taxpayer.status,
         )
     return taxpayer
@@ -390,19 +391,12 @@ def _insert_return(session: Session, tax_return: TaxReturn) -> None:
         raise _already_filed(session, existing) from None
 
 
-def _vat_lines(request: VatLines, rules: TaxRules, period_label: str) -> None:
+def _check_categories(declared: VatDeclaration, rules: TaxRules, period_label: str) -> None:
     start = rules.vat_period(period_label).start
     vat = rules.vat_law()
     vat.standard_rate(start)
-    for line in [*request.sales, *request.purchases]:
+    for line in [*declared.sales, *declared.purchases]:
         vat.rate_for(line.category, start)
-
-
-def _lines_json(request: VatLines) -> dict[str, Any]:
-    return {
-        "sales": [{"category": line.category, "amount": line.amount} for line in request.sales],
-        "purchases": [{"category": line.category, "amount": line.amount} for line in request.purchases],
-    }
 
 
 def _reference(*, session: Session, party: NewTaxpayer, ports: Ports) -> str:
@@ -411,12 +405,12 @@ def _reference(*, session: Session, party: NewTaxpayer, ports: Ports) -> str:
     tokens = ports.get(SectorTokens)
     if tokens is None:
         raise Unprocessable(
-            "national_id: "
-            + _(
+            _(
                 "this deployment has no identity registry to check it against; "
                 "register with external_id (the person's number in the existing national register) instead"
             ),
             kind="identity-not-installed",
+            field="national_id",
         )
     return f"token:{tokens.token_for(session=session, national_id=party.national_id, sector=SECTOR)}"
 

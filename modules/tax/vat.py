@@ -26,8 +26,9 @@ WHEN = N_("start of that VAT period")
 class VatNotConfigured(Unprocessable):
     def __init__(self) -> None:
         super().__init__(
-            "kind: " + _("this deployment has no VAT law (no tax.vat in country.yml); VAT returns cannot be filed"),
+            _("this deployment has no VAT law (no tax.vat in country.yml); VAT returns cannot be filed"),
             kind="vat-not-configured",
+            field="kind",
         )
 
 

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,13 +11,16 @@ from ....conftest import TEST_SECRET
 from ....core.audit import events_for, verify_chain
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
+from ....core.errors import Unprocessable
 from ....core.models import Partner
-from ..auth import authenticate_committed
+from ..auth import ConsentRequired, authenticate, authenticate_committed
 from ..config import IdentitySettings, identity_settings
+from ..domain import AuthAttempt, Demographics
 from ..schemas import AuthRequest
 from .conftest import PHONE, Relying
 
 AUTH = "identity:auth"
+AMINA = Demographics(given_name="Amina", family_name="Wanjiru", date_of_birth=date(1985, 4, 12))
 
 
 def auth_body(national_id: str, transaction: str = "txn-00000001", **changes: object) -> dict:
@@ -190,7 +194,7 @@ def test_concurrent_authentications_are_each_audited_in_one_intact_chain(
     def authenticate(transaction: str) -> bool:
         result = authenticate_committed(
             session_factory=factory,
-            request=AuthRequest.model_validate(auth_body(national_id, transaction)),
+            attempt=AuthAttempt(transaction, national_id, consent=True, demographics=AMINA),
             partner=partner,
             country=country,
             settings=IdentitySettings(),
@@ -203,3 +207,44 @@ def test_concurrent_authentications_are_each_audited_in_one_intact_chain(
     events = events_for(session=session, subject=f"person:{national_id}", limit=100)
     assert sorted(e.detail["transaction_id"] for e in events if e.action == "identity.auth") == transactions
     assert verify_chain(session=session).intact
+
+
+def _authenticate_directly(session: Session, country: LoadedCountry, bank: Relying, attempt: AuthAttempt):
+    return authenticate(
+        session=session,
+        attempt=attempt,
+        partner=session.get(Partner, bank.id),
+        country=country,
+        settings=IdentitySettings(),
+        secret=TEST_SECRET,
+    )
+
+
+def test_the_service_authenticates_a_domain_value_without_http(
+    session: Session, country: LoadedCountry, enrolled, bank: Relying
+) -> None:
+    national_id = enrolled()
+    matching = AuthAttempt("txn-direct-1", national_id, consent=True, demographics=AMINA)
+    assert _authenticate_directly(session, country, bank, matching).authenticated
+    born_later = Demographics(given_name="Amina", date_of_birth=date(1985, 4, 13))
+    mismatching = AuthAttempt("txn-direct-2", national_id, consent=True, demographics=born_later)
+    refused = _authenticate_directly(session, country, bank, mismatching)
+    assert not refused.authenticated and refused.reason == "did not match: demo"
+
+
+def test_the_service_names_the_field_it_refuses(
+    session: Session, country: LoadedCountry, enrolled, bank: Relying
+) -> None:
+    national_id = enrolled()
+    with pytest.raises(ConsentRequired) as no_consent:
+        _authenticate_directly(session, country, bank, AuthAttempt("txn-direct-3", national_id, consent=False))
+    assert no_consent.value.field == "consent"
+    with pytest.raises(Unprocessable) as no_factor:
+        _authenticate_directly(session, country, bank, AuthAttempt("txn-direct-4", national_id, consent=True))
+    assert no_factor.value.detail.startswith("demographics, otp: ")
+
+
+def test_the_api_body_becomes_the_same_domain_value() -> None:
+    body = AuthRequest.model_validate(auth_body("1234567890", otp="123456"))
+    expected = AuthAttempt("txn-00000001", "1234567890", consent=True, demographics=AMINA, otp="123456")
+    assert body.as_attempt() == expected

@@ -15,10 +15,12 @@ from ....core.errors import Unprocessable
 from ....core.models import utcnow
 from ....core.money import Money
 from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
-from .. import reconciliations
+from .. import programme_service, reconciliations
 from ..config import PaymentsSettings
+from ..domain import ProgrammeTerms
 from ..models import AccountLink, Instruction
 from ..rails import SimulatedBank
+from ..schemas import ProgrammeIn
 from ..stimulus import StimulusPlan, pay_stimulus, prepare_stimulus
 from .factories import assert_paid_exactly_once
 
@@ -168,3 +170,47 @@ def test_a_stimulus_out_of_bounds_is_a_problem_naming_the_field(session: Session
     with pytest.raises(Unprocessable) as refused:
         _prepare(session, ports, country, plan)
     assert refused.value.field == "flat"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"code": "stimulus 2025"}, "code"),
+        ({"max_income": 2**53}, "eligibility"),
+        ({"year": 1800, "max_income": 1}, "income_year"),
+    ],
+)
+def test_each_figure_of_a_plan_out_of_bounds_is_refused_naming_the_programme_field(
+    session: Session, country, changes: dict, field: str
+) -> None:
+    plan = StimulusPlan(**{"year": YEAR, "amount": Money(country.profile.currency, 1000), **changes})
+    ports = FakePorts({ResidentRegistry: FakeRegistry([]), AssessedIncome: FakeIncome({})})
+    with pytest.raises(Unprocessable) as refused:
+        _prepare(session, ports, country, plan)
+    assert refused.value.field == field
+
+
+def test_a_stimulus_registers_the_programme_the_api_would_register_for_it(session: Session, country) -> None:
+    """The same terms, so the same request hash: posting the programme afterwards is a replay, not a conflict."""
+    currency = country.profile.currency
+    ports = FakePorts({ResidentRegistry: FakeRegistry([]), AssessedIncome: FakeIncome({}), SectorTokens: FakeTokens()})
+    plan = StimulusPlan(year=YEAR, amount=Money(currency, 10_000), max_income=THRESHOLD, adults_only=True)
+    _prepare(session, ports, country, plan)
+    body = ProgrammeIn.model_validate(
+        {
+            "code": f"STIMULUS-{YEAR}",
+            "name": f"Stimulus payment {YEAR}",
+            "currency": currency,
+            "source": "registry",
+            "eligibility": [
+                {"attribute": "age", "op": ">=", "value": 18},
+                {"attribute": "assessed_income", "op": "<", "value": THRESHOLD, "if_missing": "ineligible"},
+            ],
+            "entitlement": {"flat": 10_000},
+            "income_year": YEAR,
+        }
+    )
+    replayed = programme_service.create_programme(
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor="test"
+    )
+    assert not replayed.created

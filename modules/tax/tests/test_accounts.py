@@ -13,7 +13,7 @@ from ....core.money import Money, to_minor
 from ....core.ports import Disbursements, PaymentOutcome, SectorTokens
 from .. import accounts, service
 from ..parties import NewTaxpayer
-from ..schemas import ReturnRequest
+from ..returns import IncomeReturn
 from .helpers import a_taxpayer, a_year, minor, with_tax
 
 
@@ -49,8 +49,8 @@ NO_PORTS = FakePorts()
 
 def assessed(session: Session, country: LoadedCountry, tin: str, year: int, today: date):
     income = service.income_tax_law(country=country).scale_in_force(year)[-1].threshold * 2
-    request = ReturnRequest(tin=tin, year=year, income=income, currency=country.profile.currency)
-    return service.file_return(session=session, request=request, country=country, actor="t", today=today)
+    filed = IncomeReturn(tin=tin, year=year, income=income, currency=country.profile.currency)
+    return service.file_return(session=session, filed=filed, country=country, actor="t", today=today)
 
 
 def test_a_payment_without_the_payments_module_is_a_receipt(session: Session, country: LoadedCountry) -> None:

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
-from ....core.errors import Conflict, Unprocessable
+from ....core.errors import Conflict, NotFound, Unprocessable
 from .. import objections, service
+from ..returns import IncomeReturn
 from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
-from ..schemas import ReturnRequest
 from .helpers import a_taxpayer, a_year, with_tax
 
 
@@ -21,8 +21,8 @@ def an_assessment(session: Session, country: LoadedCountry, external_id: str = "
     year = a_year(country)
     tin = a_taxpayer(session, country, external_id=external_id).tin
     income = service.income_tax_law(country=country).scale_in_force(year)[-1].threshold * 2
-    request = ReturnRequest(tin=tin, year=year, income=income, currency=country.profile.currency)
-    return service.file_return(session=session, request=request, country=country, actor="t")
+    filed = IncomeReturn(tin=tin, year=year, income=income, currency=country.profile.currency)
+    return service.file_return(session=session, filed=filed, country=country, actor="t")
 
 
 def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Session, country: LoadedCountry) -> None:
@@ -45,7 +45,7 @@ def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Sessi
             country=country,
             actor="t",
         )
-    with pytest.raises(Conflict, match="must be under review"):
+    with pytest.raises(Conflict, match="must be under review") as not_under_review:
         objections.decide(
             session=session,
             objection_id=objection.id,
@@ -55,6 +55,7 @@ def test_an_allowed_objection_re_assesses_with_the_claimed_income(session: Sessi
             country=country,
             actor="t",
         )
+    assert not_under_review.value.field == "state"
     assert objections.review(session=session, objection_id=objection.id, actor="t").state == "under_review"
     decided = objections.decide(
         session=session,
@@ -183,3 +184,20 @@ def test_objection_api_and_scopes(
     new = client.get(f"/tax/assessments/{decided.json()['new_assessment_id']}", headers=filer).json()
     assert new["tax_due"] == 0
     assert client.get("/tax/objections/999999", headers=filer).status_code == 404
+
+
+def test_the_services_name_the_field_they_refuse(session: Session, country: LoadedCountry) -> None:
+    assessment = an_assessment(session, country, external_id="OBJ-FIELD")
+
+    def lodge(assessment_id: int) -> None:
+        objections.lodge(
+            session=session, assessment_id=assessment_id, grounds="w", claimed_income=None, country=country, actor="t"
+        )
+
+    with pytest.raises(NotFound) as no_assessment:
+        lodge(2**31 - 1)
+    assert no_assessment.value.field == "id"
+    lodge(assessment.id)
+    with pytest.raises(Conflict) as still_open:
+        lodge(assessment.id)
+    assert still_open.value.field == "assessment_id"
