@@ -28,10 +28,11 @@ def test_an_optional_formatted_string_becomes_a_type_list_and_keeps_its_keywords
 def formatted_strings_under_any_of(node: Any) -> list[dict[str, Any]]:
     found = []
     if isinstance(node, dict):
-        for branch in node.get("anyOf", []):
-            if isinstance(branch, dict) and branch.get("type") == "string" and "format" in branch:
-                if {"type": "null"} in node["anyOf"]:
-                    found.append(node)
+        branches = node.get("anyOf", [])
+        if {"type": "null"} in branches and any(
+            isinstance(branch, dict) and branch.get("type") == "string" and "format" in branch for branch in branches
+        ):
+            found.append(node)
         for value in node.values():
             found += formatted_strings_under_any_of(value)
     elif isinstance(node, list):
