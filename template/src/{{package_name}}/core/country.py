@@ -53,10 +53,13 @@ class CountryProfile(BaseModel):
     )
     currency_minor_units: int | None = Field(
         default=None,
-        ge=0,
-        le=4,
         description="ISO 4217 exponent of the currency, stated so a reader sees it (checked)",
-        json_schema_extra={"x-hint": "the ISO 4217 exponent of the currency: JPY 0, KES 2, JOD 3"},
+        # At start-up _consistent compares it with the currency's; Jinja checks the range first.
+        json_schema_extra={
+            "minimum": 0,
+            "maximum": 4,
+            "x-hint": "the ISO 4217 exponent of the currency: JPY 0, KES 2, JOD 3",
+        },
     )
     languages: list[
         Annotated[
