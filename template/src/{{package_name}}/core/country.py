@@ -204,9 +204,24 @@ class CountryProfile(BaseModel):
 
     @model_validator(mode="after")
     def _sections_are_mappings(self) -> CountryProfile:
-        for key, value in (self.model_extra or {}).items():
-            if not isinstance(value, dict):
-                raise ValueError(f"unknown key {key!r}; extra keys must be module sections (mappings)")
+        unknown = [(key, value) for key, value in (self.model_extra or {}).items() if not isinstance(value, dict)]
+        if unknown:
+            # Named at the key, as generation names it (tests/test_profile_rules.py).
+            raise ValidationError.from_exception_data(
+                "CountryProfile",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "country_profile",
+                            "unknown key {key!r}; extra keys must be module sections (mappings)",
+                            {"key": key},
+                        ),
+                        loc=(key,),
+                        input=value,
+                    )
+                    for key, value in unknown
+                ],
+            )
         return self
 
     @property
