@@ -213,8 +213,8 @@ class CountryProfile(BaseModel):
                     InitErrorDetails(
                         type=PydanticCustomError(
                             "country_profile",
-                            "unknown key {key!r}; extra keys must be module sections (mappings)",
-                            {"key": key},
+                            "{message}",
+                            {"message": f"unknown key {key!r}; extra keys must be module sections (mappings)"},
                         ),
                         loc=(key,),
                         input=value,
