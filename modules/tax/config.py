@@ -442,6 +442,7 @@ def _duplicate_dates(
 def _also_none(schema: dict[str, Any]) -> None:
     """`income_tax: none` is read by TaxCountry._income_tax_none; the schema says so too."""
     schema["anyOf"].append({"const": "none"})
+    schema["x-hint"] = "a mapping with scale and rounding, or none for a country that levies no income tax"
 
 
 def _or_a_month_day(schema: dict[str, Any]) -> None:
