@@ -19,7 +19,7 @@ import yaml
 
 from .catalogue import REPO
 from .scripts import load_script
-from .test_countries import DELETE, _set
+from .test_countries import DELETE, _set, template_copy
 
 KENYA = yaml.safe_load((REPO / "countries" / "KE.yml").read_text(encoding="utf-8"))
 
@@ -145,3 +145,17 @@ def test_the_stored_schemas_are_those_of_the_models(python: Path, modules: Path 
         check=False,
     )
     assert checked.returncode == 0, checked.stderr + "\nrun scripts/profile-schemas with a stack's python"
+
+
+def test_a_schema_the_models_no_longer_give_is_reported_stale(python: Path, tmp_path: Path) -> None:
+    template = template_copy(tmp_path / "template")
+    (template / "modules" / "tax" / "copier" / "profile.schema.json").write_text("{}\n", encoding="utf-8")
+    checked = subprocess.run(
+        [str(python), str(template / "scripts" / "profile-schemas"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert checked.returncode == 1
+    assert "stale: modules/tax/copier/profile.schema.json; run scripts/profile-schemas" in checked.stderr
