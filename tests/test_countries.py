@@ -226,7 +226,11 @@ GENERATION_MISTAKES = [
     ("tax.tin_length", 50, 'tax.tin_length: "50" is not allowed'),
     ("tax.filing_deadline", {"months_after_year_end": 6, "month_day": "06-30"}, "tax.filing_deadline: give"),
     ("tax.income_tax.scale.0.since", "2021", 'tax.income_tax.scale[0].since: "2021" is not a quoted date'),
-    ("tax.income_tax.scale.0.brackets.0.from", "100", 'tax.income_tax.scale[0].brackets[0].from: "100" is not zero: the first bracket'),
+    (
+        "tax.income_tax.scale.0.brackets.0.from",
+        "100",
+        'tax.income_tax.scale[0].brackets[0].from: "100" is not zero: the first bracket',
+    ),
     (
         "tax.income_tax.scale.1.brackets.2.from",
         "200000",
@@ -253,7 +257,11 @@ GENERATION_MISTAKES = [
     ("tax.vat.rate.0.rate", "16", 'tax.vat.rate[0].rate: "16" is not a quoted decimal fraction'),
     ("tax.vat.period", "week", 'tax.vat.period: "week" is not allowed'),
     ("tax.vat.filing_deadline_days", -1, 'tax.vat.filing_deadline_days: "-1" is not allowed'),
-    ("tax.penalties.late_filing.0.rate", "5", 'tax.penalties.late_filing[0].rate: "5" is not a quoted decimal fraction'),
+    (
+        "tax.penalties.late_filing.0.rate",
+        "5",
+        'tax.penalties.late_filing[0].rate: "5" is not a quoted decimal fraction',
+    ),
     ("tax.penalties.interest.0.monthly_rate", 0.01, 'tax.penalties.interest[0].monthly_rate: "0.01" is not a quoted'),
     (
         "tax.penalties.interest.0.weekly_rate",
