@@ -41,8 +41,21 @@ class IdentitySettings(BaseSettings):
 class IdentityCountry(BaseModel):
     """`identity:` in country.yml."""
 
-    id_name: str = Field(default="National ID number", min_length=1)
-    id_length: int = Field(default=10, ge=8, le=20, description="digits including the Verhoeff check digit")
+    id_name: str = Field(
+        default="National ID number",
+        min_length=1,
+        json_schema_extra={
+            "pattern": r"\S",
+            "x-hint": 'the name of the national ID number, e.g. "National Identification Number"',
+        },
+    )
+    id_length: int = Field(
+        default=10,
+        ge=8,
+        le=20,
+        description="digits including the Verhoeff check digit",
+        json_schema_extra={"x-hint": "the number of digits, check digit included"},
+    )
     name_scripts: list[str] = Field(
         default_factory=list,
         description="ISO 15924 codes of scripts a name may also be written in (e.g. Arab, Jpan); empty: any",

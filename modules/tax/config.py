@@ -25,6 +25,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_serializer,
     model_serializer,
     model_validator,
@@ -109,9 +110,47 @@ def _fiscal_month_day(value: Any, info: ValidationInfo) -> str:
     return text
 
 
-Threshold = Annotated[ExactDecimal, AfterValidator(_non_negative)]
-Rate = Annotated[ExactDecimal, AfterValidator(_fraction)]
-Quantum = Annotated[ExactDecimal, AfterValidator(_positive)]
+# What generation checks (scripts/profile-schemas, jinja/jsonschema.jinja): quoted decimal text,
+# as every profile writes it; the range is part of the pattern, Jinja having no decimals.
+Threshold = Annotated[
+    ExactDecimal,
+    AfterValidator(_non_negative),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]+(\\.[0-9]+)?$",
+            "x-hint": 'a quoted non-negative decimal number such as "288000"',
+        }
+    ),
+]
+Rate = Annotated[
+    ExactDecimal,
+    AfterValidator(_fraction),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(0+(\\.[0-9]+)?|0*1(\\.0+)?)$",
+            "x-hint": 'a quoted decimal fraction from "0" to "1" (25% is "0.25")',
+        }
+    ),
+]
+Quantum = Annotated[
+    ExactDecimal,
+    AfterValidator(_positive),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?$",
+            "x-hint": 'a quoted amount above zero such as "1" or "0.01"',
+        }
+    ),
+]
+# A month-day at generation: month 13 is the Ethiopian Pagume; whether the day exists in the
+# calendar is checked at start-up.
+MONTH_DAY_SCHEMA = {
+    "pattern": "^(0[1-9]|1[0-3])-(0[1-9]|[12][0-9]|3[01])$",
+    "x-hint": 'a quoted month-day MM-DD such as "07-01"',
+}
 
 
 class _Strict(BaseModel):
@@ -127,7 +166,17 @@ class Bracket(_Strict):
 
 class DatedScale(_Strict):
     since: date
-    brackets: list[Bracket] = Field(min_length=1)
+    brackets: list[Bracket] = Field(
+        min_length=1,
+        # The rules of _thresholds_increase, for the generation-time check.
+        json_schema_extra={
+            "x-first": {
+                "properties": {"from": {"pattern": "^0+(\\.0+)?$", "x-hint": 'zero: the first bracket starts from "0"'}}
+            },
+            "x-increasing": "from",
+            "x-hint": 'a non-empty list of {from: "0", rate: "0.1"}',
+        },
+    )
 
     @model_validator(mode="after")
     def _thresholds_increase(self) -> DatedScale:
@@ -239,8 +288,12 @@ class Vat(_Strict):
 class FilingDeadline(_Strict):
     """When a fiscal year's income-tax return (and its tax) is due."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["months_after_year_end"]}, {"required": ["month_day"]}]}
+    )
+
     months_after_year_end: int | None = Field(default=None, ge=0, le=24)
-    month_day: Annotated[str, BeforeValidator(_month_day)] | None = Field(
+    month_day: Annotated[str, BeforeValidator(_month_day), Field(json_schema_extra=MONTH_DAY_SCHEMA)] | None = Field(
         default=None, description="MM-DD: the first such day after the fiscal year ends"
     )
 
@@ -279,6 +332,8 @@ INTEREST_UNITS = {"monthly_rate": "month", "weekly_rate": "week", "annual_rate":
 class DatedMonthlyRate(_Strict):
     """One dated interest rule; give exactly one of monthly_rate, weekly_rate or annual_rate."""
 
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": [name]} for name in INTEREST_UNITS]})
+
     since: date
     monthly_rate: Rate = Field(
         default=Decimal(0), description="simple interest per month, or part of a month, on unpaid tax"
@@ -286,7 +341,9 @@ class DatedMonthlyRate(_Strict):
     weekly_rate: Rate = Field(default=Decimal(0), description="simple interest per week, or part of a week")
     annual_rate: Rate = Field(default=Decimal(0), description="a yearly rate charged per day unpaid, 1/365 a day")
     steps: list[RateStep] = Field(
-        default_factory=list, description="later rates by months of delay, in the same unit; none: one rate"
+        default_factory=list,
+        description="later rates by months of delay, in the same unit; none: one rate",
+        json_schema_extra={"x-increasing": "after_months"},
     )
 
     @model_validator(mode="after")
@@ -382,6 +439,17 @@ def _duplicate_dates(
     return problems
 
 
+def _also_none(schema: dict[str, Any]) -> None:
+    """`income_tax: none` is read by TaxCountry._income_tax_none; the schema says so too."""
+    schema["anyOf"].append({"const": "none"})
+    schema["x-hint"] = "a mapping with scale and rounding, or none for a country that levies no income tax"
+
+
+def _or_a_month_day(schema: dict[str, Any]) -> None:
+    """A bare "MM-DD" is read as {month_day: ...} (_filing_deadline); the schema says so too."""
+    schema["anyOf"] = [{"type": "string", **MONTH_DAY_SCHEMA}, {"$ref": schema.pop("$ref")}]
+
+
 class TaxCountry(_Strict):
     """`tax:` in country.yml."""
 
@@ -390,7 +458,9 @@ class TaxCountry(_Strict):
         default="gregorian", description=f"calendar of fiscal_year_start and of month counts ({', '.join(CALENDARS)})"
     )
     fiscal_year_start: Annotated[str, BeforeValidator(_fiscal_month_day)] = Field(
-        default="01-01", description="MM-DD of the fiscal calendar on which a fiscal year starts"
+        default="01-01",
+        description="MM-DD of the fiscal calendar on which a fiscal year starts",
+        json_schema_extra=MONTH_DAY_SCHEMA,
     )
     fiscal_year_named_by: Literal["start", "end"] = Field(
         default="start",
@@ -403,6 +473,7 @@ class TaxCountry(_Strict):
     income_tax: IncomeTax | None = Field(
         default=None,
         description='the income-tax law; absent: not given yet (assessments refused); "none": no income tax is levied',
+        json_schema_extra=_also_none,
     )
     _levies_no_income_tax: bool = PrivateAttr(default=False)
 
@@ -430,6 +501,7 @@ class TaxCountry(_Strict):
     filing_deadline: Annotated[FilingDeadline, BeforeValidator(_filing_deadline)] = Field(
         default=FilingDeadline(months_after_year_end=6),
         description='"MM-DD" or {months_after_year_end: N}: when a year\'s return and tax are due',
+        json_schema_extra=_or_a_month_day,
     )
     vat: Vat | None = Field(default=None, description="none: this deployment assesses no VAT")
     penalties: Penalties = Field(default_factory=Penalties)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -37,17 +37,68 @@ class CountryProfileError(ValueError):
 class CountryProfile(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    country: str = Field(description="ISO 3166-1 alpha-2 code")
-    name: str = Field(min_length=1)
-    currency: str = Field(description="ISO 4217 code")
-    currency_minor_units: int | None = Field(
-        default=None, description="ISO 4217 exponent of the currency, stated so a reader sees it (checked)"
+    # The json_schema_extra is read at generation (scripts/profile-schemas, jinja/jsonschema.jinja):
+    # x-in names an ISO list Jinja has (jinja/iso.jinja), x-hint says in words what is wanted.
+    country: str = Field(
+        description="ISO 3166-1 alpha-2 code",
+        json_schema_extra={"x-in": "country_codes", "x-hint": "an ISO 3166-1 alpha-2 code such as KE, JP or ET"},
     )
-    languages: list[str] = Field(min_length=1)
-    locale: str
-    timezone: str
-    phone_region: str
-    address_levels: list[str] = Field(min_length=1)
+    name: str = Field(min_length=1, json_schema_extra={"pattern": r"\S", "x-hint": 'the country\'s name, e.g. "Kenya"'})
+    currency: str = Field(
+        description="ISO 4217 code",
+        json_schema_extra={
+            "x-in": "currency_codes",
+            "x-hint": "an ISO 4217 currency code with minor units such as KES, JPY or JOD",
+        },
+    )
+    currency_minor_units: int | None = Field(
+        default=None,
+        description="ISO 4217 exponent of the currency, stated so a reader sees it (checked)",
+        # At start-up _consistent compares it with the currency's; Jinja checks the range first.
+        json_schema_extra={
+            "minimum": 0,
+            "maximum": 4,
+            "x-hint": "the ISO 4217 exponent of the currency: JPY 0, KES 2, JOD 3",
+        },
+    )
+    languages: list[
+        Annotated[
+            str,
+            Field(
+                json_schema_extra={
+                    "x-in": "language_codes",
+                    "x-hint": "an ISO 639-1 language code such as en, sw, am or ja",
+                }
+            ),
+        ]
+    ] = Field(
+        min_length=1,
+        json_schema_extra={
+            "x-hint": "a non-empty list of ISO 639-1 codes such as [en, sw], the first being the default"
+        },
+    )
+    locale: str = Field(
+        # Babel decides at start-up; at generation the shape is checked.
+        json_schema_extra={
+            "pattern": "^[a-z]{2,3}([_-][A-Z][a-z]{3})?([_-][A-Z]{2})?$",
+            "x-hint": "a locale language_TERRITORY such as en_KE, am_ET or ja_JP",
+        }
+    )
+    timezone: str = Field(
+        json_schema_extra={"x-in": "timezones", "x-hint": "an IANA time zone, an Area/City name such as Africa/Nairobi"}
+    )
+    phone_region: str = Field(
+        json_schema_extra={
+            "x-in": "country_codes",
+            "x-hint": "a phone numbering region: the ISO 3166-1 code such as KE",
+        }
+    )
+    address_levels: list[
+        Annotated[str, Field(json_schema_extra={"pattern": r"\S", "x-hint": "a name such as region or district"})]
+    ] = Field(
+        min_length=1,
+        json_schema_extra={"x-hint": "a non-empty list of names, largest first, such as [county, sub_county, ward]"},
+    )
     calendar: Literal["gregorian", "ethiopian"] = Field(
         default="gregorian", description="calendar dates are shown in (stored dates are always Gregorian)"
     )
@@ -153,9 +204,24 @@ class CountryProfile(BaseModel):
 
     @model_validator(mode="after")
     def _sections_are_mappings(self) -> CountryProfile:
-        for key, value in (self.model_extra or {}).items():
-            if not isinstance(value, dict):
-                raise ValueError(f"unknown key {key!r}; extra keys must be module sections (mappings)")
+        unknown = [(key, value) for key, value in (self.model_extra or {}).items() if not isinstance(value, dict)]
+        if unknown:
+            # Named at the key, as generation names it (tests/test_profile_rules.py).
+            raise ValidationError.from_exception_data(
+                "CountryProfile",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "country_profile",
+                            "{message}",
+                            {"message": f"unknown key {key!r}; extra keys must be module sections (mappings)"},
+                        ),
+                        loc=(key,),
+                        input=value,
+                    )
+                    for key, value in unknown
+                ],
+            )
         return self
 
     @property
