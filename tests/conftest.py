@@ -14,6 +14,9 @@ import pytest
 from .catalogue import REPO, catalogue
 from .stack_env import stack_python
 
+# The fifth-module fixture is a module folder copied into a template copy, not a test of this suite.
+collect_ignore = ["fixtures"]
+
 PG_SERVER_URL = os.environ.get("NATION_STACK_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 Generate = Callable[..., Path]
