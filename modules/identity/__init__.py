@@ -8,6 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
 from .residents import RegistryResidents
+from .roles import ROLES
 from .router import SCOPES, router
 from .schemas import openapi_values
 from .seed import seed
@@ -20,6 +21,7 @@ module = Module(
     router=router,
     migrations=_HERE / "migrations",
     scopes=SCOPES,
+    roles=ROLES,
     cli=cli_app,
     settings=IdentitySettings,
     catalogs=Catalogs(_HERE / "locales"),

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 
-from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
+from ...core.callers import Caller
+from ...core.deps import CountryDep, SessionDep, SettingsDep, require_partner, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
 from ...core.schemas import Line
@@ -54,12 +55,13 @@ SCOPES = (ENROL_SCOPE, READ_SCOPE, ADMIN_SCOPE, AUTH_SCOPE, EKYC_SCOPE, RESIDENT
 
 router = APIRouter()
 
-Enroller = Annotated[Partner, Depends(require_scope(ENROL_SCOPE))]
-Reader = Annotated[Partner, Depends(require_scope(READ_SCOPE))]
-Admin = Annotated[Partner, Depends(require_scope(ADMIN_SCOPE))]
-Authenticator = Annotated[Partner, Depends(require_scope(AUTH_SCOPE))]
-KycPartner = Annotated[Partner, Depends(require_scope(EKYC_SCOPE))]
-Portal = Annotated[Partner, Depends(require_scope(RESIDENT_SCOPE))]
+Enroller = Annotated[Caller, Depends(require_scope(ENROL_SCOPE))]
+Reader = Annotated[Caller, Depends(require_scope(READ_SCOPE))]
+Admin = Annotated[Caller, Depends(require_scope(ADMIN_SCOPE))]
+# These act through the partner's own policy (core partner id → identity policy): partners only.
+Authenticator = Annotated[Partner, Depends(require_partner(AUTH_SCOPE))]
+KycPartner = Annotated[Partner, Depends(require_partner(EKYC_SCOPE))]
+Portal = Annotated[Partner, Depends(require_partner(RESIDENT_SCOPE))]
 PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id")]
 ApplicationId = Annotated[str, Path(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
 FactorName = Annotated[Factor, Path(description="An authentication factor")]
@@ -85,11 +87,11 @@ def enrol(
     session: SessionDep,
     country: CountryDep,
     response: Response,
-    partner: Enroller,
+    caller: Enroller,
     identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.enrol(
-        session=session, request=body.as_application(), country=country, settings=identity_settings, actor=partner.name
+        session=session, request=body.as_application(), country=country, settings=identity_settings, actor=caller.actor
     )
     session.commit()
     if enrolment.status != "issued":
@@ -98,7 +100,7 @@ def enrol(
 
 
 @router.get("/enrolments/{application_id}", summary="Status of an enrolment application")
-def enrolment_status(application_id: ApplicationId, session: SessionDep, _partner: Reader) -> EnrolmentOut:
+def enrolment_status(application_id: ApplicationId, session: SessionDep, _caller: Reader) -> EnrolmentOut:
     return _enrolment_out(service.get_enrolment(session=session, application_id=application_id))
 
 
@@ -108,7 +110,7 @@ def adjudicate(
     body: AdjudicationRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Admin,
+    caller: Admin,
     identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.adjudicate(
@@ -119,7 +121,7 @@ def adjudicate(
         note=body.note,
         country=country,
         settings=identity_settings,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return _enrolment_out(enrolment)
@@ -129,19 +131,19 @@ def adjudicate(
 
 
 @router.post("/persons/lookup", summary="A registered person")
-def person(body: PersonLookup, session: SessionDep, country: CountryDep, _partner: Reader) -> PersonOut:
+def person(body: PersonLookup, session: SessionDep, country: CountryDep, _caller: Reader) -> PersonOut:
     return PersonOut.model_validate(service.get_person(session=session, national_id=body.national_id, country=country))
 
 
 @router.post("/persons/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
-def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep, partner: Admin) -> PersonOut:
+def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep, caller: Admin) -> PersonOut:
     person = service.set_status(
         session=session,
         national_id=body.national_id,
         status=body.status,
         reason=body.reason,
         country=country,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return PersonOut.model_validate(person)
@@ -151,20 +153,20 @@ def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep,
 
 
 @router.put("/partners/{partner_id}/policy", summary="Set what a relying party may authenticate and see")
-def set_policy(partner_id: PartnerId, body: PolicyIn, session: SessionDep, partner: Admin) -> PolicyOut:
+def set_policy(partner_id: PartnerId, body: PolicyIn, session: SessionDep, caller: Admin) -> PolicyOut:
     policy = policies.set_policy(
         session=session,
         partner_id=partner_id,
         auth_types=list(body.auth_types),
         ekyc_attributes=list(body.ekyc_attributes),
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return PolicyOut(partner_id=partner_id, auth_types=policy.auth_types, ekyc_attributes=policy.ekyc_attributes)
 
 
 @router.get("/partners/{partner_id}/policy", summary="A relying party's policy")
-def get_policy(partner_id: PartnerId, session: SessionDep, _partner: Admin) -> PolicyOut:
+def get_policy(partner_id: PartnerId, session: SessionDep, _caller: Admin) -> PolicyOut:
     policy = policies.get_policy(session=session, partner_id=partner_id)
     return PolicyOut(partner_id=partner_id, auth_types=policy.auth_types, ekyc_attributes=policy.ekyc_attributes)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
-from ...core.models import Partner
+from ...core.callers import Caller
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
@@ -47,6 +47,7 @@ LINK_SCOPE = "payments:link"
 READ_SCOPE = "payments:read"
 TRANSFER_SCOPE = "payments:transfer"
 PROGRAMME_SCOPE = "payments:programme"
+APPROVE_SCOPE = "payments:approve"  # a cycle's approval, a second person's (four eyes)
 
 router = APIRouter()
 
@@ -72,7 +73,7 @@ def link_account(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(LINK_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(LINK_SCOPE))],
 ) -> AccountOut:
     outcome = service.link_account(
         session=session,
@@ -80,7 +81,7 @@ def link_account(
         country=country,
         beneficiary=_beneficiary(body.beneficiary),
         account=AccountDetails(body.account.kind, body.account.number, body.account.bank_code),
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     if not outcome.created:
@@ -93,10 +94,10 @@ def unlink_account(
     body: UnlinkRequest,
     session: SessionDep,
     ports: PortsDep,
-    partner: Annotated[Partner, Depends(require_scope(LINK_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(LINK_SCOPE))],
 ) -> UnlinkOut:
     history = service.unlink_account(
-        session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary), actor=partner.name
+        session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary), actor=caller.actor
     )
     session.commit()
     return UnlinkOut(
@@ -112,7 +113,7 @@ def resolve_accounts(
     body: ResolveRequest,
     session: SessionDep,
     ports: PortsDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> ResolveOut:
     results = service.resolve_many(session=session, ports=ports, beneficiaries=[_beneficiary(b) for b in body.items])
     items = []
@@ -138,7 +139,7 @@ def create_transfer(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(TRANSFER_SCOPE))],
     payments_settings: PaymentsSettingsDep,
 ) -> TransferOut:
     amount = deployment_money(body.amount, body.currency, country.profile.currency)
@@ -148,7 +149,7 @@ def create_transfer(
         country=country,
         order=TransferOrder(body.client_reference, _beneficiary(body.beneficiary), amount),
         funding_account=payments_settings.funding_account,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     if outcome.transfer.state == TransferState.REJECTED:
@@ -162,7 +163,7 @@ def create_transfer(
 def get_transfer(
     client_reference: ClientReference,
     session: SessionDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> TransferOut:
     return _transfer_out(service.get_transfer(session=session, client_reference=client_reference))
 
@@ -172,7 +173,7 @@ def get_balance(
     body: BeneficiaryRequest,
     session: SessionDep,
     ports: PortsDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> BalanceOut:
     found = service.balance(session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary))
     return BalanceOut(
@@ -225,10 +226,10 @@ def create_programme(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> ProgrammeOut:
     created = programme_service.create_programme(
-        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor=partner.name
+        session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor=caller.actor
     )
     session.commit()
     if not created.created:
@@ -238,7 +239,7 @@ def create_programme(
 
 @router.get("/programmes/{code}", summary="A programme and its rules")
 def get_programme(
-    code: ProgrammeCode, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+    code: ProgrammeCode, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 ) -> ProgrammeOut:
     return _programme_out(programme_service.get_programme(session=session, code=code))
 
@@ -249,7 +250,7 @@ def enrol(
     body: EnrolmentRequest,
     session: SessionDep,
     ports: PortsDep,
-    _partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> EnrolmentOut:
     programme = programme_service.get_programme(session=session, code=code)
     items = [Enrollee(_beneficiary(item.beneficiary), item.attributes) for item in body.items]
@@ -270,7 +271,7 @@ def create_cycle(
     country: CountryDep,
     ports: PortsDep,
     response: Response,
-    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
     settings: PaymentsSettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
@@ -283,7 +284,7 @@ def create_cycle(
         as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     if not created.created:
@@ -293,7 +294,7 @@ def create_cycle(
 
 @router.get("/cycles/{cycle_id}", summary="A cycle, its instruction totals and its envelope")
 def get_cycle(
-    cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+    cycle_id: CycleId, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
@@ -304,7 +305,7 @@ def approve_cycle(
     cycle_id: CycleId,
     body: ApproveIn,
     session: SessionDep,
-    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     cycles.approve_cycle(
@@ -312,7 +313,7 @@ def approve_cycle(
         cycle=cycle,
         control_count=body.control_count,
         control_sum=body.control_sum,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
@@ -327,11 +328,11 @@ def disburse_cycle(
     session: SessionDep,
     country: CountryDep,
     request: Request,
-    partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(TRANSFER_SCOPE))],
     settings: PaymentsSettingsDep,
 ) -> ReconciliationOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=partner.name)
+    cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=caller.actor)
     session.commit()
     disbursing.run_worker(
         session_factory=request.app.state.session_factory,
@@ -339,7 +340,7 @@ def disburse_cycle(
         currency=country.profile.currency,
         rail=rail_from_settings(settings),
         settings=settings,
-        worker=f"api:{partner.name}"[:80],
+        worker=f"api:{caller.actor}"[:80],
     )
     session.expire_all()
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
@@ -347,7 +348,7 @@ def disburse_cycle(
 
 @router.get("/cycles/{cycle_id}/reconciliation", summary="Paid, failed, pending and unmatched against control totals")
 def reconciliation(
-    cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+    cycle_id: CycleId, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 ) -> ReconciliationOut:
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
@@ -368,7 +369,7 @@ def reconciliation(
 def ingest_bank_message(
     session: SessionDep,
     body: Annotated[bytes, Body(media_type="application/xml")],
-    _partner: Annotated[Partner, Depends(require_scope(TRANSFER_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(TRANSFER_SCOPE))],
     payments_settings: PaymentsSettingsDep,
 ) -> IngestOut:
     result = answers.ingest(session=session, message=body, max_attempts=payments_settings.max_attempts)
@@ -393,7 +394,7 @@ def resident_payments(
     body: BeneficiaryRequest,
     session: SessionDep,
     ports: PortsDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> list[PaymentLineOut]:
     lines = programme_service.payments_to(session=session, ports=ports, beneficiary=_beneficiary(body.beneficiary))
     return [PaymentLineOut(**vars(line)) for line in lines]

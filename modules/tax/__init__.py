@@ -8,6 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
 from .config import TaxCountry
+from .roles import ROLES
 from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
 from .seed import seed
 from .service import configuration_findings, openapi_values
@@ -19,6 +20,7 @@ module = Module(
     router=router,
     migrations=_HERE / "migrations",
     scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE, COLLECT_SCOPE, DECIDE_SCOPE),
+    roles=ROLES,
     cli=cli_app,
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=TaxCountry,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, status
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.errors import Unprocessable
 from ...core.i18n import _
-from ...core.models import Partner
+from ...core.callers import Caller
 from . import accounts, objections, service
 from .models import ReturnKind
 from .schemas import (
@@ -52,10 +52,10 @@ def register_taxpayer(
     session: SessionDep,
     country: CountryDep,
     ports: PortsDep,
-    partner: Annotated[Partner, Depends(require_scope(REGISTER_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(REGISTER_SCOPE))],
 ) -> TaxpayerOutFull:
     taxpayer = service.register_taxpayer(
-        session=session, party=body.as_new_taxpayer(), country=country, ports=ports, actor=partner.name
+        session=session, party=body.as_new_taxpayer(), country=country, ports=ports, actor=caller.actor
     )
     session.commit()
     return TaxpayerOutFull.model_validate(taxpayer)
@@ -66,7 +66,7 @@ def taxpayer(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> TaxpayerOutFull:
     return TaxpayerOutFull.model_validate(service.get_taxpayer(session=session, tin=tin, country=country))
 
@@ -76,10 +76,10 @@ def file_return(
     body: ReturnRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
     assessment = service.file_return(
-        session=session, filed=body.as_income_return(), country=country, actor=partner.name
+        session=session, filed=body.as_income_return(), country=country, actor=caller.actor
     )
     session.commit()
     return AssessmentOut.model_validate(assessment)
@@ -89,7 +89,7 @@ def file_return(
 def assessment(
     assessment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> AssessmentOut:
     return AssessmentOut.model_validate(service.get_assessment(session=session, assessment_id=assessment_id))
 
@@ -100,9 +100,9 @@ def change_status(
     body: StatusRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(REGISTER_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(REGISTER_SCOPE))],
 ) -> TaxpayerOutFull:
-    taxpayer = service.set_status(session=session, tin=tin, status=body.status, country=country, actor=partner.name)
+    taxpayer = service.set_status(session=session, tin=tin, status=body.status, country=country, actor=caller.actor)
     session.commit()
     return TaxpayerOutFull.model_validate(taxpayer)
 
@@ -112,10 +112,10 @@ def file_vat_return(
     body: VatReturnRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
     assessment = service.file_vat_return(
-        session=session, filed=body.as_vat_return(), country=country, actor=partner.name
+        session=session, filed=body.as_vat_return(), country=country, actor=caller.actor
     )
     session.commit()
     return AssessmentOut.model_validate(assessment)
@@ -132,7 +132,7 @@ def amend_return(
     body: IncomeAmendment,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
     assessment = service.amend_return(
         session=session,
@@ -141,7 +141,7 @@ def amend_return(
         period=str(year),
         income=body.income,
         country=country,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return AssessmentOut.model_validate(assessment)
@@ -158,7 +158,7 @@ def amend_vat_return(
     body: VatLines,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
     assessment = service.amend_return(
         session=session,
@@ -167,7 +167,7 @@ def amend_vat_return(
         period=period,
         vat=body.as_declaration(),
         country=country,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return AssessmentOut.model_validate(assessment)
@@ -178,7 +178,7 @@ def taxpayer_assessments(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> list[AssessmentOut]:
     service.get_taxpayer(session=session, tin=tin, country=country)
     return [AssessmentOut.model_validate(a) for a in service.assessments_of(session=session, tin=tin)]
@@ -189,7 +189,7 @@ def account(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
     as_of: date | None = None,
 ) -> StatementOut:
     return StatementOut.model_validate(accounts.statement(session=session, tin=tin, country=country, as_of=as_of))
@@ -201,7 +201,7 @@ def pay(
     session: SessionDep,
     country: CountryDep,
     ports: PortsDep,
-    partner: Annotated[Partner, Depends(require_scope(COLLECT_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(COLLECT_SCOPE))],
 ) -> EntryOut:
     if body.currency != country.profile.currency:
         raise Unprocessable(
@@ -218,7 +218,7 @@ def pay(
         national_id=body.national_id,
         country=country,
         ports=ports,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return EntryOut.model_validate(entry)
@@ -230,7 +230,7 @@ def refund(
     session: SessionDep,
     country: CountryDep,
     ports: PortsDep,
-    partner: Annotated[Partner, Depends(require_scope(COLLECT_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(COLLECT_SCOPE))],
 ) -> EntryOut:
     entry = accounts.refund(
         session=session,
@@ -240,7 +240,7 @@ def refund(
         national_id=body.national_id,
         country=country,
         ports=ports,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return EntryOut.model_validate(entry)
@@ -251,7 +251,7 @@ def lodge_objection(
     body: ObjectionRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(FILE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> ObjectionOut:
     objection = objections.lodge(
         session=session,
@@ -259,7 +259,7 @@ def lodge_objection(
         grounds=body.grounds,
         claimed_income=body.claimed_income,
         country=country,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return ObjectionOut.model_validate(objection)
@@ -269,7 +269,7 @@ def lodge_objection(
 def objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
-    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> ObjectionOut:
     return ObjectionOut.model_validate(objections.get(session=session, objection_id=objection_id))
 
@@ -278,9 +278,9 @@ def objection(
 def review_objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
-    partner: Annotated[Partner, Depends(require_scope(DECIDE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
 ) -> ObjectionOut:
-    result = objections.review(session=session, objection_id=objection_id, actor=partner.name)
+    result = objections.review(session=session, objection_id=objection_id, actor=caller.actor)
     session.commit()
     return ObjectionOut.model_validate(result)
 
@@ -291,7 +291,7 @@ def decide_objection(
     body: DecisionRequest,
     session: SessionDep,
     country: CountryDep,
-    partner: Annotated[Partner, Depends(require_scope(DECIDE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
 ) -> ObjectionOut:
     result = objections.decide(
         session=session,
@@ -300,7 +300,7 @@ def decide_objection(
         income=body.income,
         note=body.note,
         country=country,
-        actor=partner.name,
+        actor=caller.actor,
     )
     session.commit()
     return ObjectionOut.model_validate(result)

@@ -1,11 +1,11 @@
-"""Tables the core owns: partners (relying parties) and the hash-chained audit log."""
+"""Tables the core owns: partners (relying parties), staff accounts and the hash-chained audit log."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
@@ -28,6 +28,49 @@ class Partner(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # None: never
+
+
+class StaffAccount(Base):
+    """A civil servant who signs in with a password and a TOTP code (core/staff.py)."""
+
+    __tablename__ = "core_staff_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, in its PHC string form
+    # AES-GCM under a key derived from SECRET_KEY: a copy of the database alone does not give the codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoleGrant(Base):
+    """A role a staff account may act in, in one region or (region None) everywhere."""
+
+    __tablename__ = "core_staff_grant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("core_staff_account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class StaffSession(Base):
+    """A signed-in staff session; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "core_staff_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("core_staff_account.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # cookie | bearer
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute, whatever the activity
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditEvent(Base):

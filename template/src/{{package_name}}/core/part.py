@@ -1,22 +1,40 @@
 """The core, declared through the same contract as every module (core/registry.py)."""
 
+from fastapi import APIRouter
+
 from .i18n import CORE_LOCALES
 from .migrate import MIGRATIONS
-from .registry import CORE, Catalogs, Manifest, Module
+from .registry import CORE, Catalogs, Manifest, Module, Role
 from .settings import Settings
 from .stack import stack_info
-from .system import META_SCOPE, router
+from .staff_api import router as staff_router
+from .system import AUDIT_SCOPE, META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE
+from .system import router as system_router
+
+router = APIRouter()
+router.include_router(system_router)
+router.include_router(staff_router)
+
+ROLES = (
+    Role(
+        "core.administrator",
+        "Administrator: partner keys, staff accounts, deployment metadata",
+        (META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE),
+    ),
+    Role("core.auditor", "Auditor: reads the audit log, verifies the chain, reads /meta", (META_SCOPE, AUDIT_SCOPE)),
+)
 
 core = Module(
     manifest=Manifest(
         name=CORE,
         title="system",  # the OpenAPI tag of its routes
         version=stack_info().template_version,
-        summary="Health, metadata, partners, the audit chain and the database schema.",
+        summary="Health, metadata, partners, staff sign-in, the audit chain and the database schema.",
     ),
     router=router,
     migrations=MIGRATIONS / "versions",
-    scopes=(META_SCOPE,),
+    scopes=(META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE, AUDIT_SCOPE),
+    roles=ROLES,
     settings=Settings,
     catalogs=Catalogs(CORE_LOCALES),
 )

@@ -1,7 +1,7 @@
 """The registry: the core and every installed module under `modules/` declare themselves alike.
 
 Each part (the core, then every module in name order) is one `Module`: routes, migrations,
-catalogs, settings, scopes, CLI and ports. The app, the CLI, migrations and translations loop
+catalogs, settings, scopes, staff roles, CLI and ports. The app, the CLI, migrations and translations loop
 over `installed_parts()` and never name a module, so adding or removing a module folder needs
 no edit here.
 """
@@ -85,6 +85,20 @@ class Catalogs:
 
 
 @dataclass(frozen=True)
+class Role:
+    """What a staff member may do when granted it: `permissions` are scopes some installed part declares.
+
+    A `regional` role is granted for one region at a time (a grant may still say everywhere);
+    routes on records that have a region check it with `Caller.may_act_in`.
+    """
+
+    name: str  # `<part>.<role>`, e.g. `payments.approver`
+    title: str
+    permissions: tuple[str, ...]
+    regional: bool = False
+
+
+@dataclass(frozen=True)
 class Module:
     """What a part contributes: built in a module's `__init__.py` as `module`, and by the core in core/part.py."""
 
@@ -93,6 +107,8 @@ class Module:
     migrations: Path
     scopes: tuple[str, ...]
     cli: typer.Typer | None = None
+    # The staff roles the part declares (core/staff.py grants them; core/authorisation.py reads them).
+    roles: tuple[Role, ...] = ()
     # Read from the environment once per runtime; routes get them through a dependency (core/deps.py).
     settings: type[BaseSettings] | None = None
     catalogs: Catalogs | None = None
@@ -141,6 +157,11 @@ def installed_parts() -> tuple[Module, ...]:
     from .part import core  # the core's routes need the registry: imported when first asked
 
     return (core, *installed_modules())
+
+
+def installed_roles() -> dict[str, Role]:
+    """Every installed part's roles by name."""
+    return {role.name: role for part in installed_parts() for role in part.roles}
 
 
 @cache

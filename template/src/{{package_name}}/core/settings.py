@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .i18n import _
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # Where `audit checkpoint` appends signed heads of the audit chain: a folder OUTSIDE the
     # database (another disk, a write-once bucket mount), so rewriting the database is not enough.
     audit_checkpoint_dir: Path = Path("audit-checkpoints")
+    # Staff sign-in (core/staff.py): failed sign-ins before a lock-out, and how long it lasts.
+    staff_max_failed_sign_ins: int = Field(5, ge=1)
+    staff_lockout_minutes: int = Field(15, ge=1)
+    # A cookie session ends after this long unused, and in any case this long after sign-in;
+    # a bearer token is short-lived whatever its use (scripts sign in again).
+    staff_cookie_idle_minutes: int = Field(15, ge=1)
+    staff_cookie_absolute_minutes: int = Field(8 * 60, ge=1)
+    staff_bearer_minutes: int = Field(15, ge=1)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -9,12 +9,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .callers import Caller
 from .deps import CountryDep, SessionDep, SettingsDep, require_scope
-from .models import Partner
 from .registry import installed_modules
 from .stack import licence_coverage, licence_grant, stack_info
 
 META_SCOPE = "meta:read"
+# What the core's administrator and auditor roles hold beyond /meta: partner keys and staff accounts
+# (managed with the CLI today), the audit log and its verification.
+PARTNERS_SCOPE = "core:partners"
+STAFF_SCOPE = "core:staff"
+AUDIT_SCOPE = "core:audit"
 
 router = APIRouter()
 
@@ -47,7 +52,7 @@ def health(session: SessionDep) -> JSONResponse:
 
 @router.get("/meta", summary="What this deployment runs: template version, modules, country, licence")
 def meta(
-    country: CountryDep, settings: SettingsDep, _partner: Annotated[Partner, Depends(require_scope(META_SCOPE))]
+    country: CountryDep, settings: SettingsDep, _caller: Annotated[Caller, Depends(require_scope(META_SCOPE))]
 ) -> dict:
     info = stack_info()
     profile = country.profile

@@ -1,0 +1,346 @@
+"""Staff accounts: Argon2id passwords, a TOTP code as the second factor, lock-out, sessions, role grants.
+
+Signing in takes the password and the current TOTP code, both required; a wrong one counts as a
+failed attempt, and `staff_max_failed_sign_ins` failures lock the account for
+`staff_lockout_minutes`. Every refusal answers the same "sign-in failed", whether the user exists or
+not, so the answer never tells which user names exist. A session token is shown once and stored
+only as its SHA-256. Functions that depend on the time take `now`, so tests travel in time.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import Conflict, NotFound, Problem
+from .i18n import _
+from .keys import derive_key
+from .models import RoleGrant, StaffAccount, StaffSession, utcnow
+from .registry import installed_roles
+from .security import AuthenticationFailed
+from .settings import Settings
+from .stack import stack_info
+
+MIN_PASSWORD_LENGTH = 12
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+TOTP_KEY_PURPOSE = "staff-totp aes-256-gcm v1"
+TOKEN_PREFIX = "nss_"
+NONCE_BYTES = 12
+SessionKind = Literal["cookie", "bearer"]
+
+# argon2-cffi's defaults: Argon2id with RFC 9106's low-memory parameters.
+_hasher = PasswordHasher()
+
+
+class SignInFailed(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__(_("sign-in failed"))
+
+
+class SessionInvalid(AuthenticationFailed):
+    def __init__(self) -> None:
+        super().__init__(_("the staff session is not valid or has expired; sign in again"))
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    token: str  # shown once, never stored
+    kind: SessionKind
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: StaffAccount
+    grants: tuple[RoleGrant, ...]
+
+
+def create_account(
+    *, session: Session, user_name: str, display_name: str, password: str, actor: str = "system"
+) -> StaffAccount:
+    """A new active account without a TOTP secret yet (`enrol_totp`); audited."""
+    if not USER_NAME.match(user_name):
+        message = _("use 2 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit")
+        raise Problem(message, field="user_name")
+    if _account_named(session, user_name) is not None:
+        raise Conflict(_("a staff account named '{user}' already exists").format(user=user_name), field="user_name")
+    weakness = password_weakness(password, user_name)
+    if weakness is not None:
+        raise Problem(weakness, field="password")
+    account = StaffAccount(
+        user_name=user_name,
+        display_name=display_name,
+        password_hash=_hasher.hash(password),
+        failed_attempts=0,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(account)
+    session.flush()
+    _audit(session, actor, "staff.created", account, display_name=display_name)
+    return account
+
+
+def password_weakness(password: str, user_name: str) -> str | None:
+    """Why `password` is refused, or None: too short, among the common passwords, or containing the user name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("must be at least {length} characters long").format(length=MIN_PASSWORD_LENGTH)
+    if password.lower().strip() in common_passwords():
+        return _("is one of the most common passwords; choose another")
+    if user_name.lower() in password.lower():
+        return _("must not contain the user name")
+    return None
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def enrol_totp(*, session: Session, user_name: str, secret_key: str, actor: str = "system") -> str:
+    """A new TOTP secret for the account (replacing any earlier one); returns its provisioning URI, shown once."""
+    account = _existing(session, user_name)
+    secret = pyotp.random_base32()
+    account.totp_secret = _seal(secret, secret_key)
+    session.flush()
+    _audit(session, actor, "staff.totp-enrolled", account)
+    return pyotp.TOTP(secret).provisioning_uri(name=user_name, issuer_name=stack_info().deployment_name)
+
+
+def sign_in(
+    *,
+    session: Session,
+    user_name: str,
+    password: str,
+    code: str,
+    settings: Settings,
+    now: datetime | None = None,
+) -> StaffAccount:
+    """The account, when the password and the current TOTP code are both right; else `SignInFailed`.
+
+    A failure is counted in the session: the caller commits it before answering.
+    """
+    now = now or utcnow()
+    account = _account_named(session, user_name)
+    if account is None:
+        _verify(_dummy_hash(), password)  # the same work as for a real account: timing tells nothing
+        raise SignInFailed
+    secret_key = settings.secret_key.get_secret_value()
+    password_right = _verify(account.password_hash, password)
+    code_right = account.totp_secret is not None and pyotp.TOTP(_open(account.totp_secret, secret_key)).verify(
+        code, for_time=now, valid_window=1
+    )
+    if not account.active or _locked(account, now):
+        raise SignInFailed
+    if not (password_right and code_right):
+        _count_failure(session, account, settings, now)
+        raise SignInFailed
+    account.failed_attempts = 0
+    account.locked_until = None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    session.flush()
+    return account
+
+
+def open_session(
+    *, session: Session, account: StaffAccount, kind: SessionKind, settings: Settings, now: datetime | None = None
+) -> OpenedSession:
+    now = now or utcnow()
+    lifetime = settings.staff_cookie_absolute_minutes if kind == "cookie" else settings.staff_bearer_minutes
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(minutes=lifetime)
+    session.add(
+        StaffSession(
+            token_hash=_token_hash(token),
+            account_id=account.id,
+            kind=kind,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            revoked=False,
+        )
+    )
+    session.flush()
+    return OpenedSession(token=token, kind=kind, expires_at=expires_at)
+
+
+def resolve(*, session: Session, token: str, settings: Settings, now: datetime | None = None) -> SignedIn:
+    """The account behind a live session token and its grants; the session's last use moves to `now`.
+
+    Refused (`SessionInvalid`): unknown, revoked, past its absolute expiry, a cookie session unused
+    for longer than the idle timeout, or an account that is inactive or locked.
+    """
+    now = now or utcnow()
+    row = _live_session(session, token, settings, now)
+    account = session.get(StaffAccount, row.account_id)
+    if account is None or not account.active or _locked(account, now):
+        raise SessionInvalid
+    row.last_seen_at = now
+    session.flush()
+    return SignedIn(account=account, grants=tuple(_grants(session, account.id)))
+
+
+def sign_out(*, session: Session, token: str) -> None:
+    """Revoke one session (an unknown or already revoked token is not an error: the outcome is the same)."""
+    session.execute(update(StaffSession).where(StaffSession.token_hash == _token_hash(token)).values(revoked=True))
+
+
+def sign_out_everywhere(*, session: Session, account_id: int) -> int:
+    """Revoke every session of the account; how many were live."""
+    result = session.execute(
+        update(StaffSession)
+        .where(StaffSession.account_id == account_id, StaffSession.revoked.is_(False))
+        .values(revoked=True)
+    )
+    return result.rowcount
+
+
+def grant_role(
+    *, session: Session, user_name: str, role: str, region: str | None = None, actor: str = "system"
+) -> RoleGrant:
+    """Let the account act in `role` (in `region`, or everywhere); granting it again changes nothing. Audited."""
+    known = installed_roles()
+    if role not in known:
+        message = _("unknown role '{role}'; installed roles: {roles}").format(role=role, roles=", ".join(sorted(known)))
+        raise Problem(message, field="role")
+    if region is not None and not known[role].regional:
+        raise Problem(_("the role '{role}' is not regional: grant it without a region").format(role=role), field="region")
+    account = _existing(session, user_name)
+    existing = _grant(session, account.id, role, region)
+    if existing is not None:
+        return existing
+    grant = RoleGrant(account_id=account.id, role=role, region=region)
+    session.add(grant)
+    session.flush()
+    _audit(session, actor, "staff.granted", account, role=role, region=region)
+    return grant
+
+
+def revoke_grant(
+    *, session: Session, user_name: str, role: str, region: str | None = None, actor: str = "system"
+) -> None:
+    account = _existing(session, user_name)
+    grant = _grant(session, account.id, role, region)
+    if grant is None:
+        raise NotFound(_("'{user}' holds no grant of '{role}' there").format(user=user_name, role=role))
+    session.delete(grant)
+    session.flush()
+    _audit(session, actor, "staff.grant-revoked", account, role=role, region=region)
+
+
+def unlock(*, session: Session, user_name: str, actor: str = "system") -> StaffAccount:
+    account = _existing(session, user_name)
+    account.failed_attempts = 0
+    account.locked_until = None
+    session.flush()
+    _audit(session, actor, "staff.unlocked", account)
+    return account
+
+
+def list_accounts(*, session: Session) -> list[SignedIn]:
+    """Every account with its grants, by id."""
+    accounts = session.scalars(select(StaffAccount).order_by(StaffAccount.id))
+    return [SignedIn(account=account, grants=tuple(_grants(session, account.id))) for account in accounts]
+
+
+def is_locked(account: StaffAccount, now: datetime | None = None) -> bool:
+    return _locked(account, now or utcnow())
+
+
+def _live_session(session: Session, token: str, settings: Settings, now: datetime) -> StaffSession:
+    row = session.scalars(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).one_or_none()
+    if row is None or row.revoked or _aware(row.expires_at) <= now:
+        raise SessionInvalid
+    idle = timedelta(minutes=settings.staff_cookie_idle_minutes)
+    if row.kind == "cookie" and _aware(row.last_seen_at) + idle <= now:
+        raise SessionInvalid
+    return row
+
+
+def _count_failure(session: Session, account: StaffAccount, settings: Settings, now: datetime) -> None:
+    account.failed_attempts += 1
+    if account.failed_attempts >= settings.staff_max_failed_sign_ins:
+        account.locked_until = now + timedelta(minutes=settings.staff_lockout_minutes)
+        account.failed_attempts = 0
+        session.flush()
+        _audit(session, "system", "staff.locked", account, until=account.locked_until.isoformat())
+    session.flush()
+
+
+def _locked(account: StaffAccount, now: datetime) -> bool:
+    return account.locked_until is not None and _aware(account.locked_until) > now
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _seal(secret: str, secret_key: str) -> str:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = AESGCM(derive_key(secret_key, TOTP_KEY_PURPOSE)).encrypt(nonce, secret.encode(), None)
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def _open(sealed: str, secret_key: str) -> str:
+    raw = base64.b64decode(sealed)
+    return AESGCM(derive_key(secret_key, TOTP_KEY_PURPOSE)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+
+
+def _account_named(session: Session, user_name: str) -> StaffAccount | None:
+    return session.scalars(select(StaffAccount).where(StaffAccount.user_name == user_name)).one_or_none()
+
+
+def _existing(session: Session, user_name: str) -> StaffAccount:
+    account = _account_named(session, user_name)
+    if account is None:
+        raise NotFound(_("no staff account named '{user}'").format(user=user_name))
+    return account
+
+
+def _grants(session: Session, account_id: int) -> list[RoleGrant]:
+    return list(session.scalars(select(RoleGrant).where(RoleGrant.account_id == account_id).order_by(RoleGrant.id)))
+
+
+def _grant(session: Session, account_id: int, role: str, region: str | None) -> RoleGrant | None:
+    return next((g for g in _grants(session, account_id) if g.role == role and g.region == region), None)
+
+
+def _audit(session: Session, actor: str, action: str, account: StaffAccount, **detail: object) -> None:
+    detail = {"user_name": account.user_name, **detail}
+    audit.record(session=session, actor=actor, action=action, subject=f"staff:{account.id}", detail=detail)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back naive (they are UTC).
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
