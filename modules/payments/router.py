@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 
+from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
-from ...core.callers import Caller
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
+from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.errors import Unprocessable
 from ...core.i18n import _
-from ...core.callers import Caller
 from . import accounts, objections, service
 from .models import ReturnKind
 from .schemas import (

@@ -1,4 +1,4 @@
-"""Command line: serve, db, seed, check, partner, update-check — plus each installed module's commands."""
+"""Command line: serve, db, seed, check, partner, staff, update-check — plus each installed module's commands."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, logs, migrate, security, update_check
-from .core.cli_runtime import command_runtime, err_console, refused_problem
+from .core import audit, i18n, logs, migrate, security, staff, update_check
+from .core.cli_runtime import command_runtime, err_console, refused_input, refused_problem
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
 from .core.registry import SeedContext, installed_parts
@@ -30,9 +30,11 @@ console = Console()
 app = typer.Typer(help="Nation Stack deployment: run the service and its national batch jobs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: one Alembic branch for the core and for each module.", no_args_is_help=True)
 partner_app = typer.Typer(help="Relying parties and their API keys.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts (password and TOTP sign-in) and their roles.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain: verify it, and anchor it outside the database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(partner_app, name="partner")
+app.add_typer(staff_app, name="staff")
 app.add_typer(audit_app, name="audit")
 app.command("update-check")(update_check.update_check)
 for _part in installed_parts():  # the core's commands are this app's own
@@ -274,6 +276,93 @@ def partner_rotate(
     with command_runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
         issued = security.rotate_partner_key(session=session, partner_id=partner_id, actor=operator(actor))
     typer.echo(issued.key)
+
+
+UserName = Annotated[str, typer.Argument(help="The staff member's user name")]
+RoleName = Annotated[str, typer.Argument(help="A role an installed part declares, e.g. payments.approver")]
+Region = Annotated[str | None, typer.Option(help="Limit the grant to this region (regional roles only)")]
+NewUserName = Annotated[str, typer.Option(prompt=True, help="User name: lower-case letters, digits, . _ -")]
+DisplayName = Annotated[str, typer.Option(prompt=True, help="The name shown for the staff member")]
+Password = Annotated[
+    str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters")
+]
+
+
+@staff_app.command("create-admin")
+def staff_create_admin(
+    user_name: NewUserName, display_name: DisplayName, password: Password, actor: Actor = None
+) -> None:
+    """Create the first administrator (role core.administrator); prints the TOTP provisioning URI once."""
+    _add_staff(user_name, display_name, password, actor, roles=("core.administrator",))
+
+
+@staff_app.command("add")
+def staff_add(user_name: NewUserName, display_name: DisplayName, password: Password, actor: Actor = None) -> None:
+    """Create a staff account without roles; prints the TOTP provisioning URI once."""
+    _add_staff(user_name, display_name, password, actor, roles=())
+
+
+def _add_staff(user_name: str, display_name: str, password: str, actor: str | None, *, roles: tuple[str, ...]) -> None:
+    with command_runtime() as rt, refused_input(), rt.session_factory.begin() as session:
+        done_by = operator(actor)
+        staff.create_account(
+            session=session, user_name=user_name, display_name=display_name, password=password, actor=done_by
+        )
+        for role in roles:
+            staff.grant_role(session=session, user_name=user_name, role=role, actor=done_by)
+        uri = staff.enrol_totp(
+            session=session, user_name=user_name, secret_key=rt.settings.secret_key.get_secret_value(), actor=done_by
+        )
+    console.print(_("Add this to the staff member's authenticator app (shown once):"), markup=False)
+    typer.echo(uri)
+
+
+@staff_app.command("grant")
+def staff_grant(user_name: UserName, role: RoleName, region: Region = None, actor: Actor = None) -> None:
+    """Grant a role, in one region or everywhere."""
+    with command_runtime() as rt, refused_input(), rt.session_factory.begin() as session:
+        staff.grant_role(session=session, user_name=user_name, role=role, region=region, actor=operator(actor))
+    console.print(_("{user} may act as {role}").format(user=user_name, role=role), markup=False)
+
+
+@staff_app.command("revoke-grant")
+def staff_revoke_grant(user_name: UserName, role: RoleName, region: Region = None, actor: Actor = None) -> None:
+    """Take a role grant back (the same region as granted)."""
+    with command_runtime() as rt, refused_input(), rt.session_factory.begin() as session:
+        staff.revoke_grant(session=session, user_name=user_name, role=role, region=region, actor=operator(actor))
+    console.print(_("{user} no longer acts as {role}").format(user=user_name, role=role), markup=False)
+
+
+@staff_app.command("unlock")
+def staff_unlock(user_name: UserName, actor: Actor = None) -> None:
+    """Lift a lock-out after failed sign-ins, before it ends by itself."""
+    with command_runtime() as rt, refused_input(), rt.session_factory.begin() as session:
+        staff.unlock(session=session, user_name=user_name, actor=operator(actor))
+    console.print(_("{user} unlocked").format(user=user_name), markup=False)
+
+
+@staff_app.command("list")
+def staff_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
+    """Every staff account: user name, display name, active, locked, roles (with regions)."""
+    with command_runtime() as rt, rt.session_factory() as session:
+        rows = [
+            {
+                "user_name": found.account.user_name,
+                "display_name": found.account.display_name,
+                "active": found.account.active,
+                "locked": staff.is_locked(found.account),
+                "totp": found.account.totp_secret is not None,
+                "roles": [{"role": g.role, "region": g.region} for g in found.grants],
+            }
+            for found in staff.list_accounts(session=session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        state = ("+" if row["active"] else "-") + ("L" if row["locked"] else " ")
+        roles = ", ".join(r["role"] + (f"@{r['region']}" if r["region"] else "") for r in row["roles"])
+        console.print(f"{state} {row['user_name']:<20} {row['display_name']}  [{roles}]", markup=False, highlight=False)
 
 
 @app.command()

@@ -59,6 +59,16 @@ def refused_problem() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+@contextmanager
+def refused_input() -> Iterator[None]:
+    """`refused_problem()`, but input the operator typed wrong (a weak password, an unknown role) exits 2."""
+    try:
+        yield
+    except Problem as problem:
+        err_console.print(problem.detail, style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(2 if problem.field else 1) from None
+
+
 def _configuration_error(detail: str) -> NoReturn:
     err_console.print(_("Configuration error"), style="red")
     err_console.print(detail, markup=False, highlight=False)

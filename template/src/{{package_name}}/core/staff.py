@@ -41,7 +41,7 @@ MIN_PASSWORD_LENGTH = 12
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
 TOTP_KEY_PURPOSE = "staff-totp aes-256-gcm v1"
-TOKEN_PREFIX = "nss_"
+TOKEN_PREFIX = "nss_"  # noqa: S105 - a prefix that marks staff tokens, not a secret
 NONCE_BYTES = 12
 SessionKind = Literal["cookie", "bearer"]
 
@@ -77,7 +77,9 @@ def create_account(
 ) -> StaffAccount:
     """A new active account without a TOTP secret yet (`enrol_totp`); audited."""
     if not USER_NAME.match(user_name):
-        message = _("use 2 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit")
+        message = _(
+            "use 2 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit"
+        )
         raise Problem(message, field="user_name")
     if _account_named(session, user_name) is not None:
         raise Conflict(_("a staff account named '{user}' already exists").format(user=user_name), field="user_name")
@@ -223,7 +225,9 @@ def grant_role(
         message = _("unknown role '{role}'; installed roles: {roles}").format(role=role, roles=", ".join(sorted(known)))
         raise Problem(message, field="role")
     if region is not None and not known[role].regional:
-        raise Problem(_("the role '{role}' is not regional: grant it without a region").format(role=role), field="region")
+        raise Problem(
+            _("the role '{role}' is not regional: grant it without a region").format(role=role), field="region"
+        )
     account = _existing(session, user_name)
     existing = _grant(session, account.id, role, region)
     if existing is not None:

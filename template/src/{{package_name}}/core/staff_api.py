@@ -121,4 +121,3 @@ def me(me: SignedInDep) -> StaffOut:
 
 def _secure_cookie(settings: Settings, request: Request) -> bool:
     return not (settings.environment == "development" and request.url.scheme == "http")
-

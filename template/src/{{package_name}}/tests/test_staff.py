@@ -1,0 +1,214 @@
+"""Staff accounts: Argon2id at rest, TOTP required, lock-out, password rules, sessions and their timeouts."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from ..cli import app
+from ..conftest import TEST_SECRET
+from ..core import staff
+from ..core.deps import STAFF_COOKIE
+from ..core.errors import Problem
+from ..core.models import AuditEvent, StaffAccount, utcnow
+from ..core.settings import Settings
+
+PASSWORD = "correct horse battery staple 7"
+
+
+@pytest.fixture
+def amina(session: Session) -> Iterator[pyotp.TOTP]:
+    """A staff account `amina` granted core.auditor; yields her authenticator."""
+    staff.create_account(session=session, user_name="amina", display_name="Amina", password=PASSWORD)
+    staff.grant_role(session=session, user_name="amina", role="core.auditor")
+    uri = staff.enrol_totp(session=session, user_name="amina", secret_key=TEST_SECRET)
+    session.commit()
+    yield pyotp.TOTP(pyotp.parse_uri(uri).secret)
+
+
+def sign_in(session: Session, settings: Settings, totp: pyotp.TOTP, *, password: str = PASSWORD, now=None, code=None):
+    now = now or utcnow()
+    return staff.sign_in(
+        session=session,
+        user_name="amina",
+        password=password,
+        code=totp.at(now) if code is None else code,
+        settings=settings,
+        now=now,
+    )
+
+
+def test_the_password_is_stored_as_argon2id_and_the_totp_secret_encrypted(session: Session, amina: pyotp.TOTP) -> None:
+    account = session.scalars(select(StaffAccount)).one()
+    assert account.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in account.password_hash
+    assert amina.secret not in account.totp_secret
+
+
+def test_sign_in_needs_both_the_password_and_the_current_code(
+    session: Session, settings: Settings, amina: pyotp.TOTP
+) -> None:
+    with pytest.raises(staff.SignInFailed):
+        sign_in(session, settings, amina, code="")  # the password alone
+    with pytest.raises(staff.SignInFailed):
+        sign_in(session, settings, amina, code="000000" if amina.now() != "000000" else "111111")
+    with pytest.raises(staff.SignInFailed):
+        sign_in(session, settings, amina, password="wrong password entirely")
+    assert sign_in(session, settings, amina).user_name == "amina"
+
+
+def test_an_unknown_user_gets_the_same_answer(session: Session, settings: Settings, amina: pyotp.TOTP) -> None:
+    with pytest.raises(staff.SignInFailed) as unknown:
+        staff.sign_in(session=session, user_name="nobody", password=PASSWORD, code=amina.now(), settings=settings)
+    with pytest.raises(staff.SignInFailed) as wrong:
+        sign_in(session, settings, amina, password="wrong password entirely")
+    assert unknown.value.detail == wrong.value.detail == "sign-in failed"
+    assert unknown.value.status == 401
+
+
+def test_failures_lock_the_account_until_the_time_is_up(
+    session: Session, settings: Settings, amina: pyotp.TOTP
+) -> None:
+    now = utcnow()
+    for _ in range(settings.staff_max_failed_sign_ins):
+        with pytest.raises(staff.SignInFailed):
+            sign_in(session, settings, amina, password="wrong password entirely", now=now)
+    with pytest.raises(staff.SignInFailed):  # locked: even the right password and code
+        sign_in(session, settings, amina, now=now)
+    assert [e.action for e in session.scalars(select(AuditEvent))][-1] == "staff.locked"
+    later = now + timedelta(minutes=settings.staff_lockout_minutes, seconds=1)
+    assert sign_in(session, settings, amina, now=later).failed_attempts == 0
+
+
+def test_the_cli_unlocks_a_locked_account(
+    cli_on_test_database: Path, session: Session, settings: Settings, amina: pyotp.TOTP
+) -> None:
+    for _ in range(settings.staff_max_failed_sign_ins):
+        with pytest.raises(staff.SignInFailed):
+            sign_in(session, settings, amina, password="wrong password entirely")
+    session.commit()
+    result = CliRunner().invoke(app, ["staff", "unlock", "amina"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert sign_in(session, settings, amina).user_name == "amina"
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short pass1", "at least 12 characters"),
+        ("password1234", "most common passwords"),
+        ("Qwertyuiop123", "most common passwords"),
+        ("my name is AMINA, ok?", "must not contain the user name"),
+    ],
+)
+def test_weak_passwords_are_refused(session: Session, password: str, reason: str) -> None:
+    with pytest.raises(Problem) as refused:
+        staff.create_account(session=session, user_name="amina", display_name="Amina", password=password)
+    assert refused.value.field == "password"
+    assert reason in refused.value.detail
+
+
+def test_a_cookie_session_ends_when_idle_and_in_any_case_at_its_absolute_expiry(
+    session: Session, settings: Settings, amina: pyotp.TOTP
+) -> None:
+    now = utcnow()
+    opened = staff.open_session(
+        session=session, account=sign_in(session, settings, amina), kind="cookie", settings=settings, now=now
+    )
+    idle = timedelta(minutes=settings.staff_cookie_idle_minutes)
+    expiry = now + timedelta(minutes=settings.staff_cookie_absolute_minutes)
+    step = idle - timedelta(minutes=1)  # used just within the idle timeout, again and again
+    moments = [now + step * n for n in range(1, (expiry - now) // step + 1)] + [expiry - timedelta(seconds=1)]
+    for moment in moments:
+        assert staff.resolve(session=session, token=opened.token, settings=settings, now=moment).account.id
+    with pytest.raises(staff.SessionInvalid):  # at the absolute expiry, however active
+        staff.resolve(session=session, token=opened.token, settings=settings, now=expiry)
+
+    idle_one = staff.open_session(
+        session=session, account=sign_in(session, settings, amina), kind="cookie", settings=settings, now=now
+    )
+    with pytest.raises(staff.SessionInvalid):
+        staff.resolve(session=session, token=idle_one.token, settings=settings, now=now + idle)
+
+
+def test_a_bearer_token_is_short_lived_even_when_used(session: Session, settings: Settings, amina: pyotp.TOTP) -> None:
+    now = utcnow()
+    opened = staff.open_session(
+        session=session, account=sign_in(session, settings, amina), kind="bearer", settings=settings, now=now
+    )
+    lifetime = timedelta(minutes=settings.staff_bearer_minutes)
+    assert opened.expires_at == now + lifetime
+    staff.resolve(session=session, token=opened.token, settings=settings, now=now + lifetime - timedelta(seconds=1))
+    with pytest.raises(staff.SessionInvalid):
+        staff.resolve(session=session, token=opened.token, settings=settings, now=now + lifetime)
+
+
+def test_signing_out_everywhere_revokes_every_session(session: Session, settings: Settings, amina: pyotp.TOTP) -> None:
+    account = sign_in(session, settings, amina)
+    tokens = [
+        staff.open_session(session=session, account=account, kind=kind, settings=settings).token
+        for kind in ("cookie", "bearer")
+    ]
+    assert staff.sign_out_everywhere(session=session, account_id=account.id) == 2
+    for token in tokens:
+        with pytest.raises(staff.SessionInvalid):
+            staff.resolve(session=session, token=token, settings=settings)
+
+
+def test_a_bearer_token_works_on_an_api_route(client: TestClient, amina: pyotp.TOTP) -> None:
+    assert client.get("/meta").status_code == 401
+    opened = client.post(
+        "/staff/sessions", json={"user_name": "amina", "password": PASSWORD, "code": amina.now(), "kind": "bearer"}
+    )
+    assert opened.status_code == 201, opened.text
+    bearer = {"Authorization": f"Bearer {opened.json()['token']}"}
+    assert client.get("/meta", headers=bearer).status_code == 200
+    me = client.get("/staff/me", headers=bearer).json()
+    assert me["user_name"] == "amina"
+    assert [r["role"] for r in me["roles"]] == ["core.auditor"]
+    assert client.delete("/staff/sessions/current", headers=bearer).status_code == 204
+    assert client.get("/meta", headers=bearer).status_code == 401
+
+
+def test_a_cookie_works_on_an_api_route(client: TestClient, amina: pyotp.TOTP) -> None:
+    opened = client.post("/staff/sessions", json={"user_name": "amina", "password": PASSWORD, "code": amina.now()})
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["token"] is None  # the token travels only in the cookie
+    cookie = opened.headers["set-cookie"]
+    assert {"Secure", "HttpOnly", "SameSite=strict"} <= {part.strip() for part in cookie.split(";")}
+    token = cookie.split(";")[0].removeprefix(f"{STAFF_COOKIE}=")
+    client.cookies.clear()
+    assert client.get("/meta", headers={"Cookie": f"{STAFF_COOKIE}={token}"}).status_code == 200
+    assert client.delete("/staff/sessions", headers={"Cookie": f"{STAFF_COOKIE}={token}"}).status_code == 204
+    assert client.get("/meta", headers={"Cookie": f"{STAFF_COOKIE}={token}"}).status_code == 401
+
+
+def test_a_failed_sign_in_over_http_is_counted(client: TestClient, session: Session, amina: pyotp.TOTP) -> None:
+    refused = client.post(
+        "/staff/sessions", json={"user_name": "amina", "password": "not the password", "code": "123456"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "sign-in failed"
+    assert session.scalars(select(StaffAccount)).one().failed_attempts == 1
+
+
+def test_a_staff_member_without_the_permission_is_refused(
+    client: TestClient, session: Session, amina: pyotp.TOTP
+) -> None:
+    staff.revoke_grant(session=session, user_name="amina", role="core.auditor")
+    session.commit()
+    opened = client.post(
+        "/staff/sessions", json={"user_name": "amina", "password": PASSWORD, "code": amina.now(), "kind": "bearer"}
+    )
+    bearer = {"Authorization": f"Bearer {opened.json()['token']}"}
+    assert client.get("/staff/me", headers=bearer).json()["roles"] == []
+    refused = client.get("/meta", headers=bearer)
+    assert refused.status_code == 403
+    assert "meta:read" in refused.json()["detail"]
