@@ -1,14 +1,21 @@
-"""The staff roles identity declares (core/registry.py `Role`)."""
+"""The staff roles identity declares (core/registry.py `Role`).
+
+Permissions are the router's scope strings, written out: the router is an entry point nothing
+but the module's registration imports; tests/test_authorisation.py checks every one is declared.
+"""
 
 from ...core.registry import Role
-from .router import ADMIN_SCOPE, ENROL_SCOPE, READ_SCOPE
 
 ROLES = (
-    Role("identity.registrar", "Registrar: enrols residents and reads the registry", (ENROL_SCOPE, READ_SCOPE), True),
+    Role(
+        "identity.registrar",
+        "Registrar: enrols residents and reads the registry",
+        ("identity:enrol", "identity:read"),
+        regional=True,
+    ),
     Role(
         "identity.adjudicator",
         "Adjudicator: resolves held enrolments and ID lifecycle, sets partner policies",
-        (READ_SCOPE, ADMIN_SCOPE),
-        False,
+        ("identity:read", "identity:admin"),
     ),
 )

@@ -1,12 +1,21 @@
-"""The staff roles payments declares (core/registry.py `Role`)."""
+"""The staff roles payments declares (core/registry.py `Role`).
+
+Permissions are the router's scope strings, written out: the router is an entry point nothing
+but the module's registration imports; tests/test_authorisation.py checks every one is declared.
+"""
 
 from ...core.registry import Role
-from .router import APPROVE_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 
 ROLES = (
     Role(
-        "payments.programme_officer", "Programme officer: programmes, enrolment, cycles", (PROGRAMME_SCOPE, READ_SCOPE)
+        "payments.programme_officer",
+        "Programme officer: programmes, enrolment, cycles",
+        ("payments:programme", "payments:read"),
     ),
-    Role("payments.approver", "Approver: approves payment cycles (four eyes)", (READ_SCOPE, APPROVE_SCOPE)),
-    Role("payments.finance_officer", "Finance officer: transfers and disbursement", (TRANSFER_SCOPE, READ_SCOPE)),
+    Role("payments.approver", "Approver: approves payment cycles (four eyes)", ("payments:read", "payments:approve")),
+    Role(
+        "payments.finance_officer",
+        "Finance officer: transfers and disbursement",
+        ("payments:transfer", "payments:read"),
+    ),
 )

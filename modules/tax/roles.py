@@ -1,14 +1,17 @@
-"""The staff roles tax declares (core/registry.py `Role`)."""
+"""The staff roles tax declares (core/registry.py `Role`).
+
+Permissions are the router's scope strings, written out: the router is an entry point nothing
+but the module's registration imports; tests/test_authorisation.py checks every one is declared.
+"""
 
 from ...core.registry import Role
-from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 
 ROLES = (
     Role(
         "tax.officer",
         "Tax officer: registers taxpayers, files returns, collects",
-        (REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE, COLLECT_SCOPE),
-        True,
+        ("tax:register", "tax:file", "tax:read", "tax:collect"),
+        regional=True,
     ),
-    Role("tax.objections_officer", "Objections officer: reviews and decides objections", (READ_SCOPE, DECIDE_SCOPE)),
+    Role("tax.objections_officer", "Objections officer: reviews and decides objections", ("tax:read", "tax:decide")),
 )
