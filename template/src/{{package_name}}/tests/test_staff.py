@@ -1,5 +1,6 @@
 """Staff accounts: Argon2id at rest, TOTP required, lock-out, password rules, sessions and their timeouts."""
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -212,3 +213,57 @@ def test_a_staff_member_without_the_permission_is_refused(
     refused = client.get("/meta", headers=bearer)
     assert refused.status_code == 403
     assert "meta:read" in refused.json()["detail"]
+
+
+def staff_cli(*args: str):
+    return CliRunner().invoke(app, ["staff", *args], catch_exceptions=False)
+
+
+def said(result) -> list[str]:
+    """The command's lines, less the evaluation banner every command of an unlicensed deployment shows."""
+    return [line for line in result.output.splitlines() if "evaluation deployment" not in line]
+
+
+def test_create_admin_prints_the_provisioning_uri_once_and_grants_the_administrator(
+    cli_on_test_database: Path,
+) -> None:
+    created = staff_cli("create-admin", "--user-name", "root-admin", "--display-name", "Admin", "--password", PASSWORD)
+    assert created.exit_code == 0, created.output
+    assert created.output.count("otpauth://totp/") == 1
+    listed = staff_cli("list", "--json")
+    assert json.loads(said(listed)[-1]) == [
+        {
+            "user_name": "root-admin",
+            "display_name": "Admin",
+            "active": True,
+            "locked": False,
+            "totp": True,
+            "roles": [{"role": "core.administrator", "region": None}],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "--user-name", "amina", "--display-name", "Amina", "--password", "password1234"),
+        ("add", "--user-name", "Not Valid!", "--display-name", "Amina", "--password", PASSWORD),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli_on_test_database: Path, args: tuple[str, ...]) -> None:
+    result = staff_cli(*args)
+    assert result.exit_code == 2
+    assert len(said(result)) == 1, result.output
+    assert said(result)[0].startswith(("password: ", "user_name: "))
+
+
+def test_granting_an_unknown_role_or_a_region_to_a_national_role_exits_2(
+    cli_on_test_database: Path, amina: pyotp.TOTP
+) -> None:
+    unknown = staff_cli("grant", "amina", "core.janitor")
+    assert unknown.exit_code == 2
+    assert "unknown role 'core.janitor'" in unknown.output
+    regional = staff_cli("grant", "amina", "core.auditor", "--region", "R1")
+    assert regional.exit_code == 2
+    assert staff_cli("revoke-grant", "amina", "core.auditor").exit_code == 0
+    assert staff_cli("revoke-grant", "amina", "core.auditor").exit_code == 1  # nothing left to revoke
