@@ -46,7 +46,9 @@ def held_enrolments(
         query = query.where(Enrolment.created_at >= datetime.combine(since, time.min, tzinfo=UTC))
     enrolments = fetch(session, query, Enrolment.id, page)
     wanted = {national_id for enrolment in enrolments.items for national_id in enrolment.candidates}
-    people = {person.national_id: person for person in session.scalars(select(Person).where(Person.national_id.in_(wanted)))}
+    people = {
+        person.national_id: person for person in session.scalars(select(Person).where(Person.national_id.in_(wanted)))
+    }
     return enrolments.map(lambda enrolment: _with_candidates(enrolment, people))
 
 

@@ -46,9 +46,7 @@ MAX_ID = 2**31 - 1  # IDs are 32-bit integer columns: larger ones are refused (4
 router = APIRouter()
 
 TinPath = Annotated[Tin, Path(description=TIN_DESCRIPTION)]
-ObjectionStatus = Literal[
-    "awaiting_decision", "lodged", "under_review", "allowed", "partially_allowed", "disallowed"
-]
+ObjectionStatus = Literal["awaiting_decision", "lodged", "under_review", "allowed", "partially_allowed", "disallowed"]
 # Absent: every taxpayer (a query string has no null to send, so the document states none).
 TinFilter = Annotated[
     Tin | None,

@@ -67,9 +67,7 @@ def fetch(session: Session, query: Select[Any], key: InstrumentedAttribute[int],
 
     One row more than the page is read, to know whether a next page exists without counting.
     """
-    rows: Sequence[Any] = session.scalars(
-        query.where(key > request.after).order_by(key).limit(request.limit + 1)
-    ).all()
+    rows: Sequence[Any] = session.scalars(query.where(key > request.after).order_by(key).limit(request.limit + 1)).all()
     items = list(rows[: request.limit])
     more = len(rows) > request.limit
     return Page(items=items, next=str(getattr(items[-1], key.key)) if more else None)
