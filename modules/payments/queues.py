@@ -28,5 +28,8 @@ def cycles(
         query = query.join(Programme, Programme.id == Cycle.programme_id).where(Programme.code == programme)
     listed = fetch(session, query, Cycle.id, page)
     wanted = {cycle.programme_id for cycle in listed.items}
-    codes = dict(session.execute(select(Programme.id, Programme.code).where(Programme.id.in_(wanted))).tuples())
+    codes = {
+        programme_id: code
+        for programme_id, code in session.execute(select(Programme.id, Programme.code).where(Programme.id.in_(wanted)))
+    }
     return listed.map(lambda cycle: QueuedCycle(cycle=cycle, programme=codes[cycle.programme_id]))
