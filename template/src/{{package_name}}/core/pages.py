@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -89,8 +90,27 @@ After = Annotated[
 ]
 
 
-def page_request(limit: Limit = DEFAULT_LIMIT, after: After = None) -> PageRequest:
+def page_request(request: Request, limit: Limit = DEFAULT_LIMIT, after: After = None) -> PageRequest:
+    refuse_unknown_parameters(request)
     return PageRequest.parse(limit=limit, after=after)
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """A query parameter the route does not take is refused: a misspelt filter (`stauts=`) would
+    otherwise answer the whole unfiltered list as if it were the filtered one."""
+    known = _query_names(request.scope["route"].dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise Unprocessable(
+            _("not a parameter of this list; it takes {known}").format(known=", ".join(sorted(known))),
+            field=unknown[0],
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {parameter.alias for parameter in dependant.query_params}
+    return names.union(*(_query_names(dependency) for dependency in dependant.dependencies))
 
 
 PageRequestDep = Annotated[PageRequest, Depends(page_request)]

@@ -1,12 +1,14 @@
 """The pagination convention (core/pages.py): limits, cursors, and a walk that sees every row once."""
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core.errors import Unprocessable
+from ..core.errors import Unprocessable, install_problem_handlers
 from ..core.models import Partner
-from ..core.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, fetch
+from ..core.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, PageRequestDep, fetch
 from ..core.security import issue_partner_key
 
 
@@ -77,3 +79,41 @@ def walk_from(session: Session, after: str | None) -> list[str]:
 
 def test_map_keeps_the_cursor() -> None:
     assert Page(items=[1, 2], next="2").map(str) == Page(items=["1", "2"], next="2")
+
+
+@pytest.fixture
+def list_client() -> TestClient:
+    """A route taking the convention's parameters and one filter of its own."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/rows")
+    def rows(page: PageRequestDep, status: str = "open") -> dict[str, object]:
+        return {"limit": page.limit, "after": page.after, "status": status}
+
+    return TestClient(app)
+
+
+def test_a_route_reads_limit_and_after_from_the_query(list_client: TestClient) -> None:
+    assert list_client.get("/rows").json() == {"limit": DEFAULT_LIMIT, "after": 0, "status": "open"}
+    answered = list_client.get("/rows", params={"limit": 3, "after": "17", "status": "closed"})
+    assert answered.json() == {"limit": 3, "after": 17, "status": "closed"}
+
+
+@pytest.mark.parametrize(
+    ("params", "location"),
+    [({"after": "abc"}, "query.after"), ({"limit": 0}, "query.limit"), ({"limit": "x"}, "query.limit")],
+)
+def test_a_bad_limit_or_cursor_in_the_query_is_a_422_naming_it(
+    list_client: TestClient, params: dict, location: str
+) -> None:
+    refused = list_client.get("/rows", params=params)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [error["location"] for error in refused.json()["errors"]] == [location]
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(list_client: TestClient) -> None:
+    refused = list_client.get("/rows", params={"stauts": "closed"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "stauts: not a parameter of this list; it takes after, limit, status"
