@@ -41,9 +41,9 @@ from .i18n import N_, _
 from .keys import derive_key
 
 LOGIN_STATE_HMAC = "oidc login-state hmac-sha256 v1"
-ID_TOKEN_HINT_HMAC = "oidc id-token-hint hmac-sha256 v1"
+ID_TOKEN_HINT_HMAC = "oidc id-token-hint hmac-sha256 v1"  # noqa: S105 - a key purpose, not a secret
 LOGIN_COOKIE = "oidc_login"
-ID_TOKEN_COOKIE = "oidc_id_token"
+ID_TOKEN_COOKIE = "oidc_id_token"  # noqa: S105 - a cookie name, not a secret
 COOKIE_PATH = "/staff/oidc"
 LOGIN_STATE_SECONDS = 600  # time a person has at the provider before the sign-in must start again
 PROVIDER_TIMEOUT_SECONDS = 10.0
@@ -297,11 +297,15 @@ def validate_id_token(
 ) -> dict[str, Any]:
     """The ID token's claims, once its signature (the provider's JWKS), iss, aud, exp, iat and nonce are right."""
     keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
-    allowed = [a for a in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if a in ASYMMETRIC_ALGORITHMS]
+    allowed = [
+        a for a in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if a in ASYMMETRIC_ALGORITHMS
+    ]
     try:
         claims = jwt.decode(id_token, keys, algorithms=allowed).claims
     except (JoseError, ValueError) as error:
-        raise SignInRefused(N_("the ID token's signature does not verify against the identity provider's keys")) from error
+        raise SignInRefused(
+            N_("the ID token's signature does not verify against the identity provider's keys")
+        ) from error
     registry = jwt.JWTClaimsRegistry(
         now=now,
         leeway=settings.leeway_seconds,
@@ -465,7 +469,9 @@ def signed_in(identity: StaffIdentity, request: Request) -> Response:
     responses={302: {"description": "To the provider's end-session endpoint"}, **NOT_ENABLED, **PROVIDER_DOWN},
 )
 def logout(request: Request, oidc: OidcDep, settings: SettingsDep) -> RedirectResponse:
-    hint = unsign_value(settings.secret_key.get_secret_value(), ID_TOKEN_HINT_HMAC, request.cookies.get(ID_TOKEN_COOKIE))
+    hint = unsign_value(
+        settings.secret_key.get_secret_value(), ID_TOKEN_HINT_HMAC, request.cookies.get(ID_TOKEN_COOKIE)
+    )
     url = logout_url(oidc, discover(oidc.issuer), hint.get("id_token") if hint else None)
     response = RedirectResponse(url or oidc.post_logout_redirect_url or "/", status_code=302)
     response.delete_cookie(ID_TOKEN_COOKIE, path=COOKIE_PATH)

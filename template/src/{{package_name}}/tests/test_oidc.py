@@ -101,7 +101,10 @@ def test_a_user_in_a_mapped_group_signs_in_with_its_roles(oidc_client: TestClien
     body = response.json()
     assert body["username"] == "amina" and body["display_name"] == "Amina Wanjiru"
     assert body["issuer"] == provider.issuer and body["subject"]
-    assert body["grants"] == [{"role": "payments.approver", "region": None}, {"role": "payments.clerk", "region": "NBO"}]
+    assert body["grants"] == [
+        {"role": "payments.approver", "region": None},
+        {"role": "payments.clerk", "region": "NBO"},
+    ]
 
 
 def test_a_user_whose_groups_map_to_no_role_is_refused(oidc_client: TestClient) -> None:
