@@ -47,6 +47,7 @@ ID_TOKEN_COOKIE = "oidc_id_token"  # noqa: S105 - a cookie name, not a secret
 COOKIE_PATH = "/staff/oidc"
 LOGIN_STATE_SECONDS = 600  # time a person has at the provider before the sign-in must start again
 PROVIDER_TIMEOUT_SECONDS = 10.0
+DISCOVERY_KEYS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 # A role name (`payments.approver`), optionally limited to a region code: `payments.approver@NBO`.
 ROLE_GRANT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(@[A-Za-z0-9_-]+)?$")
 # Symmetric and unsigned algorithms are refused: an ID token must be signed with the provider's private key.
@@ -209,6 +210,11 @@ def discover(issuer: str) -> dict[str, Any]:
         raise ProviderUnavailable(
             _("the identity provider answered badly: {reason}").format(reason="discovery names another issuer")
         )
+    missing = [key for key in DISCOVERY_KEYS if not isinstance(metadata.get(key), str)]
+    if missing:
+        raise ProviderUnavailable(
+            _("the identity provider answered badly: {reason}").format(reason="discovery lacks " + ", ".join(missing))
+        )
     return metadata
 
 
@@ -216,11 +222,14 @@ def _get_json(url: str) -> dict[str, Any]:
     try:
         response = httpx.get(url, timeout=PROVIDER_TIMEOUT_SECONDS)
         response.raise_for_status()
-        return response.json()
+        answer = response.json()
     except (httpx.HTTPError, ValueError) as error:
         raise ProviderUnavailable(
             _("the identity provider answered badly: {reason}").format(reason=type(error).__name__)
         ) from error
+    if not isinstance(answer, dict):
+        raise ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason="not an object"))
+    return answer
 
 
 @dataclass(frozen=True)
@@ -273,6 +282,8 @@ def exchange_code(settings: OidcSettings, metadata: dict[str, Any], code: str, l
         raise ProviderUnavailable(
             _("the identity provider answered badly: {reason}").format(reason=type(error).__name__)
         ) from error
+    if not isinstance(answer, dict):
+        raise ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason="not an object"))
     if response.status_code != 200 or not isinstance(answer.get("id_token"), str):
         raise SignInRefused(
             _("the identity provider refused the sign-in: {error}").format(error=answer.get("error", "no ID token"))
@@ -292,11 +303,14 @@ CLAIM_PROBLEMS = {
 }
 
 
-def validate_id_token(
-    id_token: str, settings: OidcSettings, metadata: dict[str, Any], nonce: str, *, now: int | None = None
-) -> dict[str, Any]:
+def validate_id_token(id_token: str, settings: OidcSettings, metadata: dict[str, Any], nonce: str) -> dict[str, Any]:
     """The ID token's claims, once its signature (the provider's JWKS), iss, aud, exp, iat and nonce are right."""
-    keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
+    try:
+        keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
+    except (JoseError, ValueError, KeyError, TypeError) as error:
+        raise ProviderUnavailable(
+            _("the identity provider answered badly: {reason}").format(reason="unusable JWKS")
+        ) from error
     allowed = [
         a for a in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if a in ASYMMETRIC_ALGORITHMS
     ]
@@ -307,7 +321,6 @@ def validate_id_token(
             N_("the ID token's signature does not verify against the identity provider's keys")
         ) from error
     registry = jwt.JWTClaimsRegistry(
-        now=now,
         leeway=settings.leeway_seconds,
         iss={"essential": True, "value": settings.issuer},
         aud={"essential": True, "value": settings.client_id},

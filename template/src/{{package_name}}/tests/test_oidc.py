@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,12 +16,17 @@ from pydantic import ValidationError
 
 from ..core.oidc import (
     LOGIN_COOKIE,
+    LOGIN_STATE_HMAC,
+    LOGIN_STATE_SECONDS,
     Grant,
+    LoginState,
     OidcSettings,
     SignInRefused,
     get_oidc_settings,
     grants_from_claims,
+    logout_url,
     read_login_state,
+    sign_value,
 )
 from .oidc_provider import Client, RunningProvider, User, running_provider
 
@@ -216,12 +222,15 @@ def test_routes_answer_404_when_oidc_is_not_enabled(client: TestClient) -> None:
     client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
 
 
-def test_an_old_login_state_is_refused() -> None:
+def test_an_old_forged_or_missing_login_state_is_refused() -> None:
     secret = "x" * 43
-    with pytest.raises(SignInRefused, match="expired"):
-        read_login_state(secret, "not-a-signed-value")
-    with pytest.raises(SignInRefused, match="expired"):
-        read_login_state(secret, None)
+    state = LoginState(state="s", nonce="n", code_verifier="v", started=1_800_000_000)
+    cookie = sign_value(secret, LOGIN_STATE_HMAC, asdict(state))
+    assert read_login_state(secret, cookie, now=state.started + LOGIN_STATE_SECONDS) == state
+    forged = sign_value("y" * 43, LOGIN_STATE_HMAC, asdict(state))
+    for refused, now in [(cookie, state.started + LOGIN_STATE_SECONDS + 1), (forged, state.started), (None, 0)]:
+        with pytest.raises(SignInRefused, match="expired"):
+            read_login_state(secret, refused, now=now)
 
 
 # The mapping of claims to grants.
@@ -260,3 +269,20 @@ def test_enabled_needs_the_provider_and_client() -> None:
     with pytest.raises(ValidationError, match="OIDC_ENABLED needs"):
         OidcSettings(enabled=True, issuer="https://id.example.gov")
     assert OidcSettings().enabled is False
+
+
+def test_an_unreachable_provider_is_a_502(client: TestClient) -> None:
+    settings = OidcSettings(enabled=True, issuer="http://127.0.0.1:9", client_id="c", redirect_url=CLIENT.redirect_uri)
+    client.app.dependency_overrides[get_oidc_settings] = lambda: settings  # type: ignore[attr-defined]
+    response = client.get("/staff/oidc/login", follow_redirects=False)
+    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert response.status_code == 502
+    assert response.json()["type"].endswith("/identity-provider-unavailable")
+    assert response.json()["detail"].startswith("the identity provider answered badly: ")
+
+
+def test_a_provider_without_end_session_gives_no_logout_url() -> None:
+    settings = OidcSettings(post_logout_redirect_url="https://stack.example/")
+    assert logout_url(settings, {"issuer": "https://id.example"}, "token") is None
+    url = logout_url(settings, {"end_session_endpoint": "https://id.example/end"}, None)
+    assert url == "https://id.example/end?client_id=&post_logout_redirect_uri=https%3A%2F%2Fstack.example%2F"
