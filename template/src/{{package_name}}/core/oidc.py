@@ -144,6 +144,11 @@ class ProviderUnavailable(Problem):
         super().__init__(detail, kind="identity-provider-unavailable", **extensions)
 
 
+def bad_answer(reason: str) -> ProviderUnavailable:
+    """The problem for a provider that failed or answered what OpenID Connect does not allow (`reason` is technical)."""
+    return ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason=reason))
+
+
 class NoStaffRole(Problem):
     status = 403
 
@@ -207,14 +212,10 @@ def discover(issuer: str) -> dict[str, Any]:
     """The provider's metadata, read once per process (a failure is not cached: the next sign-in asks again)."""
     metadata = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
     if metadata.get("issuer") != issuer:
-        raise ProviderUnavailable(
-            _("the identity provider answered badly: {reason}").format(reason="discovery names another issuer")
-        )
+        raise bad_answer("discovery names another issuer")
     missing = [key for key in DISCOVERY_KEYS if not isinstance(metadata.get(key), str)]
     if missing:
-        raise ProviderUnavailable(
-            _("the identity provider answered badly: {reason}").format(reason="discovery lacks " + ", ".join(missing))
-        )
+        raise bad_answer("discovery lacks " + ", ".join(missing))
     return metadata
 
 
@@ -224,11 +225,9 @@ def _get_json(url: str) -> dict[str, Any]:
         response.raise_for_status()
         answer = response.json()
     except (httpx.HTTPError, ValueError) as error:
-        raise ProviderUnavailable(
-            _("the identity provider answered badly: {reason}").format(reason=type(error).__name__)
-        ) from error
+        raise bad_answer(type(error).__name__) from error
     if not isinstance(answer, dict):
-        raise ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason="not an object"))
+        raise bad_answer("not an object")
     return answer
 
 
@@ -279,11 +278,9 @@ def exchange_code(settings: OidcSettings, metadata: dict[str, Any], code: str, l
         )
         answer = response.json()
     except (httpx.HTTPError, ValueError) as error:
-        raise ProviderUnavailable(
-            _("the identity provider answered badly: {reason}").format(reason=type(error).__name__)
-        ) from error
+        raise bad_answer(type(error).__name__) from error
     if not isinstance(answer, dict):
-        raise ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason="not an object"))
+        raise bad_answer("not an object")
     if response.status_code != 200 or not isinstance(answer.get("id_token"), str):
         raise SignInRefused(
             _("the identity provider refused the sign-in: {error}").format(error=answer.get("error", "no ID token"))
@@ -308,9 +305,7 @@ def validate_id_token(id_token: str, settings: OidcSettings, metadata: dict[str,
     try:
         keys = KeySet.import_key_set(_get_json(metadata["jwks_uri"]))  # type: ignore[arg-type]
     except (JoseError, ValueError, KeyError, TypeError) as error:
-        raise ProviderUnavailable(
-            _("the identity provider answered badly: {reason}").format(reason="unusable JWKS")
-        ) from error
+        raise bad_answer("unusable JWKS") from error
     allowed = [
         a for a in metadata.get("id_token_signing_alg_values_supported", ["RS256"]) if a in ASYMMETRIC_ALGORITHMS
     ]
