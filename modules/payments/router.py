@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
+from pydantic import WithJsonSchema
 
 from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.i18n import _
-from . import answers, cycles, disbursing, programme_service, reconciliations, service
+from ...core.pages import PageOut, PageRequestDep
+from . import answers, cycles, disbursing, programme_service, queues, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
-from .models import AccountLink, Cycle, Programme, Transfer, TransferState
+from .models import AccountLink, Cycle, CycleState, Programme, Transfer, TransferState
 from .rails import rail_from_settings
 from .schemas import (
     PROGRAMME_CODE_PATTERN,
@@ -32,6 +34,7 @@ from .schemas import (
     PaymentLineOut,
     ProgrammeIn,
     ProgrammeOut,
+    QueuedCycleOut,
     ReconciliationOut,
     ResolveItem,
     ResolveOut,
@@ -56,6 +59,12 @@ router = APIRouter()
 CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
 # Their own patterns refuse every control character (a NUL reached PostgreSQL and answered 500).
 ProgrammeCode = Annotated[str, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
+# Absent: every programme (a query string has no null to send, so the document states none).
+ProgrammeFilter = Annotated[
+    str | None,
+    Query(pattern=PROGRAMME_CODE_PATTERN, description="Programme code"),
+    WithJsonSchema({"type": "string", "pattern": PROGRAMME_CODE_PATTERN}),
+]
 ClientReference = Annotated[str, Path(pattern=REFERENCE_PATTERN, description="The client's reference")]
 
 
@@ -292,6 +301,18 @@ def create_cycle(
     return _cycle_out(created.record, programme)
 
 
+@router.get("/cycles", summary="Cycles awaiting approval (or in one state), oldest first, without their totals")
+def cycle_queue(
+    session: SessionDep,
+    page: PageRequestDep,
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    status: Annotated[CycleState, Query(description="built: awaiting approval")] = CycleState.BUILT,
+    programme: ProgrammeFilter = None,
+) -> PageOut[QueuedCycleOut]:
+    listed = queues.cycles(session=session, page=page, state=status, programme=programme)
+    return PageOut(items=[_queued_cycle_out(item) for item in listed.items], next=listed.next)
+
+
 @router.get("/cycles/{cycle_id}", summary="A cycle, its instruction totals and its envelope")
 def get_cycle(
     cycle_id: CycleId, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
@@ -448,5 +469,18 @@ def _cycle_out(cycle: Cycle, programme: Programme) -> CycleOut:
         unlinked_count=cycle.unlinked_count,
         control_count=cycle.control_count,
         control_sum=cycle.control_sum,
+        approved_by=cycle.approved_by,
+    )
+
+
+def _queued_cycle_out(queued: queues.QueuedCycle) -> QueuedCycleOut:
+    cycle = queued.cycle
+    return QueuedCycleOut(
+        id=cycle.id,
+        programme=queued.programme,
+        name=cycle.name,
+        state=cycle.state,
+        as_of=cycle.as_of,
+        built_at=cycle.created_at,
         approved_by=cycle.approved_by,
     )

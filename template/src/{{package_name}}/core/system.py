@@ -1,4 +1,4 @@
-"""Routes every deployment has: /health (open) and /meta (authenticated)."""
+"""Routes every deployment has: /health (open), /meta (authenticated) and staff sign-in (/staff/oidc, core/oidc.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .callers import Caller
 from .deps import CountryDep, SessionDep, SettingsDep, require_scope
+from .oidc import router as oidc_router
 from .registry import installed_modules
 from .stack import licence_coverage, licence_grant, stack_info
 
@@ -22,6 +23,7 @@ STAFF_SCOPE = "core:staff"
 AUDIT_SCOPE = "core:audit"
 
 router = APIRouter()
+router.include_router(oidc_router)  # staff sign-in through the ministry's identity provider (core/oidc.py)
 
 
 HEALTH_SCHEMA = {
