@@ -150,6 +150,7 @@ def sign_in(
     code_right = account.totp_secret is not None and pyotp.TOTP(_open(account.totp_secret, secret_key)).verify(
         code, for_time=now, valid_window=1
     )
+    # Checked after both factors so a locked or inactive account costs the same work as any other.
     if not account.active or _locked(account, now):
         raise SignInFailed
     if not (password_right and code_right):
@@ -285,7 +286,6 @@ def _count_failure(session: Session, account: StaffAccount, settings: Settings, 
     if account.failed_attempts >= settings.staff_max_failed_sign_ins:
         account.locked_until = now + timedelta(minutes=settings.staff_lockout_minutes)
         account.failed_attempts = 0
-        session.flush()
         _audit(session, "system", "staff.locked", account, until=account.locked_until.isoformat())
     session.flush()
 
