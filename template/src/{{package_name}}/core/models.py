@@ -41,6 +41,8 @@ class StaffAccount(Base):
     password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, in its PHC string form
     # AES-GCM under a key derived from SECRET_KEY: a copy of the database alone does not give the codes.
     totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The TOTP time step of the last code accepted: a code is good once, not for its whole window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

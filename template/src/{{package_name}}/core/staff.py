@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ def enrol_totp(*, session: Session, user_name: str, secret_key: str, actor: str 
     account = _existing(session, user_name)
     secret = pyotp.random_base32()
     account.totp_secret = _seal(secret, secret_key)
+    account.totp_last_step = None
     session.flush()
     _audit(session, actor, "staff.totp-enrolled", account)
     return pyotp.TOTP(secret).provisioning_uri(name=user_name, issuer_name=stack_info().deployment_name)
@@ -138,6 +140,8 @@ def sign_in(
 ) -> StaffAccount:
     """The account, when the password and the current TOTP code are both right; else `SignInFailed`.
 
+    A code is accepted once: a code already used (seen over a shoulder, replayed) is a failure.
+
     A failure is counted in the session: the caller commits it before answering.
     """
     now = now or utcnow()
@@ -147,9 +151,8 @@ def sign_in(
         raise SignInFailed
     secret_key = settings.secret_key.get_secret_value()
     password_right = _verify(account.password_hash, password)
-    code_right = account.totp_secret is not None and pyotp.TOTP(_open(account.totp_secret, secret_key)).verify(
-        code, for_time=now, valid_window=1
-    )
+    step = _code_step(account, code, secret_key, now)
+    code_right = step is not None and (account.totp_last_step is None or step > account.totp_last_step)
     # Checked after both factors so a locked or inactive account costs the same work as any other.
     if not account.active or _locked(account, now):
         raise SignInFailed
@@ -158,6 +161,7 @@ def sign_in(
         raise SignInFailed
     account.failed_attempts = 0
     account.locked_until = None
+    account.totp_last_step = step
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     session.flush()
@@ -288,6 +292,18 @@ def _count_failure(session: Session, account: StaffAccount, settings: Settings, 
         account.failed_attempts = 0
         _audit(session, "system", "staff.locked", account, until=account.locked_until.isoformat())
     session.flush()
+
+
+def _code_step(account: StaffAccount, code: str, secret_key: str, now: datetime) -> int | None:
+    """The time step `code` belongs to, one step of clock drift either way allowed; None when it is wrong."""
+    if account.totp_secret is None:
+        return None
+    totp = pyotp.TOTP(_open(account.totp_secret, secret_key))
+    current = totp.timecode(now)
+    return next(
+        (step for step in (current - 1, current, current + 1) if hmac.compare_digest(totp.generate_otp(step), code)),
+        None,
+    )
 
 
 def _locked(account: StaffAccount, now: datetime) -> bool:

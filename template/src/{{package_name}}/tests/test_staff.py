@@ -64,6 +64,15 @@ def test_sign_in_needs_both_the_password_and_the_current_code(
     assert sign_in(session, settings, amina).user_name == "amina"
 
 
+def test_a_code_is_accepted_once(session: Session, settings: Settings, amina: pyotp.TOTP) -> None:
+    now = utcnow()
+    sign_in(session, settings, amina, now=now)
+    with pytest.raises(staff.SignInFailed):
+        sign_in(session, settings, amina, now=now)  # the same code again, replayed
+    later = now + timedelta(seconds=amina.interval)
+    assert sign_in(session, settings, amina, now=later).user_name == "amina"
+
+
 def test_an_unknown_user_gets_the_same_answer(session: Session, settings: Settings, amina: pyotp.TOTP) -> None:
     with pytest.raises(staff.SignInFailed) as unknown:
         staff.sign_in(session=session, user_name="nobody", password=PASSWORD, code=amina.now(), settings=settings)
@@ -120,9 +129,8 @@ def test_a_cookie_session_ends_when_idle_and_in_any_case_at_its_absolute_expiry(
     session: Session, settings: Settings, amina: pyotp.TOTP
 ) -> None:
     now = utcnow()
-    opened = staff.open_session(
-        session=session, account=sign_in(session, settings, amina), kind="cookie", settings=settings, now=now
-    )
+    account = sign_in(session, settings, amina)
+    opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings, now=now)
     idle = timedelta(minutes=settings.staff_cookie_idle_minutes)
     expiry = now + timedelta(minutes=settings.staff_cookie_absolute_minutes)
     step = idle - timedelta(minutes=1)  # used just within the idle timeout, again and again
@@ -132,9 +140,7 @@ def test_a_cookie_session_ends_when_idle_and_in_any_case_at_its_absolute_expiry(
     with pytest.raises(staff.SessionInvalid):  # at the absolute expiry, however active
         staff.resolve(session=session, token=opened.token, settings=settings, now=expiry)
 
-    idle_one = staff.open_session(
-        session=session, account=sign_in(session, settings, amina), kind="cookie", settings=settings, now=now
-    )
+    idle_one = staff.open_session(session=session, account=account, kind="cookie", settings=settings, now=now)
     with pytest.raises(staff.SessionInvalid):
         staff.resolve(session=session, token=idle_one.token, settings=settings, now=now + idle)
 
