@@ -67,9 +67,7 @@ def test_every_route_but_health_and_the_sign_in_requires_a_key(client: TestClien
     # From the OpenAPI document: the app's route list holds routers included lazily (FastAPI
     # 0.165), whose routes it does not list, so walking it would check nothing.
     open_paths = {"/health", "/staff/oidc/login", "/staff/oidc/callback", "/staff/oidc/logout"}
-    operations = [
-        (method.upper(), path) for path, item in client.app.openapi()["paths"].items() for method in item
-    ]
+    operations = [(method.upper(), path) for path, item in client.app.openapi()["paths"].items() for method in item]
     assert len(operations) > len(open_paths)
     for method, path in operations:
         if path in open_paths:
