@@ -30,6 +30,8 @@ from ..core.oidc import (
 )
 from .oidc_provider import Client, RunningProvider, User, running_provider
 
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
+
 CLIENT = Client(
     client_id="nation-stack",
     client_secret="provider-test-secret",
