@@ -12,9 +12,9 @@ import math
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .i18n import _
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Where `audit checkpoint` appends signed heads of the audit chain: a folder OUTSIDE the
     # database (another disk, a write-once bucket mount), so rewriting the database is not enough.
     audit_checkpoint_dir: Path = Path("audit-checkpoints")
+    # Four-eyes: distinct approvers (never the maker) each action needs, e.g. APPROVALS_REQUIRED=
+    # '{"payments.cycle.approve": 3}'; an action not named needs core.approvals.DEFAULT_REQUIRED (2).
+    approvals_required: dict[str, Annotated[int, Field(ge=1, le=9)]] = {}
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:
