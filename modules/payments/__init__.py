@@ -8,7 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import PaymentsSettings
 from .port import LedgerDisbursements
-from .router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
+from .router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .schemas import openapi_values
 from .seed import seed
 
@@ -18,7 +18,7 @@ module = Module(
     manifest=Manifest.read(_HERE),
     router=router,
     migrations=_HERE / "migrations",
-    scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE),
+    scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE),
     cli=cli_app,
     settings=PaymentsSettings,
     catalogs=Catalogs(_HERE / "locales"),

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
+from sqlalchemy.orm import Session
 
-from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
+from ...core.approvals import Signatory, Tally, required_for
+from ...core.callers import Caller
+from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
+from ...core.settings import Settings
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
-from .models import AccountLink, Cycle, Programme, Transfer, TransferState
+from .models import AccountLink, Cycle, CycleState, Programme, Transfer, TransferState
 from .rails import rail_from_settings
 from .schemas import (
     PROGRAMME_CODE_PATTERN,
@@ -47,6 +51,7 @@ LINK_SCOPE = "payments:link"
 READ_SCOPE = "payments:read"
 TRANSFER_SCOPE = "payments:transfer"
 PROGRAMME_SCOPE = "payments:programme"
+APPROVE_SCOPE = "payments:approve"
 
 router = APIRouter()
 
@@ -272,6 +277,7 @@ def create_cycle(
     response: Response,
     partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
     settings: PaymentsSettingsDep,
+    core_settings: SettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
     created = programme_service.create_cycle(
@@ -283,28 +289,42 @@ def create_cycle(
         as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
-        actor=partner.name,
+        maker=Signatory.of(_caller(partner)),
     )
     session.commit()
     if not created.created:
         response.status_code = status.HTTP_200_OK
-    return _cycle_out(created.record, programme)
+    cycle = created.record
+    # The maker sees the totals they built (the approvers re-enter them blind); anyone else replaying it does not.
+    shown = cycle.made_by == _caller(partner).person
+    return _cycle_out(session, cycle, programme, core_settings, reveal=shown)
 
 
-@router.get("/cycles/{cycle_id}", summary="A cycle, its instruction totals and its envelope")
+@router.get(
+    "/cycles/{cycle_id}",
+    summary="A cycle, its approvals and envelope; its instruction totals only once approved (approvers count blind)",
+)
 def get_cycle(
-    cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
+    cycle_id: CycleId,
+    session: SessionDep,
+    core_settings: SettingsDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+    return _cycle_out(session, cycle, session.get(Programme, cycle.programme_id), core_settings)
 
 
-@router.post("/cycles/{cycle_id}/approve", summary="Approve the envelope: control count and sum must match")
+@router.post(
+    "/cycles/{cycle_id}/approve",
+    summary="Approve the envelope (four-eyes): re-enter the control count and sum; never its maker, once a person",
+    responses={403: {"description": "The cycle's maker may not approve it"}},
+)
 def approve_cycle(
     cycle_id: CycleId,
     body: ApproveIn,
     session: SessionDep,
-    partner: Annotated[Partner, Depends(require_scope(PROGRAMME_SCOPE))],
+    core_settings: SettingsDep,
+    partner: Annotated[Partner, Depends(require_scope(APPROVE_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     cycles.approve_cycle(
@@ -312,10 +332,11 @@ def approve_cycle(
         cycle=cycle,
         control_count=body.control_count,
         control_sum=body.control_sum,
-        actor=partner.name,
+        approver=Signatory.of(_caller(partner)),
+        required=_required(core_settings),
     )
     session.commit()
-    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+    return _cycle_out(session, cycle, session.get(Programme, cycle.programme_id), core_settings)
 
 
 @router.post(
@@ -349,6 +370,7 @@ def disburse_cycle(
 def reconciliation(
     cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
 ) -> ReconciliationOut:
+    cycles.require_approved(cycles.get_cycle(session=session, cycle_id=cycle_id))
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
@@ -435,17 +457,33 @@ def _programme_out(programme: Programme) -> ProgrammeOut:
     )
 
 
-def _cycle_out(cycle: Cycle, programme: Programme) -> CycleOut:
+def _caller(partner: Partner) -> Caller:
+    """The partner as a `Caller` (until the routers' scope dependency hands one over itself)."""
+    return Caller(kind="partner", id=partner.id, name=partner.name)
+
+
+def _required(core_settings: Settings) -> int:
+    return required_for(core_settings.approvals_required, cycles.APPROVAL_ACTION)
+
+
+def _cycle_out(
+    session: Session, cycle: Cycle, programme: Programme, core_settings: Settings, *, reveal: bool = False
+) -> CycleOut:
+    """The cycle; its instruction totals only once approved, or when `reveal` (its maker building it)."""
+    tally: Tally = cycles.cycle_tally(session=session, cycle=cycle, required=_required(core_settings))
+    shown = reveal or cycle.state != CycleState.BUILT
     return CycleOut(
         id=cycle.id,
         programme=programme.code,
         name=cycle.name,
         state=cycle.state,
         as_of=cycle.as_of,
-        instruction_count=cycle.instruction_count,
-        instruction_sum=cycle.instruction_sum,
+        instruction_count=cycle.instruction_count if shown else None,
+        instruction_sum=cycle.instruction_sum if shown else None,
         unlinked_count=cycle.unlinked_count,
         control_count=cycle.control_count,
         control_sum=cycle.control_sum,
+        approvals=tally.approvals,
+        approvals_required=tally.required,
         approved_by=cycle.approved_by,
     )
