@@ -47,8 +47,8 @@ from sqlalchemy import (
 )
 
 from ...core import migrate
-from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ...core.approvals import Signatory
+from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
 from ...core.i18n import N_, _
 from ...core.models import utcnow

@@ -351,7 +351,7 @@ def _seal_envelope(session: Session, cycle: Cycle, totals: tuple[int, int], fing
 
 
 def require_approved(cycle: Cycle) -> None:
-    """Refuse a cycle still awaiting its approvals (nothing to pay or reconcile; its totals are the approvers' to count)."""
+    """Refuse a cycle awaiting its approvals: nothing to pay or reconcile; its totals are the approvers' to count."""
     if cycle.state == CycleState.BUILT:
         raise Conflict(
             _("cycle {cycle} is not approved: approve its envelope (control totals) first").format(cycle=cycle.id)
