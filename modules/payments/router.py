@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
 from sqlalchemy.orm import Session
 
-from ...core.approvals import Signatory, Tally, required_for
+from ...core.approvals import Signatory, required_for
 from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
@@ -280,6 +280,7 @@ def create_cycle(
     core_settings: SettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
+    maker = Signatory.of(_caller(partner))
     created = programme_service.create_cycle(
         session=session,
         ports=ports,
@@ -289,15 +290,14 @@ def create_cycle(
         as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
-        maker=Signatory.of(_caller(partner)),
+        maker=maker,
     )
     session.commit()
     if not created.created:
         response.status_code = status.HTTP_200_OK
     cycle = created.record
     # The maker sees the totals they built (the approvers re-enter them blind); anyone else replaying it does not.
-    shown = cycle.made_by == _caller(partner).person
-    return _cycle_out(session, cycle, programme, core_settings, reveal=shown)
+    return _cycle_out(session, cycle, programme, core_settings, reveal=cycle.made_by == maker.person)
 
 
 @router.get(
@@ -366,7 +366,11 @@ def disburse_cycle(
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
-@router.get("/cycles/{cycle_id}/reconciliation", summary="Paid, failed, pending and unmatched against control totals")
+@router.get(
+    "/cycles/{cycle_id}/reconciliation",
+    summary="Paid, failed, pending and unmatched against control totals (once the cycle is approved)",
+    responses={409: {"description": "The cycle awaits its approvals"}},
+)
 def reconciliation(
     cycle_id: CycleId, session: SessionDep, _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))]
 ) -> ReconciliationOut:
@@ -470,7 +474,7 @@ def _cycle_out(
     session: Session, cycle: Cycle, programme: Programme, core_settings: Settings, *, reveal: bool = False
 ) -> CycleOut:
     """The cycle; its instruction totals only once approved, or when `reveal` (its maker building it)."""
-    tally: Tally = cycles.cycle_tally(session=session, cycle=cycle, required=_required(core_settings))
+    tally = cycles.cycle_tally(session=session, cycle=cycle, required=_required(core_settings))
     shown = reveal or cycle.state != CycleState.BUILT
     return CycleOut(
         id=cycle.id,
