@@ -45,16 +45,6 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditHead(Base):
-    """The single row holding the chain's latest hash; locking it serialises appends."""
-
-    __tablename__ = "core_audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last_hash: Mapped[str] = mapped_column(String(64))
-    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class Approval(Base):
     """One person's approval of one version (fingerprint) of a subject, for one action (core/approvals.py).
 
@@ -86,3 +76,13 @@ class Approval(Base):
     role: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class AuditHead(Base):
+    """The single row holding the chain's latest hash; locking it serialises appends."""
+
+    __tablename__ = "core_audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
