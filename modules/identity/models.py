@@ -45,6 +45,8 @@ class Person(Base):
 
 class Enrolment(Base):
     __tablename__ = "identity_enrolment"
+    # The adjudicators' queue reads the held ones in id order (queues.py).
+    __table_args__ = (Index("ix_identity_enrolment_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from pydantic import WithJsonSchema
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
+from ...core.pages import PageOut, PageRequestDep
 from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
-from . import auth, policies, resident, service, vids
+from . import auth, policies, queues, resident, service, vids
 from .config import IdentitySettingsDep
 from .models import Enrolment
 from .notifier import OutboxNotifier
@@ -22,12 +25,15 @@ from .schemas import (
     AuthenticationRecord,
     AuthOut,
     AuthRequest,
+    CandidateOut,
     ContactChangeOut,
     ContactUpdate,
     EkycOut,
     EnrolmentOut,
     EnrolmentRequest,
     Factor,
+    HeldApplicationOut,
+    HeldEnrolmentOut,
     LifecycleRequest,
     LockRequest,
     OtpOut,
@@ -63,6 +69,17 @@ Portal = Annotated[Partner, Depends(require_scope(RESIDENT_SCOPE))]
 PartnerId = Annotated[int, Path(ge=1, le=2**31 - 1, description="core partner id")]
 ApplicationId = Annotated[str, Path(min_length=8, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
 FactorName = Annotated[Factor, Path(description="An authentication factor")]
+# Absent: no filter (a query string has no null to send, so the document states none).
+Region = Annotated[
+    Line | None,
+    Query(min_length=1, max_length=200, description="The address's first level (the country's address_levels)"),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}),
+]
+Since = Annotated[
+    date | None,
+    Query(description="Received on or after this day (UTC)"),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
 ResidentToken = Annotated[
     Line | None, Header(alias="X-Resident-Session", max_length=200, description="From POST /resident/sessions")
 ]
@@ -95,6 +112,22 @@ def enrol(
     if enrolment.status != "issued":
         response.status_code = status.HTTP_202_ACCEPTED
     return _enrolment_out(enrolment)
+
+
+# Before /enrolments/{application_id}, which would take "held" for an application ID.
+@router.get("/enrolments/held", summary="Enrolments held as possible duplicates, each beside its candidates")
+def held_enrolments(
+    session: SessionDep,
+    country: CountryDep,
+    page: PageRequestDep,
+    _partner: Admin,
+    region: Region = None,
+    since: Since = None,
+) -> PageOut[HeldEnrolmentOut]:
+    held = queues.held_enrolments(
+        session=session, page=page, region_level=country.profile.address_levels[0], region=region, since=since
+    )
+    return PageOut(items=[_held_out(item) for item in held.items], next=held.next)
 
 
 @router.get("/enrolments/{application_id}", summary="Status of an enrolment application")
@@ -434,4 +467,16 @@ def _enrolment_out(enrolment: Enrolment) -> EnrolmentOut:
         status=enrolment.status,
         national_id=enrolment.national_id,
         candidates=enrolment.candidates,
+    )
+
+
+def _held_out(held: queues.HeldEnrolment) -> HeldEnrolmentOut:
+    return HeldEnrolmentOut(
+        application_id=held.enrolment.application_id,
+        received_at=held.enrolment.created_at,
+        application=HeldApplicationOut.model_validate(held.enrolment.demographics),
+        candidates=[
+            CandidateOut(**PersonOut.model_validate(candidate.person).model_dump(), name_score=candidate.name_score)
+            for candidate in held.candidates
+        ],
     )

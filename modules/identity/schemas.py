@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from ...core.country import LoadedCountry
 from ...core.i18n import _
-from ...core.schemas import Line, Text, deployment_value
+from ...core.schemas import Line, Text, UtcDatetime, deployment_value
 from .applications import Application, NameInScript
 from .domain import AuthAttempt, Demographics
 
@@ -416,6 +416,29 @@ class AuthenticationRecord(BaseModel):
 
 class LockRequest(_Strict):
     locked: bool
+
+
+class HeldApplicationOut(BaseModel):
+    """A held enrolment's demographics as the applicant gave them."""
+
+    given_name: str
+    family_name: str
+    other_names: dict[str, Any]
+    date_of_birth: date
+    sex: str
+    phone: str | None
+    address: dict[str, str]
+
+
+class CandidateOut(PersonOut):
+    name_score: float = Field(description="Name similarity to the application, 0-100, as deduplication compares")
+
+
+class HeldEnrolmentOut(BaseModel):
+    application_id: str
+    received_at: UtcDatetime
+    application: HeldApplicationOut
+    candidates: list[CandidateOut] = Field(description="Registered people it may duplicate, beside the application")
 
 
 def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:

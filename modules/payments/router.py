@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
+from pydantic import WithJsonSchema
 from sqlalchemy.orm import Session
 
 from ...core.approvals import Signatory, required_for
@@ -12,8 +13,9 @@ from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
+from ...core.pages import PageOut, PageRequestDep
 from ...core.settings import Settings
-from . import answers, cycles, disbursing, programme_service, reconciliations, service
+from . import answers, cycles, disbursing, programme_service, queues, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
@@ -36,6 +38,7 @@ from .schemas import (
     PaymentLineOut,
     ProgrammeIn,
     ProgrammeOut,
+    QueuedCycleOut,
     ReconciliationOut,
     ResolveItem,
     ResolveOut,
@@ -60,6 +63,12 @@ router = APIRouter()
 CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
 # Their own patterns refuse every control character (a NUL reached PostgreSQL and answered 500).
 ProgrammeCode = Annotated[str, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
+# Absent: every programme (a query string has no null to send, so the document states none).
+ProgrammeFilter = Annotated[
+    str | None,
+    Query(pattern=PROGRAMME_CODE_PATTERN, description="Programme code"),
+    WithJsonSchema({"type": "string", "pattern": PROGRAMME_CODE_PATTERN}),
+]
 ClientReference = Annotated[str, Path(pattern=REFERENCE_PATTERN, description="The client's reference")]
 
 
@@ -300,6 +309,18 @@ def create_cycle(
     return _cycle_out(session, cycle, programme, core_settings, reveal=cycle.made_by == maker.person)
 
 
+@router.get("/cycles", summary="Cycles awaiting approval (or in one state), oldest first, without their totals")
+def cycle_queue(
+    session: SessionDep,
+    page: PageRequestDep,
+    _partner: Annotated[Partner, Depends(require_scope(READ_SCOPE))],
+    status: Annotated[CycleState, Query(description="built: awaiting approval")] = CycleState.BUILT,
+    programme: ProgrammeFilter = None,
+) -> PageOut[QueuedCycleOut]:
+    listed = queues.cycles(session=session, page=page, state=status, programme=programme)
+    return PageOut(items=[_queued_cycle_out(item) for item in listed.items], next=listed.next)
+
+
 @router.get(
     "/cycles/{cycle_id}",
     summary="A cycle, its approvals and envelope; its instruction totals only once approved (approvers count blind)",
@@ -489,5 +510,18 @@ def _cycle_out(
         control_sum=cycle.control_sum,
         approvals=tally.approvals,
         approvals_required=tally.required,
+        approved_by=cycle.approved_by,
+    )
+
+
+def _queued_cycle_out(queued: queues.QueuedCycle) -> QueuedCycleOut:
+    cycle = queued.cycle
+    return QueuedCycleOut(
+        id=cycle.id,
+        programme=queued.programme,
+        name=cycle.name,
+        state=cycle.state,
+        as_of=cycle.as_of,
+        built_at=cycle.created_at,
         approved_by=cycle.approved_by,
     )

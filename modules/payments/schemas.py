@@ -303,6 +303,18 @@ class CycleOut(BaseModel):
     approved_by: str | None
 
 
+class QueuedCycleOut(BaseModel):
+    """A cycle in a queue: no instruction totals, which its approver re-enters blind."""
+
+    id: int
+    programme: str
+    name: str
+    state: str
+    as_of: UtcDatetime
+    built_at: UtcDatetime
+    approved_by: str | None
+
+
 class TallyOut(BaseModel):
     count: int
     sum: int

@@ -133,6 +133,8 @@ class AccountEntry(Base):
 
 class Objection(Base):
     __tablename__ = "tax_objection"
+    # The objections queue reads one or two states in id order (queues.py).
+    __table_args__ = (Index("ix_tax_objection_state_id", "state", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assessment_id: Mapped[int] = mapped_column(ForeignKey("tax_assessment.id"), index=True)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import WithJsonSchema
 
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
 from ...core.errors import Unprocessable
 from ...core.i18n import _
 from ...core.models import Partner
-from . import accounts, objections, service
+from ...core.pages import PageOut, PageRequestDep
+from . import accounts, objections, queues, service
 from .models import ReturnKind
 from .schemas import (
     TIN_DESCRIPTION,
@@ -44,6 +46,13 @@ MAX_ID = 2**31 - 1  # IDs are 32-bit integer columns: larger ones are refused (4
 router = APIRouter()
 
 TinPath = Annotated[Tin, Path(description=TIN_DESCRIPTION)]
+ObjectionStatus = Literal["awaiting_decision", "lodged", "under_review", "allowed", "partially_allowed", "disallowed"]
+# Absent: every taxpayer (a query string has no null to send, so the document states none).
+TinFilter = Annotated[
+    Tin | None,
+    Query(description=TIN_DESCRIPTION),
+    WithJsonSchema({"type": "string", "format": "tin", "pattern": r"^[0-9]{6,20}$"}),
+]
 
 
 @router.post("/taxpayers", status_code=status.HTTP_201_CREATED, summary="Register a taxpayer and issue a TIN")
@@ -263,6 +272,21 @@ def lodge_objection(
     )
     session.commit()
     return ObjectionOut.model_validate(objection)
+
+
+@router.get("/objections", summary="Objections awaiting a decision (or in one state), oldest first")
+def objection_queue(
+    session: SessionDep,
+    country: CountryDep,
+    page: PageRequestDep,
+    _partner: Annotated[Partner, Depends(require_scope(DECIDE_SCOPE))],
+    status: Annotated[
+        ObjectionStatus, Query(description="awaiting_decision: lodged or under review")
+    ] = queues.AWAITING_DECISION,
+    tin: TinFilter = None,
+) -> PageOut[ObjectionOut]:
+    listed = queues.objections(session=session, page=page, country=country, status=status, tin=tin)
+    return PageOut(items=[ObjectionOut.model_validate(item) for item in listed.items], next=listed.next)
 
 
 @router.get("/objections/{objection_id}", summary="An objection and its decision")
