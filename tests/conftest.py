@@ -17,6 +17,18 @@ from .stack_env import stack_python
 # The fifth-module fixture is a module folder copied into a template copy, not a test of this suite.
 collect_ignore = ["fixtures"]
 
+# How long a stack suite of each kind runs, in rank order: xdist hands tests to its workers one
+# at a time in collection order, so starting the longest first keeps both workers busy to the end
+# instead of leaving one to finish a whole suite alone.
+STACK_SUITE_RANK = {"everything": 4, "whole": 3, "per_country": 3, "selection": 1}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(
+        key=lambda item: -max((STACK_SUITE_RANK[m.args[0]] for m in item.iter_markers("stack_suite")), default=0)
+    )
+
+
 PG_SERVER_URL = os.environ.get("NATION_STACK_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 Generate = Callable[..., Path]

@@ -42,6 +42,11 @@ def run_stack_suite(python: Path, stack: Path, *pytest_args: str, **env: str) ->
     return int(passed.group(1))
 
 
+# A selection run checks how its combination is assembled; each operation's own fuzz at the full
+# budget runs in its module's stack and in the all-modules stack (docs/testing.md).
+SELECTION_RUN_ENV = {"FUZZ_EXAMPLES_PER_OPERATION": "3"}
+
+
 def suite_arguments(modules: Sequence[str], everything: Sequence[str]) -> tuple[str, ...]:
     """Which of a stack's own tests a combination runs (docs/testing.md says why this covers them all).
 
@@ -51,6 +56,15 @@ def suite_arguments(modules: Sequence[str], everything: Sequence[str]) -> tuple[
     if len(modules) == 1 or set(modules) == set(everything):
         return ()
     return ("-m", "selection")
+
+
+def combination_param(modules: tuple[str, ...], everything: Sequence[str]) -> object:
+    """A combination as a test parameter, marked with the kind of suite it runs."""
+    if suite_arguments(modules, everything):
+        kind = "selection"
+    else:
+        kind = "everything" if len(modules) == len(everything) else "whole"
+    return pytest.param(modules, marks=pytest.mark.stack_suite(kind), id="+".join(modules))
 
 
 def check_combination(
@@ -77,10 +91,11 @@ def check_combination(
     assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade (heads)")
     assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
 
-    run_stack_suite(python, stack, *suite_arguments(modules, catalogue() if everything is None else everything))
+    arguments = suite_arguments(modules, catalogue() if everything is None else everything)
+    run_stack_suite(python, stack, *arguments, **(SELECTION_RUN_ENV if arguments else {}))
 
 
-@pytest.mark.parametrize("modules", COMBINATIONS, ids=["+".join(combo) for combo in COMBINATIONS])
+@pytest.mark.parametrize("modules", [combination_param(combo, catalogue()) for combo in COMBINATIONS])
 def test_combination_generates_lints_migrates_and_passes_its_suite(
     modules: tuple[str, ...], generate: Generate, python: Path, tmp_path: Path
 ) -> None:
@@ -89,6 +104,7 @@ def test_combination_generates_lints_migrates_and_passes_its_suite(
 
 
 @pytest.mark.postgresql
+@pytest.mark.stack_suite("everything")
 def test_full_stack_suite_passes_on_postgresql(full_stack: Path, python: Path) -> None:
     if not postgres_reachable():
         if os.environ.get("CI"):

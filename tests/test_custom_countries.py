@@ -14,7 +14,7 @@ import yaml
 from .catalogue import catalogue
 from .conftest import Generate
 from .test_combinations import assert_ok, run, run_stack_suite
-from .test_countries import PER_COUNTRY, PROFILES
+from .test_countries import custom_country_scope, shipped_digit_counts
 
 # A real country per digit count (any pairing generates; real ones keep the locales real).
 EXAMPLES = {
@@ -45,11 +45,6 @@ EXAMPLES = {
 }
 
 
-def shipped_digit_counts() -> set[int]:
-    currencies = (yaml.safe_load(path.read_text(encoding="utf-8"))["currency"] for path in PROFILES)
-    return {iso4217.Currency(code).exponent for code in currencies}
-
-
 MISSING_LAW = "tax: country.yml gives no income-tax law (tax.income_tax)"
 
 
@@ -60,7 +55,17 @@ def test_the_examples_cover_every_digit_count_iso_4217_has() -> None:
         assert iso4217.Currency(answers["custom_currency"]).exponent == digits
 
 
-@pytest.mark.parametrize("digits", sorted(EXAMPLES), ids=lambda digits: f"{digits}-digit currency")
+@pytest.mark.parametrize(
+    "digits",
+    [
+        pytest.param(
+            digits,
+            marks=pytest.mark.stack_suite("selection" if digits in shipped_digit_counts() else "per_country"),
+            id=f"{digits}-digit currency",
+        )
+        for digits in sorted(EXAMPLES)
+    ],
+)
 def test_a_custom_country_generates_a_stack_whose_suite_passes_and_which_names_its_missing_law(
     digits: int, generate: Generate, python: Path, tmp_path: Path
 ) -> None:
@@ -82,9 +87,4 @@ def test_a_custom_country_generates_a_stack_whose_suite_passes_and_which_names_i
     calc = run([str(python), "-m", package, "tax", "calc", "--year", "2025", "--income", "1000"], stack, **database)
     assert calc.returncode == 1 and "tax.income_tax" in calc.stdout + calc.stderr
 
-    # A digit count a shipped profile has runs that profile's suite in test_countries; here the
-    # custom path is checked with what depends on the deployment's make-up (docs/testing.md), less
-    # the machinery no profile changes (the OpenAPI fuzz runs with the default country).
-    selection = ("-m", "selection and not country_independent")
-    scope = selection if digits in shipped_digit_counts() else PER_COUNTRY
-    assert run_stack_suite(python, stack, *scope) > 0
+    assert run_stack_suite(python, stack, *custom_country_scope(digits)) > 0

@@ -21,7 +21,7 @@ import yaml
 from .catalogue import catalogue
 from .stack_env import stack_python
 from .template_repo import clone_template, git
-from .test_combinations import check_combination
+from .test_combinations import check_combination, combination_param
 
 TOY = "parcels"
 TOY_FOLDER = Path(__file__).resolve().parent / "fixtures" / "fifth_module" / TOY
@@ -92,7 +92,7 @@ def test_a_bad_profile_section_and_a_bad_answer_are_refused_at_generation(templa
     assert 'countries/KE.yml: parcels.area_unit: "acre" is not allowed; allowed: m2, ha' in str(refusal.value)
 
 
-@pytest.mark.parametrize("modules", WITH_TOY, ids=["+".join(combo) for combo in WITH_TOY])
+@pytest.mark.parametrize("modules", [combination_param(combo, [*catalogue(), TOY]) for combo in WITH_TOY])
 def test_every_combination_with_the_module_generates_lints_migrates_and_passes_its_suite(
     template: Path, toy_python: Path, tmp_path: Path, modules: tuple[str, ...]
 ) -> None:

@@ -18,6 +18,7 @@ from copier.errors import UnsafeTemplateError
 from .catalogue import REPO
 from .scripts import load_script
 from .template_repo import clone_template, commit_version, generate_at, git, release
+from .test_combinations import SELECTION_RUN_ENV
 
 VENDOR_CORE_LINE = "VENDOR_ROUNDING_NOTE = 'ministry circular 12/2026'  # vendor edit"
 VENDOR_MODULE_LINE = "VENDOR_ID_POLICY = 'approved by the registrar'  # vendor edit"
@@ -86,6 +87,7 @@ def test_answers_and_stack_record_version_and_exact_commit(tmp_path: Path) -> No
 # ---------------------------------------------------------------- updates (no tags: commits only)
 
 
+@pytest.mark.stack_suite("selection")
 def test_update_keeps_vendor_edits_brings_new_changes_and_keeps_answers(tmp_path: Path, python: Path) -> None:
     template = clone_template(tmp_path / "template")
     old = commit_version(template, "0.9.0")
@@ -120,7 +122,7 @@ def test_update_keeps_vendor_edits_brings_new_changes_and_keeps_answers(tmp_path
         "Acme GovTech",
     )
     assert not git(stack, "diff", "--name-only", "--diff-filter=U"), "update left conflicts"
-    env = {**os.environ, "PYTHONPATH": str(stack / "src")}
+    env = {**os.environ, "PYTHONPATH": str(stack / "src"), **SELECTION_RUN_ENV}
     result = subprocess.run(
         # The template's own tests run in test_combinations; after an update, what can break is
         # the deployment's make-up (migrations, ports, OpenAPI, settings, CLI) and the vendor's merge.
@@ -252,6 +254,7 @@ def test_update_from_the_first_release_without_trust_is_refused(first_release_de
     assert not git(stack, "status", "--porcelain") and (stack / ".env").read_text() == VENDOR_ENV
 
 
+@pytest.mark.stack_suite("selection")
 @pytest.mark.xdist_group("first-release")
 def test_update_from_the_first_release_migrates_keeps_edits_and_data(
     first_release_deployment: Path, tmp_path: Path, python: Path
@@ -285,7 +288,13 @@ def test_update_from_the_first_release_migrates_keeps_edits_and_data(
     data_after = table_counts(stack / "registry.db")
     assert {table: data_after[table] for table in data_before} == data_before
     assert sum(data_before.values()) > len(data_before), "the seed wrote no data"
-    suite = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "selection")
+    suite = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "selection"],
+        cwd=stack,
+        env={**env, **SELECTION_RUN_ENV},
+        capture_output=True,
+        text=True,
+    )
     assert suite.returncode == 0, suite.stdout[-3000:]
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from .catalogue import REPO, catalogue
 from .template_repo import clone_template, generate_at, git
+from .test_combinations import SELECTION_RUN_ENV
 
 SCRIPT = REPO / "scripts" / "modules"
 VENDOR_ANSWERS_NOTE = "# Ministry of ICT decision 2026/14: Kenya profile"
@@ -80,7 +81,15 @@ def stack_run(python: Path, stack: Path, database: Path, *args: str) -> str:
 def stack_suite(python: Path, stack: Path, database: Path) -> None:
     # Every module's own tests run in test_combinations; what a module change can break is what
     # depends on which modules are installed (ports, migrations, OpenAPI, settings, CLI).
-    stack_run(python, stack, database, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "selection")
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "selection"],
+        cwd=stack,
+        env={**stack_env(stack, database), **SELECTION_RUN_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
 def tables(database: Path) -> set[str]:
@@ -101,6 +110,7 @@ def commit_all(stack: Path, message: str) -> None:
 # ---------------------------------------------------------------- add
 
 
+@pytest.mark.stack_suite("selection")
 def test_add_brings_the_module_and_migrates_forward_keeping_people_and_drop_tables_takes_it_back(
     template: Path, tmp_path: Path, python: Path
 ) -> None:
@@ -180,6 +190,7 @@ def test_add_refuses_an_unknown_a_present_module_and_a_dirty_tree(template: Path
 # ---------------------------------------------------------------- remove
 
 
+@pytest.mark.stack_suite("selection")
 def test_remove_warns_refuses_while_tables_exist_then_removes_after_the_downgrade(
     template: Path, tmp_path: Path, python: Path
 ) -> None:

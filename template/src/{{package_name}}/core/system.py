@@ -1,4 +1,4 @@
-"""Routes every deployment has: /health (open) and /meta (authenticated)."""
+"""Routes every deployment has: /health (open), /meta (authenticated) and staff sign-in (/staff/oidc, core/oidc.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .deps import CountryDep, SessionDep, SettingsDep, require_scope
 from .models import Partner
+from .oidc import router as oidc_router
 from .registry import installed_modules
 from .stack import licence_coverage, licence_grant, stack_info
 
 META_SCOPE = "meta:read"
 
 router = APIRouter()
+router.include_router(oidc_router)  # staff sign-in through the ministry's identity provider (core/oidc.py)
 
 
 HEALTH_SCHEMA = {

@@ -1,11 +1,14 @@
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.db import make_session_factory
 from ..core.models import AuditEvent, AuditHead
+
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
 
 
 def record_three(session: Session) -> list[AuditEvent]:

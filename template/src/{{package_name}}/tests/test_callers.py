@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ..core.callers import Caller
+
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
 
 
 def test_one_person_in_two_roles_is_one_person_and_the_audit_names_the_role() -> None:

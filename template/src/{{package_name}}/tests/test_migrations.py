@@ -5,7 +5,8 @@ from sqlalchemy import Engine
 from ..core import migrate
 from ..core.registry import installed_modules
 
-pytestmark = pytest.mark.selection  # depends on which modules are installed
+# depends on which modules are installed; reads no country data (runs once per combination, not per country)
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 
 def test_every_branch_is_at_its_head(engine: Engine) -> None:

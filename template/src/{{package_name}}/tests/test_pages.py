@@ -11,6 +11,8 @@ from ..core.models import Partner
 from ..core.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, PageRequestDep, fetch
 from ..core.security import issue_partner_key
 
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
+
 
 def walk(session: Session, query, limit: int) -> list[list[int]]:
     """The ids of each page, following `next` from the first page to the last."""

@@ -20,7 +20,8 @@ from ..core.models import AuditEvent, Partner
 from ..core.settings import Settings, get_settings
 from ..core.system import META_SCOPE
 
-pytestmark = pytest.mark.selection  # depends on which modules are installed
+# depends on which modules are installed; reads no country data (runs once per combination, not per country)
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 runner = CliRunner()
 

@@ -12,6 +12,8 @@ from ..core.errors import PROBLEM_MEDIA_TYPE, Problem, Unprocessable
 from ..core.i18n import N_
 from ..core.settings import Settings
 
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
+
 
 @pytest.fixture
 def failing_client(settings: Settings, engine) -> TestClient:

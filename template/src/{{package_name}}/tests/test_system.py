@@ -63,13 +63,15 @@ def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_every_route_but_health_requires_a_key(client: TestClient) -> None:
-    open_paths = {"/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
-    for route in client.app.routes:
-        path = getattr(route, "path", "")
+def test_every_route_but_health_and_the_sign_in_requires_a_key(client: TestClient) -> None:
+    # From the OpenAPI document: the app's route list holds routers included lazily (FastAPI
+    # 0.165), whose routes it does not list, so walking it would check nothing.
+    open_paths = {"/health", "/staff/oidc/login", "/staff/oidc/callback", "/staff/oidc/logout"}
+    operations = [(method.upper(), path) for path, item in client.app.openapi()["paths"].items() for method in item]
+    assert len(operations) > len(open_paths)
+    for method, path in operations:
         if path in open_paths:
             continue
-        for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
-            url = path.replace("{", "").replace("}", "")
-            response = client.request(method, url)
-            assert response.status_code == 401, f"{method} {path} answered {response.status_code} without a key"
+        url = path.replace("{", "").replace("}", "")
+        response = client.request(method, url)
+        assert response.status_code == 401, f"{method} {path} answered {response.status_code} without a key"

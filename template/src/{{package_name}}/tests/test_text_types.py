@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..core.schemas import Line, Text, has_control_characters
 
+pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
+
 
 class Named(BaseModel):
     name: Line = Field(min_length=1, max_length=20)
