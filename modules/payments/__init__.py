@@ -9,6 +9,7 @@ from .cli import app as cli_app
 from .config import PaymentsSettings
 from .port import LedgerDisbursements
 from .roles import ROLES
+
 from .router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .schemas import openapi_values
 from .seed import seed
@@ -21,6 +22,7 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE),
     roles=ROLES,
+
     cli=cli_app,
     settings=PaymentsSettings,
     catalogs=Catalogs(_HERE / "locales"),

@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ...core import i18n
+from ...core.approvals import Signatory, required_for
 from ...core.cli_runtime import open_runtime
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
@@ -158,6 +159,9 @@ def create_cycle(
     programme: Annotated[str, typer.Option(help="Programme code")],
     name: Annotated[str, typer.Option(help="Cycle name, unique within the programme")],
     as_of: Annotated[str | None, typer.Option(help="Day ages are counted on (YYYY-MM-DD)")] = None,
+    operator: Annotated[
+        str, typer.Option("--as", help="Your name: the cycle's maker, who may not approve it (a claim, audited)")
+    ] = "cli",
 ) -> None:
     """Build a cycle (eligibility → entitlements → instructions) and print its control totals."""
     try:
@@ -179,7 +183,7 @@ def create_cycle(
                 as_of=request.as_of,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
-                actor="cli",
+                maker=Signatory.operator(operator),
             )
             cycle = created.record
     except Problem as problem:
@@ -200,19 +204,34 @@ def approve(
     cycle: Annotated[int, typer.Option(help="Cycle ID")],
     control_count: Annotated[int, typer.Option(help="Number of payments the envelope approves")],
     control_sum: Annotated[int, typer.Option(help="Sum the envelope approves, in minor units")],
+    operator: Annotated[
+        str, typer.Option("--as", help="Your name, as the approver (a claim, audited with the system user)")
+    ],
 ) -> None:
-    """Approve a cycle's envelope; refused unless the control totals match the instructions."""
+    """Approve a cycle's envelope as one of its approvers (four-eyes); refused unless the control totals match."""
     runtime = _runtime()
     try:
         with runtime.session_factory.begin() as session:
             found = cycles.get_cycle(session=session, cycle_id=cycle)
-            cycles.approve_cycle(
-                session=session, cycle=found, control_count=control_count, control_sum=control_sum, actor="cli"
+            tally = cycles.approve_cycle(
+                session=session,
+                cycle=found,
+                control_count=control_count,
+                control_sum=control_sum,
+                approver=Signatory.operator(operator),
+                required=required_for(runtime.settings.approvals_required, cycles.APPROVAL_ACTION),
             )
     except Problem as problem:
         _fail(problem)
     finally:
         runtime.engine.dispose()
+    if not tally.reached:
+        console.print(
+            _("cycle {cycle}: approval recorded, {approvals} of the {required} it needs").format(
+                cycle=cycle, approvals=tally.approvals, required=tally.required
+            )
+        )
+        return
     console.print(
         _("cycle {cycle} approved: {count} payments, {sum}").format(cycle=cycle, count=control_count, sum=control_sum),
         style="green",

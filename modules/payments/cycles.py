@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -10,7 +11,8 @@ from typing import Any
 from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from ...core import audit
+from ...core import approvals, audit
+from ...core.approvals import Signatory, Tally
 from ...core.bulk import insert_rows
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
@@ -40,6 +42,7 @@ from .service import SECTOR, ensure_funding_account, ledger_account
 
 E2E_PREFIX = "G2P-"  # no other transfer may use it (domain.TransferOrder)
 BATCH = 1000
+APPROVAL_ACTION = "payments.cycle.approve"  # the key of its count in APPROVALS_REQUIRED
 
 
 def cycle_account_code(cycle_id: int) -> str:
@@ -125,10 +128,13 @@ def build_cycle(
     as_of: date,
     funding_account: str,
     chunk_size: int,
-    actor: str,
+    maker: Signatory,
     progress: Callable[[int], None] | None = None,
 ) -> Cycle:
-    """Apply the programme's rules to every candidate and write the cycle's instructions, in one transaction."""
+    """Apply the programme's rules to every candidate and write the cycle's instructions, in one transaction.
+
+    The maker is recorded: four-eyes refuses them as an approver of the cycle.
+    """
     rules = [Rule.model_validate(r) for r in programme.eligibility]
     entitlement = Entitlement.model_validate(programme.entitlement)
     cycle = Cycle(
@@ -140,6 +146,8 @@ def build_cycle(
         instruction_sum=0,
         unlinked_count=0,
         funding_account=funding_account,
+        made_by=maker.person,
+        made_by_actor=maker.actor,
     )
     session.add(cycle)
     session.flush()
@@ -192,7 +200,7 @@ def build_cycle(
     session.flush()
     audit.record(
         session=session,
-        actor=actor,
+        actor=maker.actor,
         action="payments.cycle.built",
         subject=f"programme:{programme.code}",
         detail={"cycle": cycle.id, "name": name, "count": cycle.instruction_count, "sum": total},
@@ -219,39 +227,135 @@ def instruction_totals(*, session: Session, cycle_id: int) -> tuple[int, int]:
     return int(count), int(total)
 
 
-def approve_cycle(*, session: Session, cycle: Cycle, control_count: int, control_sum: int, actor: str) -> bool:
-    """Approve the envelope: the approver's control totals must equal the instructions'. False on a replay."""
-    if cycle.state != CycleState.BUILT:
-        if (cycle.control_count, cycle.control_sum) == (control_count, control_sum):
-            return False
-        raise Conflict(
-            _("cycle {cycle} is {state} with control totals {count} / {sum}").format(
-                cycle=cycle.id, state=cycle.state, count=cycle.control_count, sum=cycle.control_sum
-            ),
-            state=cycle.state,
+def cycle_subject(cycle: Cycle) -> str:
+    return f"cycle:{cycle.id}"
+
+
+def envelope_fingerprint(*, session: Session, cycle: Cycle) -> str:
+    """SHA-256 of what the approvers approve: the funding account and each instruction's reference, payee,
+    amount and whether it is in the envelope (linked), read from the rows themselves.
+
+    Read from the rows rather than a version counter, so that every change voids the approvals,
+    whichever path made it (a rebuild, a future edit route, an SQL statement): one that keeps the
+    count and the sum (a payment redirected to another beneficiary) too. The disbursement state of an
+    instruction is not in it: paying a cycle does not change what was approved.
+    """
+    digest = hashlib.sha256(f"{cycle.id}\t{cycle.funding_account}\n".encode())
+    rows = session.execute(
+        select(
+            Instruction.end_to_end_id,
+            Instruction.beneficiary_key,
+            Instruction.amount,
+            Instruction.state == InstructionState.UNLINKED,
         )
-    count, total = instruction_totals(session=session, cycle_id=cycle.id)
-    if (count, total) != (control_count, control_sum):
+        .where(Instruction.cycle_id == cycle.id)
+        .order_by(Instruction.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for reference, key, amount, unlinked in rows:
+        digest.update(f"{reference}\t{key}\t{amount}\t{int(unlinked)}\n".encode())
+    return digest.hexdigest()
+
+
+def cycle_tally(*, session: Session, cycle: Cycle, required: int) -> Tally:
+    """The live approvals of the cycle's instructions as they are now, and how many it needs."""
+    fingerprint = envelope_fingerprint(session=session, cycle=cycle)
+    count = approvals.tally_of(
+        session=session, action=APPROVAL_ACTION, subject=cycle_subject(cycle), fingerprint=fingerprint
+    )
+    return Tally(count, required)
+
+
+def approve_cycle(
+    *, session: Session, cycle: Cycle, control_count: int, control_sum: int, approver: Signatory, required: int
+) -> Tally:
+    """One approver's approval of the envelope, the control totals re-entered blind; approved at `required`.
+
+    The maker is refused, and so is a person who already approved these instructions; an approval
+    given to other instructions (changed since) is voided. The cycle's row is locked first, so
+    concurrent approvals queue and exactly one of them approves the cycle. On a cycle approved
+    already, the same totals are a replay (nothing recorded), others a conflict.
+    """
+    lock_cycle(session=session, cycle=cycle)
+    subject = cycle_subject(cycle)
+    approvals.check_not_maker(subject=subject, maker=cycle.made_by, approver=approver)
+    if _approved_already(cycle, control_count, control_sum):
+        return cycle_tally(session=session, cycle=cycle, required=required)
+    _check_control_totals(session, cycle, control_count, control_sum)
+    fingerprint = envelope_fingerprint(session=session, cycle=cycle)
+    tally = approvals.approve(
+        session=session,
+        action=APPROVAL_ACTION,
+        subject=subject,
+        fingerprint=fingerprint,
+        maker=cycle.made_by,
+        approver=approver,
+        required=required,
+    )
+    if tally.reached:
+        _seal_envelope(session, cycle, (control_count, control_sum), fingerprint, approver.actor)
+    return tally
+
+
+def approve_without_four_eyes(
+    *, session: Session, cycle: Cycle, control_count: int, control_sum: int, actor: str
+) -> bool:
+    """Approve the envelope on one operator's word, for the one-command flows run at the server's shell
+    (`payments stimulus`, `payments bench`), never reachable from the API. False on a replay."""
+    if _approved_already(cycle, control_count, control_sum):
+        return False
+    _check_control_totals(session, cycle, control_count, control_sum)
+    fingerprint = envelope_fingerprint(session=session, cycle=cycle)
+    _seal_envelope(session, cycle, (control_count, control_sum), fingerprint, actor)
+    return True
+
+
+def _approved_already(cycle: Cycle, control_count: int, control_sum: int) -> bool:
+    """True when the cycle was approved with these totals (a replay); a conflict when with others."""
+    if cycle.state == CycleState.BUILT:
+        return False
+    if (cycle.control_count, cycle.control_sum) == (control_count, control_sum):
+        return True
+    raise Conflict(
+        _("cycle {cycle} is {state} with control totals {count} / {sum}").format(
+            cycle=cycle.id, state=cycle.state, count=cycle.control_count, sum=cycle.control_sum
+        ),
+        state=cycle.state,
+    )
+
+
+def _check_control_totals(session: Session, cycle: Cycle, control_count: int, control_sum: int) -> None:
+    if instruction_totals(session=session, cycle_id=cycle.id) != (control_count, control_sum):
+        # The real totals are not told: the approver re-enters them blind.
         raise Problem(
             _(
-                "control totals do not match the instructions: envelope says {control_count} payments summing "
-                "{control_sum}, the cycle holds {count} summing {sum}"
-            ).format(control_count=control_count, control_sum=control_sum, count=count, sum=total),
+                "control totals do not match the instructions: the envelope says {control_count} payments "
+                "summing {control_sum}; count them again from the approved source"
+            ).format(control_count=control_count, control_sum=control_sum),
             kind="envelope-mismatch",
             status=409,
-            instruction_count=count,
-            instruction_sum=total,
         )
+
+
+def _seal_envelope(session: Session, cycle: Cycle, totals: tuple[int, int], fingerprint: str, actor: str) -> None:
+    (control_count, control_sum), cycle.approved_fingerprint = totals, fingerprint
     cycle.control_count, cycle.control_sum = control_count, control_sum
     cycle.state, cycle.approved_by, cycle.approved_at = CycleState.APPROVED, actor, utcnow()
     audit.record(
         session=session,
         actor=actor,
         action="payments.cycle.approved",
-        subject=f"cycle:{cycle.id}",
+        subject=cycle_subject(cycle),
         detail={"count": control_count, "sum": control_sum},
     )
-    return True
+
+
+def require_approved(cycle: Cycle) -> None:
+    """Refuse a cycle awaiting its approvals: nothing to pay or reconcile; its totals are the approvers' to count."""
+    if cycle.state == CycleState.BUILT:
+        raise Conflict(
+            _("cycle {cycle} is not approved: approve its envelope (control totals) first").format(cycle=cycle.id)
+        )
 
 
 def start_disbursement(*, session: Session, cycle: Cycle, currency: str, actor: str) -> None:
@@ -262,9 +366,16 @@ def start_disbursement(*, session: Session, cycle: Cycle, currency: str, actor: 
     funds it (the funding transfer's reference is fixed per cycle).
     """
     lock_cycle(session=session, cycle=cycle)
-    if cycle.state == CycleState.BUILT:
-        raise Conflict(
-            _("cycle {cycle} is not approved: approve its envelope (control totals) first").format(cycle=cycle.id)
+    require_approved(cycle)
+    approved = cycle.approved_fingerprint
+    if approved is not None and approved != envelope_fingerprint(session=session, cycle=cycle):
+        raise Problem(
+            _(
+                "refusing to disburse cycle {cycle}: its instructions changed after it was approved, which voids "
+                "the approvals"
+            ).format(cycle=cycle.id),
+            kind="changed-since-approved",
+            status=409,
         )
     count, total = instruction_totals(session=session, cycle_id=cycle.id)
     if (count, total) != (cycle.control_count, cycle.control_sum):

@@ -105,7 +105,7 @@ class Entry(Base):
 
 
 class CycleState(StrEnum):
-    BUILT = "built"  # instructions computed from eligibility and entitlement rules
+    BUILT = "built"  # instructions computed from eligibility and entitlement rules; awaiting its approvals
     APPROVED = "approved"  # the envelope (control count and sum) was approved
     DISBURSING = "disbursing"
     DISBURSED = "disbursed"  # every chunk is done: each instruction settled or returned
@@ -179,6 +179,11 @@ class Cycle(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Four-eyes: the maker (who may not approve) and the version of the instructions the approvers
+    # approved (disbursing anything else is refused). None on cycles built before they were recorded.
+    made_by: Mapped[str | None] = mapped_column(String(200))  # the maker's person (core.callers.Caller.person)
+    made_by_actor: Mapped[str | None] = mapped_column(String(200))
+    approved_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class Chunk(Base):

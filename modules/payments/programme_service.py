@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core import audit
+from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
@@ -139,7 +140,7 @@ def create_cycle(
     as_of: date | None,
     funding_account: str,
     chunk_size: int,
-    actor: str,
+    maker: Signatory,
     progress: Any = None,
 ) -> Created:
     """Build a cycle's instructions (ages counted on `as_of`, today by default); the same name again returns the
@@ -156,7 +157,7 @@ def create_cycle(
         as_of=as_of or date.today(),
         funding_account=funding_account,
         chunk_size=chunk_size,
-        actor=actor,
+        maker=maker,
         progress=progress,
     )
     return Created(cycle, True)

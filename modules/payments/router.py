@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 from pydantic import WithJsonSchema
+from sqlalchemy.orm import Session
 
+from ...core.approvals import Signatory, required_for
 from ...core.callers import Caller
-from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
+from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.i18n import _
 from ...core.pages import PageOut, PageRequestDep
+from ...core.settings import Settings
 from . import answers, cycles, disbursing, programme_service, queues, reconciliations, service
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
@@ -50,7 +53,7 @@ LINK_SCOPE = "payments:link"
 READ_SCOPE = "payments:read"
 TRANSFER_SCOPE = "payments:transfer"
 PROGRAMME_SCOPE = "payments:programme"
-APPROVE_SCOPE = "payments:approve"  # a cycle's approval, a second person's (four eyes)
+APPROVE_SCOPE = "payments:approve"
 
 router = APIRouter()
 
@@ -282,8 +285,10 @@ def create_cycle(
     response: Response,
     caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
     settings: PaymentsSettingsDep,
+    core_settings: SettingsDep,
 ) -> CycleOut:
     programme = programme_service.get_programme(session=session, code=code)
+    maker = Signatory.of(caller)
     created = programme_service.create_cycle(
         session=session,
         ports=ports,
@@ -293,12 +298,14 @@ def create_cycle(
         as_of=body.as_of,
         funding_account=settings.funding_account,
         chunk_size=settings.chunk_size,
-        actor=caller.actor,
+        maker=maker,
     )
     session.commit()
     if not created.created:
         response.status_code = status.HTTP_200_OK
-    return _cycle_out(created.record, programme)
+    cycle = created.record
+    # The maker sees the totals they built (the approvers re-enter them blind); anyone else replaying it does not.
+    return _cycle_out(session, cycle, programme, core_settings, reveal=cycle.made_by == maker.person)
 
 
 @router.get("/cycles", summary="Cycles awaiting approval (or in one state), oldest first, without their totals")
@@ -313,20 +320,31 @@ def cycle_queue(
     return PageOut(items=[_queued_cycle_out(item) for item in listed.items], next=listed.next)
 
 
-@router.get("/cycles/{cycle_id}", summary="A cycle, its instruction totals and its envelope")
+@router.get(
+    "/cycles/{cycle_id}",
+    summary="A cycle, its approvals and envelope; its instruction totals only once approved (approvers count blind)",
+)
 def get_cycle(
-    cycle_id: CycleId, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
+    cycle_id: CycleId,
+    session: SessionDep,
+    core_settings: SettingsDep,
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+    return _cycle_out(session, cycle, session.get(Programme, cycle.programme_id), core_settings)
 
 
-@router.post("/cycles/{cycle_id}/approve", summary="Approve the envelope: control count and sum must match")
+@router.post(
+    "/cycles/{cycle_id}/approve",
+    summary="Approve the envelope (four-eyes): re-enter the control count and sum; never its maker, once a person",
+    responses={403: {"description": "The cycle's maker may not approve it"}},
+)
 def approve_cycle(
     cycle_id: CycleId,
     body: ApproveIn,
     session: SessionDep,
-    caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
+    core_settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require_scope(APPROVE_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     cycles.approve_cycle(
@@ -334,10 +352,11 @@ def approve_cycle(
         cycle=cycle,
         control_count=body.control_count,
         control_sum=body.control_sum,
-        actor=caller.actor,
+        approver=Signatory.of(caller),
+        required=_required(core_settings),
     )
     session.commit()
-    return _cycle_out(cycle, session.get(Programme, cycle.programme_id))
+    return _cycle_out(session, cycle, session.get(Programme, cycle.programme_id), core_settings)
 
 
 @router.post(
@@ -367,10 +386,15 @@ def disburse_cycle(
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
-@router.get("/cycles/{cycle_id}/reconciliation", summary="Paid, failed, pending and unmatched against control totals")
+@router.get(
+    "/cycles/{cycle_id}/reconciliation",
+    summary="Paid, failed, pending and unmatched against control totals (once the cycle is approved)",
+    responses={409: {"description": "The cycle awaits its approvals"}},
+)
 def reconciliation(
     cycle_id: CycleId, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 ) -> ReconciliationOut:
+    cycles.require_approved(cycles.get_cycle(session=session, cycle_id=cycle_id))
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
 
 
@@ -457,18 +481,29 @@ def _programme_out(programme: Programme) -> ProgrammeOut:
     )
 
 
-def _cycle_out(cycle: Cycle, programme: Programme) -> CycleOut:
+def _required(core_settings: Settings) -> int:
+    return required_for(core_settings.approvals_required, cycles.APPROVAL_ACTION)
+
+
+def _cycle_out(
+    session: Session, cycle: Cycle, programme: Programme, core_settings: Settings, *, reveal: bool = False
+) -> CycleOut:
+    """The cycle; its instruction totals only once approved, or when `reveal` (its maker building it)."""
+    tally = cycles.cycle_tally(session=session, cycle=cycle, required=_required(core_settings))
+    shown = reveal or cycle.state != CycleState.BUILT
     return CycleOut(
         id=cycle.id,
         programme=programme.code,
         name=cycle.name,
         state=cycle.state,
         as_of=cycle.as_of,
-        instruction_count=cycle.instruction_count,
-        instruction_sum=cycle.instruction_sum,
+        instruction_count=cycle.instruction_count if shown else None,
+        instruction_sum=cycle.instruction_sum if shown else None,
         unlinked_count=cycle.unlinked_count,
         control_count=cycle.control_count,
         control_sum=cycle.control_sum,
+        approvals=tally.approvals,
+        approvals_required=tally.required,
         approved_by=cycle.approved_by,
     )
 

@@ -292,11 +292,14 @@ class CycleOut(BaseModel):
     name: str
     state: str
     as_of: UtcDatetime
-    instruction_count: int
-    instruction_sum: int
+    # None until the cycle is approved (its approvers re-enter them blind); its maker sees them when building it.
+    instruction_count: int | None
+    instruction_sum: int | None
     unlinked_count: int
     control_count: int | None
     control_sum: int | None
+    approvals: int = Field(description="Live approvals of the instructions as they are now (a change voids them)")
+    approvals_required: int = Field(description="Distinct approvers the cycle needs, its maker never among them")
     approved_by: str | None
 
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ....core.country import LoadedCountry
-from ..router import LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
+from ..router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 
-ALL_SCOPES = (LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE)
+ALL_SCOPES = (LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE)
 VALID_IBAN = "DE89 3704 0044 0532 0130 00"
 
 
@@ -20,6 +20,21 @@ VALID_IBAN = "DE89 3704 0044 0532 0130 00"
 def headers(api_headers: Callable[..., dict[str, str]]) -> dict[str, str]:
     """A partner holding every payments scope."""
     return api_headers(*ALL_SCOPES)
+
+
+@pytest.fixture
+def checkers(api_headers: Callable[..., dict[str, str]]) -> list[dict[str, str]]:
+    """Two partners who may approve cycles (and read them), neither of them the maker of any cycle."""
+    return [api_headers(APPROVE_SCOPE, READ_SCOPE) for _ in range(2)]
+
+
+def approve_by(client: TestClient, cycle_id: int, checkers: list[dict[str, str]], count: int, total: int) -> Any:
+    """Each checker approves the cycle with these control totals; the last response."""
+    body = {"control_count": count, "control_sum": total}
+    responses = [client.post(f"/payments/cycles/{cycle_id}/approve", json=body, headers=h) for h in checkers]
+    for response in responses:
+        assert response.status_code == 200, response.text
+    return responses[-1]
 
 
 @pytest.fixture
@@ -85,3 +100,38 @@ def enrol_person(client: TestClient, api_headers: Callable[..., dict[str, str]])
     )
     assert response.status_code == 201, response.text
     return response.json()["national_id"]
+
+
+def programme_body(country, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "code": "CASH-2026",
+        "name": "Cash transfer 2026",
+        "currency": country.profile.currency,
+        "source": "enrolled",
+        "eligibility": [
+            {"attribute": "age", "op": ">=", "value": 18},
+            {"attribute": "region", "op": "in", "value": ["North"]},
+        ],
+        "entitlement": {"flat": 5_000, "per_unit": [{"attribute": "children", "amount": 1_000, "max_units": 3}]},
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def programme(client: TestClient, headers, country, link) -> dict[str, Any]:
+    created = client.post("/payments/programmes", json=programme_body(country), headers=headers)
+    assert created.status_code == 201, created.text
+    people = [("P-1", 30, "North", 2), ("P-2", 17, "North", 0), ("P-3", 40, "South", 1), ("P-4", 50, "North", 5)]
+    for external_id, *_ in people:
+        if external_id != "P-4":
+            assert link(external_id).status_code == 201
+    items = [
+        {"beneficiary": {"external_id": e}, "attributes": {"age": a, "region": r, "children": c}}
+        for e, a, r, c in people
+    ]
+    enrolled = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": items}, headers=headers)
+    assert enrolled.json() == {"enrolled": 4, "updated": 0, "unchanged": 0}
+    again = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": items}, headers=headers)
+    assert again.json() == {"enrolled": 0, "updated": 0, "unchanged": 4}
+    return created.json()

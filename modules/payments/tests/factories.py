@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from ....core.approvals import Signatory
 from ....core.country import LoadedCountry
 from ....core.models import utcnow
 from ....core.registry import Ports
@@ -16,6 +17,11 @@ from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAc
 from ..programmes import Bracket, Entitlement, Rule
 
 FLAT = 10_000
+MAKER = Signatory(person="staff:1", actor="staff:maker (payments.maker)", role="payments.maker")
+CHECKERS = tuple(
+    Signatory(person=f"staff:{n}", actor=f"staff:checker{n} (payments.approver)", role="payments.approver")
+    for n in (2, 3)
+)
 SENIOR_BONUS = 5_000
 
 
@@ -90,15 +96,17 @@ def approved_cycle(
         as_of=date(2026, 1, 1),
         funding_account="TREASURY",
         chunk_size=chunk_size,
-        actor="test",
+        maker=MAKER,
     ).record
-    cycles.approve_cycle(
-        session=session,
-        cycle=cycle,
-        control_count=cycle.instruction_count,
-        control_sum=cycle.instruction_sum,
-        actor="test",
-    )
+    for checker in CHECKERS:
+        cycles.approve_cycle(
+            session=session,
+            cycle=cycle,
+            control_count=cycle.instruction_count,
+            control_sum=cycle.instruction_sum,
+            approver=checker,
+            required=len(CHECKERS),
+        )
     return cycle
 
 

@@ -15,7 +15,7 @@ from ..config import PaymentsSettings
 from ..models import Chunk, Cycle, Instruction, Transfer
 from ..rails import FileRail, SimulatedBank
 from ..service import check_ledger
-from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme, expected_amount
+from .factories import CHECKERS, MAKER, approved_cycle, assert_paid_exactly_once, enrolled_programme, expected_amount
 
 
 def _run(engine, cycle_id: int, currency: str, rail, **settings) -> disbursing.WorkerReport:
@@ -97,16 +97,18 @@ def test_an_envelope_that_does_not_match_is_not_approved(session: Session, ports
         as_of=None,
         funding_account="TREASURY",
         chunk_size=10,
-        actor="test",
+        maker=MAKER,
     ).record
-    with pytest.raises(Problem, match="control totals do not match"):
+    with pytest.raises(Problem, match="control totals do not match") as refused:
         cycles.approve_cycle(
             session=session,
             cycle=built,
             control_count=built.instruction_count,
             control_sum=built.instruction_sum + 1,
-            actor="test",
+            approver=CHECKERS[0],
+            required=2,
         )
+    assert str(built.instruction_sum) not in refused.value.detail  # the approver is not told the real totals
     with pytest.raises(Conflict, match="not approved"):
         cycles.start_disbursement(session=session, cycle=built, currency=country.profile.currency, actor="test")
 

@@ -13,44 +13,9 @@ from ....core.ports import ResidentRegistry
 from .. import iso20022
 from ..models import Entry, Transfer
 from ..programmes import Entitlement, Rule
-from .conftest import assert_problem
+from .conftest import approve_by, assert_problem, programme_body
 
 P1 = {"beneficiary": {"external_id": "P-1"}}
-
-
-def programme_body(country, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "code": "CASH-2026",
-        "name": "Cash transfer 2026",
-        "currency": country.profile.currency,
-        "source": "enrolled",
-        "eligibility": [
-            {"attribute": "age", "op": ">=", "value": 18},
-            {"attribute": "region", "op": "in", "value": ["North"]},
-        ],
-        "entitlement": {"flat": 5_000, "per_unit": [{"attribute": "children", "amount": 1_000, "max_units": 3}]},
-    }
-    body.update(overrides)
-    return body
-
-
-@pytest.fixture
-def programme(client: TestClient, headers, country, link) -> dict[str, Any]:
-    created = client.post("/payments/programmes", json=programme_body(country), headers=headers)
-    assert created.status_code == 201, created.text
-    people = [("P-1", 30, "North", 2), ("P-2", 17, "North", 0), ("P-3", 40, "South", 1), ("P-4", 50, "North", 5)]
-    for external_id, *_ in people:
-        if external_id != "P-4":
-            assert link(external_id).status_code == 201
-    items = [
-        {"beneficiary": {"external_id": e}, "attributes": {"age": a, "region": r, "children": c}}
-        for e, a, r, c in people
-    ]
-    enrolled = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": items}, headers=headers)
-    assert enrolled.json() == {"enrolled": 4, "updated": 0, "unchanged": 0}
-    again = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": items}, headers=headers)
-    assert again.json() == {"enrolled": 0, "updated": 0, "unchanged": 4}
-    return created.json()
 
 
 def test_a_beneficiary_listed_twice_is_refused_and_the_document_says_so(
@@ -113,7 +78,7 @@ def test_registry_programmes_need_identity(client: TestClient, headers, country,
 
 
 def test_a_cycle_is_built_approved_disbursed_and_reconciled(
-    client: TestClient, headers, programme, session: Session
+    client: TestClient, headers, checkers, programme, session: Session
 ) -> None:
     created = client.post("/payments/programmes/CASH-2026/cycles", json={"name": "2026-01"}, headers=headers)
     assert created.status_code == 201, created.text
@@ -125,10 +90,10 @@ def test_a_cycle_is_built_approved_disbursed_and_reconciled(
 
     url = f"/payments/cycles/{cycle['id']}"
     assert_problem(client.post(f"{url}/disburse", headers=headers), 409, "not approved")
-    wrong = client.post(f"{url}/approve", json={"control_count": 1, "control_sum": 7_001}, headers=headers)
-    assert_problem(wrong, 409, "control totals do not match")
-    approved = client.post(f"{url}/approve", json={"control_count": 1, "control_sum": 7_000}, headers=headers)
-    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    wrong = client.post(f"{url}/approve", json={"control_count": 1, "control_sum": 7_001}, headers=checkers[0])
+    assert "7000" not in assert_problem(wrong, 409, "control totals do not match")["detail"]
+    approved = approve_by(client, cycle["id"], checkers, 1, 7_000)
+    assert approved.json()["state"] == "approved"
 
     first = client.post(f"{url}/disburse", headers=headers)
     assert first.status_code == 200, first.text
@@ -149,10 +114,10 @@ def test_a_cycle_is_built_approved_disbursed_and_reconciled(
     assert balance == 7_000
 
 
-def test_bank_messages_are_ingested_once(client: TestClient, headers, programme, country) -> None:
+def test_bank_messages_are_ingested_once(client: TestClient, headers, checkers, programme, country) -> None:
     cycle = client.post("/payments/programmes/CASH-2026/cycles", json={"name": "c"}, headers=headers).json()
     url = f"/payments/cycles/{cycle['id']}"
-    client.post(f"{url}/approve", json={"control_count": 1, "control_sum": 7_000}, headers=headers)
+    approve_by(client, cycle["id"], checkers, 1, 7_000)
     client.post(f"{url}/disburse", headers=headers)
     stray = iso20022.camt054(
         msg_id="BANK-1",
@@ -197,9 +162,11 @@ def test_programme_endpoints_need_the_programme_scope(client: TestClient, api_he
     assert response.status_code == 403
 
 
-def test_entries_of_a_disbursed_cycle_balance(client: TestClient, headers, programme, session: Session) -> None:
+def test_entries_of_a_disbursed_cycle_balance(
+    client: TestClient, headers, checkers, programme, session: Session
+) -> None:
     cycle = client.post("/payments/programmes/CASH-2026/cycles", json={"name": "b"}, headers=headers).json()
     url = f"/payments/cycles/{cycle['id']}"
-    client.post(f"{url}/approve", json={"control_count": 1, "control_sum": 7_000}, headers=headers)
+    approve_by(client, cycle["id"], checkers, 1, 7_000)
     client.post(f"{url}/disburse", headers=headers)
     assert session.scalar(select(func.coalesce(func.sum(Entry.amount), 0))) == 0

@@ -14,7 +14,7 @@ from ....core.registry import Ports
 from .. import programme_service
 from ..models import Cycle, CycleState
 from ..router import PROGRAMME_SCOPE, READ_SCOPE
-from .factories import enrolled_programme
+from .factories import MAKER, enrolled_programme
 
 URL = "/payments/cycles"
 
@@ -37,7 +37,7 @@ def build(session: Session, ports: Ports, country: LoadedCountry, count: int, co
             as_of=date(2026, 1, 1),
             funding_account="TREASURY",
             chunk_size=100,
-            actor="test",
+            maker=MAKER,
         ).record
         for number in range(count)
     ]

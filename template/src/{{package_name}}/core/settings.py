@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     staff_cookie_idle_minutes: int = Field(15, ge=1)
     staff_cookie_absolute_minutes: int = Field(8 * 60, ge=1)
     staff_bearer_minutes: int = Field(15, ge=1)
+
+    # Four-eyes: distinct approvers (never the maker) each action needs, e.g. APPROVALS_REQUIRED=
+    # '{"payments.cycle.approve": 3}'; an action not named needs core.approvals.DEFAULT_REQUIRED (2).
+    approvals_required: dict[str, Annotated[int, Field(ge=1, le=9)]] = {}
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> Settings:

@@ -1,0 +1,76 @@
+"""The four-eyes machinery on its own: any action, any subject, versions named by a fingerprint."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core import approvals
+from ..core.approvals import DEFAULT_REQUIRED, Signatory, required_for
+from ..core.callers import Caller
+from ..core.errors import Problem
+from ..core.models import Approval, AuditEvent
+
+ACTION, SUBJECT = "test.thing.approve", "thing:1"
+MAKER = "staff:1"
+AMINA = Caller(kind="staff", id=7, name="amina", role="registrar")
+JUMA = Caller(kind="staff", id=8, name="juma", role="registrar")
+
+
+def _approve(session: Session, caller: Caller, fingerprint: str = "v1", required: int = 2) -> approvals.Tally:
+    return approvals.approve(
+        session=session,
+        action=ACTION,
+        subject=SUBJECT,
+        fingerprint=fingerprint,
+        maker=MAKER,
+        approver=Signatory.of(caller),
+        required=required,
+    )
+
+
+def test_two_distinct_people_reach_the_default_of_two(session: Session) -> None:
+    first, second = _approve(session, AMINA), _approve(session, JUMA)
+    assert (first.approvals, first.reached, second.approvals, second.reached) == (1, False, 2, True)
+    given = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.given")).all()
+    assert [(e.actor, e.detail["person"]) for e in given] == [
+        ("staff:amina (registrar)", "staff:7"),
+        ("staff:juma (registrar)", "staff:8"),
+    ]
+
+
+def test_the_maker_is_refused_whatever_the_role(session: Session) -> None:
+    maker = Caller(kind="staff", id=1, name="maker", role="supervisor")
+    with pytest.raises(Problem, match="someone else must approve") as refused:
+        _approve(session, maker)
+    assert (refused.value.status, refused.value.kind, refused.value.field) == (403, "maker-cannot-approve", "approver")
+    assert session.scalars(select(Approval)).all() == []
+
+
+def test_one_person_counts_once_across_roles(session: Session) -> None:
+    _approve(session, AMINA)
+    with pytest.raises(Problem, match="already approved") as refused:
+        _approve(session, Caller(kind="staff", id=7, name="amina", role="auditor"))
+    assert (refused.value.status, refused.value.kind) == (409, "already-approved")
+
+
+def test_a_new_version_voids_the_approvals_of_the_old_one(session: Session) -> None:
+    _approve(session, AMINA, "v1")
+    tally = _approve(session, JUMA, "v2")
+    assert (tally.approvals, tally.reached) == (1, False)
+    assert approvals.tally_of(session=session, action=ACTION, subject=SUBJECT, fingerprint="v1") == 0
+    assert _approve(session, AMINA, "v2").reached  # a voided approval does not stop its person approving again
+    voided = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.voided")).all()
+    assert [(e.subject, e.detail["voided"]) for e in voided] == [(SUBJECT, 1)]
+
+
+def test_the_required_number_comes_from_the_settings_or_the_default() -> None:
+    assert required_for({ACTION: 3}, ACTION) == 3
+    assert required_for({ACTION: 3}, "other.action") == DEFAULT_REQUIRED == 2
+
+
+def test_an_operator_is_named_by_the_claim_and_the_system_user() -> None:
+    operator = Signatory.operator("amina")
+    assert operator.person == "operator:amina" and operator.role is None
+    assert operator.actor.startswith("operator:amina (os:") and operator.actor.endswith(")")
