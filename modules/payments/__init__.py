@@ -9,7 +9,6 @@ from .cli import app as cli_app
 from .config import PaymentsSettings
 from .port import LedgerDisbursements
 from .roles import ROLES
-
 from .router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .schemas import openapi_values
 from .seed import seed
@@ -22,7 +21,6 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE),
     roles=ROLES,
-
     cli=cli_app,
     settings=PaymentsSettings,
     catalogs=Catalogs(_HERE / "locales"),
