@@ -1,6 +1,6 @@
-"""OpenID Connect sign-in for staff: the relying-party side of a ministry's identity provider.
+"""OpenID Connect sign-in for staff: the relying-party side of a ministry's OpenID provider.
 
-Ministries already run an identity provider (Keycloak, Entra ID, MOSIP eSignet); staff sign in
+Ministries already run an OpenID provider (Keycloak, Entra ID, MOSIP eSignet); staff sign in
 there and the provider vouches for them with a signed ID token. This module runs the
 authorisation-code flow with PKCE (S256), `state` and `nonce`, validates the ID token against the
 provider's published keys, and maps a claim of the token (the user's groups or roles) to the
@@ -59,7 +59,7 @@ class OidcSettings(BaseSettings):
         env_prefix="OIDC_", env_file=("deployment.env", ".env"), extra="ignore", hide_input_in_errors=True
     )
 
-    enabled: bool = Field(default=False, description="Whether staff may sign in through the identity provider")
+    enabled: bool = Field(default=False, description="Whether staff may sign in through the OpenID provider")
     issuer: str = Field(default="", description="The provider's issuer URL; discovery is read below it")
     client_id: str = Field(default="", description="This stack's client id at the provider")
     client_secret: SecretStr = Field(default=SecretStr(""), description="This stack's client secret")
@@ -141,12 +141,12 @@ class ProviderUnavailable(Problem):
     status = 502
 
     def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail, kind="identity-provider-unavailable", **extensions)
+        super().__init__(detail, kind="openid-provider-unavailable", **extensions)
 
 
 def bad_answer(reason: str) -> ProviderUnavailable:
     """The problem for a provider that failed or answered what OpenID Connect does not allow (`reason` is technical)."""
-    return ProviderUnavailable(_("the identity provider answered badly: {reason}").format(reason=reason))
+    return ProviderUnavailable(_("the OpenID provider answered badly: {reason}").format(reason=reason))
 
 
 class NoStaffRole(Problem):
@@ -181,7 +181,7 @@ def _claim_values(claims: dict[str, Any], path: str) -> list[str]:
     return []
 
 
-def identity_from_claims(claims: dict[str, Any], settings: OidcSettings) -> StaffIdentity:
+def person_from_claims(claims: dict[str, Any], settings: OidcSettings) -> StaffIdentity:
     username = claims.get(settings.username_claim)
     if not isinstance(username, str) or not username:
         raise SignInRefused(
@@ -283,14 +283,14 @@ def exchange_code(settings: OidcSettings, metadata: dict[str, Any], code: str, l
         raise bad_answer("not an object")
     if response.status_code != 200 or not isinstance(answer.get("id_token"), str):
         raise SignInRefused(
-            _("the identity provider refused the sign-in: {error}").format(error=answer.get("error", "no ID token"))
+            _("the OpenID provider refused the sign-in: {error}").format(error=answer.get("error", "no ID token"))
         )
     return answer["id_token"]
 
 
 # Claims whose check failed -> what the person is told.
 CLAIM_PROBLEMS = {
-    "iss": N_("the ID token was not issued by the configured identity provider"),
+    "iss": N_("the ID token was not issued by the configured OpenID provider"),
     "aud": N_("the ID token is meant for another client"),
     "azp": N_("the ID token is meant for another client"),
     "exp": N_("the ID token has expired"),
@@ -313,7 +313,7 @@ def validate_id_token(id_token: str, settings: OidcSettings, metadata: dict[str,
         claims = jwt.decode(id_token, keys, algorithms=allowed).claims
     except (JoseError, ValueError) as error:
         raise SignInRefused(
-            N_("the ID token's signature does not verify against the identity provider's keys")
+            N_("the ID token's signature does not verify against the OpenID provider's keys")
         ) from error
     registry = jwt.JWTClaimsRegistry(
         leeway=settings.leeway_seconds,
@@ -399,12 +399,12 @@ def _set_cookie(response: Response, name: str, value: str, settings: OidcSetting
 
 router = APIRouter(prefix="/staff/oidc")
 NOT_ENABLED = {404: {"description": "OpenID Connect sign-in is not enabled"}}
-PROVIDER_DOWN = {502: {"description": "The identity provider could not be reached or answered badly"}}
+PROVIDER_DOWN = {502: {"description": "The OpenID provider could not be reached or answered badly"}}
 
 
 @router.get(
     "/login",
-    summary="Staff sign-in: redirect to the ministry's identity provider",
+    summary="Staff sign-in: redirect to the ministry's OpenID provider",
     status_code=302,
     response_class=RedirectResponse,
     responses={302: {"description": "To the provider's authorisation endpoint"}, **NOT_ENABLED, **PROVIDER_DOWN},
@@ -419,7 +419,7 @@ def login(oidc: OidcDep, settings: SettingsDep) -> RedirectResponse:
 
 @router.get(
     "/callback",
-    summary="Staff sign-in: the identity provider's answer",
+    summary="Staff sign-in: the OpenID provider's answer",
     responses={
         200: {"description": "Who signed in and the roles their claims map to"},
         401: {"description": "The sign-in is refused: state, code or ID token not valid"},
@@ -439,20 +439,20 @@ def callback(
     secret = settings.secret_key.get_secret_value()
     login_state = read_login_state(secret, request.cookies.get(LOGIN_COOKIE))
     if state is None or not hmac.compare_digest(state, login_state.state):
-        raise SignInRefused(N_("the state returned by the identity provider does not match this sign-in"))
+        raise SignInRefused(N_("the state returned by the OpenID provider does not match this sign-in"))
     if error is not None or not code:
-        raise SignInRefused(_("the identity provider refused the sign-in: {error}").format(error=error or "no code"))
+        raise SignInRefused(_("the OpenID provider refused the sign-in: {error}").format(error=error or "no code"))
     metadata = discover(oidc.issuer)
     id_token = exchange_code(oidc, metadata, code, login_state)
     claims = validate_id_token(id_token, oidc, metadata, login_state.nonce)
-    response = signed_in(identity_from_claims(claims, oidc), request)
+    response = signed_in(person_from_claims(claims, oidc), request)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
     hint = sign_value(secret, ID_TOKEN_HINT_HMAC, {"id_token": id_token})
     _set_cookie(response, ID_TOKEN_COOKIE, hint, oidc, None)  # for the provider's logout (id_token_hint)
     return response
 
 
-def signed_in(identity: StaffIdentity, request: Request) -> Response:
+def signed_in(person: StaffIdentity, request: Request) -> Response:
     """What the stack does once the provider vouched for a person holding at least one role.
 
     For now: answer who signed in and their grants. The staff sessions (core/staff.py) open a
@@ -460,18 +460,18 @@ def signed_in(identity: StaffIdentity, request: Request) -> Response:
     """
     return JSONResponse(
         {
-            "username": identity.username,
-            "display_name": identity.display_name,
-            "issuer": identity.issuer,
-            "subject": identity.subject,
-            "grants": [{"role": grant.role, "region": grant.region} for grant in identity.grants],
+            "username": person.username,
+            "display_name": person.display_name,
+            "issuer": person.issuer,
+            "subject": person.subject,
+            "grants": [{"role": grant.role, "region": grant.region} for grant in person.grants],
         }
     )
 
 
 @router.get(
     "/logout",
-    summary="Staff sign-out at the identity provider",
+    summary="Staff sign-out at the OpenID provider",
     status_code=302,
     response_class=RedirectResponse,
     responses={302: {"description": "To the provider's end-session endpoint"}, **NOT_ENABLED, **PROVIDER_DOWN},

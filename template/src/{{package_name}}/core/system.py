@@ -23,7 +23,7 @@ STAFF_SCOPE = "core:staff"
 AUDIT_SCOPE = "core:audit"
 
 router = APIRouter()
-router.include_router(oidc_router)  # staff sign-in through the ministry's identity provider (core/oidc.py)
+router.include_router(oidc_router)  # staff sign-in through the ministry's OpenID provider (core/oidc.py)
 
 
 HEALTH_SCHEMA = {

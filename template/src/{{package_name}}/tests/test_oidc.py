@@ -42,7 +42,7 @@ USERS = [
     User("amina", "amina-pass", "Amina Wanjiru", groups=("ministry-finance-approvers", "nairobi-clerks")),
     User("otieno", "otieno-pass", "Otieno Ouma", groups=("canteen-committee",)),
 ]
-MAPPING = {"ministry-finance-approvers": "payments.approver", "nairobi-clerks": ["payments.clerk@NBO"]}
+MAPPING = {"ministry-finance-approvers": "core.auditor", "nairobi-clerks": ["core.administrator@NBO"]}
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +110,8 @@ def test_a_user_in_a_mapped_group_signs_in_with_its_roles(oidc_client: TestClien
     assert body["username"] == "amina" and body["display_name"] == "Amina Wanjiru"
     assert body["issuer"] == provider.issuer and body["subject"]
     assert body["grants"] == [
-        {"role": "payments.approver", "region": None},
-        {"role": "payments.clerk", "region": "NBO"},
+        {"role": "core.auditor", "region": None},
+        {"role": "core.administrator", "region": "NBO"},
     ]
 
 
@@ -177,7 +177,7 @@ def test_a_tampered_id_token_is_refused(oidc_client: TestClient, provider: Runni
         ({"aud": "another-client"}, "meant for another client"),
         ({"aud": [CLIENT.client_id, "another-client"]}, "meant for another client"),
         ({"nonce": "not-the-one-sent"}, "nonce does not match"),
-        ({"iss": "https://impostor.example"}, "not issued by the configured identity provider"),
+        ({"iss": "https://impostor.example"}, "not issued by the configured OpenID provider"),
         ({"exp": int(time.time()) - 3600}, "has expired"),
         ({"iat": int(time.time()) + 3600}, "issue time is missing or in the future"),
     ],
@@ -196,7 +196,7 @@ def test_a_wrong_state_is_refused(oidc_client: TestClient) -> None:
     params = {key: values[0] for key, values in parse_qs(back.query).items()}
     response = oidc_client.get(back.path, params={**params, "state": "forged"})
     assert response.status_code == 401
-    assert "state returned by the identity provider does not match" in response.json()["detail"]
+    assert "state returned by the OpenID provider does not match" in response.json()["detail"]
 
 
 def test_a_callback_without_the_login_cookie_is_refused(oidc_client: TestClient) -> None:
@@ -212,7 +212,7 @@ def test_the_provider_error_is_reported(oidc_client: TestClient) -> None:
     state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
     response = oidc_client.get("/staff/oidc/callback", params={"state": state, "error": "access_denied"})
     assert response.status_code == 401
-    assert response.json()["detail"] == "the identity provider refused the sign-in: access_denied"
+    assert response.json()["detail"] == "the OpenID provider refused the sign-in: access_denied"
 
 
 def test_routes_answer_404_when_oidc_is_not_enabled(client: TestClient) -> None:
@@ -240,29 +240,31 @@ def test_an_old_forged_or_missing_login_state_is_refused() -> None:
 
 def test_groups_map_to_roles_with_and_without_a_region() -> None:
     claims = {"groups": ["ministry-finance-approvers", "nairobi-clerks", "canteen-committee"]}
-    assert grants_from_claims(claims, "groups", MAPPING) == [Grant("payments.approver"), Grant("payments.clerk", "NBO")]
+    assert grants_from_claims(claims, "groups", MAPPING) == [Grant("core.auditor"), Grant("core.administrator", "NBO")]
 
 
 def test_a_claim_that_is_one_string_and_a_group_mapped_twice_give_each_grant_once() -> None:
-    mapping = {"finance": ["payments.approver", "tax.assessor"], "auditors": "payments.approver"}
+    mapping = {"finance": ["core.auditor", "core.administrator"], "auditors": "core.auditor"}
     claims = {"roles": ["finance", "auditors"]}
-    assert grants_from_claims(claims, "roles", mapping) == [Grant("payments.approver"), Grant("tax.assessor")]
-    assert grants_from_claims({"roles": "auditors"}, "roles", mapping) == [Grant("payments.approver")]
+    assert grants_from_claims(claims, "roles", mapping) == [Grant("core.auditor"), Grant("core.administrator")]
+    assert grants_from_claims({"roles": "auditors"}, "roles", mapping) == [Grant("core.auditor")]
 
 
 def test_a_nested_claim_is_reached_with_dots() -> None:
     claims = {"realm_access": {"roles": ["finance"]}}
-    assert grants_from_claims(claims, "realm_access.roles", {"finance": "tax.assessor"}) == [Grant("tax.assessor")]
+    assert grants_from_claims(claims, "realm_access.roles", {"finance": "core.administrator"}) == [
+        Grant("core.administrator")
+    ]
 
 
 @pytest.mark.parametrize("claims", [{}, {"roles": None}, {"roles": [1, {"a": 2}]}, {"roles": {"finance": True}}])
 def test_missing_or_malformed_claims_give_no_grant(claims: dict) -> None:
-    assert grants_from_claims(claims, "roles", {"finance": "tax.assessor"}) == []
+    assert grants_from_claims(claims, "roles", {"finance": "core.administrator"}) == []
 
 
 def test_the_mapping_accepts_only_role_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OIDC_ROLE_MAPPING", '{"finance": "payments.approver@NBO"}')
-    assert OidcSettings().role_mapping == {"finance": "payments.approver@NBO"}
+    monkeypatch.setenv("OIDC_ROLE_MAPPING", '{"finance": "core.auditor@NBO"}')
+    assert OidcSettings().role_mapping == {"finance": "core.auditor@NBO"}
     with pytest.raises(ValidationError, match="not a role name"):
         OidcSettings(role_mapping={"finance": "Payments Approver"})
 
@@ -279,8 +281,8 @@ def test_an_unreachable_provider_is_a_502(client: TestClient) -> None:
     response = client.get("/staff/oidc/login", follow_redirects=False)
     client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
     assert response.status_code == 502
-    assert response.json()["type"].endswith("/identity-provider-unavailable")
-    assert response.json()["detail"].startswith("the identity provider answered badly: ")
+    assert response.json()["type"].endswith("/openid-provider-unavailable")
+    assert response.json()["detail"].startswith("the OpenID provider answered badly: ")
 
 
 def test_a_provider_without_end_session_gives_no_logout_url() -> None:
