@@ -23,12 +23,14 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 from .i18n import _
 from .keys import AUDIT_CHAIN_HMAC, checkpoint_signing_key, derive_key
 from .models import AuditEvent, AuditHead, utcnow
+from .pages import Page, PageRequest
+from .pages import fetch as fetch_page
 
 GENESIS_HASH = "0" * 64
 _HEAD_ID = 1
@@ -310,3 +312,32 @@ def _timestamp(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
+
+
+# ---------------------------------------------------------------- reading the log
+
+
+def list_events(
+    *,
+    session: Session,
+    page: PageRequest,
+    person: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+) -> Page[AuditEvent]:
+    """A page of events, oldest first, filtered by who acted, what they did and to what.
+
+    `person` is the actor without the role (`staff:amina`, `partner:Bank A`): the log names the
+    role a staff member acted in beside them (`staff:amina (payments.approver)`), and an auditor
+    asks what a person did whatever the role.
+    """
+    query = select(AuditEvent)
+    if person is not None:
+        query = query.where(
+            or_(AuditEvent.actor == person, AuditEvent.actor.startswith(f"{person} (", autoescape=True))
+        )
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if subject is not None:
+        query = query.where(AuditEvent.subject == subject)
+    return fetch_page(session, query, AuditEvent.id, page)

@@ -2,18 +2,21 @@
 
 from fastapi import APIRouter
 
+from .audit_api import AUDIT_SCOPE
+from .audit_api import router as audit_router
 from .i18n import CORE_LOCALES
 from .migrate import MIGRATIONS
 from .registry import CORE, Catalogs, Manifest, Module, Role
 from .settings import Settings
 from .stack import stack_info
 from .staff_api import router as staff_router
-from .system import AUDIT_SCOPE, META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE
+from .system import META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE
 from .system import router as system_router
 
 router = APIRouter()
 router.include_router(system_router)
 router.include_router(staff_router)
+router.include_router(audit_router)
 
 ROLES = (
     Role(

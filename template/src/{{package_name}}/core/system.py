@@ -16,11 +16,10 @@ from .registry import installed_modules
 from .stack import licence_coverage, licence_grant, stack_info
 
 META_SCOPE = "meta:read"
-# What the core's administrator and auditor roles hold beyond /meta: partner keys and staff accounts
-# (managed with the CLI today), the audit log and its verification.
+# What the core's administrator role holds beyond /meta: partner keys and staff accounts (managed
+# with the CLI today). The auditor's scope is core/audit_api.py's.
 PARTNERS_SCOPE = "core:partners"
 STAFF_SCOPE = "core:staff"
-AUDIT_SCOPE = "core:audit"
 
 router = APIRouter()
 router.include_router(oidc_router)  # staff sign-in through the ministry's OpenID provider (core/oidc.py)
