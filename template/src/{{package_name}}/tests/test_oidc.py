@@ -181,9 +181,7 @@ def test_the_same_grants_at_the_next_sign_in_are_not_audited_again(oidc_client: 
     assert actions == ["staff.created", "staff.grants-replaced"]
 
 
-def test_an_account_of_the_provider_cannot_sign_in_with_a_password(
-    oidc_client: TestClient, session: Session
-) -> None:
+def test_an_account_of_the_provider_cannot_sign_in_with_a_password(oidc_client: TestClient, session: Session) -> None:
     sign_in_through_the_provider(oidc_client)
     for _attempt in range(6):  # more than the lock-out allows: the account is not locked
         refused = oidc_client.post(
@@ -196,7 +194,9 @@ def test_an_account_of_the_provider_cannot_sign_in_with_a_password(
 
 
 def test_a_local_account_with_the_same_user_name_is_not_taken_over(oidc_client: TestClient, session: Session) -> None:
-    staff.create_account(session=session, user_name="amina", display_name="Local Amina", password="a long local password")
+    staff.create_account(
+        session=session, user_name="amina", display_name="Local Amina", password="a long local password"
+    )
     session.commit()
     response = callback(oidc_client, sign_in_at_provider(oidc_client, "amina", "amina-pass"))
     assert response.status_code == 409

@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("oidc_issuer", sa.String(length=300), nullable=True),
         sa.Column("oidc_subject", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_staff_account")),
-        sa.UniqueConstraint(
-            "oidc_issuer", "oidc_subject", name=op.f("uq_core_staff_account_oidc_issuer_oidc_subject")
-        ),
+        sa.UniqueConstraint("oidc_issuer", "oidc_subject", name=op.f("uq_core_staff_account_oidc_issuer_oidc_subject")),
         sa.UniqueConstraint("user_name", name=op.f("uq_core_staff_account_user_name")),
     )
     op.create_table(
