@@ -247,6 +247,7 @@ def test_logout_ends_the_staff_session_then_redirects_to_the_end_session_endpoin
     oidc_client: TestClient, provider: RunningProvider
 ) -> None:
     token = sign_in_through_the_provider(oidc_client)
+    assert oidc_client.get("/meta", headers=with_session(token)).status_code == 200
     oidc_client.cookies.set(STAFF_COOKIE, token)  # beside the ID token hint's cookie, as a browser sends both
     response = oidc_client.get("/staff/oidc/logout", follow_redirects=False)
     assert response.status_code == 302
