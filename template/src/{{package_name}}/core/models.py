@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
@@ -31,14 +31,17 @@ class Partner(Base):
 
 
 class StaffAccount(Base):
-    """A civil servant who signs in with a password and a TOTP code (core/staff.py)."""
+    """A civil servant who signs in with a password and a TOTP code, or through the OpenID provider (core/staff.py)."""
 
     __tablename__ = "core_staff_account"
+    # One account per person at the provider, whatever user name the provider gives them later.
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_name: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, in its PHC string form
+    # Argon2id, in its PHC string form; None for an account the OpenID provider signs in (no password here).
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     # AES-GCM under a key derived from SECRET_KEY: a copy of the database alone does not give the codes.
     totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
     # The TOTP time step of the last code accepted: a code is good once, not for its whole window.
@@ -47,6 +50,9 @@ class StaffAccount(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The OpenID provider's (issuer, subject) of an account it signs in; None for a local account.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300), default=None)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), default=None)
 
 
 class RoleGrant(Base):

@@ -4,8 +4,8 @@ Ministries already run an OpenID provider (Keycloak, Entra ID, MOSIP eSignet); s
 there and the provider vouches for them with a signed ID token. This module runs the
 authorisation-code flow with PKCE (S256), `state` and `nonce`, validates the ID token against the
 provider's published keys, and maps a claim of the token (the user's groups or roles) to the
-stack's roles through `OIDC_ROLE_MAPPING`. What the stack then does with the signed-in person
-(open a staff session) is `signed_in`'s job.
+stack's roles through `OIDC_ROLE_MAPPING`. `signed_in` then opens a staff session (core/staff.py)
+for the account linked to the person's (issuer, subject), with the grants their claims map to.
 
 Settings come from the environment with the prefix `OIDC_` (docs/oidc.md); the routes answer
 404 while `OIDC_ENABLED` is false.
@@ -34,11 +34,15 @@ from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.orm import Session
 
-from .deps import SettingsDep
+from . import staff
+from .deps import SessionDep, SettingsDep, StaffTokenDep
 from .errors import NotFound, Problem
 from .i18n import N_, _
 from .keys import derive_key
+from .settings import Settings
+from .staff_api import StaffOut, delete_session_cookie, set_session_cookie, staff_out
 
 LOGIN_STATE_HMAC = "oidc login-state hmac-sha256 v1"
 ID_TOKEN_HINT_HMAC = "oidc id-token-hint hmac-sha256 v1"  # noqa: S105 - a key purpose, not a secret
@@ -104,7 +108,25 @@ def get_oidc_settings() -> OidcSettings:
 def enabled_oidc(settings: Annotated[OidcSettings, Depends(get_oidc_settings)]) -> OidcSettings:
     if not settings.enabled:
         raise NotFound(N_("OpenID Connect sign-in is not enabled on this deployment"))
+    check_role_mapping(settings.role_mapping)
     return settings
+
+
+def check_role_mapping(mapping: dict[str, str | list[str]]) -> None:
+    """Refuse a mapping to a role no installed part declares (a module removed, a typo), or a region on a national role.
+
+    Checked on every request to /staff/oidc (it is cheap), so a wrong mapping stops every sign-in
+    with the reason rather than only the sign-ins of the people in the group at fault.
+    """
+    for value in mapping.values():
+        for text in [value] if isinstance(value, str) else value:
+            role, _at, region = text.partition("@")
+            try:
+                staff.check_grant(role, region or None)
+            except Problem as error:
+                raise OidcMisconfigured(
+                    _("OIDC_ROLE_MAPPING cannot be used: {problem}").format(problem=error.detail)
+                ) from error
 
 
 OidcDep = Annotated[OidcSettings, Depends(enabled_oidc)]
@@ -147,6 +169,13 @@ class ProviderUnavailable(Problem):
 def bad_answer(reason: str) -> ProviderUnavailable:
     """The problem for a provider that failed or answered what OpenID Connect does not allow (`reason` is technical)."""
     return ProviderUnavailable(_("the OpenID provider answered badly: {reason}").format(reason=reason))
+
+
+class OidcMisconfigured(Problem):
+    status = 500
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, kind="oidc-misconfigured", **extensions)
 
 
 class NoStaffRole(Problem):
@@ -421,9 +450,11 @@ def login(oidc: OidcDep, settings: SettingsDep) -> RedirectResponse:
     "/callback",
     summary="Staff sign-in: the OpenID provider's answer",
     responses={
-        200: {"description": "Who signed in and the roles their claims map to"},
-        401: {"description": "The sign-in is refused: state, code or ID token not valid"},
+        200: {"model": StaffOut, "description": "A staff session is open (the cookie); who signed in, their roles"},
+        401: {"description": "The sign-in is refused: state, code or ID token not valid, or the account disabled"},
         403: {"description": "The person holds no role in this deployment"},
+        409: {"description": "The user name belongs to another staff account"},
+        500: {"description": "OIDC_ROLE_MAPPING names a role this deployment cannot grant"},
         **NOT_ENABLED,
         **PROVIDER_DOWN,
     },
@@ -432,6 +463,7 @@ def callback(
     request: Request,
     oidc: OidcDep,
     settings: SettingsDep,
+    session: SessionDep,
     code: Annotated[str | None, Query(max_length=4096)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
@@ -445,28 +477,29 @@ def callback(
     metadata = discover(oidc.issuer)
     id_token = exchange_code(oidc, metadata, code, login_state)
     claims = validate_id_token(id_token, oidc, metadata, login_state.nonce)
-    response = signed_in(person_from_claims(claims, oidc), request)
+    response = signed_in(person_from_claims(claims, oidc), request, session, settings)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
     hint = sign_value(secret, ID_TOKEN_HINT_HMAC, {"id_token": id_token})
     _set_cookie(response, ID_TOKEN_COOKIE, hint, oidc, None)  # for the provider's logout (id_token_hint)
     return response
 
 
-def signed_in(person: StaffIdentity, request: Request) -> Response:
-    """What the stack does once the provider vouched for a person holding at least one role.
-
-    For now: answer who signed in and their grants. The staff sessions (core/staff.py) open a
-    session here and redirect to the staff interface.
-    """
-    return JSONResponse(
-        {
-            "username": person.username,
-            "display_name": person.display_name,
-            "issuer": person.issuer,
-            "subject": person.subject,
-            "grants": [{"role": grant.role, "region": grant.region} for grant in person.grants],
-        }
+def signed_in(person: StaffIdentity, request: Request, session: Session, settings: Settings) -> Response:
+    """Open a cookie session, as the local sign-in does, for the account linked to the person; answer /staff/me."""
+    account = staff.sign_in_linked(
+        session=session,
+        issuer=person.issuer,
+        subject=person.subject,
+        user_name=person.username,
+        display_name=person.display_name,
+        grants=[(grant.role, grant.region) for grant in person.grants],
     )
+    opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings)
+    body = staff_out(staff.resolve(session=session, token=opened.token, settings=settings)).model_dump(mode="json")
+    session.commit()
+    response = JSONResponse(body)
+    set_session_cookie(response, opened, settings, request)
+    return response
 
 
 @router.get(
@@ -476,11 +509,18 @@ def signed_in(person: StaffIdentity, request: Request) -> Response:
     response_class=RedirectResponse,
     responses={302: {"description": "To the provider's end-session endpoint"}, **NOT_ENABLED, **PROVIDER_DOWN},
 )
-def logout(request: Request, oidc: OidcDep, settings: SettingsDep) -> RedirectResponse:
+def logout(
+    request: Request, oidc: OidcDep, settings: SettingsDep, session: SessionDep, token: StaffTokenDep = None
+) -> RedirectResponse:
+    """End the staff session of the request, then the person's session at the provider."""
+    if token:
+        staff.sign_out(session=session, token=token)
+        session.commit()
     hint = unsign_value(
         settings.secret_key.get_secret_value(), ID_TOKEN_HINT_HMAC, request.cookies.get(ID_TOKEN_COOKIE)
     )
     url = logout_url(oidc, discover(oidc.issuer), hint.get("id_token") if hint else None)
     response = RedirectResponse(url or oidc.post_logout_redirect_url or "/", status_code=302)
     response.delete_cookie(ID_TOKEN_COOKIE, path=COOKIE_PATH)
+    delete_session_cookie(response)
     return response

@@ -1,5 +1,9 @@
 """Staff accounts: Argon2id passwords, a TOTP code as the second factor, lock-out, sessions, role grants.
 
+An account the ministry's OpenID provider signs in (core/oidc.py) is linked to the provider's
+(issuer, subject), has no password nor TOTP secret here, and takes its grants from the provider's
+claims at every sign-in (`sign_in_linked`).
+
 Signing in takes the password and the current TOTP code, both required; a wrong one counts as a
 failed attempt, and `staff_max_failed_sign_ins` failures lock the account for
 `staff_lockout_minutes`. Every refusal answers the same "sign-in failed", whether the user exists or
@@ -15,6 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -45,6 +50,7 @@ TOTP_KEY_PURPOSE = "staff-totp aes-256-gcm v1"
 TOKEN_PREFIX = "nss_"  # noqa: S105 - a prefix that marks staff tokens, not a secret
 NONCE_BYTES = 12
 SessionKind = Literal["cookie", "bearer"]
+USER_NAME_LENGTH = 64  # the column's
 
 # argon2-cffi's defaults: Argon2id with RFC 9106's low-memory parameters.
 _hasher = PasswordHasher()
@@ -146,7 +152,9 @@ def sign_in(
     """
     now = now or utcnow()
     account = _account_named(session, user_name)
-    if account is None:
+    # An account the OpenID provider signs in has no password: refused, and not counted, so guesses
+    # here cannot lock its owner out.
+    if account is None or account.password_hash is None:
         _verify(_dummy_hash(), password)  # the same work as for a real account: timing tells nothing
         raise SignInFailed
     secret_key = settings.secret_key.get_secret_value()
@@ -166,6 +174,93 @@ def sign_in(
         account.password_hash = _hasher.hash(password)
     session.flush()
     return account
+
+
+def sign_in_linked(
+    *,
+    session: Session,
+    issuer: str,
+    subject: str,
+    user_name: str,
+    display_name: str,
+    grants: Sequence[tuple[str, str | None]],
+    now: datetime | None = None,
+) -> StaffAccount:
+    """The account linked to the OpenID provider's (issuer, subject), created at the first sign-in.
+
+    The provider has authenticated the person; the account takes the user and display names it
+    gives, and `grants` (role, region) replace the account's own, so a change at the provider
+    takes effect at the next sign-in (audited). Linked by (issuer, subject) only: a user name held
+    by another account, a local one included, is refused, never taken over. An inactive or locked
+    account is refused like a failed sign-in.
+    """
+    now = now or utcnow()
+    for role, region in grants:
+        check_grant(role, region)
+    if len(user_name) > USER_NAME_LENGTH:
+        message = _("the user name is longer than {length} characters").format(length=USER_NAME_LENGTH)
+        raise Problem(message, field="user_name")
+    actor = f"oidc:{issuer}"
+    account = session.scalars(
+        select(StaffAccount).where(StaffAccount.oidc_issuer == issuer, StaffAccount.oidc_subject == subject)
+    ).one_or_none()
+    if account is not None and (not account.active or _locked(account, now)):
+        raise SignInFailed
+    holder = _account_named(session, user_name)
+    if holder is not None and holder is not account:
+        message = _("the user name '{user}' belongs to another staff account: it is not linked to the OpenID provider")
+        raise Conflict(message.format(user=user_name), field="user_name")
+    if account is None:
+        account = _create_linked(session, issuer, subject, user_name, display_name, now, actor)
+    account.user_name = user_name
+    account.display_name = display_name
+    _replace_grants(session, account, grants, actor)
+    return account
+
+
+def _create_linked(
+    session: Session, issuer: str, subject: str, user_name: str, display_name: str, now: datetime, actor: str
+) -> StaffAccount:
+    account = StaffAccount(
+        user_name=user_name,
+        display_name=display_name,
+        password_hash=None,
+        failed_attempts=0,
+        active=True,
+        created_at=now,
+        oidc_issuer=issuer,
+        oidc_subject=subject,
+    )
+    session.add(account)
+    session.flush()
+    _audit(session, actor, "staff.created", account, display_name=display_name, issuer=issuer)
+    return account
+
+
+def _replace_grants(
+    session: Session, account: StaffAccount, grants: Sequence[tuple[str, str | None]], actor: str
+) -> None:
+    held = _grants(session, account.id)
+    before = [(grant.role, grant.region) for grant in held]
+    after = list(dict.fromkeys(grants))
+    if sorted(before, key=str) == sorted(after, key=str):
+        return
+    for grant in held:
+        session.delete(grant)
+    session.add_all(RoleGrant(account_id=account.id, role=role, region=region) for role, region in after)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "staff.grants-replaced",
+        account,
+        before=[_grant_text(role, region) for role, region in before],
+        after=[_grant_text(role, region) for role, region in after],
+    )
+
+
+def _grant_text(role: str, region: str | None) -> str:
+    return f"{role}@{region}" if region else role
 
 
 def open_session(
@@ -225,14 +320,7 @@ def grant_role(
     *, session: Session, user_name: str, role: str, region: str | None = None, actor: str = "system"
 ) -> RoleGrant:
     """Let the account act in `role` (in `region`, or everywhere); granting it again changes nothing. Audited."""
-    known = installed_roles()
-    if role not in known:
-        message = _("unknown role '{role}'; installed roles: {roles}").format(role=role, roles=", ".join(sorted(known)))
-        raise Problem(message, field="role")
-    if region is not None and not known[role].regional:
-        raise Problem(
-            _("the role '{role}' is not regional: grant it without a region").format(role=role), field="region"
-        )
+    check_grant(role, region)
     account = _existing(session, user_name)
     existing = _grant(session, account.id, role, region)
     if existing is not None:
@@ -242,6 +330,18 @@ def grant_role(
     session.flush()
     _audit(session, actor, "staff.granted", account, role=role, region=region)
     return grant
+
+
+def check_grant(role: str, region: str | None) -> None:
+    """Refuse a role no installed part declares, and a region on a role that is not regional."""
+    known = installed_roles()
+    if role not in known:
+        message = _("unknown role '{role}'; installed roles: {roles}").format(role=role, roles=", ".join(sorted(known)))
+        raise Problem(message, field="role")
+    if region is not None and not known[role].regional:
+        raise Problem(
+            _("the role '{role}' is not regional: grant it without a region").format(role=role), field="region"
+        )
 
 
 def revoke_grant(

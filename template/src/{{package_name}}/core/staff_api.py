@@ -80,6 +80,12 @@ def open_session(
     session.commit()
     if opened.kind == "bearer":
         return SessionOut(kind=opened.kind, expires_at=opened.expires_at, token=opened.token)
+    set_session_cookie(response, opened, settings, request)
+    return SessionOut(kind=opened.kind, expires_at=opened.expires_at)
+
+
+def set_session_cookie(response: Response, opened: staff.OpenedSession, settings: Settings, request: Request) -> None:
+    """The cookie of a cookie session, whichever way the person signed in (here or at the OpenID provider)."""
     response.set_cookie(
         STAFF_COOKIE,
         opened.token,
@@ -88,32 +94,39 @@ def open_session(
         httponly=True,
         samesite="strict",
     )
-    return SessionOut(kind=opened.kind, expires_at=opened.expires_at)
+
+
+def delete_session_cookie(response: Response) -> None:
+    response.delete_cookie(STAFF_COOKIE, httponly=True, samesite="strict")
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out (this session)")
 def sign_out(_staff: SignedInDep, token: StaffTokenDep, session: SessionDep, response: Response) -> None:
     staff.sign_out(session=session, token=token or "")
     session.commit()
-    response.delete_cookie(STAFF_COOKIE, httponly=True, samesite="strict")
+    delete_session_cookie(response)
 
 
 @router.delete("/sessions", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out everywhere (every session)")
 def sign_out_everywhere(me: SignedInDep, session: SessionDep, response: Response) -> None:
     staff.sign_out_everywhere(session=session, account_id=me.account.id)
     session.commit()
-    response.delete_cookie(STAFF_COOKIE, httponly=True, samesite="strict")
+    delete_session_cookie(response)
 
 
 @router.get("/me", summary="Who is signed in, and their roles")
 def me(me: SignedInDep) -> StaffOut:
+    return staff_out(me)
+
+
+def staff_out(signed: staff.SignedIn) -> StaffOut:
     roles = installed_roles()
     return StaffOut(
-        user_name=me.account.user_name,
-        display_name=me.account.display_name,
+        user_name=signed.account.user_name,
+        display_name=signed.account.display_name,
         roles=[
             GrantOut(role=grant.role, title=roles[grant.role].title, region=grant.region)
-            for grant in me.grants
+            for grant in signed.grants
             if grant.role in roles  # a grant of a module since removed gives nothing
         ],
     )

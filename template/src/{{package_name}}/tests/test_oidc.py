@@ -11,9 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import Depends
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ..core import staff
+from ..core.deps import STAFF_COOKIE, require_scope
+from ..core.models import AuditEvent, StaffAccount
 from ..core.oidc import (
     LOGIN_COOKIE,
     LOGIN_STATE_HMAC,
@@ -28,6 +34,7 @@ from ..core.oidc import (
     read_login_state,
     sign_value,
 )
+from ..core.registry import installed_roles
 from .oidc_provider import Client, RunningProvider, User, running_provider
 
 pytestmark = pytest.mark.country_independent  # reads no country data: runs once per module combination, not per country
@@ -39,10 +46,12 @@ CLIENT = Client(
     post_logout_redirect_uri="http://testserver/signed-out",
 )
 USERS = [
-    User("amina", "amina-pass", "Amina Wanjiru", groups=("ministry-finance-approvers", "nairobi-clerks")),
+    User("amina", "amina-pass", "Amina Wanjiru", groups=("ministry-finance-auditors", "nairobi-clerks")),
     User("otieno", "otieno-pass", "Otieno Ouma", groups=("canteen-committee",)),
 ]
-MAPPING = {"ministry-finance-approvers": "core.auditor", "nairobi-clerks": ["core.administrator@NBO"]}
+MAPPING = {"ministry-finance-auditors": "core.auditor"}
+# A core scope the auditor holds and the administrator lacks, and the other way round.
+AUDIT_SCOPE, PARTNERS_SCOPE = "core:audit", "core:partners"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +62,16 @@ def provider() -> Iterator[RunningProvider]:
 
 @pytest.fixture
 def oidc_client(client: TestClient, provider: RunningProvider) -> Iterator[TestClient]:
+    map_groups(client, provider, MAPPING)
+    provider.rewrite_id_token = lambda token: token
+    # No core route needs a scope one core role lacks: two probes guarded like any route.
+    for scope in (AUDIT_SCOPE, PARTNERS_SCOPE):
+        client.app.add_api_route(f"/probe/{scope}", lambda: {}, dependencies=[Depends(require_scope(scope))])  # type: ignore[attr-defined]
+    yield client
+    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+
+def map_groups(client: TestClient, provider: RunningProvider, mapping: dict[str, str | list[str]]) -> None:
     settings = OidcSettings(
         enabled=True,
         issuer=provider.issuer,
@@ -61,12 +80,9 @@ def oidc_client(client: TestClient, provider: RunningProvider) -> Iterator[TestC
         redirect_url=CLIENT.redirect_uri,
         post_logout_redirect_url=CLIENT.post_logout_redirect_uri,
         roles_claim="groups",
-        role_mapping=MAPPING,
+        role_mapping=mapping,
     )
     client.app.dependency_overrides[get_oidc_settings] = lambda: settings  # type: ignore[attr-defined]
-    provider.rewrite_id_token = lambda token: token
-    yield client
-    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
 
 
 def sign_in_at_provider(client: TestClient, username: str, password: str) -> str:
@@ -103,16 +119,111 @@ def test_login_redirects_to_the_provider_with_pkce_state_and_nonce(oidc_client: 
     assert "Path=/staff/oidc" in cookie
 
 
-def test_a_user_in_a_mapped_group_signs_in_with_its_roles(oidc_client: TestClient, provider) -> None:
+def staff_token(response: httpx.Response) -> str:
+    """The staff session cookie the response sets (the same cookie, with the same flags, as a local sign-in's)."""
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(f"{STAFF_COOKIE}="))
+    assert {"Secure", "HttpOnly", "SameSite=strict"} <= {part.strip() for part in cookie.split(";")}
+    return cookie.split(";")[0].removeprefix(f"{STAFF_COOKIE}=")
+
+
+def with_session(token: str) -> dict[str, str]:
+    # The cookie is Secure: the test client, on http, would not send it back by itself.
+    return {"Cookie": f"{STAFF_COOKIE}={token}"}
+
+
+def sign_in_through_the_provider(client: TestClient, username: str = "amina") -> str:
+    response = callback(client, sign_in_at_provider(client, username, f"{username}-pass"))
+    assert response.status_code == 200, response.text
+    return staff_token(response)
+
+
+def test_a_user_in_a_mapped_group_gets_a_staff_session_with_its_roles(
+    oidc_client: TestClient, session: Session, provider: RunningProvider
+) -> None:
     response = callback(oidc_client, sign_in_at_provider(oidc_client, "amina", "amina-pass"))
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["username"] == "amina" and body["display_name"] == "Amina Wanjiru"
-    assert body["issuer"] == provider.issuer and body["subject"]
-    assert body["grants"] == [
-        {"role": "core.auditor", "region": None},
-        {"role": "core.administrator", "region": "NBO"},
+    roles = [{"role": "core.auditor", "title": installed_roles()["core.auditor"].title, "region": None}]
+    assert response.json() == {"user_name": "amina", "display_name": "Amina Wanjiru", "roles": roles}
+    token = staff_token(response)
+    assert oidc_client.get("/staff/me", headers=with_session(token)).json() == response.json()
+    assert oidc_client.get("/meta", headers=with_session(token)).status_code == 200
+    assert oidc_client.get(f"/probe/{AUDIT_SCOPE}", headers=with_session(token)).status_code == 200
+    refused = oidc_client.get(f"/probe/{PARTNERS_SCOPE}", headers=with_session(token))
+    assert refused.status_code == 403 and PARTNERS_SCOPE in refused.json()["detail"]
+    account = session.scalars(select(StaffAccount)).one()
+    assert (account.oidc_issuer, account.user_name) == (provider.issuer, "amina") and account.oidc_subject
+    assert account.password_hash is None and account.totp_secret is None
+
+
+def test_a_second_sign_in_replaces_the_grants_with_those_of_the_new_mapping(
+    oidc_client: TestClient, session: Session, provider: RunningProvider
+) -> None:
+    first = sign_in_through_the_provider(oidc_client)
+    map_groups(oidc_client, provider, {"nairobi-clerks": "core.administrator"})
+    second = sign_in_through_the_provider(oidc_client)
+    assert oidc_client.get(f"/probe/{PARTNERS_SCOPE}", headers=with_session(second)).status_code == 200
+    assert oidc_client.get(f"/probe/{AUDIT_SCOPE}", headers=with_session(second)).status_code == 403
+    # The grants belong to the account: the first session now acts with them too.
+    assert oidc_client.get(f"/probe/{AUDIT_SCOPE}", headers=with_session(first)).status_code == 403
+    assert session.scalars(select(StaffAccount)).one().user_name == "amina"
+    replaced = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.grants-replaced")).all()
+    assert [event.detail for event in replaced] == [
+        {"user_name": "amina", "before": [], "after": ["core.auditor"]},
+        {"user_name": "amina", "before": ["core.auditor"], "after": ["core.administrator"]},
     ]
+    assert replaced[-1].actor == f"oidc:{provider.issuer}"
+
+
+def test_the_same_grants_at_the_next_sign_in_are_not_audited_again(oidc_client: TestClient, session: Session) -> None:
+    sign_in_through_the_provider(oidc_client)
+    sign_in_through_the_provider(oidc_client)
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.subject.like("staff:%"))).all()
+    assert actions == ["staff.created", "staff.grants-replaced"]
+
+
+def test_an_account_of_the_provider_cannot_sign_in_with_a_password(oidc_client: TestClient, session: Session) -> None:
+    sign_in_through_the_provider(oidc_client)
+    for _attempt in range(6):  # more than the lock-out allows: the account is not locked
+        refused = oidc_client.post(
+            "/staff/sessions", json={"user_name": "amina", "password": "amina-pass", "code": "123456"}
+        )
+        assert refused.status_code == 401 and refused.json()["detail"] == "sign-in failed"
+    account = session.scalars(select(StaffAccount)).one()
+    assert account.failed_attempts == 0 and account.locked_until is None
+    sign_in_through_the_provider(oidc_client)
+
+
+def test_a_local_account_with_the_same_user_name_is_not_taken_over(oidc_client: TestClient, session: Session) -> None:
+    staff.create_account(
+        session=session, user_name="amina", display_name="Local Amina", password="a long local password"
+    )
+    session.commit()
+    response = callback(oidc_client, sign_in_at_provider(oidc_client, "amina", "amina-pass"))
+    assert response.status_code == 409
+    assert "user_name: the user name 'amina' belongs to another staff account" in response.json()["detail"]
+    assert not any(c.startswith(f"{STAFF_COOKIE}=") for c in response.headers.get_list("set-cookie"))
+    session.expire_all()
+    local = session.scalars(select(StaffAccount)).one()
+    assert (local.display_name, local.oidc_issuer, local.password_hash is not None) == ("Local Amina", None, True)
+    assert staff.list_accounts(session=session)[0].grants == ()
+
+
+@pytest.mark.parametrize(
+    ("mapping", "detail"),
+    [
+        ({"ministry-finance-auditors": "core.janitor"}, "role: unknown role 'core.janitor'; installed roles: "),
+        ({"ministry-finance-auditors": "core.auditor@NBO"}, "region: the role 'core.auditor' is not regional"),
+    ],
+)
+def test_a_mapping_to_a_role_this_deployment_cannot_grant_stops_every_sign_in(
+    oidc_client: TestClient, provider: RunningProvider, mapping: dict, detail: str
+) -> None:
+    map_groups(oidc_client, provider, mapping)
+    for route in ("login", "callback"):
+        response = oidc_client.get(f"/staff/oidc/{route}", follow_redirects=False)
+        assert response.status_code == 500
+        assert response.json()["type"].endswith("/oidc-misconfigured")
+        assert response.json()["detail"].startswith(f"OIDC_ROLE_MAPPING cannot be used: {detail}")
 
 
 def test_a_user_whose_groups_map_to_no_role_is_refused(oidc_client: TestClient) -> None:
@@ -132,12 +243,16 @@ def test_the_provider_refuses_a_wrong_password(oidc_client: TestClient) -> None:
     assert answer.status_code == 401
 
 
-def test_logout_redirects_to_the_end_session_endpoint_with_the_id_token_hint(
+def test_logout_ends_the_staff_session_then_redirects_to_the_end_session_endpoint_with_the_id_token_hint(
     oidc_client: TestClient, provider: RunningProvider
 ) -> None:
-    assert callback(oidc_client, sign_in_at_provider(oidc_client, "amina", "amina-pass")).status_code == 200
+    token = sign_in_through_the_provider(oidc_client)
+    assert oidc_client.get("/meta", headers=with_session(token)).status_code == 200
+    oidc_client.cookies.set(STAFF_COOKIE, token)  # beside the ID token hint's cookie, as a browser sends both
     response = oidc_client.get("/staff/oidc/logout", follow_redirects=False)
     assert response.status_code == 302
+    assert any(c.startswith(f'{STAFF_COOKIE}=""') for c in response.headers.get_list("set-cookie"))
+    assert oidc_client.get("/meta", headers=with_session(token)).status_code == 401
     location = urlsplit(response.headers["location"])
     params = {key: values[0] for key, values in parse_qs(location.query).items()}
     assert f"{location.scheme}://{location.netloc}{location.path}" == f"{provider.issuer}/logout"
@@ -161,7 +276,7 @@ def with_claims(token: str, **changes: object) -> dict:
 def test_a_tampered_id_token_is_refused(oidc_client: TestClient, provider: RunningProvider) -> None:
     def tamper(token: str) -> str:
         header, _payload, signature = token.split(".")
-        changed = json.dumps(with_claims(token, groups=["ministry-finance-approvers"])).encode()
+        changed = json.dumps(with_claims(token, groups=["ministry-finance-auditors"])).encode()
         return ".".join([header, base64.urlsafe_b64encode(changed).decode().rstrip("="), signature])
 
     provider.rewrite_id_token = tamper
@@ -239,8 +354,9 @@ def test_an_old_forged_or_missing_login_state_is_refused() -> None:
 
 
 def test_groups_map_to_roles_with_and_without_a_region() -> None:
-    claims = {"groups": ["ministry-finance-approvers", "nairobi-clerks", "canteen-committee"]}
-    assert grants_from_claims(claims, "groups", MAPPING) == [Grant("core.auditor"), Grant("core.administrator", "NBO")]
+    mapping = {"ministry-finance-auditors": "core.auditor", "nairobi-clerks": ["core.administrator@NBO"]}
+    claims = {"groups": ["ministry-finance-auditors", "nairobi-clerks", "canteen-committee"]}
+    assert grants_from_claims(claims, "groups", mapping) == [Grant("core.auditor"), Grant("core.administrator", "NBO")]
 
 
 def test_a_claim_that_is_one_string_and_a_group_mapped_twice_give_each_grant_once() -> None:

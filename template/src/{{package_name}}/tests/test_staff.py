@@ -273,3 +273,27 @@ def test_granting_an_unknown_role_or_a_region_to_a_national_role_exits_2(
     assert regional.exit_code == 2
     assert staff_cli("revoke-grant", "amina", "core.auditor").exit_code == 0
     assert staff_cli("revoke-grant", "amina", "core.auditor").exit_code == 1  # nothing left to revoke
+
+
+def link(session: Session, **changes: object) -> StaffAccount:
+    person = {
+        "issuer": "https://id.example.gov",
+        "subject": "248289761001",
+        "user_name": "baraka",
+        "display_name": "Baraka",
+        "grants": [("core.auditor", None)],
+        **changes,
+    }
+    return staff.sign_in_linked(session=session, **person)  # type: ignore[arg-type]
+
+
+def test_an_account_of_the_openid_provider_is_refused_what_a_local_one_would_be(session: Session) -> None:
+    with pytest.raises(Problem, match="user_name: the user name is longer than 64 characters"):
+        link(session, user_name="b" * 65)
+    with pytest.raises(Problem, match=r"role: unknown role 'core\.janitor'"):
+        link(session, grants=[("core.janitor", None)])
+    account = link(session)
+    assert link(session, user_name="baraka.m", display_name="Baraka M").id == account.id  # renamed at the provider
+    account.active = False
+    with pytest.raises(staff.SignInFailed):
+        link(session)

@@ -22,14 +22,17 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_name", sa.String(length=64), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
-        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("totp_secret", sa.String(length=200), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("failed_attempts", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("oidc_issuer", sa.String(length=300), nullable=True),
+        sa.Column("oidc_subject", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_staff_account")),
+        sa.UniqueConstraint("oidc_issuer", "oidc_subject", name=op.f("uq_core_staff_account_oidc_issuer_oidc_subject")),
         sa.UniqueConstraint("user_name", name=op.f("uq_core_staff_account_user_name")),
     )
     op.create_table(
