@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel, Field, WithJsonSchema
-from sqlalchemy import Select
+from sqlalchemy import BigInteger, Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .errors import Unprocessable
@@ -68,10 +68,17 @@ def fetch(session: Session, query: Select[Any], key: InstrumentedAttribute[int],
 
     One row more than the page is read, to know whether a next page exists without counting.
     """
-    rows: Sequence[Any] = session.scalars(query.where(key > request.after).order_by(key).limit(request.limit + 1)).all()
+    # A cursor past the key's largest value starts after every row; the database would refuse the
+    # number itself (PostgreSQL's INTEGER stops at 2**31 - 1, where the cursor pattern does not).
+    after = min(request.after, _largest(key))
+    rows: Sequence[Any] = session.scalars(query.where(key > after).order_by(key).limit(request.limit + 1)).all()
     items = list(rows[: request.limit])
     more = len(rows) > request.limit
     return Page(items=items, next=str(getattr(items[-1], key.key)) if more else None)
+
+
+def _largest(key: InstrumentedAttribute[int]) -> int:
+    return 2**63 - 1 if isinstance(key.type, BigInteger) else 2**31 - 1
 
 
 class PageOut(BaseModel, Generic[T]):

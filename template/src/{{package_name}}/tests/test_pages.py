@@ -70,6 +70,12 @@ def test_a_row_added_between_pages_is_neither_skipped_nor_repeated(session: Sess
     assert seen == ["Partner 0", "Partner 1", "Partner 2", "Partner 3", "Late partner"]
 
 
+def test_a_cursor_past_the_largest_id_is_an_empty_last_page(session: Session) -> None:
+    issue_partner_key(session=session, name="Partner", scopes=[])
+    page = fetch(session, select(Partner), Partner.id, PageRequest.parse(limit=2, after="9" * 18))
+    assert (page.items, page.next) == ([], None)
+
+
 def walk_from(session: Session, after: str | None) -> list[str]:
     names: list[str] = []
     while after is not None:
