@@ -121,7 +121,7 @@ def test_enrolment_is_audited_in_the_chain(client: TestClient, headers: dict, se
     national_id = client.post("/identity/enrolments", json=enrolment(), headers=headers).json()["national_id"]
     events = events_for(session=session, subject=f"person:{national_id}")
     assert [e.action for e in events] == ["identity.enrolment.issued"]
-    assert events[0].actor == "Test partner"
+    assert events[0].actor == "partner:Test partner"
     assert verify_chain(session=session).intact
     # The partner key the fixture issued is an audit event too (partner.created); one enrolment event.
     identity_events = select(func.count()).select_from(AuditEvent).where(AuditEvent.action.startswith("identity."))
