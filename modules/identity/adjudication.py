@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core import approvals, audit
@@ -22,7 +22,6 @@ from ...core.approvals import Signatory, Tally
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, Unprocessable
 from ...core.i18n import _
-from ...core.models import Approval
 from . import service
 from .applications import Application
 from .config import IdentitySettings
@@ -98,7 +97,7 @@ def adjudicate(
     )
     if tally.reached:
         _apply(session, enrolment, decision, country=country, settings=settings)
-        approvers = _approvers(session, subject, fingerprint)
+        approvers = approvals.approvers_of(session=session, action=ACTION, subject=subject, fingerprint=fingerprint)
         audit.record(
             session=session,
             actor=approver.actor,
@@ -119,15 +118,8 @@ def pending_decisions(*, session: Session, enrolment: Enrolment) -> list[Pending
     if enrolment.status != EnrolmentStatus.HELD:
         return []
     prefix = f"enrolment:{enrolment.application_id}:"
-    rows = session.execute(
-        select(Approval.subject, Approval.fingerprint, func.count())
-        .where(Approval.action == ACTION, Approval.subject.startswith(prefix, autoescape=True))
-        .where(Approval.voided_at.is_(None))
-        .group_by(Approval.subject, Approval.fingerprint)
-        .order_by(Approval.subject)
-    )
     pending = []
-    for subject, fingerprint, count in rows:
+    for subject, fingerprint, count in approvals.live_by_subject(session=session, action=ACTION, prefix=prefix):
         decision = Decision.of_key(subject.removeprefix(prefix))
         if fingerprint == _fingerprint(enrolment, decision):  # approvals of an older version count for nothing
             pending.append(Pending(decision, count))
@@ -181,14 +173,3 @@ def _fingerprint(enrolment: Enrolment, decision: Decision) -> str:
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _approvers(session: Session, subject: str, fingerprint: str) -> list[dict[str, str | None]]:
-    """Who approved the decision that took effect, in order, with the role each acted in."""
-    rows = session.execute(
-        select(Approval.person, Approval.actor, Approval.role)
-        .where(Approval.action == ACTION, Approval.subject == subject, Approval.fingerprint == fingerprint)
-        .where(Approval.voided_at.is_(None))
-        .order_by(Approval.id)
-    )
-    return [{"person": person, "actor": actor, "role": role} for person, actor, role in rows]

@@ -74,3 +74,28 @@ def test_an_operator_is_named_by_the_claim_and_the_system_user() -> None:
     operator = Signatory.operator("amina")
     assert operator.person == "operator:amina" and operator.role is None
     assert operator.actor.startswith("operator:amina (os:") and operator.actor.endswith(")")
+
+
+def test_decisions_on_one_object_are_listed_each_with_its_approvals(session: Session) -> None:
+    for subject, caller, fingerprint in [
+        ("case:1_a:issue", AMINA, "i"),
+        ("case:1_a:reject", JUMA, "r"),
+        ("case:1_a:issue", JUMA, "i"),
+        ("case:1xa:issue", AMINA, "i"),  # `_` is not a wildcard: another object's decision
+    ]:
+        approvals.approve(
+            session=session,
+            action=ACTION,
+            subject=subject,
+            fingerprint=fingerprint,
+            maker=MAKER,
+            approver=Signatory.of(caller),
+            required=3,
+        )
+    listed = approvals.live_by_subject(session=session, action=ACTION, prefix="case:1_a:")
+    assert listed == [("case:1_a:issue", "i", 2), ("case:1_a:reject", "r", 1)]
+    approvers = approvals.approvers_of(session=session, action=ACTION, subject="case:1_a:issue", fingerprint="i")
+    assert approvers == [
+        {"person": "staff:7", "actor": "staff:amina (registrar)", "role": "registrar"},
+        {"person": "staff:8", "actor": "staff:juma (registrar)", "role": "registrar"},
+    ]
