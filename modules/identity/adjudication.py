@@ -3,9 +3,10 @@ approved that same decision on the same version of the application.
 
 Each decision (issue; reject as a duplicate of one candidate) is its own four-eyes subject, so a
 second adjudicator who decides otherwise voids nothing: their decision waits beside the first one,
-and the answer lists every decision pending. The fingerprint is the application's canonical content
-(demographics, request hash, candidates) with the decision: an application changed after a step
-counts none of the earlier approvals, and the next approval of that decision voids them.
+and the answer lists every decision pending; the decision that takes effect voids the others'
+approvals. The fingerprint is the application's canonical content (demographics, request hash,
+candidates) with the decision: an application changed after a step counts none of the earlier
+approvals, and the next approval of that decision voids them.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def adjudicate(
     if tally.reached:
         _apply(session, enrolment, decision, country=country, settings=settings)
         approvers = approvals.approvers_of(session=session, action=ACTION, subject=subject, fingerprint=fingerprint)
+        approvals.void_other_decisions(
+            session=session, action=ACTION, prefix=_prefix(application_id), decided=subject, actor=approver.actor
+        )
         audit.record(
             session=session,
             actor=approver.actor,
@@ -117,7 +121,7 @@ def pending_decisions(*, session: Session, enrolment: Enrolment) -> list[Pending
     """The decisions awaiting more approvals of the application as it is now (none once it is decided)."""
     if enrolment.status != EnrolmentStatus.HELD:
         return []
-    prefix = f"enrolment:{enrolment.application_id}:"
+    prefix = _prefix(enrolment.application_id)
     pending = []
     for subject, fingerprint, count in approvals.live_by_subject(session=session, action=ACTION, prefix=prefix):
         decision = Decision.of_key(subject.removeprefix(prefix))
@@ -158,8 +162,13 @@ def _apply(
     session.flush()
 
 
+def _prefix(application_id: str) -> str:
+    """What the subjects of every decision on the application start with."""
+    return f"enrolment:{application_id}:"
+
+
 def _subject(application_id: str, decision: Decision) -> str:
-    return f"enrolment:{application_id}:{decision.key}"
+    return f"{_prefix(application_id)}{decision.key}"
 
 
 def _fingerprint(enrolment: Enrolment, decision: Decision) -> str:

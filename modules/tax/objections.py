@@ -159,7 +159,8 @@ def decide(
     """One officer's approval of a decision; it takes effect once `required` distinct people approved it.
 
     Each decision (outcome and income) collects its own approvals, so an officer who decides
-    otherwise voids nobody's: both wait, and the answer lists them. The objection's row is locked
+    otherwise voids nobody's: both wait, and the answer lists them; the one that takes effect voids
+    the others' approvals. The objection's row is locked
     first, so concurrent approvals queue and exactly one applies the decision. The person who
     lodged the objection is refused, and so is a person who already approved this decision.
     """
@@ -183,6 +184,9 @@ def decide(
         approvers = approvals.approvers_of(
             session=session, action=APPROVAL_ACTION, subject=subject, fingerprint=fingerprint
         )
+        approvals.void_other_decisions(
+            session=session, action=APPROVAL_ACTION, prefix=_prefix(objection), decided=subject, actor=approver.actor
+        )
         _audit(session, objection, approver.actor, f"tax.objection.{decision.outcome.value}", approvers=approvers)
     return Deciding(objection, decision, tally, pending_decisions(session=session, objection=objection))
 
@@ -192,7 +196,7 @@ def pending_decisions(*, session: Session, objection: Objection) -> list[Pending
     if objection.state not in OPEN:
         return []
     assessment = session.get(Assessment, objection.assessment_id)
-    prefix = f"objection:{objection.id}:"
+    prefix = _prefix(objection)
     pending = []
     for subject, fingerprint, count in approvals.live_by_subject(
         session=session, action=APPROVAL_ACTION, prefix=prefix
@@ -273,8 +277,13 @@ def _apply(
     session.flush()
 
 
+def _prefix(objection: Objection) -> str:
+    """What the subjects of every decision on the objection start with."""
+    return f"objection:{objection.id}:"
+
+
 def _subject(objection: Objection, decision: Decision) -> str:
-    return f"objection:{objection.id}:{decision.key}"
+    return f"{_prefix(objection)}{decision.key}"
 
 
 def _fingerprint(objection: Objection, assessment: Assessment, decision: Decision) -> str:

@@ -55,7 +55,7 @@ def test_the_same_partner_cannot_approve_twice(client: TestClient, headers, chec
     assert client.get("/identity/enrolments/app-00000002", headers=headers).json()["status"] == "held_for_adjudication"
 
 
-def test_a_different_decision_waits_beside_the_first(client: TestClient, headers, checkers) -> None:
+def test_a_different_decision_waits_beside_the_first(client: TestClient, session: Session, headers, checkers) -> None:
     issued, _held = hold(client, headers)
     client.post(URL, json=ISSUE, headers=checkers[0])
     reject = {"decision": "reject_duplicate", "duplicate_of": issued}
@@ -67,6 +67,8 @@ def test_a_different_decision_waits_beside_the_first(client: TestClient, headers
     ]
     decided = client.post(URL, json=ISSUE, headers=checkers[2]).json()
     assert (decided["status"], decided["approvals"], decided["pending"]) == ("issued", 2, [])
+    live = session.scalars(select(Approval.subject).where(Approval.voided_at.is_(None))).all()
+    assert live == ["enrolment:app-00000002:issue"] * 2  # the reject decision's approval is voided
 
 
 @pytest.mark.parametrize("required", [1, 3])

@@ -84,6 +84,8 @@ def test_another_decision_or_amount_waits_beside_the_first(session: Session, cou
     assert [(p.decision.income, p.approvals) for p in other.pending] == [(1000, 1), (2000, 1)]
     decided = _decide(session, country, objection, CHECKERS[2], outcome="partially_allowed", income=1000)
     assert (decided.objection.state, decided.objection.decided_income) == ("partially_allowed", 1000)
+    voided = session.scalars(select(Approval.subject).where(Approval.voided_at.is_not(None))).all()
+    assert voided == [f"objection:{objection.id}:partially_allowed:2000"]
 
 
 @pytest.mark.parametrize("required", [1, 3])

@@ -181,6 +181,33 @@ def live_by_subject(*, session: Session, action: str, prefix: str) -> list[tuple
     return [(subject, fingerprint, count) for subject, fingerprint, count in session.execute(query)]
 
 
+def void_other_decisions(*, session: Session, action: str, prefix: str, decided: str, actor: str) -> int:
+    """Once the decision `decided` took effect, void the live approvals of the other decisions under `prefix`.
+
+    They could no longer count (the object is decided); voiding them says so in the table and the audit log.
+    """
+    voided = session.execute(
+        update(Approval)
+        .where(
+            Approval.action == action,
+            Approval.subject.startswith(prefix, autoescape=True),
+            Approval.subject != decided,
+            Approval.voided_at.is_(None),
+        )
+        .values(voided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if voided:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="approval.voided",
+            subject=decided,
+            detail={"action": action, "voided": voided, "reason": "another decision took effect"},
+        )
+    return voided
+
+
 def approvers_of(*, session: Session, action: str, subject: str, fingerprint: str) -> list[dict[str, str | None]]:
     """Who holds a live approval of this version of `subject`, in order, with the role each acted in."""
     query = (

@@ -99,3 +99,24 @@ def test_decisions_on_one_object_are_listed_each_with_its_approvals(session: Ses
         {"person": "staff:7", "actor": "staff:amina (registrar)", "role": "registrar"},
         {"person": "staff:8", "actor": "staff:juma (registrar)", "role": "registrar"},
     ]
+
+
+def test_the_decision_that_takes_effect_voids_the_others(session: Session) -> None:
+    for subject, caller in [("case:2:issue", AMINA), ("case:2:reject", JUMA), ("case:20:reject", JUMA)]:
+        approvals.approve(
+            session=session,
+            action=ACTION,
+            subject=subject,
+            fingerprint="v",
+            maker=MAKER,
+            approver=Signatory.of(caller),
+            required=2,
+        )
+    voided = approvals.void_other_decisions(
+        session=session, action=ACTION, prefix="case:2:", decided="case:2:issue", actor="staff:amina (registrar)"
+    )
+    assert voided == 1
+    live = session.scalars(select(Approval.subject).where(Approval.voided_at.is_(None)).order_by(Approval.id)).all()
+    assert live == ["case:2:issue", "case:20:reject"]
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.voided")).one()
+    assert (event.subject, event.detail["reason"]) == ("case:2:issue", "another decision took effect")
