@@ -56,6 +56,9 @@ class Enrolment(Base):
     candidates: Mapped[list[str]] = mapped_column(JSON, default=list)
     demographics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who submitted it (`Caller.person`): four-eyes refuses them as an adjudicator. None: enrolled
+    # before makers were recorded, or in bulk at the server's shell.
+    made_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class BiometricRecord(Base):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from pydantic import WithJsonSchema
 from sqlalchemy.orm import Session, sessionmaker
 
+from ...core.approvals import Signatory, required_for
 from ...core.callers import Caller
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_partner, require_scope
 from ...core.i18n import _
@@ -17,11 +18,12 @@ from ...core.pages import PageOut, PageRequestDep
 from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
-from . import auth, policies, queues, resident, service, vids
+from . import adjudication, auth, policies, queues, resident, service, vids
 from .config import IdentitySettingsDep
 from .models import Enrolment
 from .notifier import OutboxNotifier
 from .schemas import (
+    AdjudicationOut,
     AdjudicationRequest,
     AuthenticationRecord,
     AuthOut,
@@ -39,6 +41,7 @@ from .schemas import (
     LockRequest,
     OtpOut,
     OtpRequest,
+    PendingDecisionOut,
     PersonLookup,
     PersonOut,
     PolicyIn,
@@ -64,7 +67,6 @@ router = APIRouter()
 Enroller = Annotated[Caller, Depends(require_scope(ENROL_SCOPE))]
 Reader = Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 Admin = Annotated[Caller, Depends(require_scope(ADMIN_SCOPE))]
-# These act through the partner's own policy (core partner id → identity policy): partners only.
 Authenticator = Annotated[Partner, Depends(require_partner(AUTH_SCOPE))]
 KycPartner = Annotated[Partner, Depends(require_partner(EKYC_SCOPE))]
 Portal = Annotated[Partner, Depends(require_partner(RESIDENT_SCOPE))]
@@ -108,12 +110,16 @@ def enrol(
     identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
     enrolment = service.enrol(
-        session=session, request=body.as_application(), country=country, settings=identity_settings, actor=caller.actor
+        session=session,
+        request=body.as_application(),
+        country=country,
+        settings=identity_settings,
+        maker=Signatory.of(caller),
     )
     session.commit()
     if enrolment.status != "issued":
         response.status_code = status.HTTP_202_ACCEPTED
-    return _enrolment_out(enrolment)
+    return _enrolment_out(enrolment, [])  # a new enrolment has no adjudication yet
 
 
 # Before /enrolments/{application_id}, which would take "held" for an application ID.
@@ -134,30 +140,42 @@ def held_enrolments(
 
 @router.get("/enrolments/{application_id}", summary="Status of an enrolment application")
 def enrolment_status(application_id: ApplicationId, session: SessionDep, _caller: Reader) -> EnrolmentOut:
-    return _enrolment_out(service.get_enrolment(session=session, application_id=application_id))
+    enrolment = service.get_enrolment(session=session, application_id=application_id)
+    return _enrolment_out(enrolment, adjudication.pending_decisions(session=session, enrolment=enrolment))
 
 
-@router.post("/enrolments/{application_id}/adjudication", summary="Resolve an enrolment held as a possible duplicate")
+@router.post(
+    "/enrolments/{application_id}/adjudication",
+    summary="Approve a decision on a held enrolment (four-eyes): it takes effect once enough people approved it",
+    responses={403: {"description": "The person who submitted the enrolment may not adjudicate it"}},
+)
 def adjudicate(
     application_id: ApplicationId,
     body: AdjudicationRequest,
     session: SessionDep,
     country: CountryDep,
+    core_settings: SettingsDep,
     caller: Admin,
     identity_settings: IdentitySettingsDep,
-) -> EnrolmentOut:
-    enrolment = service.adjudicate(
+) -> AdjudicationOut:
+    result = adjudication.adjudicate(
         session=session,
         application_id=application_id,
-        decision=body.decision,
-        duplicate_of=body.duplicate_of,
+        decision=adjudication.Decision(body.decision, body.duplicate_of),
         note=body.note,
         country=country,
         settings=identity_settings,
-        actor=caller.actor,
+        approver=Signatory.of(caller),
+        required=required_for(core_settings.approvals_required, adjudication.ACTION),
     )
     session.commit()
-    return _enrolment_out(enrolment)
+    return AdjudicationOut(
+        **_enrolment_out(result.enrolment, result.pending).model_dump(),
+        decision=result.decision.decision,
+        duplicate_of=result.decision.duplicate_of,
+        approvals=result.tally.approvals,
+        approvals_required=result.tally.required,
+    )
 
 
 # Registry. A national ID travels in request bodies only, never in a URL (which access logs record).
@@ -463,12 +481,18 @@ def _refuse_if_locked_out(result: auth.AuthResult) -> None:
         raise auth.LockedOut(result.retry_after or 1)
 
 
-def _enrolment_out(enrolment: Enrolment) -> EnrolmentOut:
+def _enrolment_out(enrolment: Enrolment, pending: list[adjudication.Pending]) -> EnrolmentOut:
     return EnrolmentOut(
         application_id=enrolment.application_id,
         status=enrolment.status,
         national_id=enrolment.national_id,
         candidates=enrolment.candidates,
+        pending=[
+            PendingDecisionOut(
+                decision=p.decision.decision, duplicate_of=p.decision.duplicate_of, approvals=p.approvals
+            )
+            for p in pending
+        ],
     )
 
 

@@ -203,11 +203,27 @@ class EnrolmentRequest(_Strict):
         )
 
 
+class PendingDecisionOut(BaseModel):
+    decision: Literal["issue", "reject_duplicate"]
+    duplicate_of: str | None
+    approvals: int = Field(description="Live approvals of this decision on the application as it is now")
+
+
 class EnrolmentOut(BaseModel):
     application_id: str
     status: str
     national_id: str | None
     candidates: list[str]
+    pending: list[PendingDecisionOut] = Field(
+        default=[], description="Adjudication decisions awaiting more approvals (four-eyes); none once decided"
+    )
+
+
+class AdjudicationOut(EnrolmentOut):
+    decision: Literal["issue", "reject_duplicate"]
+    duplicate_of: str | None
+    approvals: int = Field(description="Live approvals of this decision, this one included")
+    approvals_required: int = Field(description="Distinct approvers the decision needs to take effect")
 
 
 class AdjudicationRequest(_Strict):

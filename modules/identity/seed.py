@@ -6,6 +6,7 @@ import uuid
 
 from faker import Faker
 
+from ...core.approvals import Signatory
 from ...core.i18n import ngettext
 from ...core.registry import SeedContext
 from . import service
@@ -31,7 +32,7 @@ def seed(context: SeedContext) -> list[str]:
             request=request,
             country=context.country,
             settings=context.runtime.settings_of(IdentitySettings),
-            actor="seed",
+            maker=Signatory(person="seed", actor="seed"),
         )
         if enrolment.national_id:
             issued.append(enrolment.national_id)

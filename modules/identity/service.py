@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...core import audit
+from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
@@ -31,9 +32,12 @@ SECTION = "identity"
 
 
 def enrol(
-    *, session: Session, request: Application, country: LoadedCountry, settings: IdentitySettings, actor: str
+    *, session: Session, request: Application, country: LoadedCountry, settings: IdentitySettings, maker: Signatory
 ) -> Enrolment:
-    """Process one enrolment; repeating an application returns its first outcome."""
+    """Process one enrolment; repeating an application returns its first outcome.
+
+    The maker is recorded: four-eyes refuses them as an adjudicator of the enrolment if it is held.
+    """
     request_hash = hash_request(request)
     existing = session.scalar(select(Enrolment).where(Enrolment.application_id == request.application_id))
     if existing is not None:
@@ -63,6 +67,7 @@ def enrol(
         demographics=request.demographics(),
         candidates=sorted(candidates),
         status=EnrolmentStatus.HELD if candidates else EnrolmentStatus.ISSUED,
+        made_by=maker.person,
     )
     session.add(enrolment)
     # 4. issue, or hold for manual adjudication
@@ -71,7 +76,7 @@ def enrol(
     session.flush()
     audit.record(
         session=session,
-        actor=actor,
+        actor=maker.actor,
         action=f"identity.enrolment.{enrolment.status}",
         subject=f"person:{enrolment.national_id}" if enrolment.national_id else f"enrolment:{enrolment.application_id}",
         detail={"application_id": enrolment.application_id, "candidates": enrolment.candidates},
@@ -79,56 +84,17 @@ def enrol(
     return enrolment
 
 
-def adjudicate(
-    *,
-    session: Session,
-    application_id: str,
-    decision: str,
-    duplicate_of: str | None,
-    note: str,
-    country: LoadedCountry,
-    settings: IdentitySettings,
-    actor: str,
-) -> Enrolment:
-    """Resolve a held enrolment: issue an ID after all, or reject it as a duplicate of a candidate."""
-    enrolment = session.scalar(
-        select(Enrolment).where(Enrolment.application_id == application_id).with_for_update()
-    ) or _missing(application_id)
-    if enrolment.status != EnrolmentStatus.HELD:
-        raise Conflict(
-            "application_id: "
-            + _("'{application_id}' is {status}, not held for adjudication").format(
-                application_id=application_id, status=enrolment.status
-            )
-        )
-    if decision == "issue":
-        request = Application.from_demographics(enrolment.demographics)
-        phone = normalised_phone(request.phone, country.profile.phone_region)
-        name_key = normalise_name(f"{request.given_name} {request.family_name}")
-        _issue(session, enrolment, request, country.section(SECTION), settings, phone=phone, name_key=name_key)
-        enrolment.status = EnrolmentStatus.ISSUED
-    else:
-        if duplicate_of not in enrolment.candidates:
-            raise Unprocessable(
-                "duplicate_of: "
-                + _("'{duplicate_of}' is not a candidate; choose one of {candidates}").format(
-                    duplicate_of=duplicate_of or "", candidates=", ".join(enrolment.candidates)
-                )
-            )
-        enrolment.status = EnrolmentStatus.REJECTED
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action=f"identity.adjudication.{decision}",
-        subject=f"person:{enrolment.national_id or duplicate_of}",
-        detail={"application_id": application_id, "duplicate_of": duplicate_of, "note": note},
-    )
-    return enrolment
+def issue_held(*, session: Session, enrolment: Enrolment, country: LoadedCountry, settings: IdentitySettings) -> None:
+    """Issue an ID to a held enrolment after all (its adjudicators approved it: adjudication.py)."""
+    request = Application.from_demographics(enrolment.demographics)
+    phone = normalised_phone(request.phone, country.profile.phone_region)
+    name_key = normalise_name(f"{request.given_name} {request.family_name}")
+    _issue(session, enrolment, request, country.section(SECTION), settings, phone=phone, name_key=name_key)
+    enrolment.status = EnrolmentStatus.ISSUED
 
 
 def get_enrolment(*, session: Session, application_id: str) -> Enrolment:
-    return session.scalar(select(Enrolment).where(Enrolment.application_id == application_id)) or _missing(
+    return session.scalar(select(Enrolment).where(Enrolment.application_id == application_id)) or missing(
         application_id
     )
 
@@ -371,5 +337,5 @@ def _check_scripts(request: Application, allowed: list[str]) -> None:
         )
 
 
-def _missing(application_id: str) -> Enrolment:
+def missing(application_id: str) -> Enrolment:
     raise NotFound("application_id: " + _("no enrolment '{application_id}'").format(application_id=application_id))

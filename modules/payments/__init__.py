@@ -21,6 +21,8 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE),
     roles=ROLES,
+    # Paying, changing who a programme pays and how much, approving a cycle: keys with them need four-eyes.
+    money_scopes=(TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE),
     cli=cli_app,
     settings=PaymentsSettings,
     catalogs=Catalogs(_HERE / "locales"),

@@ -21,6 +21,7 @@ module = Module(
     migrations=_HERE / "migrations",
     scopes=(REGISTER_SCOPE, FILE_SCOPE, READ_SCOPE, COLLECT_SCOPE, DECIDE_SCOPE),
     roles=ROLES,
+    money_scopes=(COLLECT_SCOPE,),  # payments in and refunds out: a key with it needs four-eyes
     cli=cli_app,
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=TaxCountry,

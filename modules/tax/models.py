@@ -147,3 +147,6 @@ class Objection(Base):
     lodged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     new_assessment_id: Mapped[int | None] = mapped_column(Integer)
+    # Who lodged it (`Caller.person`: the taxpayer's agent or partner): four-eyes refuses them as a
+    # decider. None: lodged before makers were recorded.
+    lodged_by: Mapped[str | None] = mapped_column(String(200), default=None)

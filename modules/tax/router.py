@@ -8,22 +8,26 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import WithJsonSchema
 
+from ...core.approvals import Signatory, required_for
 from ...core.callers import Caller
-from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
+from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.errors import Unprocessable
 from ...core.i18n import _
 from ...core.pages import PageOut, PageRequestDep
 from . import accounts, objections, queues, service
-from .models import ReturnKind
+from .models import Objection, ReturnKind
 from .schemas import (
     TIN_DESCRIPTION,
     AssessmentOut,
     DecisionRequest,
     EntryOut,
     IncomeAmendment,
+    ObjectionDecisionOut,
+    ObjectionDetailOut,
     ObjectionOut,
     ObjectionRequest,
     PaymentRequest,
+    PendingDecisionOut,
     RefundRequest,
     ReturnRequest,
     StatementOut,
@@ -268,7 +272,7 @@ def lodge_objection(
         grounds=body.grounds,
         claimed_income=body.claimed_income,
         country=country,
-        actor=caller.actor,
+        maker=Signatory.of(caller),
     )
     session.commit()
     return ObjectionOut.model_validate(objection)
@@ -289,13 +293,14 @@ def objection_queue(
     return PageOut(items=[ObjectionOut.model_validate(item) for item in listed.items], next=listed.next)
 
 
-@router.get("/objections/{objection_id}", summary="An objection and its decision")
+@router.get("/objections/{objection_id}", summary="An objection, its decision, or the decisions awaiting approval")
 def objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
-) -> ObjectionOut:
-    return ObjectionOut.model_validate(objections.get(session=session, objection_id=objection_id))
+) -> ObjectionDetailOut:
+    found = objections.get(session=session, objection_id=objection_id)
+    return _objection_detail(found, objections.pending_decisions(session=session, objection=found))
 
 
 @router.post("/objections/{objection_id}/review", summary="Take a lodged objection under review")
@@ -309,14 +314,19 @@ def review_objection(
     return ObjectionOut.model_validate(result)
 
 
-@router.post("/objections/{objection_id}/decision", summary="Decide an objection; allowing it re-assesses")
+@router.post(
+    "/objections/{objection_id}/decision",
+    summary="Approve a decision (four-eyes): it takes effect once enough people approved it; allowing re-assesses",
+    responses={403: {"description": "The partner who lodged the objection may not decide it"}},
+)
 def decide_objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: DecisionRequest,
     session: SessionDep,
     country: CountryDep,
+    core_settings: SettingsDep,
     caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
-) -> ObjectionOut:
+) -> ObjectionDecisionOut:
     result = objections.decide(
         session=session,
         objection_id=objection_id,
@@ -324,7 +334,24 @@ def decide_objection(
         income=body.income,
         note=body.note,
         country=country,
-        actor=caller.actor,
+        approver=Signatory.of(caller),
+        required=required_for(core_settings.approvals_required, objections.APPROVAL_ACTION),
     )
     session.commit()
-    return ObjectionOut.model_validate(result)
+    return ObjectionDecisionOut(
+        **_objection_detail(result.objection, result.pending).model_dump(),
+        outcome=result.decision.outcome.value,
+        income=result.decision.income,
+        approvals=result.tally.approvals,
+        approvals_required=result.tally.required,
+    )
+
+
+def _objection_detail(objection: Objection, pending: list[objections.Pending]) -> ObjectionDetailOut:
+    return ObjectionDetailOut(
+        **ObjectionOut.model_validate(objection).model_dump(),
+        pending=[
+            PendingDecisionOut(outcome=p.decision.outcome.value, income=p.decision.income, approvals=p.approvals)
+            for p in pending
+        ],
+    )

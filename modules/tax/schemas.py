@@ -288,6 +288,12 @@ class DecisionRequest(BaseModel):
     note: Text = Field(min_length=1, max_length=2000)
 
 
+class PendingDecisionOut(BaseModel):
+    outcome: Literal["allowed", "partially_allowed", "disallowed"]
+    income: int | None = Field(description="minor units")
+    approvals: int = Field(description="Live approvals of this decision on the objection as it is now")
+
+
 class ObjectionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -302,3 +308,16 @@ class ObjectionOut(BaseModel):
     lodged_at: UtcDatetime
     decided_at: UtcDatetime | None
     new_assessment_id: int | None
+
+
+class ObjectionDetailOut(ObjectionOut):
+    pending: list[PendingDecisionOut] = Field(
+        description="Decisions awaiting more approvals (four-eyes); none once decided"
+    )
+
+
+class ObjectionDecisionOut(ObjectionDetailOut):
+    outcome: Literal["allowed", "partially_allowed", "disallowed"]
+    income: int | None = Field(description="minor units: the income of this decision")
+    approvals: int = Field(description="Live approvals of this decision, this one included")
+    approvals_required: int = Field(description="Distinct approvers the decision needs to take effect")

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.orm import Session
 
 from ..biometrics import LocalHashAdapter, load_adapter
@@ -13,6 +14,20 @@ def headers(api_headers: Callable[..., dict[str, str]]) -> dict[str, str]:
     return api_headers("identity:enrol", "identity:read", "identity:admin")
 
 
+@pytest.fixture
+def adjudicators(api_headers: Callable[..., dict[str, str]]) -> list[dict[str, str]]:
+    """Two partners other than the enrolling one: the default four-eyes count of an adjudication."""
+    return [api_headers("identity:read", "identity:admin") for _ in range(2)]
+
+
+def decide(client: TestClient, application_id: str, body: dict, adjudicators: list[dict]) -> Response:
+    """Each adjudicator approves the same decision; the last answer."""
+    for approver in adjudicators:
+        response = client.post(f"/identity/enrolments/{application_id}/adjudication", json=body, headers=approver)
+        assert response.status_code == 200, response.text
+    return response
+
+
 def hold(client: TestClient, headers: dict) -> tuple[str, dict]:
     issued = client.post("/identity/enrolments", json=enrolment(), headers=headers).json()["national_id"]
     held = client.post("/identity/enrolments", json=enrolment("app-00000002", given_name="Amina "), headers=headers)
@@ -20,12 +35,9 @@ def hold(client: TestClient, headers: dict) -> tuple[str, dict]:
     return issued, held.json()
 
 
-def test_adjudicator_issues_a_held_enrolment(client: TestClient, headers: dict) -> None:
+def test_adjudicators_issue_a_held_enrolment(client: TestClient, headers: dict, adjudicators: list) -> None:
     issued, _held = hold(client, headers)
-    response = client.post(
-        "/identity/enrolments/app-00000002/adjudication", json={"decision": "issue", "note": "twins"}, headers=headers
-    )
-    assert response.status_code == 200, response.text
+    response = decide(client, "app-00000002", {"decision": "issue", "note": "twins"}, adjudicators)
     assert response.json()["status"] == "issued"
     new_id = response.json()["national_id"]
     assert new_id and new_id != issued
@@ -33,17 +45,17 @@ def test_adjudicator_issues_a_held_enrolment(client: TestClient, headers: dict) 
     assert client.get("/identity/enrolments/app-00000002", headers=headers).json()["national_id"] == new_id
 
 
-def test_adjudicator_rejects_a_duplicate_of_a_candidate(client: TestClient, headers: dict) -> None:
+def test_adjudicators_reject_a_duplicate_of_a_candidate(client: TestClient, headers: dict, adjudicators: list) -> None:
     issued, _held = hold(client, headers)
     url = "/identity/enrolments/app-00000002/adjudication"
     not_candidate = client.post(
-        url, json={"decision": "reject_duplicate", "duplicate_of": "6497869071"}, headers=headers
+        url, json={"decision": "reject_duplicate", "duplicate_of": "6497869071"}, headers=adjudicators[0]
     )
     assert not_candidate.status_code == 422
-    response = client.post(url, json={"decision": "reject_duplicate", "duplicate_of": issued}, headers=headers)
+    response = decide(client, "app-00000002", {"decision": "reject_duplicate", "duplicate_of": issued}, adjudicators)
     assert response.json()["status"] == "rejected_duplicate"
     assert response.json()["national_id"] is None
-    again = client.post(url, json={"decision": "issue"}, headers=headers)
+    again = client.post(url, json={"decision": "issue"}, headers=adjudicators[1])
     assert again.status_code == 409
 
 

@@ -66,9 +66,11 @@ def test_a_held_enrolment_is_listed_beside_its_candidate(client: TestClient, hea
     assert datetime.fromisoformat(item["received_at"]).tzinfo is not None
 
 
-def test_issued_and_adjudicated_enrolments_leave_the_queue(client: TestClient, headers: dict) -> None:
+def test_issued_and_adjudicated_enrolments_leave_the_queue(client: TestClient, headers: dict, api_headers) -> None:
     first, second = hold(client, headers, 2)
-    client.post(f"/identity/enrolments/{first}/adjudication", json={"decision": "issue"}, headers=headers)
+    for _ in range(2):  # four-eyes: two adjudicators other than the enrolling partner
+        adjudicator = api_headers("identity:admin")
+        client.post(f"/identity/enrolments/{first}/adjudication", json={"decision": "issue"}, headers=adjudicator)
     assert walk(client, headers, 50) == [[second]]
 
 

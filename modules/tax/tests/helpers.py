@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ....core.approvals import Signatory
 from ....core.country import LoadedCountry
 from ....core.money import minor_units
 from ....core.registry import Ports
@@ -15,6 +16,14 @@ from .. import service
 from ..config import TaxCountry
 from ..models import Taxpayer
 from ..parties import NewTaxpayer
+
+# Who lodges objections in the service tests, and the officers who decide them (four-eyes).
+LODGER = Signatory(person="partner:1", actor="partner:agent")
+CHECKERS = (
+    Signatory(person="staff:2", actor="staff:officer2 (tax.officer)", role="tax.officer"),
+    Signatory(person="staff:3", actor="staff:officer3 (tax.officer)", role="tax.officer"),
+    Signatory(person="staff:4", actor="staff:officer4 (tax.officer)", role="tax.officer"),
+)
 
 
 def minor(country: LoadedCountry) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from .. import objections, tins
 from ..router import DECIDE_SCOPE, READ_SCOPE
+from .helpers import CHECKERS, LODGER
 from .test_objections import an_assessment
 
 URL = "/tax/objections"
@@ -32,7 +33,7 @@ def lodge(session: Session, country: LoadedCountry, count: int) -> list[tuple[in
             grounds="wrong income",
             claimed_income=0,
             country=country,
-            actor="t",
+            maker=LODGER,
         )
         lodged.append((objection.id, objection.tin))
     session.commit()
@@ -58,7 +59,14 @@ def test_the_queue_lists_the_objections_awaiting_a_decision(
     objections.review(session=session, objection_id=reviewed, actor="t")
     objections.review(session=session, objection_id=decided, actor="t")
     objections.decide(
-        session=session, objection_id=decided, outcome="disallowed", income=None, note="n", country=country, actor="t"
+        session=session,
+        objection_id=decided,
+        outcome="disallowed",
+        income=None,
+        note="n",
+        country=country,
+        approver=CHECKERS[0],
+        required=1,
     )
     session.commit()
     response = client.get(URL, headers=headers)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from .core import audit, i18n, logs, migrate, security, staff, update_check
+from .core.approvals import Signatory, required_for
 from .core.cli_runtime import command_runtime, err_console, refused_input, refused_problem
 from .core.i18n import _, ngettext
 from .core.licence import Compliance
@@ -195,6 +196,17 @@ Actor = Annotated[
 ]
 
 
+def operator_signatory(actor: str | None) -> Signatory:
+    """The operator as a four-eyes maker: their `--actor` name (by default the OS user), the same person
+    as `partner approve --as` that name, so they cannot approve what they made."""
+    named = operator(actor)
+    return Signatory(person=named, actor=named)
+
+
+def _partner_key_required(rt: Runtime) -> int:
+    return required_for(rt.settings.approvals_required, security.PARTNER_KEY_ACTION)
+
+
 def operator(actor: str | None) -> str:
     if actor is None:
         try:
@@ -223,9 +235,33 @@ def partner_create(
     expires_in = timedelta(days=expires_in_days) if expires_in_days is not None else None
     with command_runtime() as rt, rt.session_factory.begin() as session:
         issued = security.issue_partner_key(
-            session=session, name=name, scopes=scope, actor=operator(actor), expires_in=expires_in
+            session=session, name=name, scopes=scope, requester=operator_signatory(actor), expires_in=expires_in
         )
+        required = _partner_key_required(rt)
     typer.echo(issued.key)
+    if issued.partner.awaiting_approval:
+        message = _(
+            "partner {id} holds a scope that moves money: the key works once {required} people other than you "
+            "approved it (`partner approve {id} --as NAME`)"
+        )
+        err_console.print(message.format(id=issued.partner.id, required=required), markup=False)
+
+
+@partner_app.command("approve")
+def partner_approve(
+    partner_id: Annotated[int, typer.Argument(help="The partner's id (see `partner list`)")],
+    as_: Annotated[str, typer.Option("--as", help="Your name: recorded as the approver (four-eyes)")],
+) -> None:
+    """Approve a key that holds a scope that moves money (four-eyes); never the operator who created it."""
+    with command_runtime() as rt, refused_problem(), rt.session_factory.begin() as session:
+        tally = security.approve_partner_key(
+            session=session, partner_id=partner_id, approver=Signatory.operator(as_), required=_partner_key_required(rt)
+        )
+    if tally.reached:
+        console.print(_("partner {id} approved: its key works").format(id=partner_id), markup=False)
+    else:
+        message = _("partner {id}: {approvals} of {required} approvals; its key does not work yet")
+        console.print(message.format(id=partner_id, approvals=tally.approvals, required=tally.required), markup=False)
 
 
 @partner_app.command("list")
@@ -242,6 +278,7 @@ def partner_list(
                 "prefix": partner.key_prefix,
                 "scopes": partner.scopes,
                 "active": partner.active,
+                "awaiting_approval": partner.awaiting_approval,
                 "created_at": security.iso_utc(partner.created_at),
                 "expires_at": security.iso_utc(partner.expires_at),
             }
@@ -250,10 +287,10 @@ def partner_list(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    # id, prefix, + active / - revoked, created, expires (- never), name, [scopes]
+    # id, prefix, + active / - revoked / ? awaiting approval, created, expires (- never), name, [scopes]
     for row in rows:
         expires = (row["expires_at"] or "-")[:16]
-        active = "+" if row["active"] else "-"
+        active = ("?" if row["awaiting_approval"] else "+") if row["active"] else "-"
         line = f"{row['id']:>4}  {row['prefix']}  {active} {row['created_at'][:16]}  {expires:<16}  {row['name']}"
         console.print(f"{line}  [{', '.join(row['scopes'])}]", soft_wrap=True, markup=False, highlight=False)
 
@@ -370,13 +407,20 @@ def seed() -> None:
     """Load a little demo data and print a demo partner key with every scope."""
     with command_runtime() as rt, rt.session_factory.begin() as session:
         issued = security.issue_partner_key(
-            session=session, name="Demo partner", scopes=all_scopes(), actor=operator(None)
+            session=session, name="Demo partner", scopes=all_scopes(), requester=operator_signatory(None)
         )
         context = SeedContext(session=session, runtime=rt)
         lines = [line for module in rt.modules if module.seed for line in module.seed(context)]
+        required = _partner_key_required(rt)
     for line in lines:
         console.print(line, soft_wrap=True)
     typer.echo(_("demo partner API key: {key}").format(key=issued.key))
+    if issued.partner.awaiting_approval:  # its money scopes wait for four-eyes, demo or not
+        message = _(
+            "partner {id} holds a scope that moves money: the key works once {required} people other than you "
+            "approved it (`partner approve {id} --as NAME`)"
+        )
+        typer.echo(message.format(id=issued.partner.id, required=required))
 
 
 @app.command()

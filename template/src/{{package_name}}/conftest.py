@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 
 from .app import create_app
 from .core import audit, migrate
+from .core.approvals import Signatory, required_for
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
 from .core.db import Base, make_engine, make_session_factory
 from .core.models import AuditHead
 from .core.registry import Ports, installed_modules
 from .core.runtime import Runtime, build_runtime
-from .core.security import issue_partner_key
+from .core.security import PARTNER_KEY_ACTION, approve_partner_key, issue_partner_key
 from .core.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -142,12 +143,20 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def api_headers(engine: Engine) -> Callable[..., dict[str, str]]:
-    """Issue a partner key with the given scopes and return the request headers carrying it."""
+def api_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str, str]]:
+    """Issue a partner key with the given scopes and return the request headers carrying it.
+
+    A key with a money scope is then approved, through the real four-eyes path, by as many test
+    operators as the settings require, so the key works as the tests need it.
+    """
+    required = required_for(settings.approvals_required, PARTNER_KEY_ACTION)
 
     def issue(*scopes: str) -> dict[str, str]:
         with make_session_factory(engine).begin() as session:
             issued = issue_partner_key(session=session, name="Test partner", scopes=scopes)
+            for number in range(required if issued.partner.awaiting_approval else 0):
+                approver = Signatory.operator(f"test-approver-{number + 1}")
+                approve_partner_key(session=session, partner_id=issued.partner.id, approver=approver, required=required)
         return {"X-API-Key": issued.key}
 
     return issue

@@ -165,6 +165,60 @@ def tally_of(*, session: Session, action: str, subject: str, fingerprint: str) -
     return session.scalar(query)
 
 
+def live_by_subject(*, session: Session, action: str, prefix: str) -> list[tuple[str, str, int]]:
+    """(subject, fingerprint, live approvals) of every subject of `action` starting with `prefix`, by subject.
+
+    For actions whose subject names one decision among several on the same object (an adjudication
+    that may issue or reject): each decision collects its own approvals, and this lists them all.
+    """
+    query = (
+        select(Approval.subject, Approval.fingerprint, func.count())
+        .where(Approval.action == action, Approval.subject.startswith(prefix, autoescape=True))
+        .where(Approval.voided_at.is_(None))
+        .group_by(Approval.subject, Approval.fingerprint)
+        .order_by(Approval.subject, Approval.fingerprint)
+    )
+    return [(subject, fingerprint, count) for subject, fingerprint, count in session.execute(query)]
+
+
+def void_other_decisions(*, session: Session, action: str, prefix: str, decided: str, actor: str) -> int:
+    """Once the decision `decided` took effect, void the live approvals of the other decisions under `prefix`.
+
+    They could no longer count (the object is decided); voiding them says so in the table and the audit log.
+    """
+    voided = session.execute(
+        update(Approval)
+        .where(
+            Approval.action == action,
+            Approval.subject.startswith(prefix, autoescape=True),
+            Approval.subject != decided,
+            Approval.voided_at.is_(None),
+        )
+        .values(voided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if voided:
+        audit.record(
+            session=session,
+            actor=actor,
+            action="approval.voided",
+            subject=decided,
+            detail={"action": action, "voided": voided, "reason": "another decision took effect"},
+        )
+    return voided
+
+
+def approvers_of(*, session: Session, action: str, subject: str, fingerprint: str) -> list[dict[str, str | None]]:
+    """Who holds a live approval of this version of `subject`, in order, with the role each acted in."""
+    query = (
+        select(Approval.person, Approval.actor, Approval.role)
+        .where(Approval.action == action, Approval.subject == subject, Approval.fingerprint == fingerprint)
+        .where(Approval.voided_at.is_(None))
+        .order_by(Approval.id)
+    )
+    return [{"person": person, "actor": actor, "role": role} for person, actor, role in session.execute(query)]
+
+
 def _has_approved(session: Session, action: str, subject: str, fingerprint: str, person: str) -> bool:
     query = select(Approval.id).where(
         Approval.action == action,

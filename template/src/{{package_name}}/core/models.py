@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
@@ -28,6 +28,10 @@ class Partner(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # None: never
+    # A key holding a money scope works only once enough people other than its requester approved it
+    # (four-eyes, core/security.py); `requested_by` is the requester's person.
+    awaiting_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    requested_by: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class StaffAccount(Base):

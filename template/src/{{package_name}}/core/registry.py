@@ -109,6 +109,9 @@ class Module:
     cli: typer.Typer | None = None
     # The staff roles the part declares (core/staff.py grants them; core/authorisation.py reads them).
     roles: tuple[Role, ...] = ()
+    # The scopes among `scopes` that move money: a partner key holding one works only once approved
+    # by enough people other than its requester (four-eyes, core/security.py).
+    money_scopes: tuple[str, ...] = ()
     # Read from the environment once per runtime; routes get them through a dependency (core/deps.py).
     settings: type[BaseSettings] | None = None
     catalogs: Catalogs | None = None
@@ -180,6 +183,11 @@ def installed_modules() -> tuple[Module, ...]:
             raise TypeError(f"modules/{info.name}: manifest name {module.name!r} differs from its folder name")
         found.append(module)
     return tuple(found)
+
+
+def money_scopes() -> frozenset[str]:
+    """Every installed module's scopes that move money."""
+    return frozenset(scope for module in installed_modules() for scope in module.money_scopes)
 
 
 class PortCycle(RuntimeError):

@@ -74,3 +74,49 @@ def test_an_operator_is_named_by_the_claim_and_the_system_user() -> None:
     operator = Signatory.operator("amina")
     assert operator.person == "operator:amina" and operator.role is None
     assert operator.actor.startswith("operator:amina (os:") and operator.actor.endswith(")")
+
+
+def test_decisions_on_one_object_are_listed_each_with_its_approvals(session: Session) -> None:
+    for subject, caller, fingerprint in [
+        ("case:1_a:issue", AMINA, "i"),
+        ("case:1_a:reject", JUMA, "r"),
+        ("case:1_a:issue", JUMA, "i"),
+        ("case:1xa:issue", AMINA, "i"),  # `_` is not a wildcard: another object's decision
+    ]:
+        approvals.approve(
+            session=session,
+            action=ACTION,
+            subject=subject,
+            fingerprint=fingerprint,
+            maker=MAKER,
+            approver=Signatory.of(caller),
+            required=3,
+        )
+    listed = approvals.live_by_subject(session=session, action=ACTION, prefix="case:1_a:")
+    assert listed == [("case:1_a:issue", "i", 2), ("case:1_a:reject", "r", 1)]
+    approvers = approvals.approvers_of(session=session, action=ACTION, subject="case:1_a:issue", fingerprint="i")
+    assert approvers == [
+        {"person": "staff:7", "actor": "staff:amina (registrar)", "role": "registrar"},
+        {"person": "staff:8", "actor": "staff:juma (registrar)", "role": "registrar"},
+    ]
+
+
+def test_the_decision_that_takes_effect_voids_the_others(session: Session) -> None:
+    for subject, caller in [("case:2:issue", AMINA), ("case:2:reject", JUMA), ("case:20:reject", JUMA)]:
+        approvals.approve(
+            session=session,
+            action=ACTION,
+            subject=subject,
+            fingerprint="v",
+            maker=MAKER,
+            approver=Signatory.of(caller),
+            required=2,
+        )
+    voided = approvals.void_other_decisions(
+        session=session, action=ACTION, prefix="case:2:", decided="case:2:issue", actor="staff:amina (registrar)"
+    )
+    assert voided == 1
+    live = session.scalars(select(Approval.subject).where(Approval.voided_at.is_(None)).order_by(Approval.id)).all()
+    assert live == ["case:2:issue", "case:20:reject"]
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.voided")).one()
+    assert (event.subject, event.detail["reason"]) == ("case:2:issue", "another decision took effect")
