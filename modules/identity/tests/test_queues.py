@@ -2,12 +2,14 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ....tests.queue_pages import assert_refused_at, walk_pages
 from ..models import Enrolment
 from .conftest import ADDRESS, LEVELS
 from .test_enrolment import enrolment
@@ -34,16 +36,7 @@ def hold(client: TestClient, headers: dict, count: int, **changes: object) -> li
     return held
 
 
-def walk(client: TestClient, headers: dict, limit: int, **filters: str) -> list[list[str]]:
-    pages, after = [], None
-    while True:
-        params = {"limit": limit, **filters, **({"after": after} if after else {})}
-        response = client.get(URL, params=params, headers=headers)
-        assert response.status_code == 200, response.text
-        pages.append([item["application_id"] for item in response.json()["items"]])
-        after = response.json()["next"]
-        if after is None:
-            return pages
+walk = partial(walk_pages, url=URL, key="application_id")
 
 
 def test_a_held_enrolment_is_listed_beside_its_candidate(client: TestClient, headers: dict) -> None:
@@ -117,10 +110,7 @@ def test_the_since_filter_keeps_enrolments_received_that_day_or_later(
 def test_a_bad_cursor_limit_or_date_is_refused_with_its_field(
     client: TestClient, headers: dict, params: dict, field: str
 ) -> None:
-    response = client.get(URL, params=params, headers=headers)
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    assert [error["location"] for error in response.json()["errors"]] == [field]
+    assert_refused_at(client.get(URL, params=params, headers=headers), field)
 
 
 def test_the_queue_needs_the_admin_scope(client: TestClient, api_headers: Callable[..., dict[str, str]]) -> None:

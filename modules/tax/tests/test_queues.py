@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
+from ....tests.queue_pages import assert_refused_at, walk_pages
 from .. import objections, tins
 from ..router import DECIDE_SCOPE, READ_SCOPE
 from .helpers import CHECKERS, LODGER
@@ -40,16 +42,7 @@ def lodge(session: Session, country: LoadedCountry, count: int) -> list[tuple[in
     return lodged
 
 
-def walk(client: TestClient, headers: dict, limit: int, **filters: str) -> list[list[int]]:
-    pages, after = [], None
-    while True:
-        params = {"limit": limit, **filters, **({"after": after} if after else {})}
-        response = client.get(URL, params=params, headers=headers)
-        assert response.status_code == 200, response.text
-        pages.append([item["id"] for item in response.json()["items"]])
-        after = response.json()["next"]
-        if after is None:
-            return pages
+walk = partial(walk_pages, url=URL)
 
 
 def test_the_queue_lists_the_objections_awaiting_a_decision(
@@ -117,10 +110,7 @@ def test_pages_walk_every_objection_exactly_once(
 def test_a_bad_cursor_limit_or_status_is_refused_with_its_field(
     client: TestClient, headers: dict, params: dict, field: str
 ) -> None:
-    response = client.get(URL, params=params, headers=headers)
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    assert [error["location"] for error in response.json()["errors"]] == [field]
+    assert_refused_at(client.get(URL, params=params, headers=headers), field)
 
 
 def test_a_tin_with_a_wrong_check_digit_is_refused_with_its_field(
