@@ -83,11 +83,12 @@ def expected_amount(index: int) -> int | None:
     return FLAT + (SENIOR_BONUS if age >= 65 else 0)
 
 
-def approved_cycle(
+def built_cycle(
     session: Session, ports: Ports, country: LoadedCountry, *, count: int, chunk_size: int = 100, **kwargs
 ) -> Cycle:
+    """A programme of `count` enrolled residents and its first cycle, built by MAKER, not yet approved."""
     programme = enrolled_programme(session, ports, country, count=count, **kwargs)
-    cycle = programme_service.create_cycle(
+    return programme_service.create_cycle(
         session=session,
         ports=ports,
         country=country,
@@ -98,6 +99,12 @@ def approved_cycle(
         chunk_size=chunk_size,
         maker=MAKER,
     ).record
+
+
+def approved_cycle(
+    session: Session, ports: Ports, country: LoadedCountry, *, count: int, chunk_size: int = 100, **kwargs
+) -> Cycle:
+    cycle = built_cycle(session, ports, country, count=count, chunk_size=chunk_size, **kwargs)
     for checker in CHECKERS:
         cycles.approve_cycle(
             session=session,

@@ -27,24 +27,13 @@ from ....core.settings import Settings
 from .. import cycles, programme_service
 from ..models import Cycle, Instruction, InstructionState
 from .conftest import approve_by, assert_problem
-from .factories import CHECKERS, MAKER, enrolled_programme
+from .factories import CHECKERS, built_cycle, enrolled_programme
 
 AMINA = Caller(kind="staff", id=7, name="amina", role="payments.approver")
 
 
 def _built(session: Session, ports: Ports, country: LoadedCountry, *, code: str = "FOUR-EYES") -> Cycle:
-    programme = enrolled_programme(session, ports, country, count=12, code=code)
-    cycle = programme_service.create_cycle(
-        session=session,
-        ports=ports,
-        country=country,
-        programme=programme,
-        name="1",
-        as_of=date(2026, 1, 1),
-        funding_account="TREASURY",
-        chunk_size=5,
-        maker=MAKER,
-    ).record
+    cycle = built_cycle(session, ports, country, count=12, chunk_size=5, code=code)
     session.commit()
     return cycle
 
