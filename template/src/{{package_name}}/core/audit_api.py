@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, WithJsonSchema, field_validator
+from pydantic import BaseModel, WithJsonSchema
 
 from . import audit
 from .callers import Caller
 from .deps import SessionDep, SettingsDep, require_scope
 from .pages import PageOut, PageRequestDep
+from .schemas import UtcDatetime
 
 AUDIT_SCOPE = "core:audit"
 
@@ -31,17 +31,11 @@ SubjectFilter = Annotated[str | None, Query(min_length=1, max_length=200, descri
 
 class AuditEventOut(BaseModel):
     id: int
-    occurred_at: datetime
+    occurred_at: UtcDatetime
     actor: str
     action: str
     subject: str
     detail: dict[str, Any]
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _in_utc(cls, moment: datetime) -> datetime:
-        """SQLite hands the stored UTC time back without its zone; the answer always states it."""
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class ChainReportOut(BaseModel):

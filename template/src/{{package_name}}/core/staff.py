@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -39,6 +39,7 @@ from .i18n import _
 from .keys import derive_key
 from .models import RoleGrant, StaffAccount, StaffSession, utcnow
 from .registry import installed_roles
+from .schemas import as_utc
 from .security import AuthenticationFailed
 from .settings import Settings
 from .stack import stack_info
@@ -377,10 +378,10 @@ def is_locked(account: StaffAccount, now: datetime | None = None) -> bool:
 
 def _live_session(session: Session, token: str, settings: Settings, now: datetime) -> StaffSession:
     row = session.scalars(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).one_or_none()
-    if row is None or row.revoked or _aware(row.expires_at) <= now:
+    if row is None or row.revoked or as_utc(row.expires_at) <= now:
         raise SessionInvalid
     idle = timedelta(minutes=settings.staff_cookie_idle_minutes)
-    if row.kind == "cookie" and _aware(row.last_seen_at) + idle <= now:
+    if row.kind == "cookie" and as_utc(row.last_seen_at) + idle <= now:
         raise SessionInvalid
     return row
 
@@ -407,7 +408,7 @@ def _code_step(account: StaffAccount, code: str, secret_key: str, now: datetime)
 
 
 def _locked(account: StaffAccount, now: datetime) -> bool:
-    return account.locked_until is not None and _aware(account.locked_until) > now
+    return account.locked_until is not None and as_utc(account.locked_until) > now
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -459,8 +460,3 @@ def _audit(session: Session, actor: str, action: str, account: StaffAccount, **d
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive (they are UTC).
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
