@@ -277,8 +277,10 @@ def test_update_from_the_first_release_migrates_keeps_edits_and_data(
     assert VENDOR_CORE_LINE in (stack / "src" / package / "core" / "models.py").read_text()
     assert VENDOR_MODULE_LINE in (stack / "src" / package / "modules" / "identity" / "idnumbers.py").read_text()
 
-    def run(*command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(python), *command], cwd=stack, env=env, capture_output=True, text=True)
+    def run(*command: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), *command], cwd=stack, env={**env, **extra_env}, capture_output=True, text=True
+        )
 
     checked = run("-m", package, "update-check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -288,13 +290,7 @@ def test_update_from_the_first_release_migrates_keeps_edits_and_data(
     data_after = table_counts(stack / "registry.db")
     assert {table: data_after[table] for table in data_before} == data_before
     assert sum(data_before.values()) > len(data_before), "the seed wrote no data"
-    suite = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "selection"],
-        cwd=stack,
-        env={**env, **SELECTION_RUN_ENV},
-        capture_output=True,
-        text=True,
-    )
+    suite = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "selection", **SELECTION_RUN_ENV)
     assert suite.returncode == 0, suite.stdout[-3000:]
 
 

@@ -66,14 +66,13 @@ def stack_env(stack: Path, database: Path) -> dict[str, str]:
     }
 
 
-def stack_call(python: Path, stack: Path, database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(python), *args], cwd=stack, env=stack_env(stack, database), capture_output=True, text=True, check=False
-    )
+def stack_call(python: Path, stack: Path, database: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**stack_env(stack, database), **env}
+    return subprocess.run([str(python), *args], cwd=stack, env=environment, capture_output=True, text=True, check=False)
 
 
-def stack_run(python: Path, stack: Path, database: Path, *args: str) -> str:
-    result = stack_call(python, stack, database, *args)
+def stack_run(python: Path, stack: Path, database: Path, *args: str, **env: str) -> str:
+    result = stack_call(python, stack, database, *args, **env)
     assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -81,15 +80,20 @@ def stack_run(python: Path, stack: Path, database: Path, *args: str) -> str:
 def stack_suite(python: Path, stack: Path, database: Path) -> None:
     # Every module's own tests run in test_combinations; what a module change can break is what
     # depends on which modules are installed (ports, migrations, OpenAPI, settings, CLI).
-    result = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "selection"],
-        cwd=stack,
-        env={**stack_env(stack, database), **SELECTION_RUN_ENV},
-        capture_output=True,
-        text=True,
-        check=False,
+    stack_run(
+        python,
+        stack,
+        database,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-x",
+        "-m",
+        "selection",
+        **SELECTION_RUN_ENV,
     )
-    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
 def tables(database: Path) -> set[str]:
