@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from ..biometrics import LocalHashAdapter, load_adapter
 from .test_enrolment import enrolment
 
+pytestmark = pytest.mark.country_independent  # holding and deciding is the same in every country
+
 
 @pytest.fixture
 def headers(api_headers: Callable[..., dict[str, str]]) -> dict[str, str]:

@@ -15,6 +15,8 @@ from ..adjudication import ACTION
 from ..models import Enrolment
 from .test_adjudication import hold
 
+pytestmark = pytest.mark.country_independent  # four-eyes on held enrolments: the rules are the same in every country
+
 URL = "/identity/enrolments/app-00000002/adjudication"
 ISSUE = {"decision": "issue", "note": "twins"}
 

@@ -23,6 +23,8 @@ from .conftest import Relying
 from .test_auth import auth_body
 from .test_resident import open_session
 
+pytestmark = pytest.mark.country_independent  # input hardening and lock-outs are the same in every country
+
 AUTH = "identity:auth"
 
 

@@ -29,6 +29,8 @@ from ..models import Cycle, Instruction, InstructionState
 from .conftest import approve_by, assert_problem
 from .factories import CHECKERS, built_cycle, enrolled_programme
 
+pytestmark = pytest.mark.country_independent  # four-eyes on cycles: the rules are the same in every country
+
 AMINA = Caller(kind="staff", id=7, name="amina", role="payments.approver")
 
 

@@ -39,6 +39,8 @@ from .conftest import assert_problem, enrol_person
 from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme
 from .test_crash import _disburse, _environment
 
+pytestmark = pytest.mark.country_independent  # input hardening and lock-outs are the same in every country
+
 XML = {"content-type": "application/xml"}
 
 # ---------------------------------------------------------------- 2: national IDs never in URLs
@@ -351,7 +353,6 @@ def test_concurrent_starts_fund_a_cycle_once(
     assert session.get(Cycle, cycle.id).state == "disbursing"
 
 
-@pytest.mark.country_independent
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_disburse_commands_at_once_both_succeed(
     session: Session, ports: Ports, country: LoadedCountry, settings: Settings, attempt: int

@@ -18,6 +18,8 @@ from ..models import Cycle, CycleState
 from ..router import PROGRAMME_SCOPE, READ_SCOPE
 from .factories import MAKER, enrolled_programme
 
+pytestmark = pytest.mark.country_independent  # a queue's filters and pages are the same in every country
+
 URL = "/payments/cycles"
 
 

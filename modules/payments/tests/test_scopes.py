@@ -6,6 +6,8 @@ from fastapi.testclient import TestClient
 from ..router import LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from .conftest import ALL_SCOPES, assert_problem
 
+pytestmark = pytest.mark.country_independent  # which scope a route needs is the same in every country
+
 ENDPOINTS = [
     ("POST", "/payments/accounts", LINK_SCOPE),
     ("POST", "/payments/accounts/resolve", READ_SCOPE),

@@ -23,6 +23,8 @@ from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .helpers import CHECKERS, LODGER, a_year
 from .test_objections import an_assessment
 
+pytestmark = pytest.mark.country_independent  # four-eyes on objections: the rules are the same in every country
+
 DISALLOW = {"outcome": "disallowed", "note": "no grounds"}
 
 

@@ -16,6 +16,8 @@ from ..router import DECIDE_SCOPE, READ_SCOPE
 from .helpers import CHECKERS, LODGER
 from .test_objections import an_assessment
 
+pytestmark = pytest.mark.country_independent  # a queue's filters and pages are the same in every country
+
 URL = "/tax/objections"
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, delete, insert, make_url, text
 from sqlalchemy.orm import Session
 
 from .app import create_app
-from .core import audit, migrate
+from .core import audit, migrate, staff
 from .core.approvals import Signatory, required_for
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
@@ -53,6 +54,18 @@ def profile_for_tests() -> str:
             for section, values in yaml.safe_load(overlay.read_text(encoding="utf-8")).items():
                 profile.setdefault(section, {}).update(values)
     return yaml.safe_dump(profile, allow_unicode=True, sort_keys=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def light_password_hashing() -> Iterator[None]:
+    """Argon2id at the lowest cost for the test run: a suite hashes and verifies dozens of passwords.
+
+    Deployments keep argon2-cffi's defaults (RFC 9106's low-memory parameters, ~50 ms a hash), which
+    is their point; test_staff checks what is stored at rest is Argon2id all the same.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from ..core.callers import Caller
 from ..core.errors import Problem
 from ..core.models import Approval, AuditEvent
 
+pytestmark = pytest.mark.country_independent  # the four-eyes machinery reads no country data
+
 ACTION, SUBJECT = "test.thing.approve", "thing:1"
 MAKER = "staff:1"
 AMINA = Caller(kind="staff", id=7, name="amina", role="registrar")

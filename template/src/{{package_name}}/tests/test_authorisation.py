@@ -26,7 +26,8 @@ from ..core.models import RoleGrant, StaffAccount
 from ..core.registry import Role, installed_parts, installed_roles
 from ..core.settings import Settings
 
-pytestmark = pytest.mark.selection  # built from the installed modules' routes and roles
+# Built from the installed modules' routes and roles; who may call what is the same in every country.
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 DENIED = {401, 403}
 PASSWORD = "a long enough staff password"

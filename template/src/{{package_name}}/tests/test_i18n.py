@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -32,16 +33,16 @@ REQUIRED_LANGUAGES = ("en", "fr", "sw", "ja", "ar", "am", "hi", "rw", "so", "om"
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 
-def message_sources() -> list[tuple[Path, Catalogs, list[str]]]:
+def message_sources() -> list[tuple[Path, Catalogs, tuple[str, ...]]]:
     """(source folder, its catalogs, ignored patterns): the core, then each module folder.
 
     A module folder that translates messages but declares no catalogs is listed with the
     catalogs it would have, so the test names what is missing.
     """
     declared = {part.folder: part.catalogs for part in installed_modules() if part.catalogs is not None}
-    sources = [(i18n.PACKAGE_ROOT, i18n.installed_catalogs()[0], ["modules/**", "tests/**", "conftest.py"])]
+    sources = [(i18n.PACKAGE_ROOT, i18n.installed_catalogs()[0], ("modules/**", "tests/**", "conftest.py"))]
     for module in sorted(p for p in (i18n.PACKAGE_ROOT / "modules").iterdir() if (p / "__init__.py").is_file()):
-        sources.append((module, declared.get(module, Catalogs(module / "locales")), ["tests/**"]))
+        sources.append((module, declared.get(module, Catalogs(module / "locales")), ("tests/**",)))
     return sources
 
 
@@ -53,7 +54,8 @@ def test_every_module_that_translates_declares_its_catalogs() -> None:
     assert not undeclared, f"Module(catalogs=...) missing in {undeclared}: their messages would stay in English"
 
 
-def extracted(source: Path, ignored: list[str]) -> dict[str | tuple[str, ...], list[str]]:
+@cache  # each source is read once per test process, not once per language and test
+def extracted(source: Path, ignored: tuple[str, ...]) -> dict[str | tuple[str, ...], list[str]]:
     """Message id -> where it is used, from Babel's Python extractor (keywords _, gettext, ngettext, N_)."""
     method_map = [(pattern, "ignore") for pattern in ignored] + [("**.py", "python")]
     found: dict[str | tuple[str, ...], list[str]] = {}
@@ -88,7 +90,7 @@ CASES = [
     ids=[f"{source.name}-{language}" for source, _c, _i, language in CASES],
 )
 def test_every_message_has_a_translation_in_each_shipped_catalog(
-    source: Path, catalogs: Catalogs, ignored: list[str], language: str
+    source: Path, catalogs: Catalogs, ignored: tuple[str, ...], language: str
 ) -> None:
     messages = extracted(source, ignored)
     path = catalogs.path(language)
@@ -115,7 +117,7 @@ def test_every_message_has_a_translation_in_each_shipped_catalog(
 
 
 @pytest.mark.parametrize(("source", "catalogs", "ignored"), SOURCES, ids=[s.name for s, _c, _i in SOURCES])
-def test_message_template_is_up_to_date(source: Path, catalogs: Catalogs, ignored: list[str]) -> None:
+def test_message_template_is_up_to_date(source: Path, catalogs: Catalogs, ignored: tuple[str, ...]) -> None:
     messages = {m[0] if isinstance(m, tuple) else m for m in extracted(source, ignored)}
     if not catalogs.template.is_file():
         assert not messages, f"{source.name} has messages but no {catalogs.template}"

@@ -20,6 +20,8 @@ from ..core.errors import Problem
 from ..core.models import AuditEvent, StaffAccount, utcnow
 from ..core.settings import Settings
 
+pytestmark = pytest.mark.country_independent  # accounts, passwords and sessions read no country data
+
 PASSWORD = "correct horse battery staple 7"
 
 
