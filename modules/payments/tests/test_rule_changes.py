@@ -86,6 +86,13 @@ def test_unknown_programmes_and_changes_are_not_found(
     assert client.post(f"{URL}/0/approvals", headers=checkers[0]).status_code == 422
 
 
+def test_refusals_speak_the_callers_language(client: TestClient, headers, checkers, programme) -> None:
+    french = {**checkers[0], "Accept-Language": "fr"}
+    assert_problem(_approve_by(client, 999, french), 404, "n’a pas de changement de règles 999")
+    same = {"eligibility": programme["eligibility"], "entitlement": programme["entitlement"]}
+    assert_problem(client.post(URL, json=same, headers={**headers, "Accept-Language": "ja"}), 409, "すでにこの内容")
+
+
 # ---------------------------------------------------------------- approving
 
 
