@@ -16,6 +16,7 @@ from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.errors import Problem
 from ....core.models import Approval, AuditEvent
+from ....core.ports import AssessedIncome
 from ....core.registry import Ports
 from ....tests.queue_pages import assert_refused_at, walk_pages
 from .. import rule_changes
@@ -64,6 +65,15 @@ def test_a_proposal_is_checked_like_the_rules_of_a_new_programme(client: TestCli
     assert client.post(URL, json=list_for_order, headers=headers).status_code == 422
     assert client.post(URL, json={**NEW_RULES, "name": "renamed"}, headers=headers).status_code == 422
     assert client.post(URL, json={"entitlement": {"flat": -1}}, headers=headers).status_code == 422
+
+
+@pytest.mark.selection  # the tax module present or absent changes what it checks
+def test_rules_reading_assessed_income_need_the_tax_module(client: TestClient, headers, ports, programme) -> None:
+    if ports.get(AssessedIncome) is not None:
+        pytest.skip("tax is installed")
+    by_income = {"eligibility": [{"attribute": "assessed_income", "op": "<", "value": 1}], "income_year": 2026}
+    refused = client.post(URL, json={**by_income, "entitlement": {"flat": 1}}, headers=headers)
+    assert assert_problem(refused, 422, "tax module")["type"].endswith("/tax-unavailable")
 
 
 def test_the_same_rules_again_are_no_change(client: TestClient, headers, programme) -> None:
