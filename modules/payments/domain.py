@@ -99,7 +99,7 @@ class ProgrammeRules:
 
     @classmethod
     def of(cls, body: RulesIn) -> ProgrammeRules:
-        """From a checked rules body (a programme's, or a proposed change's)."""
+        """From a checked body of proposed rules."""
         return cls(tuple(body.eligibility), body.entitlement, body.income_year)
 
     @classmethod
