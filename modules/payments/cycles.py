@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from ...core import approvals, audit
@@ -22,6 +22,7 @@ from ...core.money import Money
 from ...core.ports import AssessedIncome, ResidentRegistry, SectorTokens
 from ...core.registry import Ports
 from .ledger import Posting, post
+from .locks import lock_row
 from .models import (
     SYSTEM_OWNER,
     AccountLink,
@@ -418,18 +419,5 @@ def _cycle_account(session: Session, cycle_id: int, currency: str) -> LedgerAcco
 
 
 def lock_cycle(*, session: Session, cycle: Cycle) -> None:
-    """Hold the cycle's row until the transaction ends, then read it again (another start may have moved it).
-
-    PostgreSQL: a row lock (`SELECT … FOR UPDATE`). SQLite ignores FOR UPDATE and its driver only begins the
-    transaction at the first write, so a no-op UPDATE takes the database's write lock instead.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Cycle)
-            .where(Cycle.id == cycle.id)
-            .values(state=Cycle.state)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        session.execute(select(Cycle.id).where(Cycle.id == cycle.id).with_for_update())
-    session.refresh(cycle)
+    """Hold the cycle's row until the transaction ends, then read it again (another start may have moved it)."""
+    lock_row(session=session, row=cycle)

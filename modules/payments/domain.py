@@ -3,6 +3,8 @@ command or a web page. Each checks itself and raises a domain problem naming the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from ...core.errors import Unprocessable, validation_message
 from ...core.i18n import _
 from ...core.money import Money
 from .programmes import Entitlement, Rule
-from .schemas import EXTERNAL_ID_PATTERN, MAX_AMOUNT, REFERENCE_PATTERN, RESERVED_PREFIX, ProgrammeIn
+from .schemas import EXTERNAL_ID_PATTERN, MAX_AMOUNT, REFERENCE_PATTERN, RESERVED_PREFIX, ProgrammeIn, RulesIn
 
 # Pydantic's wording, translated by the core as for a request body: a rule reads the same however it is broken.
 _RULE_WORDING = {
@@ -88,6 +90,39 @@ class Enrollee:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgrammeRules:
+    """Who a programme pays and how much: its eligibility rules, entitlement and the fiscal year they read."""
+
+    eligibility: tuple[Rule, ...]
+    entitlement: Entitlement
+    income_year: int | None = None
+
+    @classmethod
+    def of(cls, body: RulesIn) -> ProgrammeRules:
+        """From a checked body of proposed rules."""
+        return cls(tuple(body.eligibility), body.entitlement, body.income_year)
+
+    @classmethod
+    def stored(
+        cls, eligibility: list[dict[str, Any]], entitlement: dict[str, Any], income_year: int | None
+    ) -> ProgrammeRules:
+        """From the JSON data a programme or a proposed change keeps."""
+        return cls(
+            tuple(Rule.model_validate(rule) for rule in eligibility),
+            Entitlement.model_validate(entitlement),
+            income_year,
+        )
+
+    def canonical(self) -> dict[str, Any]:
+        """The rules as JSON data, as stored and as hashed."""
+        return {
+            "eligibility": [rule.model_dump(mode="json") for rule in self.eligibility],
+            "entitlement": self.entitlement.model_dump(mode="json"),
+            "income_year": self.income_year,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ProgrammeTerms:
     """What a programme pays whom: its rules (data, see programmes.py) and where its beneficiaries come from."""
 
@@ -112,6 +147,10 @@ class ProgrammeTerms:
             body.income_year,
         )
 
+    @property
+    def rules(self) -> ProgrammeRules:
+        return ProgrammeRules(self.eligibility, self.entitlement, self.income_year)
+
     def canonical(self) -> dict[str, Any]:
         """The terms as JSON data; their hash tells a replay from a different programme under the same code."""
         return {
@@ -119,7 +158,9 @@ class ProgrammeTerms:
             "name": self.name,
             "currency": self.currency,
             "source": self.source,
-            "eligibility": [rule.model_dump(mode="json") for rule in self.eligibility],
-            "entitlement": self.entitlement.model_dump(mode="json"),
-            "income_year": self.income_year,
+            **self.rules.canonical(),
         }
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical terms: the programme's `request_hash`."""
+        return hashlib.sha256(json.dumps(self.canonical(), sort_keys=True, separators=(",", ":")).encode()).hexdigest()

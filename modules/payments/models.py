@@ -146,6 +146,32 @@ class Programme(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class RuleChangeState(StrEnum):
+    PENDING = "pending"  # proposed; the programme keeps its rules until enough approvers approved these
+    APPROVED = "approved"  # in force: the programme's rules are these
+    SUPERSEDED = "superseded"  # a newer proposal for the programme replaced it; its approvals are void
+
+
+class ProgrammeRuleChange(Base):
+    """New rules proposed for a programme, in force once enough people other than the proposer approved them."""
+
+    __tablename__ = "payments_programme_rule_change"
+    __table_args__ = (Index("ix_payments_programme_rule_change_programme_id_state", "programme_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("payments_programme.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    eligibility: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    entitlement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    income_year: Mapped[int | None] = mapped_column(Integer)
+    proposed_by: Mapped[str] = mapped_column(String(200))  # the proposer's person (core.callers.Caller.person)
+    proposed_by_actor: Mapped[str] = mapped_column(String(200))
+    proposed_by_role: Mapped[str | None] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Enrolment(Base):
     """A beneficiary enrolled in a programme by list (CSV or API), with the attributes its rules read."""
 

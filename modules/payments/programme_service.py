@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +18,7 @@ from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
 from ...core.registry import Ports
 from . import cycles
-from .domain import Beneficiary, Enrollee, ProgrammeTerms
+from .domain import Beneficiary, Enrollee, ProgrammeRules, ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
 from .programmes import INCOME, attributes_used
@@ -39,25 +37,14 @@ def create_programme(
 ) -> Created:
     """Register a programme; the same terms again are a replay, other terms under its code a conflict."""
     check_currency(terms.currency, country.profile.currency)
-    used = attributes_used(terms.eligibility, terms.entitlement)
-    if INCOME in used and terms.income_year is None:
-        raise Unprocessable(
-            _("rules that read assessed_income need the fiscal year to read it for"), field="income_year"
-        )
+    check_rules(ports=ports, rules=terms.rules)
     if terms.source == "registry" and ports.get(ResidentRegistry) is None:
         raise Unprocessable(
             _("'registry' needs the identity module, which this deployment does not have; use 'enrolled'"),
             kind="identity-unavailable",
             field="source",
         )
-    if INCOME in used and ports.get(AssessedIncome) is None:
-        raise Unprocessable(
-            _("assessed_income needs the tax module, which this deployment does not have"),
-            kind="tax-unavailable",
-            field="eligibility",
-        )
-    body = terms.canonical()
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    body, digest = terms.canonical(), terms.digest()
     existing = session.scalar(select(Programme).where(Programme.code == terms.code))
     if existing is not None:
         if existing.request_hash != digest:
@@ -80,6 +67,21 @@ def create_programme(
     session.flush()
     audit.record(session=session, actor=actor, action="payments.programme.created", subject=f"programme:{terms.code}")
     return Created(programme, True)
+
+
+def check_rules(*, ports: Ports, rules: ProgrammeRules) -> None:
+    """What a programme's rules need beyond their own shape, whether registered with it or proposed as a change."""
+    used = attributes_used(list(rules.eligibility), rules.entitlement)
+    if INCOME in used and rules.income_year is None:
+        raise Unprocessable(
+            _("rules that read assessed_income need the fiscal year to read it for"), field="income_year"
+        )
+    if INCOME in used and ports.get(AssessedIncome) is None:
+        raise Unprocessable(
+            _("assessed_income needs the tax module, which this deployment does not have"),
+            kind="tax-unavailable",
+            field="eligibility",
+        )
 
 
 def get_programme(*, session: Session, code: str) -> Programme:

@@ -14,11 +14,20 @@ from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_
 from ...core.i18n import _
 from ...core.pages import PageOut, PageRequestDep
 from ...core.settings import Settings
-from . import answers, cycles, disbursing, programme_service, queues, reconciliations, service
+from . import answers, cycles, disbursing, programme_service, queues, reconciliations, rule_changes, service
 from .config import PaymentsSettingsDep
-from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeTerms, TransferOrder
+from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeRules, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
-from .models import AccountLink, Cycle, CycleState, Programme, Transfer, TransferState
+from .models import (
+    AccountLink,
+    Cycle,
+    CycleState,
+    Programme,
+    ProgrammeRuleChange,
+    RuleChangeState,
+    Transfer,
+    TransferState,
+)
 from .rails import rail_from_settings
 from .schemas import (
     PROGRAMME_CODE_PATTERN,
@@ -42,6 +51,8 @@ from .schemas import (
     ResolveItem,
     ResolveOut,
     ResolveRequest,
+    RuleChangeOut,
+    RulesIn,
     TallyOut,
     TransferOut,
     TransferRequest,
@@ -60,6 +71,7 @@ router = APIRouter()
 # A beneficiary (national ID or external ID) is always named in a request body, never in the URL: access
 # logs, proxies and browser histories keep URLs.
 CycleId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Cycle ID")]
+ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Rule change ID")]
 # Their own patterns refuse every control character (a NUL reached PostgreSQL and answered 500).
 ProgrammeCode = Annotated[str, Path(pattern=PROGRAMME_CODE_PATTERN, description="Programme code")]
 # Absent: every programme (a query string has no null to send, so the document states none).
@@ -254,6 +266,72 @@ def get_programme(
     code: ProgrammeCode, session: SessionDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
 ) -> ProgrammeOut:
     return _programme_out(programme_service.get_programme(session=session, code=code))
+
+
+@router.post(
+    "/programmes/{code}/rule-changes",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Propose new rules (four-eyes): in force once approved; supersedes the change pending until now",
+)
+def propose_rule_change(
+    code: ProgrammeCode,
+    body: RulesIn,
+    session: SessionDep,
+    ports: PortsDep,
+    core_settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require_scope(PROGRAMME_SCOPE))],
+) -> RuleChangeOut:
+    programme = programme_service.get_programme(session=session, code=code)
+    change = rule_changes.propose(
+        session=session, ports=ports, programme=programme, rules=ProgrammeRules.of(body), proposer=Signatory.of(caller)
+    )
+    session.commit()
+    return _rule_change_out(session, programme, change, core_settings)
+
+
+@router.get(
+    "/programmes/{code}/rule-changes",
+    summary="The programme's rule changes awaiting approval (or in another state), oldest first",
+)
+def rule_change_queue(
+    code: ProgrammeCode,
+    session: SessionDep,
+    page: PageRequestDep,
+    core_settings: SettingsDep,
+    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    status: Annotated[RuleChangeState, Query(description="pending: awaiting approval")] = RuleChangeState.PENDING,
+) -> PageOut[RuleChangeOut]:
+    programme = programme_service.get_programme(session=session, code=code)
+    listed = rule_changes.queue(session=session, programme=programme, page=page, state=status)
+    return PageOut(
+        items=[_rule_change_out(session, programme, change, core_settings) for change in listed.items],
+        next=listed.next,
+    )
+
+
+@router.post(
+    "/programmes/{code}/rule-changes/{change_id}/approvals",
+    summary="Approve proposed rules (four-eyes): never their proposer, once a person; in force at the required count",
+    responses={403: {"description": "The change's proposer may not approve it"}},
+)
+def approve_rule_change(
+    code: ProgrammeCode,
+    change_id: ChangeId,
+    session: SessionDep,
+    core_settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require_scope(APPROVE_SCOPE))],
+) -> RuleChangeOut:
+    programme = programme_service.get_programme(session=session, code=code)
+    change = rule_changes.get_change(session=session, programme=programme, change_id=change_id)
+    rule_changes.approve(
+        session=session,
+        programme=programme,
+        change=change,
+        approver=Signatory.of(caller),
+        required=_rules_required(core_settings),
+    )
+    session.commit()
+    return _rule_change_out(session, programme, change, core_settings)
 
 
 @router.post("/programmes/{code}/enrolments", summary="Enrol beneficiaries with their attributes (idempotent)")
@@ -483,6 +561,32 @@ def _programme_out(programme: Programme) -> ProgrammeOut:
 
 def _required(core_settings: Settings) -> int:
     return required_for(core_settings.approvals_required, cycles.APPROVAL_ACTION)
+
+
+def _rules_required(core_settings: Settings) -> int:
+    return required_for(core_settings.approvals_required, rule_changes.APPROVAL_ACTION)
+
+
+def _rule_change_out(
+    session: Session, programme: Programme, change: ProgrammeRuleChange, core_settings: Settings
+) -> RuleChangeOut:
+    tally = rule_changes.tally(
+        session=session, programme=programme, change=change, required=_rules_required(core_settings)
+    )
+    return RuleChangeOut(
+        id=change.id,
+        programme=programme.code,
+        state=change.state,
+        eligibility=change.eligibility,
+        entitlement=change.entitlement,
+        income_year=change.income_year,
+        proposed_by=change.proposed_by_actor,
+        proposed_at=change.proposed_at,
+        approvals=tally.approvals,
+        approvals_required=tally.required,
+        approved_by=change.approved_by,
+        decided_at=change.decided_at,
+    )
 
 
 def _cycle_out(

@@ -221,6 +221,11 @@ AttributeValue = (
 )
 
 
+# A programme's rules, the same when it is registered and when a change of them is proposed.
+Eligibility = Annotated[list[Rule], Field(default_factory=list, max_length=50)]
+IncomeYear = Annotated[int | None, Field(ge=1900, le=2200, description="Fiscal year of assessed_income")]
+
+
 class ProgrammeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -231,9 +236,19 @@ class ProgrammeIn(BaseModel):
         description="registry: every resident (needs identity); enrolled: a list of beneficiaries (CSV or API)",
         json_schema_extra=deployment_value("payments-programme-source"),
     )
-    eligibility: list[Rule] = Field(default_factory=list, max_length=50)
+    eligibility: Eligibility
     entitlement: Entitlement
-    income_year: int | None = Field(default=None, ge=1900, le=2200, description="Fiscal year of assessed_income")
+    income_year: IncomeYear = None
+
+
+class RulesIn(BaseModel):
+    """New rules proposed for a programme; they take effect once enough approvers other than the proposer approved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eligibility: Eligibility
+    entitlement: Entitlement
+    income_year: IncomeYear = None
 
 
 class ProgrammeOut(BaseModel):
@@ -245,6 +260,21 @@ class ProgrammeOut(BaseModel):
     entitlement: dict
     income_year: int | None
     created_at: UtcDatetime
+
+
+class RuleChangeOut(BaseModel):
+    id: int
+    programme: str
+    state: str = Field(description="pending (awaiting approvals), approved (in force) or superseded")
+    eligibility: list[dict]
+    entitlement: dict
+    income_year: int | None
+    proposed_by: str
+    proposed_at: UtcDatetime
+    approvals: int = Field(description="Live approvals of the proposed rules as they are now (a change voids them)")
+    approvals_required: int = Field(description="Distinct approvers the change needs, its proposer never among them")
+    approved_by: str | None = Field(description="The approver whose approval put the rules in force")
+    decided_at: UtcDatetime | None = Field(description="When the change was approved or superseded")
 
 
 class EnrolmentItem(BaseModel):

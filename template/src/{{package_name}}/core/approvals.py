@@ -132,26 +132,13 @@ def check_not_maker(*, subject: str, maker: str | None, approver: Signatory) -> 
 
 def void_changed(*, session: Session, action: str, subject: str, fingerprint: str, actor: str) -> int:
     """Void the live approvals given to another version of `subject`; how many were voided."""
-    voided = session.execute(
-        update(Approval)
-        .where(
-            Approval.action == action,
-            Approval.subject == subject,
-            Approval.voided_at.is_(None),
-            Approval.fingerprint != fingerprint,
-        )
-        .values(voided_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if voided:
-        audit.record(
-            session=session,
-            actor=actor,
-            action="approval.voided",
-            subject=subject,
-            detail={"action": action, "voided": voided, "reason": "changed since approved"},
-        )
-    return voided
+    changed = (Approval.subject == subject, Approval.fingerprint != fingerprint)
+    return _void(session, action, changed, subject=subject, actor=actor, reason="changed since approved")
+
+
+def void_replaced(*, session: Session, action: str, subject: str, actor: str) -> int:
+    """Void every live approval of `subject`, which a newer one replaced (a proposal superseded): none can count."""
+    return _void(session, action, (Approval.subject == subject,), subject=subject, actor=actor, reason="replaced")
 
 
 def tally_of(*, session: Session, action: str, subject: str, fingerprint: str) -> int:
@@ -186,14 +173,15 @@ def void_other_decisions(*, session: Session, action: str, prefix: str, decided:
 
     They could no longer count (the object is decided); voiding them says so in the table and the audit log.
     """
+    others = (Approval.subject.startswith(prefix, autoescape=True), Approval.subject != decided)
+    return _void(session, action, others, subject=decided, actor=actor, reason="another decision took effect")
+
+
+def _void(session: Session, action: str, which: tuple, *, subject: str, actor: str, reason: str) -> int:
+    """Void the live approvals of `action` that `which` selects, and audit it under `subject` when any were."""
     voided = session.execute(
         update(Approval)
-        .where(
-            Approval.action == action,
-            Approval.subject.startswith(prefix, autoescape=True),
-            Approval.subject != decided,
-            Approval.voided_at.is_(None),
-        )
+        .where(Approval.action == action, Approval.voided_at.is_(None), *which)
         .values(voided_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -202,8 +190,8 @@ def void_other_decisions(*, session: Session, action: str, prefix: str, decided:
             session=session,
             actor=actor,
             action="approval.voided",
-            subject=decided,
-            detail={"action": action, "voided": voided, "reason": "another decision took effect"},
+            subject=subject,
+            detail={"action": action, "voided": voided, "reason": reason},
         )
     return voided
 

@@ -122,3 +122,22 @@ def test_the_decision_that_takes_effect_voids_the_others(session: Session) -> No
     assert live == ["case:2:issue", "case:20:reject"]
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.voided")).one()
     assert (event.subject, event.detail["reason"]) == ("case:2:issue", "another decision took effect")
+
+
+def test_a_replaced_subject_loses_every_live_approval(session: Session) -> None:
+    _approve(session, AMINA)
+    other = approvals.approve(
+        session=session,
+        action=ACTION,
+        subject="thing:2",
+        fingerprint="v1",
+        maker=MAKER,
+        approver=Signatory.of(JUMA),
+        required=2,
+    )
+    assert approvals.void_replaced(session=session, action=ACTION, subject=SUBJECT, actor="staff:1") == 1
+    assert approvals.tally_of(session=session, action=ACTION, subject=SUBJECT, fingerprint="v1") == 0
+    assert other.approvals == approvals.tally_of(session=session, action=ACTION, subject="thing:2", fingerprint="v1")
+    assert approvals.void_replaced(session=session, action=ACTION, subject=SUBJECT, actor="staff:1") == 0
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.voided")).one()
+    assert (event.subject, event.detail["reason"]) == (SUBJECT, "replaced")
