@@ -21,9 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ..core import staff
-from ..core.authorisation import staff_caller
+from ..core.authorisation import check_region, region_of, staff_caller
+from ..core.callers import Caller
+from ..core.country import LoadedCountry
 from ..core.models import RoleGrant, StaffAccount
 from ..core.registry import Role, installed_parts, installed_roles
+from ..core.security import NotPermitted
 from ..core.settings import Settings
 
 pytestmark = pytest.mark.selection  # built from the installed modules' routes and roles
@@ -152,3 +155,27 @@ def test_a_grant_everywhere_reaches_every_region() -> None:
     assert caller.regions is None
     assert caller.may_act_in("R3")
     assert caller.may_act_in(None)
+
+
+def test_a_region_limited_caller_acts_only_on_records_of_its_regions() -> None:
+    limited = staff_caller(_signed_in("R1", "R2"), {REGIONAL.name: REGIONAL}, "meta:read")
+    check_region(limited, "R2")
+    with pytest.raises(NotPermitted, match="limited to R1, R2 and does not reach the region 'R3'"):
+        check_region(limited, "R3")
+    with pytest.raises(NotPermitted, match="does not reach a record without a region"):
+        check_region(limited, None)
+
+
+def test_partners_and_staff_granted_everywhere_act_in_every_region() -> None:
+    national = staff_caller(_signed_in(None), {REGIONAL.name: REGIONAL}, "meta:read")
+    partner = Caller(kind="partner", id=1, name="Bank A")
+    for caller in (national, partner):
+        check_region(caller, "R3")
+        check_region(caller, None)
+
+
+def test_a_records_region_is_its_address_at_the_first_level(country: LoadedCountry) -> None:
+    first, *_rest = country.profile.address_levels
+    assert region_of({first: "R1", "elsewhere": "R2"}, country) == "R1"
+    assert region_of({"elsewhere": "R2"}, country) is None
+    assert region_of(None, country) is None
