@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, delete, insert, make_url, text
 from sqlalchemy.orm import Session
 
 from .app import create_app
-from .core import audit, migrate
+from .core import audit, migrate, staff
 from .core.approvals import Signatory, required_for
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
@@ -160,6 +160,28 @@ def api_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str, s
         return {"X-API-Key": issued.key}
 
     return issue
+
+
+STAFF_PASSWORD = "a long enough staff password"  # noqa: S105 - test accounts only
+
+
+@pytest.fixture
+def staff_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str, str]]:
+    """A new staff account granted `role` (in each of `regions`, or everywhere); the headers of its bearer session."""
+    accounts = iter(range(1, 10_000))
+
+    def sign_in(role: str, *regions: str) -> dict[str, str]:
+        user_name = f"{role.replace('_', '-')}-{next(accounts)}"
+        with make_session_factory(engine).begin() as session:
+            account = staff.create_account(
+                session=session, user_name=user_name, display_name=role, password=STAFF_PASSWORD
+            )
+            for region in regions or (None,):
+                staff.grant_role(session=session, user_name=user_name, role=role, region=region)
+            opened = staff.open_session(session=session, account=account, kind="bearer", settings=settings)
+        return {"Authorization": f"Bearer {opened.token}"}
+
+    return sign_in
 
 
 @pytest.fixture
