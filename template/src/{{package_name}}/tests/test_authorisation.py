@@ -6,14 +6,12 @@ those two alone: nothing here lists routes by hand. A call that is allowed may s
 422 (the body is left out, the ids are made up): the point is that it is not 401 or 403 (or a 401
 for a second party the route authenticates in a header of its own: a resident's session).
 
-Regions: each installed module declares the calls acting on a record with a region in its own
-`tests/regions.py` (tests/region_calls.py); each is made by its role granted in the record's region,
-in another region, everywhere, and by a partner holding the role's permissions.
+Regions: a role granted in the wrong region is the matrix's further row, in test_region_matrix.py
+(it reads the profile's address levels, so it runs per country).
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterator
 
@@ -23,17 +21,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ..core import staff
-from ..core.authorisation import check_region, region_of, staff_caller
-from ..core.callers import Caller
-from ..core.country import LoadedCountry
+from ..core.authorisation import staff_caller
 from ..core.models import RoleGrant, StaffAccount
 from ..core.registry import Role, installed_parts, installed_roles
-from ..core.security import NotPermitted
-from .region_calls import RegionSetup, installed_region_calls
+from ..core.settings import Settings
 
 pytestmark = pytest.mark.selection  # built from the installed modules' routes and roles
 
 DENIED = {401, 403}
+PASSWORD = "a long enough staff password"
 
 
 def guarded_routes(app) -> Iterator[tuple[str, str, str, bool, tuple[str, ...]]]:
@@ -84,10 +80,10 @@ def test_the_core_declares_an_administrator_and_an_auditor() -> None:
 
 
 def test_every_route_answers_every_caller_as_the_declarations_say(
-    client: TestClient, api_headers: Callable[..., dict[str, str]], staff_headers: Callable[..., dict[str, str]]
+    client: TestClient, session: Session, settings: Settings, api_headers: Callable[..., dict[str, str]]
 ) -> None:
     roles = installed_roles()
-    signed_in = {name: staff_headers(name) for name in roles}
+    staff_headers = {name: _bearer(session, settings, name) for name in roles}
     scopes = all_scopes()
     holding = {scope: api_headers(scope) for scope in scopes}
     lacking = {scope: api_headers(*(s for s in scopes if s != scope)) for scope in scopes}
@@ -101,7 +97,7 @@ def test_every_route_answers_every_caller_as_the_declarations_say(
             ("partner holding the scope", holding[scope], True),
             ("partner lacking the scope", lacking[scope], 403),
         ]
-        for name, headers in signed_in.items():
+        for name, headers in staff_headers.items():
             allowed = not partners_only and scope in roles[name].permissions
             expected.append((name, headers, True if allowed else 403))
         for who, headers, outcome in expected:
@@ -120,43 +116,14 @@ def _second_party(response, own_headers: tuple[str, ...]) -> bool:
     return response.status_code == 401 and any(header in detail for header in own_headers)
 
 
-RECORDS_REGION, OTHER_REGION = "Region-1", "Region-2"
-
-
-def test_every_regional_role_has_the_calls_of_its_records_declared() -> None:
-    regional = {name for name, role in installed_roles().items() if role.regional}
-    declared = {call.role for call in installed_region_calls()}
-    assert declared <= regional, f"not regional: {sorted(declared - regional)}"
-    assert regional <= declared, f"no call in any module's tests/regions.py: {sorted(regional - declared)}"
-
-
-def test_a_role_limited_to_a_region_acts_on_that_regions_records_only(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    api_headers: Callable[..., dict[str, str]],
-    staff_headers: Callable[..., dict[str, str]],
-) -> None:
-    roles = installed_roles()
-    partner = api_headers(*all_scopes())
-    serials = itertools.count(1)
-    wrong = []
-    for call in installed_region_calls():
-        callers: list[tuple[str, dict[str, str], bool | int]] = [
-            ("in another region", staff_headers(call.role, OTHER_REGION), 403),
-            ("in the record's region", staff_headers(call.role, RECORDS_REGION), True),
-            ("everywhere", staff_headers(call.role), True),
-            ("as a partner holding its permissions", api_headers(*roles[call.role].permissions), True),
-        ]
-        for who, headers, outcome in callers:
-            setup = RegionSetup(client, session, country, partner, RECORDS_REGION, next(serials))
-            request = call.prepare(setup)
-            response = client.request(request.method, request.path, json=request.json, headers=headers)
-            status = response.status_code
-            if (outcome is True and status in DENIED) or (outcome is not True and status != outcome):
-                expected = "neither 401 nor 403" if outcome is True else outcome
-                wrong.append(f"{call.name} by {call.role} {who}: {status} {response.text[:200]}, expected {expected}")
-    assert not wrong, "\n".join(wrong)
+def _bearer(session: Session, settings: Settings, role: str) -> dict[str, str]:
+    """A staff account granted only `role`, with a bearer session."""
+    user_name = role.replace("_", "-")
+    account = staff.create_account(session=session, user_name=user_name, display_name=role, password=PASSWORD)
+    staff.grant_role(session=session, user_name=user_name, role=role)
+    opened = staff.open_session(session=session, account=account, kind="bearer", settings=settings)
+    session.commit()
+    return {"Authorization": f"Bearer {opened.token}"}
 
 
 REGIONAL = Role("core.test_regional", "A regional test role", ("meta:read",), regional=True)
@@ -185,27 +152,3 @@ def test_a_grant_everywhere_reaches_every_region() -> None:
     assert caller.regions is None
     assert caller.may_act_in("R3")
     assert caller.may_act_in(None)
-
-
-def test_a_region_limited_caller_acts_only_on_records_of_its_regions() -> None:
-    limited = staff_caller(_signed_in("R1", "R2"), {REGIONAL.name: REGIONAL}, "meta:read")
-    check_region(limited, "R2")
-    with pytest.raises(NotPermitted, match="limited to R1, R2 and does not reach the region 'R3'"):
-        check_region(limited, "R3")
-    with pytest.raises(NotPermitted, match="does not reach a record without a region"):
-        check_region(limited, None)
-
-
-def test_partners_and_staff_granted_everywhere_act_in_every_region() -> None:
-    national = staff_caller(_signed_in(None), {REGIONAL.name: REGIONAL}, "meta:read")
-    partner = Caller(kind="partner", id=1, name="Bank A")
-    for caller in (national, partner):
-        check_region(caller, "R3")
-        check_region(caller, None)
-
-
-def test_a_records_region_is_its_address_at_the_first_level(country: LoadedCountry) -> None:
-    first, *_rest = country.profile.address_levels
-    assert region_of({first: "R1", "elsewhere": "R2"}, country) == "R1"
-    assert region_of({"elsewhere": "R2"}, country) is None
-    assert region_of(None, country) is None
