@@ -283,9 +283,7 @@ def lodge_objection(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> ObjectionOut:
-    if caller.regions is not None:
-        assessed = service.get_assessment(session=session, assessment_id=body.assessment_id)
-        _check_taxpayer_region(session, country, caller, assessed.tin)
+    _check_assessment_region(session, country, caller, body.assessment_id)
     objection = objections.lodge(
         session=session,
         assessment_id=body.assessment_id,
@@ -378,6 +376,12 @@ def _check_taxpayer_region(session: Session, country: LoadedCountry, caller: Cal
     """Refuse a region-limited caller a taxpayer outside its regions (the lookup is skipped for everyone else)."""
     if caller.regions is not None:
         check_region(caller, service.get_taxpayer(session=session, tin=tin, country=country).region)
+
+
+def _check_assessment_region(session: Session, country: LoadedCountry, caller: Caller, assessment_id: int) -> None:
+    if caller.regions is not None:
+        assessment = service.get_assessment(session=session, assessment_id=assessment_id)
+        _check_taxpayer_region(session, country, caller, assessment.tin)
 
 
 def _check_objection_region(session: Session, country: LoadedCountry, caller: Caller, objection_id: int) -> None:

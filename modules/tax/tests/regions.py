@@ -12,6 +12,9 @@ from .helpers import a_year
 OFFICER = "tax.officer"
 OBJECTIONS_OFFICER = "tax.objections_officer"
 INCOME = 5_000_000  # minor units
+# Whether the deployment has a VAT law, and of which period, decides the answer past the region check,
+# which comes first: a refused period or a missing return is still neither 401 nor 403.
+VAT_PERIOD = "2024-01"
 
 
 def _registration(setup: RegionSetup) -> dict:
@@ -63,6 +66,16 @@ def amend_return(setup: RegionSetup) -> RegionRequest:
     return RegionRequest("POST", f"/tax/returns/{filed['tin']}/{filed['year']}/amendments", {"income": INCOME // 2})
 
 
+def file_vat_return(setup: RegionSetup) -> RegionRequest:
+    body = {"tin": _tin(setup), "period": VAT_PERIOD, "currency": _currency(setup), "sales": [], "purchases": []}
+    return RegionRequest("POST", "/tax/vat-returns", body)
+
+
+def amend_vat_return(setup: RegionSetup) -> RegionRequest:
+    body = {"currency": _currency(setup), "sales": [], "purchases": []}
+    return RegionRequest("POST", f"/tax/vat-returns/{_tin(setup)}/{VAT_PERIOD}/amendments", body)
+
+
 def read_assessment(setup: RegionSetup) -> RegionRequest:
     return RegionRequest("GET", f"/tax/assessments/{_assessment(setup)['id']}")
 
@@ -110,6 +123,8 @@ CALLS = (
     RegionCall("POST /tax/taxpayers/{tin}/status", OFFICER, change_status),
     RegionCall("POST /tax/returns", OFFICER, file_return),
     RegionCall("POST /tax/returns/{tin}/{year}/amendments", OFFICER, amend_return),
+    RegionCall("POST /tax/vat-returns", OFFICER, file_vat_return),
+    RegionCall("POST /tax/vat-returns/{tin}/{period}/amendments", OFFICER, amend_vat_return),
     RegionCall("GET /tax/assessments/{assessment_id}", OFFICER, read_assessment),
     RegionCall("GET /tax/taxpayers/{tin}/assessments", OFFICER, read_assessments),
     RegionCall("GET /tax/accounts/{tin}", OFFICER, read_account),

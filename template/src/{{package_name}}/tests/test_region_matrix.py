@@ -42,11 +42,14 @@ def test_every_regional_role_has_the_calls_of_its_records_declared() -> None:
 def test_a_role_limited_to_a_region_acts_on_that_regions_records_only(
     client: TestClient, session: Session, country: LoadedCountry, api_headers: Headers, staff_headers: Headers
 ) -> None:
+    calls = list(installed_region_calls())
+    if not calls:
+        pytest.skip("no installed module declares a call on a record with a region")
     roles = installed_roles()
     partner = api_headers(*(scope for part in installed_parts() for scope in part.scopes))
     serials = itertools.count(1)
     wrong = []
-    for call in installed_region_calls():
+    for call in calls:
         callers: list[tuple[str, dict[str, str], bool | int]] = [
             ("in another region", staff_headers(call.role, OTHER_REGION), 403),
             ("in the record's region", staff_headers(call.role, RECORDS_REGION), True),
