@@ -35,13 +35,18 @@ def held_enrolments(
     page: PageRequest,
     region_level: str,
     region: str | None = None,
+    within: frozenset[str] | None = None,
     since: date | None = None,
 ) -> Page[HeldEnrolment]:
     """Held enrolments, oldest first; `region` filters on the address's `region_level` (the country's
-    first level), `since` on the day received (UTC)."""
+    first level), `within` keeps those of a region-limited caller's regions (None: every region),
+    `since` filters on the day received (UTC)."""
     query = select(Enrolment).where(Enrolment.status == EnrolmentStatus.HELD)
+    enrolment_region = Enrolment.demographics["address"][region_level].as_string()
     if region is not None:
-        query = query.where(Enrolment.demographics["address"][region_level].as_string() == region)
+        query = query.where(enrolment_region == region)
+    if within is not None:
+        query = query.where(enrolment_region.in_(sorted(within)))
     if since is not None:
         query = query.where(Enrolment.created_at >= datetime.combine(since, time.min, tzinfo=UTC))
     enrolments = fetch(session, query, Enrolment.id, page)

@@ -17,5 +17,6 @@ ROLES = (
         "identity.adjudicator",
         "Adjudicator: resolves held enrolments and ID lifecycle, sets partner policies",
         ("identity:read", "identity:admin"),
+        regional=True,
     ),
 )

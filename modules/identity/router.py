@@ -10,7 +10,9 @@ from pydantic import WithJsonSchema
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.approvals import Signatory, required_for
+from ...core.authorisation import check_region, region_of
 from ...core.callers import Caller
+from ...core.country import LoadedCountry
 from ...core.deps import CountryDep, SessionDep, SettingsDep, require_partner, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
@@ -109,6 +111,7 @@ def enrol(
     caller: Enroller,
     identity_settings: IdentitySettingsDep,
 ) -> EnrolmentOut:
+    check_region(caller, region_of(body.address, country))
     enrolment = service.enrol(
         session=session,
         request=body.as_application(),
@@ -128,19 +131,29 @@ def held_enrolments(
     session: SessionDep,
     country: CountryDep,
     page: PageRequestDep,
-    _caller: Admin,
+    caller: Admin,
     region: Region = None,
     since: Since = None,
 ) -> PageOut[HeldEnrolmentOut]:
+    if region is not None:  # a region-limited adjudicator may narrow the queue, never widen it
+        check_region(caller, region)
     held = queues.held_enrolments(
-        session=session, page=page, region_level=country.profile.address_levels[0], region=region, since=since
+        session=session,
+        page=page,
+        region_level=country.profile.address_levels[0],
+        region=region,
+        within=caller.regions,
+        since=since,
     )
     return PageOut(items=[_held_out(item) for item in held.items], next=held.next)
 
 
 @router.get("/enrolments/{application_id}", summary="Status of an enrolment application")
-def enrolment_status(application_id: ApplicationId, session: SessionDep, _caller: Reader) -> EnrolmentOut:
+def enrolment_status(
+    application_id: ApplicationId, session: SessionDep, country: CountryDep, caller: Reader
+) -> EnrolmentOut:
     enrolment = service.get_enrolment(session=session, application_id=application_id)
+    check_region(caller, _enrolment_region(enrolment, country))
     return _enrolment_out(enrolment, adjudication.pending_decisions(session=session, enrolment=enrolment))
 
 
@@ -158,6 +171,8 @@ def adjudicate(
     caller: Admin,
     identity_settings: IdentitySettingsDep,
 ) -> AdjudicationOut:
+    enrolment = service.get_enrolment(session=session, application_id=application_id)
+    check_region(caller, _enrolment_region(enrolment, country))
     result = adjudication.adjudicate(
         session=session,
         application_id=application_id,
@@ -182,12 +197,16 @@ def adjudicate(
 
 
 @router.post("/persons/lookup", summary="A registered person")
-def person(body: PersonLookup, session: SessionDep, country: CountryDep, _caller: Reader) -> PersonOut:
-    return PersonOut.model_validate(service.get_person(session=session, national_id=body.national_id, country=country))
+def person(body: PersonLookup, session: SessionDep, country: CountryDep, caller: Reader) -> PersonOut:
+    found = service.get_person(session=session, national_id=body.national_id, country=country)
+    check_region(caller, region_of(found.address, country))
+    return PersonOut.model_validate(found)
 
 
 @router.post("/persons/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
 def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep, caller: Admin) -> PersonOut:
+    found = service.get_person(session=session, national_id=body.national_id, country=country)
+    check_region(caller, region_of(found.address, country))
     person = service.set_status(
         session=session,
         national_id=body.national_id,
@@ -205,6 +224,7 @@ def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep,
 
 @router.put("/partners/{partner_id}/policy", summary="Set what a relying party may authenticate and see")
 def set_policy(partner_id: PartnerId, body: PolicyIn, session: SessionDep, caller: Admin) -> PolicyOut:
+    check_region(caller, None)  # a partner's policy is national: a region-limited adjudicator does not reach it
     policy = policies.set_policy(
         session=session,
         partner_id=partner_id,
@@ -217,7 +237,8 @@ def set_policy(partner_id: PartnerId, body: PolicyIn, session: SessionDep, calle
 
 
 @router.get("/partners/{partner_id}/policy", summary="A relying party's policy")
-def get_policy(partner_id: PartnerId, session: SessionDep, _caller: Admin) -> PolicyOut:
+def get_policy(partner_id: PartnerId, session: SessionDep, caller: Admin) -> PolicyOut:
+    check_region(caller, None)
     policy = policies.get_policy(session=session, partner_id=partner_id)
     return PolicyOut(partner_id=partner_id, auth_types=policy.auth_types, ekyc_attributes=policy.ekyc_attributes)
 
@@ -479,6 +500,10 @@ def _refuse_if_locked_out(result: auth.AuthResult) -> None:
     """A locked-out attempt is audited and committed, then answered 429 with Retry-After."""
     if result.locked_out:
         raise auth.LockedOut(result.retry_after or 1)
+
+
+def _enrolment_region(enrolment: Enrolment, country: LoadedCountry) -> str | None:
+    return region_of(enrolment.demographics.get("address"), country)
 
 
 def _enrolment_out(enrolment: Enrolment, pending: list[adjudication.Pending]) -> EnrolmentOut:

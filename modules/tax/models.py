@@ -68,6 +68,9 @@ class Taxpayer(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default=TaxpayerStatus.ACTIVE)
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first level of the address given at registration (core/authorisation.py `region_of`); a
+    # taxpayer without one (registered without an address, or before regions) is reached nationally only.
+    region: Mapped[str | None] = mapped_column(String(200))
 
 
 class TaxReturn(Base):

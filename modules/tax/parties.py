@@ -3,7 +3,8 @@ the seed, a CLI command, another module or a web page), never an HTTP request bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ...core.errors import Unprocessable
@@ -21,6 +22,8 @@ class NewTaxpayer:
     name: str
     national_id: str | None = None
     external_id: str | None = None
+    # Keyed by the profile's address levels; tax keeps only its first level, the taxpayer's region.
+    address: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problem = identifier_problem(self.kind, national_id=self.national_id, external_id=self.external_id)

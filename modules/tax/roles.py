@@ -13,5 +13,10 @@ ROLES = (
         ("tax:register", "tax:file", "tax:read", "tax:collect"),
         regional=True,
     ),
-    Role("tax.objections_officer", "Objections officer: reviews and decides objections", ("tax:read", "tax:decide")),
+    Role(
+        "tax.objections_officer",
+        "Objections officer: reviews and decides objections",
+        ("tax:read", "tax:decide"),
+        regional=True,
+    ),
 )

@@ -7,9 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import WithJsonSchema
+from sqlalchemy.orm import Session
 
 from ...core.approvals import Signatory, required_for
+from ...core.authorisation import check_region, region_of
 from ...core.callers import Caller
+from ...core.country import LoadedCountry
 from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
 from ...core.errors import Unprocessable
 from ...core.i18n import _
@@ -67,6 +70,7 @@ def register_taxpayer(
     ports: PortsDep,
     caller: Annotated[Caller, Depends(require_scope(REGISTER_SCOPE))],
 ) -> TaxpayerOutFull:
+    check_region(caller, region_of(body.address, country))
     taxpayer = service.register_taxpayer(
         session=session, party=body.as_new_taxpayer(), country=country, ports=ports, actor=caller.actor
     )
@@ -79,9 +83,11 @@ def taxpayer(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> TaxpayerOutFull:
-    return TaxpayerOutFull.model_validate(service.get_taxpayer(session=session, tin=tin, country=country))
+    found = service.get_taxpayer(session=session, tin=tin, country=country)
+    check_region(caller, found.region)
+    return TaxpayerOutFull.model_validate(found)
 
 
 @router.post("/returns", status_code=status.HTTP_201_CREATED, summary="File a return; it is assessed at once")
@@ -91,6 +97,7 @@ def file_return(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
+    _check_taxpayer_region(session, country, caller, body.tin)
     assessment = service.file_return(
         session=session, filed=body.as_income_return(), country=country, actor=caller.actor
     )
@@ -102,9 +109,12 @@ def file_return(
 def assessment(
     assessment_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
-    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    country: CountryDep,
+    caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> AssessmentOut:
-    return AssessmentOut.model_validate(service.get_assessment(session=session, assessment_id=assessment_id))
+    found = service.get_assessment(session=session, assessment_id=assessment_id)
+    _check_taxpayer_region(session, country, caller, found.tin)
+    return AssessmentOut.model_validate(found)
 
 
 @router.post("/taxpayers/{tin}/status", summary="Change a taxpayer's status (active, deregistered, deceased)")
@@ -115,6 +125,7 @@ def change_status(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(REGISTER_SCOPE))],
 ) -> TaxpayerOutFull:
+    _check_taxpayer_region(session, country, caller, tin)
     taxpayer = service.set_status(session=session, tin=tin, status=body.status, country=country, actor=caller.actor)
     session.commit()
     return TaxpayerOutFull.model_validate(taxpayer)
@@ -127,6 +138,7 @@ def file_vat_return(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
+    _check_taxpayer_region(session, country, caller, body.tin)
     assessment = service.file_vat_return(
         session=session, filed=body.as_vat_return(), country=country, actor=caller.actor
     )
@@ -147,6 +159,7 @@ def amend_return(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
+    _check_taxpayer_region(session, country, caller, tin)
     assessment = service.amend_return(
         session=session,
         tin=tin,
@@ -173,6 +186,7 @@ def amend_vat_return(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> AssessmentOut:
+    _check_taxpayer_region(session, country, caller, tin)
     assessment = service.amend_return(
         session=session,
         tin=tin,
@@ -191,9 +205,9 @@ def taxpayer_assessments(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> list[AssessmentOut]:
-    service.get_taxpayer(session=session, tin=tin, country=country)
+    check_region(caller, service.get_taxpayer(session=session, tin=tin, country=country).region)
     return [AssessmentOut.model_validate(a) for a in service.assessments_of(session=session, tin=tin)]
 
 
@@ -202,9 +216,10 @@ def account(
     tin: TinPath,
     session: SessionDep,
     country: CountryDep,
-    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
     as_of: date | None = None,
 ) -> StatementOut:
+    _check_taxpayer_region(session, country, caller, tin)
     return StatementOut.model_validate(accounts.statement(session=session, tin=tin, country=country, as_of=as_of))
 
 
@@ -223,6 +238,7 @@ def pay(
                 expected=country.profile.currency, currency=body.currency
             )
         )
+    _check_taxpayer_region(session, country, caller, body.tin)
     entry = accounts.pay(
         session=session,
         tin=body.tin,
@@ -245,6 +261,7 @@ def refund(
     ports: PortsDep,
     caller: Annotated[Caller, Depends(require_scope(COLLECT_SCOPE))],
 ) -> EntryOut:
+    _check_taxpayer_region(session, country, caller, body.tin)
     entry = accounts.refund(
         session=session,
         tin=body.tin,
@@ -266,6 +283,7 @@ def lodge_objection(
     country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(FILE_SCOPE))],
 ) -> ObjectionOut:
+    _check_assessment_region(session, country, caller, body.assessment_id)
     objection = objections.lodge(
         session=session,
         assessment_id=body.assessment_id,
@@ -283,13 +301,15 @@ def objection_queue(
     session: SessionDep,
     country: CountryDep,
     page: PageRequestDep,
-    _caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
+    caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
     status: Annotated[
         ObjectionStatus, Query(description="awaiting_decision: lodged or under review")
     ] = queues.AWAITING_DECISION,
     tin: TinFilter = None,
 ) -> PageOut[ObjectionOut]:
-    listed = queues.objections(session=session, page=page, country=country, status=status, tin=tin)
+    listed = queues.objections(
+        session=session, page=page, country=country, status=status, tin=tin, within=caller.regions
+    )
     return PageOut(items=[ObjectionOut.model_validate(item) for item in listed.items], next=listed.next)
 
 
@@ -297,9 +317,11 @@ def objection_queue(
 def objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
-    _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
+    country: CountryDep,
+    caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))],
 ) -> ObjectionDetailOut:
     found = objections.get(session=session, objection_id=objection_id)
+    _check_taxpayer_region(session, country, caller, found.tin)
     return _objection_detail(found, objections.pending_decisions(session=session, objection=found))
 
 
@@ -307,8 +329,10 @@ def objection(
 def review_objection(
     objection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
+    country: CountryDep,
     caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
 ) -> ObjectionOut:
+    _check_objection_region(session, country, caller, objection_id)
     result = objections.review(session=session, objection_id=objection_id, actor=caller.actor)
     session.commit()
     return ObjectionOut.model_validate(result)
@@ -327,6 +351,7 @@ def decide_objection(
     core_settings: SettingsDep,
     caller: Annotated[Caller, Depends(require_scope(DECIDE_SCOPE))],
 ) -> ObjectionDecisionOut:
+    _check_objection_region(session, country, caller, objection_id)
     result = objections.decide(
         session=session,
         objection_id=objection_id,
@@ -345,6 +370,24 @@ def decide_objection(
         approvals=result.tally.approvals,
         approvals_required=result.tally.required,
     )
+
+
+def _check_taxpayer_region(session: Session, country: LoadedCountry, caller: Caller, tin: str) -> None:
+    """Refuse a region-limited caller a taxpayer outside its regions (the lookup is skipped for everyone else)."""
+    if caller.regions is not None:
+        check_region(caller, service.get_taxpayer(session=session, tin=tin, country=country).region)
+
+
+def _check_assessment_region(session: Session, country: LoadedCountry, caller: Caller, assessment_id: int) -> None:
+    if caller.regions is not None:
+        assessment = service.get_assessment(session=session, assessment_id=assessment_id)
+        _check_taxpayer_region(session, country, caller, assessment.tin)
+
+
+def _check_objection_region(session: Session, country: LoadedCountry, caller: Caller, objection_id: int) -> None:
+    if caller.regions is not None:
+        objection = objections.get(session=session, objection_id=objection_id)
+        _check_taxpayer_region(session, country, caller, objection.tin)
 
 
 def _objection_detail(objection: Objection, pending: list[objections.Pending]) -> ObjectionDetailOut:

@@ -29,6 +29,9 @@ Tin = Annotated[
 """A TIN as the API takes it: `tins.validate` checks digits, length and check digit, saying which is wrong; the
 OpenAPI states all three (format `tin`, and the deployment's length)."""
 
+ADDRESS_LEVELS = 20
+AddressPart = Annotated[Line, Field(min_length=1, max_length=200)]
+
 # National IDs and external IDs are not `Line`s: their own patterns are stricter (and a pattern given
 # around an Annotated `Line` would not reach the OpenAPI, where Line's own pattern would stand instead).
 NationalId = Annotated[
@@ -108,6 +111,13 @@ class TaxpayerRequest(BaseModel):
         "never stored",
     )
     external_id: ExternalId | None = None
+    address: dict[str, AddressPart] = Field(
+        default_factory=dict,
+        max_length=ADDRESS_LEVELS,
+        description="Address parts keyed by the country's address levels (GET /meta); its first level is the "
+        "taxpayer's region, the only part kept",
+        json_schema_extra=deployment_value("tax-address-levels"),
+    )
 
     @model_validator(mode="after")
     def _one_identifier(self) -> TaxpayerRequest:
@@ -117,7 +127,13 @@ class TaxpayerRequest(BaseModel):
         return self
 
     def as_new_taxpayer(self) -> NewTaxpayer:
-        return NewTaxpayer(kind=self.kind, name=self.name, national_id=self.national_id, external_id=self.external_id)
+        return NewTaxpayer(
+            kind=self.kind,
+            name=self.name,
+            national_id=self.national_id,
+            external_id=self.external_id,
+            address=self.address,
+        )
 
 
 class TaxpayerOut(BaseModel):
@@ -165,6 +181,7 @@ class AssessmentOut(BaseModel):
 class TaxpayerOutFull(TaxpayerOut):
     status: str
     status_changed_at: UtcDatetime | None = None
+    region: str | None = Field(default=None, description="The address's first level; None: reached nationally only")
 
 
 class StatusRequest(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ...core import audit
+from ...core.authorisation import region_of
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
@@ -74,6 +76,7 @@ def register_taxpayer(
     *, session: Session, party: NewTaxpayer, country: LoadedCountry, ports: Ports, actor: str
 ) -> Taxpayer:
     """Register a taxpayer and issue a TIN; registering the same party twice is a Conflict naming its TIN."""
+    _check_address(party.address, country.profile.address_levels)
     reference = _reference(session=session, party=party, ports=ports)
     existing = find_taxpayer(session=session, kind=party.kind, reference=reference)
     if existing is not None:
@@ -84,6 +87,7 @@ def register_taxpayer(
         name=party.name,
         reference=reference,
         status=TaxpayerStatus.ACTIVE,
+        region=region_of(party.address, country),
     )
     try:
         with session.begin_nested():
@@ -102,6 +106,17 @@ def register_taxpayer(
         detail={"kind": taxpayer.kind},
     )
     return taxpayer
+
+
+def _check_address(address: Mapping[str, str], levels: list[str]) -> None:
+    unknown = sorted(set(address) - set(levels))
+    if unknown:
+        raise Unprocessable(
+            _("unknown level(s) {unknown}; allowed: {allowed}").format(
+                unknown=", ".join(unknown), allowed=", ".join(levels)
+            ),
+            field="address",
+        )
 
 
 def get_taxpayer(*, session: Session, tin: str, country: LoadedCountry) -> Taxpayer:
@@ -484,6 +499,7 @@ def openapi_values(country: LoadedCountry) -> dict[str, dict[str, Any]]:
     length = section.tin_length
     values: dict[str, dict[str, Any]] = {
         "tax-tin": {"minLength": length, "maxLength": length, "pattern": "^[0-9]{" + str(length) + "}$"},
+        "tax-address-levels": {"propertyNames": {"enum": list(country.profile.address_levels)}},
     }
     if not any(SectorTokens in module.provides for module in installed_modules()):
         values["tax-register-by-national-id"] = {"not": {}}

@@ -175,6 +175,28 @@ def api_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str, s
     return issue
 
 
+STAFF_PASSWORD = "a long enough staff password"  # noqa: S105 - test accounts only
+
+
+@pytest.fixture
+def staff_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str, str]]:
+    """A new staff account granted `role` (in each of `regions`, or everywhere); the headers of its bearer session."""
+    accounts = iter(range(1, 10_000))
+
+    def sign_in(role: str, *regions: str) -> dict[str, str]:
+        user_name = f"{role.replace('_', '-')}-{next(accounts)}"
+        with make_session_factory(engine).begin() as session:
+            account = staff.create_account(
+                session=session, user_name=user_name, display_name=role, password=STAFF_PASSWORD
+            )
+            for region in regions or (None,):
+                staff.grant_role(session=session, user_name=user_name, role=role, region=region)
+            opened = staff.open_session(session=session, account=account, kind="bearer", settings=settings)
+        return {"Authorization": f"Bearer {opened.token}"}
+
+    return sign_in
+
+
 @pytest.fixture
 def cli_on_test_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_country_profile: Path, settings: Settings, engine: Engine

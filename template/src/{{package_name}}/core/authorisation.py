@@ -3,17 +3,21 @@
 A route names the scope it needs. A partner (X-API-Key) may call it when its key holds that scope;
 a staff member (a bearer token or the session cookie) when one of their grants is of a role whose
 permissions include it. Either way the route gets a `Caller`. An API key, when sent, decides alone.
+A route on a record with a region then asks `check_region`: a role granted for some regions only
+reaches records of those regions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from . import staff
 from .callers import Caller
+from .country import LoadedCountry
 from .i18n import _
 from .models import Partner
 from .registry import Role
@@ -63,3 +67,31 @@ def staff_caller(signed_in: staff.SignedIn, roles: Mapping[str, Role], scope: st
     regions = [g.region for g in signed_in.grants if g.role == role]
     limited = None if None in regions else frozenset(r for r in regions if r is not None)
     return Caller(kind="staff", id=account.id, name=account.user_name, role=role, regions=limited)
+
+
+def region_of(address: Mapping[str, Any] | None, country: LoadedCountry) -> str | None:
+    """A record's region: its address's value at the profile's first level (`address_levels[0]`); None without one."""
+    value = (address or {}).get(country.profile.address_levels[0])
+    return value if isinstance(value, str) and value else None
+
+
+def check_region(caller: Caller, region: str | None) -> None:
+    """Refuse (403) a region-limited staff caller acting on a record outside their regions.
+
+    Partners and staff granted their role everywhere pass; a record without a region is reached
+    by them only.
+    """
+    if caller.may_act_in(region):
+        return
+    regions = ", ".join(sorted(caller.regions or ()))
+    if region is None:
+        raise NotPermitted(
+            _("the role '{role}' is limited to {regions} and does not reach a record without a region").format(
+                role=caller.role, regions=regions
+            )
+        )
+    raise NotPermitted(
+        _("the role '{role}' is limited to {regions} and does not reach the region '{region}'").format(
+            role=caller.role, regions=regions, region=region
+        )
+    )

@@ -6,8 +6,8 @@ those two alone: nothing here lists routes by hand. A call that is allowed may s
 422 (the body is left out, the ids are made up): the point is that it is not 401 or 403 (or a 401
 for a second party the route authenticates in a header of its own: a resident's session).
 
-Regions: no route of the installed modules reads a record's region yet, so the region check is
-tested on the `Caller` the layer builds (`may_act_in`), not per route.
+Regions: a role granted in the wrong region is the matrix's further row, in test_region_matrix.py
+(it reads the profile's address levels, so it runs per country).
 """
 
 from __future__ import annotations
