@@ -18,19 +18,16 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from ..core import staff
 from ..core.authorisation import staff_caller
 from ..core.models import RoleGrant, StaffAccount
 from ..core.registry import Role, installed_parts, installed_roles
-from ..core.settings import Settings
 
 # Built from the installed modules' routes and roles; who may call what is the same in every country.
 pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 DENIED = {401, 403}
-PASSWORD = "a long enough staff password"
 
 
 def guarded_routes(app) -> Iterator[tuple[str, str, str, bool, tuple[str, ...]]]:
@@ -81,10 +78,12 @@ def test_the_core_declares_an_administrator_and_an_auditor() -> None:
 
 
 def test_every_route_answers_every_caller_as_the_declarations_say(
-    client: TestClient, session: Session, settings: Settings, api_headers: Callable[..., dict[str, str]]
+    client: TestClient,
+    api_headers: Callable[..., dict[str, str]],
+    staff_headers: Callable[..., dict[str, str]],
 ) -> None:
     roles = installed_roles()
-    staff_headers = {name: _bearer(session, settings, name) for name in roles}
+    signed_in = {name: staff_headers(name) for name in roles}
     scopes = all_scopes()
     holding = {scope: api_headers(scope) for scope in scopes}
     lacking = {scope: api_headers(*(s for s in scopes if s != scope)) for scope in scopes}
@@ -98,7 +97,7 @@ def test_every_route_answers_every_caller_as_the_declarations_say(
             ("partner holding the scope", holding[scope], True),
             ("partner lacking the scope", lacking[scope], 403),
         ]
-        for name, headers in staff_headers.items():
+        for name, headers in signed_in.items():
             allowed = not partners_only and scope in roles[name].permissions
             expected.append((name, headers, True if allowed else 403))
         for who, headers, outcome in expected:
@@ -115,16 +114,6 @@ def _second_party(response, own_headers: tuple[str, ...]) -> bool:
     """A 401 for the other party a route authenticates in a header of its own (a resident's session), past the layer."""
     detail = response.json().get("detail", "")
     return response.status_code == 401 and any(header in detail for header in own_headers)
-
-
-def _bearer(session: Session, settings: Settings, role: str) -> dict[str, str]:
-    """A staff account granted only `role`, with a bearer session."""
-    user_name = role.replace("_", "-")
-    account = staff.create_account(session=session, user_name=user_name, display_name=role, password=PASSWORD)
-    staff.grant_role(session=session, user_name=user_name, role=role)
-    opened = staff.open_session(session=session, account=account, kind="bearer", settings=settings)
-    session.commit()
-    return {"Authorization": f"Bearer {opened.token}"}
 
 
 REGIONAL = Role("core.test_regional", "A regional test role", ("meta:read",), regional=True)
