@@ -20,7 +20,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from ...core import i18n
-from ...core.approvals import Signatory, required_for
+from ...core.approvals import Signatory, Tally, required_for
 from ...core.cli_runtime import open_runtime
 from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem, validation_message
@@ -30,7 +30,7 @@ from ...core.runtime import Runtime, build_runtime
 from . import answers, cycles, disbursing, programme_service, reconciliations, service
 from .config import PaymentsSettings
 from .domain import Beneficiary, Enrollee
-from .models import Chunk, ChunkState
+from .models import Chunk, ChunkState, Cycle, CycleState
 from .rails import rail_from_settings
 from .schemas import BeneficiaryRef, CycleIn, EnrolmentItem
 from .stimulus import StimulusPlan, prepare_stimulus
@@ -190,6 +190,11 @@ def create_cycle(
         _fail(problem)
     finally:
         runtime.engine.dispose()
+    _print_built(cycle)
+
+
+def _print_built(cycle: Cycle) -> None:
+    """A built cycle's totals: its maker's own figures, which its approvers count again from the approved source."""
     console.print(
         _(
             "cycle {cycle}: {count} payments summing {sum} (minor units); {unlinked} eligible without a linked account"
@@ -425,10 +430,14 @@ def stimulus(
     include_unassessed: Annotated[bool, typer.Option(help="Pay residents without an assessment too")] = False,
     code: Annotated[str | None, typer.Option(help="Programme code (default STIMULUS-<year>)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+    operator: Annotated[
+        str, typer.Option("--as", help="Your name: the cycle's maker, who may not approve it (a claim, audited)")
+    ] = "cli",
 ) -> None:
-    """One command: register the programme, build the cycle, approve its envelope, pay it, print the reconciliation."""
+    """Register the programme and build its cycle; once others approved it (four-eyes), the same command pays it."""
     runtime = _runtime()
     settings = runtime.settings_of(PaymentsSettings)
+    required = required_for(runtime.settings.approvals_required, cycles.APPROVAL_ACTION)
     try:
         plan = StimulusPlan(
             year=year,
@@ -446,19 +455,45 @@ def stimulus(
                 plan=plan,
                 funding_account=settings.funding_account,
                 chunk_size=settings.chunk_size,
-                actor="cli",
+                maker=Signatory.operator(operator),
             )
-            cycle_id, count = cycle.id, cycle.instruction_count
+            awaiting = (
+                cycles.cycle_tally(session=session, cycle=cycle, required=required)
+                if cycle.state == CycleState.BUILT
+                else None
+            )
     except Problem as problem:
         runtime.engine.dispose()
         _fail(problem)
+    runtime.engine.dispose()
+    if awaiting is not None:
+        _print_awaiting_approvals(cycle, awaiting)
+        return
     console.print(
         _("programme {code}, cycle {cycle}: {count} payments approved").format(
-            code=plan.programme_code, cycle=cycle_id, count=count
+            code=plan.programme_code, cycle=cycle.id, count=cycle.instruction_count
         )
     )
-    runtime.engine.dispose()
-    disburse_command(cycle=cycle_id, workers=workers, throttle=0.0, quiet=False)
+    disburse_command(cycle=cycle.id, workers=workers, throttle=0.0, quiet=False)
+
+
+def _print_awaiting_approvals(cycle: Cycle, tally: Tally) -> None:
+    """What the stimulus waits for, and the command each approver runs (with the maker's figures, to check)."""
+    _print_built(cycle)
+    # One approval reaching the count approves the cycle: a count lowered since the last one still needs one more.
+    missing = max(tally.required - tally.approvals, 1)
+    waits = ngettext(
+        "cycle {cycle} waits for {count} approval by someone other than {maker}; the approver runs:",
+        "cycle {cycle} waits for {count} approvals by people other than {maker}; each of them runs:",
+        missing,
+    )
+    console.print(waits.format(cycle=cycle.id, count=missing, maker=cycle.made_by), markup=False)
+    command = (
+        f"payments approve --cycle {cycle.id} --control-count {cycle.instruction_count} "
+        f"--control-sum {cycle.instruction_sum} --as <approver>"
+    )
+    console.print(command, markup=False, soft_wrap=True, style="bold")
+    console.print(_("once it is approved, run this stimulus again: it pays the cycle and prints its reconciliation"))
 
 
 @app.command("bench")

@@ -301,8 +301,12 @@ def approve_cycle(
 def approve_without_four_eyes(
     *, session: Session, cycle: Cycle, control_count: int, control_sum: int, actor: str
 ) -> bool:
-    """Approve the envelope on one operator's word, for the one-command flows run at the server's shell
-    (`payments stimulus`, `payments bench`), never reachable from the API. False on a replay."""
+    """Approve the envelope with no approvers: the benchmark's alone (`payments bench`, a cycle of synthetic
+    beneficiaries on a scratch database it removes afterwards). False on a replay.
+
+    Never reachable from the API, and no other command calls it: every cycle that pays people, the stimulus's
+    included, is approved through `approve_cycle` by people other than its maker.
+    """
     if _approved_already(cycle, control_count, control_sum):
         return False
     _check_control_totals(session, cycle, control_count, control_sum)

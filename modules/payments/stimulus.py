@@ -1,9 +1,10 @@
 """The stimulus flow as a service: a flat payment to residents, means-tested on assessed income if asked.
 
-`prepare_stimulus` registers the programme, builds its cycle and approves the envelope in the caller's
-transaction; `pay_stimulus` then funds and pays the cycle and reports its reconciliation. The `payments stimulus`
-command calls both (the second through `payments disburse`, which can spread it over worker processes); a web
-page would do the same.
+`prepare_stimulus` registers the programme and builds its cycle in the caller's transaction; the cycle then waits
+for its approvers under four-eyes like any other (`cycles.approve_cycle`, never its maker). Once it is approved,
+`pay_stimulus` funds and pays it and reports its reconciliation. The `payments stimulus` command calls both (the
+second through `payments disburse`, which can spread it over worker processes), and only pays an approved cycle;
+a web page would do the same.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from . import cycles, disbursing, programme_service, reconciliations
 from .config import PaymentsSettings
 from .domain import ProgrammeTerms
 from .ledger import check_currency
-from .models import Cycle, CycleState
+from .models import Cycle
 from .programmes import INCOME, Entitlement, Rule
 from .rails import PaymentRail
 from .schemas import PROGRAMME_CODE_PATTERN
@@ -62,15 +63,18 @@ def prepare_stimulus(
     plan: StimulusPlan,
     funding_account: str,
     chunk_size: int,
-    actor: str,
+    maker: Signatory,
     as_of: date | None = None,
 ) -> Cycle:
-    """The plan's programme and its first cycle, built and approved; running it again returns the same cycle."""
+    """The plan's programme and its first cycle, built by `maker`, whom four-eyes refuses as its approver.
+
+    Running it again returns the same cycle, approved by then or still awaiting its approvals.
+    """
     check_currency(plan.amount.currency, country.profile.currency)
     programme = programme_service.create_programme(
-        session=session, ports=ports, country=country, terms=_terms(plan), actor=actor
+        session=session, ports=ports, country=country, terms=_terms(plan), actor=maker.actor
     ).record
-    cycle = programme_service.create_cycle(
+    return programme_service.create_cycle(
         session=session,
         ports=ports,
         country=country,
@@ -79,18 +83,8 @@ def prepare_stimulus(
         as_of=as_of,
         funding_account=funding_account,
         chunk_size=chunk_size,
-        maker=Signatory(person=actor, actor=actor),
+        maker=maker,
     ).record
-    if cycle.state == CycleState.BUILT:
-        # One command by one operator at the server's shell: four-eyes is not applied (docs/four-eyes.md).
-        cycles.approve_without_four_eyes(
-            session=session,
-            cycle=cycle,
-            control_count=cycle.instruction_count,
-            control_sum=cycle.instruction_sum,
-            actor=actor,
-        )
-    return cycle
 
 
 def pay_stimulus(

@@ -1,31 +1,40 @@
-"""A means-tested stimulus over the population register: fakes of identity's and tax's ports, then the real ones."""
+"""A means-tested stimulus over the population register: fakes of identity's and tax's ports, then the real ones;
+its cycle is approved under four-eyes like any other, at the CLI too."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 
 import pytest
-from sqlalchemy import insert, select
+from click.testing import Result
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from ....cli import app as stack_cli
 from ....core.db import make_session_factory
-from ....core.errors import Unprocessable
-from ....core.models import utcnow
+from ....core.errors import Conflict, Unprocessable
+from ....core.models import AuditEvent, utcnow
 from ....core.money import Money
 from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
-from .. import programme_service, reconciliations
+from ....core.runtime import Runtime
+from .. import cycles, programme_service, reconciliations
 from ..config import PaymentsSettings
 from ..domain import ProgrammeTerms
-from ..models import AccountLink, Instruction
+from ..models import AccountLink, Cycle, CycleState, Instruction, Transfer
 from ..rails import SimulatedBank
 from ..schemas import ProgrammeIn
 from ..stimulus import StimulusPlan, pay_stimulus, prepare_stimulus
-from .factories import assert_paid_exactly_once
+from .factories import CHECKERS, MAKER, assert_paid_exactly_once
 
 YEAR = 2025
 THRESHOLD = 500_000
+RESIDENTS = 3  # linked adults of the fake register the stimulus command pays
+AMOUNT = 10_000
+runner = CliRunner()
 
 
 class FakeRegistry:
@@ -59,6 +68,33 @@ class FakePorts:
         return self.by_port.get(port)
 
 
+def _adult(i: int) -> Resident:
+    return Resident(national_id=f"{1_000_000_000 + i}", date_of_birth=date(1990, 1, 1), sex="F", address={})
+
+
+def _link(session: Session, residents: list[Resident]) -> None:
+    """A bank account for each resident, under the beneficiary key the stimulus gives them."""
+    now = utcnow()
+    tokens = FakeTokens()
+    rows = [
+        {
+            "beneficiary_key": "token:"
+            + tokens.token_for(session=session, national_id=r.national_id, sector="payments"),
+            "kind": "bank_account",
+            "number": f"{2_000_000_000 + n}",
+            "bank_code": "TESTBANK",
+            "linked_at": now,
+            "updated_at": now,
+        }
+        for n, r in enumerate(residents)
+    ]
+    session.execute(insert(AccountLink), rows)
+
+
+def _transfers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Transfer))
+
+
 def _prepare(session, ports, country, plan: StimulusPlan):
     return prepare_stimulus(
         session=session,
@@ -67,9 +103,22 @@ def _prepare(session, ports, country, plan: StimulusPlan):
         plan=plan,
         funding_account="TREASURY",
         chunk_size=7,
-        actor="test",
+        maker=MAKER,
         as_of=date(2026, 1, 1),
     )
+
+
+def _approve(session: Session, cycle: Cycle) -> None:
+    """The two checkers (never the maker) approve the cycle's envelope: four-eyes, as for any cycle."""
+    for checker in CHECKERS:
+        cycles.approve_cycle(
+            session=session,
+            cycle=cycle,
+            control_count=cycle.instruction_count,
+            control_sum=cycle.instruction_sum,
+            approver=checker,
+            required=len(CHECKERS),
+        )
 
 
 def _stimulus(session, ports, country, *, include_unassessed: bool = False):
@@ -81,6 +130,7 @@ def _stimulus(session, ports, country, *, include_unassessed: bool = False):
         include_unassessed=include_unassessed,
     )
     cycle = _prepare(session, ports, country, plan)
+    _approve(session, cycle)
     session.commit()
     report = pay_stimulus(
         session_factory=make_session_factory(session.get_bind()),
@@ -107,22 +157,7 @@ def test_a_means_tested_stimulus_pays_adults_under_the_threshold(session: Sessio
     tokens = FakeTokens()
     income_port = FakeIncome(incomes)
     ports = FakePorts({ResidentRegistry: FakeRegistry(residents), AssessedIncome: income_port, SectorTokens: tokens})
-    now = utcnow()
-    session.execute(
-        insert(AccountLink),
-        [
-            {
-                "beneficiary_key": "token:"
-                + tokens.token_for(session=session, national_id=r.national_id, sector="payments"),
-                "kind": "bank_account",
-                "number": f"{2_000_000_000 + n}",
-                "bank_code": "TESTBANK",
-                "linked_at": now,
-                "updated_at": now,
-            }
-            for n, r in enumerate(residents)
-        ],
-    )
+    _link(session, residents)
     cycle = _stimulus(session, ports, country)
     expected = {
         f"token:{tokens.token_for(session=session, national_id=f'{1_000_000_000 + i}', sector='payments')}"
@@ -214,3 +249,135 @@ def test_a_stimulus_registers_the_programme_the_api_would_register_for_it(sessio
         session=session, ports=ports, country=country, terms=ProgrammeTerms.of(body), actor="test"
     )
     assert not replayed.created
+
+
+# ---------------------------------------------------------------- four-eyes: the stimulus waits for its approvers
+
+
+def test_a_prepared_stimulus_awaits_its_approvers_and_pays_nobody(session: Session, country) -> None:
+    currency = country.profile.currency
+    residents = [_adult(i) for i in range(RESIDENTS)]
+    ports = FakePorts({ResidentRegistry: FakeRegistry(residents), SectorTokens: FakeTokens()})
+    _link(session, residents)
+    cycle = _prepare(session, ports, country, StimulusPlan(year=YEAR, amount=Money(currency, 10_000)))
+    session.commit()
+    assert (cycle.state, cycle.made_by, cycle.instruction_count) == (CycleState.BUILT, MAKER.person, 3)
+    with pytest.raises(Conflict, match="not approved"):
+        pay_stimulus(
+            session_factory=make_session_factory(session.get_bind()),
+            cycle_id=cycle.id,
+            currency=currency,
+            rail=SimulatedBank(),
+            settings=PaymentsSettings(),
+            actor="test",
+        )
+    assert _transfers(session) == 0
+
+
+@pytest.fixture
+def stimulus_command(
+    session: Session, monkeypatch: pytest.MonkeyPatch, cli_on_test_database
+) -> Callable[[str], Result]:
+    """`payments stimulus --as NAME` over three linked adults of a fake register, whatever modules are installed."""
+    residents = [_adult(i) for i in range(RESIDENTS)]
+    _link(session, residents)
+    session.commit()
+    fakes = FakePorts({ResidentRegistry: FakeRegistry(residents), SectorTokens: FakeTokens()})
+    monkeypatch.setattr(Runtime, "ports", fakes)  # the CLI builds its own runtime: it gets the fakes too
+    arguments = ["payments", "stimulus", "--amount", str(AMOUNT), "--year", str(YEAR)]
+
+    def run(maker: str) -> Result:
+        result = runner.invoke(stack_cli, [*arguments, "--as", maker])
+        session.expire_all()
+        return result
+
+    return run
+
+
+def _said(result: Result) -> str:
+    """What the command printed, its lines joined as one (the console wraps long messages)."""
+    return " ".join(result.output.split())
+
+
+def _approve_command(result: Result) -> list[str]:
+    """The approval command the stimulus printed, as arguments, with `<approver>` to fill in."""
+    (line,) = [line for line in result.output.splitlines() if line.startswith("payments approve ")]
+    return shlex.split(line)
+
+
+def _approve_as(command: list[str], approver: str) -> Result:
+    return runner.invoke(stack_cli, [approver if argument == "<approver>" else argument for argument in command])
+
+
+def test_the_stimulus_command_pays_nobody_before_its_approvals_and_says_what_to_run(
+    session: Session, stimulus_command
+) -> None:
+    result = stimulus_command("alice")
+    assert result.exit_code == 0, result.output
+    cycle = session.scalars(select(Cycle)).one()
+    assert (cycle.state, cycle.made_by) == (CycleState.BUILT, "operator:alice")
+    assert f"cycle {cycle.id} waits for 2 approvals by people other than operator:alice" in _said(result)
+    assert _approve_command(result) == [
+        "payments",
+        "approve",
+        "--cycle",
+        str(cycle.id),
+        "--control-count",
+        str(RESIDENTS),
+        "--control-sum",
+        str(RESIDENTS * AMOUNT),
+        "--as",
+        "<approver>",
+    ]
+    assert "run this stimulus again" in _said(result)
+    assert set(session.scalars(select(Instruction.state))) == {"pending"}
+    assert _transfers(session) == 0
+
+
+def test_two_approvers_other_than_the_maker_then_a_rerun_pay_everyone_exactly_once(
+    session: Session, stimulus_command
+) -> None:
+    approve = _approve_command(stimulus_command("alice"))
+    for approver in ("amina", "juma"):
+        approved = _approve_as(approve, approver)
+        assert approved.exit_code == 0, approved.output
+    paid = stimulus_command("alice")
+    assert paid.exit_code == 0, paid.output
+    assert "reconciliation matches the control totals" in _said(paid)
+    cycle = session.scalars(select(Cycle)).one()
+    assert cycle.state == CycleState.DISBURSED
+    assert_paid_exactly_once(session, cycle.id)
+    again = stimulus_command("alice")  # the same programme and cycle: nothing is paid twice
+    assert again.exit_code == 0 and "reconciliation matches the control totals" in _said(again), again.output
+    assert_paid_exactly_once(session, cycle.id)
+    steps = ("payments.cycle.built", "approval.given", "payments.cycle.approved")
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action.in_(steps)).order_by(AuditEvent.id)).all()
+    assert [(e.action, e.actor.split(" ")[0]) for e in events] == [
+        ("payments.cycle.built", "operator:alice"),
+        ("approval.given", "operator:amina"),
+        ("approval.given", "operator:juma"),
+        ("payments.cycle.approved", "operator:juma"),
+    ]
+
+
+def test_the_maker_cannot_approve_their_own_stimulus(session: Session, stimulus_command) -> None:
+    approve = _approve_command(stimulus_command("alice"))
+    refused = _approve_as(approve, "alice")
+    assert refused.exit_code == 1 and "someone else must approve it" in _said(refused), refused.output
+    assert _approve_as(approve, "amina").exit_code == 0
+    waiting = stimulus_command("alice")
+    assert waiting.exit_code == 0, waiting.output
+    assert "waits for 1 approval by someone other than operator:alice" in _said(waiting)
+    assert session.scalars(select(Cycle.state)).one() == CycleState.BUILT
+    assert _transfers(session) == 0
+
+
+def test_a_stimulus_changed_after_its_approvals_is_not_paid(session: Session, stimulus_command) -> None:
+    approve = _approve_command(stimulus_command("alice"))
+    for approver in ("amina", "juma"):
+        assert _approve_as(approve, approver).exit_code == 0
+    session.execute(update(Instruction).where(Instruction.end_to_end_id.like("%-1")).values(amount=AMOUNT * 100))
+    session.commit()
+    refused = stimulus_command("alice")
+    assert refused.exit_code == 1 and "changed after it was approved" in _said(refused), refused.output
+    assert _transfers(session) == 0
