@@ -35,6 +35,7 @@ def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.country_independent
 def test_check_fails_before_migration_and_passes_after(cli_env: Path) -> None:
     before = invoke("check")
     assert before.exit_code == 1
@@ -45,6 +46,7 @@ def test_check_fails_before_migration_and_passes_after(cli_env: Path) -> None:
     assert "all checks passed" in after.output
 
 
+@pytest.mark.country_independent
 def test_db_check_confirms_models_match_migrations(cli_env: Path) -> None:
     invoke("db", "upgrade")
     result = invoke("db", "check")
@@ -52,6 +54,7 @@ def test_db_check_confirms_models_match_migrations(cli_env: Path) -> None:
     assert "schema matches" in result.output
 
 
+@pytest.mark.country_independent
 def test_downgrading_a_module_branch_drops_only_its_tables(cli_env: Path) -> None:
     invoke("db", "upgrade")
     module = installed_modules()[0].name
@@ -64,6 +67,7 @@ def test_downgrading_a_module_branch_drops_only_its_tables(cli_env: Path) -> Non
     assert invoke("db", "check").exit_code == 0
 
 
+@pytest.mark.country_independent
 def test_partner_create_prints_a_key_once_and_refuses_unknown_scopes(cli_env: Path) -> None:
     invoke("db", "upgrade")
     created = invoke("partner", "create", "--name", "Bank", "--scope", "meta:read")
@@ -82,6 +86,7 @@ def test_seed_prints_a_demo_key(cli_env: Path) -> None:
     assert "demo partner API key: nsk_" in result.output
 
 
+@pytest.mark.country_independent
 def test_invalid_country_profile_is_a_clear_configuration_error(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = cli_env / "country.yml"
     broken.write_text(
