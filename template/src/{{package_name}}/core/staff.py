@@ -31,6 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -193,7 +194,9 @@ def sign_in_linked(
     gives, and `grants` (role, region) replace the account's own, so a change at the provider
     takes effect at the next sign-in (audited). Linked by (issuer, subject) only: a user name held
     by another account, a local one included, is refused, never taken over. An inactive or locked
-    account is refused like a failed sign-in.
+    account is refused like a failed sign-in. Two first sign-ins of the person at the same instant
+    link one account: the one that loses the race on the database's unique constraints takes the
+    account the other made.
     """
     now = now or utcnow()
     for role, region in grants:
@@ -202,18 +205,12 @@ def sign_in_linked(
         message = _("the user name is longer than {length} characters").format(length=USER_NAME_LENGTH)
         raise Problem(message, field="user_name")
     actor = f"oidc:{issuer}"
-    account = session.scalars(
-        select(StaffAccount).where(StaffAccount.oidc_issuer == issuer, StaffAccount.oidc_subject == subject)
-    ).one_or_none()
-    if account is not None and (not account.active or _locked(account, now)):
-        raise SignInFailed
-    holder = _account_named(session, user_name)
-    if holder is not None and holder is not account:
-        message = _("the user name '{user}' belongs to another staff account: it is not linked to the OpenID provider")
-        raise Conflict(message.format(user=user_name), field="user_name")
+    account = _linked_account(session, issuer, subject)
     if account is None:
         account = _create_linked(session, issuer, subject, user_name, display_name, now, actor)
-    account.user_name = user_name
+    if not account.active or _locked(account, now):
+        raise SignInFailed
+    _rename_linked(session, account, user_name)
     account.display_name = display_name
     _replace_grants(session, account, grants, actor)
     return account
@@ -222,6 +219,11 @@ def sign_in_linked(
 def _create_linked(
     session: Session, issuer: str, subject: str, user_name: str, display_name: str, now: datetime, actor: str
 ) -> StaffAccount:
+    """A new account linked to (issuer, subject), or the one a concurrent first sign-in of the person just made.
+
+    The database's unique constraints decide, not a look-up first: a look-up cannot see the
+    account another request is creating at the same instant.
+    """
     account = StaffAccount(
         user_name=user_name,
         display_name=display_name,
@@ -232,10 +234,32 @@ def _create_linked(
         oidc_issuer=issuer,
         oidc_subject=subject,
     )
-    session.add(account)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # the same person's other request, or another person of that user name, got there first
+        linked = _linked_account(session, issuer, subject)
+        if linked is None:
+            raise _user_name_taken(user_name) from None
+        return linked
     _audit(session, actor, "staff.created", account, display_name=display_name, issuer=issuer)
     return account
+
+
+def _rename_linked(session: Session, account: StaffAccount, user_name: str) -> None:
+    """Take the user name the provider now gives the person, unless another account holds it (even since just now)."""
+    if account.user_name == user_name:
+        return
+    try:
+        with session.begin_nested():
+            account.user_name = user_name
+    except IntegrityError:  # another account holds the name
+        raise _user_name_taken(user_name) from None
+
+
+def _user_name_taken(user_name: str) -> Conflict:
+    message = _("the user name '{user}' belongs to another staff account: it is not linked to the OpenID provider")
+    return Conflict(message.format(user=user_name), field="user_name")
 
 
 def _replace_grants(
@@ -432,6 +456,12 @@ def _seal(secret: str, secret_key: str) -> str:
 def _open(sealed: str, secret_key: str) -> str:
     raw = base64.b64decode(sealed)
     return AESGCM(derive_key(secret_key, TOTP_KEY_PURPOSE)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+
+
+def _linked_account(session: Session, issuer: str, subject: str) -> StaffAccount | None:
+    return session.scalars(
+        select(StaffAccount).where(StaffAccount.oidc_issuer == issuer, StaffAccount.oidc_subject == subject)
+    ).one_or_none()
 
 
 def _account_named(session: Session, user_name: str) -> StaffAccount | None:
