@@ -19,7 +19,7 @@ from ..core import staff
 from ..core.db import make_session_factory
 from ..core.deps import STAFF_COOKIE
 from ..core.errors import Conflict, Problem
-from ..core.models import AuditEvent, StaffAccount, utcnow
+from ..core.models import AuditEvent, StaffAccount, StaffSession, utcnow
 from ..core.settings import Settings
 
 PASSWORD = "correct horse battery staple 7"
@@ -364,3 +364,18 @@ def test_a_rename_at_the_provider_to_a_user_name_another_account_holds_is_a_conf
         link(session, subject="1002", user_name="baraka")
     session.expire_all()
     assert session.get(StaffAccount, renamed.id).user_name == "otieno"
+
+
+def test_a_session_id_token_is_sealed_and_forgotten_at_any_sign_out(session: Session, settings: Settings) -> None:
+    account = link(session)
+    tokens = [
+        staff.open_session(session=session, account=account, kind="cookie", settings=settings, id_token=f"eyJ.{n}.s")
+        for n in range(3)
+    ]
+    assert "eyJ" not in "".join(session.scalars(select(StaffSession.oidc_id_token)))
+    assert staff.sign_out_linked(session=session, token=tokens[0].token, settings=settings) == "eyJ.0.s"
+    assert staff.sign_out_linked(session=session, token=tokens[0].token, settings=settings) is None  # once
+    staff.sign_out(session=session, token=tokens[1].token)
+    staff.sign_out_everywhere(session=session, account_id=account.id)
+    session.expire_all()
+    assert session.scalars(select(StaffSession.oidc_id_token)).all() == [None, None, None]
