@@ -26,7 +26,7 @@ from ....core.registry import Ports
 from ....core.settings import Settings
 from .. import cycles, programme_service
 from ..config import PaymentsSettings, payments_settings
-from ..models import Cycle, Instruction, InstructionState
+from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from .conftest import approve_by, assert_problem
 from .factories import CHECKERS, built_cycle, enrolled_programme
 
@@ -302,6 +302,38 @@ def test_concurrent_approvals_by_one_person_count_once(
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Approval)) == 1
     assert session.get(Cycle, cycle.id).state == "built"
+
+
+def _enter_wrong_totals_in_own_transaction(engine: Engine, cycle_id: int, limit: int) -> Callable[[], Any]:
+    def call() -> Any:
+        with make_session_factory(engine)() as own:
+            found = cycles.get_cycle(session=own, cycle_id=cycle_id)
+            try:
+                cycles.approve_cycle(
+                    session=own,
+                    cycle=found,
+                    control_count=found.instruction_count + 1,
+                    control_sum=found.instruction_sum,
+                    approver=CHECKERS[0],
+                    required=2,
+                    max_wrong_totals=limit,
+                )
+            except cycles.CountedRefusal as refusal:
+                own.commit()  # as the API does: the wrong entry counts
+                return refusal.status
+            return "approved"
+
+    return call
+
+
+def test_concurrent_wrong_totals_of_one_person_count_one_by_one(
+    engine: Engine, session: Session, ports, country
+) -> None:
+    cycle = _built(session, ports, country, code="GUESS")
+    results = _all_at_once([_enter_wrong_totals_in_own_transaction(engine, cycle.id, 3) for _ in range(6)])
+    assert sorted(results) == [403, 403, 403, 409, 409, 409], results
+    session.expire_all()
+    assert session.scalars(select(WrongControlTotals.attempts)).one() == 3
 
 
 def test_the_database_refuses_a_second_live_approval_of_one_person(session: Session) -> None:
