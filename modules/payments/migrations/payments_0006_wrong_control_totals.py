@@ -1,6 +1,6 @@
 """Payments: wrong control totals are counted per person and cycle, so the blind totals cannot be guessed.
 
-Revision ID: 9a0000000005
+Revision ID: 9a0000000006
 Revises: 9a0000000004
 Create Date: 2026-12-04
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "9a0000000005"
+revision: str = "9a0000000006"
 down_revision: str | Sequence[str] | None = "9a0000000004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
