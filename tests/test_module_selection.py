@@ -245,9 +245,9 @@ def test_remove_warns_refuses_while_tables_exist_then_removes_after_the_downgrad
     upgraded = stack_call(python, stack, database, "-m", package, "db", "upgrade")
     shutil.move(aside, module)
     assert checked.returncode == 1 and "all checks passed" not in checked.stdout
-    assert "9a0000000005" in checked.stderr and "payments" in checked.stderr, checked.stderr
+    assert "9a0000000006" in checked.stderr and "payments" in checked.stderr, checked.stderr
     assert upgraded.returncode == 1 and "Traceback" not in upgraded.stderr
-    assert next(line for line in upgraded.stderr.splitlines() if "9a0000000005" in line).endswith("remove the module")
+    assert next(line for line in upgraded.stderr.splitlines() if "9a0000000006" in line).endswith("remove the module")
 
     # The printed downgrade instruction backs up, then drops the module's tables and nothing else.
     argv = shlex.split(f"python -m {package} db downgrade payments@base --yes")

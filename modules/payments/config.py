@@ -36,6 +36,12 @@ class PaymentsSettings(BaseSettings):
     simulated_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share the simulated bank rejects")
     simulated_seed: int = Field(default=2020, description="Seed of the simulated bank's rejections")
     max_attempts: int = Field(default=3, ge=1, le=10, description="Sends of one payment before it is returned")
+    max_wrong_control_totals: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Wrong control totals one approver may enter for a cycle; then they may no longer approve it",
+    )
     debtor_name: str = Field(default="Government of the Republic", min_length=1, max_length=140)
 
 

@@ -36,6 +36,7 @@ from .models import (
     LedgerAccount,
     Programme,
     Transfer,
+    WrongControlTotals,
 )
 from .programmes import INCOME, Entitlement, Rule, amount_function, attributes_used, resident_attributes
 from .schemas import MAX_AMOUNT
@@ -267,8 +268,19 @@ def cycle_tally(*, session: Session, cycle: Cycle, required: int) -> Tally:
     return Tally(count, required)
 
 
+class CountedRefusal(Problem):
+    """Control totals refused in a way that is counted and audited: the caller commits before answering."""
+
+
 def approve_cycle(
-    *, session: Session, cycle: Cycle, control_count: int, control_sum: int, approver: Signatory, required: int
+    *,
+    session: Session,
+    cycle: Cycle,
+    control_count: int,
+    control_sum: int,
+    approver: Signatory,
+    required: int,
+    max_wrong_totals: int | None = None,
 ) -> Tally:
     """One approver's approval of the envelope, the control totals re-entered blind; approved at `required`.
 
@@ -276,13 +288,19 @@ def approve_cycle(
     given to other instructions (changed since) is voided. The cycle's row is locked first, so
     concurrent approvals queue and exactly one of them approves the cycle. On a cycle approved
     already, the same totals are a replay (nothing recorded), others a conflict.
+
+    With `max_wrong_totals`, a person who entered wrong totals that many times for this cycle is
+    refused from then on, right totals included (`CountedRefusal`): the totals cannot be guessed.
     """
     lock_cycle(session=session, cycle=cycle)
     subject = cycle_subject(cycle)
     approvals.check_not_maker(subject=subject, maker=cycle.made_by, approver=approver)
     if _approved_already(cycle, control_count, control_sum):
         return cycle_tally(session=session, cycle=cycle, required=required)
-    _check_control_totals(session, cycle, control_count, control_sum)
+    if max_wrong_totals is None:
+        _check_control_totals(session, cycle, control_count, control_sum)
+    else:
+        _check_guess(session, cycle, (control_count, control_sum), approver, max_wrong_totals)
     fingerprint = envelope_fingerprint(session=session, cycle=cycle)
     tally = approvals.approve(
         session=session,
@@ -331,15 +349,55 @@ def _approved_already(cycle: Cycle, control_count: int, control_sum: int) -> boo
 
 def _check_control_totals(session: Session, cycle: Cycle, control_count: int, control_sum: int) -> None:
     if instruction_totals(session=session, cycle_id=cycle.id) != (control_count, control_sum):
-        # The real totals are not told: the approver re-enters them blind.
-        raise Problem(
-            _(
-                "control totals do not match the instructions: the envelope says {control_count} payments "
-                "summing {control_sum}; count them again from the approved source"
-            ).format(control_count=control_count, control_sum=control_sum),
-            kind="envelope-mismatch",
-            status=409,
+        raise _totals_mismatch(control_count, control_sum, Problem)
+
+
+def _totals_mismatch(control_count: int, control_sum: int, problem: type[Problem], **extensions: Any) -> Problem:
+    # The real totals are not told: the approver re-enters them blind.
+    return problem(
+        _(
+            "control totals do not match the instructions: the envelope says {control_count} payments "
+            "summing {control_sum}; count them again from the approved source"
+        ).format(control_count=control_count, control_sum=control_sum),
+        kind="envelope-mismatch",
+        status=409,
+        **extensions,
+    )
+
+
+def _check_guess(
+    session: Session, cycle: Cycle, totals: tuple[int, int], approver: Signatory, max_wrong_totals: int
+) -> None:
+    """Refuse a person out of attempts, whatever they entered; count and refuse wrong totals."""
+    wrong = session.scalars(
+        select(WrongControlTotals).where(
+            WrongControlTotals.cycle_id == cycle.id, WrongControlTotals.person == approver.person
         )
+    ).one_or_none()
+    attempts = wrong.attempts if wrong else 0
+    if attempts >= max_wrong_totals:
+        _audit_totals(session, cycle, approver, "payments.cycle.control-totals-refused", attempts)
+        raise CountedRefusal(
+            _(
+                "too many wrong control totals: you entered wrong totals for cycle {cycle} {attempts} times and "
+                "may no longer approve it; another approver may"
+            ).format(cycle=cycle.id, attempts=attempts),
+            kind="too-many-wrong-control-totals",
+            status=403,
+        )
+    if instruction_totals(session=session, cycle_id=cycle.id) == totals:
+        return
+    if wrong is None:
+        wrong = WrongControlTotals(cycle_id=cycle.id, person=approver.person, attempts=0)
+        session.add(wrong)
+    wrong.attempts, wrong.last_at = attempts + 1, utcnow()
+    _audit_totals(session, cycle, approver, "payments.cycle.control-totals-wrong", wrong.attempts)
+    raise _totals_mismatch(*totals, CountedRefusal, attempts_left=max_wrong_totals - wrong.attempts)
+
+
+def _audit_totals(session: Session, cycle: Cycle, approver: Signatory, action: str, attempts: int) -> None:
+    detail = {"person": approver.person, "role": approver.role, "wrong_attempts": attempts}
+    audit.record(session=session, actor=approver.actor, action=action, subject=cycle_subject(cycle), detail=detail)
 
 
 def _seal_envelope(session: Session, cycle: Cycle, totals: tuple[int, int], fingerprint: str, actor: str) -> None:

@@ -212,6 +212,23 @@ class Cycle(Base):
     approved_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
+class WrongControlTotals(Base):
+    """How many times one person entered wrong control totals for a cycle: past a limit they may not approve it.
+
+    The approver re-enters the totals blind; without a limit, answers "do not match" would let them
+    be guessed (PAYMENTS_MAX_WRONG_CONTROL_TOTALS, docs/four-eyes.md).
+    """
+
+    __tablename__ = "payments_wrong_control_totals"
+    __table_args__ = (UniqueConstraint("cycle_id", "person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("payments_cycle.id"))
+    person: Mapped[str] = mapped_column(String(200))  # core.approvals.Signatory.person
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Chunk(Base):
     """A slice of a cycle's instructions, claimed by one worker and committed atomically."""
 

@@ -415,24 +415,33 @@ def get_cycle(
 @router.post(
     "/cycles/{cycle_id}/approve",
     summary="Approve the envelope (four-eyes): re-enter the control count and sum; never its maker, once a person",
-    responses={403: {"description": "The cycle's maker may not approve it"}},
+    responses={
+        403: {"description": "The cycle's maker may not approve it, nor a person who entered wrong totals too often"},
+        409: {"description": "The control totals do not match (the real ones are not told), or approved already"},
+    },
 )
 def approve_cycle(
     cycle_id: CycleId,
     body: ApproveIn,
     session: SessionDep,
     core_settings: SettingsDep,
+    settings: PaymentsSettingsDep,
     caller: Annotated[Caller, Depends(require_scope(APPROVE_SCOPE))],
 ) -> CycleOut:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
-    cycles.approve_cycle(
-        session=session,
-        cycle=cycle,
-        control_count=body.control_count,
-        control_sum=body.control_sum,
-        approver=Signatory.of(caller),
-        required=_required(core_settings),
-    )
+    try:
+        cycles.approve_cycle(
+            session=session,
+            cycle=cycle,
+            control_count=body.control_count,
+            control_sum=body.control_sum,
+            approver=Signatory.of(caller),
+            required=_required(core_settings),
+            max_wrong_totals=settings.max_wrong_control_totals,
+        )
+    except cycles.CountedRefusal:
+        session.commit()  # the wrong totals count towards the limit, and the audit log keeps the refusal
+        raise
     session.commit()
     return _cycle_out(session, cycle, session.get(Programme, cycle.programme_id), core_settings)
 

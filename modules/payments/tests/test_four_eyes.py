@@ -25,7 +25,8 @@ from ....core.models import Approval, AuditEvent
 from ....core.registry import Ports
 from ....core.settings import Settings
 from .. import cycles, programme_service
-from ..models import Cycle, Instruction, InstructionState
+from ..config import PaymentsSettings, payments_settings
+from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from .conftest import approve_by, assert_problem
 from .factories import CHECKERS, built_cycle, enrolled_programme
 
@@ -129,6 +130,52 @@ def test_totals_are_hidden_until_the_cycle_is_approved(
     assert (approved["state"], approved["instruction_count"], approved["instruction_sum"]) == ("approved", 1, 7_000)
     assert (approved["approvals"], approved["approvals_required"]) == (2, 2)
     assert client.get(url, headers=checkers[0]).json()["instruction_sum"] == 7_000
+
+
+# ---------------------------------------------------------------- wrong totals are limited: they cannot be guessed
+
+
+def _enter_totals(client: TestClient, cycle_id: int, headers: dict[str, str], count: int, total: int, **more: Any):
+    body = {"control_count": count, "control_sum": total}
+    return client.post(f"/payments/cycles/{cycle_id}/approve", json=body, headers={**headers, **more})
+
+
+def test_an_approver_who_enters_wrong_totals_too_often_may_no_longer_approve_the_cycle(
+    client: TestClient, session: Session, headers, checkers, programme
+) -> None:
+    cycle = _build_by_api(client, headers)  # one payment of 7 000
+    for attempt in (1, 2, 3):
+        wrong = assert_problem(_enter_totals(client, cycle["id"], checkers[0], 1, 7_000 + attempt), 409, "do not match")
+        assert wrong["attempts_left"] == 3 - attempt
+    # Even the right totals are refused now: an answer that changed with them would confirm a guess.
+    refused = assert_problem(_enter_totals(client, cycle["id"], checkers[0], 1, 7_000), 403, "too many wrong")
+    assert refused["type"].endswith("/too-many-wrong-control-totals")
+    assert "7000" not in refused["detail"] and "7 000" not in refused["detail"]
+    french = _enter_totals(client, cycle["id"], checkers[0], 1, 7_000, **{"Accept-Language": "fr"})
+    assert french.status_code == 403 and french.json()["detail"] != refused["detail"]
+    assert _enter_totals(client, cycle["id"], checkers[1], 1, 7_000).status_code == 200  # another approver may
+    subject = f"cycle:{cycle['id']}"
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.subject == subject).order_by(AuditEvent.id))
+    assert [a for a in actions if "control-totals" in a] == ["payments.cycle.control-totals-wrong"] * 3 + [
+        "payments.cycle.control-totals-refused"
+    ] * 2
+
+
+def test_the_limit_of_wrong_totals_is_a_setting_and_counts_per_cycle(
+    client: TestClient, headers, checkers, programme
+) -> None:
+    client.app.dependency_overrides[payments_settings] = lambda: PaymentsSettings(max_wrong_control_totals=1)  # type: ignore[attr-defined]
+    first = _build_by_api(client, headers)
+    assert _enter_totals(client, first["id"], checkers[0], 2, 7_000).status_code == 409
+    assert _enter_totals(client, first["id"], checkers[0], 1, 7_000).status_code == 403
+    other = client.post("/payments/programmes/CASH-2026/cycles", json={"name": "other"}, headers=headers).json()
+    assert _enter_totals(client, other["id"], checkers[0], 1, 7_000).status_code == 200
+    client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+
+def test_settings_refuse_a_limit_of_wrong_totals_below_one() -> None:
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        PaymentsSettings(max_wrong_control_totals=0)
 
 
 # ---------------------------------------------------------------- a change voids
@@ -257,6 +304,38 @@ def test_concurrent_approvals_by_one_person_count_once(
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Approval)) == 1
     assert session.get(Cycle, cycle.id).state == "built"
+
+
+def _enter_wrong_totals_in_own_transaction(engine: Engine, cycle_id: int, limit: int) -> Callable[[], Any]:
+    def call() -> Any:
+        with make_session_factory(engine)() as own:
+            found = cycles.get_cycle(session=own, cycle_id=cycle_id)
+            try:
+                cycles.approve_cycle(
+                    session=own,
+                    cycle=found,
+                    control_count=found.instruction_count + 1,
+                    control_sum=found.instruction_sum,
+                    approver=CHECKERS[0],
+                    required=2,
+                    max_wrong_totals=limit,
+                )
+            except cycles.CountedRefusal as refusal:
+                own.commit()  # as the API does: the wrong entry counts
+                return refusal.status
+            return "approved"
+
+    return call
+
+
+def test_concurrent_wrong_totals_of_one_person_count_one_by_one(
+    engine: Engine, session: Session, ports, country
+) -> None:
+    cycle = _built(session, ports, country, code="GUESS")
+    results = _all_at_once([_enter_wrong_totals_in_own_transaction(engine, cycle.id, 3) for _ in range(6)])
+    assert sorted(results) == [403, 403, 403, 409, 409, 409], results
+    session.expire_all()
+    assert session.scalars(select(WrongControlTotals.attempts)).one() == 3
 
 
 def test_the_database_refuses_a_second_live_approval_of_one_person(session: Session) -> None:

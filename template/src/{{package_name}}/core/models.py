@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, false, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
@@ -83,6 +83,10 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute, whatever the activity
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A session the OpenID provider opened keeps its ID token, the hint the provider's logout asks for:
+    # here rather than in a cookie (an Entra ID token outgrows one), sealed like the TOTP secret,
+    # and cleared when the session is signed out.
+    oidc_id_token: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AuditEvent(Base):

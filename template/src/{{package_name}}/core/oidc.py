@@ -45,9 +45,7 @@ from .settings import Settings
 from .staff_api import StaffOut, delete_session_cookie, set_session_cookie, staff_out
 
 LOGIN_STATE_HMAC = "oidc login-state hmac-sha256 v1"
-ID_TOKEN_HINT_HMAC = "oidc id-token-hint hmac-sha256 v1"  # noqa: S105 - a key purpose, not a secret
 LOGIN_COOKIE = "oidc_login"
-ID_TOKEN_COOKIE = "oidc_id_token"  # noqa: S105 - a cookie name, not a secret
 COOKIE_PATH = "/staff/oidc"
 LOGIN_STATE_SECONDS = 600  # time a person has at the provider before the sign-in must start again
 PROVIDER_TIMEOUT_SECONDS = 10.0
@@ -477,15 +475,16 @@ def callback(
     metadata = discover(oidc.issuer)
     id_token = exchange_code(oidc, metadata, code, login_state)
     claims = validate_id_token(id_token, oidc, metadata, login_state.nonce)
-    response = signed_in(person_from_claims(claims, oidc), request, session, settings)
+    response = signed_in(person_from_claims(claims, oidc), id_token, request, session, settings)
     response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
-    hint = sign_value(secret, ID_TOKEN_HINT_HMAC, {"id_token": id_token})
-    _set_cookie(response, ID_TOKEN_COOKIE, hint, oidc, None)  # for the provider's logout (id_token_hint)
     return response
 
 
-def signed_in(person: StaffIdentity, request: Request, session: Session, settings: Settings) -> Response:
-    """Open a cookie session, as the local sign-in does, for the account linked to the person; answer /staff/me."""
+def signed_in(person: StaffIdentity, id_token: str, request: Request, session: Session, settings: Settings) -> Response:
+    """Open a cookie session, as the local sign-in does, for the account linked to the person; answer /staff/me.
+
+    The session keeps the ID token (server-side, never in a cookie) for the provider's logout.
+    """
     account = staff.sign_in_linked(
         session=session,
         issuer=person.issuer,
@@ -494,7 +493,7 @@ def signed_in(person: StaffIdentity, request: Request, session: Session, setting
         display_name=person.display_name,
         grants=[(grant.role, grant.region) for grant in person.grants],
     )
-    opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings)
+    opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings, id_token=id_token)
     body = staff_out(staff.resolve(session=session, token=opened.token, settings=settings)).model_dump(mode="json")
     session.commit()
     response = JSONResponse(body)
@@ -509,18 +508,13 @@ def signed_in(person: StaffIdentity, request: Request, session: Session, setting
     response_class=RedirectResponse,
     responses={302: {"description": "To the provider's end-session endpoint"}, **NOT_ENABLED, **PROVIDER_DOWN},
 )
-def logout(
-    request: Request, oidc: OidcDep, settings: SettingsDep, session: SessionDep, token: StaffTokenDep = None
-) -> RedirectResponse:
-    """End the staff session of the request, then the person's session at the provider."""
+def logout(oidc: OidcDep, settings: SettingsDep, session: SessionDep, token: StaffTokenDep = None) -> RedirectResponse:
+    """End the staff session of the request, then the person's at the provider (with the session's ID token as hint)."""
+    id_token = None
     if token:
-        staff.sign_out(session=session, token=token)
+        id_token = staff.sign_out_linked(session=session, token=token, settings=settings)
         session.commit()
-    hint = unsign_value(
-        settings.secret_key.get_secret_value(), ID_TOKEN_HINT_HMAC, request.cookies.get(ID_TOKEN_COOKIE)
-    )
-    url = logout_url(oidc, discover(oidc.issuer), hint.get("id_token") if hint else None)
+    url = logout_url(oidc, discover(oidc.issuer), id_token)
     response = RedirectResponse(url or oidc.post_logout_redirect_url or "/", status_code=302)
-    response.delete_cookie(ID_TOKEN_COOKIE, path=COOKIE_PATH)
     delete_session_cookie(response)
     return response

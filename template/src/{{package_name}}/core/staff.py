@@ -29,8 +29,10 @@ from typing import Literal
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import audit
@@ -48,6 +50,7 @@ MIN_PASSWORD_LENGTH = 12
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
 TOTP_KEY_PURPOSE = "staff-totp aes-256-gcm v1"
+ID_TOKEN_KEY_PURPOSE = "staff-session oidc-id-token aes-256-gcm v1"  # noqa: S105 - a key purpose, not a secret
 TOKEN_PREFIX = "nss_"  # noqa: S105 - a prefix that marks staff tokens, not a secret
 NONCE_BYTES = 12
 SessionKind = Literal["cookie", "bearer"]
@@ -129,7 +132,7 @@ def enrol_totp(*, session: Session, user_name: str, secret_key: str, actor: str 
     """A new TOTP secret for the account (replacing any earlier one); returns its provisioning URI, shown once."""
     account = _existing(session, user_name)
     secret = pyotp.random_base32()
-    account.totp_secret = _seal(secret, secret_key)
+    account.totp_secret = _seal(secret, secret_key, TOTP_KEY_PURPOSE)
     account.totp_last_step = None
     session.flush()
     _audit(session, actor, "staff.totp-enrolled", account)
@@ -193,7 +196,9 @@ def sign_in_linked(
     gives, and `grants` (role, region) replace the account's own, so a change at the provider
     takes effect at the next sign-in (audited). Linked by (issuer, subject) only: a user name held
     by another account, a local one included, is refused, never taken over. An inactive or locked
-    account is refused like a failed sign-in.
+    account is refused like a failed sign-in. Two first sign-ins of the person at the same instant
+    link one account: the one that loses the race on the database's unique constraints takes the
+    account the other made.
     """
     now = now or utcnow()
     for role, region in grants:
@@ -202,18 +207,12 @@ def sign_in_linked(
         message = _("the user name is longer than {length} characters").format(length=USER_NAME_LENGTH)
         raise Problem(message, field="user_name")
     actor = f"oidc:{issuer}"
-    account = session.scalars(
-        select(StaffAccount).where(StaffAccount.oidc_issuer == issuer, StaffAccount.oidc_subject == subject)
-    ).one_or_none()
-    if account is not None and (not account.active or _locked(account, now)):
-        raise SignInFailed
-    holder = _account_named(session, user_name)
-    if holder is not None and holder is not account:
-        message = _("the user name '{user}' belongs to another staff account: it is not linked to the OpenID provider")
-        raise Conflict(message.format(user=user_name), field="user_name")
+    account = _linked_account(session, issuer, subject)
     if account is None:
         account = _create_linked(session, issuer, subject, user_name, display_name, now, actor)
-    account.user_name = user_name
+    if not account.active or _locked(account, now):
+        raise SignInFailed
+    _rename_linked(session, account, user_name)
     account.display_name = display_name
     _replace_grants(session, account, grants, actor)
     return account
@@ -222,6 +221,11 @@ def sign_in_linked(
 def _create_linked(
     session: Session, issuer: str, subject: str, user_name: str, display_name: str, now: datetime, actor: str
 ) -> StaffAccount:
+    """A new account linked to (issuer, subject), or the one a concurrent first sign-in of the person just made.
+
+    The database's unique constraints decide, not a look-up first: a look-up cannot see the
+    account another request is creating at the same instant.
+    """
     account = StaffAccount(
         user_name=user_name,
         display_name=display_name,
@@ -232,10 +236,32 @@ def _create_linked(
         oidc_issuer=issuer,
         oidc_subject=subject,
     )
-    session.add(account)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # the same person's other request, or another person of that user name, got there first
+        linked = _linked_account(session, issuer, subject)
+        if linked is None:
+            raise _user_name_taken(user_name) from None
+        return linked
     _audit(session, actor, "staff.created", account, display_name=display_name, issuer=issuer)
     return account
+
+
+def _rename_linked(session: Session, account: StaffAccount, user_name: str) -> None:
+    """Take the user name the provider now gives the person, unless another account holds it (even since just now)."""
+    if account.user_name == user_name:
+        return
+    try:
+        with session.begin_nested():
+            account.user_name = user_name
+    except IntegrityError:  # another account holds the name
+        raise _user_name_taken(user_name) from None
+
+
+def _user_name_taken(user_name: str) -> Conflict:
+    message = _("the user name '{user}' belongs to another staff account: it is not linked to the OpenID provider")
+    return Conflict(message.format(user=user_name), field="user_name")
 
 
 def _replace_grants(
@@ -265,8 +291,15 @@ def _grant_text(role: str, region: str | None) -> str:
 
 
 def open_session(
-    *, session: Session, account: StaffAccount, kind: SessionKind, settings: Settings, now: datetime | None = None
+    *,
+    session: Session,
+    account: StaffAccount,
+    kind: SessionKind,
+    settings: Settings,
+    id_token: str | None = None,
+    now: datetime | None = None,
 ) -> OpenedSession:
+    """A new session of the account; `id_token` is the OpenID provider's, kept for its logout (`sign_out_linked`)."""
     now = now or utcnow()
     lifetime = settings.staff_cookie_absolute_minutes if kind == "cookie" else settings.staff_bearer_minutes
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -280,6 +313,9 @@ def open_session(
             last_seen_at=now,
             expires_at=expires_at,
             revoked=False,
+            oidc_id_token=_seal(id_token, settings.secret_key.get_secret_value(), ID_TOKEN_KEY_PURPOSE)
+            if id_token
+            else None,
         )
     )
     session.flush()
@@ -304,7 +340,27 @@ def resolve(*, session: Session, token: str, settings: Settings, now: datetime |
 
 def sign_out(*, session: Session, token: str) -> None:
     """Revoke one session (an unknown or already revoked token is not an error: the outcome is the same)."""
-    session.execute(update(StaffSession).where(StaffSession.token_hash == _token_hash(token)).values(revoked=True))
+    session.execute(
+        update(StaffSession)
+        .where(StaffSession.token_hash == _token_hash(token))
+        .values(revoked=True, oidc_id_token=None)
+    )
+
+
+def sign_out_linked(*, session: Session, token: str, settings: Settings) -> str | None:
+    """Revoke one session; the OpenID provider's ID token it kept, for the provider's logout, is forgotten with it.
+
+    None when the session kept none (unknown, already signed out, a local sign-in) or when it
+    cannot be opened any more (`SECRET_KEY` changed since): the provider's logout then goes without it.
+    """
+    sealed = session.scalar(select(StaffSession.oidc_id_token).where(StaffSession.token_hash == _token_hash(token)))
+    sign_out(session=session, token=token)
+    if sealed is None:
+        return None
+    try:
+        return _open(sealed, settings.secret_key.get_secret_value(), ID_TOKEN_KEY_PURPOSE)
+    except InvalidTag:
+        return None
 
 
 def sign_out_everywhere(*, session: Session, account_id: int) -> int:
@@ -312,7 +368,7 @@ def sign_out_everywhere(*, session: Session, account_id: int) -> int:
     result = session.execute(
         update(StaffSession)
         .where(StaffSession.account_id == account_id, StaffSession.revoked.is_(False))
-        .values(revoked=True)
+        .values(revoked=True, oidc_id_token=None)
     )
     return result.rowcount
 
@@ -399,7 +455,7 @@ def _code_step(account: StaffAccount, code: str, secret_key: str, now: datetime)
     """The time step `code` belongs to, one step of clock drift either way allowed; None when it is wrong."""
     if account.totp_secret is None:
         return None
-    totp = pyotp.TOTP(_open(account.totp_secret, secret_key))
+    totp = pyotp.TOTP(_open(account.totp_secret, secret_key, TOTP_KEY_PURPOSE))
     current = totp.timecode(now)
     return next(
         (step for step in (current - 1, current, current + 1) if hmac.compare_digest(totp.generate_otp(step), code)),
@@ -423,15 +479,21 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-def _seal(secret: str, secret_key: str) -> str:
+def _seal(secret: str, secret_key: str, purpose: str) -> str:
     nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = AESGCM(derive_key(secret_key, TOTP_KEY_PURPOSE)).encrypt(nonce, secret.encode(), None)
+    sealed = AESGCM(derive_key(secret_key, purpose)).encrypt(nonce, secret.encode(), None)
     return base64.b64encode(nonce + sealed).decode()
 
 
-def _open(sealed: str, secret_key: str) -> str:
+def _open(sealed: str, secret_key: str, purpose: str) -> str:
     raw = base64.b64decode(sealed)
-    return AESGCM(derive_key(secret_key, TOTP_KEY_PURPOSE)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+    return AESGCM(derive_key(secret_key, purpose)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+
+
+def _linked_account(session: Session, issuer: str, subject: str) -> StaffAccount | None:
+    return session.scalars(
+        select(StaffAccount).where(StaffAccount.oidc_issuer == issuer, StaffAccount.oidc_subject == subject)
+    ).one_or_none()
 
 
 def _account_named(session: Session, user_name: str) -> StaffAccount | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..core import staff
 from ..core.deps import STAFF_COOKIE, require_scope
-from ..core.models import AuditEvent, StaffAccount
+from ..core.models import AuditEvent, StaffAccount, StaffSession
 from ..core.oidc import (
     LOGIN_COOKIE,
     LOGIN_STATE_HMAC,
@@ -248,7 +248,7 @@ def test_logout_ends_the_staff_session_then_redirects_to_the_end_session_endpoin
 ) -> None:
     token = sign_in_through_the_provider(oidc_client)
     assert oidc_client.get("/meta", headers=with_session(token)).status_code == 200
-    oidc_client.cookies.set(STAFF_COOKIE, token)  # beside the ID token hint's cookie, as a browser sends both
+    oidc_client.cookies.set(STAFF_COOKIE, token)  # as the browser sends it back (the test client would not: Secure)
     response = oidc_client.get("/staff/oidc/logout", follow_redirects=False)
     assert response.status_code == 302
     assert any(c.startswith(f'{STAFF_COOKIE}=""') for c in response.headers.get_list("set-cookie"))
@@ -262,6 +262,35 @@ def test_logout_ends_the_staff_session_then_redirects_to_the_end_session_endpoin
     back = httpx.get(response.headers["location"])
     assert back.status_code == 303 and back.headers["location"].startswith(CLIENT.post_logout_redirect_uri)
     assert provider.end_session_requests[-1]["id_token_hint"] == params["id_token_hint"]
+
+
+def test_the_id_token_is_kept_with_the_staff_session_never_in_a_cookie(
+    oidc_client: TestClient, session: Session, provider: RunningProvider
+) -> None:
+    # Entra ID puts every group id in the token: far more than the 4 KB a browser keeps in a cookie.
+    groups = ["ministry-finance-auditors", *(f"{number:08x}-0000-4000-8000-000000000000" for number in range(200))]
+    provider.rewrite_id_token = lambda token: provider.sign(with_claims(token, groups=groups))
+    response = callback(oidc_client, sign_in_at_provider(oidc_client, "amina", "amina-pass"))
+    assert response.status_code == 200, response.text
+    cookies = response.headers.get_list("set-cookie")
+    assert sorted(cookie.split("=")[0] for cookie in cookies) == sorted([STAFF_COOKIE, LOGIN_COOKIE])
+    assert any(cookie.startswith(f'{LOGIN_COOKIE}=""') for cookie in cookies)  # the login state, removed
+    sealed = session.scalars(select(StaffSession.oidc_id_token)).one()
+    oidc_client.cookies.set(STAFF_COOKIE, staff_token(response))
+    logout = oidc_client.get("/staff/oidc/logout", follow_redirects=False)
+    hint = parse_qs(urlsplit(logout.headers["location"]).query)["id_token_hint"][0]
+    assert len(hint) > 4096 and claims_of(hint)["groups"] == groups
+    assert sealed and hint.split(".")[1][:32] not in sealed  # sealed: a copy of the database does not give it
+    session.expire_all()
+    assert session.scalars(select(StaffSession)).one().oidc_id_token is None  # forgotten with the session
+
+
+def test_logout_without_a_staff_session_goes_to_the_provider_without_a_hint(oidc_client: TestClient) -> None:
+    sign_in_through_the_provider(oidc_client)
+    response = oidc_client.get("/staff/oidc/logout", follow_redirects=False)
+    assert response.status_code == 302
+    params = parse_qs(urlsplit(response.headers["location"]).query)
+    assert "id_token_hint" not in params and params["client_id"] == [CLIENT.client_id]
 
 
 def claims_of(token: str) -> dict:

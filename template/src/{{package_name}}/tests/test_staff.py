@@ -1,6 +1,7 @@
 """Staff accounts: Argon2id at rest, TOTP required, lock-out, password rules, sessions and their timeouts."""
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -8,16 +9,17 @@ from pathlib import Path
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from ..cli import app
 from ..conftest import TEST_SECRET
 from ..core import staff
+from ..core.db import make_session_factory
 from ..core.deps import STAFF_COOKIE
-from ..core.errors import Problem
-from ..core.models import AuditEvent, StaffAccount, utcnow
+from ..core.errors import Conflict, Problem
+from ..core.models import AuditEvent, StaffAccount, StaffSession, utcnow
 from ..core.settings import Settings
 
 pytestmark = pytest.mark.country_independent  # accounts, passwords and sessions read no country data
@@ -299,3 +301,85 @@ def test_an_account_of_the_openid_provider_is_refused_what_a_local_one_would_be(
     account.active = False
     with pytest.raises(staff.SignInFailed):
         link(session)
+
+
+def first_sign_ins_at_once(engine: Engine, monkeypatch: pytest.MonkeyPatch, *people: dict[str, str]) -> list[object]:
+    """Sign each person in, in their own transaction and thread, once every one of them has found no linked account.
+
+    This is the race of a person's first sign-in sent twice at the same instant (a double click,
+    two tabs): each request looks for the account before either has created it.
+    """
+    find_linked = staff._linked_account
+    all_looked = threading.Barrier(len(people))
+    waited = threading.local()
+
+    def looked_up_together(session: Session, issuer: str, subject: str) -> StaffAccount | None:
+        found = find_linked(session, issuer, subject)
+        if found is None and not getattr(waited, "done", False):
+            waited.done = True
+            all_looked.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(staff, "_linked_account", looked_up_together)
+
+    results: list[object] = [None] * len(people)
+
+    def sign_in_alone(index: int) -> None:
+        try:
+            with make_session_factory(engine).begin() as own:
+                results[index] = link(own, **people[index]).id
+        except Exception as error:  # the outcome under test, whatever it is
+            results[index] = error
+
+    threads = [threading.Thread(target=sign_in_alone, args=(index,)) for index in range(len(people))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_first_sign_in_twice_at_the_same_instant_links_one_account(
+    engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = first_sign_ins_at_once(engine, monkeypatch, {}, {})
+    assert all(isinstance(result, int) for result in results), results
+    assert len(set(results)) == 1
+    assert session.scalar(select(func.count()).select_from(StaffAccount)) == 1
+    assert session.scalar(select(func.count()).where(AuditEvent.action == "staff.created")) == 1
+
+
+def test_two_people_taking_the_same_user_name_at_the_same_instant_give_one_account_and_a_conflict(
+    engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = first_sign_ins_at_once(engine, monkeypatch, {"subject": "1001"}, {"subject": "1002"})
+    assert sorted(type(result).__name__ for result in results) == ["Conflict", "int"], results
+    conflict = next(result for result in results if isinstance(result, Conflict))
+    assert "the user name 'baraka' belongs to another staff account" in conflict.detail
+    assert session.scalar(select(func.count()).select_from(StaffAccount)) == 1
+
+
+def test_a_rename_at_the_provider_to_a_user_name_another_account_holds_is_a_conflict(session: Session) -> None:
+    link(session, subject="1001", user_name="baraka")
+    renamed = link(session, subject="1002", user_name="otieno")
+    with pytest.raises(Conflict, match="the user name 'baraka' belongs to another staff account"):
+        link(session, subject="1002", user_name="baraka")
+    session.expire_all()
+    assert session.get(StaffAccount, renamed.id).user_name == "otieno"
+
+
+def test_a_session_id_token_is_sealed_and_forgotten_at_any_sign_out(session: Session, settings: Settings) -> None:
+    account = link(session)
+    id_tokens = [f"eyJhbGciOiJSUzI1NiJ9.session-{n}.signature" for n in range(3)]
+    tokens = [
+        staff.open_session(session=session, account=account, kind="cookie", settings=settings, id_token=id_token)
+        for id_token in id_tokens
+    ]
+    sealed = "".join(session.scalars(select(StaffSession.oidc_id_token)))
+    assert not any(id_token[:16] in sealed or id_token[-16:] in sealed for id_token in id_tokens)
+    assert staff.sign_out_linked(session=session, token=tokens[0].token, settings=settings) == id_tokens[0]
+    assert staff.sign_out_linked(session=session, token=tokens[0].token, settings=settings) is None  # once
+    staff.sign_out(session=session, token=tokens[1].token)
+    staff.sign_out_everywhere(session=session, account_id=account.id)
+    session.expire_all()
+    assert session.scalars(select(StaffSession.oidc_id_token)).all() == [None, None, None]
