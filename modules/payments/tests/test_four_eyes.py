@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -28,7 +27,7 @@ from .. import cycles, programme_service
 from ..config import PaymentsSettings, payments_settings
 from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from .conftest import approve_by, assert_problem
-from .factories import CHECKERS, built_cycle, enrolled_programme
+from .factories import CHECKERS, all_at_once, built_cycle, enrolled_programme
 
 pytestmark = pytest.mark.country_independent  # four-eyes on cycles: the rules are the same in every country
 
@@ -250,25 +249,6 @@ def test_settings_refuse_a_required_number_below_one(settings: Settings) -> None
 # ---------------------------------------------------------------- concurrency (run it on PostgreSQL too)
 
 
-def _all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except Exception as error:
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def _approve_in_own_transaction(engine: Engine, cycle_id: int, approver: Signatory) -> Callable[[], Any]:
     def call() -> Any:
         with make_session_factory(engine).begin() as own:
@@ -284,7 +264,7 @@ def test_concurrent_approvals_by_distinct_people_approve_the_cycle_once(
 ) -> None:
     cycle = _built(session, ports, country, code=f"RACE-{attempt}")
     people = [Signatory(person=f"staff:{n}", actor=f"staff:p{n} (payments.approver)") for n in range(20, 26)]
-    results = _all_at_once([_approve_in_own_transaction(engine, cycle.id, p) for p in people])
+    results = all_at_once([_approve_in_own_transaction(engine, cycle.id, p) for p in people])
     assert not [r for r in results if isinstance(r, Exception)], results
     session.expire_all()
     recorded = session.scalars(select(Approval.person).where(Approval.subject == f"cycle:{cycle.id}")).all()
@@ -298,7 +278,7 @@ def test_concurrent_approvals_by_one_person_count_once(
     engine: Engine, session: Session, ports, country, attempt: int
 ) -> None:
     cycle = _built(session, ports, country, code=f"SAME-{attempt}")
-    results = _all_at_once([_approve_in_own_transaction(engine, cycle.id, CHECKERS[0]) for _ in range(6)])
+    results = all_at_once([_approve_in_own_transaction(engine, cycle.id, CHECKERS[0]) for _ in range(6)])
     assert results.count(1) == 1, results
     assert all(isinstance(r, Problem) and r.kind == "already-approved" for r in results if r != 1), results
     session.expire_all()
@@ -332,7 +312,7 @@ def test_concurrent_wrong_totals_of_one_person_count_one_by_one(
     engine: Engine, session: Session, ports, country
 ) -> None:
     cycle = _built(session, ports, country, code="GUESS")
-    results = _all_at_once([_enter_wrong_totals_in_own_transaction(engine, cycle.id, 3) for _ in range(6)])
+    results = all_at_once([_enter_wrong_totals_in_own_transaction(engine, cycle.id, 3) for _ in range(6)])
     assert sorted(results) == [403, 403, 403, 409, 409, 409], results
     session.expire_all()
     assert session.scalars(select(WrongControlTotals.attempts)).one() == 3

@@ -4,9 +4,8 @@ starts of a cycle, no amount or total the database cannot hold, no control chara
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ from ..schemas import (
     REFERENCE_PATTERN,
 )
 from .conftest import assert_problem, enrol_person
-from .factories import approved_cycle, assert_paid_exactly_once, enrolled_programme
+from .factories import all_at_once, approved_cycle, assert_paid_exactly_once, enrolled_programme
 from .test_crash import _disburse, _environment
 
 pytestmark = pytest.mark.country_independent  # input hardening and lock-outs are the same in every country
@@ -289,25 +288,6 @@ def test_amounts_state_their_maximum(client: TestClient) -> None:
 # ---------------------------------------------------------------- 8: concurrent starts
 
 
-def _all_at_once(count: int, call: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = call()
-        except Exception as error:
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def _funding_transfers(session: Session, cycle_id: int) -> list[int]:
     reference = f"{cycles.E2E_PREFIX}{cycle_id}-FUND"
     return list(session.scalars(select(Transfer.amount).where(Transfer.client_reference == reference)))
@@ -320,7 +300,7 @@ def test_concurrent_api_starts_of_a_cycle_all_succeed_and_pay_once(
     cycle = approved_cycle(session, ports, country, count=120, chunk_size=16, code=f"RACE-{attempt}")
     session.commit()
     url = f"/payments/cycles/{cycle.id}/disburse"
-    answers = _all_at_once(6, lambda: client.post(url, headers=headers))
+    answers = all_at_once([lambda: client.post(url, headers=headers)] * 6)
     statuses = Counter(a.status_code if not isinstance(a, Exception) else repr(a) for a in answers)
     assert set(statuses) == {200}, statuses
     session.expire_all()
@@ -346,7 +326,7 @@ def test_concurrent_starts_fund_a_cycle_once(
             cycles.start_disbursement(session=own, cycle=found, currency=country.profile.currency, actor="cli")
         return "ok"
 
-    results = _all_at_once(6, start)
+    results = all_at_once([start] * 6)
     assert results == ["ok"] * 6, results
     session.expire_all()
     assert _funding_transfers(session, cycle.id) == [cycle.instruction_sum]

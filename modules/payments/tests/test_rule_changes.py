@@ -24,8 +24,7 @@ from ..domain import ProgrammeRules
 from ..models import Instruction, Programme, ProgrammeRuleChange
 from ..programmes import Entitlement, Rule
 from .conftest import assert_problem, programme_body
-from .factories import CHECKERS, MAKER, enrolled_programme
-from .test_four_eyes import _all_at_once
+from .factories import CHECKERS, MAKER, all_at_once, enrolled_programme
 
 URL = "/payments/programmes/CASH-2026/rule-changes"
 # Everyone 16 or older, wherever they live, gets 6 000: P-1, P-2 and P-3 of the `programme` fixture (P-4 is unlinked).
@@ -272,7 +271,7 @@ def test_concurrent_approvals_apply_the_rules_once(
 ) -> None:
     change = _proposed(session, ports, country, code=f"RULES-RACE-{attempt}")
     people = [Signatory(person=f"staff:{n}", actor=f"staff:p{n} (payments.approver)") for n in range(20, 26)]
-    results = _all_at_once([_approve_in_own_transaction(engine, change.id, p) for p in people])
+    results = all_at_once([_approve_in_own_transaction(engine, change.id, p) for p in people])
     refused = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, Problem) and "only a pending change" in r.detail for r in refused), results
     assert sorted(r for r in results if isinstance(r, int)) == [1, 2]
@@ -289,7 +288,7 @@ def test_concurrent_approvals_by_one_person_count_once(
     engine: Engine, session: Session, ports, country, attempt: int
 ) -> None:
     change = _proposed(session, ports, country, code=f"RULES-SAME-{attempt}")
-    results = _all_at_once([_approve_in_own_transaction(engine, change.id, CHECKERS[0]) for _ in range(6)])
+    results = all_at_once([_approve_in_own_transaction(engine, change.id, CHECKERS[0]) for _ in range(6)])
     assert results.count(1) == 1, results
     assert all(isinstance(r, Problem) and r.kind == "already-approved" for r in results if r != 1), results
     session.expire_all()

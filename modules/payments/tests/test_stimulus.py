@@ -21,14 +21,14 @@ from ....core.models import AuditEvent, utcnow
 from ....core.money import Money
 from ....core.ports import AssessedIncome, Resident, ResidentRegistry, SectorTokens
 from ....core.runtime import Runtime
-from .. import cycles, programme_service, reconciliations
+from .. import programme_service, reconciliations
 from ..config import PaymentsSettings
 from ..domain import ProgrammeTerms
 from ..models import AccountLink, Cycle, CycleState, Instruction, Transfer
 from ..rails import SimulatedBank
 from ..schemas import ProgrammeIn
 from ..stimulus import StimulusPlan, pay_stimulus, prepare_stimulus
-from .factories import CHECKERS, MAKER, assert_paid_exactly_once
+from .factories import MAKER, approve_by_checkers, assert_paid_exactly_once
 
 YEAR = 2025
 THRESHOLD = 500_000
@@ -108,19 +108,6 @@ def _prepare(session, ports, country, plan: StimulusPlan):
     )
 
 
-def _approve(session: Session, cycle: Cycle) -> None:
-    """The two checkers (never the maker) approve the cycle's envelope: four-eyes, as for any cycle."""
-    for checker in CHECKERS:
-        cycles.approve_cycle(
-            session=session,
-            cycle=cycle,
-            control_count=cycle.instruction_count,
-            control_sum=cycle.instruction_sum,
-            approver=checker,
-            required=len(CHECKERS),
-        )
-
-
 def _stimulus(session, ports, country, *, include_unassessed: bool = False):
     plan = StimulusPlan(
         year=YEAR,
@@ -130,7 +117,7 @@ def _stimulus(session, ports, country, *, include_unassessed: bool = False):
         include_unassessed=include_unassessed,
     )
     cycle = _prepare(session, ports, country, plan)
-    _approve(session, cycle)
+    approve_by_checkers(session, cycle)
     session.commit()
     report = pay_stimulus(
         session_factory=make_session_factory(session.get_bind()),

@@ -54,7 +54,10 @@ def partner_only(*, session: Session, settings: Settings, scope: str, key: str |
 
 
 def staff_caller(signed_in: staff.SignedIn, roles: Mapping[str, Role], scope: str) -> Caller:
-    """The staff member acting in the first role (by name) that grants `scope`, limited to that role's regions."""
+    """The staff member acting in a role that grants `scope`, limited to that role's regions.
+
+    A role granted everywhere is chosen before a regional one, then the first by name.
+    """
     granting = sorted({g.role for g in signed_in.grants if g.role in roles and scope in roles[g.role].permissions})
     account = signed_in.account
     if not granting:
@@ -63,9 +66,9 @@ def staff_caller(signed_in: staff.SignedIn, roles: Mapping[str, Role], scope: st
                 user=account.user_name, scope=scope
             )
         )
-    role = granting[0]
-    regions = [g.region for g in signed_in.grants if g.role == role]
-    limited = None if None in regions else frozenset(r for r in regions if r is not None)
+    regions_of = {role: {g.region for g in signed_in.grants if g.role == role} for role in granting}
+    role = min(granting, key=lambda name: (None not in regions_of[name], name))
+    limited = None if None in regions_of[role] else frozenset(r for r in regions_of[role] if r is not None)
     return Caller(kind="staff", id=account.id, name=account.user_name, role=role, regions=limited)
 
 

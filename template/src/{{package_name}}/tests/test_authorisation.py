@@ -142,3 +142,16 @@ def test_a_grant_everywhere_reaches_every_region() -> None:
     assert caller.regions is None
     assert caller.may_act_in("R3")
     assert caller.may_act_in(None)
+
+
+def test_a_role_granted_everywhere_acts_before_a_regional_role_with_the_same_permission() -> None:
+    regional_first = Role("core.a_regional", "Sorts before the national role", ("meta:read",), regional=True)
+    account = StaffAccount(id=7, user_name="amina", display_name="Amina")
+    grants = (
+        RoleGrant(account_id=7, role=regional_first.name, region="R1"),
+        RoleGrant(account_id=7, role=REGIONAL.name, region=None),
+    )
+    roles = {regional_first.name: regional_first, REGIONAL.name: REGIONAL}
+    caller = staff_caller(staff.SignedIn(account=account, grants=grants), roles, "meta:read")
+    assert (caller.role, caller.regions) == (REGIONAL.name, None)
+    assert caller.may_act_in("R3")
