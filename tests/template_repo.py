@@ -63,3 +63,16 @@ def generate_at(template: Path, ref: str, destination: Path, **answers) -> Path:
     git(destination, "add", "-A")
     git(destination, "commit", "--quiet", "-m", "generated")
     return destination
+
+
+# What a deployment holds besides the generated files: its git history, databases and their backups.
+NOT_GENERATED = {".git", "backups", "__pycache__"}
+
+
+def generated_files(stack: Path) -> dict[str, bytes]:
+    """Each generated file of a deployment (its path from the deployment's root) and its content."""
+    return {
+        path.relative_to(stack).as_posix(): path.read_bytes()
+        for path in sorted(stack.rglob("*"))
+        if path.is_file() and not NOT_GENERATED & set(path.relative_to(stack).parts) and path.suffix != ".db"
+    }

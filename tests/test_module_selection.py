@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from .catalogue import REPO, catalogue
-from .template_repo import clone_template, generate_at, git
+from .template_repo import clone_template, generate_at, generated_files, git
 
 SCRIPT = REPO / "scripts" / "modules"
 VENDOR_ANSWERS_NOTE = "# Ministry of ICT decision 2026/14: Kenya profile"
@@ -75,18 +75,6 @@ def stack_run(python: Path, stack: Path, database: Path, *args: str, **env: str)
     result = stack_call(python, stack, database, *args, **env)
     assert result.returncode == 0, f"{args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
-
-
-# What a deployment holds besides the generated files: its git history, databases and their backups.
-NOT_GENERATED = {".git", "backups", "__pycache__"}
-
-
-def generated_files(stack: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(stack).as_posix(): path.read_bytes()
-        for path in sorted(stack.rglob("*"))
-        if path.is_file() and not NOT_GENERATED & set(path.relative_to(stack).parts) and path.suffix != ".db"
-    }
 
 
 def assert_generated_as(stack: Path, template: Path, modules: list[str], tmp_path: Path) -> None:
