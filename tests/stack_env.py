@@ -97,7 +97,9 @@ def _python_version(home: Path) -> str:
 
 def _install(python: Path, requirements: list[str]) -> None:
     """Install with uv, one of the template's tools: seconds, where pip took most of a minute for a
-    stack's ~80 packages while both test workers waited for it."""
+    stack's ~80 packages while both test workers waited for it. Compiled, as pip does: every stack
+    suite and every CLI process a test starts imports them."""
     if requirements:
         uv = Path(sys.executable).parent / "uv"
-        subprocess.run([str(uv), "pip", "install", "--quiet", "--python", str(python), *requirements], check=True)
+        command = [str(uv), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+        subprocess.run([*command, *requirements], check=True)
