@@ -78,7 +78,9 @@ def test_register_file_and_read_the_assessment(
     assert fetched.status_code == 200
     assert fetched.json() == assessment
 
-    events = session.scalars(select(AuditEvent).where(AuditEvent.subject == f"taxpayer:{tin}")).all()
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.subject == f"taxpayer:{tin}").order_by(AuditEvent.id)
+    ).all()
     assert [event.action for event in events] == ["tax.taxpayer.registered", "tax.assessment.issued"]
     assert events[1].detail["assessment_id"] == assessment["id"]
     assert events[1].detail["tax_due"] == expected.tax_due

@@ -35,7 +35,9 @@ def _approve(session: Session, caller: Caller, fingerprint: str = "v1", required
 def test_two_distinct_people_reach_the_default_of_two(session: Session) -> None:
     first, second = _approve(session, AMINA), _approve(session, JUMA)
     assert (first.approvals, first.reached, second.approvals, second.reached) == (1, False, 2, True)
-    given = session.scalars(select(AuditEvent).where(AuditEvent.action == "approval.given")).all()
+    given = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "approval.given").order_by(AuditEvent.id)
+    ).all()
     assert [(e.actor, e.detail["person"]) for e in given] == [
         ("staff:amina (registrar)", "staff:7"),
         ("staff:juma (registrar)", "staff:8"),

@@ -166,7 +166,9 @@ def test_a_second_sign_in_replaces_the_grants_with_those_of_the_new_mapping(
     # The grants belong to the account: the first session now acts with them too.
     assert oidc_client.get(f"/probe/{AUDIT_SCOPE}", headers=with_session(first)).status_code == 403
     assert session.scalars(select(StaffAccount)).one().user_name == "amina"
-    replaced = session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.grants-replaced")).all()
+    replaced = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "staff.grants-replaced").order_by(AuditEvent.id)
+    ).all()
     assert [event.detail for event in replaced] == [
         {"user_name": "amina", "before": [], "after": ["core.auditor"]},
         {"user_name": "amina", "before": ["core.auditor"], "after": ["core.administrator"]},
