@@ -26,6 +26,10 @@ CHECKERS = tuple(
     for n in (2, 3)
 )
 SENIOR_BONUS = 5_000
+# Six distinct approvers, none the maker, released at once by the concurrency tests.
+CONCURRENT_APPROVERS = tuple(
+    Signatory(person=f"staff:{n}", actor=f"staff:p{n} (payments.approver)") for n in range(20, 26)
+)
 
 
 def enrolled_programme(

@@ -27,7 +27,7 @@ from .. import cycles, programme_service
 from ..config import PaymentsSettings, payments_settings
 from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from .conftest import approve_by, assert_problem
-from .factories import CHECKERS, all_at_once, built_cycle, enrolled_programme
+from .factories import CHECKERS, CONCURRENT_APPROVERS, all_at_once, built_cycle, enrolled_programme
 
 pytestmark = pytest.mark.country_independent  # four-eyes on cycles: the rules are the same in every country
 
@@ -263,8 +263,7 @@ def test_concurrent_approvals_by_distinct_people_approve_the_cycle_once(
     engine: Engine, session: Session, ports, country, attempt: int
 ) -> None:
     cycle = _built(session, ports, country, code=f"RACE-{attempt}")
-    people = [Signatory(person=f"staff:{n}", actor=f"staff:p{n} (payments.approver)") for n in range(20, 26)]
-    results = all_at_once([_approve_in_own_transaction(engine, cycle.id, p) for p in people])
+    results = all_at_once([_approve_in_own_transaction(engine, cycle.id, p) for p in CONCURRENT_APPROVERS])
     assert not [r for r in results if isinstance(r, Exception)], results
     session.expire_all()
     recorded = session.scalars(select(Approval.person).where(Approval.subject == f"cycle:{cycle.id}")).all()

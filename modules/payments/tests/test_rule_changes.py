@@ -24,7 +24,7 @@ from ..domain import ProgrammeRules
 from ..models import Instruction, Programme, ProgrammeRuleChange
 from ..programmes import Entitlement, Rule
 from .conftest import assert_problem, programme_body
-from .factories import CHECKERS, MAKER, all_at_once, enrolled_programme
+from .factories import CHECKERS, CONCURRENT_APPROVERS, MAKER, all_at_once, enrolled_programme
 
 URL = "/payments/programmes/CASH-2026/rule-changes"
 # Everyone 16 or older, wherever they live, gets 6 000: P-1, P-2 and P-3 of the `programme` fixture (P-4 is unlinked).
@@ -270,8 +270,7 @@ def test_concurrent_approvals_apply_the_rules_once(
     engine: Engine, session: Session, ports, country, attempt: int
 ) -> None:
     change = _proposed(session, ports, country, code=f"RULES-RACE-{attempt}")
-    people = [Signatory(person=f"staff:{n}", actor=f"staff:p{n} (payments.approver)") for n in range(20, 26)]
-    results = all_at_once([_approve_in_own_transaction(engine, change.id, p) for p in people])
+    results = all_at_once([_approve_in_own_transaction(engine, change.id, p) for p in CONCURRENT_APPROVERS])
     refused = [r for r in results if isinstance(r, Exception)]
     assert all(isinstance(r, Problem) and "only a pending change" in r.detail for r in refused), results
     assert sorted(r for r in results if isinstance(r, int)) == [1, 2]
