@@ -18,6 +18,7 @@ from .core.runtime import build_runtime
 from .core.schemas import nullable_formats_as_type_lists, state_the_deployment
 from .core.settings import Settings
 from .core.stack import stack_info
+from .core.web.shell import mount_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if module.openapi_values is not None:
             values.update(module.openapi_values(runtime.country))
     install_openapi(app, values)
+    mount_pages(app)  # after the API's problem handlers, which it keeps for every path but the pages
     if not documents_open:
 
         @app.get("/openapi.json", include_in_schema=False)

@@ -104,8 +104,8 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Problem)
     response = problem_response(
         status=error.status,
-        title=_title(error.status),
-        detail=gettext(error.message) if error.field is None else f"{error.field}: {gettext(error.message)}",
+        title=status_title(error.status),
+        detail=problem_detail(error),
         kind=error.kind,
         instance=request.url.path,
         **error.extensions,
@@ -114,15 +114,25 @@ async def _domain_problem(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
-async def _validation_problem(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    errors = [
+def problem_detail(error: Problem) -> str:
+    """A domain problem's detail in the current language, led by the field at fault."""
+    return gettext(error.message) if error.field is None else f"{error.field}: {gettext(error.message)}"
+
+
+def validation_errors(error: RequestValidationError) -> list[dict[str, str]]:
+    """Each refused input: where it was (e.g. `body.amount`) and what was wrong, in the current language."""
+    return [
         {"location": ".".join(str(part) for part in e["loc"]), "message": validation_message(e)} for e in error.errors()
     ]
+
+
+async def _validation_problem(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = validation_errors(error)
     detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
     return problem_response(
         status=422,
-        title=_title(422),
+        title=status_title(422),
         detail=detail,
         kind="invalid-request",
         instance=request.url.path,
@@ -134,7 +144,7 @@ async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     response = problem_response(
         status=error.status_code,
-        title=_title(error.status_code),
+        title=status_title(error.status_code),
         detail=gettext(str(error.detail)),
         kind=_phrase(error.status_code).lower().replace(" ", "-"),
         instance=request.url.path,
@@ -163,7 +173,7 @@ async def _unexpected_problem(request: Request, error: Exception) -> JSONRespons
     with use_locale(negotiate(request.headers.get("accept-language"), fallback)):
         return problem_response(
             status=500,
-            title=_title(500),
+            title=status_title(500),
             detail=_("The server failed to answer this request; quote reference {reference} to its operator.").format(
                 reference=reference
             ),
@@ -180,7 +190,7 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def _title(status: int) -> str:
+def status_title(status: int) -> str:
     return gettext(_phrase(status))
 
 

@@ -29,6 +29,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CORE_LOCALES = PACKAGE_ROOT / "locales"
 DEFAULT_LOCALE = "en"
+LANGUAGE_COOKIE = "lang"  # set by the pages' language switch (core/web/portal.py)
 LOCALE_ENVIRONMENT = ("NATION_STACK_LOCALE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _current: ContextVar[str] = ContextVar("nation_stack_locale", default=DEFAULT_LOCALE)
@@ -236,7 +238,11 @@ class LocaleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        locale = negotiate(Headers(scope=scope).get("accept-language"), self.default_locale)
+        headers = Headers(scope=scope)
+        # The language a visitor chose with the pages' language switch comes before the browser's.
+        chosen = cookie_parser(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+        asked = headers.get("accept-language")
+        locale = negotiate(f"{chosen}, {asked}" if chosen and asked else chosen or asked, self.default_locale)
 
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":

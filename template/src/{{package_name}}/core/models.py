@@ -145,3 +145,13 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_hash: Mapped[str] = mapped_column(String(64))
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SignInAttempts(Base):
+    """Sign-in attempts from one place (a client address, per sign-in form) in the current window (core/web/throttle.py)."""
+
+    __tablename__ = "core_sign_in_attempts"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,12 +6,14 @@ from .audit_api import AUDIT_SCOPE
 from .audit_api import router as audit_router
 from .i18n import CORE_LOCALES
 from .migrate import MIGRATIONS
-from .registry import CORE, Catalogs, Manifest, Module, Role
+from .i18n import N_
+from .registry import CORE, Catalogs, Link, Manifest, Module, Pages, Role
 from .settings import Settings
 from .stack import stack_info
 from .staff_api import router as staff_router
 from .system import META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE
 from .system import router as system_router
+from .web.shell import TEMPLATES
 
 router = APIRouter()
 router.include_router(system_router)
@@ -40,4 +42,11 @@ core = Module(
     roles=ROLES,
     settings=Settings,
     catalogs=Catalogs(CORE_LOCALES),
+    pages=Pages(
+        templates=TEMPLATES,
+        console_links=(
+            Link("/console/audit", N_("Audit log"), AUDIT_SCOPE),
+            Link("/console/partners", N_("Partner keys"), PARTNERS_SCOPE),
+        ),
+    ),
 )

@@ -86,3 +86,15 @@ class Disbursements(Protocol):
     ) -> PaymentOutcome:
         """Record `amount` received from the payer into the revenue account, idempotent on `reference`."""
         ...
+
+
+class ResidentSessions(Protocol):
+    """The resident portal's sessions (identity provides them): whose session a browser's token is."""
+
+    def holder(self, *, session: Session, token: str) -> str | None:
+        """The national ID of the resident holding `token`; None when it is unknown, ended or expired."""
+        ...
+
+    def close(self, *, session: Session, token: str) -> None:
+        """End the session (signing out); an unknown token is ignored."""
+        ...

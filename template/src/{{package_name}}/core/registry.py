@@ -99,6 +99,36 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A page a part offers in the portal's or the console's menu.
+
+    `title` is marked with `N_()` and translated when shown; a console link with a `scope` is shown
+    only to a staff member whose roles grant it (the page itself still checks, on the server).
+    """
+
+    path: str
+    title: str
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Pages:
+    """A part's web pages (core/web): server-rendered HTML from its own Jinja2 templates.
+
+    `resident` is mounted at `/me/<part>` and `console` at `/console/<part>` (the core's at `/me`
+    and `/console`); templates are found as `<part>/<name>.html` (the core's without a prefix).
+    `resident_sign_in` is the path of the page where a resident signs in, when the part offers one.
+    """
+
+    templates: Path
+    resident: APIRouter | None = None
+    console: APIRouter | None = None
+    resident_links: tuple[Link, ...] = ()
+    console_links: tuple[Link, ...] = ()
+    resident_sign_in: str | None = None
+
+
+@dataclass(frozen=True)
 class Module:
     """What a part contributes: built in a module's `__init__.py` as `module`, and by the core in core/part.py."""
 
@@ -122,6 +152,8 @@ class Module:
     configuration_check: ConfigurationCheck | None = None
     # JSON Schema keywords for the module's `deployment_value` markers (core/schemas.py) in this deployment.
     openapi_values: Callable[[LoadedCountry], dict[str, dict[str, Any]]] | None = None
+    # The part's resident-portal and console pages (core/web/shell.py mounts them).
+    pages: Pages | None = None
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []
@@ -139,6 +171,10 @@ class Module:
     def route_prefix(self) -> str:
         """Where its routes are mounted; the core's are at the root (/health, /meta)."""
         return "" if self.name == CORE else f"/{self.name}"
+
+    def page_prefix(self, area: str) -> str:
+        """Where its pages of `area` ("me" or "console") are mounted."""
+        return f"/{area}" if self.name == CORE else f"/{area}/{self.name}"
 
 
 @dataclass(frozen=True)

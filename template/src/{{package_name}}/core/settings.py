@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     staff_cookie_idle_minutes: int = Field(15, ge=1)
     staff_cookie_absolute_minutes: int = Field(8 * 60, ge=1)
     staff_bearer_minutes: int = Field(15, ge=1)
+    # Sign-in forms (staff and resident) each accept this many attempts a minute from one client address.
+    web_sign_in_attempts_per_minute: int = Field(20, ge=1)
 
     # Four-eyes: distinct approvers (never the maker) each action needs, e.g. APPROVALS_REQUIRED=
     # '{"payments.cycle.approve": 3}'; an action not named needs core.approvals.DEFAULT_REQUIRED (2).
