@@ -148,7 +148,7 @@ class AuditHead(Base):
 
 
 class SignInAttempts(Base):
-    """Sign-in attempts from one place (a client address, per sign-in form) in the current window (core/web/throttle.py)."""
+    """Attempts at one sign-in form from one client address in the current window (core/web/throttle.py)."""
 
     __tablename__ = "core_sign_in_attempts"
 

@@ -4,9 +4,8 @@ from fastapi import APIRouter
 
 from .audit_api import AUDIT_SCOPE
 from .audit_api import router as audit_router
-from .i18n import CORE_LOCALES
+from .i18n import CORE_LOCALES, N_
 from .migrate import MIGRATIONS
-from .i18n import N_
 from .registry import CORE, Catalogs, Link, Manifest, Module, Pages, Role
 from .settings import Settings
 from .stack import stack_info

@@ -16,12 +16,12 @@ from fastapi import Depends, Request
 
 from .. import authorisation, staff
 from ..callers import Caller
+from ..deps import STAFF_COOKIE
 from ..errors import NotFound
 from ..i18n import N_
 from ..ports import ResidentSessions
 from ..registry import installed_parts, installed_roles
 from ..security import AuthenticationFailed
-from ..deps import STAFF_COOKIE
 
 RESIDENT_COOKIE = "resident_session"
 STAFF_SIGN_IN = "/console/sign-in"

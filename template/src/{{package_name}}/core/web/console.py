@@ -46,7 +46,12 @@ def sign_in(
     settings = request.app.state.settings
     target = local_path(next) or "/console"
     with request.app.state.session_factory() as session:
-        admit(session=session, form="staff-sign-in", client=_client(request), limit=settings.web_sign_in_attempts_per_minute)
+        admit(
+            session=session,
+            form="staff-sign-in",
+            client=_client(request),
+            limit=settings.web_sign_in_attempts_per_minute,
+        )
         try:
             account = staff.sign_in(
                 session=session, user_name=user_name.strip(), password=password, code=code.strip(), settings=settings

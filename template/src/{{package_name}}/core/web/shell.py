@@ -20,8 +20,8 @@ from babel.numbers import format_decimal
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup, escape
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,8 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import i18n
 from ..errors import Problem, problem_detail, status_title, validation_errors
 from ..registry import CORE, Link, installed_parts, installed_roles
-from ..staff import SignedIn
 from ..stack import stack_info
+from ..staff import SignedIn
 from . import csrf
 from .access import SignInRequired, resident_sign_in_path
 from .languages import offered_languages
@@ -40,8 +40,7 @@ PAGE_AREAS = ("/me", "/console")
 SHELL_PATHS = ("/", "/language", "/static/site.css")
 # No script, no third-party asset, no inline style: the pages need nothing else.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -104,8 +103,8 @@ def render(
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "service": stack_info().deployment_name,
         "country": request.app.state.country.profile.name,
-        "csrf_input": Markup(
-            f'<input type="hidden" name="{csrf.CSRF_FIELD}" value="{escape(csrf.token_for(cookie, secret))}">'
+        "csrf_input": Markup('<input type="hidden" name="{}" value="{}">').format(
+            csrf.CSRF_FIELD, csrf.token_for(cookie, secret)
         ),
         "viewer": viewer,
         "menu": menu(viewer),
@@ -168,9 +167,7 @@ def mount_pages(app: FastAPI) -> None:
             continue
         for area, router in (("me", part.pages.resident), ("console", part.pages.console)):
             if router is not None:
-                app.include_router(
-                    router, prefix=part.page_prefix(area), dependencies=guarded, include_in_schema=False
-                )
+                app.include_router(router, prefix=part.page_prefix(area), dependencies=guarded, include_in_schema=False)
     _install_error_pages(app)
     app.add_middleware(PageCompression)
 
