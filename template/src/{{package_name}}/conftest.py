@@ -8,6 +8,7 @@ parallel runs never collide.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -26,11 +27,14 @@ from .core.approvals import Signatory, required_for
 from .core.audit import GENESIS_HASH
 from .core.country import LoadedCountry
 from .core.db import Base, make_engine, make_session_factory
+from .core.deps import STAFF_COOKIE
 from .core.models import AuditHead
+from .core.ports import ResidentSessions
 from .core.registry import Ports, installed_modules
 from .core.runtime import Runtime, build_runtime
 from .core.security import PARTNER_KEY_ACTION, approve_partner_key, issue_partner_key
 from .core.settings import Settings, get_settings
+from .core.web.access import RESIDENT_COOKIE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET = "r39Ts21ql4doCYaS-iwsF9Llt6hbqIrY4jlb54mfwEQ"  # noqa: S105 - fixed key for tests only (passes the strength rule)
@@ -195,6 +199,46 @@ def staff_headers(engine: Engine, settings: Settings) -> Callable[..., dict[str,
         return {"Authorization": f"Bearer {opened.token}"}
 
     return sign_in
+
+
+@pytest.fixture
+def staff_cookies(engine: Engine, settings: Settings) -> Callable[..., dict[str, str]]:
+    """A new staff account granted `role` (in each of `regions`, or everywhere); the cookies of its browser session."""
+    accounts = iter(range(1, 10_000))
+
+    def sign_in(role: str, *regions: str) -> dict[str, str]:
+        user_name = f"{role.replace('_', '-')}-page-{next(accounts)}"
+        with make_session_factory(engine).begin() as session:
+            account = staff.create_account(
+                session=session, user_name=user_name, display_name=role, password=STAFF_PASSWORD
+            )
+            for region in regions or (None,):
+                staff.grant_role(session=session, user_name=user_name, role=role, region=region)
+            opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings)
+        return {STAFF_COOKIE: opened.token}
+
+    return sign_in
+
+
+@pytest.fixture
+def resident_cookies(engine: Engine, runtime: Runtime) -> Callable[[str], dict[str, str]]:
+    """The cookies of a resident portal session for a registered person (skips without resident pages)."""
+
+    def sign_in(national_id: str) -> dict[str, str]:
+        sessions = runtime.ports.get(ResidentSessions)
+        if sessions is None:
+            pytest.skip("no module provides resident sessions (identity is not installed)")
+        with make_session_factory(engine).begin() as session:
+            return {RESIDENT_COOKIE: sessions.open(session=session, national_id=national_id)}
+
+    return sign_in
+
+
+def form_token(client: TestClient, path: str = "/") -> str:
+    """The CSRF token of the forms on `path` (the client keeps the cookie it belongs to)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found, f"no form token on {path}"
+    return found.group(1)
 
 
 @pytest.fixture

@@ -91,6 +91,10 @@ class Disbursements(Protocol):
 class ResidentSessions(Protocol):
     """The resident portal's sessions (identity provides them): whose session a browser's token is."""
 
+    def open(self, *, session: Session, national_id: str) -> str:
+        """A new session for a resident who has just proved who they are (an OTP checked); its token."""
+        ...
+
     def holder(self, *, session: Session, token: str) -> str | None:
         """The national ID of the resident holding `token`; None when it is unknown, ended or expired."""
         ...
