@@ -56,8 +56,8 @@ def test_every_module_that_translates_declares_its_catalogs() -> None:
 
 @cache  # each source is read once per test process, not once per language and test
 def extracted(source: Path, ignored: tuple[str, ...]) -> dict[str | tuple[str, ...], list[str]]:
-    """Message id -> where it is used, from Babel's Python extractor (keywords _, gettext, ngettext, N_)."""
-    method_map = [(pattern, "ignore") for pattern in ignored] + [("**.py", "python")]
+    """Message id -> where it is used: Python sources (keywords _, gettext, ngettext, N_) and page templates."""
+    method_map = [(pattern, "ignore") for pattern in ignored] + [("**.py", "python"), ("**.html", "jinja2")]
     found: dict[str | tuple[str, ...], list[str]] = {}
     for filename, line, message, _comments, _context in extract_from_dir(
         source, method_map=method_map, keywords=KEYWORDS
