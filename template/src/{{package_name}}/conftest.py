@@ -155,7 +155,8 @@ def ports(runtime: Runtime) -> Ports:
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     # Tests assert English messages whatever the profile's locale (ja_JP answers in Japanese).
-    with TestClient(create_app(settings), headers={"Accept-Language": "en"}) as test_client:
+    # https: the pages' cookies are Secure outside development, and a client over http would drop them.
+    with TestClient(create_app(settings), base_url="https://testserver", headers={"Accept-Language": "en"}) as test_client:
         yield test_client
 
 
@@ -234,7 +235,7 @@ def resident_cookies(engine: Engine, runtime: Runtime) -> Callable[[str], dict[s
     return sign_in
 
 
-def form_token(client: TestClient, path: str = "/") -> str:
+def form_token(client: TestClient, path: str = "/console/sign-in") -> str:
     """The CSRF token of the forms on `path` (the client keeps the cookie it belongs to)."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
     assert found, f"no form token on {path}"

@@ -32,7 +32,7 @@ DENIED = {401, 403}
 
 def guarded_routes(app) -> Iterator[tuple[str, str, str, bool, tuple[str, ...]]]:
     """(method, path, scope, partners only, header parameters) of every route with a scope check."""
-    for path, route in _api_routes(app.routes):
+    for path, route in mounted_routes(app.routes):
         checks = list(_scope_checks(route.dependant))
         assert len(checks) <= 1, f"{path}: more than one scope check"
         headers = tuple(param.alias for param in route.dependant.header_params)
@@ -41,12 +41,12 @@ def guarded_routes(app) -> Iterator[tuple[str, str, str, bool, tuple[str, ...]]]
                 yield method, path, check.scope, check.partners_only, headers
 
 
-def _api_routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+def mounted_routes(routes, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
     for route in routes:
         if isinstance(route, APIRoute):
             yield prefix + route.path, route
         elif hasattr(route, "original_router"):  # an included router, kept whole by FastAPI 0.16x
-            yield from _api_routes(route.original_router.routes, prefix + route.include_context.prefix)
+            yield from mounted_routes(route.original_router.routes, prefix + route.include_context.prefix)
 
 
 def _scope_checks(dependant) -> Iterator[Callable]:

@@ -18,6 +18,8 @@ from ..core import audit, staff
 from ..core.db import make_session_factory
 from ..core.deps import STAFF_COOKIE
 from ..core.models import Partner, StaffAccount, StaffSession
+from ..core.i18n import _, use_locale
+from ..core.money import Money
 from ..core.registry import money_scopes
 from ..core.settings import Settings
 from ..core.web import charts, documents
@@ -69,15 +71,15 @@ def test_a_form_without_its_token_is_refused_and_changes_nothing(client: TestCli
     refused = client.post("/language", data={"language": "sw", "next": "/"}, follow_redirects=False)
     assert refused.status_code == 403 and "reload" in refused.text
     assert "lang" not in refused.cookies
-    form_token(client, "/")  # the client now holds the cookie, but a forged field still fails
+    form_token(client, "/console/sign-in")  # the client now holds the cookie, but a forged field still fails
     forged = client.post("/language", data={"language": "sw", "csrf_token": "0" * 64}, follow_redirects=False)
     assert forged.status_code == 403
 
 
 def test_the_csrf_token_differs_per_browser(client: TestClient, settings: Settings, engine: Engine) -> None:
-    first = form_token(client, "/")
-    with TestClient(create_app(settings)) as other:
-        second = form_token(other, "/")
+    first = form_token(client, "/console/sign-in")
+    with TestClient(create_app(settings), base_url="https://testserver") as other:
+        second = form_token(other, "/console/sign-in")
         assert first != second
         stolen = other.post("/language", data={"language": "sw", "csrf_token": first}, follow_redirects=False)
         assert stolen.status_code == 403
@@ -85,7 +87,7 @@ def test_the_csrf_token_differs_per_browser(client: TestClient, settings: Settin
 
 
 def test_the_language_switch_remembers_the_choice_and_goes_back(client: TestClient) -> None:
-    token = form_token(client, "/")
+    token = form_token(client, "/console/sign-in")
     chosen = client.post(
         "/language", data={"language": "fr", "next": "/console/sign-in", "csrf_token": token}, follow_redirects=False
     )
@@ -140,7 +142,7 @@ def test_a_wrong_password_is_refused_on_the_page_and_counted(
 
 def test_sign_in_is_rate_limited_per_address(settings: Settings, engine: Engine, amina: pyotp.TOTP) -> None:
     limited = settings.model_copy(update={"web_sign_in_attempts_per_minute": 2})
-    with TestClient(create_app(limited), headers={"Accept-Language": "en"}) as client:
+    with TestClient(create_app(limited), base_url="https://testserver", headers={"Accept-Language": "en"}) as client:
         statuses = [sign_in_form(client, amina, password="wrong password number x").status_code for _ in range(3)]
         assert statuses == [401, 401, 429]
         blocked = sign_in_form(client, amina)
@@ -172,7 +174,7 @@ def test_the_audit_viewer_filters_pages_and_verifies(
     session.commit()
     client.cookies.update(staff_cookies("core.auditor"))
     first = client.get("/console/audit", params={"action": "demo.thing"})
-    assert first.text.count("demo.thing") == 50 and "demo.other" not in first.text
+    assert first.text.count("<td>demo.thing</td>") == 50 and "demo.other" not in first.text
     following = re.search(r'href="\?([^"]*after=\d+)"', first.text)
     assert following, "a next-page link keeps the filter"
     second = client.get("/console/audit?" + following.group(1).replace("&amp;", "&"))
@@ -198,15 +200,15 @@ def test_partner_keys_are_issued_shown_once_approved_by_another_and_revoked(
     assert key.startswith("nsk_") and key not in client.get("/console/partners").text
     partner = session.scalars(select(Partner)).one()
     if money_scope:
-        own = client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/")})
+        own = client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/console/sign-in")})
         assert own.status_code == 409 or own.status_code == 403
         client.cookies.clear()
         for _ in range(2):
             client.cookies.update(staff_cookies("core.administrator"))
-            client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/")})
+            client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/console/sign-in")})
         session.refresh(partner)
         assert not partner.awaiting_approval
-    revoked = client.post(f"/console/partners/{partner.id}/revocation", data={"csrf_token": form_token(client, "/")})
+    revoked = client.post(f"/console/partners/{partner.id}/revocation", data={"csrf_token": form_token(client, "/console/sign-in")})
     assert revoked.status_code == 200  # followed the redirect back to the list
     session.refresh(partner)
     assert not partner.active
@@ -232,9 +234,11 @@ def test_a_record_is_a_pdf_in_the_language_when_its_font_can_draw_it() -> None:
         return documents.Record(title="Avis d'imposition", reference="A-1", rows=[("Montant", "1 000 KES")])
 
     content = documents.record_pdf(build, issuer="Nation Stack", zone="Africa/Nairobi")
-    assert content.startswith(b"%PDF") and b"Avis d'imposition" in content
+    assert content.startswith(b"%PDF") and b"Avis d'imposition" in content  # the title, in the document's metadata
 
     def arabic(money_text):
-        return documents.Record(title="إشعار", reference="A-1", rows=[("المبلغ", "1")])
+        return documents.Record(title=_("Audit log"), reference="A-1", rows=[("الاسم", money_text(Money("KES", 150)))])
 
-    assert documents.record_pdf(arabic, issuer="Nation Stack", zone="Asia/Amman").startswith(b"%PDF")
+    with use_locale("ar"):
+        english = documents.record_pdf(arabic, issuer="Nation Stack", zone="Asia/Amman")
+    assert english.startswith(b"%PDF") and b"Audit log" in english

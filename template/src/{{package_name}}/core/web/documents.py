@@ -3,7 +3,8 @@
 Drawn with fpdf2's built-in Helvetica, so no font file ships with the stack. That font covers
 Latin-1 only: a record whose text in the resident's language needs another script (Arabic,
 Amharic, Hindi, Japanese, Tigrinya) is issued in English, amounts with their ISO 4217 code, and says
-so; the page the resident downloaded it from stays in their language.
+so; the page the resident downloaded it from stays in their language. Data written in such a script
+(a name in Arabic letters) shows as "?" in the record: shipping a Unicode font is the way out.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def record_pdf(build: RecordBuilder, *, issuer: str, zone: str, now: datetime | 
         footer = _("Issued by {issuer} on {moment}. Reference {reference}.").format(
             issuer=issuer, moment=issued, reference=record.reference
         )
-    return _draw(record, footer=_drawable_text(footer), note=note, issuer=_drawable_text(issuer))
+    return _draw(_drawable_record(record), footer=_drawable_text(footer), note=note, issuer=_drawable_text(issuer))
 
 
 def pdf_response(content: bytes, filename: str) -> Response:
@@ -88,6 +89,15 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _drawable_record(record: Record) -> Record:
+    """Data in another script (a name in Arabic letters) would stop the font: such letters show as "?"."""
+    return Record(
+        title=_drawable_text(record.title),
+        reference=_drawable_text(record.reference),
+        rows=[(_drawable_text(label), _drawable_text(value)) for label, value in record.rows],
+    )
 
 
 def _drawable_text(text: str) -> str:
