@@ -156,7 +156,9 @@ def ports(runtime: Runtime) -> Ports:
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     # Tests assert English messages whatever the profile's locale (ja_JP answers in Japanese).
     # https: the pages' cookies are Secure outside development, and a client over http would drop them.
-    with TestClient(create_app(settings), base_url="https://testserver", headers={"Accept-Language": "en"}) as test_client:
+    with TestClient(
+        create_app(settings), base_url="https://testserver", headers={"Accept-Language": "en"}
+    ) as test_client:
         yield test_client
 
 

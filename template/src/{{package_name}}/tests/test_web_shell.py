@@ -1,4 +1,4 @@
-"""The web shell: security headers, CSRF on every form, the language switch, staff sign-in and the core's console pages."""
+"""The web shell: security headers, CSRF on every form, the language switch, staff sign-in, the core's console pages."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 from ..app import create_app
 from ..conftest import TEST_SECRET, form_token
 from ..core import audit, staff
-from ..core.db import make_session_factory
 from ..core.deps import STAFF_COOKIE
-from ..core.models import Partner, StaffAccount, StaffSession
 from ..core.i18n import _, use_locale
+from ..core.models import Partner, StaffAccount, StaffSession
 from ..core.money import Money
 from ..core.registry import money_scopes
 from ..core.settings import Settings
@@ -44,7 +43,7 @@ def amina(session: Session) -> Iterator[pyotp.TOTP]:
 
 
 def sign_in_form(client: TestClient, totp: pyotp.TOTP, *, next: str = "/console", password: str = PASSWORD):
-    token = form_token(client, "/console/sign-in")
+    token = form_token(client)
     data = {"csrf_token": token, "user_name": "amina", "password": password, "code": totp.now(), "next": next}
     return client.post("/console/sign-in", data=data, follow_redirects=False)
 
@@ -71,15 +70,15 @@ def test_a_form_without_its_token_is_refused_and_changes_nothing(client: TestCli
     refused = client.post("/language", data={"language": "sw", "next": "/"}, follow_redirects=False)
     assert refused.status_code == 403 and "reload" in refused.text
     assert "lang" not in refused.cookies
-    form_token(client, "/console/sign-in")  # the client now holds the cookie, but a forged field still fails
+    form_token(client)  # the client now holds the cookie, but a forged field still fails
     forged = client.post("/language", data={"language": "sw", "csrf_token": "0" * 64}, follow_redirects=False)
     assert forged.status_code == 403
 
 
 def test_the_csrf_token_differs_per_browser(client: TestClient, settings: Settings, engine: Engine) -> None:
-    first = form_token(client, "/console/sign-in")
+    first = form_token(client)
     with TestClient(create_app(settings), base_url="https://testserver") as other:
-        second = form_token(other, "/console/sign-in")
+        second = form_token(other)
         assert first != second
         stolen = other.post("/language", data={"language": "sw", "csrf_token": first}, follow_redirects=False)
         assert stolen.status_code == 403
@@ -87,7 +86,7 @@ def test_the_csrf_token_differs_per_browser(client: TestClient, settings: Settin
 
 
 def test_the_language_switch_remembers_the_choice_and_goes_back(client: TestClient) -> None:
-    token = form_token(client, "/console/sign-in")
+    token = form_token(client)
     chosen = client.post(
         "/language", data={"language": "fr", "next": "/console/sign-in", "csrf_token": token}, follow_redirects=False
     )
@@ -102,8 +101,15 @@ def test_the_language_switch_remembers_the_choice_and_goes_back(client: TestClie
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("/me", "/me"), ("/console?x=1", "/console?x=1"), ("//evil.example", None), ("https://evil.example", None),
-     ("/\\evil.example", None), ("", None), (None, None)],
+    [
+        ("/me", "/me"),
+        ("/console?x=1", "/console?x=1"),
+        ("//evil.example", None),
+        ("https://evil.example", None),
+        ("/\\evil.example", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_only_paths_of_this_site_are_followed(value: str | None, expected: str | None) -> None:
     assert local_path(value) == expected
@@ -126,7 +132,11 @@ def test_staff_sign_in_opens_a_cookie_session_and_returns_where_asked(
     assert STAFF_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     assert session.scalar(select(func.count()).select_from(StaffSession)) == 1
     home = client.get("/console")
-    assert "Amina Odhiambo" in home.text and 'href="/console/audit"' in home.text and 'href="/console/partners"' in home.text
+    assert (
+        "Amina Odhiambo" in home.text
+        and 'href="/console/audit"' in home.text
+        and 'href="/console/partners"' in home.text
+    )
 
 
 def test_a_wrong_password_is_refused_on_the_page_and_counted(
@@ -165,9 +175,7 @@ def test_the_console_shows_only_the_links_a_role_opens(client: TestClient, staff
     assert client.get("/console/partners").status_code == 403
 
 
-def test_the_audit_viewer_filters_pages_and_verifies(
-    client: TestClient, session: Session, staff_cookies
-) -> None:
+def test_the_audit_viewer_filters_pages_and_verifies(client: TestClient, session: Session, staff_cookies) -> None:
     for number in range(55):
         audit.record(session=session, actor="staff:bob (x)", action="demo.thing", subject=f"thing:{number}")
     audit.record(session=session, actor="partner:Bank A", action="demo.other", subject="thing:x")
@@ -200,15 +208,15 @@ def test_partner_keys_are_issued_shown_once_approved_by_another_and_revoked(
     assert key.startswith("nsk_") and key not in client.get("/console/partners").text
     partner = session.scalars(select(Partner)).one()
     if money_scope:
-        own = client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/console/sign-in")})
+        own = client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client)})
         assert own.status_code == 409 or own.status_code == 403
         client.cookies.clear()
         for _ in range(2):
             client.cookies.update(staff_cookies("core.administrator"))
-            client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client, "/console/sign-in")})
+            client.post(f"/console/partners/{partner.id}/approval", data={"csrf_token": form_token(client)})
         session.refresh(partner)
         assert not partner.awaiting_approval
-    revoked = client.post(f"/console/partners/{partner.id}/revocation", data={"csrf_token": form_token(client, "/console/sign-in")})
+    revoked = client.post(f"/console/partners/{partner.id}/revocation", data={"csrf_token": form_token(client)})
     assert revoked.status_code == 200  # followed the redirect back to the list
     session.refresh(partner)
     assert not partner.active
@@ -224,7 +232,7 @@ def test_a_chart_is_an_svg_of_our_own_with_its_numbers() -> None:
     figure = charts.Figure.of("Paid", "Day", ["Mon", "Tue"], {"paid": [3, 4], "failed": [1, 0]}, kind="stacked")
     drawn = charts.svg(figure).decode()
     assert drawn.startswith("<svg") and "Paid" in drawn and "http://pygal" not in drawn.split("-->", 3)[-1]
-    assert not re.search(r'<script[^>]+src=', drawn)
+    assert not re.search(r"<script[^>]+src=", drawn)
     with pytest.raises(ValueError, match="2 labels"):
         charts.Figure.of("x", "y", ["a", "b"], {"s": [1]})
 
