@@ -230,7 +230,7 @@ def resident_cookies(engine: Engine, runtime: Runtime) -> Callable[[str], dict[s
     def sign_in(national_id: str) -> dict[str, str]:
         sessions = runtime.ports.get(ResidentSessions)
         if sessions is None:
-            pytest.skip("no module provides resident sessions (identity is not installed)")
+            pytest.skip("no installed module provides resident sessions")
         with make_session_factory(engine).begin() as session:
             return {RESIDENT_COOKIE: sessions.open(session=session, national_id=national_id)}
 

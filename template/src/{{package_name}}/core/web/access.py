@@ -25,7 +25,7 @@ from ..security import AuthenticationFailed
 
 RESIDENT_COOKIE = "resident_session"
 STAFF_SIGN_IN = "/console/sign-in"
-NO_RESIDENT_PAGES = N_("this deployment offers no resident pages: residents sign in through the identity module")
+NO_RESIDENT_PAGES = N_("this deployment offers no resident pages: no installed module lets residents sign in")
 
 
 class SignInRequired(Exception):
