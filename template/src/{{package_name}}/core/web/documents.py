@@ -40,6 +40,7 @@ def record_pdf(build: RecordBuilder, *, issuer: str, zone: str, now: datetime | 
     """The record `build` makes, in the current language when the font can draw it, else in English."""
     record, note = build(i18n.format_money), None
     if not _drawable(record):
+        # Said in English, like the record: the letters of the resident's language are what the font lacks.
         with i18n.use_locale(i18n.DEFAULT_LOCALE):
             record = build(str)
             note = _("This record is in English: its font cannot draw the script of your language.")

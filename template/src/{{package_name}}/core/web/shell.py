@@ -102,7 +102,7 @@ def render(
         "current_language": i18n.language_of(locale),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "service": stack_info().deployment_name,
-        "country": request.app.state.country.profile.name,
+        "country": country_name(request.app.state.country.profile, locale),
         "csrf_input": Markup('<input type="hidden" name="{}" value="{}">').format(
             csrf.CSRF_FIELD, csrf.token_for(cookie, secret)
         ),
@@ -137,6 +137,14 @@ def may_see(signed: SignedIn, link: Link) -> bool:
         return True
     roles = installed_roles()
     return any(g.role in roles and link.scope in roles[g.role].permissions for g in signed.grants)
+
+
+def country_name(profile: Any, locale: str) -> str:
+    """The country's name in the visitor's language (CLDR), else as the profile writes it."""
+    try:
+        return Locale.parse(locale).territories.get(profile.country) or profile.name
+    except (UnknownLocaleError, ValueError):
+        return profile.name
 
 
 def text_direction(locale: str) -> str:
