@@ -12,6 +12,7 @@ from .roles import ROLES
 from .router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
 from .schemas import openapi_values
 from .seed import seed
+from .web import pages
 
 _HERE = Path(__file__).resolve().parent
 
@@ -29,4 +30,5 @@ module = Module(
     provides={Disbursements: LedgerDisbursements},
     seed=seed,
     openapi_values=openapi_values,
+    pages=pages,
 )

@@ -395,6 +395,16 @@ def _check_guess(
     raise _totals_mismatch(*totals, CountedRefusal, attempts_left=max_wrong_totals - wrong.attempts)
 
 
+def wrong_totals_left(*, session: Session, cycle: Cycle, person: str, max_wrong_totals: int) -> int:
+    """How many more wrong control totals `person` may enter for the cycle before they may no longer approve it."""
+    attempts = session.scalar(
+        select(WrongControlTotals.attempts).where(
+            WrongControlTotals.cycle_id == cycle.id, WrongControlTotals.person == person
+        )
+    )
+    return max(max_wrong_totals - (attempts or 0), 0)
+
+
 def _audit_totals(session: Session, cycle: Cycle, approver: Signatory, action: str, attempts: int) -> None:
     detail = {"person": approver.person, "role": approver.role, "wrong_attempts": attempts}
     audit.record(session=session, actor=approver.actor, action=action, subject=cycle_subject(cycle), detail=detail)

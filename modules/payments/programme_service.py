@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ...core import audit
@@ -178,50 +178,80 @@ class PaymentLine:
     updated_at: datetime | None
 
 
+def programmes(*, session: Session) -> list[Programme]:
+    """Every programme, by code (a console's choice of programme to build a cycle for)."""
+    return list(session.scalars(select(Programme).order_by(Programme.code)))
+
+
 def payments_to(*, session: Session, ports: Ports, beneficiary: Beneficiary, limit: int = 200) -> list[PaymentLine]:
     """What was paid to a resident: every programme payment and direct transfer, newest first."""
     key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
     rows = session.execute(
-        select(Instruction, Cycle.name, Programme.code, Programme.name, Programme.currency)
-        .join(Cycle, Cycle.id == Instruction.cycle_id)
-        .join(Programme, Programme.id == Cycle.programme_id)
+        _instructions_with_programme()
         .where(Instruction.beneficiary_key == key)
         .order_by(Instruction.id.desc())
         .limit(limit)
     ).all()
-    lines = [
-        PaymentLine(
-            programme=code,
-            programme_name=name,
-            cycle=cycle_name,
-            reference=instruction.end_to_end_id,
-            amount=instruction.amount,
-            currency=currency,
-            state=instruction.state,
-            reason=instruction.reason,
-            updated_at=instruction.updated_at,
-        )
-        for instruction, cycle_name, code, name, currency in rows
-    ]
-    direct = session.scalars(
+    lines = [_instruction_line(*row) for row in rows]
+    direct = session.scalars(_direct_transfers_to(key).order_by(Transfer.id.desc()).limit(limit))
+    lines += [_transfer_line(t) for t in direct]
+    return lines
+
+
+def payment_to(*, session: Session, ports: Ports, beneficiary: Beneficiary, reference: str) -> PaymentLine:
+    """One payment to the beneficiary by its reference; NotFound when there is none, or it went to someone else."""
+    key = beneficiary_key(session=session, ports=ports, beneficiary=beneficiary)
+    row = session.execute(
+        _instructions_with_programme().where(Instruction.beneficiary_key == key, Instruction.end_to_end_id == reference)
+    ).first()
+    if row is not None:
+        return _instruction_line(*row)
+    transfer = session.scalar(_direct_transfers_to(key).where(Transfer.client_reference == reference))
+    if transfer is not None:
+        return _transfer_line(transfer)
+    # The same answer for a reference that exists but paid someone else: its existence is not told.
+    raise NotFound(_("no payment '{reference}'").format(reference=reference), field="reference")
+
+
+def _instructions_with_programme() -> Select[Any]:
+    return (
+        select(Instruction, Cycle.name, Programme.code, Programme.name, Programme.currency)
+        .join(Cycle, Cycle.id == Instruction.cycle_id)
+        .join(Programme, Programme.id == Cycle.programme_id)
+    )
+
+
+def _direct_transfers_to(key: str) -> Select[Any]:
+    return (
         select(Transfer)
         .join(LedgerAccount, LedgerAccount.id == Transfer.payee_account_id)
         .where(LedgerAccount.code == key, ~Transfer.client_reference.startswith(cycles.E2E_PREFIX))
-        .order_by(Transfer.id.desc())
-        .limit(limit)
     )
-    lines += [
-        PaymentLine(
-            programme="transfer",
-            programme_name=_("Direct transfer"),
-            cycle=None,
-            reference=t.client_reference,
-            amount=t.amount,
-            currency=t.currency,
-            state=t.state,
-            reason=t.reason,
-            updated_at=t.completed_at,
-        )
-        for t in direct
-    ]
-    return lines
+
+
+def _instruction_line(instruction: Instruction, cycle_name: str, code: str, name: str, currency: str) -> PaymentLine:
+    return PaymentLine(
+        programme=code,
+        programme_name=name,
+        cycle=cycle_name,
+        reference=instruction.end_to_end_id,
+        amount=instruction.amount,
+        currency=currency,
+        state=instruction.state,
+        reason=instruction.reason,
+        updated_at=instruction.updated_at,
+    )
+
+
+def _transfer_line(transfer: Transfer) -> PaymentLine:
+    return PaymentLine(
+        programme="transfer",
+        programme_name=_("Direct transfer"),
+        cycle=None,
+        reference=transfer.client_reference,
+        amount=transfer.amount,
+        currency=transfer.currency,
+        state=transfer.state,
+        reason=transfer.reason,
+        updated_at=transfer.completed_at,
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...core.pages import Page, PageRequest, fetch
 from .cycles import cycle_account_code, get_cycle
 from .models import (
     BankMessage,
@@ -18,6 +20,30 @@ from .models import (
 )
 
 _IN_FLIGHT = (InstructionState.PENDING, InstructionState.COMMITTED, InstructionState.SENT, InstructionState.ACCEPTED)
+
+
+class Outcome(StrEnum):
+    """Where a cycle's payments ended, as the reconciliation counts them."""
+
+    PAID = "paid"
+    FAILED = "failed"  # returned for good: the money is back in the cycle's account
+    PENDING = "pending"
+    UNLINKED = "unlinked"  # no account linked when the cycle was built: not in the envelope
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return {
+            Outcome.PAID: (InstructionState.SETTLED,),
+            Outcome.FAILED: (InstructionState.RETURNED,),
+            Outcome.PENDING: _IN_FLIGHT,
+            Outcome.UNLINKED: (InstructionState.UNLINKED,),
+        }[self]
+
+
+def instructions(*, session: Session, cycle_id: int, outcome: Outcome, page: PageRequest) -> Page[Instruction]:
+    """The cycle's instructions with this outcome, a page at a time in the order they were built."""
+    query = select(Instruction).where(Instruction.cycle_id == cycle_id, Instruction.state.in_(outcome.states))
+    return fetch(session, query, Instruction.id, page)
 
 
 # ---------------------------------------------------------------- reconciliation
@@ -95,10 +121,10 @@ def reconcile(*, session: Session, cycle_id: int) -> Reconciliation:
         currency=programme.currency,
         envelope=Tally(cycle.control_count or 0, cycle.control_sum or 0),
         instructions=tally(*_IN_FLIGHT, InstructionState.SETTLED, InstructionState.RETURNED),
-        paid=tally(InstructionState.SETTLED),
-        failed=tally(InstructionState.RETURNED),
-        pending=tally(*_IN_FLIGHT),
-        unlinked=tally(InstructionState.UNLINKED),
+        paid=tally(*Outcome.PAID.states),
+        failed=tally(*Outcome.FAILED.states),
+        pending=tally(*Outcome.PENDING.states),
+        unlinked=tally(*Outcome.UNLINKED.states),
         unmatched=Tally(int(unmatched[0]), int(unmatched[1])),
         returned_to_programme=held,
         not_yet_in_ledger=tally(InstructionState.PENDING).sum,

@@ -21,6 +21,7 @@ MAX_AMOUNT = 9_007_199_254_740_991
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 PROGRAMME_CODE_PATTERN = r"^[A-Z][A-Z0-9_-]{1,39}$"
+CYCLE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 NATIONAL_ID_PATTERN = r"^[0-9]{6,20}$"
 RESERVED_PREFIX = "G2P-"
 
@@ -305,7 +306,7 @@ class EnrolmentOut(BaseModel):
 class CycleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Line = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Unique within the programme")
+    name: Line = Field(pattern=CYCLE_NAME_PATTERN, description="Unique within the programme")
     as_of: date | None = Field(default=None, description="Day ages are counted on (default: today)")
 
 
