@@ -18,8 +18,10 @@ from ....core import staff
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.deps import STAFF_COOKIE
+from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
 from ....core.money import Money, major_text
+from ....core.ports import SectorTokens
 from ....core.registry import Ports
 from ....core.settings import Settings
 from .. import reconciliations
@@ -399,9 +401,7 @@ def enrol_resident(client: TestClient, api_headers, application: str, given_name
 
 @pytest.fixture
 def paid_residents(client: TestClient, ports: Ports, headers, checkers, link, api_headers, country) -> dict[str, Any]:
-    """Two residents linked by national ID, each paid by a cycle and one also by a direct transfer."""
-    from ....core.ports import SectorTokens
-
+    """Two residents linked by national ID, each paid by a cycle; one also directly, with a "/" in the reference."""
     if ports.get(SectorTokens) is None:
         pytest.skip("residents are identified by national ID through the identity module")
     amina = enrol_resident(client, api_headers, "pages-0001", "Amina", "1970-02-03")
@@ -428,7 +428,7 @@ def paid_residents(client: TestClient, ports: Ports, headers, checkers, link, ap
     approve_by(client, cycle["id"], checkers, 2, 2 * FLAT)
     assert client.post(f"/payments/cycles/{cycle['id']}/disburse", headers=headers).status_code == 200
     direct = {
-        "client_reference": "PAGES-DIRECT-1",
+        "client_reference": "PAGES/DIRECT-1",
         "beneficiary": {"national_id": amina},
         "amount": SENIOR_BONUS,
         "currency": country.profile.currency,
@@ -451,7 +451,7 @@ def test_a_resident_sees_only_their_payments_and_downloads_their_records(
     page = client.get("/me/payments")
     assert page.status_code == 200 and "Resident pages" in page.text and "Direct transfer" in page.text
     shown = set(re.findall(r'href="/me/payments/([^"]+)\.pdf"', page.text))
-    assert len(shown) == 2 and "PAGES-DIRECT-1" in shown
+    assert len(shown) == 2 and "PAGES/DIRECT-1" in shown
     others = set(references.values()) - shown
     assert len(others) == 1, "the other resident's payment is not listed"
     for reference in shown:
@@ -467,3 +467,25 @@ def test_the_payments_pages_need_their_callers(client: TestClient, staff_cookies
     assert client.get(CYCLES, follow_redirects=False).headers["location"].startswith("/console/sign-in?next=")
     client.cookies.update(staff_cookies(APPROVER))
     assert client.get("/me/payments", follow_redirects=False).status_code in (303, 404)
+
+
+def test_the_console_pages_speak_every_shipped_language(
+    client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies, api_headers
+) -> None:
+    programme = programme_of(session, ports, country, "PAGES-LANG", count=6, linked=5)
+    token = as_staff(client, staff_cookies(OFFICER))
+    build(client, token, programme)
+    cycle_id = built_cycle_id(session, "2026-05")
+    cycle = session.get(Cycle, cycle_id)
+    checkers = [api_headers("payments:approve", "payments:read") for _ in range(2)]
+    approve_by(client, cycle_id, checkers, cycle.instruction_count, cycle.instruction_sum)
+    as_staff(client, staff_cookies(FINANCE))
+    client.post(f"{CYCLES}/{cycle_id}/disbursement", data={"csrf_token": token})
+    pages = (CYCLES, f"{CYCLES}/{cycle_id}", f"{CYCLES}/{cycle_id}/reconciliation", f"{CYCLES}/{cycle_id}/instructions")
+    for language in shipped_languages():
+        for path in pages:
+            answer = client.get(path, headers={"Accept-Language": language})
+            assert answer.status_code == 200, (language, path)
+            assert f'lang="{language}' in answer.text, (language, path)
+    french = client.get(f"{CYCLES}/{cycle_id}", headers={"Accept-Language": "fr"}).text
+    assert "Avancement et résultats" in french and "Paiements par résultat" in french
