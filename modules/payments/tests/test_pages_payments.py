@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from ....core.db import make_session_factory
 from ....core.deps import STAFF_COOKIE
 from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
-from ....core.money import Money, major_text
+from ....core.money import major_text, minor_units
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
 from ....core.settings import Settings
@@ -28,6 +27,7 @@ from .. import reconciliations
 from ..config import PaymentsSettings, payments_settings
 from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from ..reconciliations import Reconciliation, Tally
+from ..web.console import major_amount
 from ..web.figures import outcomes_figure
 from .conftest import approve_by
 from .factories import FLAT, SENIOR_BONUS, enrolled_programme
@@ -368,15 +368,15 @@ def test_the_outcomes_chart_stacks_paid_failed_and_pending_per_cycle() -> None:
 
 
 def test_amounts_are_typed_in_major_units_by_the_money_rules(country: LoadedCountry) -> None:
-    from ..web.console import _major_amount
-
     currency = country.profile.currency
-    one_and_a_half = Money.from_major(Decimal("1.5"), currency).amount if major(country, 1) != "1" else None
-    if one_and_a_half is not None:
-        assert _major_amount("1.5", currency) == one_and_a_half
-    assert _major_amount(major(country, 123_456), currency) == 123_456
-    for refused in ("1,5", "1e3", "-1", "NaN", "Infinity", " ", "1." + "0" * 7, "9" * 21):
-        assert _major_amount(refused, currency) is None, refused
+    digits = minor_units(currency)
+    assert major_amount(major_text(123_456, currency), currency) == 123_456
+    assert major_amount("7", currency) == 7 * 10**digits
+    if digits:
+        assert major_amount("1.5", currency) == 15 * 10 ** (digits - 1)
+    too_fine = "1." + "1" * (digits + 1)  # more decimals than the currency has
+    for refused in ("1,5", "1e3", "-1", "+1", "NaN", "Infinity", " ", "", too_fine, "1." + "0" * 7, "9" * 21):
+        assert major_amount(refused, currency) is None, refused
 
 
 # ---------------------------------------------------------------- the resident's own payments (identity installed)

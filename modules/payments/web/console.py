@@ -209,7 +209,7 @@ def _parse_totals(values: dict[str, str], currency: str) -> tuple[int | None, in
         count = int(values["control_count"])
     else:
         errors["control_count"] = _("Number of payments: a whole number, 0 or more")
-    total = _major_amount(values["control_sum"], currency)
+    total = major_amount(values["control_sum"], currency)
     if total is None:
         digits = minor_units(currency)
         example = f"{Decimal(123456789).scaleb(-digits):f}"
@@ -219,7 +219,7 @@ def _parse_totals(values: dict[str, str], currency: str) -> tuple[int | None, in
     return count, total, errors
 
 
-def _major_amount(text: str, currency: str) -> int | None:
+def major_amount(text: str, currency: str) -> int | None:
     """Minor units of `text` typed in major units, by the core's money rules; None when it is no such amount."""
     if not re.fullmatch(r"[0-9]{1,20}(\.[0-9]{1,6})?", text):  # no exponent, sign or separator: what a person types
         return None
