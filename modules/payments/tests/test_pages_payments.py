@@ -58,7 +58,8 @@ def two_roles(engine: Engine, settings: Settings) -> Callable[..., dict[str, str
 
 
 def programme_of(session: Session, ports: Ports, country: LoadedCountry, code: str, count: int, linked: int) -> str:
-    """An enrolled programme: adults get FLAT, 65+ more; `linked` of them have an account (factories)."""
+    """An enrolled programme (factories): ages from 10 up, so the first 8 are minors and not paid; adults get
+    FLAT, 65+ more; the first `linked` have an account."""
     enrolled_programme(session, ports, country, count=count, code=code, linked=linked)
     session.commit()
     return code
@@ -198,11 +199,12 @@ def grouped(country: LoadedCountry, minor: int) -> str:
 def test_the_maker_is_refused_even_holding_the_approver_role(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, two_roles
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-MAKER", count=5, linked=5)
+    programme = programme_of(session, ports, country, "PAGES-MAKER", count=20, linked=20)
     token = as_staff(client, two_roles(OFFICER, APPROVER))
     assert build(client, token, programme).status_code == 303
     cycle_id = built_cycle_id(session, "2026-05")
     cycle = session.get(Cycle, cycle_id)
+    assert cycle.instruction_count == 12
     page = client.get(f"{CYCLES}/{cycle_id}").text
     assert "someone else must approve it" in page and "Approve the cycle" not in page
     refused = approve(client, token, cycle_id, str(cycle.instruction_count), major(country, cycle.instruction_sum))
@@ -214,7 +216,7 @@ def test_the_maker_is_refused_even_holding_the_approver_role(
 def test_too_many_wrong_totals_and_the_approver_may_no_longer_approve(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-GUESS", count=5, linked=5)
+    programme = programme_of(session, ports, country, "PAGES-GUESS", count=20, linked=20)
     token = as_staff(client, staff_cookies(OFFICER))
     build(client, token, programme)
     cycle_id = built_cycle_id(session, "2026-05")
@@ -231,7 +233,7 @@ def test_too_many_wrong_totals_and_the_approver_may_no_longer_approve(
 def test_building_refuses_a_bad_name_and_an_unknown_programme_and_writes_nothing(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-BUILD", count=3, linked=3)
+    programme = programme_of(session, ports, country, "PAGES-BUILD", count=20, linked=20)
     token = as_staff(client, staff_cookies(OFFICER))
     bad_name = build(client, token, programme, name="no spaces please")
     assert bad_name.status_code == 422 and "Cycle name:" in bad_name.text
@@ -248,12 +250,13 @@ def test_building_refuses_a_bad_name_and_an_unknown_programme_and_writes_nothing
 def test_the_list_hides_totals_before_approval_and_pages_with_keyset_cursors(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-LIST", count=3, linked=3)
+    programme = programme_of(session, ports, country, "PAGES-LIST", count=20, linked=20)
     token = as_staff(client, staff_cookies(OFFICER))
     assert build(client, token, programme, name="first").status_code == 303
     listed = client.get(CYCLES).text
     assert ">first</a>" in listed and "PAGES-LIST" in listed
     cycle = session.get(Cycle, built_cycle_id(session, "first"))
+    assert cycle.instruction_sum > 0
     assert grouped(country, cycle.instruction_sum) not in listed
     assert "No cycle is in this state." in client.get(f"{CYCLES}?state=approved").text
     assert client.get(f"{CYCLES}?state=nonsense").status_code == 422
@@ -294,7 +297,7 @@ def test_the_failed_instructions_come_a_page_at_a_time(
 def test_each_role_does_only_its_part(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies, api_headers
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-ROLES", count=4, linked=4)
+    programme = programme_of(session, ports, country, "PAGES-ROLES", count=20, linked=20)
     token = as_staff(client, staff_cookies(FINANCE))
     assert build(client, token, programme).status_code == 403  # a finance officer does not build cycles
     assert "Build a cycle" not in client.get(CYCLES).text
@@ -323,7 +326,7 @@ def test_each_role_does_only_its_part(
 def test_a_built_cycle_has_no_reconciliation_yet_and_an_unknown_one_is_404(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-EARLY", count=2, linked=2)
+    programme = programme_of(session, ports, country, "PAGES-EARLY", count=20, linked=20)
     token = as_staff(client, staff_cookies(OFFICER))
     build(client, token, programme)
     cycle_id = built_cycle_id(session, "2026-05")
@@ -472,7 +475,7 @@ def test_the_payments_pages_need_their_callers(client: TestClient, staff_cookies
 def test_the_console_pages_speak_every_shipped_language(
     client: TestClient, session: Session, ports: Ports, country: LoadedCountry, staff_cookies, api_headers
 ) -> None:
-    programme = programme_of(session, ports, country, "PAGES-LANG", count=6, linked=5)
+    programme = programme_of(session, ports, country, "PAGES-LANG", count=20, linked=20)
     token = as_staff(client, staff_cookies(OFFICER))
     build(client, token, programme)
     cycle_id = built_cycle_id(session, "2026-05")
