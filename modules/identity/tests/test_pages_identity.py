@@ -398,4 +398,3 @@ def test_the_window_starts_at_local_midnight() -> None:
     start = reports.window_start(date(2026, 3, 14), zone)
     assert start.astimezone(UTC) == datetime(2026, 2, 28, 21, tzinfo=UTC)
     assert start + timedelta(days=14) == datetime(2026, 3, 15, tzinfo=zone)
-
