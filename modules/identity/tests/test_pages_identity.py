@@ -76,6 +76,16 @@ def test_a_resident_signs_in_with_the_code_sent_to_their_phone(
     assert "sign-in" in record.text and WEB_PORTAL_NAME in record.text, "the sign-in shows in the history"
 
 
+def test_the_session_cookie_is_not_secure_only_in_development_over_http(settings: Settings, enrolled, read_otp) -> None:
+    national_id = enrolled()
+    development = settings.model_copy(update={"environment": "development"})
+    with TestClient(create_app(development), base_url="http://testserver", headers={"Accept-Language": "en"}) as client:
+        signed_in = sign_in(client, read_otp, national_id)
+        cookie = next(c for c in signed_in.headers.get_list("set-cookie") if c.startswith(f"{RESIDENT_COOKIE}="))
+        assert "Secure" not in cookie and "HttpOnly" in cookie
+        assert client.get("/me/identity").status_code == 200
+
+
 def test_only_a_local_next_is_followed(client: TestClient, enrolled, read_otp) -> None:
     national_id = enrolled()
     ask_for_code(client, national_id, next="https://elsewhere.example/steal")
