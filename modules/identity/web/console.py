@@ -3,6 +3,7 @@ four-eyes exactly as the API's adjudication route) and the chart of enrolments r
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from ....core.web.shell import Viewer, redirect, render
 from .. import adjudication, queues, reports, service
 from ..config import IdentitySettingsDep
 from ..models import Enrolment, EnrolmentStatus, Person
+from .resident import STATUS_NAMES
 
 # The router's scopes, written out: the router is an entry point nothing else imports (roles.py).
 ADMIN_SCOPE = "identity:admin"  # what the API's held queue and adjudication need
@@ -144,9 +146,15 @@ def _held_view(
         "rejected": enrolment.status == EnrolmentStatus.REJECTED,
         "issued": issued,
         "application": application,
+        "application_born": date.fromisoformat(application["date_of_birth"]),
         "application_address": _address(application.get("address"), levels),
         "candidates": [
-            {"person": c.person, "address": _address(c.person.address, levels), "score": c.name_score}
+            {
+                "person": c.person,
+                "address": _address(c.person.address, levels),
+                "score": c.name_score,
+                "status": _(STATUS_NAMES.get(c.person.status, c.person.status)),
+            }
             for c in candidates
         ],
         "pending": [
