@@ -2,17 +2,19 @@
 
 from pathlib import Path
 
-from ...core.ports import ResidentRegistry, SectorTokens
+from ...core.ports import ResidentRegistry, ResidentSessions, SectorTokens
 from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
+from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES
 from .router import SCOPES, router
 from .schemas import openapi_values
 from .seed import seed
 from .tokens import RegistrySectorTokens
+from .web import pages
 
 _HERE = Path(__file__).resolve().parent
 
@@ -26,7 +28,12 @@ module = Module(
     settings=IdentitySettings,
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=IdentityCountry,
-    provides={SectorTokens: RegistrySectorTokens, ResidentRegistry: lambda _runtime: RegistryResidents()},
+    provides={
+        SectorTokens: RegistrySectorTokens,
+        ResidentRegistry: lambda _runtime: RegistryResidents(),
+        ResidentSessions: portal_sessions,
+    },
     seed=seed,
     openapi_values=openapi_values,
+    pages=pages,
 )

@@ -51,12 +51,20 @@ def seal(text: str, recipient: str, *, secret: str) -> str:
 def read(message: OutboxMessage, *, secret: str) -> str:
     """The text of an outbox message; ValueError when it was not sealed under this SECRET_KEY for its recipient."""
     try:
-        if not message.body.startswith(SEALED_PREFIX):
-            raise ValueError
-        raw = base64.b64decode(message.body[len(SEALED_PREFIX) :], validate=True)
-        clear = AESGCM(_key(secret)).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], message.recipient.encode())
-    except (ValueError, InvalidTag):
+        return read_sealed(message.body, message.recipient, secret=secret)
+    except ValueError:
         raise ValueError(_("outbox message {id} cannot be read with this SECRET_KEY").format(id=message.id)) from None
+
+
+def read_sealed(sealed: str, recipient: str, *, secret: str) -> str:
+    """What `seal` sealed for `recipient` under `secret`; ValueError when it was not, or was altered."""
+    try:
+        if not sealed.startswith(SEALED_PREFIX):
+            raise ValueError
+        raw = base64.b64decode(sealed[len(SEALED_PREFIX) :], validate=True)
+        clear = AESGCM(_key(secret)).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], recipient.encode())
+    except (ValueError, InvalidTag):
+        raise ValueError("not sealed for this recipient under this key") from None
     return clear.decode()
 
 

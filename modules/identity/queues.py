@@ -57,6 +57,15 @@ def held_enrolments(
     return enrolments.map(lambda enrolment: _with_candidates(enrolment, people))
 
 
+def candidates_of(*, session: Session, enrolment: Enrolment) -> list[Candidate]:
+    """One enrolment's candidates with their name scores, as the queue shows them."""
+    people = {
+        person.national_id: person
+        for person in session.scalars(select(Person).where(Person.national_id.in_(enrolment.candidates)))
+    }
+    return _with_candidates(enrolment, people).candidates
+
+
 def _with_candidates(enrolment: Enrolment, people: dict[str, Person]) -> HeldEnrolment:
     held = enrolment.demographics
     name_key = normalise_name(f"{held['given_name']} {held['family_name']}")

@@ -44,6 +44,37 @@ def open_session(
     secret: str,
 ) -> tuple[str, datetime] | None:
     """Exchange an OTP for a session token and its expiry; None (the failure counted and audited) when refused."""
+    national_id = verify_sign_in(
+        session=session,
+        individual_id=individual_id,
+        id_type=id_type,
+        transaction_id=transaction_id,
+        otp=otp,
+        partner=partner,
+        settings=settings,
+        country=country,
+        secret=secret,
+    )
+    if national_id is None:
+        return None
+    return start_session(session=session, national_id=national_id, partner=partner, settings=settings)
+
+
+def verify_sign_in(
+    *,
+    session: Session,
+    individual_id: str,
+    id_type: str,
+    transaction_id: str,
+    otp: str,
+    partner: Partner,
+    country: LoadedCountry,
+    settings: IdentitySettings,
+    secret: str,
+) -> str | None:
+    """The national ID of the resident who read the OTP sent for `transaction_id` through `partner`;
+    None when the code is wrong, expired or used, or the ID is locked out for the partner (the failure
+    counted towards the lock-out). Audited either way."""
     person, _vid = auth.resolve(session=session, individual_id=individual_id, id_type=id_type, country=country)
     national_id = person.national_id
     ok = not auth.is_locked_out(session=session, national_id=national_id, partner_id=partner.id) and auth.verify_otp(
@@ -70,9 +101,16 @@ def open_session(
     if not ok:
         auth.record_failure(session=session, national_id=national_id, partner_id=partner.id, settings=settings)
         return None
+    return national_id
+
+
+def start_session(
+    *, session: Session, national_id: str, partner: Partner, settings: IdentitySettings
+) -> tuple[str, datetime]:
+    """A new session of `national_id` through `partner` (whoever calls it has checked who the resident is)."""
     token = secrets.token_urlsafe(32)
     row = ResidentSession(
-        token_hash=_hash(token),
+        token_hash=token_hash(token),
         national_id=national_id,
         partner_id=partner.id,
         expires_at=utcnow() + timedelta(seconds=settings.resident_session_seconds),
@@ -88,7 +126,7 @@ def session_holder(*, session: Session, token: str | None, partner: Partner) -> 
         raise AuthenticationFailed(_("a resident session is required: send it in the X-Resident-Session header"))
     row = session.scalar(
         select(ResidentSession).where(
-            ResidentSession.token_hash == _hash(token), ResidentSession.partner_id == partner.id
+            ResidentSession.token_hash == token_hash(token), ResidentSession.partner_id == partner.id
         )
     )
     if row is None or vids.aware(row.expires_at) <= utcnow():
@@ -107,5 +145,6 @@ def authentication_history(*, session: Session, national_id: str, limit: int = 1
     return list(session.scalars(query))
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a session token: its SHA-256 (a token is 256 random bits, so no key or salt is needed)."""
     return hashlib.sha256(token.encode()).hexdigest()
