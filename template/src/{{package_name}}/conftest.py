@@ -35,6 +35,7 @@ from .core.runtime import Runtime, build_runtime
 from .core.security import PARTNER_KEY_ACTION, approve_partner_key, issue_partner_key
 from .core.settings import Settings, get_settings
 from .core.web.access import RESIDENT_COOKIE
+from .tests import browser as real_browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET = "r39Ts21ql4doCYaS-iwsF9Llt6hbqIrY4jlb54mfwEQ"  # noqa: S105 - fixed key for tests only (passes the strength rule)
@@ -242,6 +243,41 @@ def form_token(client: TestClient, path: str = "/console/sign-in") -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
     assert found, f"no form token on {path}"
     return found.group(1)
+
+
+# ---------------------------------------------------------------- real-browser tests (tests/browser.py)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, migrated_engine: Engine) -> Iterator[str]:
+    """The app served by uvicorn on 127.0.0.1 (a free port, a thread) on the test database; its base URL."""
+    with real_browser.serve(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[real_browser.WebDriver]:
+    """One headless Chromium for the whole run (starting one takes about a second).
+
+    Without /usr/bin/chromium and /usr/bin/chromedriver the browser tests skip, saying so; with
+    NATION_STACK_REQUIRE_BROWSER set (CI) they fail instead.
+    """
+    missing = real_browser.chromium_missing()
+    if missing:
+        if os.environ.get(real_browser.REQUIRE_BROWSER):
+            pytest.fail(f"{missing}; {real_browser.REQUIRE_BROWSER} is set, so the browser tests must run")
+        pytest.skip(missing)
+    driver = real_browser.start_chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(chromium: real_browser.WebDriver, live_server: str, engine: Engine) -> real_browser.Browser:
+    """The shared Chromium on the live server, without cookies; the database is emptied after the test."""
+    shown = real_browser.Browser(chromium, live_server)
+    shown.clear_cookies()
+    return shown
 
 
 @pytest.fixture
