@@ -12,15 +12,20 @@ import pytest
 
 from .catalogue import JINJA_MARKUP, catalogue, module_combinations
 from .conftest import PG_SERVER_URL, Generate, postgres_reachable
+from .stack_env import CACHE
 
 COMBINATIONS = module_combinations()
 RESULT_LINE = re.compile(r"(\d+) passed")
+# Where the stacks' browser tests save their screenshots (the all-modules stack's and Jordan's runs).
+SCREENSHOTS = Path(os.environ.get("NATION_STACK_SCREENSHOTS") or CACHE / "screenshots")
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(cwd / "src")}
     for inherited in ("DATABASE_URL", "TEST_DATABASE_URL", "SECRET_KEY", "ENVIRONMENT"):
         environment.pop(inherited, None)
+    environment.setdefault("NATION_STACK_CACHE", str(CACHE))  # the browser tests' axe-core, fetched once
+    environment.pop("NATION_STACK_SCREENSHOTS", None)  # only the runs that are asked for save screenshots
     environment.update(env)
     # A whole stack suite on a loaded 2-core machine takes minutes; the limit only stops a hang.
     return subprocess.run(args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=1500, check=False)
@@ -47,14 +52,15 @@ def run_stack_suite(python: Path, stack: Path, *pytest_args: str, **env: str) ->
 SELECTION_RUN_ENV = {"FUZZ_EXAMPLES_PER_OPERATION": "3"}
 
 
-def suite_arguments(modules: Sequence[str], everything: Sequence[str]) -> tuple[str, ...]:
+def suite_arguments(modules: Sequence[str], everything: Sequence[str], *, browser: bool = True) -> tuple[str, ...]:
     """Which of a stack's own tests a combination runs (docs/testing.md says why this covers them all).
 
-    A module alone and all modules together run the whole suite; every other combination runs the
-    tests whose outcome depends on which modules are installed (marked `selection`).
+    A module alone and all modules together run the whole suite (without the real-browser tests when
+    `browser` is false); every other combination runs the tests whose outcome depends on which
+    modules are installed (marked `selection`), never the browser tests.
     """
     if len(modules) == 1 or set(modules) == set(everything):
-        return ()
+        return () if browser else ("-m", "not browser")
     return ("-m", "selection")
 
 
@@ -68,11 +74,18 @@ def combination_param(modules: tuple[str, ...], everything: Sequence[str]) -> ob
 
 
 def check_combination(
-    stack: Path, modules: tuple[str, ...], python: Path, tmp_path: Path, everything: Sequence[str] | None = None
+    stack: Path,
+    modules: tuple[str, ...],
+    python: Path,
+    tmp_path: Path,
+    everything: Sequence[str] | None = None,
+    *,
+    browser: bool = True,
 ) -> None:
     """Check a generated stack: only its modules, no Jinja left, lint clean, migrations, its own suite.
 
-    `everything` is the catalogue the combination was drawn from (this template's by default).
+    `everything` is the catalogue the combination was drawn from (this template's by default);
+    `browser` false leaves the real-browser tests out. The all-modules stack saves its screenshots.
     """
     package = next(p.name for p in (stack / "src").iterdir() if (p / "modules").is_dir())
     installed = sorted(p.name for p in (stack / "src" / package / "modules").iterdir() if p.is_dir())
@@ -91,8 +104,12 @@ def check_combination(
     assert_ok(run([str(python), "-m", package, "db", "upgrade"], stack, **database), "db upgrade (heads)")
     assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
 
-    arguments = suite_arguments(modules, catalogue() if everything is None else everything)
-    run_stack_suite(python, stack, *arguments, **(SELECTION_RUN_ENV if arguments else {}))
+    everything = catalogue() if everything is None else everything
+    arguments = suite_arguments(modules, everything, browser=browser)
+    environment = SELECTION_RUN_ENV if arguments == ("-m", "selection") else {}
+    if browser and set(modules) == set(everything):
+        environment = {"NATION_STACK_SCREENSHOTS": str(SCREENSHOTS)}
+    run_stack_suite(python, stack, *arguments, **environment)
 
 
 @pytest.mark.parametrize("modules", [combination_param(combo, catalogue()) for combo in COMBINATIONS])
@@ -110,7 +127,8 @@ def test_full_stack_suite_passes_on_postgresql(full_stack: Path, python: Path) -
         if os.environ.get("CI"):
             pytest.fail("CI must test PostgreSQL but nothing listens on 127.0.0.1:5432")
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    assert run_stack_suite(python, full_stack, TEST_DATABASE_URL=PG_SERVER_URL) > 0
+    # The browser tests ran on SQLite: the pages read the database through the same services.
+    assert run_stack_suite(python, full_stack, "-m", "not browser", TEST_DATABASE_URL=PG_SERVER_URL) > 0
 
 
 def test_combinations_come_from_the_catalogue() -> None:
@@ -125,3 +143,5 @@ def test_single_modules_and_the_whole_catalogue_run_every_test_the_others_the_se
     assert suite_arguments(("d", "c", "b", "a"), names) == ()
     assert suite_arguments(("a", "c"), names) == ("-m", "selection")
     assert suite_arguments(("a", "b", "c"), names) == ("-m", "selection")
+    assert suite_arguments(("b",), names, browser=False) == ("-m", "not browser")
+    assert suite_arguments(("a", "c"), names, browser=False) == ("-m", "selection")

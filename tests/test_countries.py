@@ -20,12 +20,22 @@ import yaml
 
 from .catalogue import REPO, catalogue
 from .scripts import load_script
-from .test_combinations import run_stack_suite
+from .test_combinations import SCREENSHOTS, run_stack_suite
 
 # The default country runs every test in test_combinations; other profiles skip the machinery
 # no profile changes (crash loops, worker processes, benches, the OpenAPI fuzz), which would
-# only repeat it.
-PER_COUNTRY = ("-m", "not country_independent")
+# only repeat it, and the real-browser tests, but for the profiles named below.
+PER_COUNTRY = ("-m", "not country_independent and not browser")
+# Jordan's pages are Arabic, right to left: its run takes the browser tests that read the country
+# (the main pages in its languages, checked and saved as screenshots).
+BROWSER_COUNTRIES = {"JO"}
+
+
+def shipped_profile_run(code: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The pytest arguments and environment of a shipped profile's all-modules suite."""
+    if code in BROWSER_COUNTRIES:
+        return ("-m", "not country_independent"), {"NATION_STACK_SCREENSHOTS": str(SCREENSHOTS)}
+    return PER_COUNTRY, {}
 
 
 def shipped_digit_counts() -> set[int]:
@@ -130,7 +140,8 @@ def test_each_profile_generates_with_every_module_and_its_suite_passes(
     assert not {"tax", "identity", "currency", "name"} & set(answers), "profile keys must not become answers"
     if path.stem == copier_default_country():
         pytest.skip("the default country's all-modules suite runs in test_combinations")
-    assert run_stack_suite(python, stack, *PER_COUNTRY) > 0
+    arguments, environment = shipped_profile_run(path.stem)
+    assert run_stack_suite(python, stack, *arguments, **environment) > 0
 
 
 CASE_FILES = sorted((REPO / "modules" / "tax" / "cases").glob("*.yml"))

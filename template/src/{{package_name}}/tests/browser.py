@@ -242,7 +242,7 @@ class Browser:
         """Wait, after what the block does (a click, a key), until the next page has loaded."""
         shown = self.find("html")
         yield
-        wait = WebDriverWait(self.driver, 15)
+        wait = WebDriverWait(self.driver, 15, poll_frequency=0.02)
         wait.until(staleness_of(shown))
         wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
