@@ -123,7 +123,8 @@ def test_a_staff_member_signs_in_reads_the_audit_log_issues_a_key_and_signs_out(
         browser.open("/console/partners")
         browser.follow(browser.find(f'form[action="/console/partners/{partner.id}/approval"] button'))
         assert browser.path == "/console/partners"
-        browser.check()
+        if not approvals:
+            browser.check()  # the list with a key part-approved (the next approval shows the same page)
         approvals += 1
         session.refresh(partner)
         assert approvals <= 9, "the key never became active"
