@@ -33,11 +33,11 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -242,8 +242,17 @@ class Browser:
         """Wait, after what the block does (a click, a key), until the next page has loaded."""
         shown = self.find("html")
         yield
-        wait = WebDriverWait(self.driver, 15, poll_frequency=0.02)
-        wait.until(staleness_of(shown))
+
+        def left(_driver: WebDriver) -> bool:
+            try:
+                shown.is_enabled()
+            except WebDriverException:  # stale, or its document is being replaced (Chromium's inspector error)
+                return True
+            return False
+
+        # Asked mid-navigation, the browser may answer with an error instead: ask again.
+        wait = WebDriverWait(self.driver, 15, poll_frequency=0.02, ignored_exceptions=(WebDriverException,))
+        wait.until(left)
         wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     def follow(self, element: WebElement) -> None:
