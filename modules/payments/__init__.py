@@ -9,8 +9,9 @@ from .cli import app as cli_app
 from .config import PaymentsSettings
 from .port import LedgerDisbursements
 from .roles import ROLES
-from .router import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE, router
+from .router import router
 from .schemas import openapi_values
+from .scopes import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from .seed import seed
 from .web import pages
 

@@ -59,12 +59,7 @@ from .schemas import (
     UnlinkOut,
     UnlinkRequest,
 )
-
-LINK_SCOPE = "payments:link"
-READ_SCOPE = "payments:read"
-TRANSFER_SCOPE = "payments:transfer"
-PROGRAMME_SCOPE = "payments:programme"
-APPROVE_SCOPE = "payments:approve"
+from .scopes import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 
 router = APIRouter()
 

@@ -15,7 +15,7 @@ from ....core.registry import Ports
 from ....tests.queue_pages import assert_refused_at, walk_pages
 from .. import programme_service
 from ..models import Cycle, CycleState
-from ..router import PROGRAMME_SCOPE, READ_SCOPE
+from ..scopes import PROGRAMME_SCOPE, READ_SCOPE
 from .factories import MAKER, enrolled_programme
 
 pytestmark = pytest.mark.country_independent  # a queue's filters and pages are the same in every country

@@ -3,7 +3,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from ..router import LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE
+from ..scopes import LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from .conftest import ALL_SCOPES, assert_problem
 
 pytestmark = pytest.mark.country_independent  # which scope a route needs is the same in every country

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ....core.i18n import N_
 from ....core.registry import Link, Pages
-from ..router import READ_SCOPE
+from ..scopes import READ_SCOPE
 from .console import router as console_router
 from .resident import router as resident_router
 

@@ -31,8 +31,8 @@ from .. import cycles, disbursing, programme_service, queues, reconciliations
 from ..config import PaymentsSettings, PaymentsSettingsDep
 from ..models import Cycle, CycleState, Programme
 from ..rails import rail_from_settings
-from ..router import APPROVE_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from ..schemas import CYCLE_NAME_PATTERN, MAX_AMOUNT, PROGRAMME_CODE_PATTERN
+from ..scopes import APPROVE_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from .figures import outcomes_figure
 from .labels import CYCLE_STATES, OUTCOMES
 
