@@ -22,10 +22,12 @@ router.include_router(audit_router)
 ROLES = (
     Role(
         "core.administrator",
-        "Administrator: partner keys, staff accounts, deployment metadata",
+        N_("Administrator: partner keys, staff accounts, deployment metadata"),
         (META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE),
     ),
-    Role("core.auditor", "Auditor: reads the audit log, verifies the chain, reads /meta", (META_SCOPE, AUDIT_SCOPE)),
+    Role(
+        "core.auditor", N_("Auditor: reads the audit log, verifies the chain, reads /meta"), (META_SCOPE, AUDIT_SCOPE)
+    ),
 )
 
 core = Module(

@@ -16,7 +16,7 @@ from ..deps import STAFF_COOKIE
 from ..errors import Problem
 from ..i18n import _
 from ..pages import PageRequest
-from ..registry import installed_parts
+from ..registry import installed_parts, installed_roles
 from ..staff_api import delete_session_cookie, set_session_cookie
 from ..system import PARTNERS_SCOPE
 from .access import STAFF_SIGN_IN, StaffDep, console_page, local_path
@@ -78,7 +78,9 @@ def sign_out(request: Request, _signed: StaffDep) -> Response:
 
 @router.get("/console")
 def console_home(request: Request, signed: StaffDep) -> Response:
-    return render(request, "console/home.html", {"signed": signed}, viewer=Viewer(staff=signed))
+    roles = installed_roles()
+    held = [(roles[g.role].title, g.region) for g in signed.grants if g.role in roles]
+    return render(request, "console/home.html", {"signed": signed, "roles": held}, viewer=Viewer(staff=signed))
 
 
 @router.get("/console/audit")
