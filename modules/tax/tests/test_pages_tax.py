@@ -20,6 +20,7 @@ from ....core import staff
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.deps import STAFF_COOKIE
+from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
 from ....core.money import major_text
 from ....core.ports import Disbursements, SectorTokens
@@ -485,3 +486,25 @@ def test_a_resident_who_is_no_taxpayer_is_told_so(
     page = client.get("/me/tax")
     assert page.status_code == 200 and "You are not registered as a taxpayer" in page.text
     assert client.get("/me/tax/returns/new").status_code == 404
+
+
+def test_the_console_pages_speak_every_shipped_language(
+    client: TestClient, session: Session, country: LoadedCountry, staff_cookies, several_roles
+) -> None:
+    taxpayer = a_taxpayer(session, country, "Many Languages")
+    assessment = assessed(session, country, taxpayer.tin, high_income(country))
+    token = as_staff(client, several_roles(OFFICER, OBJECTIONS_OFFICER), f"/console/tax/assessments/{assessment.id}")
+    client.post(f"/console/tax/assessments/{assessment.id}/objection", data={"csrf_token": token, "grounds": "g"})
+    objection = session.scalars(select(Objection).where(Objection.assessment_id == assessment.id)).one()
+    pages = [
+        TAXPAYERS,
+        f"{TAXPAYERS}/{taxpayer.tin}",
+        f"/console/tax/assessments/{assessment.id}",
+        OBJECTIONS,
+        f"{OBJECTIONS}/{objection.id}",
+        BRACKETS,
+    ]
+    for language in shipped_languages():
+        for path in pages:
+            page = client.get(path, headers={"Accept-Language": language})
+            assert page.status_code == 200 and f'lang="{language}' in page.text, (language, path)
