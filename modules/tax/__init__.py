@@ -12,6 +12,7 @@ from .roles import ROLES
 from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
 from .seed import seed
 from .service import configuration_findings, openapi_values
+from .web import pages
 
 _HERE = Path(__file__).resolve().parent
 
@@ -29,4 +30,5 @@ module = Module(
     seed=seed,
     configuration_check=configuration_findings,
     openapi_values=openapi_values,
+    pages=pages,
 )

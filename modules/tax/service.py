@@ -131,6 +131,16 @@ def find_taxpayer(*, session: Session, kind: str, reference: str) -> Taxpayer | 
     return session.scalar(select(Taxpayer).where(Taxpayer.kind == kind, Taxpayer.reference == reference))
 
 
+def taxpayer_of_person(*, session: Session, national_id: str, ports: Ports) -> Taxpayer | None:
+    """The individual registered with this national ID (held as its tax sector token only); None if nobody is,
+    or where no identity registry issues the tokens."""
+    tokens = ports.get(SectorTokens)
+    if tokens is None:
+        return None
+    token = tokens.token_for(session=session, national_id=national_id, sector=SECTOR)
+    return find_taxpayer(session=session, kind="individual", reference=f"token:{token}")
+
+
 def set_status(*, session: Session, tin: str, status: str, country: LoadedCountry, actor: str) -> Taxpayer:
     """Change a taxpayer's status; deceased is final, and a change to the same status is refused."""
     taxpayer = get_taxpayer(session=session, tin=tin, country=country)
@@ -345,6 +355,11 @@ def get_assessment(*, session: Session, assessment_id: int) -> Assessment:
 
 def assessments_of(*, session: Session, tin: str) -> list[Assessment]:
     return list(session.scalars(select(Assessment).where(Assessment.tin == tin).order_by(Assessment.id)))
+
+
+def returns_of(*, session: Session, tin: str) -> list[TaxReturn]:
+    """Every version of every return of a taxpayer, in the order filed."""
+    return list(session.scalars(select(TaxReturn).where(TaxReturn.tin == tin).order_by(TaxReturn.id)))
 
 
 # Helpers -----------------------------------------------------------------------------------
