@@ -9,7 +9,8 @@ from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
 from .config import TaxCountry
 from .roles import ROLES
-from .router import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE, router
+from .router import router
+from .scopes import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .seed import seed
 from .service import configuration_findings, openapi_values
 from .web import pages

@@ -42,13 +42,7 @@ from .schemas import (
     VatPeriod,
     VatReturnRequest,
 )
-
-REGISTER_SCOPE = "tax:register"
-FILE_SCOPE = "tax:file"
-READ_SCOPE = "tax:read"
-COLLECT_SCOPE = "tax:collect"
-DECIDE_SCOPE = "tax:decide"
-MAX_ID = 2**31 - 1  # IDs are 32-bit integer columns: larger ones are refused (422), not sent to the database
+from .scopes import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, MAX_ID, READ_SCOPE, REGISTER_SCOPE
 
 router = APIRouter()
 

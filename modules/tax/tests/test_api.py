@@ -14,7 +14,7 @@ from ....core.country import LoadedCountry
 from ....core.models import AuditEvent
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
-from ..router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law
 from .helpers import a_year_before_the_law
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from ....core.country import LoadedCountry
 from ....core.ports import Disbursements, SectorTokens
 from ....core.registry import Ports
-from ..router import COLLECT_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import COLLECT_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law
 from .helpers import a_year
 

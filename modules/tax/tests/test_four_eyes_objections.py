@@ -19,7 +19,7 @@ from ....core.models import Approval, AuditEvent
 from ....core.settings import Settings
 from .. import objections
 from ..models import Objection
-from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .helpers import CHECKERS, LODGER, a_year
 from .test_objections import an_assessment
 

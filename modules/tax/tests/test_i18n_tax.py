@@ -14,7 +14,7 @@ from ....core import i18n
 from ....core.country import LoadedCountry
 from ....core.money import Money
 from .. import tins
-from ..router import READ_SCOPE, REGISTER_SCOPE
+from ..scopes import READ_SCOPE, REGISTER_SCOPE
 from ..service import income_tax_law, tax_country
 
 Headers = Callable[..., dict[str, str]]

@@ -25,7 +25,7 @@ from ....core.runtime import load_profile
 from ....core.settings import Settings, get_settings
 from .. import bulk
 from ..law import IncomeTaxLawMissing
-from ..router import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from ..service import VAT_PERIOD_PATTERNS, openapi_values, tax_country
 
 Headers = Callable[..., dict[str, str]]

@@ -13,7 +13,7 @@ from ....core.country import LoadedCountry
 from ....core.errors import Conflict, NotFound, Unprocessable
 from .. import objections, service
 from ..returns import IncomeReturn
-from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .helpers import CHECKERS, LODGER, a_taxpayer, a_year, with_tax
 
 

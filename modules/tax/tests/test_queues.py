@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ....core.country import LoadedCountry
 from ....tests.queue_pages import assert_refused_at, walk_pages
 from .. import objections, tins
-from ..router import DECIDE_SCOPE, READ_SCOPE
+from ..scopes import DECIDE_SCOPE, READ_SCOPE
 from .helpers import CHECKERS, LODGER
 from .test_objections import an_assessment
 

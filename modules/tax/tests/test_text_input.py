@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ....core.country import LoadedCountry
 from .. import schemas
-from ..router import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
+from ..scopes import DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
 from .helpers import a_year
 
 

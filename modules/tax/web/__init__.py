@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ....core.i18n import N_
 from ....core.registry import Link, Pages
-from ..router import DECIDE_SCOPE, READ_SCOPE
+from ..scopes import DECIDE_SCOPE, READ_SCOPE
 from .console import router as console_router
 from .resident import router as resident_router
 

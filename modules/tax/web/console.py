@@ -33,7 +33,7 @@ from ....core.web.charts import Figure, svg_response
 from ....core.web.shell import Viewer, may_see, redirect, render
 from .. import objections, queues, service
 from ..models import Assessment, Objection, ObjectionState, Taxpayer
-from ..router import DECIDE_SCOPE, FILE_SCOPE, MAX_ID, READ_SCOPE
+from ..scopes import DECIDE_SCOPE, FILE_SCOPE, MAX_ID, READ_SCOPE
 from .figures import brackets_figure
 from .forms import amount_error, major_amount, refused_field, text_error
 from .labels import LABELS

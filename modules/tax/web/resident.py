@@ -31,7 +31,7 @@ from ....core.web.shell import Viewer, redirect, render
 from .. import accounts, objections, service
 from ..models import Assessment, AssessmentState, Objection, ReturnKind, Taxpayer
 from ..returns import IncomeReturn
-from ..router import MAX_ID
+from ..scopes import MAX_ID
 from .forms import amount_error, major_amount, refused_field, text_error, year_error, year_of
 from .labels import LABELS
 
