@@ -10,7 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ....core.country import LoadedCountry
+from ....core.ports import SectorTokens
+from ....core.registry import Ports
 from ..scopes import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
+from .factories import FLAT, SENIOR_BONUS
 
 ALL_SCOPES = (LINK_SCOPE, READ_SCOPE, TRANSFER_SCOPE, PROGRAMME_SCOPE, APPROVE_SCOPE)
 VALID_IBAN = "DE89 3704 0044 0532 0130 00"
@@ -135,3 +138,58 @@ def programme(client: TestClient, headers, country, link) -> dict[str, Any]:
     again = client.post("/payments/programmes/CASH-2026/enrolments", json={"items": items}, headers=headers)
     assert again.json() == {"enrolled": 0, "updated": 0, "unchanged": 4}
     return created.json()
+
+
+def enrol_resident(client: TestClient, api_headers, application: str, given_name: str, born: str) -> str:
+    """A resident registered through the identity API (as enrol_person above); their national ID."""
+    response = client.post(
+        "/identity/enrolments",
+        json={
+            "application_id": application,
+            "given_name": given_name,
+            "family_name": "Page-Tester",
+            "date_of_birth": born,
+            "sex": "F",
+        },
+        headers=api_headers("identity:enrol"),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["national_id"]
+
+
+@pytest.fixture
+def paid_residents(client: TestClient, ports: Ports, headers, checkers, link, api_headers, country) -> dict[str, Any]:
+    """Two residents linked by national ID, each paid by a cycle; one also directly, with a "/" in the reference."""
+    if ports.get(SectorTokens) is None:
+        pytest.skip("residents are identified by national ID through the identity module")
+    amina = enrol_resident(client, api_headers, "pages-0001", "Amina", "1970-02-03")
+    baraka = enrol_resident(client, api_headers, "pages-0002", "Baraka", "1985-07-09")
+    for person in (amina, baraka):
+        assert link(national_id=person).status_code == 201
+    body = {
+        "code": "PAGES-RES",
+        "name": "Resident pages",
+        "currency": country.profile.currency,
+        "source": "enrolled",
+        "eligibility": [{"attribute": "age", "op": ">=", "value": 18}],
+        "entitlement": {"flat": FLAT},
+    }
+    assert client.post("/payments/programmes", json=body, headers=headers).status_code == 201
+    items = [{"beneficiary": {"national_id": p}, "attributes": {"age": 40}} for p in (amina, baraka)]
+    assert (
+        client.post("/payments/programmes/PAGES-RES/enrolments", json={"items": items}, headers=headers).json()[
+            "enrolled"
+        ]
+        == 2
+    )
+    cycle = client.post("/payments/programmes/PAGES-RES/cycles", json={"name": "r1"}, headers=headers).json()
+    approve_by(client, cycle["id"], checkers, 2, 2 * FLAT)
+    assert client.post(f"/payments/cycles/{cycle['id']}/disburse", headers=headers).status_code == 200
+    direct = {
+        "client_reference": "PAGES/DIRECT-1",
+        "beneficiary": {"national_id": amina},
+        "amount": SENIOR_BONUS,
+        "currency": country.profile.currency,
+    }
+    assert client.post("/payments/transfers", json=direct, headers=headers).status_code == 201
+    return {"amina": amina, "baraka": baraka, "cycle": cycle["id"]}

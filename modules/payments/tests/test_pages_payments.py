@@ -20,7 +20,6 @@ from ....core.deps import STAFF_COOKIE
 from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
 from ....core.money import major_text, minor_units
-from ....core.ports import SectorTokens
 from ....core.registry import Ports
 from ....core.settings import Settings
 from .. import reconciliations
@@ -30,7 +29,7 @@ from ..reconciliations import Reconciliation, Tally
 from ..web.console import major_amount
 from ..web.figures import outcomes_figure
 from .conftest import approve_by
-from .factories import FLAT, SENIOR_BONUS, enrolled_programme
+from .factories import enrolled_programme
 
 pytestmark = pytest.mark.country_independent  # the pages read the profile's currency only, whatever it is
 
@@ -383,61 +382,6 @@ def test_amounts_are_typed_in_major_units_by_the_money_rules(country: LoadedCoun
 
 
 # ---------------------------------------------------------------- the resident's own payments (identity installed)
-
-
-def enrol_resident(client: TestClient, api_headers, application: str, given_name: str, born: str) -> str:
-    """A resident registered through the identity API (as tests/conftest.py's enrol_person); their national ID."""
-    response = client.post(
-        "/identity/enrolments",
-        json={
-            "application_id": application,
-            "given_name": given_name,
-            "family_name": "Page-Tester",
-            "date_of_birth": born,
-            "sex": "F",
-        },
-        headers=api_headers("identity:enrol"),
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["national_id"]
-
-
-@pytest.fixture
-def paid_residents(client: TestClient, ports: Ports, headers, checkers, link, api_headers, country) -> dict[str, Any]:
-    """Two residents linked by national ID, each paid by a cycle; one also directly, with a "/" in the reference."""
-    if ports.get(SectorTokens) is None:
-        pytest.skip("residents are identified by national ID through the identity module")
-    amina = enrol_resident(client, api_headers, "pages-0001", "Amina", "1970-02-03")
-    baraka = enrol_resident(client, api_headers, "pages-0002", "Baraka", "1985-07-09")
-    for person in (amina, baraka):
-        assert link(national_id=person).status_code == 201
-    body = {
-        "code": "PAGES-RES",
-        "name": "Resident pages",
-        "currency": country.profile.currency,
-        "source": "enrolled",
-        "eligibility": [{"attribute": "age", "op": ">=", "value": 18}],
-        "entitlement": {"flat": FLAT},
-    }
-    assert client.post("/payments/programmes", json=body, headers=headers).status_code == 201
-    items = [{"beneficiary": {"national_id": p}, "attributes": {"age": 40}} for p in (amina, baraka)]
-    assert (
-        client.post("/payments/programmes/PAGES-RES/enrolments", json={"items": items}, headers=headers).json()[
-            "enrolled"
-        ]
-        == 2
-    )
-    cycle = client.post("/payments/programmes/PAGES-RES/cycles", json={"name": "r1"}, headers=headers).json()
-    approve_by(client, cycle["id"], checkers, 2, 2 * FLAT)
-    assert client.post(f"/payments/cycles/{cycle['id']}/disburse", headers=headers).status_code == 200
-    direct = {
-        "client_reference": "PAGES/DIRECT-1",
-        "beneficiary": {"national_id": amina},
-        "amount": SENIOR_BONUS,
-        "currency": country.profile.currency,
-    }
-    assert client.post("/payments/transfers", json=direct, headers=headers).status_code == 201
-    return {"amina": amina, "baraka": baraka, "cycle": cycle["id"]}
 
 
 def test_a_resident_sees_only_their_payments_and_downloads_their_records(

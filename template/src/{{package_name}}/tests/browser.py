@@ -199,8 +199,36 @@ def page_weight(driver: WebDriver) -> int:
 
 
 def horizontal_overflow(driver: WebDriver) -> int:
-    """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
-    return int(driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth"))
+    """How many CSS pixels the page is wider than the phone's screen (0: no sideways scrolling).
+
+    Measured against the layout viewport (`clientWidth`), not `innerWidth`: a phone's browser zooms
+    out to fit a page wider than its screen, and `innerWidth` grows with the page it should reveal.
+    """
+    return int(
+        driver.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
+
+
+def too_wide(driver: WebDriver, most: int = 5) -> list[str]:
+    """The innermost elements reaching past the phone's far edge (right, or left right to left), as short HTML.
+
+    What a `.table-scroll` region holds scrolls within it and is not counted, unless positioned
+    absolutely: then the region clips it only when it is itself positioned (site.css does so).
+    """
+    script = """
+        const width = document.documentElement.clientWidth;
+        const rtl = getComputedStyle(document.documentElement).direction === 'rtl';
+        const out = [...document.body.querySelectorAll('*')].filter(element => {
+            const box = element.getBoundingClientRect();
+            const beyond = rtl ? box.left < -0.5 : box.right > width + 0.5;
+            const scrolled = element.parentElement.closest('.table-scroll')
+                && !['absolute', 'fixed'].includes(getComputedStyle(element).position);
+            return box.width && beyond && !scrolled;
+        });
+        return out.filter(element => !out.some(other => other !== element && element.contains(other)))
+            .slice(0, arguments[0]).map(element => element.outerHTML.slice(0, 160));
+    """
+    return driver.execute_script(script, most)
 
 
 def screenshot(driver: WebDriver, name: str) -> Path | None:
@@ -283,7 +311,10 @@ class Browser:
         weight = sum(resources.values())
         assert weight < max_bytes, f"{where} weighs {weight} bytes over the wire (limit {max_bytes}): {resources}"
         overflow = horizontal_overflow(self.driver)
-        assert overflow <= 0, f"{where} is {overflow} px wider than a {PHONE[0]} px phone: it scrolls sideways"
+        assert overflow <= 0, (
+            f"{where} is {overflow} px wider than a {PHONE[0]} px phone: it scrolls sideways; too wide: "
+            + "; ".join(too_wide(self.driver))
+        )
 
     def screenshot(self, name: str) -> Path | None:
         return screenshot(self.driver, name)

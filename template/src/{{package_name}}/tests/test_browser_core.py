@@ -21,6 +21,7 @@ from ..core import staff
 from ..core.country import LoadedCountry
 from ..core.models import Partner
 from ..core.registry import money_scopes
+from ..core.system import META_SCOPE
 from ..core.web.languages import offered_languages
 from .browser import Browser
 
@@ -108,7 +109,7 @@ def test_a_staff_member_signs_in_reads_the_audit_log_issues_a_key_and_signs_out(
     browser.check()
     money_scope = min(money_scopes(), default=None)  # a deployment without payments has none
     browser.find("#name").send_keys("Bank A")
-    browser.find(f'input[name=scopes][value="{money_scope or "core:meta"}"]').click()
+    browser.find(f'input[name=scopes][value="{money_scope or META_SCOPE}"]').click()
     browser.follow(browser.find("main form.stack button"))
     assert browser.find("code.key").text.startswith("nsk_")
     browser.check()

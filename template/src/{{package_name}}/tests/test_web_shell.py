@@ -21,6 +21,7 @@ from ..core.models import Partner, StaffAccount, StaffSession
 from ..core.money import Money
 from ..core.registry import money_scopes
 from ..core.settings import Settings
+from ..core.system import META_SCOPE
 from ..core.web import charts, documents
 from ..core.web.access import local_path
 from ..core.web.csrf import CSRF_COOKIE
@@ -198,7 +199,7 @@ def test_partner_keys_are_issued_shown_once_approved_by_another_and_revoked(
     empty = client.post("/console/partners", data={"csrf_token": form_token(client, "/console/partners"), "name": ""})
     assert empty.status_code == 422 and "name:" in empty.text
     assert session.scalar(select(func.count()).select_from(Partner)) == 0
-    scopes = [money_scope] if money_scope else ["core:meta"]
+    scopes = [money_scope] if money_scope else [META_SCOPE]
     issued = client.post(
         "/console/partners",
         data={"csrf_token": form_token(client, "/console/partners"), "name": "Bank A", "scopes": scopes},
