@@ -4,18 +4,23 @@ Permissions are the router's scope strings, written out: the router is an entry 
 but the module's registration imports; tests/test_authorisation.py checks every one is declared.
 """
 
+from ...core.i18n import N_
 from ...core.registry import Role
 
 ROLES = (
     Role(
         "payments.programme_officer",
-        "Programme officer: programmes, enrolment, cycles",
+        N_("Programme officer: programmes, enrolment, cycles"),
         ("payments:programme", "payments:read"),
     ),
-    Role("payments.approver", "Approver: approves payment cycles (four eyes)", ("payments:read", "payments:approve")),
+    Role(
+        "payments.approver",
+        N_("Approver: approves payment cycles (four eyes)"),
+        ("payments:read", "payments:approve"),
+    ),
     Role(
         "payments.finance_officer",
-        "Finance officer: transfers and disbursement",
+        N_("Finance officer: transfers and disbursement"),
         ("payments:transfer", "payments:read"),
     ),
 )
