@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session
 from ..conftest import TEST_SECRET
 from ..core import staff
 from ..core.country import LoadedCountry
+from ..core.deps import STAFF_COOKIE
 from ..core.models import Partner
-from ..core.registry import money_scopes
+from ..core.registry import installed_parts, installed_roles, money_scopes
+from ..core.settings import Settings
 from ..core.system import META_SCOPE
 from ..core.web.languages import offered_languages
 from .browser import Browser
+from .test_page_access import a_registered_resident
 
 pytestmark = pytest.mark.browser
 
@@ -191,21 +194,43 @@ def assert_masthead_runs(browser: Browser, direction: str) -> None:
 
 
 def test_screenshots_of_the_main_pages_in_the_first_two_languages(
-    browser: Browser, country: LoadedCountry, staff_cookies
+    browser: Browser, country: LoadedCountry, session: Session, settings: Settings, resident_cookies
 ) -> None:
-    """The home page, the console's sign-in and its home in the first two languages the switch offers.
+    """The front page, the console's sign-in and home, every console page a menu offers (to a person
+    holding every role) and every resident page, in the first two languages the switch offers.
 
     Saved as <country>-<lang>-<page>.png where NATION_STACK_SCREENSHOTS points; each page checked.
     """
-    signed_in = staff_cookies("core.administrator")
+    everyone = {STAFF_COOKIE: _token_of_a_person_holding_every_role(session, settings)}
+    national_id = a_registered_resident(session, country)
+    resident = resident_cookies(national_id) if national_id else None
+    pages = [("home", "/", {}), ("sign-in", "/console/sign-in", {}), ("console", "/console", everyone)]
+    for part in installed_parts():
+        links = part.pages.console_links if part.pages else ()
+        pages += [(_slug(link.path), link.path, everyone) for link in links]
+        if resident and part.pages:
+            pages += [(_slug(link.path), link.path, resident) for link in part.pages.resident_links]
     for code, _name in offered_languages(country)[:2]:
-        browser.clear_cookies()
-        browser.add_cookies({"lang": code})
-        for page, path in (("home", "/"), ("sign-in", "/console/sign-in"), ("console", "/console")):
-            if page == "console":
-                browser.add_cookies(signed_in)
+        for page, path, cookies in pages:
+            browser.clear_cookies()
+            browser.add_cookies({"lang": code, **cookies})
             browser.open(path)
             assert browser.path == path
             assert html_attribute(browser, "lang").split("-")[0] == code
             browser.check()
             browser.screenshot(f"{country.profile.country}-{code}-{page}")
+
+
+def _token_of_a_person_holding_every_role(session: Session, settings: Settings) -> str:
+    account = staff.create_account(
+        session=session, user_name="screenshots", display_name="Amina Odhiambo", password=PASSWORD
+    )
+    for role in installed_roles():
+        staff.grant_role(session=session, user_name="screenshots", role=role)
+    opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings)
+    session.commit()
+    return opened.token
+
+
+def _slug(path: str) -> str:
+    return path.strip("/").replace("/", "-")
