@@ -158,6 +158,7 @@ def test_two_adjudicators_decide_a_held_enrolment_and_the_maker_may_not(
     cards = browser.find_all(f"#application-{application_id} ~ .side-by-side .card")
     assert len(cards) >= 2, "the application beside at least one candidate"
     browser.check()
+    browser.screenshot("identity-held-side-by-side")
     approve_issuing(browser, application_id)
     assert browser.find_all("main section.held ul li"), "the decision shows 1 of 2 approvals"
     browser.check()
@@ -212,3 +213,4 @@ def test_a_resident_page_and_a_console_page_in_arabic_run_right_to_left(
     assert browser.path == HELD and browser.find_all(f"#application-{application_id}")
     assert_right_to_left(browser)
     browser.check()
+    browser.screenshot("identity-held-arabic")

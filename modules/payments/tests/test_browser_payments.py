@@ -106,6 +106,7 @@ def test_a_cycle_is_built_approved_twice_disbursed_and_reconciled_down_to_its_fa
     assert session.get(Cycle, cycle_id).state == "disbursed"
     assert image_loaded(browser, f'main figure.chart img[src="{cycle_page}/outcomes.svg"]')
     browser.check()
+    browser.screenshot("payments-cycle-disbursed")
 
     browser.follow(browser.find(f'main a[href="{cycle_page}/reconciliation"]'))
     assert browser.find_all("main .notice.success"), "the payments match the approved totals"
