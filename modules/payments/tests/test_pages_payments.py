@@ -26,7 +26,6 @@ from .. import reconciliations
 from ..config import PaymentsSettings, payments_settings
 from ..models import Cycle, Instruction, InstructionState, WrongControlTotals
 from ..reconciliations import Reconciliation, Tally
-from ..web.console import major_amount
 from ..web.figures import outcomes_figure
 from .conftest import approve_by
 from .factories import enrolled_programme
@@ -367,18 +366,6 @@ def test_the_outcomes_chart_stacks_paid_failed_and_pending_per_cycle() -> None:
     figure = outcomes_figure([_report("2026-04", 90, 7, 0), _report("2026-05", 12, 1, 30)])
     assert figure.kind == "stacked" and figure.labels == ("CASH 2026-04", "CASH 2026-05")
     assert {s.name: s.values for s in figure.series} == {"Paid": (90, 12), "Failed": (7, 1), "Pending": (0, 30)}
-
-
-def test_amounts_are_typed_in_major_units_by_the_money_rules(country: LoadedCountry) -> None:
-    currency = country.profile.currency
-    digits = minor_units(currency)
-    assert major_amount(major_text(123_456, currency), currency) == 123_456
-    assert major_amount("7", currency) == 7 * 10**digits
-    if digits:
-        assert major_amount("1.5", currency) == 15 * 10 ** (digits - 1)
-    too_fine = "1." + "1" * (digits + 1)  # more decimals than the currency has
-    for refused in ("1,5", "1e3", "-1", "+1", "NaN", "Infinity", " ", "", too_fine, "1." + "0" * 7, "9" * 21):
-        assert major_amount(refused, currency) is None, refused
 
 
 # ---------------------------------------------------------------- the resident's own payments (identity installed)

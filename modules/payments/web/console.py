@@ -26,6 +26,7 @@ from ....core.registry import Link
 from ....core.staff import SignedIn
 from ....core.web.access import StaffDep, console_page
 from ....core.web.charts import svg_response
+from ....core.web.forms import amount_error, money_text, typed_amount
 from ....core.web.shell import Viewer, may_see, redirect, render
 from .. import cycles, disbursing, programme_service, queues, reconciliations
 from ..config import PaymentsSettings, PaymentsSettingsDep
@@ -147,7 +148,7 @@ def _cycle_list(
         "may_build": may_see(signed, Link(CYCLES, "", PROGRAMME_SCOPE)),
         "errors": errors or {},
         "values": values or {},
-        "amount": _amount_text(currency),
+        "amount": money_text(currency),
     }
     return render(request, "payments/cycles.html", LABELS | context, status=status, viewer=Viewer(staff=signed))
 
@@ -209,25 +210,10 @@ def _parse_totals(values: dict[str, str], currency: str) -> tuple[int | None, in
         count = int(values["control_count"])
     else:
         errors["control_count"] = _("Number of payments: a whole number, 0 or more")
-    total = major_amount(values["control_sum"], currency)
+    total = typed_amount(values["control_sum"], currency, most=MAX_AMOUNT)
     if total is None:
-        digits = minor_units(currency)
-        example = f"{Decimal(123456789).scaleb(-digits):f}"
-        errors["control_sum"] = _(
-            "Total amount: an amount in {currency} with at most {digits} decimals, without separators (e.g. {example})"
-        ).format(currency=currency, digits=digits, example=example)
+        errors["control_sum"] = amount_error(_("Total amount"), currency)
     return count, total, errors
-
-
-def major_amount(text: str, currency: str) -> int | None:
-    """Minor units of `text` typed in major units, by the core's money rules; None when it is no such amount."""
-    if not re.fullmatch(r"[0-9]{1,20}(\.[0-9]{1,6})?", text):  # no exponent, sign or separator: what a person types
-        return None
-    try:
-        minor = Money.from_major(text, currency).amount
-    except MoneyError:
-        return None
-    return minor if minor <= MAX_AMOUNT else None
 
 
 @router.post("/cycles/{cycle_id}/disbursement")
@@ -315,7 +301,7 @@ def _cycle_context(
         ),
         "report": report,
         "figure": figure,
-        "amount": _amount_text(programme.currency),
+        "amount": money_text(programme.currency),
         "currency": programme.currency,
         "decimals": minor_units(programme.currency),
     }
@@ -323,10 +309,6 @@ def _cycle_context(
 
 def _required(request: Request) -> int:
     return required_for(request.app.state.settings.approvals_required, cycles.APPROVAL_ACTION)
-
-
-def _amount_text(currency: str) -> Any:
-    return lambda minor: format_money(Money(currency, int(minor)))
 
 
 # ---------------------------------------------------------------- reconciliation and its drill-down
@@ -337,7 +319,7 @@ def reconciliation(request: Request, cycle_id: CycleId, signed: StaffDep, _reade
     with request.app.state.session_factory() as session:
         cycles.require_approved(cycles.get_cycle(session=session, cycle_id=cycle_id))
         report = reconciliations.reconcile(session=session, cycle_id=cycle_id)
-    context = {"report": report, "outcomes": list(reconciliations.Outcome), "amount": _amount_text(report.currency)}
+    context = {"report": report, "outcomes": list(reconciliations.Outcome), "amount": money_text(report.currency)}
     return render(request, "payments/reconciliation.html", LABELS | context, viewer=Viewer(staff=signed))
 
 
@@ -364,6 +346,6 @@ def instructions(
         "outcomes": list(reconciliations.Outcome),
         "instructions": listed.items,
         "next": listed.next,
-        "amount": _amount_text(programme.currency),
+        "amount": money_text(programme.currency),
     }
     return render(request, "payments/instructions.html", LABELS | context, viewer=Viewer(staff=signed))
