@@ -19,7 +19,7 @@ from ....core.db import make_session_factory
 from ....core.deps import STAFF_COOKIE
 from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
-from ....core.money import major_text, minor_units
+from ....core.money import major_text
 from ....core.registry import Ports
 from ....core.settings import Settings
 from .. import reconciliations

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -19,8 +18,8 @@ from sqlalchemy.orm import Session
 from ....core.approvals import Signatory, required_for
 from ....core.callers import Caller
 from ....core.errors import Problem, problem_detail
-from ....core.i18n import _, format_money
-from ....core.money import Money, MoneyError, minor_units
+from ....core.i18n import _
+from ....core.money import minor_units
 from ....core.pages import CURSOR_PATTERN, PageRequest
 from ....core.registry import Link
 from ....core.staff import SignedIn
