@@ -6,26 +6,20 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ....conftest import STAFF_PASSWORD, form_token
-from ....core import staff
+from ....conftest import form_token
 from ....core.country import LoadedCountry
-from ....core.db import make_session_factory
-from ....core.deps import STAFF_COOKIE
 from ....core.i18n import shipped_languages
 from ....core.models import AuditEvent
 from ....core.money import major_text
 from ....core.ports import Disbursements, SectorTokens
 from ....core.registry import Ports
-from ....core.settings import Settings
 from .. import service
 from ..law import Bracket
 from ..models import AccountEntry, Assessment, Objection, Taxpayer, TaxReturn
@@ -33,6 +27,7 @@ from ..parties import NewTaxpayer
 from ..returns import IncomeReturn
 from ..web.figures import bracket_counts, brackets_figure
 from ..web.forms import major_amount
+from .conftest import enrol
 from .helpers import a_year
 
 OFFICER, OBJECTIONS_OFFICER = "tax.officer", "tax.objections_officer"
@@ -75,25 +70,6 @@ def as_staff(client: TestClient, cookies: dict[str, str], path: str = TAXPAYERS)
     client.cookies.clear()
     client.cookies.update(cookies)
     return form_token(client, path)
-
-
-@pytest.fixture
-def several_roles(engine: Engine, settings: Settings) -> Callable[..., dict[str, str]]:
-    """A staff member holding several roles at once (an officer who lodges and also decides); their cookies."""
-    accounts = iter(range(1, 1000))
-
-    def sign_in(*roles: str) -> dict[str, str]:
-        user_name = f"tax-pages-{next(accounts)}"
-        with make_session_factory(engine).begin() as session:
-            account = staff.create_account(
-                session=session, user_name=user_name, display_name=user_name, password=STAFF_PASSWORD
-            )
-            for role in roles:
-                staff.grant_role(session=session, user_name=user_name, role=role)
-            opened = staff.open_session(session=session, account=account, kind="cookie", settings=settings)
-        return {STAFF_COOKIE: opened.token}
-
-    return sign_in
 
 
 # ---------------------------------------------------------------- console: the register, an assessment's trace
@@ -306,39 +282,6 @@ def test_amounts_are_read_by_the_currencys_rules(country: LoadedCountry) -> None
 
 
 # ---------------------------------------------------------------- the resident's pages (identity installed)
-
-
-def enrol(client: TestClient, api_headers, application: str, given_name: str) -> str:
-    response = client.post(
-        "/identity/enrolments",
-        json={
-            "application_id": application,
-            "given_name": given_name,
-            "family_name": "Tax-Pages",
-            "date_of_birth": "1980-03-04",
-            "sex": "F",
-        },
-        headers=api_headers("identity:enrol"),
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["national_id"]
-
-
-@pytest.fixture
-def residents(
-    client: TestClient, session: Session, ports: Ports, country: LoadedCountry, api_headers
-) -> dict[str, Any]:
-    """Two residents registered as taxpayers by national ID (as the API does: the tax sector token)."""
-    if ports.get(SectorTokens) is None:
-        pytest.skip("residents are identified by national ID through the identity module")
-    found: dict[str, Any] = {}
-    for name in ("Akinyi", "Baraka"):
-        national_id = enrol(client, api_headers, f"tax-pages-{name}", name)
-        party = NewTaxpayer(kind="individual", name=f"{name} Tax-Pages", national_id=national_id)
-        taxpayer = service.register_taxpayer(session=session, party=party, country=country, ports=ports, actor="t")
-        session.commit()  # before the next enrolment writes through the API
-        found[name.lower()] = {"national_id": national_id, "tin": taxpayer.tin}
-    return found
 
 
 def as_resident(client: TestClient, cookies: dict[str, str], path: str = "/me/tax/returns/new") -> str:
