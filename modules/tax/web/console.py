@@ -35,7 +35,8 @@ from .. import objections, queues, service
 from ..models import Assessment, Objection, ObjectionState, Taxpayer
 from ..scopes import DECIDE_SCOPE, FILE_SCOPE, MAX_ID, READ_SCOPE
 from .figures import brackets_figure
-from .forms import amount_error, major_amount, refused_field, text_error
+from ....core.web.forms import amount_error, money_text
+from .forms import major_amount, refused_field, text_error
 from .labels import LABELS
 
 router = APIRouter()
@@ -94,7 +95,7 @@ def taxpayer_page(request: Request, tin: TinPath, signed: StaffDep, reader: Read
         context = {
             "taxpayer": taxpayer,
             "assessments": list(reversed(service.assessments_of(session=session, tin=tin))),
-            "amount": _amount_text(country.profile.currency),
+            "amount": money_text(country.profile.currency),
         }
     return render(request, "tax/taxpayer.html", LABELS | context, viewer=Viewer(staff=signed))
 
@@ -176,7 +177,7 @@ def _assessment_page(
             "may_lodge": may_see(signed, Link(OBJECTIONS, "", FILE_SCOPE)),
             "errors": errors or {},
             "values": values or {},
-            "amount": _amount_text(assessment.currency),
+            "amount": money_text(assessment.currency),
             "currency": assessment.currency,
         }
     return render(request, "tax/assessment.html", LABELS | context, status=status, viewer=Viewer(staff=signed))
@@ -208,7 +209,7 @@ def objection_queue(
         "status": state,
         "states": QUEUE_STATES,
         "query": urlencode({"status": state}),
-        "amount": _amount_text(request.app.state.country.profile.currency),
+        "amount": money_text(request.app.state.country.profile.currency),
     }
     return render(request, "tax/objections.html", LABELS | context, viewer=Viewer(staff=signed))
 
@@ -317,7 +318,7 @@ def _objection_page(
             "permitted": Permitted(decide=may_see(signed, Link(OBJECTIONS, "", DECIDE_SCOPE))),
             "errors": errors or {},
             "values": values or {},
-            "amount": _amount_text(country.profile.currency),
+            "amount": money_text(country.profile.currency),
             "currency": country.profile.currency,
         }
     return render(request, "tax/objection.html", LABELS | context, status=status, viewer=Viewer(staff=signed))
@@ -357,7 +358,7 @@ def _brackets(request: Request, caller: Caller, year: int) -> Figure:
     brackets = service.income_tax_law(country=country).scale_in_force(year)
     with request.app.state.session_factory() as session:
         taxables = queues.assessed_taxable(session=session, year=year, within=caller.regions)
-        return brackets_figure(taxables, brackets, year, _amount_text(country.profile.currency))
+        return brackets_figure(taxables, brackets, year, money_text(country.profile.currency))
 
 
 def _default_year(request: Request) -> int:
@@ -385,6 +386,3 @@ def _objection_in_reach(
     check_region(caller, taxpayer.region)
     return objection, taxpayer
 
-
-def _amount_text(currency: str) -> Any:
-    return lambda minor: format_money(Money(currency, int(minor)))

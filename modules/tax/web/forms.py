@@ -4,38 +4,20 @@ refusal of the services is about, so the form can show it beside that field."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from ....core.errors import Problem
 from ....core.i18n import _
-from ....core.money import Money, MoneyError, minor_units
+from ....core.web.forms import typed_amount
 from ....core.schemas import has_control_characters
 from ..schemas import MAX_MINOR_UNITS
 
-# What a person types: digits, a decimal point; no sign, exponent or separator.
-AMOUNT_TEXT = r"[0-9]{1,20}(\.[0-9]{1,6})?"
 YEAR_TEXT = r"[0-9]{4}"
 FIRST_YEAR, LAST_YEAR = 1900, 2200  # as the API's years
 
 
 def major_amount(text: str, currency: str) -> int | None:
-    """Minor units of `text` typed in major units, by the core's money rules; None when it is no such amount."""
-    if not re.fullmatch(AMOUNT_TEXT, text):
-        return None
-    try:
-        minor = Money.from_major(text, currency).amount
-    except MoneyError:
-        return None
-    return minor if minor <= MAX_MINOR_UNITS else None
-
-
-def amount_error(label: str, currency: str) -> str:
-    """The refusal of an amount, naming the field (`label`, translated) and what it takes."""
-    digits = minor_units(currency)
-    example = f"{Decimal(123456789).scaleb(-digits):f}"
-    return _(
-        "{field}: an amount in {currency} with at most {digits} decimals, without separators (e.g. {example})"
-    ).format(field=label, currency=currency, digits=digits, example=example)
+    """Minor units of an amount typed in major units, up to what the tax tables hold (core/web/forms.py)."""
+    return typed_amount(text, currency, most=MAX_MINOR_UNITS)
 
 
 def year_of(text: str) -> int | None:

@@ -32,7 +32,8 @@ from .. import accounts, objections, service
 from ..models import Assessment, AssessmentState, Objection, ReturnKind, Taxpayer
 from ..returns import IncomeReturn
 from ..scopes import MAX_ID
-from .forms import amount_error, major_amount, refused_field, text_error, year_error, year_of
+from ....core.web.forms import amount_error, money_text
+from .forms import major_amount, refused_field, text_error, year_error, year_of
 from .labels import LABELS
 
 router = APIRouter()
@@ -151,7 +152,7 @@ def _my_tax(
                 "amendable": lambda r: r.kind == ReturnKind.INCOME and latest[(r.kind, r.period)] == r.version,
                 "payments_installed": request.app.state.ports.get(Disbursements) is not None,
                 "reference": f"web-{secrets.token_hex(8)}",
-                "amount": _amount_text(country.profile.currency),
+                "amount": money_text(country.profile.currency),
                 "currency": country.profile.currency,
             }
     return render(
@@ -258,7 +259,7 @@ def _return_form(
             if filed is None:
                 raise NotFound(_("you filed no income return for {year}").format(year=amending), field="year")
             context["filed"] = filed
-    context["amount"] = _amount_text(currency)
+    context["amount"] = money_text(currency)
     return render(
         request, "tax/file_return.html", LABELS | context, status=status, viewer=Viewer(resident=resident.national_id)
     )
@@ -354,7 +355,7 @@ def _assessment_page(
             ),
             "errors": errors or {},
             "values": values or {},
-            "amount": _amount_text(assessment.currency),
+            "amount": money_text(assessment.currency),
             "currency": assessment.currency,
         }
     return render(
@@ -414,6 +415,3 @@ def _require_payments(request: Request) -> None:
     if request.app.state.ports.get(Disbursements) is None:
         raise NotFound(_("payments are not made on this site here; pay as your account page says"))
 
-
-def _amount_text(currency: str) -> Any:
-    return lambda minor: format_money(Money(currency, int(minor)))
