@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -23,19 +23,18 @@ from ....core.authorisation import check_region
 from ....core.callers import Caller
 from ....core.country import LoadedCountry
 from ....core.errors import Problem, problem_detail
-from ....core.i18n import _, format_money
-from ....core.money import Money
+from ....core.i18n import _
 from ....core.pages import CURSOR_PATTERN, PageRequest
 from ....core.registry import Link
 from ....core.staff import SignedIn
 from ....core.web.access import StaffDep, console_page
 from ....core.web.charts import Figure, svg_response
+from ....core.web.forms import amount_error, money_text
 from ....core.web.shell import Viewer, may_see, redirect, render
 from .. import objections, queues, service
 from ..models import Assessment, Objection, ObjectionState, Taxpayer
 from ..scopes import DECIDE_SCOPE, FILE_SCOPE, MAX_ID, READ_SCOPE
 from .figures import brackets_figure
-from ....core.web.forms import amount_error, money_text
 from .forms import major_amount, refused_field, text_error
 from .labels import LABELS
 
@@ -385,4 +384,3 @@ def _objection_in_reach(
     taxpayer = service.get_taxpayer(session=session, tin=objection.tin, country=country)
     check_region(caller, taxpayer.region)
     return objection, taxpayer
-

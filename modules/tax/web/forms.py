@@ -7,8 +7,8 @@ import re
 
 from ....core.errors import Problem
 from ....core.i18n import _
-from ....core.web.forms import typed_amount
 from ....core.schemas import has_control_characters
+from ....core.web.forms import typed_amount
 from ..schemas import MAX_MINOR_UNITS
 
 YEAR_TEXT = r"[0-9]{4}"

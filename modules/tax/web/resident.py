@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 
 from ....core.approvals import Signatory
 from ....core.errors import NotFound, Problem, problem_detail
-from ....core.i18n import _, format_money
+from ....core.i18n import _
 from ....core.money import Money, major_text
 from ....core.ports import Disbursements
 from ....core.schemas import as_utc
 from ....core.stack import stack_info
 from ....core.web.access import ResidentDep, SignedInResident
 from ....core.web.documents import MoneyText, Record, pdf_response, record_pdf
+from ....core.web.forms import amount_error, money_text
 from ....core.web.shell import Viewer, redirect, render
 from .. import accounts, objections, service
 from ..models import Assessment, AssessmentState, Objection, ReturnKind, Taxpayer
 from ..returns import IncomeReturn
 from ..scopes import MAX_ID
-from ....core.web.forms import amount_error, money_text
 from .forms import major_amount, refused_field, text_error, year_error, year_of
 from .labels import LABELS
 
@@ -414,4 +414,3 @@ def _my_assessment(
 def _require_payments(request: Request) -> None:
     if request.app.state.ports.get(Disbursements) is None:
         raise NotFound(_("payments are not made on this site here; pay as your account page says"))
-
