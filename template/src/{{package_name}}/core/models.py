@@ -137,16 +137,6 @@ class Approval(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
-class AuditHead(Base):
-    """The single row holding the chain's latest hash; locking it serialises appends."""
-
-    __tablename__ = "core_audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last_hash: Mapped[str] = mapped_column(String(64))
-    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class SignInAttempts(Base):
     """Attempts at one sign-in form from one client address in the current window (core/web/throttle.py)."""
 
@@ -155,3 +145,15 @@ class SignInAttempts(Base):
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# AuditHead stays the last class: deployments append their own tables after it, and an upstream
+# table added at the very end would meet those edits in a `copier update` conflict.
+class AuditHead(Base):
+    """The single row holding the chain's latest hash; locking it serialises appends."""
+
+    __tablename__ = "core_audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
