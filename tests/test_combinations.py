@@ -81,11 +81,13 @@ def check_combination(
     everything: Sequence[str] | None = None,
     *,
     browser: bool = True,
+    arguments: tuple[str, ...] | None = None,
 ) -> None:
     """Check a generated stack: only its modules, no Jinja left, lint clean, migrations, its own suite.
 
     `everything` is the catalogue the combination was drawn from (this template's by default);
-    `browser` false leaves the real-browser tests out. The all-modules stack saves its screenshots.
+    `browser` false leaves the real-browser tests out; `arguments` replace the plan's choice of
+    tests (`suite_arguments`). The all-modules stack saves its screenshots.
     """
     package = next(p.name for p in (stack / "src").iterdir() if (p / "modules").is_dir())
     installed = sorted(p.name for p in (stack / "src" / package / "modules").iterdir() if p.is_dir())
@@ -105,7 +107,8 @@ def check_combination(
     assert_ok(run([str(python), "-m", package, "db", "check"], stack, **database), "db check")
 
     everything = catalogue() if everything is None else everything
-    arguments = suite_arguments(modules, everything, browser=browser)
+    if arguments is None:
+        arguments = suite_arguments(modules, everything, browser=browser)
     environment = SELECTION_RUN_ENV if arguments == ("-m", "selection") else {}
     if browser and set(modules) == set(everything):
         environment = {"NATION_STACK_SCREENSHOTS": str(SCREENSHOTS)}

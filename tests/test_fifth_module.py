@@ -21,7 +21,7 @@ import yaml
 from .catalogue import catalogue
 from .stack_env import stack_python
 from .template_repo import clone_template, git
-from .test_combinations import check_combination, combination_param
+from .test_combinations import check_combination, combination_param, run_stack_suite
 
 TOY = "parcels"
 TOY_FOLDER = Path(__file__).resolve().parent / "fixtures" / "fifth_module" / TOY
@@ -92,10 +92,26 @@ def test_a_bad_profile_section_and_a_bad_answer_are_refused_at_generation(templa
     assert 'countries/KE.yml: parcels.area_unit: "acre" is not allowed; allowed: m2, ha' in str(refusal.value)
 
 
-@pytest.mark.parametrize("modules", [combination_param(combo, [*catalogue(), TOY]) for combo in WITH_TOY])
+def toy_combination_param(modules: tuple[str, ...]) -> object:
+    """All four modules run as a selection run plus the toy's own tests (see the test below)."""
+    if len(modules) == len(catalogue()) + 1:
+        return pytest.param(modules, marks=pytest.mark.stack_suite("whole"), id="+".join(modules))
+    return combination_param(modules, [*catalogue(), TOY])
+
+
+@pytest.mark.parametrize("modules", [toy_combination_param(combo) for combo in WITH_TOY])
 def test_every_combination_with_the_module_generates_lints_migrates_and_passes_its_suite(
     template: Path, toy_python: Path, tmp_path: Path, modules: tuple[str, ...]
 ) -> None:
-    stack = generate(template, tmp_path / "stack", modules=list(modules), package_name="stack_" + "_".join(modules))
+    package = "stack_" + "_".join(modules)
+    stack = generate(template, tmp_path / "stack", modules=list(modules), package_name=package)
+    everything = [*catalogue(), TOY]
     # The pages' browser tests are the shipped combinations' (they do not change with a fifth module).
-    check_combination(stack, modules, toy_python, tmp_path, everything=[*catalogue(), TOY], browser=False)
+    if len(modules) < len(everything):
+        check_combination(stack, modules, toy_python, tmp_path, everything=everything, browser=False)
+        return
+    # With all four, the shipped modules' tests outside `selection` run the same code on the same
+    # inputs as in the shipped all-modules stack (docs/testing.md): only the selection tests and the
+    # toy's own tests can see the fourth module.
+    check_combination(stack, modules, toy_python, tmp_path, everything=everything, arguments=("-m", "selection"))
+    assert run_stack_suite(toy_python, stack, f"src/{package}/modules/{TOY}/tests") > 0
