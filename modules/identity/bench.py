@@ -35,7 +35,7 @@ from ...core.db import NAMING_CONVENTION
 from ...core.i18n import _
 from ...core.runtime import Runtime
 from ...core.security import issue_partner_key, revoke_partner
-from ...core.yardstick import Comparison, Timed, measure, print_comparisons
+from ...core.yardstick import Comparison, Stored, Timed, database_size, measure, print_comparisons, print_storage
 from . import auth, bulk, policies, synth
 from .config import IdentitySettings
 from .domain import AuthAttempt, Demographics
@@ -99,6 +99,7 @@ def run(
         written_people: list[tuple[Any, ...]] = []
         written_enrolments: list[tuple[Any, ...]] = []
         held: set[str] = set()
+        size_before = database_size(engine)
         started = time.perf_counter()
         chunks = numbered_chunks(rows, chunk_size)
         for prepared in prepared_chunks(chunks, row_spec(country, settings), workers=workers):
@@ -117,6 +118,7 @@ def run(
             issued.extend(outcome.issued)
         enrol_seconds = time.perf_counter() - started
         enrol_rate = count / enrol_seconds
+        print_storage(Stored("identity.storage", count, database_size(engine) - size_before), console)
 
         truth = {row[synth.REFERENCE_COLUMN] for row in rows if row[synth.TRUTH_COLUMN]}
         true_positives = len(held & truth)
@@ -153,19 +155,21 @@ def run(
             )
         )
 
-        auth_rate = (
-            _auth_load(factory, country, settings, runtime, rows, issued, auth_requests, clients, console)
-            if issued
-            else None
-        )
-        _print_normalised(engine, count, enrol_rate, auth_rate, console)
+        authentications = None
+        if issued:
+            size_before = database_size(engine)
+            authentications = _auth_load(factory, country, settings, runtime, rows, issued, auth_requests, clients, console)
+            # Each verification keeps its audit event: what a year of authentications costs on disk.
+            written = database_size(engine) - size_before
+            print_storage(Stored("identity.authentication-storage", auth_requests, written), console)
+        _print_normalised(engine, count, enrol_rate, authentications, console)
     finally:
         if not keep:
             _remove(factory, run_id, [national_id for _application_id, national_id in issued])
             console.print(_("bench residents removed (audit events stay: the log is append-only)"))
 
 
-def _print_normalised(engine, count: int, enrol_rate: float, auth_rate: float | None, console: Console) -> None:
+def _print_normalised(engine, count: int, enrol_rate: float, authentications: Timed | None, console: Console) -> None:
     yardstick = measure(engine, count)
     console.print(
         _(
@@ -176,10 +180,13 @@ def _print_normalised(engine, count: int, enrol_rate: float, auth_rate: float | 
     )
     scaled_enrolment = yardstick.scaled(enrol_rate, REFERENCE_YARDSTICK_RATE)
     line = _("scaled to the reference machine: enrolment {rate} residents/s").format(rate=f"{scaled_enrolment:,.0f}")
-    if auth_rate is not None:
-        scaled_auth = yardstick.scaled(auth_rate, REFERENCE_YARDSTICK_RATE)
+    if authentications is not None:
+        scaled_auth = yardstick.scaled(authentications.rate, REFERENCE_YARDSTICK_RATE)
         line += _(", authentication {rate} verifications/s").format(rate=f"{scaled_auth:,.0f}")
     console.print(line, markup=False)
+    if authentications is not None:
+        # Authentication writes no rows to compare with: its baseline is the machine's yardstick.
+        print_comparisons([Comparison(authentications, Timed("core.yardstick", yardstick.rows, yardstick.seconds))], console)
 
 
 def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolments: list) -> float:
@@ -200,7 +207,7 @@ def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolmen
         scratch.drop_all(engine)
 
 
-def _auth_load(factory, country, settings, runtime, rows, issued, total: int, clients: int, console: Console) -> float:
+def _auth_load(factory, country, settings, runtime, rows, issued, total: int, clients: int, console: Console) -> Timed:
     by_reference = {row[synth.REFERENCE_COLUMN]: row for row in rows}
     sample = issued[: min(len(issued), 20_000)]
     attempts = []
@@ -276,7 +283,7 @@ def _auth_load(factory, country, settings, runtime, rows, issued, total: int, cl
     with factory.begin() as session:
         session.execute(delete(PartnerPolicy).where(PartnerPolicy.partner_id == partner.id))
         revoke_partner(session=session, partner_id=partner.id)
-    return total / seconds
+    return Timed("identity.authentication", total, seconds)
 
 
 def _remove(factory: sessionmaker[Session], run_id: str, national_ids: list[str]) -> None:

@@ -53,7 +53,7 @@ from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_f
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
+from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
 from . import cycles, disbursing, programme_service, reconciliations
 from .config import PaymentsSettings
 from .disbursing import immediate_transactions
@@ -179,6 +179,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     console.print(_("enrolled and linked (not timed)"))
 
     timings: dict[str, float] = {}
+    size_before = database_size(runtime.engine)
     started = time.perf_counter()
     with runtime.session_factory.begin() as session:
         programme = programme_service.get_programme(session=session, code=code)
@@ -229,6 +230,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
         report = reconciliations.reconcile(session=session, cycle_id=cycle_id)
     timings[REPORT_STEP] = time.perf_counter() - mark
     elapsed = time.perf_counter() - started
+    stored = Stored("payments.storage", count, database_size(runtime.engine) - size_before)
 
     written, baseline = _baseline(runtime)
     rate = count / elapsed
@@ -263,6 +265,7 @@ def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> 
     print_comparisons(
         [Comparison(Timed("payments.cycle", rows, elapsed), Timed("payments.raw-insert", rows, baseline))], console
     )
+    print_storage(stored, console)
     return {
         "seconds": elapsed,
         "rate": rate,

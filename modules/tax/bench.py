@@ -25,7 +25,7 @@ from ...core.bulk import driver_value, insert_rows
 from ...core.i18n import _, ngettext
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from ...core.yardstick import Comparison, Stopwatch, Timed, print_comparisons
+from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
 from . import bulk, service
 from .fast import YearLaw
 from .models import AccountEntry, Assessment, TaxReturn
@@ -62,6 +62,7 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
     )
 
     _cleanup(factory)
+    size_before_returns = database_size(engine)
     started = time.perf_counter()
     for start in range(0, count, chunk):
         with factory.begin() as session:
@@ -79,6 +80,8 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
             count,
         ).format(count=f"{count:,}", seconds=f"{time.perf_counter() - started:.1f}")
     )
+
+    returns_size = database_size(engine) - size_before_returns
 
     # Baseline: the same rows, written without selecting or calculating anything.
     with factory() as session:
@@ -120,10 +123,13 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
                 insert_rows(connection, AccountEntry.__table__, bulk.ENTRY_COLUMNS, entry_rows)
     _cleanup(factory, keep_returns=True)
 
+    size_before_assessments = database_size(engine)
     with Stopwatch() as measured:
         result = bulk.assess_all(
             session_factory=factory, country=country, year=BENCH_YEAR, actor=ACTOR, chunk_size=chunk, today=today
         )
+    # A return and its assessment, account entry and trace: what each filed return keeps on disk.
+    per_return = Stored("tax.storage", count, returns_size + database_size(engine) - size_before_assessments)
     with factory() as session:
         stored = session.scalar(
             select(func.count()).select_from(Assessment).where(Assessment.period == str(BENCH_YEAR))
@@ -139,6 +145,7 @@ def run(*, runtime: Runtime, count: int, chunk: int, console: Console) -> None:
         ],
         console,
     )
+    print_storage(per_return, console)
 
 
 def _cleanup(factory, *, keep_returns: bool = False) -> None:

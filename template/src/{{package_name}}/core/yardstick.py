@@ -23,7 +23,7 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.table import Table as TextTable
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select, text
 
 from .bulk import insert_rows
 
@@ -79,7 +79,7 @@ class Comparison:
 
 
 def print_comparisons(comparisons: Sequence[Comparison], console: Console) -> None:
-    """Print the comparisons as one table (stable names, no prose), and write them to
+    """Print the comparisons as one table (stable names, no prose), and add them to
     the file NATION_STACK_BENCH_JSON names, if any."""
     table = TextTable(box=None, padding=(0, 2))
     for heading in ("", "n", "s", "n/s", "×"):
@@ -88,9 +88,46 @@ def print_comparisons(comparisons: Sequence[Comparison], console: Console) -> No
         for timed, ratio in ((comparison.measured, f"{comparison.ratio:.3f}"), (comparison.baseline, "")):
             table.add_row(timed.name, f"{timed.count:,}", f"{timed.seconds:.2f}", f"{timed.rate:,.0f}", ratio)
     console.print(table)
+    _record([comparison.as_json() for comparison in comparisons])
+
+
+@dataclass(frozen=True)
+class Stored:
+    """`count` units (residents, payments, returns) took `size` bytes of the database (tables,
+    indexes and the audit events they wrote): the storage figure sizing is derived from."""
+
+    name: str
+    count: int
+    size: int
+
+    @property
+    def per_unit(self) -> float:
+        return self.size / self.count
+
+
+def database_size(engine: Engine) -> int:
+    """The bytes the database occupies now (PostgreSQL: the whole database; SQLite: its pages)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            return int(connection.scalar(text("SELECT pg_database_size(current_database())")))
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+        return int(pages * connection.exec_driver_sql("PRAGMA page_size").scalar())
+
+
+def print_storage(stored: Stored, console: Console) -> None:
+    """Print what `stored` units took on disk, and add it to the NATION_STACK_BENCH_JSON file, if any."""
+    console.print(f"{stored.name}: {stored.count:,} in {stored.size:,} bytes = {stored.per_unit:,.0f} bytes each")
+    _record([{"stored": asdict(stored)}])
+
+
+def _record(entries: list[dict[str, object]]) -> None:
+    """Add `entries` to the JSON list in the file NATION_STACK_BENCH_JSON names (one file per run)."""
     target = os.environ.get(BENCH_JSON)
-    if target:
-        Path(target).write_text(json.dumps([c.as_json() for c in comparisons], indent=2) + "\n", encoding="utf-8")
+    if not target:
+        return
+    path = Path(target)
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    path.write_text(json.dumps([*recorded, *entries], indent=2) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,20 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, inspect
 
-from ..core.yardstick import BENCH_JSON, Comparison, Stopwatch, Timed, Yardstick, measure, print_comparisons
+from ..core.yardstick import (
+    BENCH_JSON,
+    Comparison,
+    Stopwatch,
+    Stored,
+    Timed,
+    Yardstick,
+    database_size,
+    measure,
+    print_comparisons,
+    print_storage,
+)
 
 # Machinery that reads no country data: run once per module combination, not per profile.
 pytestmark = pytest.mark.country_independent
@@ -48,3 +59,28 @@ def test_a_comparison_is_the_ratio_of_rates_printed_once_and_written_as_json(
     [written] = json.loads(target.read_text(encoding="utf-8"))
     assert written["ratio"] == pytest.approx(0.25)
     assert written["measured"] == {"name": "work.measured", "count": 1_000, "seconds": 2.0}
+
+
+def test_comparisons_and_storage_of_one_run_are_added_to_one_json_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "bench.json"
+    monkeypatch.setenv(BENCH_JSON, str(target))
+    quiet = Console(file=io.StringIO())
+    print_comparisons([Comparison(Timed("a", 10, 1.0), Timed("a.raw-insert", 10, 0.5))], quiet)
+    print_storage(Stored("a.storage", count=4, size=10_000), quiet)
+    first, second = json.loads(target.read_text(encoding="utf-8"))
+    assert first["measured"]["name"] == "a"
+    assert second == {"stored": {"name": "a.storage", "count": 4, "size": 10_000}}
+
+
+def test_the_database_size_counts_the_rows_written_into_it(engine: Engine) -> None:
+    scratch = Table("yardstick_size_probe", MetaData(), Column("id", Integer, primary_key=True), Column("text", String(200)))
+    scratch.create(engine)
+    try:
+        before = database_size(engine)
+        with engine.begin() as connection:
+            connection.execute(insert(scratch), [{"id": n, "text": "x" * 200} for n in range(5_000)])
+        assert database_size(engine) - before >= 5_000 * 200  # a megabyte of text is at least a megabyte
+    finally:
+        scratch.drop(engine)
