@@ -158,7 +158,9 @@ def run(
         authentications = None
         if issued:
             size_before = database_size(engine)
-            authentications = _auth_load(factory, country, settings, runtime, rows, issued, auth_requests, clients, console)
+            authentications = _auth_load(
+                factory, country, settings, runtime, rows, issued, auth_requests, clients, console
+            )
             # Each verification keeps its audit event: what a year of authentications costs on disk.
             written = database_size(engine) - size_before
             print_storage(Stored("identity.authentication-storage", auth_requests, written), console)
@@ -186,7 +188,8 @@ def _print_normalised(engine, count: int, enrol_rate: float, authentications: Ti
     console.print(line, markup=False)
     if authentications is not None:
         # Authentication writes no rows to compare with: its baseline is the machine's yardstick.
-        print_comparisons([Comparison(authentications, Timed("core.yardstick", yardstick.rows, yardstick.seconds))], console)
+        machine = Timed("core.yardstick", yardstick.rows, yardstick.seconds)
+        print_comparisons([Comparison(authentications, machine)], console)
 
 
 def _raw_baseline(engine, factory: sessionmaker[Session], people: list, enrolments: list) -> float:

@@ -75,7 +75,9 @@ def test_comparisons_and_storage_of_one_run_are_added_to_one_json_list(
 
 
 def test_the_database_size_counts_the_rows_written_into_it(engine: Engine) -> None:
-    scratch = Table("yardstick_size_probe", MetaData(), Column("id", Integer, primary_key=True), Column("text", String(200)))
+    scratch = Table(
+        "yardstick_size_probe", MetaData(), Column("id", Integer, primary_key=True), Column("text", String(200))
+    )
     scratch.create(engine)
     try:
         before = database_size(engine)
