@@ -11,18 +11,21 @@ from fastapi import Depends, FastAPI
 from .core.deps import authenticated_partner
 from .core.errors import document_problems, install_problem_handlers
 from .core.i18n import LocaleMiddleware
-from .core.logs import RequestScopeMiddleware
+from .core.logs import RequestContextMiddleware, configure_structlog
+from .core.metrics import app_registry, observe_request
 from .core.models import Partner
 from .core.registry import installed_parts
 from .core.runtime import build_runtime
 from .core.schemas import nullable_formats_as_type_lists, state_the_deployment
 from .core.settings import Settings
-from .core.stack import stack_info
+from .core.stack import log_licence_status, stack_info
 from .core.web.shell import mount_pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    configure_structlog()  # each server process builds its app: its log lines are JSON (core/logs.py)
     runtime = build_runtime(settings)
+    log_licence_status(runtime)  # a grant that fails is said at start, and the deployment serves on
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = runtime.engine
     app.state.session_factory = runtime.session_factory
     app.state.ports = runtime.ports
+    app.state.metrics_registry = app_registry(runtime)  # the scrape-time series (core/metrics.py)
     install_problem_handlers(app)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
-    app.add_middleware(RequestScopeMiddleware)  # the access log names the route, not the URL (core/logs.py)
+    # Outermost: a request ID for every log line, the access line and latency by route template (core/logs.py).
+    app.add_middleware(RequestContextMiddleware, observe=observe_request)
     for part in installed_parts():
         app.include_router(part.router, prefix=part.route_prefix, tags=[part.manifest.title])
     values: dict[str, dict[str, Any]] = {"currency": {"enum": [runtime.country.profile.currency]}}

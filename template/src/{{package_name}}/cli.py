@@ -48,6 +48,7 @@ def banner(ctx: typer.Context) -> None:
     # The command's locale: NATION_STACK_LOCALE, LC_ALL, LC_MESSAGES or LANG; `command_runtime()`
     # narrows it to the profile's when none is set. Restored when the command ends.
     token = i18n.set_locale(i18n.locale_from_environment() or i18n.DEFAULT_LOCALE)
+    logs.configure_logging(_log_level())  # JSON lines on stderr; stdout stays the command's output
     ctx.call_on_close(lambda: i18n.reset_locale(token))
     info = stack_info()
     if ctx.invoked_subcommand and _evaluation():
@@ -57,6 +58,13 @@ def banner(ctx: typer.Context) -> None:
             ),
             style="yellow",
         )
+
+
+def _log_level() -> str:
+    try:
+        return get_settings().log_level
+    except ValidationError:  # reported by the command itself
+        return "INFO"
 
 
 def _evaluation() -> bool:
@@ -82,7 +90,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_config=logs.log_config(),  # the access log without URL values or query strings
+        log_config=logs.log_config(_log_level()),  # JSON lines; the access line is the app's (core/logs.py)
+        access_log=False,
     )
 
 

@@ -232,6 +232,19 @@ def read_checkpoints(directory: Path, *, secret: str) -> list[Checkpoint]:
     return [_read_checkpoint(path, public_key, expected_public_key) for path in sorted(directory.glob("*.json"))]
 
 
+def newest_checkpoint(directory: Path, *, secret: str) -> Checkpoint | None:
+    """The newest checkpoint whose signature holds (file names sort by time), reading from the newest down."""
+    if not directory.is_dir():
+        return None
+    expected_public_key = public_key_text(secret)
+    public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(expected_public_key))
+    for path in sorted(directory.glob("*.json"), reverse=True):
+        checkpoint = _read_checkpoint(path, public_key, expected_public_key)
+        if checkpoint.signature_problem is None:
+            return checkpoint
+    return None
+
+
 def _read_checkpoint(path: Path, public_key: Ed25519PublicKey, expected_public_key: str) -> Checkpoint:
     bad = _("audit checkpoint {name}: bad signature or unreadable ({reason})")
     try:

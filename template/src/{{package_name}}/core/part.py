@@ -5,6 +5,8 @@ from fastapi import APIRouter
 from .audit_api import AUDIT_SCOPE
 from .audit_api import router as audit_router
 from .i18n import CORE_LOCALES, N_
+from .metrics import AuditCheckpointAge, LicenceCollector
+from .metrics import router as metrics_router
 from .migrate import MIGRATIONS
 from .registry import CORE, Catalogs, Link, Manifest, Module, Pages, Role
 from .settings import Settings
@@ -18,6 +20,7 @@ router = APIRouter()
 router.include_router(system_router)
 router.include_router(staff_router)
 router.include_router(audit_router)
+router.include_router(metrics_router)
 
 ROLES = (
     Role(
@@ -43,6 +46,7 @@ core = Module(
     roles=ROLES,
     settings=Settings,
     catalogs=Catalogs(CORE_LOCALES),
+    metrics=(AuditCheckpointAge, LicenceCollector),
     pages=Pages(
         templates=TEMPLATES,
         console_links=(

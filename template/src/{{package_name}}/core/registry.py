@@ -66,6 +66,8 @@ ConfigurationCheck = Callable[[LoadedCountry], list[Finding]]
 # A port provider is built once per runtime, on first use, from that runtime (its settings,
 # engine, country profile and the other ports), so it never rebuilds any of them.
 PortFactory = Callable[["Runtime"], Any]
+# A scrape-time metrics collector (a prometheus-client Collector) built per app from its runtime (core/metrics.py).
+MetricsFactory = Callable[["Runtime"], Any]
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class Module:
     openapi_values: Callable[[LoadedCountry], dict[str, dict[str, Any]]] | None = None
     # The part's resident-portal and console pages (core/web/shell.py mounts them).
     pages: Pages | None = None
+    # Collectors computed when /metrics is scraped (a queue's depth); counters live in the part's own code.
+    metrics: tuple[MetricsFactory, ...] = ()
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Where `audit checkpoint` appends signed heads of the audit chain: a folder OUTSIDE the
     # database (another disk, a write-once bucket mount), so rewriting the database is not enough.
     audit_checkpoint_dir: Path = Path("audit-checkpoints")
+    # Observability (docs/observability.md): the level of the JSON log lines, and the bearer token
+    # /metrics asks for (unset: open, for a scraper on the same host or a private network).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: SecretStr | None = None
     # Staff sign-in (core/staff.py): failed sign-ins before a lock-out, and how long it lasts.
     staff_max_failed_sign_ins: int = Field(5, ge=1)
     staff_lockout_minutes: int = Field(15, ge=1)
