@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import ColumnElement, Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -38,12 +39,14 @@ from ...core.models import Partner, utcnow
 from . import groupcommit, idnumbers, policies, vids
 from .config import IdentitySettings
 from .domain import AuthAttempt, Demographics
+from .metrics import AUTHENTICATIONS, authentication_outcome
 from .models import AuthLock, AuthThrottle, Otp, Person, PersonStatus, RateGate, VirtualId
 from .notifier import Notifier
 from .schemas import EKYC_ATTRIBUTES
 from .service import SECTION, name_score, normalise_name, normalised_phone
 
 FACTORS = ("demo", "otp")
+log = structlog.get_logger(__name__)  # outcomes and partner ids only: never the ID, a name or a code
 
 
 class LockedOut(Problem):
@@ -290,7 +293,19 @@ def authenticate_committed(
             ekyc=ekyc,
         )
 
-    return groupcommit.for_factory(session_factory).run(work)
+    try:
+        result = groupcommit.for_factory(session_factory).run(work)
+    except Problem:  # no consent, no policy, nobody holds the ID: refused before any factor was checked
+        AUTHENTICATIONS.labels(outcome="refused").inc()
+        log.info("identity.authentication", outcome="refused", partner_id=partner.id, ekyc=ekyc)
+        raise
+    # Logged here, in the request's own context: the group commit may run `work` in another request's thread.
+    outcome = authentication_outcome(
+        authenticated=result.authenticated, locked_out=result.locked_out, reason=result.reason
+    )
+    AUTHENTICATIONS.labels(outcome=outcome).inc()
+    log.info("identity.authentication", outcome=outcome, factors=result.factors, partner_id=partner.id, ekyc=ekyc)
+    return result
 
 
 def verify_otp(

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+import structlog
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,9 +27,11 @@ from . import idnumbers
 from .applications import Application
 from .biometrics import load_adapter
 from .config import IdentityCountry, IdentitySettings
+from .metrics import ENROLMENTS
 from .models import ContactChange, Enrolment, EnrolmentStatus, Person, PersonStatus
 
 SECTION = "identity"
+log = structlog.get_logger(__name__)  # internal ids and outcomes only: never an ID number, a name or a phone
 
 
 def enrol(
@@ -81,6 +84,8 @@ def enrol(
         subject=f"person:{enrolment.national_id}" if enrolment.national_id else f"enrolment:{enrolment.application_id}",
         detail={"application_id": enrolment.application_id, "candidates": enrolment.candidates},
     )
+    ENROLMENTS.labels(outcome=str(enrolment.status)).inc()
+    log.info("identity.enrolment", enrolment_id=enrolment.id, outcome=str(enrolment.status), candidates=len(candidates))
     return enrolment
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import DateTime, Engine, event, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -27,6 +28,7 @@ from .answers import SentMessage, ingest, refresh_chunks, return_payments
 from .config import PaymentsSettings
 from .cycles import E2E_PREFIX, cycle_account_code, get_cycle, lock_cycle
 from .ledger import post_selected
+from .metrics import CHUNK_SECONDS, PAYOUTS
 from .models import (
     AccountLink,
     BankMessage,
@@ -39,6 +41,8 @@ from .models import (
     LedgerAccount,
 )
 from .rails import PaymentRail
+
+log = structlog.get_logger(__name__)  # cycle and chunk numbers and counts: never a beneficiary
 
 
 def _now_literal(now: datetime) -> Any:
@@ -96,12 +100,13 @@ def run_worker(
             ).first()
             if chunk is None:
                 break
-            step = chunk.state
+            step, number, started, committed = chunk.state, chunk.number, time.perf_counter(), 0
             if chunk.state == ChunkState.PENDING:
-                commit_chunk(session=session, chunk=chunk, currency=currency, worker=worker)
+                committed = commit_chunk(session=session, chunk=chunk, currency=currency, worker=worker)
             else:
                 send_chunk(session=session, chunk=chunk, currency=currency, rail=rail, settings=settings)
                 chunk.worker = worker
+        _chunk_done(cycle_id, number, str(step), committed, time.perf_counter() - started)
         report.chunks += 1
         report.steps.append(step)
         if on_step:
@@ -111,6 +116,22 @@ def run_worker(
     with session_factory() as session, session.begin():
         finish_cycle(session=session, cycle_id=cycle_id)
     return report
+
+
+def _chunk_done(cycle_id: int, number: int, step: str, committed: int, seconds: float) -> None:
+    """Counted and logged once the chunk's transaction committed: a rolled-back step is neither."""
+    kind = "ledger" if step == ChunkState.PENDING else "bank"
+    CHUNK_SECONDS.labels(step=kind).observe(seconds)
+    if committed:
+        PAYOUTS.labels(cycle=str(cycle_id)).inc(committed)
+    log.info(
+        "payments.chunk.done",
+        cycle_id=cycle_id,
+        chunk=number,
+        step=kind,
+        payouts=committed,
+        duration_ms=round(seconds * 1000, 1),
+    )
 
 
 def finish_cycle(*, session: Session, cycle_id: int) -> None:

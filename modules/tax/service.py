@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from ...core.registry import Finding, Ports, installed_modules
 from . import tins
 from .config import TaxCountry
 from .law import IncomeTaxLaw, Provision, TaxLawMisconfigured, TraceStep, missing_law_detail
+from .metrics import ASSESSMENTS
 from .models import (
     AccountEntry,
     Assessment,
@@ -36,6 +38,7 @@ from .rules import SECTION, TaxRules
 from .vat import Line
 
 SECTOR = "tax"
+log = structlog.get_logger(__name__)  # internal ids and kinds only: never a TIN, a name or an ID number
 
 # Which status changes the register allows: a death is final.
 TRANSITIONS = {
@@ -343,6 +346,8 @@ def assess(
             "supersedes": previous.id if previous is not None else None,
         },
     )
+    ASSESSMENTS.labels(kind=str(assessment.kind)).inc()
+    log.info("tax.assessment", assessment_id=assessment.id, kind=str(assessment.kind), version=tax_return.version)
     return assessment
 
 

@@ -71,6 +71,7 @@ class LicenceStatus:
     licensee: str
     expires: str | None  # the grant's last day (ISO date), when there is a grant
     days_to_expiry: int | None
+    reason: str  # what the check found, valid or not
     problem: str | None  # why it is not valid (evaluation included)
 
 
@@ -87,6 +88,7 @@ def licence_status(*, licence_dir: Path, country: str, modules: list[str], today
         licensee=grant.licensee if grant is not None else stack_info().licensee,
         expires=grant.valid_until.isoformat() if grant is not None else None,
         days_to_expiry=coverage.days_to_expiry,
+        reason=coverage.reason,
         problem=None if coverage.covered else coverage.reason,
     )
 

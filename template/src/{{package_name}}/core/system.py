@@ -13,7 +13,7 @@ from .callers import Caller
 from .deps import CountryDep, SessionDep, SettingsDep, require_scope
 from .oidc import router as oidc_router
 from .registry import installed_modules
-from .stack import licence_coverage, licence_grant, stack_info
+from .stack import licence_grant, licence_status, stack_info
 
 META_SCOPE = "meta:read"
 # What the core's administrator role holds beyond /meta: partner keys and staff accounts (managed
@@ -58,7 +58,7 @@ def meta(
     info = stack_info()
     profile = country.profile
     modules = [m.name for m in installed_modules()]
-    coverage = licence_coverage(licence_dir=settings.licence_dir, country=profile.country, modules=modules)
+    status = licence_status(licence_dir=settings.licence_dir, country=profile.country, modules=modules)
     grant = licence_grant(settings.licence_dir)
     return {
         "deployment": info.deployment_name,
@@ -80,13 +80,17 @@ def meta(
             "locale": profile.locale,
         },
         "licence": {
+            # Never fatal: a grant that fails verification is said here, in the logs and the metrics.
+            "valid": status.valid,
+            "expires": status.expires,
+            "problem": status.problem,
             "licensee": info.licensee,
             "reference": info.licence_reference,
             "evaluation": grant is None,
             "grant_id": grant.grant_id if grant else None,
-            "coverage": str(coverage.status),
-            "coverage_reason": coverage.reason,
-            "days_to_expiry": coverage.days_to_expiry,
+            "coverage": status.status,
+            "coverage_reason": status.reason,
+            "days_to_expiry": status.days_to_expiry,
             "grant": grant.as_mapping() if grant else None,
         },
         "database": info.database,
