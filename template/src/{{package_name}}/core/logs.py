@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -52,6 +53,11 @@ def _timestamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any
     return event
 
 
+def _without_colours(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.pop("color_message", None)  # uvicorn's copy of the message with terminal colour codes
+    return event
+
+
 def _shared_processors() -> list[Any]:
     """What every line gets, whether written through structlog or the standard `logging` module."""
     return [
@@ -72,8 +78,23 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
                 structlog.processors.format_exc_info,
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],
-            foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
+            foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder(), _without_colours],
         )
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a line is written (a test runner swaps it and closes its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 def configure_structlog() -> None:
@@ -97,7 +118,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "handlers": {"stderr": {"()": StderrHandler, "formatter": "json"}},
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # uvicorn's own access line shows the raw URL: ours (`http.request`) replaces it.
@@ -203,4 +224,3 @@ class RequestContextMiddleware:
             structlog.contextvars.reset_contextvars(**bound)
             _request_id.reset(id_token)
             _request.reset(scope_token)
-

@@ -12,11 +12,7 @@ not contain either ID.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 import uuid
 import warnings
@@ -31,12 +27,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, text
 
 from ..cli import all_scopes
-from ..conftest import PROJECT_ROOT, TEST_SECRET
 from ..core.db import make_session_factory
 from ..core.ports import ResidentRegistry, SectorTokens
 from ..core.registry import SeedContext, installed_modules
 from ..core.runtime import Runtime
 from ..core.settings import Settings
+from .serving import serving, stack_environment
 
 # Depends on which modules are installed, reads no country data: run per module combination, not per profile.
 pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
@@ -152,12 +148,6 @@ def operations_taking_a_national_id(spec: Spec) -> list[tuple[str, str, dict[str
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def known_national_id(engine: Engine, runtime: Runtime) -> str:
     """Seed every installed module (identity enrols demo residents) and take a registered person's ID."""
@@ -177,41 +167,9 @@ def known_national_id(engine: Engine, runtime: Runtime) -> str:
 @pytest.fixture
 def server(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`python -m <package> serve` on a free port, its stdout and stderr captured to one file."""
-    port = free_port()
     log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-        "DATABASE_URL": settings.database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "ENVIRONMENT": "test",
-        "COUNTRY_PROFILE": str(settings.country_profile),
-        "NATION_STACK_LOCALE": "en",
-    }
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and package
-            [sys.executable, "-m", PACKAGE, "serve", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with serving(stack_environment(settings), log) as base:
         yield base, log
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_no_national_id_reaches_the_server_log(
