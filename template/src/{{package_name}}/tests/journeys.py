@@ -50,6 +50,7 @@ class Journey:
     codes: set[str] = field(default_factory=set)  # one-time codes (digits: searched as whole numbers)
     moves: set[str] = field(default_factory=set)  # series (name{labels} prefixes) the steps moved
     facts: dict[str, Any] = field(default_factory=dict)  # what a step leaves for the next: national_id
+    calls: int = 0  # API calls made through `call`
     _partners: int = 0
 
     def partner(self, *scopes: str) -> Partner:
@@ -70,6 +71,7 @@ class Journey:
     def call(self, method: str, url: str, *, expect: int | tuple[int, ...] = (200, 201), **options: Any) -> Any:
         """An API call that must answer `expect`; its JSON body."""
         response = self.http.request(method, url, **options)
+        self.calls += 1
         expected = (expect,) if isinstance(expect, int) else expect
         assert response.status_code in expected, f"{method} {url}: {response.status_code} {response.text}"
         return response.json()

@@ -97,7 +97,7 @@ def test_a_whole_journey_leaves_no_personal_data_in_any_log_line(observed: Obser
     # Every log line is JSON; the CLI's banner and the commands' own output are not log lines.
     lines = [json.loads(line) for line in server.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line["event"] == "http.request"]
-    assert len(requests) >= 10 and all(len(line["request_id"]) == 32 for line in requests)
+    assert len(requests) >= observed.journey.calls and all(len(line["request_id"]) == 32 for line in requests)
     assert not [line for line in requests if "{" not in line["route"] and any(c.isdigit() for c in line["route"])]
     personal = {text for text in observed.journey.personal if text}
     assert personal or not observed.taken, "the journey used no personal data: the test would prove nothing"
