@@ -56,8 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics_registry = app_registry(runtime)  # the scrape-time series (core/metrics.py)
     install_problem_handlers(app)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
-    # Outermost: a request ID for every log line, the access line and latency by route template (core/logs.py).
-    app.add_middleware(RequestContextMiddleware, observe=observe_request)
     for part in installed_parts():
         app.include_router(part.router, prefix=part.route_prefix, tags=[part.manifest.title])
     values: dict[str, dict[str, Any]] = {"currency": {"enum": [runtime.country.profile.currency]}}
@@ -72,7 +70,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         def openapi(_partner: Annotated[Partner, Depends(authenticated_partner)]) -> dict:
             return app.openapi()
 
+    wrap_outermost(app)
     return app
+
+
+def wrap_outermost(app: FastAPI) -> None:
+    """The request context (core/logs.py: its ID on every log line and in the response, the access line,
+    latency by route template) around everything, Starlette's error middleware included: a 500 and the
+    error's log line carry the request's ID too."""
+    build = app.build_middleware_stack
+
+    def build_with_context() -> Any:
+        return RequestContextMiddleware(build(), observe=observe_request)
+
+    app.build_middleware_stack = build_with_context  # type: ignore[method-assign]
 
 
 def install_openapi(app: FastAPI, values: dict[str, dict[str, Any]]) -> None:

@@ -157,6 +157,21 @@ def test_a_well_formed_request_id_is_kept_and_anything_else_replaced(client: Tes
     assert first != second
 
 
+def test_an_unexpected_error_carries_the_request_id(settings: Settings, engine: Engine) -> None:
+    app = create_app(settings)
+    seen: list[str | None] = []
+
+    @app.get("/test-only/boom")
+    def boom() -> None:
+        seen.append(current_request_id())
+        raise RuntimeError("boom")
+
+    given = uuid.uuid4().hex
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/test-only/boom", headers={REQUEST_ID_HEADER: given})
+    assert response.status_code == 500 and response.headers[REQUEST_ID_HEADER] == given and seen == [given]
+
+
 def test_a_job_carries_the_request_id_it_was_given() -> None:
     assert current_request_id() is None
     given = uuid.uuid4().hex
