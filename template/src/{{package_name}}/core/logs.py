@@ -39,8 +39,6 @@ UNMATCHED_ROUTE = "unmatched"
 # A UUID (any version, any case) or a W3C trace ID's 32 hex digits: nothing a person could be named in.
 WELL_FORMED_REQUEST_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}|[0-9a-fA-F]{32}")
 
-# The request being served (its ASGI scope), for code that needs the matched route.
-_request: ContextVar[Scope | None] = ContextVar("nation_stack_request_scope", default=None)
 _request_id: ContextVar[str | None] = ContextVar("nation_stack_request_id", default=None)
 
 access_log = structlog.get_logger("nation_stack.access")
@@ -198,7 +196,6 @@ class RequestContextMiddleware:
             return
         incoming = dict(scope.get("headers") or ()).get(REQUEST_ID_HEADER.lower().encode(), b"").decode("latin-1")
         request_id = incoming if well_formed_request_id(incoming) else new_request_id()
-        scope_token = _request.set(scope)  # the router adds the matched route to this same dict
         id_token = _request_id.set(request_id)
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
@@ -223,4 +220,3 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.reset_contextvars(**bound)
             _request_id.reset(id_token)
-            _request.reset(scope_token)
