@@ -45,6 +45,7 @@ def run(journey: Journey) -> None:
     assert not journey.call("POST", "/identity/auth", json=mismatch, headers=bank.headers)["authenticated"]
     proved = journey.call("POST", "/identity/auth", json={**asked, "otp": code}, headers=bank.headers)
     assert proved["authenticated"], proved
+    journey.events |= {"identity.enrolment", "identity.authentication"}
     journey.moves |= {
         'nation_stack_identity_enrolments_total{outcome="issued"}',
         'nation_stack_identity_authentications_total{outcome="success"}',

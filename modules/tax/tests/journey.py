@@ -29,4 +29,5 @@ def run(journey: Journey) -> None:
     assert assessed["tax_due"] > 0, assessed
     journey.call("GET", f"/tax/assessments/{assessed['id']}", headers=clerk.headers)
     journey.cli("tax", "calc", "--year", str(year), "--income", "100000")
+    journey.events.add("tax.assessment")
     journey.moves.add('nation_stack_tax_assessments_total{kind="income"}')

@@ -6,8 +6,9 @@ payments links an account and pays a cycle, tax assesses a return). The core run
 name order (the order the registry installs them in); a step reads what earlier ones left in
 `journey.facts` (identity leaves `national_id`) and falls back to its stand-alone path without
 it. Every step lists the personal data it used in `journey.personal` and the one-time codes in
-`journey.codes`, so the observability tests can prove none of it reached a log line, and the
-series it moved in `journey.moves`, so they can prove the metrics saw it.
+`journey.codes`, so the observability tests can prove none of it reached a log line, the log
+events it caused in `journey.events`, and the series it moved in `journey.moves`, so they can
+prove the logs and the metrics saw it.
 
 Modules are found through the registry and loaded by name, so the core imports none of them.
 """
@@ -48,7 +49,8 @@ class Journey:
     log: Path  # where the server's and the CLI's output are captured
     personal: set[str] = field(default_factory=set)  # what must never reach a log line
     codes: set[str] = field(default_factory=set)  # one-time codes (digits: searched as whole numbers)
-    moves: set[str] = field(default_factory=set)  # series (name{labels} prefixes) the steps moved
+    moves: set[str] = field(default_factory=set)  # series (`name{label="value",...}`) the steps moved
+    events: set[str] = field(default_factory=set)  # log events the steps caused (server's or CLI's lines)
     facts: dict[str, Any] = field(default_factory=dict)  # what a step leaves for the next: national_id
     calls: int = 0  # API calls made through `call`
     _partners: int = 0

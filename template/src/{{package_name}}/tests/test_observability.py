@@ -108,6 +108,12 @@ def test_a_whole_journey_leaves_no_personal_data_in_any_log_line(observed: Obser
         assert not re.search(rf"(?<!\d){re.escape(code)}(?!\d)", without_ids), "a one-time code reached the logs"
 
 
+def test_the_journey_is_told_in_json_lines_by_the_server_and_the_cli(observed: Observed) -> None:
+    output = observed.server_log.read_text(encoding="utf-8") + observed.cli_log.read_text(encoding="utf-8")
+    events = {json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")}
+    assert observed.journey.events <= events, f"not logged: {sorted(observed.journey.events - events)}"
+
+
 def test_module_events_carry_the_request_id_of_the_request_that_caused_them(observed: Observed) -> None:
     server = observed.server_log.read_text(encoding="utf-8")
     lines = [json.loads(line) for line in server.splitlines() if line.startswith("{")]
