@@ -262,4 +262,3 @@ def _close(message: OutboxMessage, status: DeliveryStatus) -> None:
     """A message that will not be sent again needs its text no longer: it may hold a code."""
     message.status = status
     message.body = None
-

@@ -91,7 +91,9 @@ def read(message: OutboxMessage, *, secret: str) -> str:
     """The text of an outbox message; ValueError when it was not sealed under this SECRET_KEY for its
     recipient, or its text is gone (sent, expired or given up on). The one way the outbox is read."""
     if message.body is None:
-        raise ValueError(_("outbox message {id} is {status}; its text is gone").format(id=message.id, status=message.status))
+        raise ValueError(
+            _("outbox message {id} is {status}; its text is gone").format(id=message.id, status=message.status)
+        )
     try:
         return read_sealed(message.body, message.recipient, secret=secret)
     except ValueError:
