@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,25 +13,27 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from ....cli import app as stack_cli
 from ....conftest import PROJECT_ROOT, TEST_SECRET
+from ....core import migrate
 from ....core.db import make_engine, make_session_factory
 from ....core.models import utcnow
 from ....core.settings import Settings, get_settings
 from ..config import IdentitySettings
 from ..delivery import DeliveryCounts, backoff, deliver_pending, outbox_depth
 from ..models import OutboxMessage
-from ..notifier import OutboxNotifier, read
+from ..notifier import OutboxNotifier, read, seal
 from ..vids import aware
 from .conftest import PHONE, Relying
 from .gateways import SmsGateway, certificates, sms_gateway, smtp_relay
 
 TOKEN = "gateway-token-for-tests"
 EMAIL = "amina.wanjiru@example.org"
+BEFORE_DELIVERY = "1d000000006"  # the identity revision before the outbox was drained
 
 
 @pytest.fixture
@@ -378,3 +382,49 @@ def test_the_deliver_command_runs_one_pass(
         "909090 is your one-time code",
         "919191 is your one-time code",
     ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no tables, on each backend the run has."""
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+        yield engine
+        engine.dispose()
+        return
+    if not server_url.startswith("postgresql"):
+        pytest.skip("TEST_DATABASE_URL does not point at a PostgreSQL server")
+    name = f"test_outbox_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_upgrade_expires_messages_nothing_was_going_to_send(empty_database: Engine, tmp_path: Path) -> None:
+    migrate.upgrade(empty_database, BEFORE_DELIVERY)
+    sealed = seal("551177 is your one-time code", PHONE, secret=TEST_SECRET)
+    with empty_database.begin() as connection:
+        connection.execute(
+            text("INSERT INTO identity_outbox (channel, recipient, body, created_at) VALUES ('sms', :to, :body, :at)"),
+            {"to": PHONE, "body": sealed, "at": utcnow() - timedelta(days=3)},
+        )
+    migrate.upgrade(empty_database)
+    with make_session_factory(empty_database)() as session:
+        message = session.scalars(select(OutboxMessage)).one()
+        assert (message.status, message.body, message.attempts) == ("expired", None, 0)
+        assert message.expires_at == message.created_at == message.next_attempt_at
+        write(session, "662288 is your one-time code")  # a message after the upgrade waits to be sent
+    migrate.downgrade(empty_database, BEFORE_DELIVERY, backup_dir=tmp_path / "backups")
+    with empty_database.connect() as connection:
+        bodies = connection.execute(text("SELECT recipient, body FROM identity_outbox")).all()
+    assert [recipient for recipient, _body in bodies] == [PHONE]  # the expired one, bodiless, could not go back
+    migrate.upgrade(empty_database)
