@@ -20,6 +20,7 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -55,8 +56,12 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
+    """One channel's way out. A pass keeps it for all its messages (one connection) and closes it."""
+
     def deliver(self, *, recipient: str, text: str, reference: str) -> None:
         """Hand one message over; raises DeliveryError when it was not taken."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -74,34 +79,56 @@ class DeliveryCounts:
 
 
 class SmtpTransport:
-    """E-mail through a relay with smtplib: STARTTLS (verified, against IDENTITY_SMTP_CA_FILE if set), then AUTH."""
+    """E-mail through a relay with smtplib: STARTTLS (verified, against IDENTITY_SMTP_CA_FILE if set), then AUTH.
+
+    The connection is opened at the first message and kept for the pass; after a failed attempt it
+    is dropped, so the next message starts on a clean one."""
 
     def __init__(self, settings: IdentitySettings) -> None:
         assert settings.smtp_host is not None  # the settings refuse smtp without a host
         self._settings = settings
         self._host = settings.smtp_host
+        self._smtp: smtplib.SMTP | None = None
 
     def deliver(self, *, recipient: str, text: str, reference: str) -> None:
-        settings = self._settings
         try:
-            with smtplib.SMTP(self._host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
-                if settings.smtp_starttls:
-                    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
-                    smtp.starttls(context=ssl.create_default_context(cafile=cafile))
-                if settings.smtp_user:
-                    password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-                    smtp.login(settings.smtp_user, password)
-                smtp.send_message(self._message(recipient, text, reference))
+            self._connection().send_message(self._message(recipient, text, reference))
         except smtplib.SMTPRecipientsRefused as refused:
+            self.close()
             codes = sorted({code for code, _reply in refused.recipients.values()})
             # 5xx: the relay will never take this address; 4xx: it may later.
             raise DeliveryError(
                 f"SMTP {'/'.join(map(str, codes))} recipient refused", permanent=all(c >= 500 for c in codes)
             ) from None
         except smtplib.SMTPResponseException as error:
+            self.close()
             raise DeliveryError(f"SMTP {error.smtp_code} {type(error).__name__}") from None
         except (smtplib.SMTPException, OSError) as error:
+            self.close()
             raise DeliveryError(type(error).__name__) from None
+
+    def close(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self._smtp.close()
+        self._smtp = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        settings = self._settings
+        smtp = smtplib.SMTP(self._host, settings.smtp_port, timeout=settings.smtp_timeout_seconds)
+        self._smtp = smtp  # from here on `close` ends it, whatever fails next
+        if settings.smtp_starttls:
+            cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
+        if settings.smtp_user:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            smtp.login(settings.smtp_user, password)
+        return smtp
 
     def _message(self, recipient: str, text: str, reference: str) -> EmailMessage:
         message = EmailMessage()
@@ -118,23 +145,22 @@ class HttpSmsTransport:
     """SMS through a gateway: POST {"to", "text", "reference"} as JSON with a bearer token; any 2xx is taken.
 
     The reference doubles as Idempotency-Key: a message resent after a crash between the gateway's
-    answer and the commit can be recognised by the gateway."""
+    answer and the commit can be recognised by the gateway. One client (its connections kept alive)
+    serves the pass: making one costs more than a request."""
 
     def __init__(self, settings: IdentitySettings) -> None:
         assert settings.sms_gateway_url is not None  # the settings refuse sms-http without a URL
         self._url = settings.sms_gateway_url
-        self._timeout = settings.sms_gateway_timeout_seconds
         token = settings.sms_gateway_token
-        self._headers = {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
+        headers = {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
+        self._client = httpx.Client(headers=headers, timeout=settings.sms_gateway_timeout_seconds)
 
     def deliver(self, *, recipient: str, text: str, reference: str) -> None:
-        headers = {**self._headers, "Idempotency-Key": reference}
         try:
-            response = httpx.post(
+            response = self._client.post(
                 self._url,
                 json={"to": recipient, "text": text, "reference": reference},
-                headers=headers,
-                timeout=self._timeout,
+                headers={"Idempotency-Key": reference},
             )
         except httpx.HTTPError as error:
             raise DeliveryError(type(error).__name__) from None
@@ -143,6 +169,9 @@ class HttpSmsTransport:
         # A 4xx says this request will never be taken (a bad number); 408 and 429 say "not now".
         permanent = response.is_client_error and response.status_code not in (408, 429)
         raise DeliveryError(f"HTTP {response.status_code}", permanent=permanent)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def transports(settings: IdentitySettings) -> dict[str, Transport]:
@@ -169,18 +198,21 @@ def deliver_pending(
     environment when not given. `now` fixes the clock (tests, a worker's tick)."""
     identity = identity or IdentitySettings()
     secret = settings.secret_key.get_secret_value()
-    by_channel = transports(identity)
     counts = DeliveryCounts()
-    for _turn in range(limit):
-        moment = now or utcnow()
-        message = _claim_next(session, moment, tuple(by_channel))
-        if message is None:
-            break
-        outcome = _settle(message, moment, by_channel, secret=secret, settings=identity)
-        session.commit()
-        setattr(counts, outcome, getattr(counts, outcome) + 1)
-        log.info("identity outbox message %s: %s (attempt %s)", message.id, message.status, message.attempts)
-    session.commit()  # ends the read of an empty claim too, so no lock outlives the pass
+    with ExitStack() as open_transports:
+        by_channel = transports(identity)
+        for transport in by_channel.values():
+            open_transports.callback(transport.close)
+        for _turn in range(limit):
+            moment = now or utcnow()
+            message = _claim_next(session, moment, tuple(by_channel))
+            if message is None:
+                break
+            outcome = _settle(message, moment, by_channel, secret=secret, settings=identity)
+            session.commit()
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            log.info("identity outbox message %s: %s (attempt %s)", message.id, message.status, message.attempts)
+        session.commit()  # ends the read of an empty claim too, so no lock outlives the pass
     return counts
 
 
