@@ -37,6 +37,7 @@ class Mail:
     sender: str
     recipients: list[str]
     message: Message
+    peer: tuple[str, int]  # the client's address and port: one per connection
 
 
 @dataclass
@@ -45,7 +46,8 @@ class SmtpRelay:
     received: list[Mail] = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        content = message_from_bytes(envelope.content)
+        self.received.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), content, tuple(session.peer)))
         return "250 OK"
 
 

@@ -122,9 +122,12 @@ def test_an_email_is_taken_by_a_real_smtp_server(session: Session, settings: Set
         message = write(
             session, "Your ID card is ready\nCollect it at the Capital office.", recipient=EMAIL, channel="email"
         )
+        write(session, "Your VID was revoked", recipient="other@example.org", channel="email")
         counts = deliver_pending(session, settings, identity=identity)
-    assert counts == DeliveryCounts(sent=1)
-    [mail] = relay.received
+    assert counts == DeliveryCounts(sent=2)
+    mail, other = relay.received
+    assert mail.peer == other.peer  # one connection for the pass
+    assert other.recipients == ["other@example.org"] and other.message["Subject"] == "Your VID was revoked"
     assert mail.sender == "registry@example.gov" and mail.recipients == [EMAIL]
     assert mail.message["Subject"] == "Your ID card is ready"
     assert "Collect it at the Capital office." in mail.message.get_payload(decode=True).decode()
