@@ -2,8 +2,9 @@
 
 A pass claims one due message at a time (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so drainers
 running side by side each take a different row; SQLite: the claim takes the database's write lock
-first, so drainers take turns), sends it, records the outcome and commits before the next: a crash
-can repeat at most the one message in flight, and the SMS gateway gets an idempotency key for that.
+first, so drainers take turns, and leases the row before sending so the lock is not held across the
+network), sends it, records the outcome and commits before the next: a crash can repeat at most the
+one message in flight, and the SMS gateway gets an idempotency key for that.
 
 Outcomes: sent (body NULLed, sent_at kept); a failed attempt is tried again after
 IDENTITY_NOTIFY_BACKOFF_SECONDS, doubled after each further failure, until
@@ -44,6 +45,8 @@ ERROR_LENGTH = 200
 # However many attempts are allowed, one message never waits longer than this between two.
 MAX_BACKOFF = timedelta(days=1)
 SUBJECT_LENGTH = 78
+# A send is at most a few timeouts long (connect, STARTTLS, AUTH, data): a SQLite lease outlasts them.
+LEASE_TIMEOUTS = 5
 
 
 class DeliveryError(Exception):
@@ -208,6 +211,8 @@ def deliver_pending(
             message = _claim_next(session, moment, tuple(by_channel))
             if message is None:
                 break
+            if _holds_database_lock(session) and aware(message.expires_at) > moment:
+                _lease(session, message, moment, identity)
             outcome = _settle(message, moment, by_channel, secret=secret, settings=identity)
             session.commit()
             setattr(counts, outcome, getattr(counts, outcome) + 1)
@@ -224,9 +229,9 @@ def outbox_depth(session: Session) -> int:
 
 def _claim_next(session: Session, now: datetime, sending: tuple[str, ...]) -> OutboxMessage | None:
     """The oldest pending message that is expired, or due on a channel with a transport, locked for this pass."""
-    if session.get_bind().dialect.name == "sqlite":
+    if _holds_database_lock(session):
         # SQLite has no row locks: a write that changes nothing takes the database's write lock, so a
-        # second drainer waits here until this one commits and then sees the row settled.
+        # second drainer waits here until this one has leased the row (`_lease`) and then skips it.
         session.execute(text("UPDATE identity_outbox SET attempts = attempts WHERE 0"))
     due = and_(OutboxMessage.channel.in_(sending), OutboxMessage.next_attempt_at <= now)
     query = (
@@ -238,6 +243,19 @@ def _claim_next(session: Session, now: datetime, sending: tuple[str, ...]) -> Ou
     )
     # populate_existing: a row this session saw before another drainer settled it is read afresh.
     return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def _holds_database_lock(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _lease(session: Session, message: OutboxMessage, now: datetime, settings: IdentitySettings) -> None:
+    """On SQLite the claim holds the database's only write lock: sending under it would stall every
+    request that writes for as long as the gateway takes (seconds, if it is down). The row is held by
+    moving its next attempt past any send's time instead, and the lock is let go before sending."""
+    longest = max(settings.smtp_timeout_seconds, settings.sms_gateway_timeout_seconds)
+    message.next_attempt_at = now + timedelta(seconds=longest * LEASE_TIMEOUTS)
+    session.commit()
 
 
 def _settle(

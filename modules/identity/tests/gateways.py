@@ -85,6 +85,7 @@ class SmsGateway:
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Event = field(default_factory=threading.Event)  # set by each request, before the delay
 
     def answer(self) -> int:
         with self.lock:
@@ -114,6 +115,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         gateway: SmsGateway = self.server.gateway  # type: ignore[attr-defined]
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        gateway.arrived.set()
         time.sleep(gateway.delay_seconds)
         status = gateway.answer()
         with gateway.lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -308,6 +309,32 @@ def test_back_off_doubles_from_the_base_and_is_capped() -> None:
 def test_incomplete_transport_settings_are_refused(changes: dict[str, object], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         IdentitySettings(**changes)
+
+
+def test_a_slow_gateway_does_not_hold_up_requests_that_write(
+    engine: Engine, settings: Settings, gateway: SmsGateway
+) -> None:
+    factory = make_session_factory(engine)
+    with factory() as session:
+        write(session, "313131 is your one-time code")
+    gateway.delay_seconds = 2.0
+    identity = sms_settings(gateway)
+
+    def drain() -> None:
+        with factory() as session:
+            deliver_pending(session, settings, identity=identity)
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    assert gateway.arrived.wait(timeout=10)
+    started = time.perf_counter()
+    with factory() as session:  # as a request would, while the gateway is still answering (e-mail: not drained)
+        write(session, "424242 is your one-time code", recipient=EMAIL, channel="email")
+    waited = time.perf_counter() - started
+    drainer.join()
+    assert waited < 1.0, f"a write waited {waited:.2f} s for the drainer's send"
+    with factory() as session:
+        assert {m.status for m in session.scalars(select(OutboxMessage))} == {"sent", "pending"}
 
 
 def test_two_drainers_on_sqlite_take_turns_and_send_each_message_once(
