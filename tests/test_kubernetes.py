@@ -28,6 +28,7 @@ MODULE_LABEL = "nation-stack/module"
 SECRET_NAME = "stack-secrets"
 SECRET_SETTINGS = {"SECRET_KEY", "DATABASE_URL"}
 WORKLOADS = {"Deployment", "Job", "CronJob"}
+CONTAINER_TMP = "/tmp"  # noqa: S108 - the pods' emptyDir, not a file of this test
 
 
 def modules_with_parts() -> set[str]:
@@ -91,7 +92,7 @@ def assert_hardened(document: dict) -> None:
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
         assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
         # The read-only root's writable places are volumes, /tmp among them (HOME and TMPDIR point there).
-        assert "/tmp" in {mount["mountPath"] for mount in container["volumeMounts"]}, where
+        assert CONTAINER_TMP in {mount["mountPath"] for mount in container["volumeMounts"]}, where
 
 
 def assert_secrets_by_reference(documents: list[dict]) -> None:
