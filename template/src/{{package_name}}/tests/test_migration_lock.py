@@ -112,7 +112,7 @@ def test_replicas_upgrading_together_all_succeed_and_leave_one_schema(
     engine = make_engine(fresh_database_url)
     try:
         with engine.connect() as connection:
-            versions = connection.execute(text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).scalars().all()
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         assert sorted(versions) == sorted(set(versions))  # one row per branch head, none written twice
         assert len(versions) == len(migrate.branch_names())
         assert migrate.pending_heads(engine) == set()
