@@ -127,6 +127,8 @@ def assert_core_objects(documents: list[dict], package: str) -> None:
     assert [port["port"] for rule in ingress for port in rule["ports"]] == [8000]
     egress = named(documents, "NetworkPolicy", "database-egress")["spec"]["egress"]
     assert 5432 in {port["port"] for rule in egress for port in rule["ports"]}
+    https = named(documents, "NetworkPolicy", "https-egress")["spec"]
+    assert https["podSelector"]["matchExpressions"][0]["values"] == ["api", "worker"]
     for document in (d for d in documents if d["kind"] in WORKLOADS):
         assert_hardened(document)
 
