@@ -1,4 +1,4 @@
-"""Draining the outbox: each pending message is sent through its channel's transport, at most once.
+"""Draining the outbox: each pending message is sent once through its channel's transport.
 
 A pass claims one due message at a time (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so drainers
 running side by side each take a different row; SQLite: the claim takes the database's write lock
