@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from .models import OutboxMessage
+from .delivery import outbox_depth
 
 if TYPE_CHECKING:
     from ...core.runtime import Runtime
@@ -38,15 +36,6 @@ def authentication_outcome(*, authenticated: bool, locked_out: bool, reason: str
     if reason is not None and reason.startswith("locked by the resident"):
         return "factor_locked"
     return "no_match"
-
-
-def outbox_depth(session: Session) -> int:
-    """Messages waiting in the outbox: delivery.py's count once it exists, else every row (none is ever marked sent)."""
-    try:
-        from .delivery import outbox_depth as delivered_depth  # type: ignore[attr-defined]
-    except ImportError:
-        return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
-    return delivered_depth(session)
 
 
 class OutboxDepth(Collector):
