@@ -119,14 +119,19 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
+def empty_database(engine: Engine) -> None:
+    """Every table emptied, the audit chain reset to genesis: as a test found the database."""
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+        connection.execute(insert(AuditHead).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
+
+
 @pytest.fixture
 def engine(migrated_engine: Engine) -> Iterator[Engine]:
     """The migrated database, emptied after each test (the audit chain reset to genesis)."""
     yield migrated_engine
-    with migrated_engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(delete(table))
-        connection.execute(insert(AuditHead).values(id=1, last_hash=GENESIS_HASH, last_event_id=0))
+    empty_database(migrated_engine)
 
 
 @pytest.fixture

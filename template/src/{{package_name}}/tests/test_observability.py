@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from ..app import create_app
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, empty_database
 from ..core.logs import REQUEST_ID_HEADER, bind_request_id, current_request_id
 from ..core.registry import installed_modules
 from ..core.runtime import Runtime
@@ -34,7 +34,8 @@ from ..core.system import META_SCOPE
 from .journeys import Journey, run_journey
 from .serving import serving, stack_environment
 
-pytestmark = pytest.mark.selection
+# Depends on which modules are installed; the machinery is the same in every country: run per combination.
+pytestmark = [pytest.mark.selection, pytest.mark.country_independent]
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "nation-stack.json"
 SERIES_NAME = re.compile(r"\bnation_stack_[a-z0-9_]+")
@@ -76,19 +77,32 @@ def exported_families(exposition: str) -> dict[str, set[str]]:
     return families
 
 
-@pytest.fixture
-def observed(settings: Settings, engine: Engine, runtime: Runtime, tmp_path: Path) -> Iterator[Observed]:
-    """The whole journey on the real server and CLI, /metrics scraped before and after."""
-    server_log, cli_log = tmp_path / "server.log", tmp_path / "cli.log"
-    environment = stack_environment(settings, AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
-    with serving(environment, server_log) as base, httpx.Client(base_url=base, timeout=60, limits=NO_KEEPALIVE) as http:
-        journey = Journey(http=http, engine=engine, runtime=runtime, environment=environment, log=cli_log)
-        before = scrape(http)
-        taken = run_journey(journey)
-        journey.call("GET", "/health")
-        journey.moves.add('nation_stack_http_request_duration_seconds_count{method="GET",route="/health",status="200"}')
-        after = scrape(http)
-    yield Observed(journey, taken, server_log, cli_log, before, after)
+@pytest.fixture(scope="module")
+def observed(
+    settings: Settings, migrated_engine: Engine, runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Observed]:
+    """The whole journey on the real server and CLI, /metrics scraped before and after: once for this file's
+    tests (it takes a while), the database emptied after them."""
+    folder = tmp_path_factory.mktemp("journey")
+    server_log, cli_log = folder / "server.log", folder / "cli.log"
+    environment = stack_environment(settings, AUDIT_CHECKPOINT_DIR=str(folder / "checkpoints"))
+    empty_database(migrated_engine)
+    try:
+        with (
+            serving(environment, server_log) as base,
+            httpx.Client(base_url=base, timeout=60, limits=NO_KEEPALIVE) as http,
+        ):
+            journey = Journey(http=http, engine=migrated_engine, runtime=runtime, environment=environment, log=cli_log)
+            before = scrape(http)
+            taken = run_journey(journey)
+            journey.call("GET", "/health")
+            journey.moves.add(
+                'nation_stack_http_request_duration_seconds_count{method="GET",route="/health",status="200"}'
+            )
+            after = scrape(http)
+        yield Observed(journey, taken, server_log, cli_log, before, after)
+    finally:
+        empty_database(migrated_engine)
 
 
 def test_a_whole_journey_leaves_no_personal_data_in_any_log_line(observed: Observed) -> None:
