@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -165,6 +166,8 @@ def bench_command(
     """Enrolment and authentication throughput, with a same-run raw-insert baseline."""
     from .bench import run
 
+    # One `identity.authentication` line per request would flood the console the results are printed on.
+    logging.getLogger(__package__).setLevel(logging.WARNING)
     with command_runtime() as runtime:
         run(
             runtime=runtime,
