@@ -7,6 +7,7 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
+from .jobs import JOBS
 from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES
@@ -36,4 +37,5 @@ module = Module(
     seed=seed,
     openapi_values=openapi_values,
     pages=pages,
+    jobs=JOBS,
 )

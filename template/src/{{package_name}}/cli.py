@@ -1,4 +1,4 @@
-"""Command line: serve, worker, db, seed, check, partner, staff, update-check — plus each installed module's commands."""
+"""Command line: serve, worker, db, seed, check, partner, staff, update-check, and each installed module's commands."""
 
 from __future__ import annotations
 

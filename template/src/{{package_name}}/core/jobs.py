@@ -18,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,6 @@ from .db import is_sqlite
 if TYPE_CHECKING:
     import procrastinate
 
-    from .runtime import Runtime
     from .settings import Settings
 
 JobFunction = Callable[..., Any]  # run(runtime, **arguments); its return value is ignored
@@ -74,6 +74,16 @@ class JobStatus:
     status: str  # todo, doing, succeeded, failed, cancelled, aborting, aborted
     attempts: int
     scheduled_at: datetime | None
+
+
+class JobOut(BaseModel):
+    """A job handed to a worker: poll `location` until `status` is succeeded (or failed)."""
+
+    job_id: int
+    job: str
+    status: str = Field(description="todo, doing, succeeded, failed, cancelled, aborting or aborted")
+    attempts: int = 0
+    location: str
 
 
 def hands_off(settings: Settings) -> bool:

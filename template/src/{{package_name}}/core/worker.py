@@ -173,5 +173,7 @@ def run(runtime: Runtime, *, concurrency: int, name: str | None = None) -> None:
                 lag.cancel()
 
     names = ", ".join(sorted(app.tasks))
-    logger.info("worker started (%s queue): %s", "in-memory" if is_sqlite(settings.database_url) else "PostgreSQL", names)
+    logger.info(
+        "worker started (%s queue): %s", "in-memory" if is_sqlite(settings.database_url) else "PostgreSQL", names
+    )
     asyncio.run(main())
