@@ -453,6 +453,7 @@ def approve_cycle(
         "Pay an approved cycle to the end (idempotent: a repeat pays nobody twice); with a worker "
         "(WORKER_HANDOFF), handed over at once: 202 and the job to poll at Location"
     ),
+    response_model=ReconciliationOut,
     responses={202: {"model": JobOut, "description": "Handed to a worker: poll the job at Location"}},
 )
 def disburse_cycle(
