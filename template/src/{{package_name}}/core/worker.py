@@ -39,11 +39,13 @@ def connector_for(runtime: Runtime) -> procrastinate.BaseConnector:
     return procrastinate.PsycopgConnector(conninfo=jobs.conninfo(runtime.settings.database_url))
 
 
-def build_app(runtime: Runtime, connector: procrastinate.BaseConnector | None = None) -> procrastinate.App:
+def build_app(
+    runtime: Runtime, connector: procrastinate.BaseConnector | None = None, declared: tuple[Job, ...] | None = None
+) -> procrastinate.App:
     """A procrastinate app holding every installed part's jobs (and the queue's own upkeep on PostgreSQL)."""
     connector = connector or connector_for(runtime)
     app = procrastinate.App(connector=connector, periodic_defaults={"max_delay": 60})
-    for job in jobs.installed_jobs():
+    for job in jobs.installed_jobs() if declared is None else declared:
         _register(app, job, runtime)
     if not isinstance(connector, InMemoryConnector):
         _register_queue_upkeep(app, runtime)
@@ -61,7 +63,7 @@ def _register(app: procrastinate.App, job: Job, runtime: Runtime) -> None:
         job.run(runtime, **arguments)
 
     run.__name__ = run.__qualname__ = job.name.replace(".", "_")
-    strategy = procrastinate.RetryStrategy(max_attempts=job.retries + 1, exponential_wait=job.backoff_seconds)
+    strategy = procrastinate.RetryStrategy(max_attempts=job.retries, exponential_wait=job.backoff_seconds)
     task = app.task(name=job.name, retry=strategy if job.retries else False)(run)
     cron = schedule_of(job.name, job.schedule, runtime)
     if cron is not None:

@@ -1,0 +1,172 @@
+"""Background jobs: the worker process, retries with back-off, metrics and the core's own jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from ..conftest import PROJECT_ROOT
+from ..core import audit, jobs, staff, upkeep, worker
+from ..core.jobs import Job
+from ..core.models import AuditEvent, SignInAttempts, StaffSession, utcnow
+from ..core.registry import installed_parts
+from ..core.runtime import Runtime
+from ..core.settings import Settings
+from .workers import EVERY_SECOND, empty_queue, free_port, only_schedules, running_worker, worker_env
+
+CHECKPOINT = "core.audit_checkpoint"
+
+
+def runs(job: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("nation_stack_job_runs_total", {"job": job, "outcome": outcome}) or 0.0
+
+
+def test_every_part_names_its_jobs_after_itself_and_no_name_twice() -> None:
+    for part in installed_parts():
+        assert all(job.name.startswith(f"{part.name}.") for job in part.jobs), part.name
+    names = [job.name for job in jobs.installed_jobs()]
+    assert len(names) == len(set(names))
+    assert {CHECKPOINT, "core.purge_expired", "core.licence_status"} <= set(names)
+
+
+def test_the_worker_process_runs_the_periodic_audit_checkpoint_and_serves_its_metrics(
+    settings: Settings, engine: Engine, tmp_path
+) -> None:
+    empty_queue(engine)
+    checkpoints, port = tmp_path / "checkpoints", free_port()
+    env = worker_env(
+        settings,
+        schedules=only_schedules(core_audit_checkpoint=EVERY_SECOND),
+        AUDIT_CHECKPOINT_DIR=str(checkpoints),
+        WORKER_METRICS_PORT=str(port),
+    )
+    with running_worker(env, tmp_path / "worker.log") as process:
+        written = process.wait_for(lambda: sorted(checkpoints.glob("*.json")), "audit checkpoint file")
+        metrics = process.wait_for(
+            lambda: _scrape(port, f'nation_stack_job_runs_total{{job="{CHECKPOINT}",outcome="succeeded"}}'),
+            "the checkpoint's run in the worker's metrics",
+        )
+    assert written[0].stat().st_size > 0
+    assert "nation_stack_job_lag_seconds" in metrics
+    assert f'nation_stack_job_duration_seconds_count{{job="{CHECKPOINT}"}}' in metrics
+    with Session(engine) as session:  # the file is the chain's signed head: `audit verify` accepts it
+        secret = settings.secret_key.get_secret_value()
+        report = audit.verify_chain(session=session, checkpoints=audit.read_checkpoints(checkpoints, secret=secret))
+    assert report.first_broken_id is None and not report.problems
+
+
+def _scrape(port: int, wanted: str) -> str | None:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    return text if wanted in text else None
+
+
+def test_a_failing_job_is_retried_with_exponential_back_off_then_marked_failed(
+    runtime: Runtime, engine: Engine, tmp_path
+) -> None:
+    """The real checkpoint job, on a chain someone rewrote: it refuses to sign, twice more after 2 s then 4 s."""
+    empty_queue(engine)
+    with Session(engine) as session, session.begin():
+        audit.record(session=session, actor="t", action="test.done", subject="s1")
+    with engine.begin() as connection:
+        connection.execute(update(AuditEvent).where(AuditEvent.subject == "s1").values(actor="someone else"))
+    attempts: list[float] = []
+
+    def checkpoint(rt: Runtime) -> None:
+        attempts.append(time.monotonic())
+        upkeep.audit_checkpoint(rt)
+
+    settings = runtime.settings.model_copy(update={"audit_checkpoint_dir": tmp_path / "checkpoints"})
+    declared = (Job(CHECKPOINT, checkpoint, retries=2, backoff_seconds=2),)
+    app = worker.build_app(replace(runtime, settings=settings), declared=declared)
+    retried, failed = runs(CHECKPOINT, "retried"), runs(CHECKPOINT, "failed")
+
+    async def scenario() -> str:
+        async with app.open_async():
+            job_id = await app.configure_task(CHECKPOINT).defer_async()
+            running = asyncio.create_task(
+                app.run_worker_async(
+                    concurrency=1,
+                    fetch_job_polling_interval=0.1,
+                    listen_notify=False,
+                    install_signal_handlers=False,
+                    worker_middleware=[worker.record_metrics],
+                )
+            )
+            try:
+                for _tick in range(200):
+                    state = await app.job_manager.get_job_status_async(job_id)
+                    if state.value in ("failed", "succeeded"):
+                        return state.value
+                    await asyncio.sleep(0.1)
+                return "still running"
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+
+    assert asyncio.run(scenario()) == "failed"
+    assert len(attempts) == 3
+    first_wait, second_wait = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    assert 2 <= first_wait < 4
+    assert 4 <= second_wait < 6
+    assert runs(CHECKPOINT, "retried") - retried == 2
+    assert runs(CHECKPOINT, "failed") - failed == 1
+    assert not (tmp_path / "checkpoints").exists()  # a chain that does not verify is never signed
+
+
+def test_the_purge_removes_only_expired_sessions_and_past_sign_in_windows(runtime: Runtime, session: Session) -> None:
+    now = utcnow()
+    account = staff.create_account(
+        session=session, user_name="clerk", display_name="Clerk", password="a long enough password", actor="t"
+    )
+    hours = timedelta(hours=1)
+    grace = timedelta(hours=runtime.settings.purge_grace_hours)
+    rows = {
+        "expired": dict(kind="bearer", expires_at=now - grace - hours, last_seen_at=now - grace - hours),
+        "expired lately": dict(kind="bearer", expires_at=now - hours, last_seen_at=now - 2 * hours),
+        "live": dict(kind="cookie", expires_at=now + hours, last_seen_at=now),
+        "idle": dict(kind="cookie", expires_at=now + hours, last_seen_at=now - grace - 2 * hours),
+    }
+    for name, values in rows.items():
+        session.add(StaffSession(token_hash=name.ljust(64, "0"), account_id=account.id, **values))
+    session.add(SignInAttempts(key="staff:10.0.0.1", window_started_at=now - timedelta(minutes=5), attempts=3))
+    session.add(SignInAttempts(key="staff:10.0.0.2", window_started_at=now, attempts=1))
+    session.commit()
+
+    purged = upkeep.purge_expired(runtime, now=now)
+
+    assert purged == {"core_staff_session": 2, "core_sign_in_attempts": 1}
+    session.expire_all()
+    kept = {token.rstrip("0") for token in session.scalars(select(StaffSession.token_hash))}
+    assert kept == {"expired lately", "live"}  # kept for the grace period, and the one in use
+    assert list(session.scalars(select(SignInAttempts.key))) == ["staff:10.0.0.2"]
+
+
+def test_the_licence_job_logs_the_grant_standing_and_days_to_expiry(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = runtime.settings.model_copy(update={"licence_dir": PROJECT_ROOT / "licence"})
+    with caplog.at_level(logging.INFO, logger=upkeep.__name__):
+        upkeep.licence_status(replace(runtime, settings=settings))
+    [line] = [record.getMessage() for record in caplog.records if record.name == upkeep.__name__]
+    assert line.startswith("licence: ")
+    assert "days to expiry: " in line
+
+
+def test_the_lag_is_the_wait_of_the_oldest_job_already_due() -> None:
+    now = utcnow()
+    waiting = [now - timedelta(seconds=30), now - timedelta(seconds=5), now + timedelta(minutes=1)]
+    assert jobs.oldest_waiting_lag(waiting, now) == 30
+    assert jobs.oldest_waiting_lag([now + timedelta(seconds=1)], now) == 0
+    assert jobs.oldest_waiting_lag([], now) == 0
