@@ -101,10 +101,11 @@ def conninfo(database_url: str) -> str:
 
 @cache
 def _deferring_app(database_url: str) -> procrastinate.App:
-    """One procrastinate app per process for deferring (its connection pool opens on first use)."""
+    """One procrastinate app per process for deferring, its small connection pool opened on first use."""
     import procrastinate
 
-    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(database_url)))
+    connector = procrastinate.SyncPsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=4)
+    return procrastinate.App(connector=connector).open()
 
 
 def defer(settings: Settings, job: str, *, lock: str | None = None, **arguments: Any) -> int:
