@@ -159,7 +159,9 @@ def test_disburse_is_handed_to_the_worker_202_and_two_workers_pay_the_cycle_once
     session.expire_all()
     assert_paid_exactly_once(session, cycle.id)
     with engine.connect() as connection:
-        count = connection.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"), {"t": DISBURSE})
+        count = connection.execute(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"), {"t": DISBURSE}
+        )
         assert count.scalar() == 1
 
 

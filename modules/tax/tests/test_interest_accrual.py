@@ -55,7 +55,9 @@ def test_accrual_books_the_interest_once_a_day_and_leaves_the_balance_as_it_was(
     assert accrue_interest(deployment, today=a_month_later) == 1
     session.expire_all()
     assert interest_entries(session, late) == [(tax * 2 // 100, two_months_late), (tax // 100, a_month_later)]
-    assert accounts.statement(session=session, tin=late, country=law, as_of=a_month_later).balance == tax + tax * 3 // 100
+    assert (
+        accounts.statement(session=session, tin=late, country=law, as_of=a_month_later).balance == tax + tax * 3 // 100
+    )
 
 
 def test_without_an_interest_rule_nothing_is_booked(session: Session, runtime: Runtime) -> None:
