@@ -10,12 +10,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from alembic import command
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, create_engine, inspect, make_url, select, text, update
 from sqlalchemy.orm import Session
 
 from ..conftest import PROJECT_ROOT
-from ..core import audit, jobs, staff, upkeep, worker
+from ..core import audit, jobs, migrate, staff, upkeep, worker
+from ..core.db import make_engine
 from ..core.jobs import Job
 from ..core.models import AuditEvent, SignInAttempts, StaffSession, utcnow
 from ..core.registry import installed_parts
@@ -170,3 +172,42 @@ def test_the_lag_is_the_wait_of_the_oldest_job_already_due() -> None:
     assert jobs.oldest_waiting_lag(waiting, now) == 30
     assert jobs.oldest_waiting_lag([now + timedelta(seconds=1)], now) == 0
     assert jobs.oldest_waiting_lag([], now) == 0
+
+
+@pytest.mark.postgresql
+def test_db_upgrade_applies_the_queue_schema_and_a_downgrade_removes_all_of_it(settings: Settings) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the queue's schema is PostgreSQL's alone (SQLite's queue is the worker's memory)")
+    server = make_url(settings.database_url)
+    name = f"{server.database}_queue"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(server.set(database=name).render_as_string(hide_password=False))
+    try:
+        migrate.upgrade(engine)
+        assert {"procrastinate_jobs", "procrastinate_workers"} <= set(inspect(engine).get_table_names())
+        assert not any(table.startswith("procrastinate_") for table in migrate.database_tables(engine))
+        assert migrate.schema_differences(engine) == []  # the models are compared with their own tables only
+        command.downgrade(migrate.alembic_config(engine), "core@c0de00000007")
+        assert queue_objects(engine) == (0, 0, 0)
+        migrate.upgrade(engine)  # and back: nothing of the old schema was left in the way
+        assert queue_objects(engine)[0] > 0
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def queue_objects(engine: Engine) -> tuple[int, int, int]:
+    """procrastinate's tables, functions and types in the database."""
+    with engine.connect() as connection:
+        return tuple(
+            connection.execute(text(query)).scalar()
+            for query in (
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'procrastinate%'",
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'",
+                "SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%'",
+            )
+        )

@@ -102,7 +102,7 @@ def running_worker(env: dict[str, str], log: Path, *arguments: str) -> Iterator[
 
 
 def only_schedules(**wanted: str) -> dict[str, str]:
-    """JOB_SCHEDULES with every periodic job off but those named (`core_audit_checkpoint=` names core.audit_checkpoint)."""
+    """JOB_SCHEDULES: every periodic job off but those named (`core_audit_checkpoint=` for core.audit_checkpoint)."""
     from ..core.jobs import installed_jobs
     from ..core.worker import REMOVE_OLD_JOBS, RETRY_STALLED
 

@@ -34,7 +34,7 @@ BEGIN
         EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', item.signature);
     END LOOP;
     FOR item IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-            WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%' AND t.typtype = 'e' LOOP
+            WHERE n.nspname = current_schema() AND t.typname LIKE 'procrastinate\\_%' AND t.typtype IN ('e', 'c') LOOP
         EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', item.typname);
     END LOOP;
 END $$;
