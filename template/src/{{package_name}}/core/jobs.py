@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from .db import is_sqlite
 if TYPE_CHECKING:
     import procrastinate
 
+    from .runtime import Runtime
     from .settings import Settings
 
 JobFunction = Callable[..., Any]  # run(runtime, **arguments); its return value is ignored
@@ -51,6 +53,25 @@ class Job:
     retries: int = 3
     backoff_seconds: int = 2
     summary: str = ""
+
+
+def session_job(
+    name: str, function: Callable[..., Any], settings: type[BaseSettings] | None = None, **options: Any
+) -> Job:
+    """A job running `function(session, [settings,] **arguments)` in one transaction, committed when it returns.
+
+    The shape of most module work, so declaring it is one line, e.g.
+    `session_job("identity.deliver_notifications", deliver_pending, IdentitySettings, schedule="* * * * *")`.
+    """
+
+    def run(runtime: Runtime, **arguments: Any) -> None:
+        with runtime.session_factory.begin() as session:
+            if settings is None:
+                function(session, **arguments)
+            else:
+                function(session, runtime.settings_of(settings), **arguments)
+
+    return Job(name, run, **options)
 
 
 # Metrics on prometheus_client's default registry: the API's /metrics and the worker's own port show them.

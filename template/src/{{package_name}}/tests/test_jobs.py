@@ -166,6 +166,23 @@ def test_the_licence_job_logs_the_grant_standing_and_days_to_expiry(
     assert "days to expiry: " in line
 
 
+def test_a_session_job_commits_what_its_function_wrote_and_nothing_when_it_raises(runtime: Runtime, engine) -> None:
+    def count_attempt(session: Session, settings: Settings, *, key: str, fail: bool = False) -> None:
+        assert settings is runtime.settings
+        session.add(SignInAttempts(key=key, window_started_at=utcnow(), attempts=1))
+        session.flush()
+        if fail:
+            raise RuntimeError("after writing")
+
+    job = jobs.session_job("core.test_count", count_attempt, Settings, schedule=EVERY_SECOND)
+    assert (job.name, job.schedule) == ("core.test_count", EVERY_SECOND)
+    job.run(runtime, key="kept")
+    with pytest.raises(RuntimeError):
+        job.run(runtime, key="rolled back", fail=True)
+    with Session(engine) as session:
+        assert list(session.scalars(select(SignInAttempts.key))) == ["kept"]
+
+
 def test_the_lag_is_the_wait_of_the_oldest_job_already_due() -> None:
     now = utcnow()
     waiting = [now - timedelta(seconds=30), now - timedelta(seconds=5), now + timedelta(minutes=1)]
