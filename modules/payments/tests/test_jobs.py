@@ -17,8 +17,10 @@ from sqlalchemy import Engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from ....app import create_app
+from ....core import jobs, worker
 from ....core.country import LoadedCountry
 from ....core.registry import Ports
+from ....core.runtime import Runtime
 from ....core.settings import Settings
 from ....tests.workers import EVERY_SECOND, empty_queue, only_schedules, running_worker, worker_env
 from .. import cycles, disbursing, reconciliations
@@ -139,7 +141,7 @@ def test_a_worker_killed_mid_import_leaves_the_file_to_the_next_worker(
 
 @pytest.mark.postgresql
 def test_disburse_is_handed_to_the_worker_202_and_two_workers_pay_the_cycle_once(
-    settings: Settings, session: Session, cycle: Cycle, engine: Engine, api_headers, tmp_path: Path
+    settings: Settings, runtime: Runtime, session: Session, cycle: Cycle, engine: Engine, api_headers, tmp_path: Path
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("a hand-over needs the PostgreSQL queue; on SQLite the route pays in the request")
@@ -151,6 +153,9 @@ def test_disburse_is_handed_to_the_worker_202_and_two_workers_pay_the_cycle_once
         assert accepted.json()["location"] == location and accepted.json()["job"] == DISBURSE
         repeated = client.post(f"/payments/cycles/{cycle.id}/disburse", headers=headers)
         assert repeated.status_code == 202 and repeated.headers["Location"] == location  # the same job, once
+        time.sleep(0.2)
+        waiting = worker.waiting_since(runtime, worker.connector_for(runtime))
+        assert len(waiting) == 1 and jobs.oldest_waiting_lag(waiting) >= 0.2  # what the lag gauge shows
         env = worker_env(settings, schedules=only_schedules())
         with running_worker(env, tmp_path / "a.log") as one, running_worker(env, tmp_path / "b.log"):
             one.wait_for(lambda: client.get(location, headers=headers).json()["status"] == "succeeded", "payment")

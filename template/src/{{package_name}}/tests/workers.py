@@ -55,7 +55,7 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
         """Poll `condition` until it is truthy; fail with the worker's log when it never is."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -67,7 +67,7 @@ class Worker:
             time.sleep(0.1)
         raise AssertionError(f"no {what} within {timeout} s; the worker's log:\n{self.output()}")
 
-    def wait_for_line(self, text: str, timeout: float = 30.0) -> None:
+    def wait_for_line(self, text: str, timeout: float = 90.0) -> None:
         self.wait_for(lambda: text in self.output(), f"log line {text!r}", timeout)
 
     def kill(self) -> None:
