@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from itertools import pairwise
 from dataclasses import replace
 from datetime import timedelta
 
@@ -125,6 +126,39 @@ def test_a_failing_job_is_retried_with_exponential_back_off_then_marked_failed(
     assert runs(CHECKPOINT, "retried") - retried == 2
     assert runs(CHECKPOINT, "failed") - failed == 1
     assert not (tmp_path / "checkpoints").exists()  # a chain that does not verify is never signed
+
+
+@pytest.mark.postgresql
+def test_the_worker_process_retries_a_failing_job_2_4_8_seconds_apart_then_marks_it_failed(
+    settings: Settings, engine: Engine, tmp_path
+) -> None:
+    """The same in a `worker` process with the job as the core declares it (3 retries, back-off 2 s)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a job is handed to a worker process through the PostgreSQL queue")
+    empty_queue(engine)
+    with Session(engine) as session, session.begin():
+        audit.record(session=session, actor="t", action="test.done", subject="s1")
+    with engine.begin() as connection:
+        connection.execute(update(AuditEvent).where(AuditEvent.subject == "s1").values(actor="someone else"))
+    job_id = jobs.defer(settings.model_copy(update={"worker_handoff": True}), CHECKPOINT)
+    env = worker_env(settings, schedules=only_schedules(), AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"))
+    with running_worker(env, tmp_path / "worker.log") as process, Session(engine) as session:
+        found = process.wait_for(
+            lambda: (state := jobs.status(session, job_id)) and state.status == "failed" and state, "the job failed"
+        )
+        log = process.output()
+    assert found.attempts == 4
+    with engine.connect() as connection:
+        started = connection.execute(
+            text("SELECT at FROM procrastinate_events WHERE job_id = :id AND type = 'started' ORDER BY at"),
+            {"id": job_id},
+        ).scalars()
+        moments = list(started)
+    waits = [(later - earlier).total_seconds() for earlier, later in pairwise(moments)]
+    assert len(waits) == 3, waits
+    assert 2 <= waits[0] < 4 and 4 <= waits[1] < 7 and 8 <= waits[2] < 12, waits
+    assert log.count(f"job {CHECKPOINT} will be retried") == 3 and log.count(f"job {CHECKPOINT} failed") == 1
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_the_purge_removes_only_expired_sessions_and_past_sign_in_windows(runtime: Runtime, session: Session) -> None:
