@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from itertools import pairwise
 from dataclasses import replace
 from datetime import timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
