@@ -174,7 +174,9 @@ def run(runtime: Runtime, *, concurrency: int, name: str | None = None) -> None:
             finally:
                 lag.cancel()
 
-    for unknown in sorted(set(settings.job_schedules) - set(app.tasks)):  # a typo would change nothing, silently
+    for unknown in sorted(
+        set(settings.job_schedules) - {*app.tasks, RETRY_STALLED, REMOVE_OLD_JOBS}
+    ):  # a typo would change nothing, silently
         logger.warning("JOB_SCHEDULES names %s, which no installed part declares", unknown)
     queue = "in-memory" if is_sqlite(settings.database_url) else "PostgreSQL"
     logger.info("worker started (%s queue): %s", queue, ", ".join(sorted(app.tasks)))
