@@ -148,12 +148,23 @@ async def refresh_lag(runtime: Runtime, connector: procrastinate.BaseConnector) 
         await asyncio.sleep(LAG_REFRESH_SECONDS)
 
 
+def serve_metrics(host: str, port: int) -> None:
+    """The worker's metrics; a port already taken (a second worker on the host) costs the metrics, not the jobs."""
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        logger.error(
+            "worker metrics not served on %s:%s (%s): give each worker its own WORKER_METRICS_PORT", host, port, error
+        )
+        return
+    logger.info("worker metrics on %s:%s", host, port)
+
+
 def run(runtime: Runtime, *, concurrency: int, name: str | None = None) -> None:
     """Run jobs until stopped (SIGINT/SIGTERM finish the jobs in hand first)."""
     settings = runtime.settings
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
-        logger.info("worker metrics on %s:%s", settings.worker_metrics_host, settings.worker_metrics_port)
+        serve_metrics(settings.worker_metrics_host, settings.worker_metrics_port)
     connector = connector_for(runtime)
     app = build_app(runtime, connector)
     options: dict[str, Any] = {

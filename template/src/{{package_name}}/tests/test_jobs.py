@@ -217,6 +217,15 @@ def test_a_session_job_commits_what_its_function_wrote_and_nothing_when_it_raise
         assert list(session.scalars(select(SignInAttempts.key))) == ["kept"]
 
 
+def test_a_metrics_port_already_taken_costs_the_metrics_not_the_worker(caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    worker.serve_metrics("127.0.0.1", port)  # the first worker on the host
+    with caplog.at_level(logging.INFO, logger=worker.__name__):
+        worker.serve_metrics("127.0.0.1", port)  # a second one: no exception, an error line
+    assert any(record.levelno == logging.ERROR and str(port) in record.getMessage() for record in caplog.records)
+    assert "nation_stack_job_lag_seconds" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+
 def test_the_lag_is_the_wait_of_the_oldest_job_already_due() -> None:
     now = utcnow()
     waiting = [now - timedelta(seconds=30), now - timedelta(seconds=5), now + timedelta(minutes=1)]
