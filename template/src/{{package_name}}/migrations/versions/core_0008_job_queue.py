@@ -1,8 +1,8 @@
 """Core: procrastinate's job queue (tables, types and functions) on PostgreSQL; nothing on SQLite.
 
 Applied here, by `db upgrade`, never when a worker starts. It is procrastinate's own schema.sql of
-the release the stack pins (<4); a later procrastinate release that changes its schema comes with
-a new core revision applying that release's migration files (procrastinate/sql/migrations).
+the minor release the stack pins (3.10); moving the pin comes with a new core revision applying the
+newer release's migration files (procrastinate/sql/migrations).
 
 Revision ID: c0de00000008
 Revises: c0de00000007
