@@ -157,13 +157,14 @@ def request_otp(
     # Only the newest code works: one leaked or read over a shoulder earlier is void.
     session.execute(update(Otp).where(Otp.national_id == person.national_id, Otp.used.is_(False)).values(used=True))
     code = f"{secrets.randbelow(10**settings.otp_length):0{settings.otp_length}d}"
+    expires_at = utcnow() + timedelta(seconds=settings.otp_ttl_seconds)
     session.add(
         Otp(
             national_id=person.national_id,
             transaction_id=transaction_id,
             partner_id=partner.id,
             code_hash=_otp_hash(secret, person.national_id, transaction_id, code),
-            expires_at=utcnow() + timedelta(seconds=settings.otp_ttl_seconds),
+            expires_at=expires_at,
             used=False,
         )
     )
@@ -175,6 +176,8 @@ def request_otp(
             "{code} is your one-time code for {partner} (transaction {transaction_id}); valid {minutes} min. "
             "Never share it."
         ).format(code=code, partner=partner.name, transaction_id=transaction_id, minutes=minutes),
+        # A code that reaches the phone after it died only confuses: the message dies with it.
+        expires_at=expires_at,
     )
     audit.record(
         session=session,

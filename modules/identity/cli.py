@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ...core import i18n
 from ...core.cli_runtime import command_runtime, refused_problem
 from ...core.i18n import _, ngettext
-from . import idnumbers, importer, policies, service, synth
+from . import delivery, idnumbers, importer, policies, service, synth
 from .auth import FACTORS
 from .config import IdentitySettings
 from .pipeline import default_workers
@@ -21,6 +21,8 @@ from .schemas import EKYC_ATTRIBUTES
 WORKERS_HELP = "Processes preparing rows beside the writer (default: 1 with a second core, else 0: in-process)"
 
 app = typer.Typer(no_args_is_help=True)
+notify_app = typer.Typer(no_args_is_help=True, help="Messages to residents: the outbox and its delivery")
+app.add_typer(notify_app, name="notify")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -174,6 +176,22 @@ def bench_command(
             keep=keep,
             console=console,
         )
+
+
+@notify_app.command("deliver")
+def notify_deliver(
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most messages settled in this pass")] = 100,
+) -> None:
+    """Send the outbox's due messages once, through each channel's transport (IDENTITY_NOTIFY_SMS, _EMAIL)."""
+    with command_runtime() as runtime, runtime.session_factory() as session:
+        identity = runtime.settings_of(IdentitySettings)
+        counts = delivery.deliver_pending(session, runtime.settings, limit=limit, identity=identity)
+        pending = delivery.outbox_depth(session)
+    console.print(
+        _("sent {sent}, to retry {retrying}, failed {failed}, expired {expired}; {pending} pending").format(
+            sent=counts.sent, retrying=counts.retrying, failed=counts.failed, expired=counts.expired, pending=pending
+        )
+    )
 
 
 def _progress() -> Progress:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from fastapi import Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ...core.deps import settings_dependency
+from .models import MESSAGE_EXPIRY_SECONDS
 
 
 class IdentitySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IDENTITY_", env_file=("deployment.env", ".env"), extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IDENTITY_", env_file=("deployment.env", ".env"), extra="ignore", hide_input_in_errors=True
+    )
 
     dedup_threshold: int = Field(default=90, ge=50, le=100)
     restricted_ids: list[str] = Field(default_factory=list)
@@ -36,6 +40,42 @@ class IdentitySettings(BaseSettings):
     resident_session_seconds: int = Field(default=900, ge=60, le=86400)
     vid_temporary_seconds: int = Field(default=1800, ge=60, description="life of a temporary VID")
     vid_temporary_uses: int = Field(default=1, ge=1, description="authentications a temporary VID allows")
+
+    # Messages to residents (notifier.py, delivery.py): each channel's transport. 'outbox' leaves a
+    # channel's messages in the outbox table for a demo or an outside drain to read.
+    notify_email: Literal["outbox", "smtp"] = "outbox"
+    notify_sms: Literal["outbox", "sms-http"] = "outbox"
+    smtp_host: str | None = Field(default=None, description="the mail relay's host (needed with notify_email=smtp)")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="no-reply@localhost", description="the From address of e-mail to residents")
+    smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS before sending")
+    smtp_ca_file: Path | None = Field(default=None, description="CA certificates to trust for STARTTLS (private CA)")
+    smtp_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    sms_gateway_url: str | None = Field(default=None, description="HTTP(S) URL the SMS gateway takes a JSON POST at")
+    sms_gateway_token: SecretStr | None = Field(default=None, description="bearer token for the SMS gateway")
+    sms_gateway_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    notify_max_attempts: int = Field(default=5, ge=1, le=100, description="attempts before a message is failed")
+    notify_backoff_seconds: int = Field(
+        default=30, ge=1, le=86400, description="wait after the first failed attempt; doubled after each further one"
+    )
+    notify_expiry_seconds: int = Field(
+        default=MESSAGE_EXPIRY_SECONDS, ge=60, description="how long a message without its own expiry may wait"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_incomplete_transports(self) -> IdentitySettings:
+        if self.notify_email == "smtp" and not self.smtp_host:
+            raise ValueError("IDENTITY_NOTIFY_EMAIL=smtp needs IDENTITY_SMTP_HOST")
+        if self.notify_sms == "sms-http" and not self.sms_gateway_url:
+            raise ValueError("IDENTITY_NOTIFY_SMS=sms-http needs IDENTITY_SMS_GATEWAY_URL")
+        if self.sms_gateway_url and not self.sms_gateway_url.startswith(("https://", "http://")):
+            raise ValueError("IDENTITY_SMS_GATEWAY_URL must be an http:// or https:// URL")
+        # A password sent before STARTTLS crosses the network in clear.
+        if self.smtp_user and not self.smtp_starttls:
+            raise ValueError("IDENTITY_SMTP_USER needs IDENTITY_SMTP_STARTTLS=true: the password would travel in clear")
+        return self
 
 
 class IdentityCountry(BaseModel):

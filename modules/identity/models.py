@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -119,18 +119,42 @@ class Otp(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class OutboxMessage(Base):
-    """Messages for residents; the default notifier writes here and a gateway would drain it.
+# How long a message without its own expiry may wait for delivery (IDENTITY_NOTIFY_EXPIRY_SECONDS's default).
+MESSAGE_EXPIRY_SECONDS = 24 * 3600
 
-    `body` is sealed (AES-GCM, notifier.seal): it carries OTPs, so it is never readable at rest."""
+
+def default_expiry() -> datetime:
+    return utcnow() + timedelta(seconds=MESSAGE_EXPIRY_SECONDS)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class OutboxMessage(Base):
+    """Messages for residents: the notifier writes here in the request's transaction, delivery.py drains it.
+
+    `body` is sealed (AES-GCM, notifier.seal) while the message is pending: it carries OTPs, so it is
+    never readable at rest; once the message is sent, expired or given up on, it is NULL."""
 
     __tablename__ = "identity_outbox"
+    __table_args__ = (Index("ix_identity_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
-    recipient: Mapped[str] = mapped_column(String(50), index=True)
-    body: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=default_expiry)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last attempt failed, in words with no recipient nor text in them ("HTTP 503", "SMTP 451").
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuthLock(Base):

@@ -21,7 +21,7 @@ from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
 from . import adjudication, auth, policies, queues, resident, service, vids
-from .config import IdentitySettingsDep
+from .config import IdentitySettings, IdentitySettingsDep
 from .models import Enrolment
 from .notifier import OutboxNotifier
 from .schemas import (
@@ -267,7 +267,7 @@ def send_otp(
         country=country,
         settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
-        notifier=_notifier(settings),
+        notifier=_notifier(settings, identity_settings),
     )
     session.commit()
     return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
@@ -349,7 +349,7 @@ def resident_otp(
         country=country,
         settings=identity_settings,
         secret=settings.secret_key.get_secret_value(),
-        notifier=_notifier(settings),
+        notifier=_notifier(settings, identity_settings),
     )
     session.commit()
     return OtpOut(transaction_id=body.transaction_id, sent_to=sent_to)
@@ -492,8 +492,10 @@ def resident_revoke_vid(
     return VidOut.model_validate(row)
 
 
-def _notifier(settings: Settings) -> OutboxNotifier:
-    return OutboxNotifier(secret=settings.secret_key.get_secret_value())
+def _notifier(settings: Settings, identity_settings: IdentitySettings) -> OutboxNotifier:
+    return OutboxNotifier(
+        secret=settings.secret_key.get_secret_value(), expiry_seconds=identity_settings.notify_expiry_seconds
+    )
 
 
 def _refuse_if_locked_out(result: auth.AuthResult) -> None:

@@ -78,7 +78,9 @@ def send_code(
                 country=app.state.country,
                 settings=identity_settings,
                 secret=_secret(request),
-                notifier=OutboxNotifier(secret=_secret(request)),
+                notifier=OutboxNotifier(
+                    secret=_secret(request), expiry_seconds=identity_settings.notify_expiry_seconds
+                ),
             )
         except Problem as refused:
             session.rollback()

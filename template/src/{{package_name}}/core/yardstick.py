@@ -106,12 +106,14 @@ class Stored:
 
 
 def database_size(engine: Engine) -> int:
-    """The bytes the database occupies now (PostgreSQL: the whole database; SQLite: its pages)."""
+    """The bytes the database occupies now (PostgreSQL: the whole database; SQLite: its pages in use)."""
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             return int(connection.scalar(text("SELECT pg_database_size(current_database())")))
+        # Pages freed by deleted rows stay in the file and are reused first: count only the pages in use.
         pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-        return int(pages * connection.exec_driver_sql("PRAGMA page_size").scalar())
+        free = connection.exec_driver_sql("PRAGMA freelist_count").scalar()
+        return int((pages - free) * connection.exec_driver_sql("PRAGMA page_size").scalar())
 
 
 def print_storage(stored: Stored, console: Console) -> None:
