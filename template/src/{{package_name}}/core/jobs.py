@@ -58,18 +58,21 @@ class Job:
 def session_job(
     name: str, function: Callable[..., Any], settings: type[BaseSettings] | None = None, **options: Any
 ) -> Job:
-    """A job running `function(session, [settings,] **arguments)` in one transaction, committed when it returns.
+    """A job running `function(session, [settings,] **arguments)` in a session committed when it returns.
 
-    The shape of most module work, so declaring it is one line, e.g.
-    `session_job("identity.deliver_notifications", deliver_pending, IdentitySettings, schedule="* * * * *")`.
+    The shape of most module work, so declaring it is one line; `settings` is a part's settings class
+    (the core's `Settings` included). The function may commit as it goes (a delivery pass commits each
+    message); what it left uncommitted is committed at the end, or rolled back when it raises. E.g.
+    `session_job("identity.deliver_notifications", deliver_pending, Settings, schedule="* * * * *")`.
     """
 
     def run(runtime: Runtime, **arguments: Any) -> None:
-        with runtime.session_factory.begin() as session:
+        with runtime.session_factory() as session:
             if settings is None:
                 function(session, **arguments)
             else:
                 function(session, runtime.settings_of(settings), **arguments)
+            session.commit()
 
     return Job(name, run, **options)
 
