@@ -1,6 +1,5 @@
-"""Identity's background jobs (core/jobs.py): delete one-time codes, resident sessions and throttles that ended.
-
-Notification delivery joins here as one more entry of JOBS once it exists.
+"""Identity's background jobs (core/jobs.py): deliver the outbox's messages; delete one-time codes,
+resident sessions and throttles that ended.
 """
 
 from __future__ import annotations
@@ -14,11 +13,21 @@ from ...core.jobs import Job
 from ...core.models import utcnow
 from ...core.runtime import Runtime
 from .config import IdentitySettings
+from .delivery import DeliveryCounts, deliver_pending
 from .models import AuthThrottle, Otp, ResidentSession
 
 logger = logging.getLogger(__name__)
 
 PURGE_EXPIRED = "identity.purge_expired"
+DELIVER_NOTIFICATIONS = "identity.deliver_notifications"
+
+
+def deliver_notifications(runtime: Runtime, limit: int = 500) -> DeliveryCounts:
+    """One delivery pass over the outbox through the channels the settings choose (docs/notifications.md)."""
+    with runtime.session_factory() as session:
+        counts = deliver_pending(session, runtime.settings, limit=limit, identity=runtime.settings_of(IdentitySettings))
+    logger.info("outbox delivery pass: %s", counts)
+    return counts
 
 
 def purge_expired(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
@@ -46,4 +55,8 @@ def purge_expired(runtime: Runtime, now: datetime | None = None) -> dict[str, in
     return purged
 
 
-JOBS = (Job(PURGE_EXPIRED, purge_expired, schedule="41 * * * *", summary="Delete expired codes and sessions"),)
+JOBS = (
+    # Every minute: a code is valid for minutes, and a resident is waiting for it.
+    Job(DELIVER_NOTIFICATIONS, deliver_notifications, schedule="* * * * *", summary="Deliver the outbox's messages"),
+    Job(PURGE_EXPIRED, purge_expired, schedule="41 * * * *", summary="Delete expired codes and sessions"),
+)
