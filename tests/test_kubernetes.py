@@ -9,6 +9,7 @@ probes, secrets by reference only, and overlays that really differ.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -129,6 +130,13 @@ def assert_core_objects(documents: list[dict], package: str) -> None:
     assert 5432 in {port["port"] for rule in egress for port in rule["ports"]}
     https = named(documents, "NetworkPolicy", "https-egress")["spec"]
     assert https["podSelector"]["matchExpressions"][0]["values"] == ["api", "worker"]
+    worker = named(documents, "NetworkPolicy", "worker-traffic")["spec"]
+    assert [port["port"] for rule in worker["ingress"] for port in rule["ports"]] == [9464]  # its metrics
+    assert [port["port"] for rule in worker["egress"] for port in rule["ports"]] == [587]  # SMTP submission
+    config = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("stack-config"))
+    # The API hands long calls to the worker, which Prometheus can reach; the CronJob alone signs the chain.
+    assert config["data"]["WORKER_HANDOFF"] == "true" and config["data"]["WORKER_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - in its pod
+    assert json.loads(config["data"]["JOB_SCHEDULES"]) == {"core.audit_checkpoint": "off"}
     for document in (d for d in documents if d["kind"] in WORKLOADS):
         assert_hardened(document)
 

@@ -8,6 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
 from .metrics import OutboxDepth
+from .jobs import JOBS
 from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES
@@ -38,4 +39,5 @@ module = Module(
     openapi_values=openapi_values,
     pages=pages,
     metrics=(OutboxDepth,),
+    jobs=JOBS,
 )

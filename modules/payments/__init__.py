@@ -7,6 +7,7 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import PaymentsSettings
+from .jobs import JOBS
 from .port import LedgerDisbursements
 from .roles import ROLES
 from .router import router
@@ -32,4 +33,5 @@ module = Module(
     seed=seed,
     openapi_values=openapi_values,
     pages=pages,
+    jobs=JOBS,
 )

@@ -33,6 +33,10 @@ class PaymentsSettings(BaseSettings):
         description="simulated: the built-in bank answers at once; file: pain.001 files go to `outbox`",
     )
     outbox: Path = Field(default=Path("payments-outbox"), description="Folder the file rail writes pain.001 to")
+    inbox: Path | None = Field(
+        default=None,
+        description="Folder the worker polls for the bank's pain.002/camt.054 files (moved to done/ or failed/)",
+    )
     simulated_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share the simulated bank rejects")
     simulated_seed: int = Field(default=2020, description="Seed of the simulated bank's rejections")
     max_attempts: int = Field(default=3, ge=1, le=10, description="Sends of one payment before it is returned")

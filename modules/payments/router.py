@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import WithJsonSchema
 from sqlalchemy.orm import Session
 
+from ...core import jobs
 from ...core.approvals import Signatory, required_for
 from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_scope
+from ...core.errors import NotFound
 from ...core.i18n import _
+from ...core.jobs import JobOut
 from ...core.pages import PageOut, PageRequestDep
 from ...core.settings import Settings
 from . import answers, cycles, disbursing, programme_service, queues, reconciliations, rule_changes, service
+from . import jobs as payment_jobs
 from .config import PaymentsSettingsDep
 from .domain import AccountDetails, Beneficiary, Enrollee, ProgrammeRules, ProgrammeTerms, TransferOrder
 from .ledger import deployment_money
@@ -62,6 +67,7 @@ from .schemas import (
 from .scopes import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 
 router = APIRouter()
+JOBS_PATH = "/payments/jobs"  # where a job handed to the worker is polled (the module's routes are under /payments)
 
 # A beneficiary (national ID or external ID) is always named in a request body, never in the URL: access
 # logs, proxies and browser histories keep URLs.
@@ -443,7 +449,12 @@ def approve_cycle(
 
 @router.post(
     "/cycles/{cycle_id}/disburse",
-    summary="Pay an approved cycle to the end (idempotent: a repeat pays nobody twice); large cycles: use the CLI",
+    summary=(
+        "Pay an approved cycle to the end (idempotent: a repeat pays nobody twice); with a worker "
+        "(WORKER_HANDOFF), handed over at once: 202 and the job to poll at Location"
+    ),
+    response_model=ReconciliationOut,
+    responses={202: {"model": JobOut, "description": "Handed to a worker: poll the job at Location"}},
 )
 def disburse_cycle(
     cycle_id: CycleId,
@@ -452,10 +463,16 @@ def disburse_cycle(
     request: Request,
     caller: Annotated[Caller, Depends(require_scope(TRANSFER_SCOPE))],
     settings: PaymentsSettingsDep,
-) -> ReconciliationOut:
+    core_settings: SettingsDep,
+) -> ReconciliationOut | JSONResponse:
     cycle = cycles.get_cycle(session=session, cycle_id=cycle_id)
     cycles.start_disbursement(session=session, cycle=cycle, currency=country.profile.currency, actor=caller.actor)
     session.commit()
+    if jobs.hands_off(core_settings) and cycle.state != CycleState.DISBURSED:
+        job_id = jobs.defer(
+            core_settings, payment_jobs.DISBURSE, lock=payment_jobs.disbursement_lock(cycle_id), cycle_id=cycle_id
+        )
+        return _job_accepted(session, job_id)
     disbursing.run_worker(
         session_factory=request.app.state.session_factory,
         cycle_id=cycle_id,
@@ -466,6 +483,37 @@ def disburse_cycle(
     )
     session.expire_all()
     return reconciliation_out(reconciliations.reconcile(session=session, cycle_id=cycle_id))
+
+
+def _job_accepted(session: Session, job_id: int) -> JSONResponse:
+    location = f"{JOBS_PATH}/{job_id}"
+    found = jobs.status(session, job_id)
+    body = JobOut(
+        job_id=job_id,
+        job=found.job if found else payment_jobs.DISBURSE,
+        status=found.status if found else "todo",
+        attempts=found.attempts if found else 0,
+        location=location,
+    )
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+@router.get(
+    "/jobs/{job_id}",
+    summary="A payments job handed to a worker (a cycle's disbursement): todo, doing, succeeded or failed",
+    responses={404: {"description": "No such payments job"}},
+)
+def job_status(
+    job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    _caller: Annotated[Caller, Depends(require_scope(TRANSFER_SCOPE))],
+) -> JobOut:
+    found = jobs.status(session, job_id)
+    if found is None or not found.job.startswith("payments."):
+        raise NotFound(_("no payments job {job}").format(job=job_id), field="job_id")
+    return JobOut(
+        job_id=found.id, job=found.job, status=found.status, attempts=found.attempts, location=f"{JOBS_PATH}/{found.id}"
+    )
 
 
 @router.get(

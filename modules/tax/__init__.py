@@ -8,6 +8,7 @@ from . import models  # noqa: F401 - registers the tables
 from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
 from .config import TaxCountry
+from .jobs import JOBS
 from .roles import ROLES
 from .router import router
 from .scopes import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
@@ -32,4 +33,5 @@ module = Module(
     configuration_check=configuration_findings,
     openapi_values=openapi_values,
     pages=pages,
+    jobs=JOBS,
 )

@@ -65,9 +65,56 @@ def statement(*, session: Session, tin: str, country: LoadedCountry, as_of: date
         totals=totals,
         interest=interest,
         interest_detail=detail,
-        balance=sum(e.amount for e in committed) + interest,
+        # Interest the worker booked (accrue_interest) is among the entries: only the rest is added.
+        balance=sum(e.amount for e in committed) + interest - totals[EntryKind.INTEREST.value],
         entries=entries,
     )
+
+
+def accrue_interest(
+    *, session: Session, tin: str, country: LoadedCountry, today: date, actor: str
+) -> AccountEntry | None:
+    """Book the interest accrued on `tin`'s unpaid tax up to `today` and not booked yet; None when nothing is due.
+
+    The interest is the profile's rule (`penalties.interest`, the same the statement shows); booking
+    it makes it an entry of the account the taxpayer is charged, once a day at most (its reference
+    names the day), and leaves the statement's balance as it was.
+    """
+    account = statement(session=session, tin=tin, country=country, as_of=today)
+    due = account.interest - account.totals[EntryKind.INTEREST.value]
+    reference = f"interest:{tin}:{today.isoformat()}"
+    if due <= 0 or session.scalar(select(AccountEntry.id).where(AccountEntry.reference == reference)) is not None:
+        return None
+    entry = AccountEntry(
+        tin=tin,
+        kind=EntryKind.INTEREST,
+        amount=due,
+        currency=account.currency,
+        reference=reference,
+        state=COMMITTED,
+        booked_on=today,
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="tax.interest.accrued",
+        subject=f"taxpayer:{tin}",
+        detail={"reference": reference, "amount": due, "currency": account.currency, "as_of": today.isoformat()},
+    )
+    return entry
+
+
+def overdue_tins(*, session: Session, today: date) -> list[str]:
+    """Taxpayers with a current assessment past its due date: the ones interest may accrue on."""
+    query = (
+        select(Assessment.tin)
+        .where(Assessment.state == AssessmentState.CURRENT, Assessment.due_on < today)
+        .distinct()
+        .order_by(Assessment.tin)
+    )
+    return list(session.scalars(query))
 
 
 def pay(

@@ -1,10 +1,11 @@
-"""Command line: serve, db, seed, check, partner, staff, update-check — plus each installed module's commands."""
+"""Command line: serve, worker, db, seed, check, partner, staff, update-check, and each installed module's commands."""
 
 from __future__ import annotations
 
 import dataclasses
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,28 @@ def serve(
         log_config=logs.log_config(_log_level()),  # JSON lines; the access line is the app's (core/logs.py)
         access_log=False,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once in this process")] = 4,
+    name: Annotated[str | None, typer.Option(help="This worker's name in logs (default: worker)")] = None,
+) -> None:
+    """Run background jobs: every part's periodic upkeep, and the work the API hands over (PostgreSQL)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with command_runtime() as rt:
+        pending = migrate.pending_heads(rt.engine)
+        if pending:  # the queue's tables come with the core's migrations
+            message = ngettext(
+                "pending migration: {heads}; run `db upgrade`",
+                "pending migrations: {heads}; run `db upgrade`",
+                len(pending),
+            )
+            err_console.print(message.format(heads=", ".join(sorted(pending))), style="red")
+            raise typer.Exit(1)
+        from .core import worker as job_worker  # procrastinate is imported by the worker alone
+
+        job_worker.run(rt, concurrency=concurrency, name=name or "worker")
 
 
 @db_app.command("upgrade")

@@ -1,9 +1,9 @@
 """Metrics at /metrics, in the Prometheus text format (prometheus-client).
 
 Two kinds of series:
-- counters and histograms that code moves as things happen (request latency here; each module's own
-  in its `metrics.py`, e.g. identity's authentication outcomes), kept in prometheus-client's
-  process-wide registry;
+- counters, gauges and histograms that code moves as things happen (request latency here; the jobs'
+  runs, durations and lag in core/jobs.py; each module's own in its `metrics.py`, e.g. identity's
+  authentication outcomes), kept in prometheus-client's process-wide registry;
 - gauges computed when scraped, from the database or files: the core's (audit checkpoint age,
   licence) and whatever each part declares in `Module.metrics` (collector factories given the
   runtime), so the core never names a module. They are built per app, in `app_registry`.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -44,17 +44,10 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
-# Set by the job worker (seconds the oldest due job has waited); 0 until a worker in this process sets it.
-JOB_LAG_SECONDS = Gauge(f"{PREFIX}job_lag_seconds", "Seconds the oldest due background job has been waiting")
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(method=method, route=route, status=str(status)).observe(seconds)
-
-
-def record_job_lag(seconds: float) -> None:
-    """The hook for the job worker: how long the oldest due job has waited, set each time it polls."""
-    JOB_LAG_SECONDS.set(max(seconds, 0.0))
 
 
 class AuditCheckpointAge(Collector):

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, inspect
 from . import audit
 from .db import Base
 from .i18n import _
+from .jobs import QUEUE_TABLE_PREFIX
 from .registry import installed_parts
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -49,6 +50,7 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("version_locations", _join(locations))
     config.attributes["engine"] = engine
     config.attributes["target_metadata"] = target_metadata()
+    config.attributes["include_name"] = _models_only
     # The core migration that re-keys a chain written with plain SHA-256 asks for the chain's key
     # (only when there are events to re-key, so migrating an empty database needs no secret).
     config.attributes["audit_chain_key"] = audit.configured_key
@@ -115,7 +117,17 @@ def pending_heads(engine: Engine) -> set[str]:
 
 
 def database_tables(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names()) - {VERSION_TABLE}
+    """The branches' tables: not Alembic's, nor the job queue's (procrastinate's own, core_0008)."""
+    return {
+        table
+        for table in inspect(engine).get_table_names()
+        if table != VERSION_TABLE and not table.startswith(QUEUE_TABLE_PREFIX)
+    }
+
+
+def _models_only(name: str | None, type_: str, parent_names) -> bool:
+    """Autogenerate and `db check` compare the models with their own tables, not the job queue's."""
+    return not (type_ == "table" and name is not None and name.startswith(QUEUE_TABLE_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -256,7 +268,7 @@ def _backup_postgresql(engine: Engine, target: Path) -> None:
 def schema_differences(engine: Engine) -> list[str]:
     """Differences between the models and the migrated database (empty when they agree)."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": _models_only})
         return [repr(diff) for diff in compare_metadata(context, target_metadata())]
 
 

@@ -14,6 +14,7 @@ from .stack import stack_info
 from .staff_api import router as staff_router
 from .system import META_SCOPE, PARTNERS_SCOPE, STAFF_SCOPE
 from .system import router as system_router
+from .upkeep import JOBS
 from .web.shell import TEMPLATES
 
 router = APIRouter()
@@ -54,4 +55,5 @@ core = Module(
             Link("/console/partners", N_("Partner keys"), PARTNERS_SCOPE),
         ),
     ),
+    jobs=JOBS,
 )

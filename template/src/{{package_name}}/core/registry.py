@@ -1,9 +1,9 @@
 """The registry: the core and every installed module under `modules/` declare themselves alike.
 
 Each part (the core, then every module in name order) is one `Module`: routes, migrations,
-catalogs, settings, scopes, staff roles, CLI and ports. The app, the CLI, migrations and translations loop
-over `installed_parts()` and never name a module, so adding or removing a module folder needs
-no edit here.
+catalogs, settings, scopes, staff roles, CLI, ports and background jobs. The app, the CLI, the
+worker, migrations and translations loop over `installed_parts()` and never name a module, so
+adding or removing a module folder needs no edit here.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.orm import Session
 
 from .country import LoadedCountry
+from .jobs import Job
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -158,6 +159,8 @@ class Module:
     pages: Pages | None = None
     # Collectors computed when /metrics is scraped (a queue's depth); counters live in the part's own code.
     metrics: tuple[MetricsFactory, ...] = ()
+    # Background work the worker runs (core/jobs.py): periodic upkeep, and work the API hands over.
+    jobs: tuple[Job, ...] = ()
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []

@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     # Sign-in forms (staff and resident) each accept this many attempts a minute from one client address.
     web_sign_in_attempts_per_minute: int = Field(20, ge=1)
 
+    # Background jobs (core/jobs.py, core/worker.py). With WORKER_HANDOFF on (PostgreSQL only) the API
+    # hands long work (a cycle's disbursement) to a `worker` process and answers 202 at once.
+    worker_handoff: bool = False
+    # The worker serves its Prometheus metrics here (0: not at all); the API serves its own at /metrics.
+    worker_metrics_port: int = Field(9464, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    # A job's cron line by name, replacing the one its part declares ("off": not periodic here), e.g.
+    # JOB_SCHEDULES='{"core.audit_checkpoint": "0 * * * *"}'.
+    job_schedules: dict[str, str] = {}
+    job_poll_seconds: float = Field(5.0, gt=0)  # how often a worker looks for due jobs (PostgreSQL also notifies)
+    job_heartbeat_seconds: float = Field(10.0, gt=0)
+    # A job whose worker sent no heartbeat for this long is put back in the queue (the worker died mid-job).
+    job_stalled_seconds: float = Field(60.0, gt=0)
+    job_retention_hours: int = Field(7 * 24, ge=1)  # finished jobs are kept this long for their status
+    # Sessions and codes are deleted this long after they expired (kept a little for investigations).
+    purge_grace_hours: int = Field(24, ge=0)
+
     # Four-eyes: distinct approvers (never the maker) each action needs, e.g. APPROVALS_REQUIRED=
     # '{"payments.cycle.approve": 3}'; an action not named needs core.approvals.DEFAULT_REQUIRED (2).
     approvals_required: dict[str, Annotated[int, Field(ge=1, le=9)]] = {}

@@ -89,6 +89,7 @@ with migration_connection(engine) as connection:
         target_metadata=config.attributes["target_metadata"],
         render_as_batch=engine.dialect.name == "sqlite",
         compare_type=True,
+        include_name=config.attributes.get("include_name"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -98,3 +98,10 @@ def test_invalid_country_profile_is_a_clear_configuration_error(cli_env: Path, m
     assert result.exit_code == 2
     assert "Configuration error" in result.output
     assert "currency: 'XYZ' is not an ISO 4217 currency code" in result.output
+
+
+@pytest.mark.country_independent
+def test_the_worker_refuses_to_start_before_db_upgrade(cli_env: Path) -> None:
+    result = invoke("worker")
+    assert result.exit_code == 1
+    assert "pending migrations" in result.output and "db upgrade" in result.output
