@@ -7,8 +7,8 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
-from .metrics import OutboxDepth
 from .jobs import JOBS
+from .metrics import OutboxDepth
 from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES

@@ -45,7 +45,6 @@ REQUEST_SECONDS = Histogram(
 )
 
 
-
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(method=method, route=route, status=str(status)).observe(seconds)
 
