@@ -198,19 +198,11 @@ class RequestContextMiddleware:
         request_id = incoming if well_formed_request_id(incoming) else new_request_id()
         id_token = _request_id.set(request_id)
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500
-        started = time.perf_counter()
+        status, started, recorded = 500, time.perf_counter(), False
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
             seconds = time.perf_counter() - started
             route = route_template(scope)
             if self.observe is not None:
@@ -218,5 +210,21 @@ class RequestContextMiddleware:
             access_log.info(
                 "http.request", method=scope["method"], route=route, status=status, duration_ms=round(seconds * 1000, 1)
             )
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Before the last bytes leave: a client's next request (a scrape) then sees this one counted.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if not recorded:  # no complete response: the app failed, or the client went away
+                record()
             structlog.contextvars.reset_contextvars(**bound)
             _request_id.reset(id_token)
