@@ -63,6 +63,7 @@ class Finding:
 
 
 ConfigurationCheck = Callable[[LoadedCountry], list[Finding]]
+RestoreCheck = Callable[[Session], list[str]]
 # A port provider is built once per runtime, on first use, from that runtime (its settings,
 # engine, country profile and the other ports), so it never rebuilds any of them.
 PortFactory = Callable[["Runtime"], Any]
@@ -154,6 +155,9 @@ class Module:
     openapi_values: Callable[[LoadedCountry], dict[str, dict[str, Any]]] | None = None
     # The part's resident-portal and console pages (core/web/shell.py mounts them).
     pages: Pages | None = None
+    # What must hold in the part's tables before a restored backup may serve (core/backup.py): each
+    # broken invariant as one (translated) line, none when it holds. Run on the scratch copy, read only.
+    restore_check: RestoreCheck | None = None
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []
