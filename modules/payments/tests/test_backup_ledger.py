@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ....core import backup
@@ -76,12 +76,8 @@ def test_a_backup_with_an_unbalanced_posting_is_refused_and_the_live_ledger_kept
     with stack.session_factory() as session:
         entry, amount = first_entry(session)
     target = tmp_path / "unbalanced.backup"
-    change_and_back_up(
-        stack.engine,
-        f"UPDATE payments_entry SET amount = {amount + 1} WHERE id = {entry}",
-        f"UPDATE payments_entry SET amount = {amount} WHERE id = {entry}",
-        target,
-    )
+    rewrite = update(Entry).where(Entry.id == entry)
+    change_and_back_up(stack.engine, rewrite.values(amount=amount + 1), rewrite.values(amount=amount), target)
     before = rows(stack.engine)
 
     with pytest.raises(backup.RestoreRefused) as refused:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, make_url, select, text
+from sqlalchemy.sql import Executable
 from typer.testing import CliRunner
 
 from ..cli import app
@@ -101,7 +102,8 @@ def seed_everything(runtime: Runtime) -> None:
                 module.seed(context)
         for number in range(5):
             detail = {"number": number, "note": "Ñandú — 東京 — ምዝገባ"}
-            audit.record(session=session, actor="test:backup", action="backup.seed", subject=f"s:{number}", detail=detail)
+            subject = f"s:{number}"
+            audit.record(session=session, actor="test:backup", action="backup.seed", subject=subject, detail=detail)
 
 
 def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -124,13 +126,13 @@ def wipe(engine: Engine) -> None:
     assert migrate.database_tables(engine) == set() and not migrate.applied_revisions(engine)
 
 
-def change_and_back_up(engine: Engine, statement: str, undo: str, target: Path) -> None:
+def change_and_back_up(engine: Engine, statement: Executable, undo: Executable, target: Path) -> None:
     """Make a backup holding `statement`'s change, then undo the change in the live database."""
     with engine.begin() as connection:
-        connection.exec_driver_sql(statement)
+        connection.execute(statement)
     backup.backup(engine, target)
     with engine.begin() as connection:
-        connection.exec_driver_sql(undo)
+        connection.execute(undo)
 
 
 class AuditWriter(threading.Thread):
@@ -147,7 +149,8 @@ class AuditWriter(threading.Thread):
         try:
             while not self.stopping.is_set():
                 with self.runtime.session_factory.begin() as session:
-                    audit.record(session=session, actor="test:writer", action="backup.write", subject=f"w:{self.written}")
+                    subject = f"w:{self.written}"
+                    audit.record(session=session, actor="test:writer", action="backup.write", subject=subject)
                 self.written += 1
         except BaseException as error:  # reported by the test, not lost in the thread
             self.error = error

@@ -10,10 +10,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text, update
 
 from ..core import backup
 from ..core.runtime import Runtime
-from .backups import BACKENDS, AuditWriter, databases_named, flat, fresh_stack, invoke, rows, seed_everything, wipe
+from ..core.models import AuditEvent
+from .backups import (
+    BACKENDS,
+    AuditWriter,
+    change_and_back_up,
+    databases_named,
+    flat,
+    fresh_stack,
+    invoke,
+    rows,
+    seed_everything,
+    wipe,
+)
 
 pytestmark = pytest.mark.country_independent
 
@@ -57,13 +70,10 @@ def test_a_backup_with_a_rewritten_audit_event_is_refused_and_the_live_database_
 ) -> None:
     seed_everything(stack)
     target = tmp_path / "tampered.backup"
-    first = "(SELECT min(id) FROM core_audit_event)"
-    with stack.engine.begin() as connection:
-        actor = connection.exec_driver_sql(f"SELECT actor FROM core_audit_event WHERE id = {first}").scalar_one()
-        connection.exec_driver_sql(f"UPDATE core_audit_event SET actor = 'operator:mallory' WHERE id = {first}")
-    backup.backup(stack.engine, target)
-    with stack.engine.begin() as connection:
-        connection.exec_driver_sql(f"UPDATE core_audit_event SET actor = '{actor}' WHERE id = {first}")
+    with stack.engine.connect() as connection:
+        first, actor = connection.execute(select(AuditEvent.id, AuditEvent.actor).order_by(AuditEvent.id).limit(1)).one()
+    rewrite = update(AuditEvent).where(AuditEvent.id == first)
+    change_and_back_up(stack.engine, rewrite.values(actor="operator:mallory"), rewrite.values(actor=actor), target)
     before = rows(stack.engine)
 
     refused = invoke("db", "restore", str(target), "--replace")
@@ -79,11 +89,12 @@ def test_a_backup_with_a_rewritten_audit_event_is_refused_and_the_live_database_
 def test_a_backup_of_migrations_this_code_does_not_know_is_refused(stack: Runtime, tmp_path: Path) -> None:
     seed_everything(stack)
     target = tmp_path / "other-release.backup"
-    with stack.engine.begin() as connection:
-        connection.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES ('feedface0000')")
-    backup.backup(stack.engine, target)
-    with stack.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM alembic_version WHERE version_num = 'feedface0000'")
+    change_and_back_up(
+        stack.engine,
+        text("INSERT INTO alembic_version (version_num) VALUES ('feedface0000')"),
+        text("DELETE FROM alembic_version WHERE version_num = 'feedface0000'"),
+        target,
+    )
     before = rows(stack.engine)
 
     with pytest.raises(backup.RestoreRefused) as refused:
