@@ -195,7 +195,10 @@ def db_restore(
             for problem in refusal.problems:
                 err_console.print(f"  {problem}", soft_wrap=True, markup=False)
             raise typer.Exit(1) from None
-    message = _("restored {path}: migrations at this code's heads, audit chain of {events} events intact, every module's checks passed")
+    message = _(
+        "restored {path}: migrations at this code's heads, audit chain of {events} events intact, "
+        "every module's checks passed"
+    )
     console.print(message.format(path=file, events=restored.audit_events), style="green", soft_wrap=True, markup=False)
     if restored.kept is not None:
         kept = _("the replaced database is kept as {name}; drop it once the restored one is checked")

@@ -299,4 +299,3 @@ def _execute(admin: Engine, statement: str) -> None:
 def _scratch_name(live: str, what: str) -> str:
     suffix = f"_{what}_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(2)}"
     return live[: PG_NAME_LIMIT - len(suffix)] + suffix
-

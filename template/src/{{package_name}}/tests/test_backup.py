@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select, text, update
 
 from ..core import backup
-from ..core.runtime import Runtime
 from ..core.models import AuditEvent
+from ..core.runtime import Runtime
 from .backups import (
     BACKENDS,
     AuditWriter,
@@ -71,7 +71,8 @@ def test_a_backup_with_a_rewritten_audit_event_is_refused_and_the_live_database_
     seed_everything(stack)
     target = tmp_path / "tampered.backup"
     with stack.engine.connect() as connection:
-        first, actor = connection.execute(select(AuditEvent.id, AuditEvent.actor).order_by(AuditEvent.id).limit(1)).one()
+        oldest = select(AuditEvent.id, AuditEvent.actor).order_by(AuditEvent.id).limit(1)
+        first, actor = connection.execute(oldest).one()
     rewrite = update(AuditEvent).where(AuditEvent.id == first)
     change_and_back_up(stack.engine, rewrite.values(actor="operator:mallory"), rewrite.values(actor=actor), target)
     before = rows(stack.engine)
