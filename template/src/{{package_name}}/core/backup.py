@@ -29,7 +29,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from . import audit, migrate
 from .db import make_engine, make_session_factory
@@ -158,10 +158,14 @@ def _restore_sqlite(engine: Engine, source: Path, *, replace: bool) -> Restored:
     # file itself is only read, so a refused backup stays as it was for inspection.
     scratch = live_path.with_name(f".{live_path.name}.restoring-{secrets.token_hex(4)}")
     try:
-        # immutable: the backup is read as the file it is, without a lock or a -shm file beside it.
-        _sqlite_copy(f"{source.resolve().as_uri()}?mode=ro&immutable=1", scratch)
-        with _disposed(make_engine(f"sqlite:///{scratch}")) as scratch_engine:
-            restored = _checked(scratch_engine)
+        try:
+            # immutable: the backup is read as the file it is, without a lock or a -shm file beside it.
+            _sqlite_copy(f"{source.resolve().as_uri()}?mode=ro&immutable=1", scratch)
+            with _disposed(make_engine(f"sqlite:///{scratch}")) as scratch_engine:
+                restored = _checked(scratch_engine)
+        except (sqlite3.DatabaseError, DatabaseError) as error:  # a truncated or damaged file
+            message = _("{path} cannot be read as a backup ({error}); nothing was changed")
+            raise RestoreRefused(message.format(path=source, error=getattr(error, "orig", error))) from None
         engine.dispose()
         _sqlite_copy(f"{scratch.as_uri()}?mode=ro", live_path)
     finally:

@@ -134,6 +134,22 @@ def test_a_file_that_is_not_a_backup_of_this_kind_is_refused(stack: Runtime, tmp
     assert rows(stack.engine) == before
 
 
+def test_a_truncated_backup_is_refused_and_the_live_database_kept(stack: Runtime, tmp_path: Path) -> None:
+    seed_everything(stack)
+    target = backup.backup(stack.engine, tmp_path / "cut.backup")
+    whole = target.read_bytes()
+    target.write_bytes(whole[: len(whole) // 2])  # a copy cut short: a full disk, an interrupted transfer
+    before = rows(stack.engine)
+
+    refused = invoke("db", "restore", str(target), "--replace")
+
+    assert refused.exit_code == 1
+    reasons = ("cannot be read as a backup", "failed its checks", "pg_restore failed")
+    assert any(reason in flat(refused.output) for reason in reasons), refused.output
+    assert rows(stack.engine) == before
+    assert leftovers(stack, tmp_path) == []
+
+
 def test_a_backup_taken_while_writes_continue_is_consistent(stack: Runtime, tmp_path: Path) -> None:
     seed_everything(stack)
     writer = AuditWriter(stack)
