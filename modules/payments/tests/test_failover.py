@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ....app import create_app
 from ....conftest import TEST_SECRET
@@ -77,16 +77,21 @@ class Acknowledged:
     first_write_after: float | None = None  # monotonic time of the first commit once failed over
 
 
-def disburse(runtime: Runtime, acknowledged: Acknowledged, cycle_id: int) -> None:
+def work(runtime: Runtime, cycle_id: int, worker: str, on_step: Callable[[str], None]) -> None:
+    """One disbursement worker on the runtime's own engine; `on_step` once each chunk's transaction committed."""
     run_worker(
         session_factory=runtime.session_factory,
         cycle_id=cycle_id,
         currency=runtime.country.profile.currency,
         rail=SimulatedBank(failure_rate=0.05),
         settings=runtime.settings_of(PaymentsSettings),
-        worker=f"thread:{threading.get_ident()}",
-        on_step=acknowledged.steps.append,  # called once the chunk's transaction has committed
+        worker=worker,
+        on_step=on_step,
     )
+
+
+def disburse(runtime: Runtime, acknowledged: Acknowledged, cycle_id: int) -> None:
+    work(runtime, cycle_id, "before the kill", acknowledged.steps.append)
 
 
 def append_events(runtime: Runtime, acknowledged: Acknowledged) -> None:
@@ -101,7 +106,7 @@ def in_thread(target, runtime: Runtime, acknowledged: Acknowledged, *args) -> th
     def reporting() -> None:
         try:
             target(runtime, acknowledged, *args)
-        except OperationalError as error:  # the primary died under it: expected, and recorded
+        except DBAPIError as error:  # the primary died under it: expected, and recorded
             acknowledged.errors.append(error)
 
     thread = threading.Thread(target=reporting, daemon=True)
@@ -120,17 +125,9 @@ def resume_until_done(runtime: Runtime, cycle_id: int, acknowledged: Acknowledge
 
     while True:
         try:
-            run_worker(
-                session_factory=runtime.session_factory,
-                cycle_id=cycle_id,
-                currency=runtime.country.profile.currency,
-                rail=SimulatedBank(failure_rate=0.05),
-                settings=runtime.settings_of(PaymentsSettings),
-                worker="resumed",
-                on_step=first_write,
-            )
+            work(runtime, cycle_id, "resumed", first_write)
             return
-        except OperationalError:
+        except DBAPIError:  # no server accepts writes yet, or a pooled connection died with the primary
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

@@ -158,9 +158,11 @@ def synchronous_pair() -> Iterator[Pair]:
     has it), with database `nation` on the primary; both stopped and removed afterwards."""
     binaries = server_binaries()
     assert binaries is not None, missing_reason()
-    folder = Path(tempfile.mkdtemp(prefix="nation-failover-"))
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # in /tmp, whatever TMPDIR says: the postgres user must reach the folder
+        folder = Path(tempfile.mkdtemp(prefix="nation-failover-", dir="/tmp"))
         shutil.chown(folder, SERVER_USER, SERVER_USER)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="nation-failover-"))
     primary = Cluster(binaries, folder / "primary", free_port())
     standby = Cluster(binaries, folder / "standby", free_port())
     try:
