@@ -120,9 +120,15 @@ def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def wipe(engine: Engine) -> None:
     """Drop every table, alembic_version too: the database a disaster leaves."""
-    metadata = MetaData()
-    metadata.reflect(engine)
-    metadata.drop_all(engine)
+    if engine.dialect.name == "postgresql":
+        # The job queue's functions and types depend on its tables: the whole schema goes.
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    else:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
     assert migrate.database_tables(engine) == set() and not migrate.applied_revisions(engine)
 
 
