@@ -14,6 +14,7 @@ from .router import router
 from .schemas import openapi_values
 from .scopes import APPROVE_SCOPE, LINK_SCOPE, PROGRAMME_SCOPE, READ_SCOPE, TRANSFER_SCOPE
 from .seed import seed
+from .service import restore_problems
 from .web import pages
 
 _HERE = Path(__file__).resolve().parent
@@ -34,4 +35,6 @@ module = Module(
     openapi_values=openapi_values,
     pages=pages,
     jobs=JOBS,
+    # A restored backup serves only once its ledger balances (core/backup.py).
+    restore_check=restore_problems,
 )

@@ -305,6 +305,29 @@ def check_ledger(*, session: Session) -> LedgerReport:
     return report
 
 
+def restore_problems(session: Session) -> list[str]:
+    """What keeps a restored backup from serving (core/backup.py runs it on the scratch copy).
+
+    The double-entry ledger holds per currency: `check_ledger`'s invariants (each transfer's entries
+    sum to zero, only committed transfers have entries, no account wrongly negative), and every entry
+    is on an account in its transfer's currency, so the zero sum is one of money, not of mixed units.
+    """
+    crossed = session.execute(
+        select(Transfer.client_reference, Transfer.currency, LedgerAccount.currency)
+        .join(Entry, Entry.transfer_id == Transfer.id)
+        .join(LedgerAccount, LedgerAccount.id == Entry.account_id)
+        .where(LedgerAccount.currency != Transfer.currency)
+        .distinct()
+        .order_by(Transfer.client_reference)
+    )
+    return check_ledger(session=session).violations + [
+        _("transfer '{reference}' in {currency}: an entry on an account in {other}").format(
+            reference=reference, currency=currency, other=other
+        )
+        for reference, currency, other in crossed
+    ]
+
+
 # ---------------------------------------------------------------- transfers
 
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +18,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from .core import audit, i18n, logs, migrate, security, staff, update_check
+from .core import audit, backup, i18n, logs, migrate, security, staff, update_check
 from .core.approvals import Signatory, required_for
 from .core.cli_runtime import command_runtime, err_console, refused_input, refused_problem
 from .core.i18n import _, ngettext
@@ -200,6 +201,40 @@ def db_check() -> None:
         err_console.print("\n".join(differences), markup=False)
         raise typer.Exit(1)
     console.print(_("schema matches the models"), style="green")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (SQLite file or pg_dump custom archive)")],
+) -> None:
+    """Back the whole database up to FILE, consistently, while the stack keeps serving."""
+    with command_runtime() as rt, refused_migration():
+        made = backup.backup(rt.engine, file)
+    console.print(_("backup written: {path}").format(path=made), soft_wrap=True, markup=False)
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A backup made by `db backup`")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a database that already holds tables")] = False,
+) -> None:
+    """Restore FILE after checking it on a scratch copy: migrations, audit chain, every module's invariants."""
+    with command_runtime() as rt:
+        try:
+            restored = backup.restore(rt.engine, file, replace=replace)
+        except backup.RestoreRefused as refusal:
+            err_console.print(str(refusal), style="red", soft_wrap=True, markup=False)
+            for problem in refusal.problems:
+                err_console.print(f"  {problem}", soft_wrap=True, markup=False)
+            raise typer.Exit(1) from None
+    message = _(
+        "restored {path}: migrations at this code's heads, audit chain of {events} events intact, "
+        "every module's checks passed"
+    )
+    console.print(message.format(path=file, events=restored.audit_events), style="green", soft_wrap=True, markup=False)
+    if restored.kept is not None:
+        kept = _("the replaced database is kept as {name}; drop it once the restored one is checked")
+        console.print(kept.format(name=restored.kept), soft_wrap=True, markup=False)
 
 
 @contextmanager

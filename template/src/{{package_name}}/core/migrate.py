@@ -205,15 +205,15 @@ def backup(engine: Engine, folder: Path, *, label: str) -> Path:
     folder = folder.resolve()  # the path printed to the operator works from any directory
     folder.mkdir(parents=True, exist_ok=True)
     if url.get_backend_name() == "sqlite":
-        return _finish(folder / f"{name}.sqlite", _backup_sqlite, engine)
+        return write_whole(folder / f"{name}.sqlite", write_sqlite_backup, engine)
     if url.get_backend_name() == "postgresql":
-        return _finish(folder / f"{name}.dump", _backup_postgresql, engine)
+        return write_whole(folder / f"{name}.dump", write_postgresql_dump, engine)
     raise MigrationRefused(
         _("no backup method for {backend} databases; nothing was changed").format(backend=url.get_backend_name())
     )
 
 
-def _finish(target: Path, write, engine: Engine) -> Path:
+def write_whole(target: Path, write, engine: Engine) -> Path:
     # Written under a temporary name and renamed when complete: a file with the final
     # name is always a whole backup.
     partial = target.with_name(target.name + ".partial")
@@ -225,7 +225,7 @@ def _finish(target: Path, write, engine: Engine) -> Path:
     return partial.replace(target)
 
 
-def _backup_sqlite(engine: Engine, target: Path) -> None:
+def write_sqlite_backup(engine: Engine, target: Path) -> None:
     # SQLite's online backup API copies a consistent snapshot, the WAL's committed pages
     # included; copying the file alone could miss them or catch a half-written page.
     raw = engine.raw_connection()
@@ -233,13 +233,15 @@ def _backup_sqlite(engine: Engine, target: Path) -> None:
         destination = sqlite3.connect(target)
         try:
             raw.driver_connection.backup(destination)
+            # The copy is one self-contained file: out of WAL mode, so reading it never needs a -wal beside it.
+            destination.execute("PRAGMA journal_mode=DELETE")
         finally:
             destination.close()
     finally:
         raw.close()
 
 
-def _backup_postgresql(engine: Engine, target: Path) -> None:
+def write_postgresql_dump(engine: Engine, target: Path) -> None:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise MigrationRefused(

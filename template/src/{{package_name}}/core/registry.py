@@ -64,6 +64,7 @@ class Finding:
 
 
 ConfigurationCheck = Callable[[LoadedCountry], list[Finding]]
+RestoreCheck = Callable[[Session], list[str]]
 # A port provider is built once per runtime, on first use, from that runtime (its settings,
 # engine, country profile and the other ports), so it never rebuilds any of them.
 PortFactory = Callable[["Runtime"], Any]
@@ -161,6 +162,9 @@ class Module:
     metrics: tuple[MetricsFactory, ...] = ()
     # Background work the worker runs (core/jobs.py): periodic upkeep, and work the API hands over.
     jobs: tuple[Job, ...] = ()
+    # What must hold in the part's tables before a restored backup may serve (core/backup.py): each
+    # broken invariant as one (translated) line, none when it holds. Run on the scratch copy, read only.
+    restore_check: RestoreCheck | None = None
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []
