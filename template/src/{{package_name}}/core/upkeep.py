@@ -10,10 +10,9 @@ from sqlalchemy import and_, delete, or_
 from . import audit
 from .i18n import _
 from .jobs import Job
-from .licence import Compliance
 from .models import SignInAttempts, StaffSession, utcnow
 from .runtime import Runtime
-from .stack import licence_coverage
+from .stack import log_licence_status
 from .web.throttle import WINDOW
 
 logger = logging.getLogger(__name__)
@@ -63,20 +62,9 @@ def purge_expired(runtime: Runtime, now: datetime | None = None) -> dict[str, in
     return purged
 
 
-def licence_status(runtime: Runtime) -> None:
-    """One log line a day: the licence grant's standing and the days left before it expires."""
-    coverage = licence_coverage(
-        licence_dir=runtime.settings.licence_dir,
-        country=runtime.country.profile.country,
-        modules=[module.name for module in runtime.modules],
-    )
-    days = "unknown" if coverage.days_to_expiry is None else coverage.days_to_expiry
-    level = logging.INFO if coverage.status in (Compliance.COVERED, Compliance.EVALUATION) else logging.WARNING
-    logger.log(level, "licence: %s (%s); days to expiry: %s", coverage.status, coverage.reason, days)
-
-
 JOBS = (
     Job("core.audit_checkpoint", audit_checkpoint, schedule="7 * * * *", summary="Sign the audit chain's head hourly"),
     Job("core.purge_expired", purge_expired, schedule="23 * * * *", summary="Delete expired sessions and counts"),
-    Job("core.licence_status", licence_status, schedule="0 6 * * *", summary="Log the licence grant's standing"),
+    # The line `serve` writes at start, once a day: an approaching expiry or a failing grant is seen.
+    Job("core.licence_status", log_licence_status, schedule="0 6 * * *", summary="Log the licence grant's standing"),
 )

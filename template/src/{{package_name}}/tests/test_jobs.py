@@ -20,10 +20,12 @@ from ..conftest import PROJECT_ROOT
 from ..core import audit, jobs, migrate, staff, upkeep, worker
 from ..core.db import make_engine
 from ..core.jobs import Job
+from ..core.licence import Compliance
 from ..core.models import AuditEvent, SignInAttempts, StaffSession, utcnow
 from ..core.registry import installed_parts
 from ..core.runtime import Runtime
 from ..core.settings import Settings
+from ..core.stack import log_licence_status
 from .workers import EVERY_SECOND, empty_queue, free_port, only_schedules, running_worker, worker_env
 
 CHECKPOINT = "core.audit_checkpoint"
@@ -189,15 +191,15 @@ def test_the_purge_removes_only_expired_sessions_and_past_sign_in_windows(runtim
     assert list(session.scalars(select(SignInAttempts.key))) == ["staff:10.0.0.2"]
 
 
-def test_the_licence_job_logs_the_grant_standing_and_days_to_expiry(
-    runtime: Runtime, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_licence_job_logs_the_grant_standing_and_days_to_expiry(runtime: Runtime) -> None:
+    [job] = [job for job in upkeep.JOBS if job.name == "core.licence_status"]
+    assert job.run is log_licence_status  # the line `serve` writes at start (tests/test_observability.py)
     settings = runtime.settings.model_copy(update={"licence_dir": PROJECT_ROOT / "licence"})
-    with caplog.at_level(logging.INFO, logger=upkeep.__name__):
-        upkeep.licence_status(replace(runtime, settings=settings))
-    [line] = [record.getMessage() for record in caplog.records if record.name == upkeep.__name__]
-    assert line.startswith("licence: ")
-    assert "days to expiry: " in line
+    status = job.run(replace(runtime, settings=settings))
+    # A stack generated without a licensee's grant is an evaluation deployment: said, never fatal.
+    assert status.status in {compliance.value for compliance in Compliance}
+    assert (status.days_to_expiry is None) == (status.expires is None)
+    assert status.valid or status.problem
 
 
 def test_a_session_job_commits_what_its_function_wrote_and_rolls_back_what_it_had_not_when_it_raises(
