@@ -62,7 +62,7 @@ def scrape(http: httpx.Client, headers: dict[str, str] | None = None) -> dict[st
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             labels = ",".join(f'{key}="{value}"' for key, value in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+            samples[sample.name + "{" + labels + "}" if labels else sample.name] = sample.value
     return samples
 
 
