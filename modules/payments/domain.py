@@ -31,12 +31,18 @@ def _rule_problem(field: str, kind: str, **limits: object) -> Unprocessable:
 
 @dataclass(frozen=True, slots=True)
 class Beneficiary:
-    """Who is paid: by national ID (needs the identity module, which checks it) or by an ID another system gives."""
+    """Who is paid: by national ID (needs the identity module, which checks it), by an ID another
+    system gives, or by a mandate this module issued earlier for one of those (`service.mandate`)."""
 
     national_id: str | None = None
     external_id: str | None = None
+    mandate: str | None = None
 
     def __post_init__(self) -> None:
+        if self.mandate is not None:
+            if self.national_id is not None or self.external_id is not None or not _is_mandate(self.mandate):
+                raise Unprocessable(_("a mandate is given alone, as this module issued it"), field="mandate")
+            return
         if (self.national_id is None) == (self.external_id is None):
             raise Unprocessable(_("give exactly one of national_id or external_id"), field="beneficiary")
         if self.external_id is not None and not re.fullmatch(EXTERNAL_ID_PATTERN, self.external_id):
@@ -45,7 +51,14 @@ class Beneficiary:
     @property
     def field(self) -> str:
         """The field that identifies this beneficiary, for messages about them."""
+        if self.mandate is not None:
+            return "mandate"
         return "national_id" if self.national_id is not None else "external_id"
+
+
+def _is_mandate(text: str) -> bool:
+    scheme, _separator, value = text.partition(":")
+    return scheme in {"token", "ext"} and bool(value) and len(text) <= 80
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,10 @@ class LedgerDisbursements:
     def _ports(self) -> Ports:
         return self._runtime.ports
 
+    def mandate(self, *, session: Session, national_id: str | None, external_id: str | None) -> str:
+        beneficiary = Beneficiary(national_id, external_id)
+        return service.resolve(session=session, ports=self._ports, beneficiary=beneficiary).beneficiary_key
+
     def pay(
         self,
         *,
@@ -41,9 +45,11 @@ class LedgerDisbursements:
         amount: Money,
         reference: str,
         purpose: str,
+        mandate: str | None = None,
     ) -> PaymentOutcome:
         account = {"funding_account": self._settings.funding_account}
-        return self._move(service.transfer, account, session, national_id, external_id, amount, reference, purpose)
+        payee = (national_id, external_id, mandate)
+        return self._move(service.transfer, account, session, payee, amount, reference, purpose)
 
     def collect(
         self,
@@ -54,17 +60,18 @@ class LedgerDisbursements:
         amount: Money,
         reference: str,
         purpose: str,
+        mandate: str | None = None,
     ) -> PaymentOutcome:
         account = {"revenue_account": self._settings.revenue_account}
-        return self._move(service.collect, account, session, national_id, external_id, amount, reference, purpose)
+        payer = (national_id, external_id, mandate)
+        return self._move(service.collect, account, session, payer, amount, reference, purpose)
 
     def _move(
         self,
         move: Callable[..., service.TransferOutcome],
         account: dict[str, str],
         session: Session,
-        national_id: str | None,
-        external_id: str | None,
+        who: tuple[str | None, str | None, str | None],
         amount: Money,
         reference: str,
         purpose: str,
@@ -74,7 +81,7 @@ class LedgerDisbursements:
         A reference reused for another payment stays a Conflict: that is the caller's bug, not the payee's state.
         """
         try:
-            order = TransferOrder(reference, Beneficiary(national_id, external_id), amount)
+            order = TransferOrder(reference, Beneficiary(*who), amount)
             transfer = move(
                 session=session,
                 ports=self._ports,

@@ -62,7 +62,12 @@ class TransferRejected(Problem):
 
 
 def beneficiary_key(*, session: Session, ports: Ports, beneficiary: Beneficiary) -> str:
-    """`token:<sector token>` for a national ID (through the identity port), `ext:<id>` otherwise."""
+    """`token:<sector token>` for a national ID (through the identity port), `ext:<id>` otherwise.
+
+    A mandate is such a key, issued earlier by `mandate`.
+    """
+    if beneficiary.mandate is not None:
+        return beneficiary.mandate
     if beneficiary.national_id is None:
         return f"ext:{beneficiary.external_id}"
     tokens = ports.get(SectorTokens)

@@ -42,6 +42,15 @@ class ResidentRegistry(Protocol):
         """Every active resident, in national-ID order."""
         ...
 
+    def know(self, *, session: Session, national_id: str, purpose: str, consent: str, actor: str) -> Resident:
+        """eKYC for another module: an active resident's registered details, read with their consent.
+
+        The read is recorded in the audit log under the person with `purpose` and `consent` (the
+        reference of the consent the resident gave), so it shows among the uses of their ID.
+        Raises a Problem when nobody holds the ID or the person is not active.
+        """
+        ...
+
 
 class AssessedIncome(Protocol):
     """Assessed income per person and year (tax provides it), for means-tested programmes."""
@@ -59,7 +68,15 @@ class PaymentOutcome:
 
 
 class Disbursements(Protocol):
-    """Money out of and into the national ledger (payments provides it)."""
+    """Money out of and into the national ledger (payments provides it).
+
+    A caller that pays or collects again later without the national ID at hand (a loan's
+    instalments) asks once for a `mandate`, keeps it, and passes it instead of the IDs.
+    """
+
+    def mandate(self, *, session: Session, national_id: str | None, external_id: str | None) -> str:
+        """An opaque reference to the payee's linked account, to pay or collect with later; refused when not linked."""
+        ...
 
     def pay(
         self,
@@ -70,6 +87,7 @@ class Disbursements(Protocol):
         amount: Money,
         reference: str,
         purpose: str,
+        mandate: str | None = None,
     ) -> PaymentOutcome:
         """Pay `amount` to the beneficiary's linked account, idempotent on `reference`."""
         ...
@@ -83,6 +101,7 @@ class Disbursements(Protocol):
         amount: Money,
         reference: str,
         purpose: str,
+        mandate: str | None = None,
     ) -> PaymentOutcome:
         """Record `amount` received from the payer into the revenue account, idempotent on `reference`."""
         ...
