@@ -1,0 +1,25 @@
+"""Loans: micro-loans to residents over the same ID-linked rails as payments."""
+
+from pathlib import Path
+
+from ...core.registry import Catalogs, Manifest, Module
+from . import models  # noqa: F401 - registers the tables
+from .cli import app as cli_app
+from .config import LoansCountry, LoansSettings
+from .roles import ROLES
+from .router import router
+from .scopes import SCOPES
+
+_HERE = Path(__file__).resolve().parent
+
+module = Module(
+    manifest=Manifest.read(_HERE),
+    router=router,
+    migrations=_HERE / "migrations",
+    scopes=SCOPES,
+    roles=ROLES,
+    cli=cli_app,
+    settings=LoansSettings,
+    catalogs=Catalogs(_HERE / "locales"),
+    country_schema=LoansCountry,
+)
