@@ -8,6 +8,7 @@ from .cli import app as cli_app
 from .config import LoansCountry, LoansSettings
 from .roles import ROLES
 from .router import router
+from .schemas import openapi_values
 from .scopes import SCOPES
 
 _HERE = Path(__file__).resolve().parent
@@ -22,4 +23,5 @@ module = Module(
     settings=LoansSettings,
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=LoansCountry,
+    openapi_values=openapi_values,
 )

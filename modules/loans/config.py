@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ...core.deps import settings_dependency
@@ -23,6 +23,11 @@ class LoansSettings(BaseSettings):
         default="100000",
         pattern=DECIMAL_PATTERN,
         description="Principal (major units) above which a second officer must approve an application",
+    )
+    income_share: str = Field(
+        default="0.25",
+        pattern=r"^(0|1)(\.[0-9]{1,6})?$",
+        description="With the tax module: the credit limit as a share of the applicant's last assessed income",
     )
     rail_outbox: Path = Field(
         default=Path("loans-outbox"),
@@ -54,6 +59,16 @@ class LoansCountry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rounding: LoansRounding = Field(default_factory=LoansRounding)
+
+    @model_validator(mode="after")
+    def _rounding_fits_the_currency(self, info: ValidationInfo) -> LoansCountry:
+        currency = (info.context or {}).get("currency")
+        if currency:
+            try:
+                self.rounding.for_currency(currency)
+            except MoneyError as error:
+                raise ValueError(f"rounding.quantum: {error}") from None
+        return self
 
 
 loans_settings = settings_dependency(LoansSettings)

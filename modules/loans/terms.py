@@ -7,11 +7,11 @@ product later never changes a loan already made.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...core.eligibility import MAX_AMOUNT, Rule
 from ...core.i18n import _
@@ -21,24 +21,10 @@ Component = Literal["fees", "penalties", "interest", "principal"]
 COMPONENTS: tuple[Component, ...] = ("fees", "penalties", "interest", "principal")
 Frequency = Literal["weekly", "fortnightly", "monthly"]
 PERIODS_PER_YEAR: dict[str, int] = {"weekly": 52, "fortnightly": 26, "monthly": 12}
-RATE_PATTERN = r"^(0|1)(\.[0-9]{1,6})?$"
+# At most 1 (100 %), said by the pattern itself so the OpenAPI document states it.
+RATE_PATTERN = r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$"
 
-
-def _rate_at_most_one(text: str) -> str:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(_("{value} is not a decimal fraction").format(value=text)) from None
-    if value > 1:
-        raise ValueError(_("a rate is a fraction of at most 1 (100 %), not {value}").format(value=text))
-    return text
-
-
-Rate = Annotated[
-    str,
-    Field(pattern=RATE_PATTERN, description='A decimal fraction written as a string: "0.18" is 18 %'),
-    AfterValidator(_rate_at_most_one),
-]
+Rate = Annotated[str, Field(pattern=RATE_PATTERN, description='A decimal fraction written as a string: "0.18" is 18 %')]
 Amount = Annotated[Integer, Field(ge=0, le=MAX_AMOUNT)]
 
 
@@ -72,19 +58,30 @@ class Terms(BaseModel):
     max_principal: Amount = Field(ge=1)
     penalty: Penalty = Field(default_factory=Penalty)
     eligibility: list[Rule] = Field(default_factory=list, max_length=50)
+    # Each component once, in any order: a permutation, which JSON Schema states with these bounds.
     allocation: list[Component] = Field(
-        default=list(COMPONENTS), description="The order a repayment settles what is due"
+        default=list(COMPONENTS),
+        min_length=len(COMPONENTS),
+        max_length=len(COMPONENTS),
+        json_schema_extra={"uniqueItems": True},
+        description="The order a repayment settles what an instalment owes",
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Terms:
-        if self.min_principal > self.max_principal:
-            raise ValueError(_("min_principal is more than max_principal"))
-        if self.grace_instalments >= self.instalments:
-            raise ValueError(_("grace_instalments must leave at least one instalment that repays principal"))
-        if sorted(self.allocation) != sorted(COMPONENTS):
+    @field_validator("allocation")
+    @classmethod
+    def _each_component_once(cls, value: list[Component]) -> list[Component]:
+        if len(set(value)) != len(value):
             raise ValueError(_("allocation lists each of fees, penalties, interest and principal once"))
-        return self
+        return value
+
+    def inconsistencies(self) -> list[str]:
+        """What the fields say against each other (JSON Schema cannot compare two fields), each with its field."""
+        found = []
+        if self.min_principal > self.max_principal:
+            found.append("min_principal: " + _("it is more than max_principal"))
+        if self.grace_instalments >= self.instalments:
+            found.append("grace_instalments: " + _("it must leave at least one instalment that repays principal"))
+        return found
 
     @property
     def annual(self) -> Fraction:
