@@ -50,6 +50,7 @@ from ...core import migrate
 from ...core.approvals import Signatory
 from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
+from ...core.eligibility import Rule
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
@@ -59,7 +60,7 @@ from .config import PaymentsSettings
 from .disbursing import immediate_transactions
 from .domain import ProgrammeTerms
 from .models import AccountLink, ChunkState, Enrolment, Entry, LedgerAccount, Transfer
-from .programmes import Bracket, Entitlement, Rule
+from .programmes import Bracket, Entitlement
 from .rails import SimulatedBank
 
 FAILURE_RATE = 0.01

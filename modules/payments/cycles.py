@@ -15,6 +15,7 @@ from ...core import approvals, audit
 from ...core.approvals import Signatory, Tally
 from ...core.bulk import insert_rows
 from ...core.country import LoadedCountry
+from ...core.eligibility import INCOME, Rule, resident_attributes
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
 from ...core.models import utcnow
@@ -38,7 +39,7 @@ from .models import (
     Transfer,
     WrongControlTotals,
 )
-from .programmes import INCOME, Entitlement, Rule, amount_function, attributes_used, resident_attributes
+from .programmes import Entitlement, amount_function, attributes_used
 from .schemas import MAX_AMOUNT
 from .service import SECTOR, ensure_funding_account, ledger_account
 

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...core.eligibility import Rule
 from ...core.errors import Unprocessable, validation_message
 from ...core.i18n import _
 from ...core.money import Money
-from .programmes import Entitlement, Rule
+from .programmes import Entitlement
 from .schemas import EXTERNAL_ID_PATTERN, MAX_AMOUNT, REFERENCE_PATTERN, RESERVED_PREFIX, ProgrammeIn, RulesIn
 
 # Pydantic's wording, translated by the core as for a request body: a rule reads the same however it is broken.

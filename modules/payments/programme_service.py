@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
+from ...core.eligibility import INCOME
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
 from ...core.ports import AssessedIncome, ResidentRegistry
@@ -21,7 +22,7 @@ from . import cycles
 from .domain import Beneficiary, Enrollee, ProgrammeRules, ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle, Enrolment, Instruction, LedgerAccount, Programme, Transfer
-from .programmes import INCOME, attributes_used
+from .programmes import attributes_used
 from .schemas import PROGRAMME_CODE_PATTERN
 from .service import beneficiary_key
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...core.country import LoadedCountry
+from ...core.eligibility import ATTRIBUTE_PATTERN, Rule
 from ...core.i18n import _
 from ...core.ports import ResidentRegistry, SectorTokens
 from ...core.registry import installed_modules
 from ...core.schemas import WHOLE_NUMBER, Currency, Integer, Line, UtcDatetime, deployment_value
-from .programmes import ATTRIBUTE_PATTERN, Entitlement, Rule
+from .programmes import Entitlement
 
 # Largest integer a JSON client can carry exactly (2**53 - 1): amounts are minor units. Every amount and every
 # total the module accepts or builds (a cycle's sum, a bank message's sum) is at most this, far below what a

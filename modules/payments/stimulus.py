@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
+from ...core.eligibility import INCOME, Rule
 from ...core.errors import Unprocessable, validation_message
 from ...core.money import Money
 from ...core.registry import Ports
@@ -26,7 +27,7 @@ from .config import PaymentsSettings
 from .domain import ProgrammeTerms
 from .ledger import check_currency
 from .models import Cycle
-from .programmes import INCOME, Entitlement, Rule
+from .programmes import Entitlement
 from .rails import PaymentRail
 from .schemas import PROGRAMME_CODE_PATTERN
 

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from ....core.approvals import Signatory
 from ....core.country import LoadedCountry
+from ....core.eligibility import Rule
 from ....core.models import utcnow
 from ....core.registry import Ports
 from .. import cycles, programme_service
 from ..domain import ProgrammeTerms
 from ..models import AccountLink, Cycle, Enrolment, Entry, Instruction, LedgerAccount, Transfer
-from ..programmes import Bracket, Entitlement, Rule
+from ..programmes import Bracket, Entitlement
 
 FLAT = 10_000
 MAKER = Signatory(person="staff:1", actor="staff:maker (payments.maker)", role="payments.maker")

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
+from ....core.eligibility import Rule
 from ....core.money import MoneyError, major_text, to_minor
 from ....core.registry import Ports
 from .. import answers, cycles, disbursing, iso20022, reconciliations
 from ..config import PaymentsSettings
 from ..models import Cycle, Instruction
-from ..programmes import Bracket, Entitlement, PerUnit, Rule, amount_function, eligible_amount
+from ..programmes import Bracket, Entitlement, PerUnit, amount_function, eligible_amount
 from ..rails import SIMULATED_REASONS, SimulatedBank
 from .factories import approved_cycle, assert_paid_exactly_once
 

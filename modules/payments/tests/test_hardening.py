@@ -18,13 +18,13 @@ from ....cli import app as stack_cli
 from ....conftest import PROJECT_ROOT
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
+from ....core.eligibility import ATTRIBUTE_PATTERN
 from ....core.ports import SectorTokens
 from ....core.registry import Ports, installed_modules
 from ....core.runtime import build_runtime
 from ....core.settings import Settings
 from .. import cli, cycles, iso20022, reconciliations
 from ..models import BankMessage, Cycle, Programme, Transfer
-from ..programmes import ATTRIBUTE_PATTERN
 from ..schemas import (
     BANK_ACCOUNT_PATTERN,
     BANK_CODE_PATTERN,

@@ -9,10 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ....core.eligibility import Rule
 from ....core.ports import ResidentRegistry
 from .. import iso20022
 from ..models import Entry, Transfer
-from ..programmes import Entitlement, Rule
+from ..programmes import Entitlement
 from .conftest import approve_by, assert_problem, programme_body
 
 P1 = {"beneficiary": {"external_id": "P-1"}}

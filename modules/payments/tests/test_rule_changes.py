@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ....core.approvals import Signatory
 from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
+from ....core.eligibility import Rule
 from ....core.errors import Problem
 from ....core.models import Approval, AuditEvent
 from ....core.ports import AssessedIncome
@@ -22,7 +23,7 @@ from ....tests.queue_pages import assert_refused_at, walk_pages
 from .. import rule_changes
 from ..domain import ProgrammeRules
 from ..models import Instruction, Programme, ProgrammeRuleChange
-from ..programmes import Entitlement, Rule
+from ..programmes import Entitlement
 from .conftest import assert_problem, programme_body
 from .factories import CHECKERS, CONCURRENT_APPROVERS, MAKER, all_at_once, enrolled_programme
 

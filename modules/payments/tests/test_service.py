@@ -3,13 +3,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
+from ....core.eligibility import Rule
 from ....core.errors import Conflict, Unprocessable
 from ....core.money import Money
 from ....core.registry import Ports
 from .. import service
 from ..domain import AccountDetails, Beneficiary, ProgrammeTerms, TransferOrder
 from ..models import Transfer
-from ..programmes import Bracket, Entitlement, Rule
+from ..programmes import Bracket, Entitlement
 from ..schemas import ProgrammeIn
 
 
