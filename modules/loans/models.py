@@ -63,7 +63,7 @@ class Application(Base):
     channel: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(30), index=True)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
-    made_by: Mapped[str] = mapped_column(String(200))
+    made_by: Mapped[str] = mapped_column(String(200))  # the submitter, as four-eyes counts people
     decided_by: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

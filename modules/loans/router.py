@@ -75,7 +75,7 @@ def apply(
         account=body.account,
         channel="api",
     )
-    application = service.apply(context=context, request=request, actor=caller.actor, today=date.today())
+    application = service.apply(context=context, request=request, submitter=Signatory.of(caller), today=date.today())
     check_region(caller, application.region)  # before commit: refused, nothing is kept
     context.session.commit()
     return _application_out(context, application)

@@ -129,9 +129,12 @@ class LoanRequest:
             )
 
 
-def apply(*, context: Context, request: LoanRequest, actor: str, today: date) -> Application:
-    """Check an application and decide it: rejected with reasons, held for a second officer, or approved and paid."""
-    session = context.session
+def apply(*, context: Context, request: LoanRequest, submitter: Signatory, today: date) -> Application:
+    """Check an application and decide it: rejected with reasons, held for a second officer, or approved and paid.
+
+    The submitter is the maker four-eyes counts: they never approve their own held application.
+    """
+    session, actor = context.session, submitter.actor
     product = get_product(session=session, code=request.product)
     if not product.active:
         raise Conflict("product: " + _("loan product '{code}' is withdrawn").format(code=product.code))
@@ -156,7 +159,7 @@ def apply(*, context: Context, request: LoanRequest, actor: str, today: date) ->
         channel=request.channel,
         state=ApplicationState.REJECTED if reasons else ApplicationState.APPROVED,
         reasons=reasons,
-        made_by=actor,
+        made_by=submitter.person,
     )
     if not reasons and request.principal > four_eyes_threshold(context):
         application.state = ApplicationState.AWAITING_APPROVAL
@@ -302,7 +305,7 @@ def approve(*, context: Context, reference: str, approver: Signatory, today: dat
         action=APPROVE_ACTION,
         subject=f"loan-application:{reference}",
         fingerprint=f"{application.principal}:{application.product_code}",
-        maker=_maker_person(application),
+        maker=application.made_by,
         approver=approver,
         required=1,
     )
@@ -317,9 +320,7 @@ def approve(*, context: Context, reference: str, approver: Signatory, today: dat
 
 def reject(*, context: Context, reference: str, approver: Signatory, reason: str) -> Application:
     application = _awaiting(context.session, reference)
-    approvals.check_not_maker(
-        subject=f"loan-application:{reference}", maker=_maker_person(application), approver=approver
-    )
+    approvals.check_not_maker(subject=f"loan-application:{reference}", maker=application.made_by, approver=approver)
     application.state, application.decided_by, application.decided_at = (
         ApplicationState.REJECTED,
         approver.actor,
@@ -334,11 +335,6 @@ def reject(*, context: Context, reference: str, approver: Signatory, reason: str
         detail={"reason": reason},
     )
     return application
-
-
-def _maker_person(application: Application) -> str:
-    """The person four-eyes counts for the submitter: their actor name up to the role."""
-    return application.made_by.split(" (", 1)[0]
 
 
 # ---------------------------------------------------------------- disbursement

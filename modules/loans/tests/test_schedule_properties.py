@@ -23,7 +23,7 @@ def loan_terms(draw: st.DrawFn) -> tuple[Terms, int]:
         annual_rate=f"0.{rate:06d}",
         instalments=instalments,
         frequency=draw(st.sampled_from(["weekly", "fortnightly", "monthly"])),
-        grace_instalments=draw(st.integers(min_value=0, max_value=instalments - 1)),
+        grace_instalments=draw(st.integers(min_value=0, max_value=min(instalments - 1, 52))),
         fee_rate=f"0.{draw(st.integers(min_value=0, max_value=99_999)):06d}",
         fee_flat=draw(st.integers(min_value=0, max_value=10**6)),
         min_principal=1,
