@@ -31,7 +31,7 @@ NationalId = Annotated[
     ),
 ]
 ExternalId = Annotated[str, Field(pattern=EXTERNAL_ID_PATTERN, description="An ID another system gives the applicant")]
-Amount = Annotated[Integer, Field(ge=1, le=MAX_AMOUNT, description="Minor units of the deployment's currency")]
+AMOUNT = "Minor units of the deployment's currency"
 ProductCode = Annotated[str, Field(pattern=PRODUCT_CODE_PATTERN)]
 PaymentReference = Annotated[str, Field(pattern=REFERENCE_PATTERN, description="Your reference: a retry reuses it")]
 
@@ -73,7 +73,7 @@ class ApplicationRequest(BaseModel):
     )
 
     product: ProductCode
-    principal: Amount
+    principal: Integer = Field(ge=1, le=MAX_AMOUNT, description=AMOUNT)
     national_id: NationalId = Field(default=None)  # type: ignore[assignment]
     external_id: ExternalId = Field(default=None)  # type: ignore[assignment]
     consent: Annotated[str, Field(pattern=REFERENCE_PATTERN, description="Reference of the eKYC consent")] = Field(
@@ -140,7 +140,7 @@ class LoanOut(BaseModel):
 class RepaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Amount
+    amount: Integer = Field(ge=1, le=MAX_AMOUNT, description=AMOUNT)
     payment_reference: PaymentReference
 
 

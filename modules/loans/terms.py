@@ -25,7 +25,6 @@ PERIODS_PER_YEAR: dict[str, int] = {"weekly": 52, "fortnightly": 26, "monthly": 
 RATE_PATTERN = r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$"
 
 Rate = Annotated[str, Field(pattern=RATE_PATTERN, description='A decimal fraction written as a string: "0.18" is 18 %')]
-Amount = Annotated[Integer, Field(ge=0, le=MAX_AMOUNT)]
 
 
 class Penalty(BaseModel):
@@ -34,7 +33,7 @@ class Penalty(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rate: Rate = Field(default="0", description="Share of the instalment's unpaid amount")
-    flat: Amount = Field(default=0, description="Minor units added to the rate's amount")
+    flat: Integer = Field(default=0, ge=0, le=MAX_AMOUNT, description="Minor units added to the rate's amount")
     after_days: Integer = Field(default=0, ge=0, le=365, description="Days of grace past the due date")
 
 
@@ -53,9 +52,11 @@ class Terms(BaseModel):
         default=0, ge=0, le=52, description="First instalments that repay no principal (interest and fees only)"
     )
     fee_rate: Rate = Field(default="0", description="Origination fee as a share of the principal")
-    fee_flat: Amount = Field(default=0, description="Origination fee in minor units, added to the rate's fee")
-    min_principal: Amount = Field(ge=1)
-    max_principal: Amount = Field(ge=1)
+    fee_flat: Integer = Field(
+        default=0, ge=0, le=MAX_AMOUNT, description="Origination fee in minor units, added to the rate's fee"
+    )
+    min_principal: Integer = Field(ge=1, le=MAX_AMOUNT)
+    max_principal: Integer = Field(ge=1, le=MAX_AMOUNT)
     penalty: Penalty = Field(default_factory=Penalty)
     eligibility: list[Rule] = Field(default_factory=list, max_length=50)
     # Each component once, in any order: a permutation, which JSON Schema states with these bounds.
