@@ -8,6 +8,7 @@ ROLES = (
         "loans.loan_officer",
         N_("Loan officer: applications and their decisions"),
         ("loans:apply", "loans:decide", "loans:read"),
+        regional=True,
     ),
     Role(
         "loans.portfolio_manager",
