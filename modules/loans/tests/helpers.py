@@ -12,6 +12,8 @@ from ....core.registry import Ports
 
 IBAN = "DE89370400440532013000"
 _numbers = itertools.count(1)
+GIVEN_NAMES = ("Amina", "Kofi", "Wanjiru", "Tesfaye", "Aisha", "Juma", "Chidi", "Selam", "Baraka", "Zainab", "Omondi")
+FAMILY_NAMES = ("Otieno", "Mensah", "Kamau", "Bekele", "Okafor", "Mwangi", "Haile", "Adeyemi", "Njoroge", "Asante")
 
 TERMS: dict[str, Any] = {
     "interest_method": "declining",
@@ -43,9 +45,10 @@ def applicant(client: TestClient, api_headers: Any, ports: Ports) -> dict[str, s
             "/identity/enrolments",
             json={
                 "application_id": f"LOAN-APP-{number}",
-                "given_name": "Amina",
-                "family_name": f"Borrower{number}",
-                "date_of_birth": "1985-06-15",
+                # Names and birth dates far apart, so identity's de-duplication never holds one as another.
+                "given_name": GIVEN_NAMES[number % len(GIVEN_NAMES)],
+                "family_name": FAMILY_NAMES[number % len(FAMILY_NAMES)] + str(number),
+                "date_of_birth": f"{1950 + number % 50}-{1 + number % 12:02d}-{1 + number % 28:02d}",
                 "sex": "F",
             },
             headers=api_headers("identity:enrol"),
