@@ -10,6 +10,7 @@ from .roles import ROLES
 from .router import router
 from .schemas import openapi_values
 from .scopes import SCOPES
+from .web import pages
 
 _HERE = Path(__file__).resolve().parent
 
@@ -24,4 +25,5 @@ module = Module(
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=LoansCountry,
     openapi_values=openapi_values,
+    pages=pages,
 )
