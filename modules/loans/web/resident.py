@@ -107,7 +107,12 @@ def apply(
     country = request.app.state.country
     currency = country.profile.currency
     payments = request.app.state.ports.get(Disbursements) is not None
-    values = {"product": product, "principal": principal.strip(), "account": account.replace(" ", "")}
+    values = {
+        "product": product,
+        "principal": principal.strip(),
+        "account": account.replace(" ", ""),
+        "consent": consent,
+    }
     errors = {}
     minor = typed_amount(values["principal"], currency, most=MAX_AMOUNT)
     if minor is None or minor == 0:
