@@ -94,7 +94,8 @@ def someone(client: TestClient, api_headers, ports: Ports) -> dict[str, str]:
     """The applicant fields of a new person, for the API: by national ID with consent where identity is installed."""
     if not ports.provides(SectorTokens):
         return applicant(client, api_headers, ports)
-    return {**a_resident(client, api_headers, ports), "consent": f"CONSENT-{secrets.token_hex(4)}"}
+    who = {**a_resident(client, api_headers, ports), "consent": f"CONSENT-{secrets.token_hex(4)}"}
+    return who if ports.provides(Disbursements) else {**who, "account": IBAN}
 
 
 def apply_form(ports: Ports, token: str, product: str, principal: str, **extra: str) -> dict[str, str]:
