@@ -11,6 +11,7 @@ from .router import router
 from .schemas import openapi_values
 from .scopes import SCOPES
 from .seed import seed
+from .web import pages
 
 _HERE = Path(__file__).resolve().parent
 
@@ -26,4 +27,5 @@ module = Module(
     country_schema=LoansCountry,
     openapi_values=openapi_values,
     seed=seed,
+    pages=pages,
 )
