@@ -1,4 +1,4 @@
-"""What loans gives the OpenAPI fuzz test: no custom format, and camt.054 credit notifications for `POST /loans/bank-credits`.
+"""What loans gives the OpenAPI fuzz test: no custom format; camt.054 credits for `POST /loans/bank-credits`.
 
 The body is stated as `text/xml` (schemas.BANK_CREDITS_MEDIA_TYPE): payments states its bank messages as
 `application/xml`, and the fuzz holds one strategy per media type. The credits name loans that do not

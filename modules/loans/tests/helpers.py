@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -45,7 +46,8 @@ def applicant(client: TestClient, api_headers: Any, ports: Ports) -> dict[str, s
                 "application_id": f"LOAN-APP-{number}",
                 "given_name": "Amina",
                 "family_name": f"Borrower{number}",
-                "date_of_birth": "1985-06-15",
+                # a birth date of their own: identity holds near-duplicates (same name, same birth date) for review
+                "date_of_birth": (date(1960, 1, 1) + timedelta(days=number * 37)).isoformat(),
                 "sex": "F",
             },
             headers=api_headers("identity:enrol"),

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
@@ -99,7 +99,9 @@ def test_the_loan_book_stays_balanced_whatever_happens_to_a_loan(
             else:
                 servicing.write_off(context=context, reference=reference, reason="test", actor=ACTOR, today=day)
             session.commit()
-        except Problem:
+            event(f"{operation} applied")
+        except Problem as problem:
+            event(f"{operation} refused: {problem.kind}")
             session.rollback()  # refused (a closed loan, nothing left to pay): nothing was written
         session.expire_all()
         loan = get_loan(session=session, reference=reference)

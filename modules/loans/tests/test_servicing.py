@@ -1,4 +1,4 @@
-"""Servicing: early repayment, restructuring, write-off, the statement and the portfolio, through the API and the services."""
+"""Servicing: early repayment, restructuring, write-off, the statement and the portfolio, by API and services."""
 
 from __future__ import annotations
 
