@@ -46,7 +46,10 @@ def product(client: TestClient, manager: dict[str, str], **terms: Any) -> str:
 
 
 def charge_penalties(context: Context, loan: Loan, day: date) -> int:
-    """The late penalty as the daily accrual charges it (accrual.py): once per instalment past its days of grace."""
+    """The late penalty as the daily accrual charges it (accrual.py): once per instalment past its days of grace,
+    on active loans only."""
+    if loan.state != LoanState.ACTIVE:
+        return 0
     penalty = loan.terms.get("penalty") or {}
     rate = Fraction(Decimal(str(penalty.get("rate", "0"))))
     charged = 0

@@ -50,7 +50,7 @@ def loan_product(client: TestClient, staff_headers) -> tuple[str, dict[str, str]
     return product(client, manager, instalments=6), staff_headers("loans.loan_officer")
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     principal=st.integers(min_value=10_000, max_value=500_000),
     steps=st.lists(operations, min_size=1, max_size=8),
