@@ -70,5 +70,8 @@ def media_types(country: LoadedCountry) -> dict[str, st.SearchStrategy[bytes]]:
             st.from_regex(r"\ALN-[0-9A-F]{12}\Z"),
             st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Cn")), max_size=40),
         ),
+        booked_on=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+        indicator=st.sampled_from(["CRDT", "DBIT"]),  # a debit is skipped, as is an entry not booked
+        status=st.sampled_from(["BOOK", "PDNG"]),
     )
     return {BANK_CREDITS_MEDIA_TYPE: st.lists(entries, min_size=1, max_size=3).map(camt054)}
