@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,19 @@ app = typer.Typer(help="Loans: products, applications, servicing and daily accru
 
 
 # ---------------------------------------------------------------- servicing (servicing.py, camt054.py)
+
+
+@contextmanager
+def _servicing_runtime():
+    """The runtime for a command, its engine closed at the end (`core.runtime.build_runtime` looked up when called)."""
+    from ...core import runtime as core_runtime
+    from ...core.cli_runtime import open_runtime
+
+    runtime = open_runtime(core_runtime.build_runtime)
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
 
 
 def _servicing_context(runtime, session):
@@ -38,11 +52,11 @@ def write_off_command(
     from datetime import date
 
     from ...core.approvals import Signatory
-    from ...core.cli_runtime import command_runtime, refused_problem
+    from ...core.cli_runtime import refused_problem
     from ...core.i18n import _
     from . import servicing
 
-    with command_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
+    with _servicing_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
         loan = servicing.write_off(
             context=_servicing_context(runtime, session),
             reference=reference,
@@ -59,12 +73,12 @@ def statement_command(reference: Annotated[str, typer.Argument(help="The loan's 
     from rich.console import Console
     from rich.table import Table
 
-    from ...core.cli_runtime import command_runtime, refused_problem
+    from ...core.cli_runtime import refused_problem
     from ...core.i18n import _
     from . import servicing
     from .terms import COMPONENTS
 
-    with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
+    with _servicing_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
         found = servicing.statement(session=session, reference=reference)
     table = Table(title=f"{found.reference} ({found.currency}, {found.state})")
     for heading in (_("booked"), _("event"), _("amount"), _("lines"), *COMPONENTS):
@@ -86,12 +100,12 @@ def portfolio_command() -> None:
     """Active loans, outstanding principal, portfolio at risk (30 and 90 days) and the repayment rate."""
     from datetime import date
 
-    from ...core.cli_runtime import command_runtime, refused_problem
+    from ...core.cli_runtime import refused_problem
     from ...core.i18n import _
     from . import servicing
     from .schemas import fraction_text
 
-    with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
+    with _servicing_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
         found = servicing.portfolio(context=_servicing_context(runtime, session), today=date.today())
     _print(
         _(
@@ -116,11 +130,11 @@ def bank_credits_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A bank's camt.054")],
 ) -> None:
     """Apply the credits of a camt.054 as repayments (each credit once; unknown ones kept unmatched)."""
-    from ...core.cli_runtime import command_runtime, refused_problem
+    from ...core.cli_runtime import refused_problem
     from ...core.i18n import _
     from . import camt054
 
-    with command_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
+    with _servicing_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
         result = camt054.ingest(context=_servicing_context(runtime, session), message=file.read_bytes(), actor="cli")
         for credit in result.credits:
             _print(

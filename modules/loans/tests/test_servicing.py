@@ -221,3 +221,34 @@ def test_a_state_refusal_leaves_the_loan_as_it_was(
     loan = session.scalars(select(Loan).where(Loan.reference == reference)).one()
     age(context, loan, date.today())
     assert loan.schedule_version == 1 and book_problems(session, loan) == []
+
+
+def test_the_commands_write_off_show_a_statement_the_portfolio_and_apply_bank_credits(
+    client: TestClient, api_headers, ports: Ports, officer, manager, settings, monkeypatch, tmp_path, country
+) -> None:
+    from typer.testing import CliRunner
+
+    from ....core import runtime as core_runtime
+    from .. import cli
+    from .fuzzing import Entry, camt054
+
+    build = core_runtime.build_runtime
+    monkeypatch.setattr(core_runtime, "build_runtime", lambda: build(settings))
+    monkeypatch.setenv("NATION_STACK_LOCALE", "en")
+    monkeypatch.setenv("COLUMNS", "240")  # the statement's table whole, not wrapped
+    code = product(client, manager, instalments=2, annual_rate="0", **NO_FEES)
+    paid, lost = (make_loan(client, api_headers, ports, officer, code, 20_000) for _ in range(2))
+    runner = CliRunner()
+    file = tmp_path / "camt054.xml"
+    file.write_bytes(camt054([Entry("CLI-1", 10_000, country.profile.currency, paid)]))
+    credited = runner.invoke(cli.app, ["bank-credits", str(file)])
+    assert credited.exit_code == 0, credited.output
+    assert "1 applied" in credited.output
+    written = runner.invoke(cli.app, ["write-off", lost, "--reason", "absconded", "--as", "amina"])
+    assert written.exit_code == 0, written.output
+    assert "written_off" in written.output
+    again = runner.invoke(cli.app, ["write-off", lost, "--reason", "absconded", "--as", "amina"])
+    assert again.exit_code == 1 and "written_off" in again.output
+    shown = runner.invoke(cli.app, ["statement", paid])
+    assert shown.exit_code == 0 and "repayment" in shown.output
+    assert runner.invoke(cli.app, ["portfolio"]).exit_code == 0
