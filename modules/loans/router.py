@@ -5,27 +5,36 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Body, Depends, Path, status
 
 from ...core.approvals import Signatory
 from ...core.authorisation import check_region
 from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
-from . import book, service
+from . import book, camt054, service, servicing
 from .config import LoansSettingsDep
 from .models import Application, Loan
 from .schemas import (
     APPLICATION_PATTERN,
+    BANK_CREDITS_MEDIA_TYPE,
     LOAN_PATTERN,
     ApplicationOut,
     ApplicationRequest,
+    BankCreditOut,
+    BankCreditsOut,
     EventOut,
     InstalmentOut,
     LoanOut,
+    PayoffOut,
+    PortfolioOut,
     ProductOut,
     ProductRequest,
     RejectRequest,
     RepaymentRequest,
+    RestructureRequest,
+    StatementOut,
+    WriteOffRequest,
+    fraction_text,
 )
 from .scopes import APPLY_SCOPE, DECIDE_SCOPE, PRODUCT_SCOPE, READ_SCOPE, SERVICE_SCOPE
 
@@ -170,4 +179,120 @@ def loan_out(context: service.Context, loan: Loan) -> LoanOut:
         accrued_interest=loan.accrued_interest,
         owed=book.balances(context.session, loan.id),
         schedule=[InstalmentOut.model_validate(instalment) for instalment in schedule],
+    )
+
+
+# ---------------------------------------------------------------- servicing (servicing.py, camt054.py)
+
+
+def _payoff_out(payoff: servicing.Payoff) -> PayoffOut:
+    return PayoffOut(**vars(payoff), total=payoff.total)
+
+
+@router.get(
+    "/accounts/{reference}/payoff",
+    summary="What settles the loan today (principal, interest accrued to date, fees, penalties)",
+    responses={409: {"description": "The loan is closed or written off"}},
+)
+def payoff_quote(
+    reference: LoanPath, context: ContextDep, caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
+) -> PayoffOut:
+    check_region(caller, service.get_loan(session=context.session, reference=reference).region)
+    return _payoff_out(servicing.quote(context=context, reference=reference, today=date.today()))
+
+
+@router.post(
+    "/accounts/{reference}/payoff",
+    summary="Repay the loan early: collect the payoff, rebate the unearned interest and close it (once)",
+)
+def payoff(
+    reference: LoanPath, context: ContextDep, caller: Annotated[Caller, Depends(require_scope(SERVICE_SCOPE))]
+) -> EventOut:
+    check_region(caller, service.get_loan(session=context.session, reference=reference).region)
+    event = servicing.repay_early(context=context, reference=reference, actor=caller.actor, today=date.today())
+    context.session.commit()
+    return EventOut.model_validate(event)
+
+
+@router.post(
+    "/accounts/{reference}/restructure",
+    summary="Reschedule the outstanding principal over a number of instalments from today (a new schedule version)",
+)
+def restructure(
+    reference: LoanPath,
+    body: RestructureRequest,
+    context: ContextDep,
+    caller: Annotated[Caller, Depends(require_scope(SERVICE_SCOPE))],
+) -> LoanOut:
+    check_region(caller, service.get_loan(session=context.session, reference=reference).region)
+    found = servicing.restructure(
+        context=context, reference=reference, instalments=body.instalments, actor=caller.actor, today=date.today()
+    )
+    context.session.commit()
+    return loan_out(context, found)
+
+
+@router.post("/accounts/{reference}/write-off", summary="Write the loan off, with the reason: everything owed")
+def write_off(
+    reference: LoanPath,
+    body: WriteOffRequest,
+    context: ContextDep,
+    caller: Annotated[Caller, Depends(require_scope(SERVICE_SCOPE))],
+) -> LoanOut:
+    check_region(caller, service.get_loan(session=context.session, reference=reference).region)
+    found = servicing.write_off(
+        context=context, reference=reference, reason=body.reason, actor=caller.actor, today=date.today()
+    )
+    context.session.commit()
+    return loan_out(context, found)
+
+
+@router.get("/accounts/{reference}/statement", summary="A loan's events, their lines and what was owed after each")
+def statement(
+    reference: LoanPath, context: ContextDep, caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]
+) -> StatementOut:
+    check_region(caller, service.get_loan(session=context.session, reference=reference).region)
+    found = servicing.statement(session=context.session, reference=reference)
+    return StatementOut.model_validate({**vars(found), "events": [vars(event) for event in found.events]})
+
+
+@router.get(
+    "/portfolio", summary="Active loans, outstanding principal, portfolio at risk (30, 90 days), repayment rate"
+)
+def portfolio(context: ContextDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]) -> PortfolioOut:
+    found = servicing.portfolio(context=context, today=date.today())
+    return PortfolioOut(
+        **vars(found),
+        par30=fraction_text(found.par30),
+        par90=fraction_text(found.par90),
+        repayment_rate=fraction_text(found.repayment_rate),
+    )
+
+
+@router.post(
+    "/bank-credits",
+    summary="Apply the credits of a bank's camt.054 as repayments (each credit once; unknown ones kept unmatched)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                BANK_CREDITS_MEDIA_TYPE: {
+                    "schema": {"type": "string", "format": "binary", "description": "An ISO 20022 camt.054"}
+                }
+            }
+        }
+    },
+)
+def bank_credits(
+    context: ContextDep,
+    body: Annotated[bytes, Body(media_type=BANK_CREDITS_MEDIA_TYPE)],
+    caller: Annotated[Caller, Depends(require_scope(SERVICE_SCOPE))],
+) -> BankCreditsOut:
+    result = camt054.ingest(context=context, message=body, actor=caller.actor)
+    context.session.commit()
+    return BankCreditsOut(
+        read=result.read,
+        matched=result.matched,
+        unmatched=result.unmatched,
+        already=result.already,
+        credits=[BankCreditOut.model_validate(credit) for credit in result.credits],
     )
