@@ -36,6 +36,7 @@ from .schedule import Due, allocate, build_schedule
 from .terms import COMPONENTS, Component, Terms
 
 SECTOR = "loans"
+WAIVABLE: tuple[Component, ...] = ("principal", "interest", "fees")  # never penalties: charged later, owed in full
 APPROVE_ACTION = "loans.application.approve"
 # Unpaid and not yet due: what an instalment still owes of each component.
 OWED_COLUMNS: Mapping[Component, tuple[str, str]] = {
@@ -459,7 +460,11 @@ def current_schedule(session: Session, loan: Loan) -> list[Instalment]:
 def owed(instalment: Instalment) -> dict[Component, int]:
     """What `instalment` still owes of each component."""
     found = {c: getattr(instalment, due) - getattr(instalment, paid) for c, (due, paid) in OWED_COLUMNS.items()}
-    found["principal"] -= min(instalment.waived, found["principal"])
+    waived = instalment.waived  # what was left of principal, interest and fees when it was waived
+    for component in WAIVABLE:
+        taken = min(waived, found[component])
+        found[component] -= taken
+        waived -= taken
     return found
 
 

@@ -14,7 +14,7 @@ from ....core.models import AuditEvent
 from ....core.registry import Ports
 from .. import servicing
 from ..models import Loan
-from ..service import get_loan
+from ..service import current_schedule, get_loan, owed
 from .servicing_helpers import (
     ACTOR,
     age,
@@ -78,8 +78,12 @@ def test_the_payoff_is_principal_accrued_interest_and_fees_and_the_rest_is_rebat
     assert last["lines"]["receivable:interest"] == -(body["rebate"] + 250)
     assert last["balances"] == {"fees": 0, "penalties": 0, "interest": 0, "principal": 0}
     session.expire_all()
-    assert book_problems(session, get_loan(session=session, reference=reference)) == []
+    closed = get_loan(session=session, reference=reference)
+    assert book_problems(session, closed) == []
     assert payments_ledger_problems(session, ports) == []
+    assert [owed(i) for i in current_schedule(session, closed)] == [
+        dict.fromkeys(("fees", "penalties", "interest", "principal"), 0)
+    ] * 6, "the rebated interest is owed by no instalment"
 
 
 def test_accrued_interest_already_paid_is_not_asked_again(
