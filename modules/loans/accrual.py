@@ -44,21 +44,29 @@ running a day again finds nothing to do.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import JSON, Date, DateTime, Engine, Integer, String, bindparam, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from ...core.country import LoadedCountry
 from ...core.db import is_sqlite
+from ...core.i18n import _
 from ...core.models import utcnow
-from ...core.money import Rounding
+from ...core.money import Money, Rounding
+from ...core.runtime import Runtime
 from .models import Loan, LoanState
 
 log = structlog.get_logger(__name__)  # chunk numbers and counts only: never a borrower
@@ -195,7 +203,7 @@ def run_worker(
         _done(report, result, on_chunk, throttle)
     for number in passed_over:  # held by another worker: wait for it, then find it done (or do it, if it died)
         result = _one_chunk(session_factory, day, number, chunk_size, rounding, actor, worker, wait=True)
-        assert result is not None  # noqa: S101 - a waiting claim always succeeds
+        assert result is not None  # a waiting claim always succeeds
         _done(report, result, on_chunk, throttle)
     return report
 
@@ -224,7 +232,13 @@ def _one_chunk(
         if not claim(session, day, number, wait=wait):
             return None
         result = accrue_chunk(
-            session, day=day, number=number, low=number * size, high=(number + 1) * size - 1, rounding=rounding, actor=actor
+            session,
+            day=day,
+            number=number,
+            low=number * size,
+            high=(number + 1) * size - 1,
+            rounding=rounding,
+            actor=actor,
         )
     result.seconds = time.perf_counter() - started
     # Counted and logged once the chunk committed: a rolled-back chunk is neither.
@@ -301,14 +315,15 @@ def _bucket_sql(column: str) -> str:
     return f"CASE {cases} ELSE '{OVER}' END"
 
 
+AGED_BEFORE = "loans_loan.aged_on IS NULL OR loans_loan.aged_on <= :day"  # a later day aged already: keep it
 UPDATE_LOANS = f"""
 UPDATE loans_loan SET
-    accrued_interest = accrued_interest + w.interest,
-    accrued_on = CASE WHEN accrued_on IS NULL OR accrued_on < :day THEN :day ELSE accrued_on END,
-    days_past_due = CASE WHEN aged_on IS NULL OR aged_on <= :day THEN w.days_past_due ELSE days_past_due END,
-    arrears_bucket = CASE WHEN aged_on IS NULL OR aged_on <= :day THEN {_bucket_sql("w.days_past_due")}
-                          ELSE arrears_bucket END,
-    aged_on = CASE WHEN aged_on IS NULL OR aged_on <= :day THEN :day ELSE aged_on END
+    accrued_interest = loans_loan.accrued_interest + w.interest,
+    accrued_on = CASE WHEN loans_loan.accrued_on IS NULL OR loans_loan.accrued_on < :day THEN :day
+                      ELSE loans_loan.accrued_on END,
+    days_past_due = CASE WHEN {AGED_BEFORE} THEN w.days_past_due ELSE loans_loan.days_past_due END,
+    arrears_bucket = CASE WHEN {AGED_BEFORE} THEN {_bucket_sql("w.days_past_due")} ELSE loans_loan.arrears_bucket END,
+    aged_on = CASE WHEN {AGED_BEFORE} THEN :day ELSE loans_loan.aged_on END
 FROM {WORK} w
 WHERE loans_loan.id = w.loan_id
 """  # noqa: S608
@@ -376,7 +391,7 @@ def _scratch_tables(session: Session) -> None:
 def accrue_chunk(
     session: Session, *, day: date, number: int, low: int, high: int, rounding: Rounding, actor: str = ACTOR
 ) -> ChunkResult:
-    """Accrue, age and penalise the loans with ids in [low, high] not yet accrued for `day` (the caller holds the chunk)."""
+    """Accrue, age and penalise the loans of ids [low, high] not yet accrued for `day` (the caller holds the chunk)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     _scratch_tables(session)
     loans = session.execute(
@@ -399,7 +414,8 @@ def accrue_chunk(
         )
         events, lines, instalments = BOOK_PENALTIES
         session.execute(
-            _statement(events, actor=String(), now=DateTime(timezone=True)), {"day": day, "actor": actor, "now": utcnow()}
+            _statement(events, actor=String(), now=DateTime(timezone=True)),
+            {"day": day, "actor": actor, "now": utcnow()},
         )
         session.execute(text(lines))
         session.execute(_statement(instalments), {"day": day})
@@ -474,3 +490,155 @@ WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
 def last_complete_day(session: Session) -> date | None:
     """The latest day every accrued active loan has reached (None before the first accrual)."""
     return session.scalar(select(func.min(Loan.accrued_on)).where(Loan.state == ACTIVE, Loan.accrued_on.is_not(None)))
+
+
+# ---------------------------------------------------------------- the command line (`loans accrue`)
+
+
+def today_in(country: LoadedCountry) -> date:
+    """Today in the country's time zone."""
+    return datetime.now(ZoneInfo(country.profile.timezone)).date()
+
+
+def parse_day(country: LoadedCountry, value: str) -> date:
+    """`--day` as a date no later than today; a clear message and exit code 2 otherwise."""
+    import typer
+
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or day > today_in(country):
+        message = _("--day must be a date (YYYY-MM-DD) no later than today, not {value}").format(value=value)
+        typer.echo(message, err=True)
+        raise typer.Exit(2)
+    return day
+
+
+def worker_command(runtime: Runtime, day_text: str, *, start: float, throttle: float) -> None:
+    """One worker process: a line `chunk <number> <loans> <interest> <penalties> <amount>` per chunk it accrued."""
+    day = parse_day(runtime.country, day_text)
+    try:
+        _work(runtime, day, start=start, throttle=throttle, on_chunk=_print_chunk)
+    finally:
+        runtime.engine.dispose()
+
+
+def _print_chunk(result: ChunkResult) -> None:
+    fields = (result.number, result.loans, result.interest, result.penalties, result.penalty_amount)
+    print("chunk", *fields, flush=True)  # read by the parent `accrue --workers N`
+
+
+def _work(runtime: Runtime, day: date, *, start: float, throttle: float, on_chunk) -> WorkerReport:
+    from ...core.db import make_engine, make_session_factory
+    from .config import LoansCountry, LoansSettings
+
+    section: LoansCountry = runtime.country.section("loans")
+    engine = immediate_transactions(make_engine(runtime.settings.database_url))
+    try:
+        return run_worker(
+            session_factory=make_session_factory(engine),
+            day=day,
+            rounding=section.rounding.for_currency(runtime.country.profile.currency),
+            chunk_size=runtime.settings_of(LoansSettings).accrual_chunk,
+            worker=f"pid:{os.getpid()}",
+            start=start,
+            throttle=throttle,
+            on_chunk=on_chunk,
+        )
+    finally:
+        engine.dispose()
+
+
+def accrue_command(runtime: Runtime, day_text: str, *, workers: int, throttle: float, quiet: bool) -> None:
+    """`loans accrue`: the day in this process or in `workers` processes, with a progress bar; then where it stands."""
+    import typer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console()
+    try:
+        day = parse_day(runtime.country, day_text)
+        with runtime.session_factory() as session:
+            before = day_status(session, day)
+        totals = WorkerReport(day)
+        progress = Progress(
+            TextColumn(day.isoformat(), style="bold"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        )
+        lock = threading.Lock()
+        with progress:
+            task = progress.add_task("accrue", total=before.pending)
+
+            def tick(result: ChunkResult) -> None:
+                with lock:
+                    totals.add(result)
+                progress.advance(task, result.loans)
+
+            if workers == 1:
+                _work(runtime, day, start=0.0, throttle=throttle, on_chunk=tick)
+                failed = 0
+            else:
+                failed = _run_workers(day, workers, throttle, tick)
+        with runtime.session_factory() as session:
+            after = day_status(session, day)
+    finally:
+        runtime.engine.dispose()
+    _print_status(console, runtime.country, after, totals)
+    if failed or after.pending:
+        console.print(
+            _("{pending} loans still to accrue for {day}: run the command again").format(
+                pending=f"{after.pending:,}", day=day.isoformat()
+            ),
+            style="red",
+        )
+        raise typer.Exit(1)
+
+
+def _run_workers(day: date, workers: int, throttle: float, tick: Callable[[ChunkResult], None]) -> int:
+    """Start `workers` processes on the day, each from its own place in the chunk list; how many failed."""
+    package = __package__.split(".")[0]
+    children = []
+    for index in range(workers):
+        command = [sys.executable, "-m", package, "loans", "accrue-worker", "--day", day.isoformat()]
+        command += ["--start", f"{index / workers:.6f}", "--throttle", str(throttle)]
+        children.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy()))  # noqa: S603
+
+    def read(child: subprocess.Popen) -> None:
+        for line in child.stdout:
+            words = line.split()
+            if len(words) == 6 and words[0] == "chunk":
+                number, loans, interest, penalties, amount = (int(word) for word in words[1:])
+                tick(ChunkResult(number, loans, interest, penalties, amount))
+
+    readers = [threading.Thread(target=read, args=(child,), daemon=True) for child in children]
+    for reader in readers:
+        reader.start()
+    for child, reader in zip(children, readers, strict=True):
+        child.wait()
+        reader.join()
+    return sum(1 for child in children if child.returncode)
+
+
+def _print_status(console, country: LoadedCountry, status: DayStatus, run: WorkerReport) -> None:
+    def money(amount: int) -> str:
+        return country.format_money(Money(country.profile.currency, amount))
+
+    console.print(
+        _("{day}: {accrued} of {due} active loans accrued, {interest} of interest earned").format(
+            day=status.day.isoformat(),
+            accrued=f"{status.accrued:,}",
+            due=f"{status.due:,}",
+            interest=money(status.interest),
+        )
+    )
+    console.print(
+        _("this run: {loans} loans in {chunks} chunks, {penalties} late penalties ({amount})").format(
+            loans=f"{run.loans:,}", chunks=run.chunks, penalties=f"{run.penalties:,}", amount=money(run.penalty_amount)
+        )
+    )
+    console.print("  ".join(f"{name} {count:,}" for name, count in status.buckets.items()), markup=False)

@@ -116,9 +116,10 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
     code = list(PRODUCTS)[number % len(PRODUCTS)]
     terms = Terms.model_validate(PRODUCTS[code])
     term_days = 365 if terms.frequency == "monthly" else 7 * terms.instalments
-    disbursed_on = day - timedelta(days=(number * 7) % term_days)
-    principal = PRINCIPALS[(number // len(PRODUCTS)) % len(PRINCIPALS)]
-    late_days = 1 + (number * 13) % 120 if late_every and number % late_every == 1 else 0
+    disbursed_on = day - timedelta(days=(number * 37) % term_days)
+    principal = PRINCIPALS[(number // 7) % len(PRINCIPALS)]
+    late = late_every and (number // len(PRODUCTS)) % late_every == 1
+    late_days = 1 + (number * 13) % 120 if late else 0
     schedule = build_schedule(principal=principal, terms=terms, disbursed_on=disbursed_on, rounding=rounding)
     eve = day - timedelta(days=1)
     penalty = terms.penalty.model_dump(mode="json")
