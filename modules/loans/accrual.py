@@ -286,27 +286,41 @@ def _days(sqlite: bool, later: str, earlier: str) -> str:
 def _work_sql(sqlite: bool) -> str:
     elapsed, length = _days(sqlite, ":day", "g.start_on"), _days(sqlite, "c.due_on", "g.start_on")
     late = _days(sqlite, ":day", "g.oldest_due")
-    # Loans of the range still to accrue for the day: their current instalment (the first due on or
-    # after the day), its period's start (the previous due date, or disbursement), the oldest past due.
+    # The loans of the range still to accrue for the day. Instalments are walked in number order
+    # (their due dates rise with it) only up to the first one that is open: due on or after the day,
+    # or not settled by it. When it is due before the day, it is the oldest past due and the current
+    # one is looked for after it (few loans); otherwise it is the current one and none is past due.
+    # The current instalment's period starts at the previous one's due date, or at disbursement.
     return f"""
 INSERT INTO {WORK} (loan_id, interest, days_past_due)
+WITH o AS MATERIALIZED (
+    SELECT l.id AS loan_id, l.schedule_version AS version, l.disbursed_on AS disbursed_on,
+           (SELECT i.number FROM loans_instalment i
+            WHERE i.loan_id = l.id AND i.version = l.schedule_version
+              AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
+            ORDER BY i.number LIMIT 1) AS number
+    FROM loans_loan l
+    WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
+      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
+), f AS MATERIALIZED (
+    SELECT o.loan_id, o.version, o.disbursed_on,
+           CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
+           CASE WHEN i.due_on >= :day THEN o.number
+                WHEN i.due_on IS NOT NULL THEN
+                    (SELECT n.number FROM loans_instalment n
+                     WHERE n.loan_id = o.loan_id AND n.version = o.version AND n.due_on >= :day
+                     ORDER BY n.number LIMIT 1) END AS number
+    FROM o LEFT JOIN loans_instalment i ON i.loan_id = o.loan_id AND i.version = o.version AND i.number = o.number
+), g AS (
+    SELECT f.loan_id, f.version, f.number, f.oldest_due, COALESCE(p.due_on, f.disbursed_on) AS start_on
+    FROM f LEFT JOIN loans_instalment p
+         ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
+)
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
             ELSE c.interest * {elapsed} / {length} - c.interest * ({elapsed} - 1) / {length} END,
        CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {late} END
-FROM (
-    SELECT l.id AS loan_id, l.schedule_version AS version,
-           MIN(CASE WHEN i.due_on >= :day THEN i.number END) AS number,
-           COALESCE(MAX(CASE WHEN i.due_on < :day THEN i.due_on END), l.disbursed_on) AS start_on,
-           MIN(CASE WHEN i.due_on < :day AND (i.settled_on IS NULL OR i.settled_on > :day)
-                    THEN i.due_on END) AS oldest_due
-    FROM loans_loan l
-    LEFT JOIN loans_instalment i ON i.loan_id = l.id AND i.version = l.schedule_version
-    WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
-      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
-    GROUP BY l.id, l.schedule_version, l.disbursed_on
-) g
-LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
+FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
 """  # noqa: S608 - our own table names and constants; every value is bound
 
 
@@ -338,12 +352,13 @@ SELECT l.id AS loan_id, l.reference AS reference, i.version AS version, i.number
        CASE WHEN i.principal - i.paid_principal - i.waived > 0 THEN i.principal - i.paid_principal - i.waived
             ELSE 0 END + i.interest - i.paid_interest + i.fees - i.paid_fees AS unpaid,
        l.terms AS terms
-FROM {WORK} w
-JOIN loans_loan l ON l.id = w.loan_id
-JOIN loans_instalment i ON i.loan_id = l.id AND i.version = l.schedule_version
-WHERE w.days_past_due > 0 AND i.due_on < :day AND i.settled_on IS NULL AND i.penalised_on IS NULL
+FROM (SELECT loan_id FROM {WORK} WHERE days_past_due > 0) w
+CROSS JOIN loans_loan l
+CROSS JOIN loans_instalment i
+WHERE l.id = w.loan_id AND i.loan_id = l.id AND i.version = l.schedule_version
+  AND i.due_on < :day AND i.settled_on IS NULL AND i.penalised_on IS NULL
 ORDER BY l.id, i.number
-"""  # noqa: S608
+"""  # noqa: S608 - CROSS JOIN: SQLite keeps this order (the chunk's late loans first, few)
 
 BOOK_PENALTIES = (
     f"""
