@@ -641,7 +641,7 @@ def _run_workers(day: date, workers: int, throttle: float, tick: Callable[[Chunk
 
 def _print_status(console, country: LoadedCountry, status: DayStatus, run: WorkerReport) -> None:
     def money(amount: int) -> str:
-        return country.format_money(Money(country.profile.currency, amount))
+        return country.profile.format_money(Money(country.profile.currency, amount))
 
     console.print(
         _("{day}: {accrued} of {due} active loans accrued, {interest} of interest earned").format(
