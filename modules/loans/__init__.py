@@ -6,6 +6,7 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import LoansCountry, LoansSettings
+from .jobs import JOBS
 from .roles import ROLES
 from .router import router
 from .schemas import openapi_values
@@ -28,4 +29,5 @@ module = Module(
     openapi_values=openapi_values,
     seed=seed,
     pages=pages,
+    jobs=JOBS,
 )

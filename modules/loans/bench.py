@@ -1,0 +1,177 @@
+"""`loans bench --count N`: a day's accrual and ageing of N loans against a raw bulk insert of the same rows.
+
+Setup (not timed): N active loans with their schedules (tests/portfolio.py: two products, a
+thousand templates of principal, age and arrears, one loan in twenty late), as the accrual left
+them on the eve of the day. Measured (timed): `accrual.run_worker` over the day, one worker, in
+chunks of `--chunk-size`: each loan's interest and days past due, its accrual row, the loan moved
+on, and the penalties of the instalments whose grace ended that day, booked.
+
+Baseline: the N accrual rows the day wrote, read back as the driver returns them (not timed) and
+inserted again with `core.bulk.insert_rows` (COPY on PostgreSQL, one executemany per batch on
+SQLite) into an empty copy of `loans_accrual` with the same columns and keys, in one transaction;
+the inserts and the commit are timed. Ratio (core/yardstick.py) = the accrual's rate over the
+baseline's: the share of the day's time that writing its accrual rows alone would take.
+
+It runs on a fresh scratch database beside the configured one (SQLite: a file in the same folder;
+PostgreSQL: a new database on the same server), migrated and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy import MetaData, create_engine, make_url, text
+
+from ...core import migrate
+from ...core.bulk import driver_value, insert_rows, scratch_copy
+from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
+from ...core.i18n import _
+from ...core.runtime import Runtime
+from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
+from . import accrual
+from .config import LoansCountry
+from .models import Accrual
+from .tests.portfolio import create_portfolio
+
+BASELINE_BATCH = 50_000
+
+
+@contextmanager
+def scratch_runtime(runtime: Runtime, console: Console) -> Iterator[Runtime]:
+    """The runtime pointed at a new, migrated database beside the configured one; dropped on the way out."""
+    url = make_url(runtime.settings.database_url)
+    suffix = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = None
+    if is_sqlite(runtime.settings.database_url):
+        configured = Path(url.database or "") if url.database not in (None, "", ":memory:") else None
+        folder = configured.parent if configured else Path.cwd()
+        scratch = url.set(database=str(folder / f"{configured.stem if configured else 'loans'}.{suffix}.db"))
+    else:
+        scratch = url.set(database=f"{url.database}_{suffix}")
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
+    scratch_url = scratch.render_as_string(hide_password=False)
+    engine = make_engine(scratch_url)
+    try:
+        migrate.upgrade(engine)
+        console.print(
+            _("scratch database {url} (removed afterwards)").format(url=scratch.render_as_string(hide_password=True)),
+            markup=False,
+        )
+        yield replace(
+            runtime,
+            settings=runtime.settings.model_copy(update={"database_url": scratch_url}),
+            engine=engine,
+            session_factory=make_session_factory(engine),
+        )
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+            admin.dispose()
+        else:
+            for extra in ("", "-wal", "-shm", "-journal"):
+                Path(f"{scratch.database}{extra}").unlink(missing_ok=True)
+
+
+def run_bench(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
+    with scratch_runtime(runtime, console) as scratch:
+        return _run(runtime=scratch, count=count, chunk_size=chunk_size, console=console)
+
+
+def _run(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
+    country = runtime.country
+    section: LoansCountry = country.section("loans")
+    rounding = section.rounding.for_currency(country.profile.currency)
+    day = accrual.today_in(country) - timedelta(days=1)
+    console.print(
+        _("benchmark: {count} loans accrued for {day} on {database}").format(
+            count=f"{count:,}", day=day.isoformat(), database=runtime.engine.url.get_backend_name()
+        )
+    )
+    with Stopwatch() as setup:
+        portfolio = create_portfolio(
+            runtime.engine, count=count, day=day, rounding=rounding, currency=country.profile.currency
+        )
+    console.print(_("portfolio written in {seconds} s (not timed)").format(seconds=f"{setup.seconds:.1f}"))
+
+    size_before = database_size(runtime.engine)
+    engine = accrual.immediate_transactions(make_engine(runtime.settings.database_url))
+    try:
+        with Stopwatch() as measured:
+            report = accrual.run_worker(
+                session_factory=make_session_factory(engine), day=day, rounding=rounding, chunk_size=chunk_size
+            )
+    finally:
+        engine.dispose()
+    stored = Stored("loans.accrual-storage", count, database_size(runtime.engine) - size_before)
+    expected = portfolio.expected
+    if (report.loans, report.interest, report.penalties) != (count, expected.interest, expected.penalties):
+        raise RuntimeError(
+            f"accrued {report.loans} loans, {report.interest} interest, {report.penalties} penalties; "
+            f"expected {count}, {expected.interest}, {expected.penalties}"
+        )
+    rows, baseline = _baseline(runtime, day)
+    console.print(
+        _(
+            "{loans} loans in {chunks} chunks of {size}: {seconds} s = {rate} loans/s; {penalties} late penalties"
+        ).format(
+            loans=f"{report.loans:,}",
+            chunks=report.chunks,
+            size=f"{chunk_size:,}",
+            seconds=f"{measured.seconds:.2f}",
+            rate=f"{report.loans / measured.seconds:,.0f}",
+            penalties=f"{report.penalties:,}",
+        )
+    )
+    print_comparisons(
+        [Comparison(Timed("loans.accrual", count, measured.seconds), Timed("loans.raw-insert", rows, baseline))],
+        console,
+    )
+    print_storage(stored, console)
+    return {
+        "seconds": measured.seconds,
+        "rate": count / measured.seconds,
+        "accrual_rows": rows,
+        "baseline_seconds": baseline,
+        "ratio": baseline / measured.seconds,  # the same rows in both: the rates' ratio
+    }
+
+
+def _baseline(runtime: Runtime, day: date) -> tuple[int, float]:
+    """Insert the day's accrual rows again, with `core.bulk.insert_rows`, into an empty copy of `loans_accrual`.
+
+    Read back as the driver returns them (not timed); the inserts and the commit are timed.
+    Returns the rows and the seconds.
+    """
+    table = Accrual.__table__
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    copy = scratch_copy(table, f"{table.name}_bench_raw", metadata)
+    metadata.create_all(runtime.engine)
+    columns = [column.name for column in table.columns]
+    try:
+        with runtime.engine.connect() as connection:
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            # Our own table and column names; the one value is bound.
+            sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE day = {mark} ORDER BY loan_id"  # noqa: S608
+            rows = [
+                tuple(row) for row in connection.exec_driver_sql(sql, (driver_value(connection, table.c.day, day),))
+            ]
+        inserting = Stopwatch()
+        with runtime.engine.connect() as connection:
+            for start in range(0, len(rows), BASELINE_BATCH):
+                with inserting:
+                    insert_rows(connection, copy, columns, rows[start : start + BASELINE_BATCH])
+            with inserting:
+                connection.commit()
+        return len(rows), inserting.seconds
+    finally:
+        metadata.drop_all(runtime.engine)

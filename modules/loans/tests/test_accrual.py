@@ -1,0 +1,171 @@
+"""Daily accrual and ageing: the rules in Python, and the set-based SQL against them over a portfolio."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ....core.country import LoadedCountry
+from ....core.db import make_session_factory
+from ....core.money import Rounding, RoundingMode
+from ....core.runtime import Runtime
+from .. import accrual, jobs
+from ..config import LoansCountry, LoansSettings
+from ..models import Accrual, Event, Instalment, Line, Loan
+from .portfolio import create_portfolio
+
+DAY = date(2026, 3, 16)
+
+
+def rounding_of(country: LoadedCountry) -> Rounding:
+    section: LoansCountry = country.section("loans")
+    return section.rounding.for_currency(country.profile.currency)
+
+
+def accrue(engine: Engine, country: LoadedCountry, day: date, chunk_size: int = 100) -> accrual.WorkerReport:
+    return accrual.run_worker(
+        session_factory=make_session_factory(engine), day=day, rounding=rounding_of(country), chunk_size=chunk_size
+    )
+
+
+@pytest.mark.country_independent
+@given(interest=st.integers(0, 10**12), length=st.integers(1, 400))
+def test_the_days_of_a_period_sum_exactly_to_the_instalments_interest(interest: int, length: int) -> None:
+    start = date(2026, 1, 31)
+    due = start + timedelta(days=length)
+    earned = [accrual.day_interest(interest, start, due, start + timedelta(days=n)) for n in range(-3, length + 4)]
+    inside = earned[4 : length + 4]  # the days start + 1 … due
+    assert sum(earned) == sum(inside) == interest
+    assert min(inside) >= 0 and max(inside) - min(inside) <= 1, "earned evenly, to a minor unit"
+
+
+@pytest.mark.country_independent
+def test_the_arrears_buckets_follow_the_par_conventions() -> None:
+    found = {days: accrual.bucket(days) for days in (0, 1, 30, 31, 60, 61, 90, 91, 400)}
+    assert found == {
+        0: "current",
+        1: "1-30",
+        30: "1-30",
+        31: "31-60",
+        60: "31-60",
+        61: "61-90",
+        90: "61-90",
+        91: "90+",
+        400: "90+",
+    }
+
+
+@pytest.mark.country_independent
+def test_a_penalty_is_the_rate_of_the_unpaid_amount_rounded_the_countrys_way_plus_the_flat_part() -> None:
+    penalty = {"rate": "0.05", "flat": 100, "after_days": 3}
+    assert accrual.penalty_amount(12_345, penalty, Rounding(RoundingMode.HALF_UP)) == 617 + 100
+    assert accrual.penalty_amount(12_345, penalty, Rounding(RoundingMode.DOWN, 100)) == 600 + 100
+    assert accrual.penalty_amount(12_345, {"rate": "0", "flat": 0}, Rounding(RoundingMode.UP)) == 0
+
+
+@pytest.mark.country_independent
+def test_the_job_catches_up_the_missed_days_a_month_at_most() -> None:
+    yesterday = date(2026, 3, 16)
+    assert jobs.days_to_accrue(None, yesterday) == [yesterday]
+    assert jobs.days_to_accrue(yesterday, yesterday) == []
+    assert jobs.days_to_accrue(date(2026, 3, 13), yesterday) == [date(2026, 3, 14), date(2026, 3, 15), yesterday]
+    assert len(jobs.days_to_accrue(date(2025, 1, 1), yesterday)) == jobs.CATCH_UP_DAYS
+
+
+def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule_says(
+    engine: Engine, session: Session, country: LoadedCountry
+) -> None:
+    portfolio = create_portfolio(
+        engine, count=3_000, day=DAY, rounding=rounding_of(country), currency=country.profile.currency
+    )
+    expected = portfolio.expected
+    before = dict(session.execute(select(Loan.id, Loan.accrued_interest)).all())
+    report = accrue(engine, country, DAY, chunk_size=250)
+    assert (report.loans, report.interest) == (3_000, expected.interest)
+    assert (report.penalties, report.penalty_amount) == (expected.penalties, expected.penalty_amount)
+    assert expected.penalties > 0 and expected.buckets["current"] < 3_000, "the portfolio has late loans"
+    status = accrual.day_status(session, DAY)
+    assert (status.due, status.accrued, status.pending, status.interest) == (3_000, 3_000, 0, expected.interest)
+    assert status.buckets == {name: expected.buckets[name] for name in status.buckets}
+
+    rows = dict(session.execute(select(Accrual.loan_id, Accrual.interest).where(Accrual.day == DAY)).all())
+    loans = session.execute(select(Loan.id, Loan.accrued_interest, Loan.accrued_on, Loan.aged_on)).all()
+    assert all(interest == before[id_] + rows[id_] for id_, interest, _, _ in loans), "totals = earlier + the day"
+    assert {(accrued_on, aged_on) for _, _, accrued_on, aged_on in loans} == {(DAY, DAY)}
+    dpd = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
+    assert dpd == dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
+
+    assert_penalties_booked_once(session, expected.penalties, expected.penalty_amount)
+    again = accrue(engine, country, DAY, chunk_size=250)
+    assert (again.loans, again.chunks, again.penalties) == (0, 0, 0), "a day run again does nothing"
+    session.expire_all()
+    assert dict(session.execute(select(Loan.id, Loan.accrued_interest)).all()) == {
+        id_: before[id_] + rows[id_] for id_ in before
+    }
+
+
+def assert_penalties_booked_once(session: Session, count: int, amount: int) -> None:
+    """`count` penalty events of `amount` in all, each balanced, each matching one penalised instalment."""
+    events = session.execute(
+        select(Event.id, Event.loan_id, Event.reference, Event.amount).where(Event.kind == "penalty")
+    ).all()
+    assert len(events) == count and sum(e.amount for e in events) == amount
+    lines = defaultdict(dict)
+    for event_id, account, value in session.execute(
+        select(Line.event_id, Line.account, Line.amount).where(Line.event_id.in_([e.id for e in events]))
+    ):
+        lines[event_id][account] = value
+    assert all(lines[e.id] == {"receivable:penalties": e.amount, "income:penalties": -e.amount} for e in events)
+    penalised = session.execute(
+        select(Instalment.loan_id, Instalment.version, Instalment.number, Instalment.penalties).where(
+            Instalment.penalised_on.is_not(None), Instalment.penalised_on >= DAY
+        )
+    ).all()
+    charged = {(e.loan_id, *map(int, e.reference.split(":penalty:")[1].split(":"))): e.amount for e in events}
+    assert {(i.loan_id, i.version, i.number): i.penalties for i in penalised} == charged
+
+
+def test_a_month_accrued_day_by_day_earns_each_instalment_exactly_and_penalises_it_once(
+    engine: Engine, session: Session, country: LoadedCountry
+) -> None:
+    portfolio = create_portfolio(
+        engine, count=240, day=DAY, rounding=rounding_of(country), currency=country.profile.currency, late_every=4
+    )
+    last = DAY + timedelta(days=40)
+    penalties = 0
+    for offset in range((last - DAY).days + 1):
+        penalties += accrue(engine, country, DAY + timedelta(days=offset), chunk_size=100).penalties
+    assert penalties > portfolio.expected.penalties, "later days charged the instalments that fell due meanwhile"
+    instalments = defaultdict(list)
+    for row in session.execute(
+        select(Instalment.loan_id, Instalment.due_on, Instalment.interest).order_by(Instalment.number)
+    ):
+        instalments[row.loan_id].append(row)
+    for loan in session.scalars(select(Loan)):
+        start, earned = loan.disbursed_on, 0
+        for instalment in instalments[loan.id]:
+            earned += accrual.earned_through(instalment.interest, start, instalment.due_on, last)
+            start = instalment.due_on
+        assert loan.accrued_interest == earned, loan.id  # every day of every period, exactly once
+    assert session.scalar(select(func.count()).select_from(Accrual)) == 240 * 41
+    events = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "penalty"))
+    assert (
+        events
+        == penalties
+        == session.scalar(select(func.count()).select_from(Instalment).where(Instalment.penalised_on >= DAY))
+    )
+
+
+def test_the_job_accrues_a_day_it_is_given_and_nothing_the_second_time(
+    engine: Engine, runtime: Runtime, country: LoadedCountry
+) -> None:
+    create_portfolio(engine, count=500, day=DAY, rounding=rounding_of(country), currency=country.profile.currency)
+    assert runtime.settings_of(LoansSettings).accrual_chunk >= 100
+    assert jobs.accrue(runtime, day=DAY.isoformat()) == 500
+    assert jobs.accrue(runtime, day=DAY.isoformat()) == 0
