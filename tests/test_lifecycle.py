@@ -14,6 +14,7 @@ import copier
 import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
+from filelock import FileLock
 
 from .catalogue import REPO
 from .scripts import load_script
@@ -216,13 +217,33 @@ def table_counts(database: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def first_release_deployment(tmp_path_factory: pytest.TempPathFactory, python: Path) -> Path:
-    """A deployment generated at 0.1.0 from a tag-less clone, with data and vendor edits, committed."""
-    root = tmp_path_factory.mktemp("first-release")
+    """A deployment generated at 0.1.0 from a tag-less clone, with data and vendor edits, committed.
+
+    Built once per run in a folder the xdist workers share, whichever worker each test lands on: the
+    tests only copy it, and building it (a clone, a generation, migrations, a seed) is the slow part.
+    """
+    root = run_shared_folder(tmp_path_factory) / "first-release"
+    stack = root / "stack"
+    with FileLock(f"{root}.lock"):
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)  # left half-built by a worker whose build failed
+            build_first_release_deployment(root, stack, python)
+            (root / "built").touch()
+    return stack
+
+
+def run_shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary folder that every xdist worker sees (each worker's own is inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_first_release_deployment(root: Path, stack: Path, python: Path) -> None:
     template = clone_template(root / "template")
     modules = git(template, "ls-tree", "--name-only", f"{FIRST_RELEASE}:modules").split()
     modules = [name for name in modules if "." not in name]  # every module 0.1.0 offered
     assert git(template, "show", f"{FIRST_RELEASE}:VERSION") == "0.1.0"
-    stack = generate_at(template, FIRST_RELEASE, root / "stack", modules=modules)
+    generate_at(template, FIRST_RELEASE, stack, modules=modules)
     assert "_template_version" not in answers_of(stack)  # 0.1.0 recorded no version
     package = answers_of(stack)["package_name"]
     (stack / ".env").write_text(VENDOR_ENV, encoding="utf-8")
@@ -235,7 +256,6 @@ def first_release_deployment(tmp_path_factory: pytest.TempPathFactory, python: P
         edited = stack / "src" / package / relative
         edited.write_text(edited.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
     git(stack, "commit", "--quiet", "-am", "vendor edits")
-    return stack
 
 
 def copy_of(deployment: Path, destination: Path) -> Path:
@@ -243,7 +263,6 @@ def copy_of(deployment: Path, destination: Path) -> Path:
     return destination
 
 
-@pytest.mark.xdist_group("first-release")  # one worker builds the 0.1.0 deployment both tests copy
 def test_update_from_the_first_release_without_trust_is_refused(first_release_deployment: Path, tmp_path: Path) -> None:
     stack = copy_of(first_release_deployment, tmp_path / "stack")
     result = subprocess.run(
@@ -254,7 +273,6 @@ def test_update_from_the_first_release_without_trust_is_refused(first_release_de
     assert not git(stack, "status", "--porcelain") and (stack / ".env").read_text() == VENDOR_ENV
 
 
-@pytest.mark.xdist_group("first-release")
 def test_update_from_the_first_release_migrates_keeps_edits_and_data(
     first_release_deployment: Path, tmp_path: Path, python: Path
 ) -> None:

@@ -28,6 +28,9 @@ from ..core.settings import Settings
 from ..core.stack import log_licence_status
 from .workers import EVERY_SECOND, empty_queue, free_port, only_schedules, running_worker, worker_env
 
+# Worker processes, retries and the core's jobs read no country data: run per module combination, not per country.
+pytestmark = pytest.mark.country_independent
+
 CHECKPOINT = "core.audit_checkpoint"
 
 
