@@ -25,6 +25,7 @@ from .servicing_helpers import (
     make_loan,
     payments_ledger_problems,
     product,
+    set_accrued,
 )
 
 pytestmark = pytest.mark.selection  # the applicant and the money's path depend on the partner modules
@@ -53,7 +54,7 @@ def test_the_payoff_is_principal_accrued_interest_and_fees_and_the_rest_is_rebat
     code = product(client, manager, annual_rate="0.12", instalments=6, fee_rate="0", fee_flat=300)
     reference = make_loan(client, api_headers, ports, officer, code, 60_000)
     loan = get_loan(session=session, reference=reference)
-    loan.accrued_interest = 250  # what the daily accrual earned so far
+    set_accrued(session, loan, 250)  # what the daily accrual earned so far
     session.commit()
 
     quote = client.get(f"/loans/accounts/{reference}/payoff", headers=officer)
@@ -103,10 +104,9 @@ def test_accrued_interest_already_paid_is_not_asked_again(
     )
     session.expire_all()
     loan = get_loan(session=session, reference=reference)
-    loan.accrued_interest = first.interest - 1  # less earned than paid: nothing accrued is owed
-    session.flush()
+    set_accrued(session, loan, first.interest - 1)  # less earned than paid: nothing accrued is owed
     assert servicing.quote(context=context, reference=reference, today=date.today()).interest == 0
-    loan.accrued_interest = first.interest + 75
+    set_accrued(session, loan, first.interest + 75)
     quote = servicing.quote(context=context, reference=reference, today=date.today())
     assert quote.interest == 75 and quote.principal == 40_000 - first.principal
     session.rollback()
@@ -120,7 +120,7 @@ def test_restructuring_reschedules_the_principal_and_waives_the_old_instalments(
     loan = get_loan(session=session, reference=reference)
     late = instalments(session, loan, 1)[0].due_on + timedelta(days=10)
     assert charge_penalties(context, loan, late) > 0
-    loan.accrued_interest = 900
+    set_accrued(session, loan, 900)
     session.commit()
 
     response = client.post(f"/loans/accounts/{reference}/restructure", json={"instalments": 12}, headers=manager)
