@@ -3,12 +3,14 @@
 What a day D does to every loan that is active and was disbursed on or before D (exactly once):
 
 - **Interest earned.** Each instalment's interest is earned evenly over its period, from the
-  previous instalment's due date (the first: the disbursement day) to its own due date, in whole
-  minor units and cumulatively: through day t a period of n days has earned
+  previous instalment's due date (the first: where the schedule version starts) to its own due
+  date, in whole minor units and cumulatively: through day t a period of n days has earned
   `interest * elapsed // n` (elapsed = t − start, between 0 and n), and day t earns that minus
   what was earned through t − 1. So the days of a period sum exactly to the instalment's interest
   and nothing is lost to rounding. The schedule is the loan's current version
-  (`loans_loan.schedule_version`); a version's first instalment starts at disbursement. A loan
+  (`loans_loan.schedule_version`); its first instalment starts at `loans_loan.schedule_from` (the
+  disbursement, or the restructuring that made the version), and of that instalment's interest the
+  part a restructuring carried over (`carried_interest`: earned already) is not earned again. A loan
   disbursed on D earns nothing on D; a day after the last due date earns nothing (a loan still
   active then is in arrears, not earning more interest). D's amount is one row of
   `loans_accrual` (key loan, day); what a loan has earned so far is the sum of its rows
@@ -291,12 +293,12 @@ def _work_sql(sqlite: bool) -> str:
     # (their due dates rise with it) only up to the first one that is open: due on or after the day,
     # or not settled by it. When it is due before the day, it is the oldest past due and the current
     # one is looked for after it (few loans); otherwise it is the current one and none is past due.
-    # The current instalment's period starts at the previous one's due date, or at disbursement.
+    # The current instalment's period starts at the previous one's due date, or where the version starts.
     return f"""
 INSERT INTO {WORK} (loan_id, interest, days_past_due, previous)
 WITH o AS MATERIALIZED (
-    SELECT l.id AS loan_id, l.schedule_version AS version, l.disbursed_on AS disbursed_on,
-           l.days_past_due AS previous,
+    SELECT l.id AS loan_id, l.schedule_version AS version,
+           l.days_past_due AS previous, l.schedule_from AS schedule_from, l.carried_interest AS carried,
            (SELECT i.number FROM loans_instalment i
             WHERE i.loan_id = l.id AND i.version = l.schedule_version
               AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
@@ -305,7 +307,7 @@ WITH o AS MATERIALIZED (
     WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
       AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
 ), f AS MATERIALIZED (
-    SELECT o.loan_id, o.version, o.disbursed_on, o.previous,
+    SELECT o.loan_id, o.version, o.schedule_from, o.carried, o.previous,
            CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
            CASE WHEN i.due_on >= :day THEN o.number
                 WHEN i.due_on IS NOT NULL THEN
@@ -315,13 +317,15 @@ WITH o AS MATERIALIZED (
     FROM o LEFT JOIN loans_instalment i ON i.loan_id = o.loan_id AND i.version = o.version AND i.number = o.number
 ), g AS (
     SELECT f.loan_id, f.version, f.number, f.oldest_due, f.previous,
-           COALESCE(p.due_on, f.disbursed_on) AS start_on
+           COALESCE(p.due_on, f.schedule_from) AS start_on,
+           CASE WHEN f.number = 1 THEN f.carried ELSE 0 END AS carried
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
-            ELSE c.interest * {elapsed} / {length} - c.interest * ({elapsed} - 1) / {length} END,
+            ELSE (c.interest - g.carried) * {elapsed} / {length}
+                 - (c.interest - g.carried) * ({elapsed} - 1) / {length} END,
        CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {late} END,
        g.previous
 FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number

@@ -205,6 +205,7 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
         actor=actor,
     )
     loan.schedule_version, loan.terms = version, stored
+    loan.schedule_from, loan.carried_interest = today, earned  # the accrual's start of the new first period
     loan.days_past_due, loan.arrears_bucket = 0, "current"
     session.flush()
     audit.record(

@@ -86,6 +86,8 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("schedule_version", sa.Integer(), nullable=False),
         sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("schedule_from", sa.Date(), nullable=False),
+        sa.Column("carried_interest", sa.BigInteger(), nullable=False),
         sa.Column("days_past_due", sa.Integer(), nullable=False),
         sa.Column("arrears_bucket", sa.String(length=10), nullable=False),
         sa.ForeignKeyConstraint(

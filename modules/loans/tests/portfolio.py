@@ -216,11 +216,12 @@ FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 
 LOANS = f"""
 INSERT INTO loans_loan (id, reference, application_id, product_code, borrower, payee, region, currency, principal,
-    terms, disbursed_on, state, schedule_version, closed_on, days_past_due, arrears_bucket)
+    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest, days_past_due,
+    arrears_bucket)
 {NUMBERS}
 SELECT n.i, {PREFIX} || '-L-' || {ID}, n.i, t.product_code, 'external:' || {PREFIX} || {ID},
        'account:' || {PREFIX} || {ID}, NULL, CAST(:currency AS VARCHAR(3)), t.principal, t.terms, t.disbursed_on,
-       'active', 1, NULL, t.days_past_due, t.arrears_bucket
+       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket
 FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 """  # noqa: S608
 

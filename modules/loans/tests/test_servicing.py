@@ -6,14 +6,15 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ....core.db import make_session_factory
 from ....core.errors import Conflict
 from ....core.models import AuditEvent
 from ....core.registry import Ports
-from .. import servicing
-from ..models import Loan
+from .. import accrual, servicing
+from ..models import Accrual, Loan
 from ..service import current_schedule, get_loan, owed
 from .servicing_helpers import (
     ACTOR,
@@ -139,6 +140,43 @@ def test_restructuring_reschedules_the_principal_and_waives_the_old_instalments(
 
     refused = client.post(f"/loans/accounts/{reference}/restructure", json={"instalments": 0}, headers=manager)
     assert refused.status_code == 422, "an instalment count outside 1..520 is schema-invalid"
+
+
+def test_after_a_restructuring_interest_is_earned_over_the_new_first_period_from_the_restructuring_day(
+    client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context, engine: Engine
+) -> None:
+    code = product(client, manager, annual_rate="0.24", instalments=6, **NO_FEES)
+    reference = make_loan(client, api_headers, ports, officer, code, 120_000)
+    loan = get_loan(session=session, reference=reference)
+    disbursed, old_first = loan.disbursed_on, instalments(session, loan, 1)[0]
+    factory = make_session_factory(engine)
+
+    def accrue(first: date, last: date) -> None:
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            accrual.run_worker(session_factory=factory, day=day, rounding=context.rounding, chunk_size=1_000)
+
+    restructured_on = disbursed + timedelta(days=10)
+    accrue(disbursed + timedelta(days=1), restructured_on)
+    earned = accrual.accrued_interest(session, loan.id)
+    assert earned == accrual.earned_through(old_first.interest, disbursed, old_first.due_on, restructured_on) > 0
+    servicing.restructure(context=context, reference=reference, instalments=4, actor=ACTOR, today=restructured_on)
+    session.commit()
+    loan = get_loan(session=session, reference=reference)
+    assert (loan.schedule_from, loan.carried_interest) == (restructured_on, earned)
+    first = instalments(session, loan, 2)[0]
+    period = first.interest - earned  # the new schedule's own interest for its first period
+    assert period > 0
+
+    accrue(restructured_on + timedelta(days=1), first.due_on)
+    rows = dict(session.execute(select(Accrual.day, Accrual.interest).where(Accrual.loan_id == loan.id)).all())
+    for days in (1, 7, (first.due_on - restructured_on).days):
+        through = restructured_on + timedelta(days=days)
+        since = sum(interest for day, interest in rows.items() if restructured_on < day <= through)
+        assert since == accrual.earned_through(period, restructured_on, first.due_on, through), days
+    assert accrual.accrued_interest(session, loan.id) == earned + period, "the carried interest is not earned twice"
+    quote = servicing.quote(context=context, reference=reference, today=first.due_on)
+    assert quote.interest == earned + period
 
 
 def test_a_write_off_moves_everything_owed_to_the_expense_and_is_audited(
