@@ -3,23 +3,26 @@
 What a day D does to every loan that is active and was disbursed on or before D (exactly once):
 
 - **Interest earned.** Each instalment's interest is earned evenly over its period, from the
-  previous instalment's due date (the first: the disbursement day) to its own due date, in whole
-  minor units and cumulatively: through day t a period of n days has earned
+  previous instalment's due date (the first: where the schedule version starts) to its own due
+  date, in whole minor units and cumulatively: through day t a period of n days has earned
   `interest * elapsed // n` (elapsed = t − start, between 0 and n), and day t earns that minus
   what was earned through t − 1. So the days of a period sum exactly to the instalment's interest
   and nothing is lost to rounding. The schedule is the loan's current version
-  (`loans_loan.schedule_version`); a version's first instalment starts at disbursement. A loan
+  (`loans_loan.schedule_version`); its first instalment starts at `loans_loan.schedule_from` (the
+  disbursement, or the restructuring that made the version), and of that instalment's interest the
+  part a restructuring carried over (`carried_interest`: earned already) is not earned again. A loan
   disbursed on D earns nothing on D; a day after the last due date earns nothing (a loan still
   active then is in arrears, not earning more interest). D's amount is one row of
-  `loans_accrual` (key loan, day), added to `loans_loan.accrued_interest`; `accrued_on` becomes
-  D (or stays, when a later day was accrued first). The book already holds the whole
-  schedule's interest as receivable and income from disbursement: accrual measures how much of
-  it is earned, it books nothing.
+  `loans_accrual` (key loan, day); what a loan has earned so far is the sum of its rows
+  (`accrued_interest`), and the loan row itself is not written for it. The book already holds
+  the whole schedule's interest as receivable and income from disbursement: accrual measures how
+  much of it is earned, it books nothing.
 - **Ageing.** An instalment is past due on D when its due date is before D and it was not
   settled on or before D (`settled_on` null or after D). `days_past_due` = D − the oldest past-due
   instalment's due date (0 when none), and `arrears_bucket` the PAR bucket: `current` (0),
-  `1-30`, `31-60`, `61-90`, `90+`. They are written to the loan with `aged_on` = D (unless a
-  later day was aged already) and kept in the day's accrual row.
+  `1-30`, `31-60`, `61-90`, `90+`. They are kept in the day's accrual row, and written to the
+  loan only when they differ from what it holds (late loans, loans current again) and no later
+  day was accrued for it already: the loan shows its latest accrued day's ageing.
 - **Late penalty.** An instalment of the current version still unpaid (`settled_on` null) more
   than `terms.penalty.after_days` days past its due date (D − due > after_days) and not yet
   penalised is charged once: `rate` × its unpaid principal, interest and fees, rounded with the
@@ -35,7 +38,7 @@ advisory lock keyed by (day, chunk), tried without waiting (`pg_try_advisory_xac
 workers pass over each other's chunks, then waited for on a second pass. Inside, set-based SQL:
 one `INSERT … SELECT` computes every loan's amount and days past due into a temporary table (the
 loans of the range not yet accrued for D: the claim plus this check make a chunk done once), then
-`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the loans. Penalties read only the
+`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the loans whose ageing changed. Penalties read only the
 late instalments of the chunk (few), compute each amount with the country's rounding, and book
 events, lines and instalments with `INSERT … SELECT` / `UPDATE … FROM` from a second temporary
 table. A worker killed at any point rolls its chunk back; a re-run or another worker does it;
@@ -67,7 +70,7 @@ from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money, Rounding
 from ...core.runtime import Runtime
-from .models import Loan, LoanState
+from .models import Accrual, Loan, LoanState
 
 log = structlog.get_logger(__name__)  # chunk numbers and counts only: never a borrower
 
@@ -290,11 +293,12 @@ def _work_sql(sqlite: bool) -> str:
     # (their due dates rise with it) only up to the first one that is open: due on or after the day,
     # or not settled by it. When it is due before the day, it is the oldest past due and the current
     # one is looked for after it (few loans); otherwise it is the current one and none is past due.
-    # The current instalment's period starts at the previous one's due date, or at disbursement.
+    # The current instalment's period starts at the previous one's due date, or where the version starts.
     return f"""
-INSERT INTO {WORK} (loan_id, interest, days_past_due)
+INSERT INTO {WORK} (loan_id, interest, days_past_due, previous)
 WITH o AS MATERIALIZED (
-    SELECT l.id AS loan_id, l.schedule_version AS version, l.disbursed_on AS disbursed_on,
+    SELECT l.id AS loan_id, l.schedule_version AS version,
+           l.days_past_due AS previous, l.schedule_from AS schedule_from, l.carried_interest AS carried,
            (SELECT i.number FROM loans_instalment i
             WHERE i.loan_id = l.id AND i.version = l.schedule_version
               AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
@@ -303,7 +307,7 @@ WITH o AS MATERIALIZED (
     WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
       AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
 ), f AS MATERIALIZED (
-    SELECT o.loan_id, o.version, o.disbursed_on,
+    SELECT o.loan_id, o.version, o.schedule_from, o.carried, o.previous,
            CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
            CASE WHEN i.due_on >= :day THEN o.number
                 WHEN i.due_on IS NOT NULL THEN
@@ -312,14 +316,18 @@ WITH o AS MATERIALIZED (
                      ORDER BY n.number LIMIT 1) END AS number
     FROM o LEFT JOIN loans_instalment i ON i.loan_id = o.loan_id AND i.version = o.version AND i.number = o.number
 ), g AS (
-    SELECT f.loan_id, f.version, f.number, f.oldest_due, COALESCE(p.due_on, f.disbursed_on) AS start_on
+    SELECT f.loan_id, f.version, f.number, f.oldest_due, f.previous,
+           COALESCE(p.due_on, f.schedule_from) AS start_on,
+           CASE WHEN f.number = 1 THEN f.carried ELSE 0 END AS carried
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
-            ELSE c.interest * {elapsed} / {length} - c.interest * ({elapsed} - 1) / {length} END,
-       CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {late} END
+            ELSE (c.interest - g.carried) * {elapsed} / {length}
+                 - (c.interest - g.carried) * ({elapsed} - 1) / {length} END,
+       CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {late} END,
+       g.previous
 FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
 """  # noqa: S608 - our own table names and constants; every value is bound
 
@@ -329,17 +337,15 @@ def _bucket_sql(column: str) -> str:
     return f"CASE {cases} ELSE '{OVER}' END"
 
 
-AGED_BEFORE = "loans_loan.aged_on IS NULL OR loans_loan.aged_on <= :day"  # a later day aged already: keep it
+# Only the loans whose ageing changed (late loans, loans current again: few), and only when no later day was
+# accrued for the loan already (a day run out of order never overwrites a later day's ageing).
 UPDATE_LOANS = f"""
 UPDATE loans_loan SET
-    accrued_interest = loans_loan.accrued_interest + w.interest,
-    accrued_on = CASE WHEN loans_loan.accrued_on IS NULL OR loans_loan.accrued_on < :day THEN :day
-                      ELSE loans_loan.accrued_on END,
-    days_past_due = CASE WHEN {AGED_BEFORE} THEN w.days_past_due ELSE loans_loan.days_past_due END,
-    arrears_bucket = CASE WHEN {AGED_BEFORE} THEN {_bucket_sql("w.days_past_due")} ELSE loans_loan.arrears_bucket END,
-    aged_on = CASE WHEN {AGED_BEFORE} THEN :day ELSE loans_loan.aged_on END
-FROM {WORK} w
+    days_past_due = w.days_past_due,
+    arrears_bucket = {_bucket_sql("w.days_past_due")}
+FROM (SELECT loan_id, days_past_due FROM {WORK} WHERE days_past_due <> previous) w
 WHERE loans_loan.id = w.loan_id
+  AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = w.loan_id AND a.day > :day)
 """  # noqa: S608
 
 INSERT_ACCRUALS = f"""
@@ -390,7 +396,8 @@ def _statement(sql: str, **types: Any):
 def _scratch_tables(session: Session) -> None:
     """The chunk's two temporary tables, empty (PostgreSQL: dropped at commit; SQLite: kept by the connection)."""
     tables = {
-        WORK: "loan_id BIGINT PRIMARY KEY, interest BIGINT NOT NULL, days_past_due INTEGER NOT NULL",
+        WORK: "loan_id BIGINT PRIMARY KEY, interest BIGINT NOT NULL, days_past_due INTEGER NOT NULL, "
+        "previous INTEGER NOT NULL",
         PENALTY_WORK: "loan_id BIGINT NOT NULL, version INTEGER NOT NULL, number INTEGER NOT NULL, "
         "amount BIGINT NOT NULL, reference VARCHAR(160) NOT NULL",
     }
@@ -472,7 +479,7 @@ class DayStatus:
     due: int  # active loans disbursed on or before the day
     accrued: int  # of them, accrued for the day
     interest: int  # what they earned that day
-    buckets: dict[str, int]  # active loans aged for the day, by arrears bucket
+    buckets: dict[str, int]  # active loans accrued and aged for the day, by that day's arrears bucket
 
     @property
     def pending(self) -> int:
@@ -493,9 +500,15 @@ WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
     ).one()
     buckets = dict(
         session.execute(
-            select(Loan.arrears_bucket, func.count())
-            .where(Loan.state == ACTIVE, Loan.aged_on == day)
-            .group_by(Loan.arrears_bucket)
+            _statement(
+                f"""
+SELECT {_bucket_sql("a.days_past_due")} AS bucket, COUNT(*)
+FROM loans_loan l JOIN loans_accrual a ON a.loan_id = l.id AND a.day = :day
+WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
+GROUP BY {_bucket_sql("a.days_past_due")}
+"""  # noqa: S608
+            ),
+            {"day": day},
         ).all()
     )
     ordered = {name: int(buckets.get(name, 0)) for name in [*(name for _, name in BUCKETS), OVER]}
@@ -503,8 +516,30 @@ WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
 
 
 def last_complete_day(session: Session) -> date | None:
-    """The latest day every accrued active loan has reached (None before the first accrual)."""
-    return session.scalar(select(func.min(Loan.accrued_on)).where(Loan.state == ACTIVE, Loan.accrued_on.is_not(None)))
+    """The latest day every accrued active loan has reached (None before the first accrual).
+
+    Each active loan's latest accrual row (one seek down its key), the earliest of them: a read of
+    the active loans, not of the accrual history.
+    """
+    latest = (
+        select(Accrual.day)
+        .where(Accrual.loan_id == Loan.id)
+        .order_by(Accrual.day.desc())
+        .limit(1)
+        .correlate(Loan)
+        .scalar_subquery()
+    )
+    return session.scalar(select(func.min(latest)).where(Loan.state == ACTIVE))
+
+
+def accrued_interest(session: Session, loan_id: int) -> int:
+    """The interest `loan_id` has earned so far: the sum of its accrual rows (a range of the key)."""
+    return int(session.scalar(select(func.coalesce(func.sum(Accrual.interest), 0)).where(Accrual.loan_id == loan_id)))
+
+
+def last_accrued_day(session: Session, loan_id: int) -> date | None:
+    """The latest day accrued and aged for `loan_id` (the day its `days_past_due` is as of); None before any."""
+    return session.scalar(select(func.max(Accrual.day)).where(Accrual.loan_id == loan_id))
 
 
 # ---------------------------------------------------------------- the command line (`loans accrue`)

@@ -87,13 +87,18 @@ class Loan(Base):
     state: Mapped[str] = mapped_column(String(20), default=LoanState.ACTIVE)
     schedule_version: Mapped[int] = mapped_column(Integer, default=1)  # a restructuring adds the next
     closed_on: Mapped[date | None] = mapped_column(Date)
-    # Interest earned day by day (accrual.py): the running total and the last day it covers.
-    accrued_interest: Mapped[int] = mapped_column(BigInteger, default=0)
-    accrued_on: Mapped[date | None] = mapped_column(Date)
-    # Ageing: days past the oldest unpaid due date, its bucket, and the day it was computed for.
+    # Where the current schedule version starts: its first instalment's period runs from here to its due
+    # date (the disbursement, or the restructuring that made the version).
+    schedule_from: Mapped[date] = mapped_column(Date)
+    # Of that first instalment's interest, what was earned before the restructuring that made the version
+    # (accrued under the previous one already): not earned a second time. 0 for the first version.
+    carried_interest: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Interest earned day by day is not kept here but in loans_accrual (accrual.accrued_interest: the sum
+    # of the loan's rows), so the daily job writes one narrow row per loan and leaves this one alone.
+    # Ageing as of the latest day accrued: days past the oldest unpaid due date and its bucket. The daily
+    # job writes them only when they change (and never for a day earlier than one accrued already).
     days_past_due: Mapped[int] = mapped_column(Integer, default=0)
     arrears_bucket: Mapped[str] = mapped_column(String(10), default="current")
-    aged_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Instalment(Base):

@@ -11,7 +11,7 @@ from ...core.approvals import Signatory
 from ...core.authorisation import check_region
 from ...core.callers import Caller
 from ...core.deps import CountryDep, PortsDep, SessionDep, require_scope
-from . import book, camt054, service, servicing
+from . import accrual, book, camt054, service, servicing
 from .config import LoansSettingsDep
 from .models import Application, Loan
 from .schemas import (
@@ -176,7 +176,7 @@ def loan_out(context: service.Context, loan: Loan) -> LoanOut:
         state=loan.state,
         days_past_due=loan.days_past_due,
         arrears_bucket=loan.arrears_bucket,
-        accrued_interest=loan.accrued_interest,
+        accrued_interest=accrual.accrued_interest(context.session, loan.id),
         owed=book.balances(context.session, loan.id),
         schedule=[InstalmentOut.model_validate(instalment) for instalment in schedule],
     )

@@ -359,6 +359,7 @@ def disburse(*, context: Context, application: Application, actor: str, today: d
         disbursed_on=today,
         state=LoanState.ACTIVE,
         schedule_version=1,
+        schedule_from=today,
     )
     session.add(loan)
     session.flush()

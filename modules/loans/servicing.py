@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.errors import Conflict
 from ...core.i18n import _
-from . import book
+from . import accrual, book
 from .models import Event, Instalment, Line, Loan, LoanState
 from .schedule import build_schedule
 from .service import Context, channel_of, current_schedule, get_loan, move_money, owed, terms_of
@@ -42,7 +42,8 @@ def _interest_paid(session: Session, loan: Loan) -> int:
 
 def _earned_unpaid(session: Session, loan: Loan, receivable_interest: int) -> int:
     """Interest accrued to date and not yet paid: never below 0, never more than the receivable holds."""
-    return max(0, min(loan.accrued_interest - _interest_paid(session, loan), receivable_interest))
+    earned = accrual.accrued_interest(session, loan.id)
+    return max(0, min(earned - _interest_paid(session, loan), receivable_interest))
 
 
 # ---------------------------------------------------------------- early repayment
@@ -204,6 +205,7 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
         actor=actor,
     )
     loan.schedule_version, loan.terms = version, stored
+    loan.schedule_from, loan.carried_interest = today, earned  # the accrual's start of the new first period
     loan.days_past_due, loan.arrears_bucket = 0, "current"
     session.flush()
     audit.record(

@@ -86,11 +86,10 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("schedule_version", sa.Integer(), nullable=False),
         sa.Column("closed_on", sa.Date(), nullable=True),
-        sa.Column("accrued_interest", sa.BigInteger(), nullable=False),
-        sa.Column("accrued_on", sa.Date(), nullable=True),
+        sa.Column("schedule_from", sa.Date(), nullable=False),
+        sa.Column("carried_interest", sa.BigInteger(), nullable=False),
         sa.Column("days_past_due", sa.Integer(), nullable=False),
         sa.Column("arrears_bucket", sa.String(length=10), nullable=False),
-        sa.Column("aged_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["application_id"], ["loans_application.id"], name=op.f("fk_loans_loan_application_id_loans_application")
         ),

@@ -4,7 +4,8 @@ The loans come from a thousand templates (a product, a principal, a disbursement
 portfolio's `day`, and for one loan in `late_every` an arrears of 1 to 120 days), each built with
 the module's own schedule (`schedule.build_schedule`, the country's rounding). The portfolio is as
 the daily accrual left it on the eve of `day`: instalments due before it paid on their due date
-(but the late loans' recent ones), interest accrued and loans aged through `day` − 1, and the
+(but the late loans' recent ones), loans aged through `day` − 1 (no accrual history: nothing in
+a day's accrual reads it), and the
 penalties of instalments that passed their grace before `day` charged on the instalments. So the
 next run, for `day`, is an ordinary day: interest on every loan, the penalties of instalments
 whose grace ends that day. What it must find is computed here from the templates, in Python,
@@ -42,7 +43,7 @@ from sqlalchemy import (
 
 from ....core.models import utcnow
 from ....core.money import Rounding
-from ..accrual import bucket, day_interest, earned_through, penalty_amount
+from ..accrual import bucket, day_interest, penalty_amount
 from ..models import Application, Loan
 from ..schedule import build_schedule
 from ..terms import Terms
@@ -104,8 +105,6 @@ class _Template:
     disbursed_on: date
     terms: dict[str, Any]
     instalments: list[dict[str, Any]]
-    accrued_interest: int
-    accrued_on: date | None
     days_past_due: int
     interest_today: int
     penalties_today: list[int]
@@ -123,10 +122,9 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
     schedule = build_schedule(principal=principal, terms=terms, disbursed_on=disbursed_on, rounding=rounding)
     eve = day - timedelta(days=1)
     penalty = terms.penalty.model_dump(mode="json")
-    rows, accrued, interest_today, oldest, penalties_today = [], 0, 0, None, []
+    rows, interest_today, oldest, penalties_today = [], 0, None, []
     start = disbursed_on
     for item in schedule:
-        accrued += earned_through(item.interest, start, item.due_on, eve)
         interest_today += day_interest(item.interest, start, item.due_on, day)
         start = item.due_on
         row = {
@@ -162,8 +160,6 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
         disbursed_on=disbursed_on,
         terms=terms.model_dump(mode="json"),
         instalments=rows,
-        accrued_interest=accrued if disbursed_on <= eve else 0,
-        accrued_on=eve if disbursed_on <= eve else None,
         days_past_due=(eve - eve_oldest).days if eve_oldest else 0,
         interest_today=interest_today,
         penalties_today=penalties_today,
@@ -180,8 +176,6 @@ def _tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("principal", BigInteger),
         Column("terms", JSON),
         Column("disbursed_on", Date),
-        Column("accrued_interest", BigInteger),
-        Column("accrued_on", Date),
         Column("days_past_due", Integer),
         Column("arrears_bucket", String(10)),
         prefixes=["TEMPORARY"],
@@ -222,13 +216,12 @@ FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 
 LOANS = f"""
 INSERT INTO loans_loan (id, reference, application_id, product_code, borrower, payee, region, currency, principal,
-    terms, disbursed_on, state, schedule_version, closed_on, accrued_interest, accrued_on, days_past_due,
-    arrears_bucket, aged_on)
+    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest, days_past_due,
+    arrears_bucket)
 {NUMBERS}
 SELECT n.i, {PREFIX} || '-L-' || {ID}, n.i, t.product_code, 'external:' || {PREFIX} || {ID},
        'account:' || {PREFIX} || {ID}, NULL, CAST(:currency AS VARCHAR(3)), t.principal, t.terms, t.disbursed_on,
-       'active', 1, NULL, t.accrued_interest, t.accrued_on,
-       t.days_past_due, t.arrears_bucket, t.accrued_on
+       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket
 FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 """  # noqa: S608
 
@@ -260,8 +253,6 @@ def create_portfolio(
                     "principal": t.principal,
                     "terms": t.terms,
                     "disbursed_on": t.disbursed_on,
-                    "accrued_interest": t.accrued_interest,
-                    "accrued_on": t.accrued_on,
                     "days_past_due": t.days_past_due,
                     "arrears_bucket": bucket(t.days_past_due),
                 }

@@ -49,6 +49,7 @@ def _loan(setup: RegionSetup) -> str:
         principal=application.principal,
         terms=TERMS,
         disbursed_on=date.today(),
+        schedule_from=date.today(),
     )
     setup.session.add(loan)
     setup.session.commit()

@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
@@ -17,7 +17,7 @@ from ....core.registry import Ports
 from ....core.runtime import Runtime
 from .. import book
 from ..config import LoansSettings
-from ..models import Event, Instalment, Line, Loan, LoanState
+from ..models import Accrual, Event, Instalment, Line, Loan, LoanState
 from ..service import Context, current_schedule, owed
 from ..terms import COMPONENTS
 from .helpers import applicant, create_product
@@ -77,6 +77,23 @@ def charge_penalties(context: Context, loan: Loan, day: date) -> int:
         )
         charged += amount
     return charged
+
+
+def set_accrued(session: Session, loan: Loan, amount: int) -> None:
+    """What the daily accrual has earned on `loan` so far, as one accrual row (on its disbursement day)."""
+    session.execute(delete(Accrual).where(Accrual.loan_id == loan.id))
+    session.add(Accrual(loan_id=loan.id, day=loan.disbursed_on, interest=amount, days_past_due=0))
+    session.flush()
+
+
+def accrue_more(session: Session, loan: Loan, amount: int, day: date) -> None:
+    """`amount` more interest earned on `loan` on `day` (added to that day's accrual row)."""
+    row = session.get(Accrual, (loan.id, day))
+    if row is None:
+        session.add(Accrual(loan_id=loan.id, day=day, interest=amount, days_past_due=loan.days_past_due))
+    else:
+        row.interest += amount
+    session.flush()
 
 
 def age(context: Context, loan: Loan, day: date) -> None:

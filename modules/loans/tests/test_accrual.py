@@ -85,7 +85,7 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
         engine, count=3_000, day=DAY, rounding=rounding_of(country), currency=country.profile.currency
     )
     expected = portfolio.expected
-    before = dict(session.execute(select(Loan.id, Loan.accrued_interest)).all())
+    aged_before = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
     report = accrue(engine, country, DAY, chunk_size=250)
     assert (report.loans, report.interest) == (3_000, expected.interest)
     assert (report.penalties, report.penalty_amount) == (expected.penalties, expected.penalty_amount)
@@ -95,19 +95,43 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
     assert status.buckets == {name: expected.buckets[name] for name in status.buckets}
 
     rows = dict(session.execute(select(Accrual.loan_id, Accrual.interest).where(Accrual.day == DAY)).all())
-    loans = session.execute(select(Loan.id, Loan.accrued_interest, Loan.accrued_on, Loan.aged_on)).all()
-    assert all(interest == before[id_] + rows[id_] for id_, interest, _, _ in loans), "totals = earlier + the day"
-    assert {(accrued_on, aged_on) for _, _, accrued_on, aged_on in loans} == {(DAY, DAY)}
+    assert set(rows) == set(aged_before), "one row per loan"
+    assert accrual.last_complete_day(session) == DAY
+    some = sorted(rows)[:: len(rows) // 20]
+    assert [accrual.accrued_interest(session, id_) for id_ in some] == [rows[id_] for id_ in some], "the rows' sum"
+    session.expire_all()
     dpd = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
     assert dpd == dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
+    buckets = dict(session.execute(select(Loan.id, Loan.arrears_bucket)).all())
+    assert buckets == {id_: accrual.bucket(days) for id_, days in dpd.items()}
+    assert sum(dpd[id_] != aged_before[id_] for id_ in dpd) < 3_000 // 10, "only the late loans' ageing moved"
 
     assert_penalties_booked_once(session, expected.penalties, expected.penalty_amount)
     again = accrue(engine, country, DAY, chunk_size=250)
     assert (again.loans, again.chunks, again.penalties) == (0, 0, 0), "a day run again does nothing"
     session.expire_all()
-    assert dict(session.execute(select(Loan.id, Loan.accrued_interest)).all()) == {
-        id_: before[id_] + rows[id_] for id_ in before
-    }
+    assert dict(session.execute(select(Accrual.loan_id, Accrual.interest)).all()) == rows
+    assert dict(session.execute(select(Loan.id, Loan.days_past_due)).all()) == dpd
+
+
+def test_a_day_run_out_of_order_never_overwrites_a_later_days_ageing(
+    engine: Engine, session: Session, country: LoadedCountry
+) -> None:
+    create_portfolio(
+        engine, count=200, day=DAY, rounding=rounding_of(country), currency=country.profile.currency, late_every=4
+    )
+    later = DAY + timedelta(days=1)
+    assert accrue(engine, country, later).loans == 200
+    aged = session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all()
+    assert {(id_, days) for id_, days, _ in aged} == set(
+        session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == later)).all()
+    )
+    assert accrue(engine, country, DAY).loans == 200, "the earlier day is still accrued"
+    session.expire_all()
+    assert session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all() == aged
+    earlier = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
+    assert any(earlier[id_] != days for id_, days, _ in aged), "the earlier day aged the late loans differently"
+    assert accrual.last_complete_day(session) == later
 
 
 def assert_penalties_booked_once(session: Session, count: int, amount: int) -> None:
@@ -147,12 +171,15 @@ def test_a_month_accrued_day_by_day_earns_each_instalment_exactly_and_penalises_
         select(Instalment.loan_id, Instalment.due_on, Instalment.interest).order_by(Instalment.number)
     ):
         instalments[row.loan_id].append(row)
+    eve = DAY - timedelta(days=1)
     for loan in session.scalars(select(Loan)):
         start, earned = loan.disbursed_on, 0
         for instalment in instalments[loan.id]:
             earned += accrual.earned_through(instalment.interest, start, instalment.due_on, last)
+            earned -= accrual.earned_through(instalment.interest, start, instalment.due_on, eve)  # before the rows
             start = instalment.due_on
-        assert loan.accrued_interest == earned, loan.id  # every day of every period, exactly once
+        # every day of every period, exactly once
+        assert accrual.accrued_interest(session, loan.id) == earned, loan.id
     assert session.scalar(select(func.count()).select_from(Accrual)) == 240 * 41
     events = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "penalty"))
     assert (

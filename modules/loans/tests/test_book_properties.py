@@ -22,6 +22,7 @@ from .. import book, service, servicing
 from ..service import get_loan
 from .servicing_helpers import (
     ACTOR,
+    accrue_more,
     age,
     book_problems,
     charge_penalties,
@@ -91,7 +92,7 @@ def test_the_loan_book_stays_balanced_whatever_happens_to_a_loan(
             elif operation == "penalty":
                 charge_penalties(context, loan, day)
             elif operation == "accrue":
-                loan.accrued_interest += value
+                accrue_more(session, loan, value, day)
             elif operation == "payoff":
                 servicing.repay_early(context=context, reference=reference, actor=ACTOR, today=day)
             elif operation == "restructure":

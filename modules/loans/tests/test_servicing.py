@@ -6,14 +6,15 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ....core.db import make_session_factory
 from ....core.errors import Conflict
 from ....core.models import AuditEvent
 from ....core.registry import Ports
-from .. import servicing
-from ..models import Loan
+from .. import accrual, servicing
+from ..models import Accrual, Loan
 from ..service import current_schedule, get_loan, owed
 from .servicing_helpers import (
     ACTOR,
@@ -25,6 +26,7 @@ from .servicing_helpers import (
     make_loan,
     payments_ledger_problems,
     product,
+    set_accrued,
 )
 
 pytestmark = pytest.mark.selection  # the applicant and the money's path depend on the partner modules
@@ -53,7 +55,7 @@ def test_the_payoff_is_principal_accrued_interest_and_fees_and_the_rest_is_rebat
     code = product(client, manager, annual_rate="0.12", instalments=6, fee_rate="0", fee_flat=300)
     reference = make_loan(client, api_headers, ports, officer, code, 60_000)
     loan = get_loan(session=session, reference=reference)
-    loan.accrued_interest = 250  # what the daily accrual earned so far
+    set_accrued(session, loan, 250)  # what the daily accrual earned so far
     session.commit()
 
     quote = client.get(f"/loans/accounts/{reference}/payoff", headers=officer)
@@ -103,10 +105,9 @@ def test_accrued_interest_already_paid_is_not_asked_again(
     )
     session.expire_all()
     loan = get_loan(session=session, reference=reference)
-    loan.accrued_interest = first.interest - 1  # less earned than paid: nothing accrued is owed
-    session.flush()
+    set_accrued(session, loan, first.interest - 1)  # less earned than paid: nothing accrued is owed
     assert servicing.quote(context=context, reference=reference, today=date.today()).interest == 0
-    loan.accrued_interest = first.interest + 75
+    set_accrued(session, loan, first.interest + 75)
     quote = servicing.quote(context=context, reference=reference, today=date.today())
     assert quote.interest == 75 and quote.principal == 40_000 - first.principal
     session.rollback()
@@ -120,7 +121,7 @@ def test_restructuring_reschedules_the_principal_and_waives_the_old_instalments(
     loan = get_loan(session=session, reference=reference)
     late = instalments(session, loan, 1)[0].due_on + timedelta(days=10)
     assert charge_penalties(context, loan, late) > 0
-    loan.accrued_interest = 900
+    set_accrued(session, loan, 900)
     session.commit()
 
     response = client.post(f"/loans/accounts/{reference}/restructure", json={"instalments": 12}, headers=manager)
@@ -139,6 +140,43 @@ def test_restructuring_reschedules_the_principal_and_waives_the_old_instalments(
 
     refused = client.post(f"/loans/accounts/{reference}/restructure", json={"instalments": 0}, headers=manager)
     assert refused.status_code == 422, "an instalment count outside 1..520 is schema-invalid"
+
+
+def test_after_a_restructuring_interest_is_earned_over_the_new_first_period_from_the_restructuring_day(
+    client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context, engine: Engine
+) -> None:
+    code = product(client, manager, annual_rate="0.24", instalments=6, **NO_FEES)
+    reference = make_loan(client, api_headers, ports, officer, code, 120_000)
+    loan = get_loan(session=session, reference=reference)
+    disbursed, old_first = loan.disbursed_on, instalments(session, loan, 1)[0]
+    factory = make_session_factory(engine)
+
+    def accrue(first: date, last: date) -> None:
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            accrual.run_worker(session_factory=factory, day=day, rounding=context.rounding, chunk_size=1_000)
+
+    restructured_on = disbursed + timedelta(days=10)
+    accrue(disbursed + timedelta(days=1), restructured_on)
+    earned = accrual.accrued_interest(session, loan.id)
+    assert earned == accrual.earned_through(old_first.interest, disbursed, old_first.due_on, restructured_on) > 0
+    servicing.restructure(context=context, reference=reference, instalments=4, actor=ACTOR, today=restructured_on)
+    session.commit()
+    loan = get_loan(session=session, reference=reference)
+    assert (loan.schedule_from, loan.carried_interest) == (restructured_on, earned)
+    first = instalments(session, loan, 2)[0]
+    period = first.interest - earned  # the new schedule's own interest for its first period
+    assert period > 0
+
+    accrue(restructured_on + timedelta(days=1), first.due_on)
+    rows = dict(session.execute(select(Accrual.day, Accrual.interest).where(Accrual.loan_id == loan.id)).all())
+    for days in (1, 7, (first.due_on - restructured_on).days):
+        through = restructured_on + timedelta(days=days)
+        since = sum(interest for day, interest in rows.items() if restructured_on < day <= through)
+        assert since == accrual.earned_through(period, restructured_on, first.due_on, through), days
+    assert accrual.accrued_interest(session, loan.id) == earned + period, "the carried interest is not earned twice"
+    quote = servicing.quote(context=context, reference=reference, today=first.due_on)
+    assert quote.interest == earned + period
 
 
 def test_a_write_off_moves_everything_owed_to_the_expense_and_is_audited(
