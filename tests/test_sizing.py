@@ -14,7 +14,7 @@ from .catalogue import REPO, catalogue
 from .scripts import load_script
 
 size_script = load_script("size")
-KENYA = size_script.Population(55_000_000, 3_000_000, 1_700_000, 6_000_000)
+KENYA = size_script.Population(55_000_000, 3_000_000, 1_700_000, 6_000_000, 2_000_000)
 
 
 def run_entry(name: str, count: int, seconds: float) -> dict:
@@ -62,6 +62,11 @@ RECORD = {
                 [run_entry("tax.assessment", 1_000, 0.5), stored_entry("tax.storage", 1_000, 4_000_000)]
             )
         },
+        "loans": {
+            "PostgreSQL": bench_run(
+                [run_entry("loans.accrual", 10_000, 1.0), stored_entry("loans.accrual-storage", 10_000, 1_000_000)]
+            )
+        },
     },
 }
 
@@ -92,7 +97,9 @@ def test_a_cycle_is_paid_by_the_worker_within_its_window() -> None:
 def test_more_people_need_more_of_everything() -> None:
     modules = tuple(catalogue())
     kenya = size_script.size(KENYA, modules, RECORD)
-    india = size_script.size(size_script.Population(1_400_000_000, 80_000_000, 90_000_000, 75_000_000), modules, RECORD)
+    india = size_script.size(
+        size_script.Population(1_400_000_000, 80_000_000, 90_000_000, 75_000_000, 60_000_000), modules, RECORD
+    )
     for figure in ("api_cores", "worker_cores", "database_cores", "database_memory_gib", "storage_gib"):
         assert getattr(india, figure) > getattr(kenya, figure), figure
     assert india.api_replicas >= kenya.api_replicas and india.worker_replicas > kenya.worker_replicas
@@ -112,7 +119,7 @@ def test_a_longer_payout_window_needs_fewer_workers() -> None:
     [
         (size_script.Population(-1), ("identity",), "--residents must not be negative"),
         (size_script.Population(1_000), ("identity",), "identity is installed: give --authentications-per-day"),
-        (size_script.Population(1_000, 10), ("identity", "loans"), "no bench prices the module(s) loans"),
+        (size_script.Population(1_000, 10), ("identity", "parcels"), "no bench prices the module(s) parcels"),
         (size_script.Population(1_000, 10), (), "no modules"),
     ],
 )
@@ -150,3 +157,10 @@ def test_the_command_sizes_a_deployment_from_its_answers(tmp_path: Path) -> None
     refused = subprocess.run([*command, "--residents", "55000000"], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert refused.stderr.strip() == "size: identity is installed: give --authentications-per-day"
+
+
+def test_the_nights_accrual_of_more_loans_needs_more_worker_cores_and_storage() -> None:
+    few = size_script.size(size_script.Population(1_000_000, loans_outstanding=100_000), ("loans",), RECORD)
+    many = size_script.size(size_script.Population(1_000_000, loans_outstanding=50_000_000), ("loans",), RECORD)
+    assert many.worker_cores > few.worker_cores and many.storage_gib > few.storage_gib
+    assert many.api_cores == few.api_cores == 0, "the accrual runs in the worker, not behind the API"
