@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ...core import approvals, audit
 from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
-from ...core.eligibility import INCOME, age_on, resident_attributes
+from ...core.eligibility import INCOME, resident_attributes
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
 from ...core.models import utcnow
@@ -211,7 +211,6 @@ def _applicant(
     )
     token = tokens.token_for(session=context.session, national_id=request.national_id, sector=SECTOR)
     attributes = resident_attributes(resident, as_of=today, address_levels=context.country.profile.address_levels)
-    attributes["age"] = age_on(resident.date_of_birth, today)
     return f"token:{token}", attributes, attributes.get("region")
 
 
