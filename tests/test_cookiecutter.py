@@ -197,7 +197,32 @@ def test_from_a_git_url_only_the_recorded_source_differs(template: Path, tmp_pat
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     copier_answers = yaml.safe_load((expected / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["_src_path"] == f"git+{url}" and copier_answers["_src_path"] == str(template)
-    assert {**answers, "_src_path": None} == {**copier_answers, "_src_path": None}
+    assert {**answers, "_src_path": None, "_commit": None} == {**copier_answers, "_src_path": None, "_commit": None}
+    assert same_commit(answers["_commit"], copier_answers["_commit"], answers["_template_commit"])
+
+
+def same_commit(ours: str, theirs: str, full: str) -> bool:
+    """`_commit` is `git describe`: its hash is abbreviated to as many digits as the clone needs to be unambiguous.
+
+    A fresh clone holds fewer objects than the template's checkout, so the two may differ in length (CI saw
+    `17c29e9` against `17c29e90`); both must name the recorded full commit.
+    """
+    described = [value.rpartition("-g") for value in (ours, theirs)]
+    same_tag_and_distance = described[0][0] == described[1][0]
+    return same_tag_and_distance and all(full.startswith(abbreviated) for _, _, abbreviated in described)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "same"),
+    [
+        ("17c29e9", "17c29e90", True),
+        ("v0.2.0-3-g17c29e9", "v0.2.0-3-g17c29e90", True),
+        ("v0.2.0-3-g17c29e9", "v0.2.0-4-g17c29e9", False),
+        ("17c29e9", "17c29e8", False),
+    ],
+)
+def test_the_recorded_commit_may_be_abbreviated_differently(ours: str, theirs: str, same: bool) -> None:
+    assert same_commit(ours, theirs, "17c29e9025a8eada1a78f3185787453f1361e1d5") is same
 
 
 # ---------------------------------------------------------------- refusals
