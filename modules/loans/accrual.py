@@ -17,6 +17,16 @@ What a day D does to every loan that is active and was disbursed on or before D 
   (`accrued_interest`), and the loan row itself is not written for it. The book already holds
   the whole schedule's interest as receivable and income from disbursement: accrual measures how
   much of it is earned, it books nothing.
+- **The loan's position.** Most loans are done without reading their instalments: the loan row
+  keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
+  `last_settled_on` (the latest settlement), kept true by every change that settles an instalment
+  or makes a version (`service.note_position`), and the period the accrual last found a day in
+  (`period_number`, `period_start`, `period_due`, `period_interest`: that instalment's interest less
+  what a restructuring carried). When period_start < D <= period_due and nothing was settled after
+  D, the rules below give: D's interest from the period alone, and days past due from
+  `unpaid_from` (no settlement after D: unsettled on D is unsettled now, and due dates rise with
+  the instalment numbers). Any other loan walks its instalments as below, and the period it found
+  is kept on the loan when it is later than the one kept (`MOVE_PERIODS`).
 - **Ageing.** An instalment is past due on D when its due date is before D and it was not
   settled on or before D (`settled_on` null or after D). `days_past_due` = D − the oldest past-due
   instalment's due date (0 when none), and `arrears_bucket` the PAR bucket: `current` (0),
@@ -287,25 +297,38 @@ def _days(sqlite: bool, later: str, earlier: str) -> str:
 
 
 def _work_sql(sqlite: bool) -> str:
-    elapsed, length = _days(sqlite, ":day", "g.start_on"), _days(sqlite, "c.due_on", "g.start_on")
-    late = _days(sqlite, ":day", "g.oldest_due")
-    # The loans of the range still to accrue for the day. Instalments are walked in number order
-    # (their due dates rise with it) only up to the first one that is open: due on or after the day,
-    # or not settled by it. When it is due before the day, it is the oldest past due and the current
-    # one is looked for after it (few loans); otherwise it is the current one and none is past due.
-    # The current instalment's period starts at the previous one's due date, or where the version starts.
+    def earned(interest: str, start: str, due: str) -> str:
+        """SQL for the day's share of `interest` over (start, due], the day inside it (earned_through's difference)."""
+        elapsed, length = _days(sqlite, ":day", start), _days(sqlite, due, start)
+        return f"{interest} * {elapsed} / {length} - {interest} * ({elapsed} - 1) / {length}"
+
+    # The loans of the range still to accrue for the day. A loan whose position answers for the day
+    # (models.Loan: the day inside the period the accrual last found, no instalment settled after the
+    # day) is done from its own row: interest from that period, days past due from its oldest unpaid
+    # due date. The others (a period ended, a new schedule version, a day before a settlement) walk
+    # their instalments in number order (due dates rise with it) up to the first one open on the day:
+    # due on or after it, or not settled by it. When that one is due before the day, it is the oldest
+    # past due and the current one is looked for after it; otherwise it is the current one and none is
+    # past due. The current instalment's period starts at the previous one's due date, or where the
+    # version starts. Their period is kept for the next days (`MOVE_PERIODS`).
     return f"""
-INSERT INTO {WORK} (loan_id, interest, days_past_due, previous)
-WITH o AS MATERIALIZED (
-    SELECT l.id AS loan_id, l.schedule_version AS version,
-           l.days_past_due AS previous, l.schedule_from AS schedule_from, l.carried_interest AS carried,
-           (SELECT i.number FROM loans_instalment i
-            WHERE i.loan_id = l.id AND i.version = l.schedule_version
-              AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
-            ORDER BY i.number LIMIT 1) AS number
+INSERT INTO {WORK} (loan_id, interest, days_past_due, previous, number, start_on, due_on, period_interest)
+WITH l AS MATERIALIZED (
+    SELECT l.id AS loan_id, l.schedule_version AS version, l.days_past_due AS previous,
+           l.schedule_from AS schedule_from, l.carried_interest AS carried, l.unpaid_from AS unpaid_from,
+           l.period_start AS period_start, l.period_due AS period_due, l.period_interest AS period_interest,
+           CASE WHEN l.period_start < :day AND :day <= l.period_due
+                     AND (l.last_settled_on IS NULL OR l.last_settled_on <= :day) THEN 1 ELSE 0 END AS known
     FROM loans_loan l
     WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
       AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
+), o AS MATERIALIZED (
+    SELECT l.loan_id, l.version, l.previous, l.schedule_from, l.carried,
+           (SELECT i.number FROM loans_instalment i
+            WHERE i.loan_id = l.loan_id AND i.version = l.version
+              AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
+            ORDER BY i.number LIMIT 1) AS number
+    FROM l WHERE l.known = 0
 ), f AS MATERIALIZED (
     SELECT o.loan_id, o.version, o.schedule_from, o.carried, o.previous,
            CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
@@ -322,12 +345,17 @@ WITH o AS MATERIALIZED (
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
+SELECT l.loan_id,
+       {earned("l.period_interest", "l.period_start", "l.period_due")},
+       CASE WHEN l.unpaid_from < :day THEN {_days(sqlite, ":day", "l.unpaid_from")} ELSE 0 END,
+       l.previous, NULL, NULL, NULL, NULL
+FROM l WHERE l.known = 1
+UNION ALL
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
-            ELSE (c.interest - g.carried) * {elapsed} / {length}
-                 - (c.interest - g.carried) * ({elapsed} - 1) / {length} END,
-       CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {late} END,
-       g.previous
+            ELSE {earned("(c.interest - g.carried)", "g.start_on", "c.due_on")} END,
+       CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {_days(sqlite, ":day", "g.oldest_due")} END,
+       g.previous, c.number, g.start_on, c.due_on, c.interest - g.carried
 FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
 """  # noqa: S608 - our own table names and constants; every value is bound
 
@@ -346,6 +374,15 @@ UPDATE loans_loan SET
 FROM (SELECT loan_id, days_past_due FROM {WORK} WHERE days_past_due <> previous) w
 WHERE loans_loan.id = w.loan_id
   AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = w.loan_id AND a.day > :day)
+"""  # noqa: S608
+
+# The period each walked loan's day fell in, kept on the loan for the next days when it is later than the
+# one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
+MOVE_PERIODS = f"""
+UPDATE loans_loan SET
+    period_number = w.number, period_start = w.start_on, period_due = w.due_on, period_interest = w.period_interest
+FROM (SELECT loan_id, number, start_on, due_on, period_interest FROM {WORK} WHERE number IS NOT NULL) w
+WHERE loans_loan.id = w.loan_id AND (loans_loan.period_due IS NULL OR loans_loan.period_due < w.due_on)
 """  # noqa: S608
 
 INSERT_ACCRUALS = f"""
@@ -397,7 +434,7 @@ def _scratch_tables(session: Session) -> None:
     """The chunk's two temporary tables, empty (PostgreSQL: dropped at commit; SQLite: kept by the connection)."""
     tables = {
         WORK: "loan_id BIGINT PRIMARY KEY, interest BIGINT NOT NULL, days_past_due INTEGER NOT NULL, "
-        "previous INTEGER NOT NULL",
+        "previous INTEGER NOT NULL, number INTEGER, start_on DATE, due_on DATE, period_interest BIGINT",
         PENALTY_WORK: "loan_id BIGINT NOT NULL, version INTEGER NOT NULL, number INTEGER NOT NULL, "
         "amount BIGINT NOT NULL, reference VARCHAR(160) NOT NULL",
     }
@@ -425,6 +462,7 @@ def accrue_chunk(
     result.interest = int(session.scalar(text(f"SELECT COALESCE(SUM(interest), 0) FROM {WORK}")) or 0)  # noqa: S608
     session.execute(_statement(INSERT_ACCRUALS), {"day": day})
     session.execute(_statement(UPDATE_LOANS), {"day": day})
+    session.execute(text(MOVE_PERIODS))
     penalties = list(_penalties(session, day, rounding))
     if penalties:
         session.execute(

@@ -99,12 +99,29 @@ class Loan(Base):
     # job writes them only when they change (and never for a day earlier than one accrued already).
     days_past_due: Mapped[int] = mapped_column(Integer, default=0)
     arrears_bucket: Mapped[str] = mapped_column(String(10), default="current")
+    # Where the current schedule stands, kept by every change that settles instalments or makes a version
+    # (disbursement, repayment, restructuring): the due date of its oldest instalment not settled, and
+    # the latest day one of its instalments was settled. With them the daily accrual ages a loan without
+    # reading its instalments (accrual.py: the loan's position).
+    unpaid_from: Mapped[date | None] = mapped_column(Date)
+    last_settled_on: Mapped[date | None] = mapped_column(Date)
+    # The period of the current schedule the daily accrual last found a day in: instalment `period_number`
+    # earns `period_interest` (less what a restructuring carried) over (period_start, period_due]. The
+    # accrual reads it instead of the instalments while a day falls inside it, and moves it on when a day
+    # falls after it; a new schedule version clears it. Nothing else reads it.
+    period_number: Mapped[int | None] = mapped_column(Integer)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_due: Mapped[date | None] = mapped_column(Date)
+    period_interest: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Instalment(Base):
     """One instalment of one version of a loan's schedule, and what has been paid of it."""
 
     __tablename__ = "loans_instalment"
+    # SQLite: the rows stored in their key's order (no rowid and no second index): the accrual's and
+    # servicing's reads by (loan, version, number) are one seek. PostgreSQL ignores it.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans_loan.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -157,6 +174,7 @@ class Accrual(Base):
     """A loan's interest earned on one day: at most one row per loan and day, so a re-run never accrues twice."""
 
     __tablename__ = "loans_accrual"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # SQLite: one b-tree by (loan, day), as loans_instalment
 
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans_loan.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -9,7 +9,7 @@ leaves nothing written: the caller's transaction is rolled back with the problem
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -363,7 +363,7 @@ def disburse(*, context: Context, application: Application, actor: str, today: d
     session.add(loan)
     session.flush()
     schedule = build_schedule(principal=loan.principal, terms=terms, disbursed_on=today, rounding=context.rounding)
-    session.add_all(
+    instalments = [
         Instalment(
             loan_id=loan.id,
             version=1,
@@ -374,7 +374,9 @@ def disburse(*, context: Context, application: Application, actor: str, today: d
             fees=item.fees,
         )
         for item in schedule
-    )
+    ]
+    session.add_all(instalments)
+    note_position(loan, instalments, new_version=True)
     interest, fees = sum(i.interest for i in schedule), sum(i.fees for i in schedule)
     state = move_money(
         context=context, loan=loan, direction="pay", amount=loan.principal, reference=f"{loan.reference}-disbursement"
@@ -525,6 +527,7 @@ def repay(
         actor=actor,
     )
     settle(schedule, allocation.parts, today)
+    note_position(loan, schedule)
     close_if_settled(loan, schedule, today)
     audit.record(
         session=session,
@@ -546,6 +549,18 @@ def settle(schedule: list[Instalment], parts: tuple[Due, ...], today: date) -> N
     for instalment in schedule:
         if instalment.settled_on is None and not any(owed(instalment).values()):
             instalment.settled_on = today
+
+
+def note_position(loan: Loan, schedule: Sequence[Instalment], *, new_version: bool = False) -> None:
+    """Keep the loan's position true of its current `schedule` (models.Loan: read by the daily accrual).
+
+    Called by whatever settles an instalment or makes a schedule version; a new version also clears
+    the period the accrual last found a day in (it belonged to the old version).
+    """
+    loan.unpaid_from = min((i.due_on for i in schedule if i.settled_on is None), default=None)
+    loan.last_settled_on = max((i.settled_on for i in schedule if i.settled_on is not None), default=None)
+    if new_version:
+        loan.period_number = loan.period_start = loan.period_due = loan.period_interest = None
 
 
 def close_if_settled(loan: Loan, schedule: list[Instalment], today: date) -> None:

@@ -21,7 +21,7 @@ from ...core.i18n import _
 from . import accrual, book
 from .models import Event, Instalment, Line, Loan, LoanState
 from .schedule import build_schedule
-from .service import Context, channel_of, current_schedule, get_loan, move_money, owed, terms_of
+from .service import Context, channel_of, current_schedule, get_loan, move_money, note_position, owed, terms_of
 from .terms import COMPONENTS, Component
 
 EARLY_REPAYMENT = "early_repayment"
@@ -123,7 +123,8 @@ def repay_early(*, context: Context, reference: str, actor: str, today: date) ->
         actor=actor,
     )
     interest_left = payoff.interest
-    for instalment in current_schedule(session, loan):
+    schedule = current_schedule(session, loan)
+    for instalment in schedule:
         dues = owed(instalment)
         paid_interest = min(dues["interest"], interest_left)
         interest_left -= paid_interest
@@ -134,6 +135,7 @@ def repay_early(*, context: Context, reference: str, actor: str, today: date) ->
         instalment.waived += dues["interest"] - paid_interest  # rebated: no longer owed
         if instalment.settled_on is None:
             instalment.settled_on = today
+    note_position(loan, schedule)
     loan.state, loan.closed_on = LoanState.CLOSED, today
     audit.record(
         session=session,
@@ -177,7 +179,7 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
             dues = owed(instalment)
             instalment.waived += dues["principal"] + dues["interest"] + dues["fees"]
     version = loan.schedule_version + 1
-    session.add_all(
+    new_schedule = [
         Instalment(
             loan_id=loan.id,
             version=version,
@@ -189,7 +191,8 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
             penalties=owes["penalties"] if item.number == 1 else 0,
         )
         for item in schedule
-    )
+    ]
+    session.add_all(new_schedule)
     event = book.book(
         session=session,
         loan=loan,
@@ -207,6 +210,7 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
     loan.schedule_version, loan.terms = version, stored
     loan.schedule_from, loan.carried_interest = today, earned  # the accrual's start of the new first period
     loan.days_past_due, loan.arrears_bucket = 0, "current"
+    note_position(loan, new_schedule, new_version=True)
     session.flush()
     audit.record(
         session=session,

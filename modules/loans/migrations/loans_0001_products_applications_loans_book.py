@@ -90,6 +90,12 @@ def upgrade() -> None:
         sa.Column("carried_interest", sa.BigInteger(), nullable=False),
         sa.Column("days_past_due", sa.Integer(), nullable=False),
         sa.Column("arrears_bucket", sa.String(length=10), nullable=False),
+        sa.Column("unpaid_from", sa.Date(), nullable=True),
+        sa.Column("last_settled_on", sa.Date(), nullable=True),
+        sa.Column("period_number", sa.Integer(), nullable=True),
+        sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_due", sa.Date(), nullable=True),
+        sa.Column("period_interest", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["application_id"], ["loans_application.id"], name=op.f("fk_loans_loan_application_id_loans_application")
         ),
@@ -109,6 +115,7 @@ def upgrade() -> None:
         sa.Column("days_past_due", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["loan_id"], ["loans_loan.id"], name=op.f("fk_loans_accrual_loan_id_loans_loan")),
         sa.PrimaryKeyConstraint("loan_id", "day", name=op.f("pk_loans_accrual")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "loans_event",
@@ -148,6 +155,7 @@ def upgrade() -> None:
         sa.Column("penalised_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(["loan_id"], ["loans_loan.id"], name=op.f("fk_loans_instalment_loan_id_loans_loan")),
         sa.PrimaryKeyConstraint("loan_id", "version", "number", name=op.f("pk_loans_instalment")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "loans_line",

@@ -45,6 +45,7 @@ from ....core.models import utcnow
 from ....core.money import Rounding
 from ..accrual import bucket, day_interest, penalty_amount
 from ..models import Application, Loan
+from ..schedule import Instalment as ScheduledInstalment
 from ..schedule import build_schedule
 from ..terms import Terms
 
@@ -106,6 +107,7 @@ class _Template:
     terms: dict[str, Any]
     instalments: list[dict[str, Any]]
     days_past_due: int
+    position: dict[str, Any]  # the loan's position and period as the eve's accrual left them (models.Loan)
     interest_today: int
     penalties_today: list[int]
     days_past_due_today: int
@@ -154,6 +156,12 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
                 row["settled_on"] = item.due_on
         rows.append(row)
     eve_oldest = oldest if oldest is not None and oldest < eve else None
+    settled = [row["settled_on"] for row in rows if row["settled_on"] is not None]
+    position = {
+        "unpaid_from": min((row["due_on"] for row in rows if row["settled_on"] is None), default=None),
+        "last_settled_on": max(settled, default=None),
+        **_period(schedule, disbursed_on, eve),
+    }
     return _Template(
         product=code,
         principal=principal,
@@ -161,10 +169,26 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
         terms=terms.model_dump(mode="json"),
         instalments=rows,
         days_past_due=(eve - eve_oldest).days if eve_oldest else 0,
+        position=position,
         interest_today=interest_today,
         penalties_today=penalties_today,
         days_past_due_today=(day - oldest).days if oldest else 0,
     )
+
+
+def _period(schedule: list[ScheduledInstalment], disbursed_on: date, eve: date) -> dict[str, Any]:
+    """The period the eve's accrual found the eve in (start < eve <= due), or none (disbursed on the eve, matured)."""
+    start = disbursed_on
+    for item in schedule:
+        if start < eve <= item.due_on:
+            return {
+                "period_number": item.number,
+                "period_start": start,
+                "period_due": item.due_on,
+                "period_interest": item.interest,
+            }
+        start = item.due_on
+    return {"period_number": None, "period_start": None, "period_due": None, "period_interest": None}
 
 
 def _tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -178,6 +202,12 @@ def _tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("disbursed_on", Date),
         Column("days_past_due", Integer),
         Column("arrears_bucket", String(10)),
+        Column("unpaid_from", Date),
+        Column("last_settled_on", Date),
+        Column("period_number", Integer),
+        Column("period_start", Date),
+        Column("period_due", Date),
+        Column("period_interest", BigInteger),
         prefixes=["TEMPORARY"],
     )
     instalments = Table(
@@ -217,11 +247,12 @@ FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 LOANS = f"""
 INSERT INTO loans_loan (id, reference, application_id, product_code, borrower, payee, region, currency, principal,
     terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest, days_past_due,
-    arrears_bucket)
+    arrears_bucket, unpaid_from, last_settled_on, period_number, period_start, period_due, period_interest)
 {NUMBERS}
 SELECT n.i, {PREFIX} || '-L-' || {ID}, n.i, t.product_code, 'external:' || {PREFIX} || {ID},
        'account:' || {PREFIX} || {ID}, NULL, CAST(:currency AS VARCHAR(3)), t.principal, t.terms, t.disbursed_on,
-       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket
+       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket, t.unpaid_from, t.last_settled_on,
+       t.period_number, t.period_start, t.period_due, t.period_interest
 FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 """  # noqa: S608
 
@@ -255,6 +286,7 @@ def create_portfolio(
                     "disbursed_on": t.disbursed_on,
                     "days_past_due": t.days_past_due,
                     "arrears_bucket": bucket(t.days_past_due),
+                    **t.position,
                 }
                 for number, t in enumerate(templates)
             ],

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ....core.country import LoadedCountry
@@ -187,6 +187,39 @@ def test_a_month_accrued_day_by_day_earns_each_instalment_exactly_and_penalises_
         == penalties
         == session.scalar(select(func.count()).select_from(Instalment).where(Instalment.penalised_on >= DAY))
     )
+
+
+def test_a_loans_position_only_spares_reading_its_instalments(
+    engine: Engine, session: Session, country: LoadedCountry
+) -> None:
+    """Forty days accrued from each loan's position and period give the rows the instalments alone give."""
+    create_portfolio(
+        engine, count=300, day=DAY, rounding=rounding_of(country), currency=country.profile.currency, late_every=4
+    )
+    days = [DAY + timedelta(days=n) for n in range(40)]
+
+    def accrue_days() -> dict[tuple[int, date], tuple[int, int]]:
+        for day in days:
+            accrue(engine, country, day)
+        session.expire_all()
+        rows = session.execute(select(Accrual.loan_id, Accrual.day, Accrual.interest, Accrual.days_past_due)).all()
+        return {(row.loan_id, row.day): (row.interest, row.days_past_due) for row in rows}
+
+    from_positions = accrue_days()
+    assert session.scalar(select(func.count()).where(Loan.period_due.is_not(None))) > 250, "the periods were kept"
+    # Unknown periods and a settlement after every day: each loan walks its instalments every day.
+    session.execute(delete(Accrual))
+    session.execute(
+        update(Loan).values(
+            period_number=None,
+            period_start=None,
+            period_due=None,
+            period_interest=None,
+            last_settled_on=days[-1] + timedelta(days=1),
+        )
+    )
+    session.commit()
+    assert accrue_days() == from_positions and len(from_positions) == 300 * 40
 
 
 def test_the_job_accrues_a_day_it_is_given_and_nothing_the_second_time(
