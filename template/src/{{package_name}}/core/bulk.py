@@ -50,7 +50,7 @@ def insert_rows(connection: Connection, table: Table, columns: Sequence[str], ro
 def scratch_copy(
     table: Table, name: str, metadata: MetaData, *, references: Mapping[str, Table] | None = None
 ) -> Table:
-    """`table`'s columns, primary key, unique constraints and indexes under another name.
+    """`table`'s columns, primary key, unique constraints, indexes and storage options under another name.
 
     What a benchmark's raw-insert baseline writes into: the same rows cost the same index
     upkeep as in the real table. A foreign key is kept when the table it refers to has a copy
@@ -61,6 +61,7 @@ def scratch_copy(
         name,
         metadata,
         *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.columns),
+        **table.dialect_kwargs,  # e.g. SQLite's WITHOUT ROWID: the same storage as the original
     )
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint):

@@ -113,3 +113,27 @@ def test_a_scratch_copy_keeps_foreign_keys_only_to_copied_tables() -> None:
     assert [(k.parent.name, k.column.table.name, k.column.name) for k in child_copy.foreign_keys] == [
         ("parent_id", "bulk_parent_copy", "id")
     ]
+
+
+def test_a_scratch_copy_is_stored_like_the_table(engine: Engine) -> None:
+    """A table stored WITHOUT ROWID on SQLite is copied so: the baseline pays the same storage as the original."""
+    original = Table(
+        "bulk_keyed",
+        MetaData(),
+        Column("owner", Integer, primary_key=True),
+        Column("day", String(10), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+    scratch = MetaData(naming_convention=NAMING_CONVENTION)
+    copy = scratch_copy(original, "bulk_keyed_scratch", scratch)
+    assert copy.dialect_kwargs == {"sqlite_with_rowid": False}
+    scratch.create_all(engine)
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                created = connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'bulk_keyed_scratch'"
+                ).scalar_one()
+            assert created.rstrip().endswith("WITHOUT ROWID"), created
+    finally:
+        scratch.drop_all(engine)
