@@ -98,7 +98,9 @@ def sms_gateway() -> Iterator[SmsGateway]:
     server = ThreadingHTTPServer((LOCALHOST, 0), _GatewayHandler)
     gateway = SmsGateway(url=f"http://{LOCALHOST}:{server.server_port}/messages")
     server.gateway = gateway  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: at the default 0.5 s every test using a gateway
+    # spent half a second in teardown.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield gateway

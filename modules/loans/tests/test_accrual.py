@@ -189,6 +189,7 @@ def test_a_month_accrued_day_by_day_earns_each_instalment_exactly_and_penalises_
     )
 
 
+@pytest.mark.country_independent  # compares two ways of doing the same days in one profile: no country figure
 def test_a_loans_position_only_spares_reading_its_instalments(
     engine: Engine, session: Session, country: LoadedCountry
 ) -> None:
