@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from ...core.deps import CountryDep, SessionDep, SettingsDep
 from . import mosip
 from .config import IdentitySettingsDep
+from .deps import SessionFactory
 from .notifier import OutboxNotifier
-from .router import SessionFactory
 
 PREFIX = "/idauthentication/v1"
 SIGNATURE_HEADER = "signature"
