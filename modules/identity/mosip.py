@@ -159,6 +159,7 @@ def not_held(attribute: str) -> IdaError:
 
 
 def _id_error(id_type: str, kind: str) -> IdaError:
+    """The MOSIP error for a problem our services raised about the individual (its `kind`)."""
     uin = id_type == "UIN"
     if kind == "not-found":
         return IdaError("IDA-MLC-018", f"{id_type} not available in database")
@@ -168,9 +169,14 @@ def _id_error(id_type: str, kind: str) -> IdaError:
         if uin:
             return IdaError("IDA-MLC-003", "UIN has been deactivated", "Your UIN status is not active")
         return IdaError("IDA-MLC-010", "VID corresponding to a deactivated UIN")
-    if uin:
-        return IdaError("IDA-MLC-002", "Invalid UIN", "Please retry with the correct UIN")
-    return IdaError("IDA-MLC-004", "Invalid VID", "Please retry with correct VID")
+    if kind == "invalid-national-id":
+        if uin:
+            return IdaError("IDA-MLC-002", "Invalid UIN", "Please retry with the correct UIN")
+        return IdaError("IDA-MLC-004", "Invalid VID", "Please retry with correct VID")
+    if kind == "forbidden":  # the policy changed between our check and the service's
+        return NO_POLICY
+    log.warning("identity.mosip.unmapped_problem", kind=kind)
+    return UNABLE_TO_PROCESS
 
 
 # Onboarding (CLI; the licence and API keys are shown once)

@@ -10,6 +10,7 @@ are ours: a MOSIP-shaped refusal each, never a 422 or a 500, nothing written.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -37,7 +38,7 @@ from ....cli import app as cli_app
 from ....conftest import TEST_SECRET
 from ....core.db import make_session_factory
 from ....core.models import AuditEvent
-from .. import mosip_crypto
+from .. import mosip_crypto, vids
 from ..auth import partner_token
 from ..config import IdentitySettings
 from .conftest import PHONE, Relying
@@ -204,6 +205,25 @@ def test_mosip_client_failures_are_mosip_errors(
     assert _codes(nobody.json()) == ["IDA-MLC-002"]
 
 
+def test_mosip_client_authenticates_by_vid_and_a_revoked_vid_is_refused(
+    live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace, engine: Engine
+) -> None:
+    national_id = enrolled()
+    partner = onboarded("identity:auth", auth_types=("demo",))
+    with make_session_factory(engine).begin() as session:
+        vid = vids.create_vid(
+            session=session, national_id=national_id, kind="perpetual", settings=IdentitySettings(), actor="test"
+        ).vid
+    client = sdk(live_server, partner, partner_keys)
+    answer = client.auth(individual_id=vid, individual_id_type="VID", demographic_data=DEMOGRAPHICS, consent=True)
+    token = partner_token(secret=TEST_SECRET, partner_id=partner.id, national_id=national_id)
+    assert answer.json()["response"] == {"authStatus": True, "authToken": token}, answer.text
+    with make_session_factory(engine).begin() as session:
+        vids.revoke_vid(session=session, national_id=national_id, vid=vid, actor="test")
+    answer = client.auth(individual_id=vid, individual_id_type="VID", demographic_data=DEMOGRAPHICS, consent=True)
+    assert _codes(answer.json()) == ["IDA-MLC-023"]
+
+
 def test_a_tampered_or_foreign_signature_is_refused(
     live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace, engine: Engine
 ) -> None:
@@ -327,6 +347,57 @@ def test_a_request_whose_hmac_does_not_match_is_refused(
     body = envelope(thumbprint=keys.thumbprint, requestSessionKey=session_key, request=sealed, requestHMAC=other_hmac)
     answer = signed_post(client, partner, partner_keys, json.dumps(body).encode())
     assert _codes(answer.json()) == ["IDA-MPA-016"]
+
+
+@pytest.fixture
+def sealing(engine: Engine) -> Callable[[bytes], dict[str, Any]]:
+    """An envelope whose `request` is sealed properly to our IDA certificate (a relying party's work)."""
+    keys = mosip_crypto.ida_keys(
+        session_factory=make_session_factory(engine), settings=IdentitySettings(), secret=TEST_SECRET
+    )
+
+    def seal(plain: bytes) -> dict[str, Any]:
+        sealed, session_key = mosip_crypto.seal_to(keys.certificate, plain)
+        aes_key = keys.private_key.decrypt(mosip_crypto.b64decode(session_key), mosip_crypto.OAEP)
+        digest = hashlib.sha256(plain).hexdigest().upper().encode()
+        request_hmac = mosip_crypto.b64encode(mosip_crypto._gcm_seal(aes_key, digest))
+        return envelope(
+            thumbprint=keys.thumbprint, requestSessionKey=session_key, request=sealed, requestHMAC=request_hmac
+        )
+
+    return seal
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+INNER_KEYS = ["demographics", "otp", "biometrics", "staticPin", "timestamp"]
+DEMOGRAPHIC_KEYS = ["name", "dob", "gender", "phoneNumber", "emailId", "age", "metadata"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(st.sampled_from(INNER_KEYS), JSON, max_size=4),
+    st.dictionaries(st.sampled_from(DEMOGRAPHIC_KEYS), JSON, max_size=4),
+    st.dictionaries(st.sampled_from(["demo", "otp", "bio", "pin"]), st.booleans(), max_size=3),
+)
+def test_any_sealed_request_gets_a_mosip_answer(
+    client: TestClient,
+    fuzz_partner: SimpleNamespace,
+    partner_keys: SimpleNamespace,
+    sealing,
+    inner: dict[str, Any],
+    demographics: dict[str, Any],
+    requested: dict[str, bool],
+) -> None:
+    if demographics:
+        inner["demographics"] = demographics
+    body = sealing(json.dumps(inner).encode()) | {"requestedAuth": requested}
+    answer = signed_post(client, fuzz_partner, partner_keys, json.dumps(body).encode())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["errors"], answer.text  # nobody holds the envelope's UIN, or the request is refused
 
 
 def _codes(answer: dict[str, Any]) -> list[str]:
