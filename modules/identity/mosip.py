@@ -15,7 +15,9 @@ Errors are MOSIP's codes and English texts (IdAuthenticationErrorConstants of mo
 a wire format relying parties branch on: they are not translated. Every answer is 200 with
 `errors[]` on failure, as MOSIP's IDA answers, and signed (`response-signature`). Where MOSIP's
 Python client (`mosip-auth-sdk`) differs from MOSIP's documents we follow the client:
-docs/standards.md lists those deviations.
+docs/standards.md lists those deviations. Beside this file: mosip_errors.py (the error catalogue),
+mosip_attributes.py (MOSIP's demographic names to ours), mosip_crypto.py (signatures, encryption,
+our key pair), mosip_router.py (the routes).
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import pycountry
 import structlog
 from cryptography import x509
 from sqlalchemy import select
@@ -43,8 +44,40 @@ from ...core.i18n import _
 from ...core.models import Partner, utcnow
 from . import auth, mosip_crypto, policies
 from .config import IdentitySettings
-from .domain import AuthAttempt, Demographics
+from .domain import AuthAttempt
 from .models import MosipPartner, PersonStatus
+from .mosip_attributes import MOSIP_NAMES, claimed, shared
+from .mosip_errors import (
+    CERTIFICATE_NOT_IN_HEADER,
+    CERTIFICATE_NOT_MATCHED,
+    HMAC_FAILED,
+    LICENCE_KEY_UNKNOWN,
+    NO_AUTH_TYPE,
+    NO_CONSENT,
+    NO_OTP_CHANNEL,
+    NO_POLICY,
+    NOT_FOR_EKYC,
+    OTP_FLOODED,
+    OTP_GENERATION_LOCKED,
+    OTP_INVALID,
+    OTP_NOT_ALLOWED,
+    OTP_VALIDATION_LOCKED,
+    PARTNER_API_EXPIRED,
+    PARTNER_DEACTIVATED,
+    PARTNER_UNKNOWN,
+    SIGNATURE_FAILED,
+    UNABLE_TO_DECRYPT,
+    IdaError,
+    IdaErrors,
+    id_error,
+    invalid,
+    mismatch,
+    missing,
+    not_allowed_by_policy,
+    not_registered,
+    too_late,
+    unsupported,
+)
 from .notifier import Notifier
 
 log = structlog.get_logger(__name__)  # outcomes and error codes only: never an ID, a name or a code
@@ -56,127 +89,6 @@ _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")  # our own API's transa
 _VERSION = re.compile(r"^\d{1,3}(\.\d{1,3}){0,2}$")
 _INDIVIDUAL_ID = re.compile(r"^[0-9]{1,32}$")
 DEFAULT_VERSION = "1.0"
-
-
-class IdaError(Exception):
-    """One MOSIP error: its code, MOSIP's English message and, where MOSIP gives one, its action message."""
-
-    def __init__(self, code: str, message: str, action: str | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.action = code, message, action
-
-    def wire(self) -> dict[str, str | None]:
-        return {"errorCode": self.code, "errorMessage": self.message, "actionMessage": self.action}
-
-
-class IdaErrors(Exception):
-    """Several errors at once (each demographic attribute that did not match is one, as in MOSIP)."""
-
-    def __init__(self, errors: list[IdaError]) -> None:
-        super().__init__("; ".join(str(error) for error in errors))
-        self.errors = errors
-
-
-# MOSIP's error catalogue, the entries this adapter answers with.
-def missing(name: str) -> IdaError:
-    return IdaError("IDA-MLC-006", f"Missing Input Parameter - {name}")
-
-
-def invalid(name: str) -> IdaError:
-    return IdaError("IDA-MLC-009", f"Invalid Input Parameter - {name}")
-
-
-def too_late(seconds: int) -> IdaError:
-    return IdaError(
-        "IDA-MLC-001",
-        f"Request to be received at MOSIP within {seconds} seconds",
-        f"Please send the request within {seconds} seconds",
-    )
-
-
-PATH_INCOMPLETE = IdaError(
-    "IDA-MPA-038",
-    "Required Number of Path parameters are missing in URI",
-    "Please try adding all the required path parameters.",
-)
-UNABLE_TO_PROCESS = IdaError("IDA-MLC-007", "Request could not be processed. Please try again")
-NO_AUTH_TYPE = IdaError("IDA-MLC-008", "No authentication type selected")
-NO_CONSENT = IdaError("IDA-MLC-012", "Individual's Consent is not available")
-LICENCE_KEY_UNKNOWN = IdaError("IDA-MPA-007", "License key does not belong to a registered MISP")
-PARTNER_UNKNOWN = IdaError("IDA-MPA-009", "Partner is not registered")
-PARTNER_DEACTIVATED = IdaError("IDA-MPA-012", "Partner is deactivated")
-PARTNER_API_EXPIRED = IdaError("IDA-MPA-039", "Partner API is expired or using before Commence Start Date.")
-SIGNATURE_FAILED = IdaError("IDA-MPA-001", "Digital signature verification failed for signature header")
-CERTIFICATE_NOT_MATCHED = IdaError(
-    "IDA-MPA-021", "Partner (Auth) Certificate not matching with signature header certificate."
-)
-CERTIFICATE_NOT_IN_HEADER = IdaError("IDA-MPA-022", "Partner (Auth) Certificate not found in Request signature header.")
-UNABLE_TO_DECRYPT = IdaError("IDA-MPA-003", "Unable to decrypt Request")
-HMAC_FAILED = IdaError("IDA-MPA-016", "HMAC Validation failed")
-OTP_NOT_ALLOWED = IdaError("IDA-MPA-005", "OTP Request Usage not allowed as per policy")
-NOT_FOR_EKYC = IdaError("IDA-MPA-013", "Partner is unauthorised for eKYC")
-NO_POLICY = IdaError("IDA-MPA-014", "Partner is not assigned with any policy")
-OTP_INVALID = IdaError("IDA-OTA-004", "OTP is invalid", "Please provide correct OTP value")
-OTP_FLOODED = IdaError("IDA-OTA-001", "Innumerous OTP requests received")
-OTP_GENERATION_LOCKED = IdaError("IDA-OTA-006", "UIN is locked for OTP generation. Please try again later")
-OTP_VALIDATION_LOCKED = IdaError(
-    "IDA-OTA-007", "UIN is locked for OTP validation due to exceeding no of invalid OTP trials"
-)
-NO_OTP_CHANNEL = IdaError("IDA-OTA-008", "OTP Notification Channel not provided")
-VID_UNUSABLE = IdaError("IDA-MLC-023", "VID is expired/deactivated")
-
-
-def not_allowed_by_policy(auth_type: str) -> IdaError:
-    return IdaError(
-        "IDA-MPA-006",
-        f"{auth_type} Authentication usage not allowed as per policy",
-        "Please use other Authentication Types in the request",
-    )
-
-
-def unsupported(auth_type: str) -> IdaError:
-    return IdaError(
-        "IDA-MLC-011",
-        f"Unsupported Authentication Type - {auth_type}",
-        "Please use other Authentication Types in the request",
-    )
-
-
-def not_registered(what: str) -> IdaError:
-    return IdaError(
-        "IDA-MLC-014",
-        f"{what} not registered. Individual has to register and try again",
-        f"Please register your {what} and try again",
-    )
-
-
-def mismatch(attribute: str) -> IdaError:
-    return IdaError("IDA-DEA-001", f"Demographic data {attribute} did not match", f"Please re-enter your {attribute}")
-
-
-def not_held(attribute: str) -> IdaError:
-    return IdaError("IDA-DEA-003", f"Demographic data {attribute} not available in database")
-
-
-def _id_error(id_type: str, kind: str) -> IdaError:
-    """The MOSIP error for a problem our services raised about the individual (its `kind`)."""
-    uin = id_type == "UIN"
-    if kind == "not-found":
-        return IdaError("IDA-MLC-018", f"{id_type} not available in database")
-    if kind in ("vid-revoked", "vid-expired", "vid-used-up"):
-        return VID_UNUSABLE
-    if kind == "deactivated":
-        if uin:
-            return IdaError("IDA-MLC-003", "UIN has been deactivated", "Your UIN status is not active")
-        return IdaError("IDA-MLC-010", "VID corresponding to a deactivated UIN")
-    if kind == "invalid-national-id":
-        if uin:
-            return IdaError("IDA-MLC-002", "Invalid UIN", "Please retry with the correct UIN")
-        return IdaError("IDA-MLC-004", "Invalid VID", "Please retry with correct VID")
-    if kind == "forbidden":  # the policy changed between our check and the service's
-        return NO_POLICY
-    log.warning("identity.mosip.unmapped_problem", kind=kind)
-    return UNABLE_TO_PROCESS
 
 
 # Onboarding (CLI; the licence and API keys are shown once)
@@ -419,7 +331,7 @@ def _otp(request: dict[str, Any], partner: Partner, ctx: Context) -> dict[str, A
             session=ctx.session, individual_id=individual_id, id_type=ID_TYPES[id_type], country=ctx.country
         )
         if person.status != PersonStatus.ACTIVE:
-            raise _id_error(id_type, "deactivated")
+            raise id_error(id_type, "deactivated")
         if person.phone is None:
             raise not_registered("Phone Number")
         masked = auth.request_otp(
@@ -438,7 +350,7 @@ def _otp(request: dict[str, Any], partner: Partner, ctx: Context) -> dict[str, A
     except auth.TooManyOtps as flooded:
         raise OTP_FLOODED from flooded
     except Problem as problem:
-        raise _id_error(id_type, problem.kind) from problem
+        raise id_error(id_type, problem.kind) from problem
     ctx.session.commit()
     return {"maskedMobile": masked, "maskedEmail": None}
 
@@ -477,7 +389,7 @@ def _authenticate(
     inner = _json_object(plain, "request")
     if not consent:
         raise NO_CONSENT
-    demographics = _demographics(inner.get("demographics"))
+    demographics = claimed(inner.get("demographics"))
     otp = inner.get("otp")
     if otp is not None and not isinstance(otp, str):
         raise invalid("request/otp")
@@ -528,13 +440,13 @@ def _authenticate(
             ekyc=ekyc,
         )
     except Problem as problem:
-        raise _id_error(id_type, problem.kind) from problem
+        raise id_error(id_type, problem.kind) from problem
     if not result.authenticated:
         raise IdaErrors(_failures(result, id_type, factors, ctx.session))
     token = auth.partner_token(secret=ctx.secret, partner_id=partner.id, national_id=result.national_id)
     if not ekyc:
         return {"authStatus": True, "authToken": token}
-    identity = json.dumps(_identity(result.attributes, ctx.country), ensure_ascii=False).encode()
+    identity = json.dumps(shared(result.attributes, ctx.country), ensure_ascii=False).encode()
     sealed, sealed_key = mosip_crypto.seal_to(certificate, identity)
     return {
         "kycStatus": True,
@@ -552,7 +464,7 @@ def _failures(result: auth.AuthResult, id_type: str, factors: list[str], session
             return [OTP_VALIDATION_LOCKED]
         return [IdaError("IDA-MLC-022", f"{id_type} is blocked")]
     if reason.startswith("the ID is"):
-        return [_id_error(id_type, "deactivated")]
+        return [id_error(id_type, "deactivated")]
     if reason.startswith("locked by the resident"):
         locked = auth.locked_factors(session=session, national_id=result.national_id)
         return [
@@ -563,102 +475,6 @@ def _failures(result: auth.AuthResult, id_type: str, factors: list[str], session
     errors = [OTP_INVALID] if "otp" in result.mismatched else []
     errors += [mismatch(MOSIP_NAMES.get(name, name)) for name in result.mismatched if name != "otp"]
     return errors or [IdaError("IDA-AUT-501", "Authentication failed")]
-
-
-# Demographic attributes: MOSIP's names (language-tagged where MOSIP's ID schema has them) to ours.
-
-MOSIP_NAMES = {"full_name": "name", "date_of_birth": "dob", "sex": "gender", "phone": "phoneNumber"}
-GENDERS = {
-    "male": "M",
-    "m": "M",
-    "mle": "M",
-    "female": "F",
-    "f": "F",
-    "fle": "F",
-    "other": "X",
-    "others": "X",
-    "oth": "X",
-    "x": "X",
-}
-GENDER_NAMES = {"M": "Male", "F": "Female", "X": "Others"}
-SUPPORTED = {"name", "dob", "gender", "phoneNumber", "metadata"}
-
-
-def _demographics(value: object) -> Demographics | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise invalid("request/demographics")
-    given = {key: item for key, item in value.items() if item not in (None, "", [], {})}
-    for key in given:
-        if key not in SUPPORTED:
-            raise not_held(key[:40])
-    full_name = _first_value(given, "name")
-    gender = _first_value(given, "gender")
-    dob = given.get("dob")
-    if dob is not None and not isinstance(dob, str):
-        raise invalid("request/demographics/dob")
-    phone = given.get("phoneNumber")
-    if phone is not None and (not isinstance(phone, str) or len(phone) > 40):
-        raise invalid("request/demographics/phoneNumber")
-    claim = Demographics(
-        full_name=full_name,
-        date_of_birth=_date(dob) if dob is not None else None,
-        sex=GENDERS.get(gender.strip().lower(), "?") if gender is not None else None,
-        phone=phone,
-    )
-    return None if claim == Demographics() else claim
-
-
-def _first_value(given: dict[str, Any], name: str) -> str | None:
-    """The first value of a language-tagged attribute ([{language, value}]); MOSIP sends one per language."""
-    if name not in given:
-        return None
-    entries = given[name]
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("value"), str) and len(e["value"]) <= 400 for e in entries
-    ):
-        raise invalid(f"request/demographics/{name}")
-    return entries[0]["value"]
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.replace("/", "-"))
-    except ValueError as error:
-        raise invalid("request/demographics/dob") from error
-
-
-def _identity(attributes: dict[str, Any], country: LoadedCountry) -> dict[str, Any]:
-    """The attributes the partner's policy shares, in MOSIP's names and shapes."""
-    language = _language(country)
-
-    def tagged(value: str) -> list[dict[str, str]]:
-        return [{"language": language, "value": value}]
-
-    identity: dict[str, Any] = {}
-    if "given_name" in attributes:
-        identity["firstName"] = tagged(attributes["given_name"])
-    if "family_name" in attributes:
-        identity["lastName"] = tagged(attributes["family_name"])
-    if "given_name" in attributes and "family_name" in attributes:
-        identity["name"] = tagged(f"{attributes['given_name']} {attributes['family_name']}")
-    if "date_of_birth" in attributes:
-        identity["dob"] = str(attributes["date_of_birth"]).replace("-", "/")
-    if "sex" in attributes:
-        identity["gender"] = tagged(GENDER_NAMES.get(attributes["sex"], attributes["sex"]))
-    if attributes.get("phone"):
-        identity["phoneNumber"] = attributes["phone"]
-    if isinstance(attributes.get("address"), dict):
-        identity["fullAddress"] = tagged(", ".join(str(v) for v in attributes["address"].values() if v))
-    return identity
-
-
-def _language(country: LoadedCountry) -> str:
-    """The register's language as MOSIP tags values: ISO 639-3 (`eng`, `fra`, `swa`)."""
-    code = country.profile.locale.split("_")[0]
-    found = pycountry.languages.get(alpha_2=code) if len(code) == 2 else pycountry.languages.get(alpha_3=code)
-    return found.alpha_3 if found is not None else "eng"
 
 
 def _mosip_time(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from ...core.deps import CountryDep, SessionDep, SettingsDep
 from . import mosip
 from .config import IdentitySettingsDep
 from .deps import SessionFactory
+from .mosip_errors import PATH_INCOMPLETE
 from .notifier import OutboxNotifier
 
 PREFIX = "/idauthentication/v1"
@@ -56,7 +57,7 @@ def ida(
         notifier=lambda: OutboxNotifier(secret=secret, expiry_seconds=identity_settings.notify_expiry_seconds),
     )
     if operation not in mosip.OPERATIONS:
-        return _respond(mosip.refuse("auth", [mosip.PATH_INCOMPLETE], ctx))
+        return _respond(mosip.refuse("auth", [PATH_INCOMPLETE], ctx))
     answer = mosip.handle(
         operation=operation,
         misp_license_key=misp_license_key,
@@ -88,7 +89,7 @@ def ida_incomplete(
         notifier=lambda: OutboxNotifier(secret="", expiry_seconds=60),
     )
     operation = rest.split("/", 1)[0]
-    return _respond(mosip.refuse(operation if operation in mosip.OPERATIONS else "auth", [mosip.PATH_INCOMPLETE], ctx))
+    return _respond(mosip.refuse(operation if operation in mosip.OPERATIONS else "auth", [PATH_INCOMPLETE], ctx))
 
 
 def _respond(answer: mosip.Answer) -> Response:

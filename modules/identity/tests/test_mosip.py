@@ -432,3 +432,58 @@ def test_any_signed_json_gets_a_mosip_answer(
         answer = signed_post(client, partner, partner_keys, json.dumps(envelope(**changes)).encode(), path)
         assert answer.status_code == 200, answer.text
         assert answer.json()["errors"], answer.text
+
+
+def test_onboarding_again_replaces_the_keys_and_bad_certificates_are_refused(
+    client: TestClient, onboarded, partner_keys: SimpleNamespace, cli_on_test_database: Path
+) -> None:
+    first = onboarded("identity:auth")
+    result = runner.invoke(
+        cli_app,
+        ["identity", "mosip", "onboard", "--partner-id", str(first.id), "--certificate", str(first.ida_certificate)],
+    )
+    assert result.exit_code == 0, result.output  # any RSA-2048 certificate valid now: here our own
+    old = signed_post(client, first, partner_keys, json.dumps(envelope()).encode())
+    assert _codes(old.json()) == ["IDA-MPA-009"]  # the keys the first onboarding printed are void
+
+    not_pem = cli_on_test_database / "not.pem"
+    not_pem.write_text("hello", encoding="utf-8")
+    refused = runner.invoke(
+        cli_app, ["identity", "mosip", "onboard", "--partner-id", str(first.id), "--certificate", str(not_pem)]
+    )
+    assert refused.exit_code == 1 and "not a PEM certificate" in refused.output, refused.output
+    nobody = runner.invoke(
+        cli_app,
+        ["identity", "mosip", "onboard", "--partner-id", "999999", "--certificate", str(first.ida_certificate)],
+    )
+    assert nobody.exit_code == 1 and "no partner 999999" in nobody.output, nobody.output
+
+
+def test_the_ida_key_pair_may_come_from_files(tmp_path: Path, engine: Engine) -> None:
+    key, certificate = mosip_crypto.generate("Configured IDA", days=1)
+    other_key, _other = mosip_crypto.generate("Another", days=1)
+    key_file, certificate_file = tmp_path / "ida.key", tmp_path / "ida.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    for private in (key, other_key):
+        key_file.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        configured = IdentitySettings(mosip_ida_key_file=key_file, mosip_ida_certificate_file=certificate_file)
+        mosip_crypto.forget_cached_keys()
+        try:
+            if private is key:
+                keys = mosip_crypto.ida_keys(
+                    session_factory=make_session_factory(engine), settings=configured, secret=TEST_SECRET
+                )
+                assert keys.certificate == certificate
+            else:
+                with pytest.raises(ValueError, match="not that of the key"):
+                    mosip_crypto.ida_keys(
+                        session_factory=make_session_factory(engine), settings=configured, secret=TEST_SECRET
+                    )
+        finally:
+            mosip_crypto.forget_cached_keys()
+    with pytest.raises(ValueError, match="go together"):
+        IdentitySettings(mosip_ida_key_file=key_file)
