@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,9 +17,10 @@ from ....core.country import LoadedCountry
 from ....core.money import major_text, to_minor
 from ....core.ports import Disbursements, SectorTokens
 from ....core.registry import Ports
+from ..accrual import BUCKET_NAMES
 from ..config import LoansSettings
 from ..models import Application, Loan
-from ..web.figures import BUCKETS, disbursed_by_month, month_starts, outstanding_by_bucket
+from ..web.figures import BUCKETS
 from .helpers import IBAN, applicant, create_product
 
 pytestmark = pytest.mark.selection  # the resident pages need identity; the form adapts to payments
@@ -378,11 +378,7 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
     late.arrears_bucket, late.days_past_due = "31-60", 40
     session.commit()
 
-    outstanding = outstanding_by_bucket(session, None)
-    assert list(outstanding) == list(BUCKETS) and outstanding["current"] == 50_000 and outstanding["31-60"] == 70_000
-    counts = disbursed_by_month(session, None, date.today())
-    assert list(counts) == month_starts(date.today()) and counts[date.today().replace(day=1)] == 2
-    assert outstanding_by_bucket(session, frozenset({"Nowhere"}))["31-60"] == 0
+    assert list(BUCKETS) == list(BUCKET_NAMES), "each bucket the portfolio counts has its label"
 
     act_as(client, staff_cookies(MANAGER), PORTFOLIO)
     page = client.get(PORTFOLIO)
@@ -392,8 +388,3 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
         image = client.get(f"{PORTFOLIO}/{chart}.svg")
         assert image.status_code == 200 and image.headers["content-type"].startswith("image/svg+xml")
     assert f'href="/console/loans/accounts/{made[1]}"' in page.text and made[0] not in page.text
-
-
-def test_month_starts_cross_the_year() -> None:
-    starts = month_starts(date(2025, 2, 17), 4)
-    assert starts == [date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]
