@@ -24,20 +24,12 @@ from datetime import date, timedelta
 from rich.console import Console
 from sqlalchemy import MetaData
 
+from ...core import yardstick
 from ...core.bulk import driver_value, insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION, make_engine, make_session_factory
 from ...core.i18n import _
 from ...core.runtime import Runtime
-from ...core.yardstick import (
-    Comparison,
-    Stopwatch,
-    Stored,
-    Timed,
-    database_size,
-    print_comparisons,
-    print_storage,
-    scratch_runtime,
-)
+from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
 from . import accrual
 from .config import LoansCountry
 from .models import Accrual
@@ -47,7 +39,7 @@ BASELINE_BATCH = 50_000
 
 
 def run_bench(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
-    with scratch_runtime(runtime, console, "loans") as scratch:
+    with yardstick.scratch_runtime(runtime, console, "loans") as scratch:
         return _run(runtime=scratch, count=count, chunk_size=chunk_size, console=console)
 
 

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Table,
 )
 
+from ...core import yardstick
 from ...core.approvals import Signatory
 from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
 from ...core.db import NAMING_CONVENTION, make_engine, make_session_factory
@@ -49,16 +50,7 @@ from ...core.eligibility import Rule
 from ...core.i18n import N_, _
 from ...core.models import utcnow
 from ...core.runtime import Runtime
-from ...core.yardstick import (
-    Comparison,
-    Stopwatch,
-    Stored,
-    Timed,
-    database_size,
-    print_comparisons,
-    print_storage,
-    scratch_runtime,
-)
+from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
 from . import cycles, disbursing, programme_service, reconciliations
 from .config import PaymentsSettings
 from .disbursing import immediate_transactions
@@ -95,7 +87,7 @@ def fewer_collections() -> Iterator[None]:
 
 
 def run_bench(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
-    with scratch_runtime(runtime, console, "payments") as scratch, fewer_collections():
+    with yardstick.scratch_runtime(runtime, console, "payments") as scratch, fewer_collections():
         return _run(runtime=scratch, count=count, chunk_size=chunk_size, console=console)
 
 
