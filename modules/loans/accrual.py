@@ -89,6 +89,7 @@ ACTIVE = LoanState.ACTIVE.value
 # PAR buckets: (highest days past due, name); above the last: "90+".
 BUCKETS: tuple[tuple[int, str], ...] = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
 OVER = "90+"
+BUCKET_NAMES = (*(name for _, name in BUCKETS), OVER)  # every bucket, least late first
 LOCK_SPACE = 0x4C4E  # "LN": the high bits of the advisory lock keys of accrual chunks
 WORK = "loans_accrual_work"
 PENALTY_WORK = "loans_penalty_work"
@@ -549,7 +550,7 @@ GROUP BY {_bucket_sql("a.days_past_due")}
             {"day": day},
         ).all()
     )
-    ordered = {name: int(buckets.get(name, 0)) for name in [*(name for _, name in BUCKETS), OVER]}
+    ordered = {name: int(buckets.get(name, 0)) for name in BUCKET_NAMES}
     return DayStatus(day, int(due), int(accrued), int(interest), ordered)
 
 

@@ -13,24 +13,20 @@ the inserts and the commit are timed. Ratio (core/yardstick.py) = the accrual's 
 baseline's: the share of the day's time that writing its accrual rows alone would take.
 
 It runs on a fresh scratch database beside the configured one (SQLite: a file in the same folder;
-PostgreSQL: a new database on the same server), migrated and removed afterwards.
+PostgreSQL: a new database on the same server), migrated and removed afterwards (core.yardstick's
+`scratch_runtime`).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 
 from rich.console import Console
-from sqlalchemy import MetaData, create_engine, make_url, text
+from sqlalchemy import MetaData
 
-from ...core import migrate
+from ...core import yardstick
 from ...core.bulk import driver_value, insert_rows, scratch_copy
-from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
+from ...core.db import NAMING_CONVENTION, make_engine, make_session_factory
 from ...core.i18n import _
 from ...core.runtime import Runtime
 from ...core.yardstick import Comparison, Stopwatch, Stored, Timed, database_size, print_comparisons, print_storage
@@ -42,48 +38,8 @@ from .tests.portfolio import create_portfolio
 BASELINE_BATCH = 50_000
 
 
-@contextmanager
-def scratch_runtime(runtime: Runtime, console: Console) -> Iterator[Runtime]:
-    """The runtime pointed at a new, migrated database beside the configured one; dropped on the way out."""
-    url = make_url(runtime.settings.database_url)
-    suffix = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = None
-    if is_sqlite(runtime.settings.database_url):
-        configured = Path(url.database or "") if url.database not in (None, "", ":memory:") else None
-        folder = configured.parent if configured else Path.cwd()
-        scratch = url.set(database=str(folder / f"{configured.stem if configured else 'loans'}.{suffix}.db"))
-    else:
-        scratch = url.set(database=f"{url.database}_{suffix}")
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
-    scratch_url = scratch.render_as_string(hide_password=False)
-    engine = make_engine(scratch_url)
-    try:
-        migrate.upgrade(engine)
-        console.print(
-            _("scratch database {url} (removed afterwards)").format(url=scratch.render_as_string(hide_password=True)),
-            markup=False,
-        )
-        yield replace(
-            runtime,
-            settings=runtime.settings.model_copy(update={"database_url": scratch_url}),
-            engine=engine,
-            session_factory=make_session_factory(engine),
-        )
-    finally:
-        engine.dispose()
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-            admin.dispose()
-        else:
-            for extra in ("", "-wal", "-shm", "-journal"):
-                Path(f"{scratch.database}{extra}").unlink(missing_ok=True)
-
-
 def run_bench(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
-    with scratch_runtime(runtime, console) as scratch:
+    with yardstick.scratch_runtime(runtime, console, "loans") as scratch:
         return _run(runtime=scratch, count=count, chunk_size=chunk_size, console=console)
 
 

@@ -8,11 +8,12 @@ early, restructured) is rebated: income:interest +U, receivable:interest −U.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ...core import audit
@@ -328,10 +329,24 @@ def statement(*, session: Session, reference: str) -> Statement:
 
 # ---------------------------------------------------------------- portfolio
 
+DISBURSED_MONTHS = 12  # the months the portfolio counts loans disbursed in, this one included
+LATE_LISTED = 20  # the late loans the portfolio lists, most days past due first
+
+
+@dataclass(frozen=True)
+class LateLoan:
+    """An active loan past due, as the portfolio lists it."""
+
+    reference: str
+    product_code: str
+    days_past_due: int
+    region: str | None
+
 
 @dataclass(frozen=True)
 class Portfolio:
-    """Active loans and their outstanding principal, portfolio at risk and the repayment rate, as of `on`."""
+    """Active loans and their outstanding principal, portfolio at risk and the repayment rate, as of `on`;
+    what borrowers owe by arrears bucket, the loans disbursed per month and the loans most days late."""
 
     on: date
     currency: str
@@ -341,6 +356,12 @@ class Portfolio:
     at_risk_90: int
     paid_to_date: int  # paid of the instalments due by `on` (current schedules)
     due_to_date: int
+    # Owed on active loans (every component: the receivable lines), by the arrears bucket the daily
+    # ageing last wrote on each loan; every bucket, zero when empty.
+    outstanding_by_bucket: dict[str, int]
+    # Loans disbursed in each of the last DISBURSED_MONTHS months, by the month's first day, oldest first.
+    disbursed_by_month: dict[date, int]
+    late: list[LateLoan]  # active loans past due, most days first, at most LATE_LISTED
 
     @staticmethod
     def _ratio(part: int, whole: int) -> Fraction | None:
@@ -359,32 +380,82 @@ class Portfolio:
         return self._ratio(self.paid_to_date, self.due_to_date)
 
 
-def portfolio(*, context: Context, today: date) -> Portfolio:
+def month_starts(today: date, months: int = DISBURSED_MONTHS) -> list[date]:
+    """The first days of the last `months` months, oldest first, this month last."""
+    starts = []
+    year, month = today.year, today.month
+    for _step in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(starts))
+
+
+def _within(query: Select, regions: frozenset[str] | None) -> Select:
+    """Limited to `regions` (None: everywhere); a loan without a region is reached by unlimited roles only."""
+    return query if regions is None else query.where(Loan.region.in_(sorted(regions)))
+
+
+def portfolio(*, context: Context, today: date, regions: frozenset[str] | None = None) -> Portfolio:
+    """The portfolio as of `today`, of the loans in `regions` (None: every loan; the console passes the viewer's)."""
     session = context.session
     active = Loan.state == LoanState.ACTIVE
 
     def principal_where(*conditions) -> int:
         total = session.scalar(
-            select(func.sum(Line.amount))
-            .join(Loan, Loan.id == Line.loan_id)
-            .where(Line.account == book.receivable("principal"), active, *conditions)
+            _within(
+                select(func.sum(Line.amount))
+                .join(Loan, Loan.id == Line.loan_id)
+                .where(Line.account == book.receivable("principal"), active, *conditions),
+                regions,
+            )
         )
         return int(total or 0)
 
     due = Instalment.principal + Instalment.interest + Instalment.fees + Instalment.penalties
     paid = Instalment.paid_principal + Instalment.paid_interest + Instalment.paid_fees + Instalment.paid_penalties
     paid_to_date, due_to_date = session.execute(
-        select(func.sum(paid), func.sum(due))
-        .join(Loan, Loan.id == Instalment.loan_id)
-        .where(Instalment.version == Loan.schedule_version, Instalment.due_on <= today)
+        _within(
+            select(func.sum(paid), func.sum(due))
+            .join(Loan, Loan.id == Instalment.loan_id)
+            .where(Instalment.version == Loan.schedule_version, Instalment.due_on <= today),
+            regions,
+        )
     ).one()
+    owed_by_bucket = _within(
+        select(Loan.arrears_bucket, func.sum(Line.amount))
+        .join(Line, Line.loan_id == Loan.id)
+        .where(active, Line.account.like("receivable:%"))
+        .group_by(Loan.arrears_bucket),
+        regions,
+    )
+    outstanding_by_bucket = dict.fromkeys(accrual.BUCKET_NAMES, 0)
+    for bucket, total in session.execute(owed_by_bucket).all():
+        outstanding_by_bucket[bucket] = outstanding_by_bucket.get(bucket, 0) + int(total or 0)
+    starts = month_starts(today)
+    disbursed = Counter(
+        day.replace(day=1)
+        for day in session.scalars(_within(select(Loan.disbursed_on).where(Loan.disbursed_on >= starts[0]), regions))
+    )
+    late = session.execute(
+        _within(
+            select(Loan.reference, Loan.product_code, Loan.days_past_due, Loan.region).where(
+                active, Loan.days_past_due > 0
+            ),
+            regions,
+        )
+        .order_by(Loan.days_past_due.desc(), Loan.id)
+        .limit(LATE_LISTED)
+    ).all()
     return Portfolio(
         on=today,
         currency=context.currency,
-        active_loans=int(session.scalar(select(func.count()).select_from(Loan).where(active)) or 0),
+        active_loans=int(session.scalar(_within(select(func.count()).select_from(Loan).where(active), regions)) or 0),
         outstanding_principal=principal_where(),
         at_risk_30=principal_where(Loan.days_past_due > 30),
         at_risk_90=principal_where(Loan.days_past_due > 90),
         paid_to_date=int(paid_to_date or 0),
         due_to_date=int(due_to_date or 0),
+        outstanding_by_bucket=outstanding_by_bucket,
+        disbursed_by_month={start: disbursed.get(start, 0) for start in starts},
+        late=[LateLoan(*row) for row in late],
     )

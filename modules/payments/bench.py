@@ -19,7 +19,8 @@ time that writing its ledger alone, the fastest way the database allows, would t
 
 It runs on a fresh scratch database next to the configured one (SQLite: a file in
 the same folder; PostgreSQL: a new database on the same server), migrated to the
-installed heads and removed afterwards, so the deployment's data is never touched.
+installed heads and removed afterwards (core.yardstick's `scratch_runtime`), so the
+deployment's data is never touched.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -41,15 +40,12 @@ from sqlalchemy import (
     Connection,
     MetaData,
     Table,
-    create_engine,
-    make_url,
-    text,
 )
 
-from ...core import migrate
+from ...core import yardstick
 from ...core.approvals import Signatory
 from ...core.bulk import driver_value, dump_json, insert_rows, scratch_copy
-from ...core.db import NAMING_CONVENTION, is_sqlite, make_engine, make_session_factory
+from ...core.db import NAMING_CONVENTION, make_engine, make_session_factory
 from ...core.eligibility import Rule
 from ...core.i18n import N_, _
 from ...core.models import utcnow
@@ -77,47 +73,6 @@ LINK_COLUMNS = ("beneficiary_key", "kind", "number", "bank_code", "linked_at", "
 
 
 @contextmanager
-def scratch_runtime(runtime: Runtime, console: Console) -> Iterator[Runtime]:
-    """The runtime pointed at a new, migrated database beside the configured one; dropped on the way out."""
-    url = make_url(runtime.settings.database_url)
-    suffix = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = None
-    if is_sqlite(runtime.settings.database_url):
-        configured = Path(url.database or "") if url.database not in (None, "", ":memory:") else None
-        folder = configured.parent if configured else Path.cwd()
-        path = folder / f"{configured.stem if configured else 'payments'}.{suffix}.db"
-        scratch = url.set(database=str(path))
-    else:
-        scratch = url.set(database=f"{url.database}_{suffix}")
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
-    scratch_url = scratch.render_as_string(hide_password=False)
-    engine = make_engine(scratch_url)
-    try:
-        migrate.upgrade(engine)
-        console.print(
-            _("scratch database {url} (removed afterwards)").format(url=scratch.render_as_string(hide_password=True)),
-            markup=False,
-        )
-        yield replace(
-            runtime,
-            settings=runtime.settings.model_copy(update={"database_url": scratch_url}),
-            engine=engine,
-            session_factory=make_session_factory(engine),
-        )
-    finally:
-        engine.dispose()
-        if admin is not None:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
-            admin.dispose()
-        else:
-            for extra in ("", "-wal", "-shm", "-journal"):
-                Path(f"{scratch.database}{extra}").unlink(missing_ok=True)
-
-
-@contextmanager
 def fewer_collections() -> Iterator[None]:
     """A batch job allocates millions of short-lived tuples: collect the young generation less often."""
     before = gc.get_threshold()
@@ -132,7 +87,7 @@ def fewer_collections() -> Iterator[None]:
 
 
 def run_bench(*, runtime: Runtime, count: int, chunk_size: int, console: Console) -> dict[str, float]:
-    with scratch_runtime(runtime, console) as scratch, fewer_collections():
+    with yardstick.scratch_runtime(runtime, console, "payments") as scratch, fewer_collections():
         return _run(runtime=scratch, count=count, chunk_size=chunk_size, console=console)
 
 

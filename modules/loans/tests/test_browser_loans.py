@@ -8,8 +8,9 @@ currency.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,21 +19,10 @@ from ....core.ports import Disbursements
 from ....core.registry import Ports
 from ....tests.browser import Browser
 from ..models import Application, Loan
-from .helpers import IBAN
-from .test_pages_loans import (
-    APPLICATIONS,
-    HOME,
-    MANAGER,
-    OFFICER,
-    PORTFOLIO,
-    a_product,
-    a_resident,
-    held,
-    loan_of,
-    someone,
-    threshold,
-    typed,
-)
+from .helpers import APPLICATIONS, HOME, IBAN, MANAGER, OFFICER, PORTFOLIO, loan_of, typed
+
+if TYPE_CHECKING:  # fixtures' types, for annotations only
+    from .helpers import ApplyingResident, HeldApplication
 
 pytestmark = pytest.mark.browser
 
@@ -55,19 +45,10 @@ def image_loaded(browser: Browser, css: str) -> bool:
 
 
 def test_a_resident_applies_and_sees_the_loan_with_its_schedule(
-    browser: Browser,
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    resident_cookies,
+    browser: Browser, session: Session, country: LoadedCountry, ports: Ports, applying_resident: ApplyingResident
 ) -> None:
-    """`a_resident` skips without identity (national IDs, resident sessions)."""
-    me = a_resident(client, api_headers, ports)
-    product = a_product(client, staff_headers, country)
-    act_as(browser, resident_cookies(me["national_id"]))
+    """`applying_resident` skips without identity (national IDs, resident sessions)."""
+    act_as(browser, applying_resident.cookies)
     browser.open("/me")
     browser.follow(browser.find(f'main a[href="{HOME}"]'))
     assert browser.path == HOME
@@ -90,7 +71,7 @@ def test_a_resident_applies_and_sees_the_loan_with_its_schedule(
     browser.follow(browser.find("main form.stack button"))
     assert browser.path == HOME
     application = session.scalars(select(Application)).one()
-    assert application.product_code == product and application.principal == 120_000
+    assert application.product_code == applying_resident.product and application.principal == 120_000
     loan = loan_of(session, application.reference)
     assert browser.find(f'main section h2[id="loan-{loan.reference}"]')
     assert len(browser.find_all("main section table tbody tr")) == 12, "the schedule's instalments"
@@ -98,19 +79,9 @@ def test_a_resident_applies_and_sees_the_loan_with_its_schedule(
 
 
 def test_an_officer_decides_a_held_application_and_reads_the_portfolio_chart(
-    browser: Browser,
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    staff_cookies,
+    browser: Browser, session: Session, staff_cookies, held_application: HeldApplication
 ) -> None:
-    product = a_product(client, staff_headers, country)
-    reference = held(
-        client, staff_cookies(OFFICER), product, threshold(country) * 2, someone(client, api_headers, ports)
-    )
+    reference = held_application.reference
     act_as(browser, staff_cookies(OFFICER))
     browser.open("/console")
     browser.follow(browser.find(f'.menu a[href="{APPLICATIONS}"]'))

@@ -3,10 +3,9 @@ installed); officers decide held applications four-eyes, read a loan and chart t
 
 from __future__ import annotations
 
-import itertools
 import re
 import secrets
-from datetime import date
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,35 +14,34 @@ from sqlalchemy.orm import Session
 
 from ....conftest import form_token
 from ....core.country import LoadedCountry
-from ....core.money import major_text, to_minor
 from ....core.ports import Disbursements, SectorTokens
 from ....core.registry import Ports
-from ..config import LoansSettings
+from ..accrual import BUCKET_NAMES
 from ..models import Application, Loan
-from ..web.figures import BUCKETS, disbursed_by_month, month_starts, outstanding_by_bucket
-from .helpers import IBAN, applicant, create_product
+from ..web.figures import BUCKETS
+from .helpers import (
+    APPLICATIONS,
+    APPLY,
+    HOME,
+    IBAN,
+    MANAGER,
+    OFFICER,
+    PORTFOLIO,
+    a_product,
+    a_resident,
+    applicant,
+    create_product,
+    loan_of,
+    typed,
+)
+
+if TYPE_CHECKING:  # fixtures' types, for annotations only
+    from .helpers import ApplyingResident, HeldApplication
 
 pytestmark = pytest.mark.selection  # the resident pages need identity; the form adapts to payments
 
-OFFICER, MANAGER = "loans.loan_officer", "loans.portfolio_manager"
-HOME, APPLY = "/me/loans", "/me/loans/apply"
-APPLICATIONS, PORTFOLIO = "/console/loans/applications", "/console/loans/portfolio"
-
 
 # ---------------------------------------------------------------- helpers
-
-
-def threshold(country: LoadedCountry) -> int:
-    return to_minor(LoansSettings().four_eyes_above, country.profile.currency)
-
-
-def a_product(client: TestClient, staff_headers, country: LoadedCountry) -> str:
-    """A product lending up to three times the four-eyes amount, so large loans are held."""
-    return create_product(client, staff_headers(MANAGER), max_principal=threshold(country) * 3)
-
-
-def typed(country: LoadedCountry, minor: int) -> str:
-    return major_text(minor, country.profile.currency)
 
 
 def act_as(client: TestClient, cookies: dict[str, str], path: str) -> str:
@@ -51,51 +49,6 @@ def act_as(client: TestClient, cookies: dict[str, str], path: str) -> str:
     client.cookies.clear()
     client.cookies.update(cookies)
     return form_token(client, path)
-
-
-NAMES = itertools.cycle(
-    f"{given} {family}"
-    for family in ("Otieno", "Mwangi", "Haddad", "Tesfaye")
-    for given in ("Akinyi", "Chebet", "Layla", "Selam", "Nadia")
-)
-
-
-def a_resident(client: TestClient, api_headers, ports: Ports) -> dict[str, str]:
-    """A person enrolled by national ID (names and births apart, so deduplication holds none), with a linked
-    account where payments is installed; skips without identity."""
-    if not ports.provides(SectorTokens):
-        pytest.skip("residents sign in through the identity module")
-    given, family = next(NAMES).split()
-    number = secrets.randbelow(9000) + 1000
-    response = client.post(
-        "/identity/enrolments",
-        json={
-            "application_id": f"LOAN-PAGES-{number}",
-            "given_name": given,
-            "family_name": family,
-            "date_of_birth": f"19{60 + number % 30}-0{1 + number % 9}-1{number % 10}",
-            "sex": "F",
-        },
-        headers=api_headers("identity:enrol"),
-    )
-    assert response.status_code == 201, response.text
-    national_id = response.json()["national_id"]
-    if ports.provides(Disbursements):
-        linked = client.post(
-            "/payments/accounts",
-            json={"beneficiary": {"national_id": national_id}, "account": {"kind": "iban", "number": IBAN}},
-            headers=api_headers("payments:link"),
-        )
-        assert linked.status_code in (200, 201), linked.text
-    return {"national_id": national_id}
-
-
-def someone(client: TestClient, api_headers, ports: Ports) -> dict[str, str]:
-    """The applicant fields of a new person, for the API: by national ID with consent where identity is installed."""
-    if not ports.provides(SectorTokens):
-        return applicant(client, api_headers, ports)
-    who = {**a_resident(client, api_headers, ports), "consent": f"CONSENT-{secrets.token_hex(4)}"}
-    return who if ports.provides(Disbursements) else {**who, "account": IBAN}
 
 
 def apply_form(ports: Ports, token: str, product: str, principal: str, **extra: str) -> dict[str, str]:
@@ -111,37 +64,14 @@ def apply_form(ports: Ports, token: str, product: str, principal: str, **extra: 
     return form | extra
 
 
-def held(client: TestClient, cookies: dict[str, str], product: str, principal: int, who: dict[str, str]) -> str:
-    """An application above the four-eyes amount, submitted through the API by the staff member of `cookies`."""
-    client.cookies.clear()
-    client.cookies.update(cookies)
-    response = client.post("/loans/applications", json={"product": product, "principal": principal, **who})
-    assert response.status_code == 201, response.text
-    assert response.json()["state"] == "awaiting_approval"
-    return response.json()["reference"]
-
-
-def loan_of(session: Session, reference: str) -> Loan:
-    session.expire_all()
-    application = session.scalars(select(Application).where(Application.reference == reference)).one()
-    return session.scalars(select(Loan).where(Loan.application_id == application.id)).one()
-
-
 # ---------------------------------------------------------------- the resident
 
 
 def test_a_resident_applies_on_the_form_and_sees_the_loan_its_schedule_and_what_is_owed(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    resident_cookies,
+    client: TestClient, session: Session, country: LoadedCountry, ports: Ports, applying_resident: ApplyingResident
 ) -> None:
-    me = a_resident(client, api_headers, ports)
-    product = a_product(client, staff_headers, country)
-    token = act_as(client, resident_cookies(me["national_id"]), APPLY)
+    product = applying_resident.product
+    token = act_as(client, applying_resident.cookies, APPLY)
     form = client.get(APPLY).text
     assert f'<option value="{product}"' in form
     assert ('name="account"' in form) == (not ports.provides(Disbursements)), "an account only without payments"
@@ -156,7 +86,7 @@ def test_a_resident_applies_on_the_form_and_sees_the_loan_its_schedule_and_what_
     application = applications[0]
     assert application.state == "disbursed" and application.channel == "portal"
     assert application.consent == f"resident-portal:{sent['reference']}"
-    assert application.made_by.startswith("resident:") and me["national_id"] not in application.made_by
+    assert application.made_by.startswith("resident:") and applying_resident.national_id not in application.made_by
     loan = loan_of(session, application.reference)
 
     page = client.get(HOME)
@@ -166,17 +96,10 @@ def test_a_resident_applies_on_the_form_and_sees_the_loan_its_schedule_and_what_
 
 
 def test_a_refused_application_form_keeps_the_values_and_names_the_field(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    resident_cookies,
+    client: TestClient, session: Session, country: LoadedCountry, ports: Ports, applying_resident: ApplyingResident
 ) -> None:
-    me = a_resident(client, api_headers, ports)
-    product = a_product(client, staff_headers, country)
-    token = act_as(client, resident_cookies(me["national_id"]), APPLY)
+    product = applying_resident.product
+    token = act_as(client, applying_resident.cookies, APPLY)
     refused = client.post("/me/loans/applications", data=apply_form(ports, token, product, "12,50"))
     assert refused.status_code == 422 and 'id="principal-error"' in refused.text and 'value="12,50"' in refused.text
     no_consent = apply_form(ports, token, product, typed(country, 120_000))
@@ -189,17 +112,10 @@ def test_a_refused_application_form_keeps_the_values_and_names_the_field(
 
 
 def test_outside_the_products_limits_the_resident_sees_the_reason(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    resident_cookies,
+    client: TestClient, session: Session, country: LoadedCountry, ports: Ports, applying_resident: ApplyingResident
 ) -> None:
-    me = a_resident(client, api_headers, ports)
-    product = a_product(client, staff_headers, country)
-    token = act_as(client, resident_cookies(me["national_id"]), APPLY)
+    product = applying_resident.product
+    token = act_as(client, applying_resident.cookies, APPLY)
     client.post("/me/loans/applications", data=apply_form(ports, token, product, typed(country, 100)))
     application = session.scalars(select(Application)).one()
     assert application.state == "rejected"
@@ -219,12 +135,12 @@ def test_a_resident_sees_only_their_own_loans(
     product = a_product(client, staff_headers, country)
     loans = {}
     for name in ("first", "second"):
-        person = a_resident(client, api_headers, ports)
-        token = act_as(client, resident_cookies(person["national_id"]), APPLY)
+        national_id = a_resident(client, api_headers, ports)
+        token = act_as(client, resident_cookies(national_id), APPLY)
         client.post("/me/loans/applications", data=apply_form(ports, token, product, typed(country, 120_000)))
         made = session.scalars(select(Application).order_by(Application.id.desc())).first()
-        loans[name] = (person, loan_of(session, made.reference).reference)
-    act_as(client, resident_cookies(loans["first"][0]["national_id"]), HOME)
+        loans[name] = (national_id, loan_of(session, made.reference).reference)
+    act_as(client, resident_cookies(loans["first"][0]), HOME)
     page = client.get(HOME).text
     assert loans["first"][1] in page and loans["second"][1] not in page
 
@@ -235,20 +151,17 @@ def test_the_forms_refuse_a_post_without_the_csrf_token(
     country: LoadedCountry,
     ports: Ports,
     api_headers,
-    staff_headers,
     staff_cookies,
     resident_cookies,
+    held_application: HeldApplication,
 ) -> None:
-    product = a_product(client, staff_headers, country)
-    who = someone(client, api_headers, ports)
-    reference = held(client, staff_cookies(OFFICER), product, threshold(country) * 2, who)
+    reference = held_application.reference
     act_as(client, staff_cookies(OFFICER), APPLICATIONS)
     assert client.post(f"{APPLICATIONS}/{reference}/approve").status_code == 403
     assert client.post(f"{APPLICATIONS}/{reference}/reject", data={"reason": "no"}).status_code == 403
     if ports.provides(SectorTokens):
-        me = a_resident(client, api_headers, ports)
-        act_as(client, resident_cookies(me["national_id"]), APPLY)
-        form = apply_form(ports, "", product, typed(country, 120_000))
+        act_as(client, resident_cookies(a_resident(client, api_headers, ports)), APPLY)
+        form = apply_form(ports, "", held_application.product, typed(country, 120_000))
         del form["csrf_token"]
         assert client.post("/me/loans/applications", data=form).status_code == 403
     session.expire_all()
@@ -261,20 +174,12 @@ def test_the_forms_refuse_a_post_without_the_csrf_token(
 
 
 def test_a_held_application_is_decided_by_a_second_officer_never_its_submitter(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    staff_cookies,
+    client: TestClient, session: Session, staff_cookies, held_application: HeldApplication
 ) -> None:
-    product = a_product(client, staff_headers, country)
-    maker = staff_cookies(OFFICER)
-    reference = held(client, maker, product, threshold(country) * 2, someone(client, api_headers, ports))
+    reference = held_application.reference
     page = f"{APPLICATIONS}/{reference}"
 
-    token = act_as(client, maker, APPLICATIONS)
+    token = act_as(client, held_application.maker, APPLICATIONS)
     assert f'href="{page}"' in client.get(APPLICATIONS).text
     assert "/approve" not in client.get(page).text, "its submitter is shown no decision form"
     refused = client.post(f"{page}/approve", data={"csrf_token": token})
@@ -299,18 +204,9 @@ def test_a_held_application_is_decided_by_a_second_officer_never_its_submitter(
 
 
 def test_a_held_application_is_rejected_with_a_reason(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    staff_cookies,
+    client: TestClient, session: Session, staff_cookies, held_application: HeldApplication
 ) -> None:
-    product = a_product(client, staff_headers, country)
-    reference = held(
-        client, staff_cookies(OFFICER), product, threshold(country) * 2, someone(client, api_headers, ports)
-    )
+    reference = held_application.reference
     page = f"{APPLICATIONS}/{reference}"
     token = act_as(client, staff_cookies(OFFICER), page)
     empty = client.post(f"{page}/reject", data={"csrf_token": token, "reason": "  "})
@@ -322,18 +218,9 @@ def test_a_held_application_is_rejected_with_a_reason(
 
 
 def test_each_console_page_needs_its_scope_and_its_region(
-    client: TestClient,
-    session: Session,
-    country: LoadedCountry,
-    ports: Ports,
-    api_headers,
-    staff_headers,
-    staff_cookies,
+    client: TestClient, staff_cookies, held_application: HeldApplication
 ) -> None:
-    product = a_product(client, staff_headers, country)
-    reference = held(
-        client, staff_cookies(OFFICER), product, threshold(country) * 2, someone(client, api_headers, ports)
-    )
+    reference = held_application.reference
     pages = [
         APPLICATIONS,
         f"{APPLICATIONS}/{reference}",
@@ -371,18 +258,14 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
     officer = staff_headers(OFFICER)
     made = []
     for principal in (50_000, 70_000):
-        body = {"product": product, "principal": principal, **someone(client, api_headers, ports)}
+        body = {"product": product, "principal": principal, **applicant(client, api_headers, ports)}
         response = client.post("/loans/applications", json=body, headers=officer)
         made.append(response.json()["loan"])
     late = session.scalars(select(Loan).where(Loan.reference == made[1])).one()
     late.arrears_bucket, late.days_past_due = "31-60", 40
     session.commit()
 
-    outstanding = outstanding_by_bucket(session, None)
-    assert list(outstanding) == list(BUCKETS) and outstanding["current"] == 50_000 and outstanding["31-60"] == 70_000
-    counts = disbursed_by_month(session, None, date.today())
-    assert list(counts) == month_starts(date.today()) and counts[date.today().replace(day=1)] == 2
-    assert outstanding_by_bucket(session, frozenset({"Nowhere"}))["31-60"] == 0
+    assert list(BUCKETS) == list(BUCKET_NAMES), "each bucket the portfolio counts has its label"
 
     act_as(client, staff_cookies(MANAGER), PORTFOLIO)
     page = client.get(PORTFOLIO)
@@ -392,8 +275,3 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
         image = client.get(f"{PORTFOLIO}/{chart}.svg")
         assert image.status_code == 200 and image.headers["content-type"].startswith("image/svg+xml")
     assert f'href="/console/loans/accounts/{made[1]}"' in page.text and made[0] not in page.text
-
-
-def test_month_starts_cross_the_year() -> None:
-    starts = month_starts(date(2025, 2, 17), 4)
-    assert starts == [date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]

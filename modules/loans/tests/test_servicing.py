@@ -253,6 +253,34 @@ def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
     assert portfolio.repayment_rate is not None and 0 < portfolio.repayment_rate < 1
 
 
+def test_the_portfolio_counts_what_is_owed_by_arrears_bucket_loans_per_month_and_lists_the_late_loans(
+    client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context
+) -> None:
+    code = product(client, manager, instalments=2, annual_rate="0", **NO_FEES)
+    make_loan(client, api_headers, ports, officer, code, 50_000)
+    late = make_loan(client, api_headers, ports, officer, code, 70_000)
+    loan = get_loan(session=session, reference=late)
+    loan.arrears_bucket, loan.days_past_due = "31-60", 40
+    session.commit()
+
+    found = servicing.portfolio(context=context, today=date.today())
+    owed_by_bucket = found.outstanding_by_bucket
+    assert list(owed_by_bucket) == list(accrual.BUCKET_NAMES), "every bucket, zero when empty"
+    assert owed_by_bucket["current"] == 50_000 and owed_by_bucket["31-60"] == 70_000
+    assert list(found.disbursed_by_month) == servicing.month_starts(date.today())
+    assert found.disbursed_by_month[date.today().replace(day=1)] == 2
+    assert [(listed.reference, listed.days_past_due) for listed in found.late] == [(late, 40)]
+
+    elsewhere = servicing.portfolio(context=context, today=date.today(), regions=frozenset({"Nowhere"}))
+    assert elsewhere.outstanding_by_bucket["31-60"] == 0 and not elsewhere.late
+    assert elsewhere.active_loans == 0 and not any(elsewhere.disbursed_by_month.values())
+
+
+def test_month_starts_cross_the_year() -> None:
+    starts = servicing.month_starts(date(2025, 2, 17), 4)
+    assert starts == [date(2024, 11, 1), date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]
+
+
 def test_a_state_refusal_leaves_the_loan_as_it_was(
     client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context
 ) -> None:

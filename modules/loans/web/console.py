@@ -24,16 +24,16 @@ from ....core.registry import Link
 from ....core.schemas import has_control_characters
 from ....core.staff import SignedIn
 from ....core.web.access import StaffDep, console_page
-from ....core.web.charts import Figure, svg_response
+from ....core.web.charts import svg_response
 from ....core.web.forms import money_text
 from ....core.web.shell import Viewer, may_see, redirect, render
-from .. import accrual, service
-from ..config import LoansSettingsDep
+from .. import accrual, service, servicing
+from ..config import LoansSettings, LoansSettingsDep
 from ..models import Application, ApplicationState, Loan
 from ..schemas import APPLICATION_PATTERN, LOAN_PATTERN
 from ..scopes import DECIDE_SCOPE, READ_SCOPE
 from .common import loan_view
-from .figures import arrears_figure, disbursed_by_month, disbursed_figure, outstanding_by_bucket
+from .figures import arrears_figure, disbursed_figure
 from .labels import LABELS
 
 router = APIRouter()
@@ -192,38 +192,34 @@ def loan_page(request: Request, reference: LoanPath, signed: StaffDep, reader: R
 
 
 @router.get("/portfolio")
-def portfolio(request: Request, signed: StaffDep, reader: Reader) -> Response:
-    arrears, disbursed = _figures(request, reader)
-    with request.app.state.session_factory() as session:
-        query = select(Loan).where(Loan.state == "active", Loan.days_past_due > 0)
-        if reader.regions is not None:
-            query = query.where(Loan.region.in_(sorted(reader.regions)))
-        late = list(session.scalars(query.order_by(Loan.days_past_due.desc(), Loan.id).limit(20)))
+def portfolio(request: Request, signed: StaffDep, reader: Reader, settings: LoansSettingsDep) -> Response:
+    found = _portfolio(request, reader, settings)
     context = {
-        "arrears": arrears,
-        "disbursed": disbursed,
-        "late": late,
-        "amount": money_text(request.app.state.country.profile.currency),
+        "arrears": arrears_figure(found.outstanding_by_bucket, found.currency),
+        "disbursed": disbursed_figure(found.disbursed_by_month),
+        "late": found.late,
+        "amount": money_text(found.currency),
     }
     return render(request, "loans/portfolio.html", LABELS | context, viewer=Viewer(staff=signed))
 
 
 @router.get("/portfolio/arrears.svg")
-def arrears_chart(request: Request, reader: Reader) -> Response:
-    return svg_response(_figures(request, reader)[0])
+def arrears_chart(request: Request, reader: Reader, settings: LoansSettingsDep) -> Response:
+    found = _portfolio(request, reader, settings)
+    return svg_response(arrears_figure(found.outstanding_by_bucket, found.currency))
 
 
 @router.get("/portfolio/disbursed.svg")
-def disbursed_chart(request: Request, reader: Reader) -> Response:
-    return svg_response(_figures(request, reader)[1])
+def disbursed_chart(request: Request, reader: Reader, settings: LoansSettingsDep) -> Response:
+    return svg_response(disbursed_figure(_portfolio(request, reader, settings).disbursed_by_month))
 
 
-def _figures(request: Request, caller: Caller) -> tuple[Figure, Figure]:
-    currency = request.app.state.country.profile.currency
+def _portfolio(request: Request, caller: Caller, settings: LoansSettings) -> servicing.Portfolio:
+    """The portfolio of the caller's regions, as of today."""
     with request.app.state.session_factory() as session:
-        outstanding = outstanding_by_bucket(session, caller.regions)
-        counts = disbursed_by_month(session, caller.regions, date.today())
-    return arrears_figure(outstanding, currency), disbursed_figure(counts)
+        return servicing.portfolio(
+            context=_context(request, session, settings), today=date.today(), regions=caller.regions
+        )
 
 
 def _context(request: Request, session, settings) -> service.Context:  # type: ignore[no-untyped-def]

@@ -7,7 +7,9 @@ insert of what the path wrote) and reports the ratio of their rates (`Comparison
 as one table and, when NATION_STACK_BENCH_JSON names a file, written there as JSON for
 scripts. Goals written for a reference machine ("30,000 residents/s where a raw executemany
 of a million rows with a unique key runs at 150,000/s") are checked against the yardstick
-(`measure`), measured in the same run, on the same database.
+(`measure`), measured in the same run, on the same database. A bench that writes a deployment's
+worth of rows runs on a scratch database of its own (`scratch_runtime`), so the deployment's
+data is never touched.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
 from rich.table import Table as TextTable
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, func, make_url, select, text
 
+from . import migrate
 from .bulk import insert_rows
+from .db import is_sqlite, make_engine, make_session_factory
+from .i18n import _
+from .runtime import Runtime
 
 CHUNK = 10_000
 BENCH_JSON = "NATION_STACK_BENCH_JSON"
@@ -130,6 +138,48 @@ def _record(entries: list[dict[str, object]]) -> None:
     path = Path(target)
     recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
     path.write_text(json.dumps([*recorded, *entries], indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def scratch_runtime(runtime: Runtime, console: Console, name: str) -> Iterator[Runtime]:
+    """The runtime pointed at a new database beside the configured one, migrated to the installed
+    heads; dropped on the way out. SQLite: a file in the configured file's folder (`name` is its
+    stem when the configured database is in memory); PostgreSQL: a new database on the same server."""
+    url = make_url(runtime.settings.database_url)
+    suffix = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = None
+    if is_sqlite(runtime.settings.database_url):
+        configured = Path(url.database or "") if url.database not in (None, "", ":memory:") else None
+        folder = configured.parent if configured else Path.cwd()
+        scratch = url.set(database=str(folder / f"{configured.stem if configured else name}.{suffix}.db"))
+    else:
+        scratch = url.set(database=f"{url.database}_{suffix}")
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{scratch.database}"'))
+    scratch_url = scratch.render_as_string(hide_password=False)
+    engine = make_engine(scratch_url)
+    try:
+        migrate.upgrade(engine)
+        console.print(
+            _("scratch database {url} (removed afterwards)").format(url=scratch.render_as_string(hide_password=True)),
+            markup=False,
+        )
+        yield replace(
+            runtime,
+            settings=runtime.settings.model_copy(update={"database_url": scratch_url}),
+            engine=engine,
+            session_factory=make_session_factory(engine),
+        )
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch.database}" WITH (FORCE)'))
+            admin.dispose()
+        else:
+            for extra in ("", "-wal", "-shm", "-journal"):
+                Path(f"{scratch.database}{extra}").unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

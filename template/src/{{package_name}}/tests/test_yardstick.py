@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, inspect
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, inspect, make_url, text
 
+from ..core.runtime import build_runtime
+from ..core.settings import Settings
 from ..core.yardstick import (
     BENCH_JSON,
     Comparison,
@@ -18,6 +20,7 @@ from ..core.yardstick import (
     measure,
     print_comparisons,
     print_storage,
+    scratch_runtime,
 )
 
 # Machinery that reads no country data: run once per module combination, not per profile.
@@ -90,3 +93,34 @@ def test_the_database_size_counts_the_rows_written_into_it(engine: Engine) -> No
         assert database_size(engine) - before >= 5_000 * 200  # a megabyte of text is at least a megabyte
     finally:
         scratch.drop(engine)
+
+
+def scratch_exists(engine: Engine, url: str) -> bool:
+    """Whether the database of `url` exists (SQLite: its file; PostgreSQL: asked of the server `engine` is on)."""
+    name = make_url(url).database
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            return (
+                connection.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": name}) == 1
+            )
+    return Path(name).exists()
+
+
+def test_a_scratch_runtime_is_a_migrated_database_beside_the_configured_one_removed_afterwards(
+    engine: Engine, settings: Settings
+) -> None:
+    runtime = build_runtime(settings)
+    output = io.StringIO()
+    try:
+        with scratch_runtime(runtime, Console(file=output, width=400), "probe") as scratch:
+            url = scratch.settings.database_url
+            assert str(scratch.engine.url) == str(make_url(url)) != str(runtime.engine.url)
+            assert "alembic_version" in inspect(scratch.engine).get_table_names(), "migrated to the installed heads"
+            assert scratch_exists(engine, url)
+        assert not scratch_exists(engine, url)
+    finally:
+        runtime.engine.dispose()
+    assert (
+        f"scratch database {make_url(url).render_as_string(hide_password=True)} (removed afterwards)"
+        in output.getvalue()
+    )
