@@ -259,8 +259,8 @@ def statement(
 @router.get(
     "/portfolio", summary="Active loans, outstanding principal, portfolio at risk (30, 90 days), repayment rate"
 )
-def portfolio(context: ContextDep, _caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]) -> PortfolioOut:
-    found = servicing.portfolio(context=context, today=date.today())
+def portfolio(context: ContextDep, caller: Annotated[Caller, Depends(require_scope(READ_SCOPE))]) -> PortfolioOut:
+    found = servicing.portfolio(context=context, today=date.today(), regions=caller.regions)
     return PortfolioOut(
         **vars(found),
         par30=fraction_text(found.par30),

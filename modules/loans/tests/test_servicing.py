@@ -222,7 +222,7 @@ def test_an_unknown_loan_is_404_and_a_reader_cannot_change_one(
 
 
 def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
-    client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context
+    client: TestClient, api_headers, ports: Ports, officer, manager, session: Session, context, staff_headers
 ) -> None:
     before = servicing.portfolio(context=context, today=date.today())
     code = product(client, manager, instalments=4, annual_rate="0", **NO_FEES)
@@ -246,6 +246,14 @@ def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
     assert found["at_risk_30"] == before.at_risk_30 + 200_000
     assert found["at_risk_90"] == before.at_risk_90 + 120_000
     assert found["par30"] is not None
+
+    in_one_region = staff_headers("loans.loan_officer", "Region A")
+    get_loan(session=session, reference=late_30).region = "Region A"
+    session.commit()
+    mine = client.get("/loans/portfolio", headers=in_one_region).json()
+    assert (mine["active_loans"], mine["outstanding_principal"], mine["at_risk_30"]) == (1, 80_000, 80_000), (
+        "an officer of one region sees that region's loans only"
+    )
 
     later = date.today() + timedelta(days=40)  # each loan's first instalment (10,000, 20,000, 30,000) is due
     portfolio = servicing.portfolio(context=context, today=later)
