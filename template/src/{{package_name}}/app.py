@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LocaleMiddleware, default_locale=runtime.country.profile.locale)
     for part in installed_parts():
         app.include_router(part.router, prefix=part.route_prefix, tags=[part.manifest.title])
+        if part.root_router is not None:
+            app.include_router(part.root_router, tags=[part.manifest.title])
     values: dict[str, dict[str, Any]] = {"currency": {"enum": [runtime.country.profile.currency]}}
     for module in runtime.modules:
         if module.openapi_values is not None:

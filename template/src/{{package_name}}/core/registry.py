@@ -165,6 +165,9 @@ class Module:
     # What must hold in the part's tables before a restored backup may serve (core/backup.py): each
     # broken invariant as one (translated) line, none when it holds. Run on the scratch copy, read only.
     restore_check: RestoreCheck | None = None
+    # Routes at paths a published standard fixes (MOSIP IDA's /idauthentication/v1/...), mounted at the
+    # root instead of under the part's prefix.
+    root_router: APIRouter | None = None
 
     def findings(self, country: LoadedCountry) -> list[Finding]:
         return self.configuration_check(country) if self.configuration_check else []
