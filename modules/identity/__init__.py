@@ -9,6 +9,7 @@ from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
 from .jobs import JOBS
 from .metrics import OutboxDepth
+from .mosip_router import root_router
 from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES
@@ -40,4 +41,5 @@ module = Module(
     pages=pages,
     metrics=(OutboxDepth,),
     jobs=JOBS,
+    root_router=root_router,
 )

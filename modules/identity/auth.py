@@ -87,6 +87,9 @@ class AuthResult:
     retry_after: int | None = None  # seconds, when locked out
     attributes: dict[str, Any] = field(default_factory=dict)
     partner_token: str | None = None
+    # What did not match when the factors were checked: "otp", and each claimed demographic attribute
+    # (Demographics' field names) that differs from the register.
+    mismatched: list[str] = field(default_factory=list)
 
 
 # Built once: constructing SQL expressions per request costs more than running them. Table
@@ -231,11 +234,12 @@ def authenticate(
     elif set(locked) & set(factors):
         result.reason = f"locked by the resident: {', '.join(locked)}"
     else:
-        failed = [
-            factor
-            for factor in factors
-            if not _factor_matches(session, factor, attempt, person, partner, settings, secret, country)
-        ]
+        failed = []
+        for factor in factors:
+            wrong = _factor_mismatches(session, factor, attempt, person, partner, settings, secret, country)
+            if wrong:
+                failed.append(factor)
+                result.mismatched.extend(wrong)
         if failed:
             result.reason = f"did not match: {', '.join(failed)}"
             _count_failure(session, _throttle(session, national_id, partner.id), national_id, partner.id, settings)
@@ -440,7 +444,7 @@ def _seconds_until(moment: datetime, now: datetime | None = None) -> int:
     return max(1, math.ceil((moment - (now or utcnow())).total_seconds()))
 
 
-def _factor_matches(
+def _factor_mismatches(
     session: Session,
     factor: str,
     attempt: AuthAttempt,
@@ -449,10 +453,11 @@ def _factor_matches(
     settings: IdentitySettings,
     secret: str,
     country: LoadedCountry,
-) -> bool:
+) -> list[str]:
+    """What of the factor did not match (empty: it matched)."""
     if factor == "otp":
         assert attempt.otp is not None
-        return verify_otp(
+        matched = verify_otp(
             session=session,
             national_id=person.national_id,
             transaction_id=attempt.transaction_id,
@@ -460,30 +465,55 @@ def _factor_matches(
             code=attempt.otp,
             secret=secret,
         )
+        return [] if matched else ["otp"]
     assert attempt.demographics is not None
-    return _demographics_match(attempt.demographics, person, settings, country)
+    return _demographic_mismatches(attempt.demographics, person, settings, country)
 
 
-def _demographics_match(
+def _demographic_mismatches(
     claim: Demographics, person: Row[Any], settings: IdentitySettings, country: LoadedCountry
-) -> bool:
-    checks = []
-    if claim.given_name is not None:
-        checks.append(name_score(normalise_name(claim.given_name), normalise_name(person.given_name)))
-    if claim.family_name is not None:
-        checks.append(name_score(normalise_name(claim.family_name), normalise_name(person.family_name)))
-    if any(score < settings.auth_name_threshold for score in checks):
-        return False
+) -> list[str]:
+    """The claimed attributes that differ from the register; all of them when nothing was claimed."""
+    wrong = []
+    for name in ("given_name", "family_name"):
+        claimed = getattr(claim, name)
+        if claimed is not None and name_score(normalise_name(claimed), normalise_name(getattr(person, name))) < (
+            settings.auth_name_threshold
+        ):
+            wrong.append(name)
+    if claim.full_name is not None and not _full_name_matches(claim.full_name, person, settings):
+        wrong.append("full_name")
     if claim.date_of_birth is not None and claim.date_of_birth != person.date_of_birth:
-        return False
+        wrong.append("date_of_birth")
     if claim.sex is not None and claim.sex != person.sex:
-        return False
+        wrong.append("sex")
     if claim.phone is not None:
         try:
-            return normalised_phone(claim.phone, country.profile.phone_region) == person.phone
+            phone_matches = normalised_phone(claim.phone, country.profile.phone_region) == person.phone
         except Unprocessable:
-            return False
-    return bool(checks) or claim.date_of_birth is not None or claim.sex is not None
+            phone_matches = False
+        if not phone_matches:
+            wrong.append("phone")
+    claimed_any = any(
+        getattr(claim, name) is not None
+        for name in ("given_name", "family_name", "full_name", "date_of_birth", "sex", "phone")
+    )
+    return wrong if claimed_any else ["demographics"]
+
+
+def _full_name_matches(claimed: str, person: Row[Any], settings: IdentitySettings) -> bool:
+    """The whole name against the registered one, in the register's script or any other it holds."""
+    names = [(person.given_name, person.family_name)]
+    names += [
+        (other.get("given_name", ""), other.get("family_name", ""))
+        for other in (person.other_names or {}).values()
+        if isinstance(other, dict)
+    ]
+    wanted = normalise_name(claimed)
+    return any(
+        name_score(wanted, normalise_name(f"{given} {family}")) >= settings.auth_name_threshold
+        for given, family in names
+    )
 
 
 def _throttle(session: Session, national_id: str, partner_id: int) -> AuthThrottle | None:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ...core import i18n
 from ...core.cli_runtime import command_runtime, refused_problem
 from ...core.i18n import _, ngettext
-from . import delivery, idnumbers, importer, policies, service, synth
+from . import delivery, idnumbers, importer, mosip, mosip_crypto, policies, service, synth
 from .auth import FACTORS
 from .config import IdentitySettings
 from .pipeline import default_workers
@@ -24,6 +24,8 @@ WORKERS_HELP = "Processes preparing rows beside the writer (default: 1 with a se
 app = typer.Typer(no_args_is_help=True)
 notify_app = typer.Typer(no_args_is_help=True, help="Messages to residents: the outbox and its delivery")
 app.add_typer(notify_app, name="notify")
+mosip_app = typer.Typer(no_args_is_help=True, help="MOSIP ID Authentication: relying parties and our certificate")
+app.add_typer(mosip_app, name="mosip")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -195,6 +197,50 @@ def notify_deliver(
             sent=counts.sent, retrying=counts.retrying, failed=counts.failed, expired=counts.expired, pending=pending
         )
     )
+
+
+@mosip_app.command("onboard")
+def mosip_onboard(
+    partner_id: Annotated[int, typer.Option(help="The partner's id (from `partner create`)")],
+    certificate: Annotated[
+        Path, typer.Option(help="The partner's certificate (PEM): it signs requests, eKYC is encrypted to it")
+    ],
+) -> None:
+    """Onboard a relying party for the MOSIP routes: prints its MISP licence key and partner API key, once."""
+    try:
+        pem = certificate.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        err_console.print(_("cannot read {path}: {error}").format(path=certificate, error=error), style="red")
+        raise typer.Exit(2) from error
+    with command_runtime() as runtime, refused_problem(), runtime.session_factory.begin() as session:
+        onboarded = mosip.onboard(session=session, partner_id=partner_id, certificate_pem=pem, actor="cli")
+    console.print(
+        _("partner {partner} onboarded for MOSIP ID Authentication (certificate SHA-256 {fingerprint})").format(
+            partner=onboarded.partner_id, fingerprint=onboarded.certificate_sha256
+        ),
+        markup=False,
+    )
+    console.print(_("MISP licence key: {key}").format(key=onboarded.misp_license_key), markup=False)
+    console.print(_("partner API key: {key}").format(key=onboarded.api_key), markup=False)
+    console.print(_("both are shown only now; onboarding again issues new ones"), markup=False)
+
+
+@mosip_app.command("certificate")
+def mosip_certificate(
+    out: Annotated[Path | None, typer.Option(help="Write it to this file instead of printing it")] = None,
+) -> None:
+    """Our IDA certificate (PEM), which relying parties encrypt their requests to."""
+    with command_runtime() as runtime:
+        keys = mosip_crypto.ida_keys(
+            session_factory=runtime.session_factory,
+            settings=runtime.settings_of(IdentitySettings),
+            secret=runtime.settings.secret_key.get_secret_value(),
+        )
+    if out is None:
+        print(keys.certificate_pem(), end="")
+    else:
+        out.write_text(keys.certificate_pem(), encoding="utf-8")
+        console.print(_("written to {path}").format(path=out), markup=False)
 
 
 def _progress() -> Progress:

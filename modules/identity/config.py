@@ -64,6 +64,18 @@ class IdentitySettings(BaseSettings):
         default=MESSAGE_EXPIRY_SECONDS, ge=60, description="how long a message without its own expiry may wait"
     )
 
+    # MOSIP ID Authentication adapter (mosip.py). Without files, a key pair is generated once and
+    # kept in the database, sealed under SECRET_KEY (`identity mosip certificate` prints it).
+    mosip_ida_key_file: Path | None = Field(
+        default=None, description="PEM private key (RSA) the MOSIP adapter decrypts requests and signs answers with"
+    )
+    mosip_ida_certificate_file: Path | None = Field(
+        default=None, description="PEM certificate of that key, which relying parties encrypt their requests to"
+    )
+    mosip_request_window_seconds: int = Field(
+        default=300, ge=10, le=86400, description="how far a MOSIP request's requestTime may be from the server's clock"
+    )
+
     @model_validator(mode="after")
     def _refuse_incomplete_transports(self) -> IdentitySettings:
         if self.notify_email == "smtp" and not self.smtp_host:
@@ -75,6 +87,8 @@ class IdentitySettings(BaseSettings):
         # A password sent before STARTTLS crosses the network in clear.
         if self.smtp_user and not self.smtp_starttls:
             raise ValueError("IDENTITY_SMTP_USER needs IDENTITY_SMTP_STARTTLS=true: the password would travel in clear")
+        if (self.mosip_ida_key_file is None) != (self.mosip_ida_certificate_file is None):
+            raise ValueError("IDENTITY_MOSIP_IDA_KEY_FILE and IDENTITY_MOSIP_IDA_CERTIFICATE_FILE go together")
         return self
 
 

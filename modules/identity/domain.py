@@ -13,6 +13,9 @@ class Demographics:
 
     given_name: str | None = None
     family_name: str | None = None
+    # The whole name, as MOSIP's relying parties send it: matched against "given family" and the
+    # registered name in the country's other scripts.
+    full_name: str | None = None
     date_of_birth: date | None = None
     sex: str | None = None
     phone: str | None = None

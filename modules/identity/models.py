@@ -233,3 +233,33 @@ class ImportCheckpoint(Base):
     held: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MosipPartner(Base):
+    """A relying party onboarded for the MOSIP ID Authentication adapter (mosip.py): its certificate
+    (its requests' signatures are checked against it, eKYC answers are encrypted to it) and the
+    hashes of the MISP licence key and partner API key its request URLs carry. Keyed by
+    core_partner.id (no cross-module foreign key)."""
+
+    __tablename__ = "identity_mosip_partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, unique=True)
+    certificate: Mapped[str] = mapped_column(Text)  # PEM
+    certificate_sha256: Mapped[str] = mapped_column(String(64))  # hex, of the DER form
+    misp_key_hash: Mapped[str] = mapped_column(String(64))
+    api_key_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MosipIdaKey(Base):
+    """The IDA key pair and certificate the adapter generated when no files are configured: one row,
+    shared by every worker; the private key is PKCS#8, encrypted under a key derived from SECRET_KEY."""
+
+    __tablename__ = "identity_mosip_ida_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), unique=True)
+    private_key: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

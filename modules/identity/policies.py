@@ -98,3 +98,8 @@ def require_policy(*, session: Session, partner: Partner, factors: list[str], ek
     if ekyc and not policy.ekyc_attributes:
         raise NotPermitted(_("partner '{partner}' has no eKYC attributes in its policy").format(partner=partner.name))
     return policy
+
+
+def policy_of(*, session: Session, partner: Partner) -> Policy | None:
+    """The partner's policy (cached as above), None without one: for callers that word refusals their own way."""
+    return _cached_policy(session, partner)

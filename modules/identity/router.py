@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from pydantic import WithJsonSchema
-from sqlalchemy.orm import Session, sessionmaker
 
 from ...core.approvals import Signatory, required_for
 from ...core.authorisation import check_region, region_of
@@ -22,6 +21,7 @@ from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
 from . import adjudication, auth, policies, queues, resident, service, vids
 from .config import IdentitySettings, IdentitySettingsDep
+from .deps import SessionFactory
 from .models import Enrolment
 from .notifier import OutboxNotifier
 from .schemas import (
@@ -89,14 +89,6 @@ Since = Annotated[
 ResidentToken = Annotated[
     Line | None, Header(alias="X-Resident-Session", max_length=200, description="From POST /resident/sessions")
 ]
-
-
-def get_session_factory(request: Request) -> sessionmaker[Session]:
-    """The app's session factory, for routes that commit through the group commit (auth.authenticate_committed)."""
-    return request.app.state.session_factory
-
-
-SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
 # Enrolment and adjudication
