@@ -193,9 +193,7 @@ def verify_signature(signature: str | None, body: bytes, certificate: x509.Certi
     if signer.fingerprint(hashes.SHA256()) != certificate.fingerprint(hashes.SHA256()):
         raise CryptoRefused("other-certificate")
     try:
-        jws.deserialize_compact(
-            signature, RSAKey.import_key(certificate.public_key()), registry=_REGISTRY, payload=body
-        )
+        jws.deserialize_compact(signature, _public_jwk(certificate), registry=_REGISTRY, payload=body)
     except (JoseError, ValueError) as error:
         raise CryptoRefused("signature") from error
 
@@ -244,7 +242,22 @@ def _keys(private_key: object, certificate: x509.Certificate) -> IdaKeys:
         raise ValueError("the MOSIP IDA key must be an RSA key")
     if private_key.public_key().public_numbers() != certificate.public_key().public_numbers():  # type: ignore[union-attr]
         raise ValueError("the MOSIP IDA certificate is not that of the key")
-    return IdaKeys(private_key, certificate, RSAKey.import_key(private_key))
+    return IdaKeys(private_key, certificate, RSAKey.import_key(_pem(private_key)))
+
+
+# joserfc imports keys from PEM in every release; only later ones take cryptography's key objects, and
+# the stack's environment may resolve an earlier one (mosip-auth-sdk holds cryptography below 44).
+def _pem(private_key: rsa.RSAPrivateKey) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _public_jwk(certificate: x509.Certificate) -> RSAKey:
+    public = certificate.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return RSAKey.import_key(public)
 
 
 def _load_files(settings: IdentitySettings) -> IdaKeys:

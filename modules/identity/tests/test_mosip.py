@@ -256,12 +256,16 @@ def test_a_tampered_or_foreign_signature_is_refused(
     assert _audit_events(engine) == before  # nothing was authenticated, nothing written
 
 
+def _pem(key: Any) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def _jwcrypto(key: Any) -> Any:
     from jwcrypto import jwk  # the client's own JWS library
 
-    return jwk.JWK.from_pem(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    return jwk.JWK.from_pem(_pem(key))
 
 
 # Requests the client would never send, signed by the partner (our own signer: joserfc, RS256, detached).
@@ -271,7 +275,7 @@ def signed_post(client: TestClient, partner: SimpleNamespace, keys: SimpleNamesp
     der = keys.certificate.public_bytes(serialization.Encoding.DER)
     protected = {"alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
     head, _payload, signature = jws.serialize_compact(
-        protected, body, RSAKey.import_key(keys.key), registry=mosip_crypto._REGISTRY
+        protected, body, RSAKey.import_key(_pem(keys.key)), registry=mosip_crypto._REGISTRY
     ).split(".")
     url = path or f"/idauthentication/v1/auth/{partner.misp}/{partner.id}/{partner.api_key}"
     return client.post(url, content=body, headers={"Signature": f"{head}..{signature}"})
