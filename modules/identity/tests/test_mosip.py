@@ -1,10 +1,12 @@
 """MOSIP ID Authentication on our stack, driven by MOSIP's own relying-party client, unchanged.
 
-`mosip-auth-sdk` (the package MOSIP publishes for relying parties) is configured from its TOML file
-as a relying party would: our IDA certificate (from `identity mosip certificate`) to encrypt to, the
-partner's PKCS#12 to sign and decrypt with, the MISP licence key and API key `identity mosip onboard`
-printed. It talks HTTP to the stack served by uvicorn on 127.0.0.1. The malformed requests after it
-are ours: a MOSIP-shaped refusal each, never a 422 or a 500, nothing written.
+`mosip-auth-sdk` (the package MOSIP publishes for relying parties) runs in a virtualenv of its own
+(`mosip_sdk.py`: it pins cryptography<44, which the stack's environment must not be held to), in a
+process per relying party (`mosip_relying_party.py`), configured from its TOML file as a relying
+party would: our IDA certificate (from `identity mosip certificate`) to encrypt to, the partner's
+PKCS#12 to sign and decrypt with, the MISP licence key and API key `identity mosip onboard` printed.
+It talks HTTP to the stack served by uvicorn on 127.0.0.1. The malformed requests after it are
+ours, sent in this process: a MOSIP-shaped refusal each, never a 422 or a 500, nothing written.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import re
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,8 +29,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import RSAKey
-from mosip_auth_sdk import MOSIPAuthenticator
-from mosip_auth_sdk.models import DemographicsModel, IdentityInfo
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
@@ -42,12 +40,14 @@ from .. import mosip_crypto, vids
 from ..auth import partner_token
 from ..config import IdentitySettings
 from .conftest import PHONE, Relying
+from .mosip_sdk import Answer, RelyingParty, SdkUnavailable, sdk_python
 
 pytestmark = pytest.mark.country_independent
 
 P12_PASSWORD = "relying-party"
-NAME = [IdentityInfo(language="eng", value="Amina Wanjiru")]
-DEMOGRAPHICS = DemographicsModel(name=NAME, dob="1985/04/12", gender=[IdentityInfo(language="eng", value="Female")])
+# MOSIP's demographic fields, as the SDK's DemographicsModel takes them.
+NAME = [{"language": "eng", "value": "Amina Wanjiru"}]
+DEMOGRAPHICS = {"name": NAME, "dob": "1985/04/12", "gender": [{"language": "eng", "value": "Female"}]}
 runner = CliRunner()
 
 
@@ -89,12 +89,27 @@ def onboarded(
     return make
 
 
-def sdk(live_server: str, partner: SimpleNamespace, partner_keys: SimpleNamespace) -> MOSIPAuthenticator:
-    """MOSIP's client configured from its TOML file, as a relying party configures it."""
-    config = partner_keys.folder / f"authenticator-config-{partner.id}.toml"
-    p12 = partner_keys.folder / "partner.p12"
-    config.write_text(
-        f"""
+@pytest.fixture(scope="session")
+def mosip_client_python() -> Path:
+    """The SDK's own virtualenv (built once per machine; a second worker waits for the first)."""
+    try:
+        return sdk_python()
+    except SdkUnavailable as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture
+def sdk(
+    live_server: str, partner_keys: SimpleNamespace, mosip_client_python: Path
+) -> Iterator[Callable[[SimpleNamespace], RelyingParty]]:
+    """MOSIP's client for a partner, configured from its TOML file as a relying party configures it."""
+    started: list[RelyingParty] = []
+
+    def start(partner: SimpleNamespace) -> RelyingParty:
+        config = partner_keys.folder / f"authenticator-config-{partner.id}.toml"
+        p12 = partner_keys.folder / "partner.p12"
+        config.write_text(
+            f"""
 [mosip_auth]
 timestamp_format = "%Y-%m-%dT%H:%M:%S"
 ida_auth_version = "1.0"
@@ -129,19 +144,18 @@ log_file_path = "{partner_keys.folder / "authenticator.log"}"
 log_format = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 loglevel = "INFO"
 """,
-        encoding="utf-8",
-    )
-    return MOSIPAuthenticator(config=_namespace(tomllib.loads(config.read_text(encoding="utf-8"))), logger=LOG)
+            encoding="utf-8",
+        )
+        relying_party = RelyingParty(mosip_client_python, config, log=partner_keys.folder / "relying-party.log")
+        started.append(relying_party)
+        return relying_party
+
+    yield start
+    for relying_party in started:
+        relying_party.close()
 
 
-LOG = logging.getLogger("mosip-auth-sdk")
-
-
-def _namespace(value: Any) -> Any:
-    return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()}) if isinstance(value, dict) else value
-
-
-def verified(response: Any, ida_certificate: Path) -> dict[str, Any]:
+def verified(response: Answer, ida_certificate: Path) -> dict[str, Any]:
     """The answer's JSON, once its `response-signature` is checked against our IDA certificate."""
     certificate = mosip_crypto.load_certificate(ida_certificate.read_bytes())
     mosip_crypto.verify_signature(response.headers["response-signature"], response.content, certificate)
@@ -149,11 +163,11 @@ def verified(response: Any, ida_certificate: Path) -> dict[str, Any]:
 
 
 def test_mosip_client_authenticates_by_demographics_and_by_otp_then_gets_ekyc(
-    live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace, read_otp
+    enrolled: Callable[..., str], onboarded, sdk: Callable[[SimpleNamespace], RelyingParty], read_otp
 ) -> None:
     national_id = enrolled()
     partner = onboarded("identity:auth", "identity:ekyc", ekyc=("given_name", "family_name", "date_of_birth", "phone"))
-    client = sdk(live_server, partner, partner_keys)
+    client = sdk(partner)
     token = partner_token(secret=TEST_SECRET, partner_id=partner.id, national_id=national_id)
 
     demo = client.auth(individual_id=national_id, individual_id_type="UIN", demographic_data=DEMOGRAPHICS, consent=True)
@@ -174,19 +188,19 @@ def test_mosip_client_authenticates_by_demographics_and_by_otp_then_gets_ekyc(
     kyc = client.kyc(individual_id=national_id, individual_id_type="UIN", demographic_data=DEMOGRAPHICS, consent=True)
     answer = verified(kyc, partner.ida_certificate)
     assert answer["response"]["kycStatus"] is True and answer["response"]["authToken"] == token, answer
-    identity = client.decrypt_response(answer)
+    identity = client.decrypt_response(answer)  # by the SDK, with the partner's key
     assert identity["name"][0]["value"] == "Amina Wanjiru" and identity["firstName"][0]["value"] == "Amina"
     assert identity["dob"] == "1985/04/12" and identity["phoneNumber"] == PHONE
     assert "gender" not in identity and "fullAddress" not in identity  # outside the policy
 
 
 def test_mosip_client_failures_are_mosip_errors(
-    live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace
+    enrolled: Callable[..., str], onboarded, sdk: Callable[[SimpleNamespace], RelyingParty]
 ) -> None:
     national_id = enrolled()
     partner = onboarded("identity:auth", auth_types=("demo",))
-    client = sdk(live_server, partner, partner_keys)
-    wrong_name = DemographicsModel(name=[IdentityInfo(language="eng", value="Amina Otieno")], dob="1985/04/12")
+    client = sdk(partner)
+    wrong_name = {"name": [{"language": "eng", "value": "Amina Otieno"}], "dob": "1985/04/12"}
     answer = client.auth(individual_id=national_id, individual_id_type="UIN", demographic_data=wrong_name, consent=True)
     assert answer.json()["response"] == {"authStatus": False, "authToken": None}
     assert [(e["errorCode"], e["errorMessage"]) for e in answer.json()["errors"]] == [
@@ -206,7 +220,7 @@ def test_mosip_client_failures_are_mosip_errors(
 
 
 def test_mosip_client_authenticates_by_vid_and_a_revoked_vid_is_refused(
-    live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace, engine: Engine
+    enrolled: Callable[..., str], onboarded, sdk: Callable[[SimpleNamespace], RelyingParty], engine: Engine
 ) -> None:
     national_id = enrolled()
     partner = onboarded("identity:auth", auth_types=("demo",))
@@ -214,7 +228,7 @@ def test_mosip_client_authenticates_by_vid_and_a_revoked_vid_is_refused(
         vid = vids.create_vid(
             session=session, national_id=national_id, kind="perpetual", settings=IdentitySettings(), actor="test"
         ).vid
-    client = sdk(live_server, partner, partner_keys)
+    client = sdk(partner)
     answer = client.auth(individual_id=vid, individual_id_type="VID", demographic_data=DEMOGRAPHICS, consent=True)
     token = partner_token(secret=TEST_SECRET, partner_id=partner.id, national_id=national_id)
     assert answer.json()["response"] == {"authStatus": True, "authToken": token}, answer.text
@@ -225,18 +239,12 @@ def test_mosip_client_authenticates_by_vid_and_a_revoked_vid_is_refused(
 
 
 def test_a_tampered_or_foreign_signature_is_refused(
-    live_server: str, enrolled: Callable[..., str], onboarded, partner_keys: SimpleNamespace, engine: Engine
+    enrolled: Callable[..., str], onboarded, sdk: Callable[[SimpleNamespace], RelyingParty], engine: Engine
 ) -> None:
     national_id = enrolled()
     partner = onboarded("identity:auth")
-    client = sdk(live_server, partner, partner_keys)
-    sign = client.crypto_util.sign_auth_request_data
-
-    def tampered(data: str) -> str:
-        head, _empty, signature = sign(data).split(".")
-        return f"{head}..{signature[:-6]}{'AAAAAA' if signature[-6:] != 'AAAAAA' else 'BBBBBB'}"
-
-    client.crypto_util.sign_auth_request_data = tampered
+    client = sdk(partner)
+    client.tamper_signatures()
     before = _audit_events(engine)
     refused = client.auth(
         individual_id=national_id, individual_id_type="UIN", demographic_data=DEMOGRAPHICS, consent=True
@@ -245,10 +253,7 @@ def test_a_tampered_or_foreign_signature_is_refused(
     assert refused.json()["response"] == {"authStatus": False, "authToken": None}
 
     # Signed by another key, whose certificate the header names: not the onboarded certificate.
-    other_key, other_certificate = mosip_crypto.generate("Someone else", days=1)
-    client.crypto_util.sign_priv_key_jws = _jwcrypto(other_key)
-    client.crypto_util.sign_cert = other_certificate
-    client.crypto_util.sign_auth_request_data = sign
+    client.sign_with_a_foreign_key()
     foreign = client.auth(
         individual_id=national_id, individual_id_type="UIN", demographic_data=DEMOGRAPHICS, consent=True
     )
@@ -260,12 +265,6 @@ def _pem(key: Any) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _jwcrypto(key: Any) -> Any:
-    from jwcrypto import jwk  # the client's own JWS library
-
-    return jwk.JWK.from_pem(_pem(key))
 
 
 # Requests the client would never send, signed by the partner (our own signer: joserfc, RS256, detached).

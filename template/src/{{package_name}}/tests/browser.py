@@ -19,7 +19,6 @@ import io
 import os
 import socket
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -40,11 +39,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
+from .cache import cache_folder
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REQUIRE_BROWSER = "NATION_STACK_REQUIRE_BROWSER"  # set: a missing browser fails the browser tests
 SCREENSHOTS = "NATION_STACK_SCREENSHOTS"  # a folder: `screenshot` saves PNGs there (unset: none saved)
-CACHE = "NATION_STACK_CACHE"
 PHONE = (360, 800)  # CSS pixels: a small phone, the narrowest screen the pages are made for
 MAX_PAGE_BYTES = 60 * 1024  # a page with its stylesheet and images, compressed, as it travels
 
@@ -124,7 +124,7 @@ def serve(app: FastAPI) -> Iterator[str]:
 @lru_cache(maxsize=1)
 def axe_source() -> str:
     """axe.min.js of the pinned axe-core, fetched once per machine into the cache and checked each time."""
-    folder = Path(os.environ.get(CACHE) or Path(tempfile.gettempdir()) / "nation-stack-cache")
+    folder = cache_folder()
     tarball = folder / f"axe-core-{AXE_VERSION}.tgz"
     if tarball.is_file():
         data = tarball.read_bytes()
