@@ -245,8 +245,8 @@ def _keys(private_key: object, certificate: x509.Certificate) -> IdaKeys:
     return IdaKeys(private_key, certificate, RSAKey.import_key(_pem(private_key)))
 
 
-# joserfc imports keys from PEM in every release; only later ones take cryptography's key objects, and
-# the stack's environment may resolve an earlier one (mosip-auth-sdk holds cryptography below 44).
+# joserfc imports keys from PEM in every release; only 1.8 and later take cryptography's key objects,
+# and a deployment may resolve an earlier one (the stack asks for joserfc>=1.0).
 def _pem(private_key: rsa.RSAPrivateKey) -> bytes:
     return private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
