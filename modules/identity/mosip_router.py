@@ -32,6 +32,27 @@ async def _raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(_raw_body)]
 
 
+def _context(
+    session: SessionDep,
+    session_factory: SessionFactory,
+    country: CountryDep,
+    settings: SettingsDep,
+    identity_settings: IdentitySettingsDep,
+) -> mosip.Context:
+    secret = settings.secret_key.get_secret_value()
+    return mosip.Context(
+        session=session,
+        session_factory=session_factory,
+        country=country,
+        settings=identity_settings,
+        secret=secret,
+        notifier=lambda: OutboxNotifier(secret=secret, expiry_seconds=identity_settings.notify_expiry_seconds),
+    )
+
+
+ContextDep = Annotated[mosip.Context, Depends(_context)]
+
+
 @root_router.post(PREFIX + "/{operation}/{misp_license_key}/{partner_id}/{api_key}")
 def ida(
     operation: str,
@@ -40,22 +61,9 @@ def ida(
     api_key: str,
     body: RawBody,
     request: Request,
-    session: SessionDep,
-    session_factory: SessionFactory,
-    country: CountryDep,
-    settings: SettingsDep,
-    identity_settings: IdentitySettingsDep,
+    ctx: ContextDep,
 ) -> Response:
     """MOSIP's auth, kyc and otp (anything else is a path MOSIP does not have)."""
-    secret = settings.secret_key.get_secret_value()
-    ctx = mosip.Context(
-        session=session,
-        session_factory=session_factory,
-        country=country,
-        settings=identity_settings,
-        secret=secret,
-        notifier=lambda: OutboxNotifier(secret=secret, expiry_seconds=identity_settings.notify_expiry_seconds),
-    )
     if operation not in mosip.OPERATIONS:
         return _respond(mosip.refuse("auth", [PATH_INCOMPLETE], ctx))
     answer = mosip.handle(
@@ -71,23 +79,8 @@ def ida(
 
 
 @root_router.post(PREFIX + "/{rest:path}")
-def ida_incomplete(
-    rest: str,
-    session: SessionDep,
-    session_factory: SessionFactory,
-    country: CountryDep,
-    settings: SettingsDep,
-    identity_settings: IdentitySettingsDep,
-) -> Response:
+def ida_incomplete(rest: str, ctx: ContextDep) -> Response:
     """A path with fewer (or more) segments than MOSIP's: MOSIP's IDA-MPA-038."""
-    ctx = mosip.Context(
-        session=session,
-        session_factory=session_factory,
-        country=country,
-        settings=identity_settings,
-        secret=settings.secret_key.get_secret_value(),
-        notifier=lambda: OutboxNotifier(secret="", expiry_seconds=60),
-    )
     operation = rest.split("/", 1)[0]
     return _respond(mosip.refuse(operation if operation in mosip.OPERATIONS else "auth", [PATH_INCOMPLETE], ctx))
 

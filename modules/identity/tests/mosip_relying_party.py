@@ -10,8 +10,8 @@ a line on standard input, one JSON answer a line on standard output:
   `{"status": 200, "headers": {...}, "body": "<base64 of the bytes>"}`;
 - `{"call": "decrypt", "answer": {the eKYC answer's JSON}}`: `{"identity": {...}}`, decrypted by the SDK;
 - `{"call": "tamper"}`: from now on the SDK's signatures are altered in their last characters;
-- `{"call": "foreign_signer"}`: from now on the SDK signs properly, with a new key whose certificate
-  (in the header's `x5c`) is not the onboarded one.
+- `{"call": "sign_with", "key": "<PEM, PKCS#8>", "certificate": "<PEM>"}`: from now on the SDK signs
+  properly, with that key, and names that certificate in the header's `x5c`.
 
 A failure is answered `{"error": "<traceback>"}`. Only this file's answers go to standard output: the
 SDK's logs go to standard error.
@@ -25,14 +25,10 @@ import logging
 import sys
 import tomllib
 import traceback
-from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from jwcrypto import jwk  # the SDK's own JWS library
 from mosip_auth_sdk import MOSIPAuthenticator
 from mosip_auth_sdk.models import DemographicsModel
@@ -68,23 +64,9 @@ def tamper(client: MOSIPAuthenticator) -> None:
     client.crypto_util.sign_auth_request_data = tampered
 
 
-def sign_with_a_foreign_key(client: MOSIPAuthenticator, original_sign: Any) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    client.crypto_util.sign_priv_key_jws = jwk.JWK.from_pem(pem)
-    client.crypto_util.sign_cert = certificate
+def sign_with(client: MOSIPAuthenticator, original_sign: Any, key_pem: str, certificate_pem: str) -> None:
+    client.crypto_util.sign_priv_key_jws = jwk.JWK.from_pem(key_pem.encode())
+    client.crypto_util.sign_cert = x509.load_pem_x509_certificate(certificate_pem.encode())
     client.crypto_util.sign_auth_request_data = original_sign
 
 
@@ -109,8 +91,8 @@ def main(config_path: str) -> None:
                 case "tamper":
                     tamper(client)
                     answer = {}
-                case "foreign_signer":
-                    sign_with_a_foreign_key(client, original_sign)
+                case "sign_with":
+                    sign_with(client, original_sign, message["key"], message["certificate"])
                     answer = {}
                 case _:
                     answer = {"error": f"unknown call {call!r}"}

@@ -110,9 +110,9 @@ class RelyingParty:
         """The SDK's signatures altered in their last characters from now on."""
         self._call("tamper", {})
 
-    def sign_with_a_foreign_key(self) -> None:
-        """Proper signatures from now on, by a new key whose certificate is not the onboarded one."""
-        self._call("foreign_signer", {})
+    def sign_with(self, key_pem: bytes, certificate_pem: bytes) -> None:
+        """Proper signatures from now on, by `key_pem` (PKCS#8), naming `certificate_pem` in the header."""
+        self._call("sign_with", {"key": key_pem.decode("ascii"), "certificate": certificate_pem.decode("ascii")})
 
     def close(self) -> None:
         stdin: IO[str] | None = self.process.stdin

@@ -253,7 +253,8 @@ def test_a_tampered_or_foreign_signature_is_refused(
     assert refused.json()["response"] == {"authStatus": False, "authToken": None}
 
     # Signed by another key, whose certificate the header names: not the onboarded certificate.
-    client.sign_with_a_foreign_key()
+    other_key, other_certificate = mosip_crypto.generate("Someone else", days=1)
+    client.sign_with(_pem(other_key), other_certificate.public_bytes(serialization.Encoding.PEM))
     foreign = client.auth(
         individual_id=national_id, individual_id_type="UIN", demographic_data=DEMOGRAPHICS, consent=True
     )
