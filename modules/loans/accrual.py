@@ -8,17 +8,18 @@ What a day D does to every loan that is active and was disbursed on or before D 
   `interest * elapsed // n` (elapsed = t − start, between 0 and n), and day t earns that minus
   what was earned through t − 1. So the days of a period sum exactly to the instalment's interest
   and nothing is lost to rounding. The schedule is the loan's current version
-  (`loans_loan.schedule_version`); its first instalment starts at `loans_loan.schedule_from` (the
+  (`schedule_version`); its first instalment starts at `schedule_from` (the
   disbursement, or the restructuring that made the version), and of that instalment's interest the
   part a restructuring carried over (`carried_interest`: earned already) is not earned again. A loan
   disbursed on D earns nothing on D; a day after the last due date earns nothing (a loan still
   active then is in arrears, not earning more interest). D's amount is one row of
   `loans_accrual` (key loan, day); what a loan has earned so far is the sum of its rows
-  (`accrued_interest`), and the loan row itself is not written for it. The book already holds
+  (`accrued_interest`). The book already holds
   the whole schedule's interest as receivable and income from disbursement: accrual measures how
   much of it is earned, it books nothing.
-- **The loan's position.** Most loans are done without reading their instalments: the loan row
-  keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
+- **The loan's position.** The job reads and writes the narrow `loans_position` (one row per active
+  loan; models.Position), never the wide loan row. Most loans are done without reading their
+  instalments: the position keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
   `last_settled_on` (the latest settlement), kept true by every change that settles an instalment
   or makes a version (`service.note_position`), and the period the accrual last found a day in
   (`period_number`, `period_start`, `period_due`, `period_interest`: that instalment's interest less
@@ -26,12 +27,12 @@ What a day D does to every loan that is active and was disbursed on or before D 
   D, the rules below give: D's interest from the period alone, and days past due from
   `unpaid_from` (no settlement after D: unsettled on D is unsettled now, and due dates rise with
   the instalment numbers). Any other loan walks its instalments as below, and the period it found
-  is kept on the loan when it is later than the one kept (`MOVE_PERIODS`).
+  is kept in the position when it is later than the one kept (`MOVE_PERIODS`).
 - **Ageing.** An instalment is past due on D when its due date is before D and it was not
   settled on or before D (`settled_on` null or after D). `days_past_due` = D − the oldest past-due
   instalment's due date (0 when none), and `arrears_bucket` the PAR bucket: `current` (0),
   `1-30`, `31-60`, `61-90`, `90+`. They are kept in the day's accrual row, and written to the
-  loan only when they differ from what it holds (late loans, loans current again) and no later
+  position only when they differ from what it holds (late loans, loans current again) and no later
   day was accrued for it already: the loan shows its latest accrued day's ageing.
 - **Late penalty.** An instalment of the current version still unpaid (`settled_on` null) more
   than `terms.penalty.after_days` days past its due date (D − due > after_days) and not yet
@@ -80,12 +81,11 @@ from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money, Rounding
 from ...core.runtime import Runtime
-from .models import Accrual, Loan, LoanState
+from .models import Accrual, Position
 
 log = structlog.get_logger(__name__)  # chunk numbers and counts only: never a borrower
 
 ACTOR = "worker:loans.accrue"
-ACTIVE = LoanState.ACTIVE.value
 # PAR buckets: (highest days past due, name); above the last: "90+".
 BUCKETS: tuple[tuple[int, str], ...] = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
 OVER = "90+"
@@ -177,7 +177,7 @@ class WorkerReport:
 
 def chunk_numbers(session: Session, size: int) -> list[int]:
     """The chunks that hold an active loan today (by id range; empty chunks between are left out only at the ends)."""
-    low, high = session.execute(select(func.min(Loan.id), func.max(Loan.id)).where(Loan.state == ACTIVE)).one()
+    low, high = session.execute(select(func.min(Position.loan_id), func.max(Position.loan_id))).one()
     return [] if low is None else list(range(low // size, high // size + 1))
 
 
@@ -278,7 +278,7 @@ def claim(session: Session, day: date, number: int, *, wait: bool) -> bool:
     killed worker's connection drops).
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE loans_loan SET id = id WHERE id = -1"))
+        session.execute(text("UPDATE loans_position SET loan_id = loan_id WHERE loan_id = -1"))
         return True
     key = (LOCK_SPACE << 40) | (day.toordinal() << 20) | number
     if wait:
@@ -304,7 +304,7 @@ def _work_sql(sqlite: bool) -> str:
         return f"{interest} * {elapsed} / {length} - {interest} * ({elapsed} - 1) / {length}"
 
     # The loans of the range still to accrue for the day. A loan whose position answers for the day
-    # (models.Loan: the day inside the period the accrual last found, no instalment settled after the
+    # (models.Position: the day inside the period the accrual last found, no instalment settled after the
     # day) is done from its own row: interest from that period, days past due from its oldest unpaid
     # due date. The others (a period ended, a new schedule version, a day before a settlement) walk
     # their instalments in number order (due dates rise with it) up to the first one open on the day:
@@ -315,14 +315,14 @@ def _work_sql(sqlite: bool) -> str:
     return f"""
 INSERT INTO {WORK} (loan_id, interest, days_past_due, previous, number, start_on, due_on, period_interest)
 WITH l AS MATERIALIZED (
-    SELECT l.id AS loan_id, l.schedule_version AS version, l.days_past_due AS previous,
-           l.schedule_from AS schedule_from, l.carried_interest AS carried, l.unpaid_from AS unpaid_from,
-           l.period_start AS period_start, l.period_due AS period_due, l.period_interest AS period_interest,
-           CASE WHEN l.period_start < :day AND :day <= l.period_due
-                     AND (l.last_settled_on IS NULL OR l.last_settled_on <= :day) THEN 1 ELSE 0 END AS known
-    FROM loans_loan l
-    WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
-      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
+    SELECT p.loan_id AS loan_id, p.schedule_version AS version, p.days_past_due AS previous,
+           p.schedule_from AS schedule_from, p.carried_interest AS carried, p.unpaid_from AS unpaid_from,
+           p.period_start AS period_start, p.period_due AS period_due, p.period_interest AS period_interest,
+           CASE WHEN p.period_start < :day AND :day <= p.period_due
+                     AND (p.last_settled_on IS NULL OR p.last_settled_on <= :day) THEN 1 ELSE 0 END AS known
+    FROM loans_position p
+    WHERE p.loan_id BETWEEN :low AND :high AND p.disbursed_on <= :day
+      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = p.loan_id AND a.day = :day)
 ), o AS MATERIALIZED (
     SELECT l.loan_id, l.version, l.previous, l.schedule_from, l.carried,
            (SELECT i.number FROM loans_instalment i
@@ -369,21 +369,22 @@ def _bucket_sql(column: str) -> str:
 # Only the loans whose ageing changed (late loans, loans current again: few), and only when no later day was
 # accrued for the loan already (a day run out of order never overwrites a later day's ageing).
 UPDATE_LOANS = f"""
-UPDATE loans_loan SET
+UPDATE loans_position SET
     days_past_due = w.days_past_due,
     arrears_bucket = {_bucket_sql("w.days_past_due")}
 FROM (SELECT loan_id, days_past_due FROM {WORK} WHERE days_past_due <> previous) w
-WHERE loans_loan.id = w.loan_id
+WHERE loans_position.loan_id = w.loan_id
   AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = w.loan_id AND a.day > :day)
 """  # noqa: S608
 
 # The period each walked loan's day fell in, kept on the loan for the next days when it is later than the
 # one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
 MOVE_PERIODS = f"""
-UPDATE loans_loan SET
+UPDATE loans_position SET
     period_number = w.number, period_start = w.start_on, period_due = w.due_on, period_interest = w.period_interest
 FROM (SELECT loan_id, number, start_on, due_on, period_interest FROM {WORK} WHERE number IS NOT NULL) w
-WHERE loans_loan.id = w.loan_id AND (loans_loan.period_due IS NULL OR loans_loan.period_due < w.due_on)
+WHERE loans_position.loan_id = w.loan_id
+  AND (loans_position.period_due IS NULL OR loans_position.period_due < w.due_on)
 """  # noqa: S608
 
 INSERT_ACCRUALS = f"""
@@ -531,8 +532,8 @@ def day_status(session: Session, day: date) -> DayStatus:
         _statement(
             f"""
 SELECT COUNT(*), COUNT(a.loan_id), COALESCE(SUM(a.interest), 0)
-FROM loans_loan l LEFT JOIN loans_accrual a ON a.loan_id = l.id AND a.day = :day
-WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
+FROM loans_position p LEFT JOIN loans_accrual a ON a.loan_id = p.loan_id AND a.day = :day
+WHERE p.disbursed_on <= :day
 """  # noqa: S608
         ),
         {"day": day},
@@ -542,8 +543,8 @@ WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
             _statement(
                 f"""
 SELECT {_bucket_sql("a.days_past_due")} AS bucket, COUNT(*)
-FROM loans_loan l JOIN loans_accrual a ON a.loan_id = l.id AND a.day = :day
-WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
+FROM loans_position p JOIN loans_accrual a ON a.loan_id = p.loan_id AND a.day = :day
+WHERE p.disbursed_on <= :day
 GROUP BY {_bucket_sql("a.days_past_due")}
 """  # noqa: S608
             ),
@@ -562,13 +563,13 @@ def last_complete_day(session: Session) -> date | None:
     """
     latest = (
         select(Accrual.day)
-        .where(Accrual.loan_id == Loan.id)
+        .where(Accrual.loan_id == Position.loan_id)
         .order_by(Accrual.day.desc())
         .limit(1)
-        .correlate(Loan)
+        .correlate(Position)
         .scalar_subquery()
     )
-    return session.scalar(select(func.min(latest)).where(Loan.state == ACTIVE))
+    return session.scalar(select(func.min(latest)).select_from(Position))
 
 
 def accrued_interest(session: Session, loan_id: int) -> int:

@@ -20,9 +20,19 @@ from ...core import audit
 from ...core.errors import Conflict
 from ...core.i18n import _
 from . import accrual, book
-from .models import Event, Instalment, Line, Loan, LoanState
+from .models import Event, Instalment, Line, Loan, LoanState, Position
 from .schedule import build_schedule
-from .service import Context, channel_of, current_schedule, get_loan, move_money, note_position, owed, terms_of
+from .service import (
+    Context,
+    channel_of,
+    current_schedule,
+    end_loan,
+    get_loan,
+    move_money,
+    note_position,
+    owed,
+    terms_of,
+)
 from .terms import COMPONENTS, Component
 
 EARLY_REPAYMENT = "early_repayment"
@@ -136,8 +146,7 @@ def repay_early(*, context: Context, reference: str, actor: str, today: date) ->
         instalment.waived += dues["interest"] - paid_interest  # rebated: no longer owed
         if instalment.settled_on is None:
             instalment.settled_on = today
-    note_position(loan, schedule)
-    loan.state, loan.closed_on = LoanState.CLOSED, today
+    end_loan(loan, LoanState.CLOSED, today)
     audit.record(
         session=session,
         actor=actor,
@@ -210,7 +219,6 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
     )
     loan.schedule_version, loan.terms = version, stored
     loan.schedule_from, loan.carried_interest = today, earned  # the accrual's start of the new first period
-    loan.days_past_due, loan.arrears_bucket = 0, "current"
     note_position(loan, new_schedule, new_version=True)
     session.flush()
     audit.record(
@@ -256,7 +264,7 @@ def write_off(*, context: Context, reference: str, reason: str, actor: str, toda
         if instalment.settled_on is None:
             dues = owed(instalment)
             instalment.waived += dues["principal"] + dues["interest"] + dues["fees"]
-    loan.state, loan.closed_on = LoanState.WRITTEN_OFF, today
+    end_loan(loan, LoanState.WRITTEN_OFF, today)
     audit.record(
         session=session,
         actor=actor,
@@ -405,6 +413,7 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
             _within(
                 select(func.sum(Line.amount))
                 .join(Loan, Loan.id == Line.loan_id)
+                .join(Position, Position.loan_id == Loan.id)
                 .where(Line.account == book.receivable("principal"), active, *conditions),
                 regions,
             )
@@ -422,10 +431,11 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
         )
     ).one()
     owed_by_bucket = _within(
-        select(Loan.arrears_bucket, func.sum(Line.amount))
+        select(Position.arrears_bucket, func.sum(Line.amount))
+        .join(Position, Position.loan_id == Loan.id)
         .join(Line, Line.loan_id == Loan.id)
         .where(active, Line.account.like("receivable:%"))
-        .group_by(Loan.arrears_bucket),
+        .group_by(Position.arrears_bucket),
         regions,
     )
     outstanding_by_bucket = dict.fromkeys(accrual.BUCKET_NAMES, 0)
@@ -438,12 +448,12 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
     )
     late = session.execute(
         _within(
-            select(Loan.reference, Loan.product_code, Loan.days_past_due, Loan.region).where(
-                active, Loan.days_past_due > 0
-            ),
+            select(Loan.reference, Loan.product_code, Position.days_past_due, Loan.region)
+            .join(Position, Position.loan_id == Loan.id)
+            .where(active, Position.days_past_due > 0),
             regions,
         )
-        .order_by(Loan.days_past_due.desc(), Loan.id)
+        .order_by(Position.days_past_due.desc(), Loan.id)
         .limit(LATE_LISTED)
     ).all()
     return Portfolio(
@@ -451,8 +461,8 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
         currency=context.currency,
         active_loans=int(session.scalar(_within(select(func.count()).select_from(Loan).where(active), regions)) or 0),
         outstanding_principal=principal_where(),
-        at_risk_30=principal_where(Loan.days_past_due > 30),
-        at_risk_90=principal_where(Loan.days_past_due > 90),
+        at_risk_30=principal_where(Position.days_past_due > 30),
+        at_risk_90=principal_where(Position.days_past_due > 90),
         paid_to_date=int(paid_to_date or 0),
         due_to_date=int(due_to_date or 0),
         outstanding_by_bucket=outstanding_by_bucket,

@@ -107,7 +107,7 @@ class _Template:
     terms: dict[str, Any]
     instalments: list[dict[str, Any]]
     days_past_due: int
-    position: dict[str, Any]  # the loan's position and period as the eve's accrual left them (models.Loan)
+    position: dict[str, Any]  # the loan's position and period as the eve's accrual left them (models.Position)
     interest_today: int
     penalties_today: list[int]
     days_past_due_today: int
@@ -246,13 +246,20 @@ FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 
 LOANS = f"""
 INSERT INTO loans_loan (id, reference, application_id, product_code, borrower, payee, region, currency, principal,
-    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest, days_past_due,
-    arrears_bucket, unpaid_from, last_settled_on, period_number, period_start, period_due, period_interest)
+    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest)
 {NUMBERS}
 SELECT n.i, {PREFIX} || '-L-' || {ID}, n.i, t.product_code, 'external:' || {PREFIX} || {ID},
        'account:' || {PREFIX} || {ID}, NULL, CAST(:currency AS VARCHAR(3)), t.principal, t.terms, t.disbursed_on,
-       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket, t.unpaid_from, t.last_settled_on,
-       t.period_number, t.period_start, t.period_due, t.period_interest
+       'active', 1, NULL, t.disbursed_on, 0
+FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
+"""  # noqa: S608
+
+POSITIONS = f"""
+INSERT INTO loans_position (loan_id, disbursed_on, schedule_version, schedule_from, carried_interest, days_past_due,
+    arrears_bucket, unpaid_from, last_settled_on, period_number, period_start, period_due, period_interest)
+{NUMBERS}
+SELECT n.i, t.disbursed_on, 1, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket, t.unpaid_from,
+       t.last_settled_on, t.period_number, t.period_start, t.period_due, t.period_interest
 FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 """  # noqa: S608
 
@@ -309,6 +316,7 @@ def create_portfolio(
             )
             connection.execute(stamped, {**values, "reasons": [], "now": utcnow()})
             connection.execute(text(LOANS), values)
+            connection.execute(text(POSITIONS), values)
             connection.execute(text(INSTALMENTS), values)
             connection.commit()
         if connection.dialect.name == "postgresql":  # explicit ids: move the sequences past them

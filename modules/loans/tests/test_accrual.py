@@ -17,7 +17,7 @@ from ....core.money import Rounding, RoundingMode
 from ....core.runtime import Runtime
 from .. import accrual, jobs
 from ..config import LoansCountry, LoansSettings
-from ..models import Accrual, Event, Instalment, Line, Loan
+from ..models import Accrual, Event, Instalment, Line, Loan, Position
 from .portfolio import create_portfolio
 
 DAY = date(2026, 3, 16)
@@ -85,7 +85,7 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
         engine, count=3_000, day=DAY, rounding=rounding_of(country), currency=country.profile.currency
     )
     expected = portfolio.expected
-    aged_before = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
+    aged_before = dict(session.execute(select(Position.loan_id, Position.days_past_due)).all())
     report = accrue(engine, country, DAY, chunk_size=250)
     assert (report.loans, report.interest) == (3_000, expected.interest)
     assert (report.penalties, report.penalty_amount) == (expected.penalties, expected.penalty_amount)
@@ -100,9 +100,9 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
     some = sorted(rows)[:: len(rows) // 20]
     assert [accrual.accrued_interest(session, id_) for id_ in some] == [rows[id_] for id_ in some], "the rows' sum"
     session.expire_all()
-    dpd = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
+    dpd = dict(session.execute(select(Position.loan_id, Position.days_past_due)).all())
     assert dpd == dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
-    buckets = dict(session.execute(select(Loan.id, Loan.arrears_bucket)).all())
+    buckets = dict(session.execute(select(Position.loan_id, Position.arrears_bucket)).all())
     assert buckets == {id_: accrual.bucket(days) for id_, days in dpd.items()}
     assert sum(dpd[id_] != aged_before[id_] for id_ in dpd) < 3_000 // 10, "only the late loans' ageing moved"
 
@@ -111,7 +111,7 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
     assert (again.loans, again.chunks, again.penalties) == (0, 0, 0), "a day run again does nothing"
     session.expire_all()
     assert dict(session.execute(select(Accrual.loan_id, Accrual.interest)).all()) == rows
-    assert dict(session.execute(select(Loan.id, Loan.days_past_due)).all()) == dpd
+    assert dict(session.execute(select(Position.loan_id, Position.days_past_due)).all()) == dpd
 
 
 def test_a_day_run_out_of_order_never_overwrites_a_later_days_ageing(
@@ -122,13 +122,13 @@ def test_a_day_run_out_of_order_never_overwrites_a_later_days_ageing(
     )
     later = DAY + timedelta(days=1)
     assert accrue(engine, country, later).loans == 200
-    aged = session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all()
+    aged = session.execute(select(Position.loan_id, Position.days_past_due, Position.arrears_bucket)).all()
     assert {(id_, days) for id_, days, _ in aged} == set(
         session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == later)).all()
     )
     assert accrue(engine, country, DAY).loans == 200, "the earlier day is still accrued"
     session.expire_all()
-    assert session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all() == aged
+    assert session.execute(select(Position.loan_id, Position.days_past_due, Position.arrears_bucket)).all() == aged
     earlier = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
     assert any(earlier[id_] != days for id_, days, _ in aged), "the earlier day aged the late loans differently"
     assert accrual.last_complete_day(session) == later
@@ -207,11 +207,11 @@ def test_a_loans_position_only_spares_reading_its_instalments(
         return {(row.loan_id, row.day): (row.interest, row.days_past_due) for row in rows}
 
     from_positions = accrue_days()
-    assert session.scalar(select(func.count()).where(Loan.period_due.is_not(None))) > 250, "the periods were kept"
+    assert session.scalar(select(func.count()).where(Position.period_due.is_not(None))) > 250, "the periods were kept"
     # Unknown periods and a settlement after every day: each loan walks its instalments every day.
     session.execute(delete(Accrual))
     session.execute(
-        update(Loan).values(
+        update(Position).values(
             period_number=None,
             period_start=None,
             period_due=None,

@@ -262,7 +262,7 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
         response = client.post("/loans/applications", json=body, headers=officer)
         made.append(response.json()["loan"])
     late = session.scalars(select(Loan).where(Loan.reference == made[1])).one()
-    late.arrears_bucket, late.days_past_due = "31-60", 40
+    late.position.arrears_bucket, late.position.days_past_due = "31-60", 40
     session.commit()
 
     assert list(BUCKETS) == list(BUCKET_NAMES), "each bucket the portfolio counts has its label"

@@ -106,7 +106,7 @@ def test_accrued_interest_already_paid_is_not_asked_again(
     session.expire_all()
     loan = get_loan(session=session, reference=reference)
     second = instalments(session, loan, 1)[1]
-    assert (loan.unpaid_from, loan.last_settled_on) == (second.due_on, date.today()), "the position moved on"
+    assert (loan.position.unpaid_from, loan.position.last_settled_on) == (second.due_on, date.today()), "the position moved on"
     set_accrued(session, loan, first.interest - 1)  # less earned than paid: nothing accrued is owed
     assert servicing.quote(context=context, reference=reference, today=date.today()).interest == 0
     set_accrued(session, loan, first.interest + 75)
@@ -167,7 +167,7 @@ def test_after_a_restructuring_interest_is_earned_over_the_new_first_period_from
     loan = get_loan(session=session, reference=reference)
     assert (loan.schedule_from, loan.carried_interest) == (restructured_on, earned)
     first = instalments(session, loan, 2)[0]
-    assert (loan.unpaid_from, loan.last_settled_on, loan.period_due) == (first.due_on, None, None), "a new position"
+    assert (loan.position.unpaid_from, loan.position.last_settled_on, loan.position.period_due) == (first.due_on, None, None), "a new position"
     period = first.interest - earned  # the new schedule's own interest for its first period
     assert period > 0
 
@@ -230,7 +230,7 @@ def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
     late_30 = make_loan(client, api_headers, ports, officer, code, 80_000)
     late_90 = make_loan(client, api_headers, ports, officer, code, 120_000)
     for reference, days in ((late_30, 45), (late_90, 120)):
-        get_loan(session=session, reference=reference).days_past_due = days
+        get_loan(session=session, reference=reference).position.days_past_due = days
     session.commit()
     assert (
         client.post(
@@ -268,7 +268,7 @@ def test_the_portfolio_counts_what_is_owed_by_arrears_bucket_loans_per_month_and
     make_loan(client, api_headers, ports, officer, code, 50_000)
     late = make_loan(client, api_headers, ports, officer, code, 70_000)
     loan = get_loan(session=session, reference=late)
-    loan.arrears_bucket, loan.days_past_due = "31-60", 40
+    loan.position.arrears_bucket, loan.position.days_past_due = "31-60", 40
     session.commit()
 
     found = servicing.portfolio(context=context, today=date.today())
