@@ -530,11 +530,11 @@ def day_status(session: Session, day: date) -> DayStatus:
     """Where `day` stands for the active portfolio (a read over the active loans, not the accrual history)."""
     due, accrued, interest = session.execute(
         _statement(
-            f"""
+            """
 SELECT COUNT(*), COUNT(a.loan_id), COALESCE(SUM(a.interest), 0)
 FROM loans_position p LEFT JOIN loans_accrual a ON a.loan_id = p.loan_id AND a.day = :day
 WHERE p.disbursed_on <= :day
-"""  # noqa: S608
+"""
         ),
         {"day": day},
     ).one()

@@ -106,7 +106,8 @@ def test_accrued_interest_already_paid_is_not_asked_again(
     session.expire_all()
     loan = get_loan(session=session, reference=reference)
     second = instalments(session, loan, 1)[1]
-    assert (loan.position.unpaid_from, loan.position.last_settled_on) == (second.due_on, date.today()), "the position moved on"
+    position = loan.position
+    assert (position.unpaid_from, position.last_settled_on) == (second.due_on, date.today()), "the position moved on"
     set_accrued(session, loan, first.interest - 1)  # less earned than paid: nothing accrued is owed
     assert servicing.quote(context=context, reference=reference, today=date.today()).interest == 0
     set_accrued(session, loan, first.interest + 75)
@@ -167,7 +168,8 @@ def test_after_a_restructuring_interest_is_earned_over_the_new_first_period_from
     loan = get_loan(session=session, reference=reference)
     assert (loan.schedule_from, loan.carried_interest) == (restructured_on, earned)
     first = instalments(session, loan, 2)[0]
-    assert (loan.position.unpaid_from, loan.position.last_settled_on, loan.position.period_due) == (first.due_on, None, None), "a new position"
+    position = loan.position
+    assert (position.unpaid_from, position.last_settled_on, position.period_due) == (first.due_on, None, None), "new"
     period = first.interest - earned  # the new schedule's own interest for its first period
     assert period > 0
 
