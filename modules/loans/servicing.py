@@ -432,6 +432,7 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
     ).one()
     owed_by_bucket = _within(
         select(Position.arrears_bucket, func.sum(Line.amount))
+        .select_from(Loan)
         .join(Position, Position.loan_id == Loan.id)
         .join(Line, Line.loan_id == Loan.id)
         .where(active, Line.account.like("receivable:%"))
