@@ -97,7 +97,9 @@ def accrue_more(session: Session, loan: Loan, amount: int, day: date) -> None:
 
 
 def age(context: Context, loan: Loan, day: date) -> None:
-    """Days past the oldest unpaid due date, as the daily ageing computes them."""
+    """Days past the oldest unpaid due date, as the daily ageing computes them (a loan no longer active: none)."""
+    if loan.position is None:
+        return
     unpaid = [i.due_on for i in current_schedule(context.session, loan) if i.settled_on is None and i.due_on < day]
     loan.position.days_past_due = (day - min(unpaid)).days if unpaid else 0
 
