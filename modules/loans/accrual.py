@@ -298,10 +298,13 @@ def _days(sqlite: bool, later: str, earlier: str) -> str:
 
 
 def _work_sql(sqlite: bool) -> str:
+    def share(interest: str, elapsed: str, length: str) -> str:
+        """SQL for the day's share of `interest` over a period of `length` days, `elapsed` of them by the day."""
+        return f"{interest} * {elapsed} / {length} - {interest} * ({elapsed} - 1) / {length}"
+
     def earned(interest: str, start: str, due: str) -> str:
         """SQL for the day's share of `interest` over (start, due], the day inside it (earned_through's difference)."""
-        elapsed, length = _days(sqlite, ":day", start), _days(sqlite, due, start)
-        return f"{interest} * {elapsed} / {length} - {interest} * ({elapsed} - 1) / {length}"
+        return share(interest, _days(sqlite, ":day", start), _days(sqlite, due, start))
 
     # The loans of the range still to accrue for the day. A loan whose position answers for the day
     # (models.Position: the day inside the period the accrual last found, no instalment settled after the
@@ -316,10 +319,12 @@ def _work_sql(sqlite: bool) -> str:
 INSERT INTO {WORK} (loan_id, interest, days_past_due, previous, number, start_on, due_on, period_interest)
 WITH l AS MATERIALIZED (
     SELECT p.loan_id AS loan_id, p.schedule_version AS version, p.days_past_due AS previous,
-           p.schedule_from AS schedule_from, p.carried_interest AS carried, p.unpaid_from AS unpaid_from,
-           p.period_start AS period_start, p.period_due AS period_due, p.period_interest AS period_interest,
+           p.schedule_from AS schedule_from, p.carried_interest AS carried, p.period_interest AS period_interest,
            CASE WHEN p.period_start < :day AND :day <= p.period_due
-                     AND (p.last_settled_on IS NULL OR p.last_settled_on <= :day) THEN 1 ELSE 0 END AS known
+                     AND (p.last_settled_on IS NULL OR p.last_settled_on <= :day) THEN 1 ELSE 0 END AS known,
+           {_days(sqlite, ":day", "p.period_start")} AS elapsed,
+           {_days(sqlite, "p.period_due", "p.period_start")} AS length,
+           CASE WHEN p.unpaid_from < :day THEN {_days(sqlite, ":day", "p.unpaid_from")} ELSE 0 END AS late
     FROM loans_position p
     WHERE p.loan_id BETWEEN :low AND :high AND p.disbursed_on <= :day
       AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = p.loan_id AND a.day = :day)
@@ -346,10 +351,7 @@ WITH l AS MATERIALIZED (
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
-SELECT l.loan_id,
-       {earned("l.period_interest", "l.period_start", "l.period_due")},
-       CASE WHEN l.unpaid_from < :day THEN {_days(sqlite, ":day", "l.unpaid_from")} ELSE 0 END,
-       l.previous, NULL, NULL, NULL, NULL
+SELECT l.loan_id, {share("l.period_interest", "l.elapsed", "l.length")}, l.late, l.previous, NULL, NULL, NULL, NULL
 FROM l WHERE l.known = 1
 UNION ALL
 SELECT g.loan_id,
