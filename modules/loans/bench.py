@@ -10,8 +10,9 @@ Baseline: the N accrual rows the day wrote, read back as the driver returns them
 inserted again with `core.bulk.insert_rows` (COPY on PostgreSQL, one executemany per batch on
 SQLite) into an empty copy of `loans_accrual` with the same columns, keys and storage, and its
 foreign key to `loans_loan` (the rows name the same loans: the database checks each, as it does
-for the accrual's), in one transaction; the inserts and the commit are timed. Ratio (core/yardstick.py) = the accrual's rate over the
-baseline's: the share of the day's time that writing its accrual rows alone would take.
+for the accrual's), in one transaction; the inserts and the commit are timed. Ratio
+(core/yardstick.py) = the accrual's rate over the baseline's: the share of the day's time that
+writing its accrual rows alone would take.
 
 It runs on a fresh scratch database beside the configured one (SQLite: a file in the same folder;
 PostgreSQL: a new database on the same server), migrated and removed afterwards (core.yardstick's
