@@ -30,10 +30,10 @@ What a day D does to every loan that is active and was disbursed on or before D 
   is kept in the position when it is later than the one kept (`MOVE_PERIODS`).
 - **Ageing.** An instalment is past due on D when its due date is before D and it was not
   settled on or before D (`settled_on` null or after D). `days_past_due` = D − the oldest past-due
-  instalment's due date (0 when none), and `arrears_bucket` the PAR bucket: `current` (0),
-  `1-30`, `31-60`, `61-90`, `90+`. They are kept in the day's accrual row, and written to the
-  position only when they differ from what it holds (late loans, loans current again) and no later
-  day was accrued for it already: the loan shows its latest accrued day's ageing.
+  instalment's due date (0 when none), its PAR bucket `current` (0), `1-30`, `31-60`, `61-90`,
+  `90+` (ageing.py). The day's figure is kept in its accrual row (the history, and what finds the
+  late loans for penalties); no loan or position is written for it: a loan's ageing now is read
+  from its position's `unpaid_from` (ageing.py, servicing.ageing_of).
 - **Late penalty.** An instalment of the current version still unpaid (`settled_on` null) more
   than `terms.penalty.after_days` days past its due date (D − due > after_days) and not yet
   penalised is charged once: `rate` × its unpaid principal, interest and fees, rounded with the
@@ -49,7 +49,7 @@ advisory lock keyed by (day, chunk), tried without waiting (`pg_try_advisory_xac
 workers pass over each other's chunks, then waited for on a second pass. Inside, set-based SQL:
 one `INSERT … SELECT` computes every loan's amount and days past due into a temporary table (the
 loans of the range not yet accrued for D: the claim plus this check make a chunk done once), then
-`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the loans whose ageing changed. Penalties read only the
+`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the positions whose period moved. Penalties read only the
 late instalments of the chunk (few), compute each amount with the country's rounding, and book
 events, lines and instalments with `INSERT … SELECT` / `UPDATE … FROM` from a second temporary
 table. A worker killed at any point rolls its chunk back; a re-run or another worker does it;
@@ -81,15 +81,12 @@ from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money, Rounding
 from ...core.runtime import Runtime
+from .ageing import BUCKET_NAMES, BUCKETS, OVER
 from .models import Accrual, Position
 
 log = structlog.get_logger(__name__)  # chunk numbers and counts only: never a borrower
 
 ACTOR = "worker:loans.accrue"
-# PAR buckets: (highest days past due, name); above the last: "90+".
-BUCKETS: tuple[tuple[int, str], ...] = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
-OVER = "90+"
-BUCKET_NAMES = (*(name for _, name in BUCKETS), OVER)  # every bucket, least late first
 LOCK_SPACE = 0x4C4E  # "LN": the high bits of the advisory lock keys of accrual chunks
 WORK = "loans_accrual_work"
 PENALTY_WORK = "loans_penalty_work"
@@ -109,13 +106,6 @@ def earned_through(interest: int, start: date, due: date, day: date) -> int:
 
 def day_interest(interest: int, start: date, due: date, day: date) -> int:
     return earned_through(interest, start, due, day) - earned_through(interest, start, due, day - timedelta(days=1))
-
-
-def bucket(days_past_due: int) -> str:
-    for highest, name in BUCKETS:
-        if days_past_due <= highest:
-            return name
-    return OVER
 
 
 def penalty_amount(unpaid: int, penalty: dict[str, Any], rounding: Rounding) -> int:
@@ -316,9 +306,9 @@ def _work_sql(sqlite: bool) -> str:
     # past due. The current instalment's period starts at the previous one's due date, or where the
     # version starts. Their period is kept for the next days (`MOVE_PERIODS`).
     return f"""
-INSERT INTO {WORK} (loan_id, interest, days_past_due, previous, number, start_on, due_on, period_interest)
+INSERT INTO {WORK} (loan_id, interest, days_past_due, number, start_on, due_on, period_interest)
 WITH l AS MATERIALIZED (
-    SELECT p.loan_id AS loan_id, p.schedule_version AS version, p.days_past_due AS previous,
+    SELECT p.loan_id AS loan_id, p.schedule_version AS version,
            p.schedule_from AS schedule_from, p.carried_interest AS carried, p.period_interest AS period_interest,
            CASE WHEN p.period_start < :day AND :day <= p.period_due
                      AND (p.last_settled_on IS NULL OR p.last_settled_on <= :day) THEN 1 ELSE 0 END AS known,
@@ -329,14 +319,14 @@ WITH l AS MATERIALIZED (
     WHERE p.loan_id BETWEEN :low AND :high AND p.disbursed_on <= :day
       AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = p.loan_id AND a.day = :day)
 ), o AS MATERIALIZED (
-    SELECT l.loan_id, l.version, l.previous, l.schedule_from, l.carried,
+    SELECT l.loan_id, l.version, l.schedule_from, l.carried,
            (SELECT i.number FROM loans_instalment i
             WHERE i.loan_id = l.loan_id AND i.version = l.version
               AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
             ORDER BY i.number LIMIT 1) AS number
     FROM l WHERE l.known = 0
 ), f AS MATERIALIZED (
-    SELECT o.loan_id, o.version, o.schedule_from, o.carried, o.previous,
+    SELECT o.loan_id, o.version, o.schedule_from, o.carried,
            CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
            CASE WHEN i.due_on >= :day THEN o.number
                 WHEN i.due_on IS NOT NULL THEN
@@ -345,20 +335,20 @@ WITH l AS MATERIALIZED (
                      ORDER BY n.number LIMIT 1) END AS number
     FROM o LEFT JOIN loans_instalment i ON i.loan_id = o.loan_id AND i.version = o.version AND i.number = o.number
 ), g AS (
-    SELECT f.loan_id, f.version, f.number, f.oldest_due, f.previous,
+    SELECT f.loan_id, f.version, f.number, f.oldest_due,
            COALESCE(p.due_on, f.schedule_from) AS start_on,
            CASE WHEN f.number = 1 THEN f.carried ELSE 0 END AS carried
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
-SELECT l.loan_id, {share("l.period_interest", "l.elapsed", "l.length")}, l.late, l.previous, NULL, NULL, NULL, NULL
+SELECT l.loan_id, {share("l.period_interest", "l.elapsed", "l.length")}, l.late, NULL, NULL, NULL, NULL
 FROM l WHERE l.known = 1
 UNION ALL
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
             ELSE {earned("(c.interest - g.carried)", "g.start_on", "c.due_on")} END,
        CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {_days(sqlite, ":day", "g.oldest_due")} END,
-       g.previous, c.number, g.start_on, c.due_on, c.interest - g.carried
+       c.number, g.start_on, c.due_on, c.interest - g.carried
 FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
 """  # noqa: S608 - our own table names and constants; every value is bound
 
@@ -367,17 +357,6 @@ def _bucket_sql(column: str) -> str:
     cases = " ".join(f"WHEN {column} <= {highest} THEN '{name}'" for highest, name in BUCKETS)
     return f"CASE {cases} ELSE '{OVER}' END"
 
-
-# Only the loans whose ageing changed (late loans, loans current again: few), and only when no later day was
-# accrued for the loan already (a day run out of order never overwrites a later day's ageing).
-UPDATE_LOANS = f"""
-UPDATE loans_position SET
-    days_past_due = w.days_past_due,
-    arrears_bucket = {_bucket_sql("w.days_past_due")}
-FROM (SELECT loan_id, days_past_due FROM {WORK} WHERE days_past_due <> previous) w
-WHERE loans_position.loan_id = w.loan_id
-  AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = w.loan_id AND a.day > :day)
-"""  # noqa: S608
 
 # The period each walked loan's day fell in, kept on the loan for the next days when it is later than the
 # one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
@@ -438,7 +417,7 @@ def _scratch_tables(session: Session) -> None:
     """The chunk's two temporary tables, empty (PostgreSQL: dropped at commit; SQLite: kept by the connection)."""
     tables = {
         WORK: "loan_id BIGINT PRIMARY KEY, interest BIGINT NOT NULL, days_past_due INTEGER NOT NULL, "
-        "previous INTEGER NOT NULL, number INTEGER, start_on DATE, due_on DATE, period_interest BIGINT",
+        "number INTEGER, start_on DATE, due_on DATE, period_interest BIGINT",
         PENALTY_WORK: "loan_id BIGINT NOT NULL, version INTEGER NOT NULL, number INTEGER NOT NULL, "
         "amount BIGINT NOT NULL, reference VARCHAR(160) NOT NULL",
     }
@@ -465,7 +444,6 @@ def accrue_chunk(
         return result
     result.interest = int(session.scalar(text(f"SELECT COALESCE(SUM(interest), 0) FROM {WORK}")) or 0)  # noqa: S608
     session.execute(_statement(INSERT_ACCRUALS), {"day": day})
-    session.execute(_statement(UPDATE_LOANS), {"day": day})
     session.execute(text(MOVE_PERIODS))
     penalties = list(_penalties(session, day, rounding))
     if penalties:

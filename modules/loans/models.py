@@ -98,15 +98,6 @@ class Loan(Base):
     # the job leaves this wide row (the terms, the names) alone.
     position: Mapped[Position | None] = relationship(back_populates="loan", cascade="all, delete-orphan")
 
-    @property
-    def days_past_due(self) -> int:
-        """Days past the oldest unpaid due date as of the latest day accrued (0 once the loan is closed)."""
-        return self.position.days_past_due if self.position else 0
-
-    @property
-    def arrears_bucket(self) -> str:
-        return self.position.arrears_bucket if self.position else "current"
-
 
 class Position(Base):
     """Where an active loan stands, as the daily accrual reads and moves it: one narrow row per active loan.
@@ -128,12 +119,9 @@ class Position(Base):
     schedule_version: Mapped[int] = mapped_column(Integer)
     schedule_from: Mapped[date] = mapped_column(Date)
     carried_interest: Mapped[int] = mapped_column(BigInteger)
-    # Ageing as of the latest day accrued: days past the oldest unpaid due date and its bucket. The daily
-    # job writes them only when they change (and never for a day earlier than one accrued already).
-    days_past_due: Mapped[int] = mapped_column(Integer, default=0)
-    arrears_bucket: Mapped[str] = mapped_column(String(10), default="current")
-    # The due date of the current schedule's oldest instalment not settled, and the latest day one of its
-    # instalments was settled: with them the accrual ages a loan without reading its instalments.
+    # The due date of the current schedule's oldest instalment not settled (how late the loan is on any
+    # day: ageing.py), and the latest day one of its instalments was settled: with them the accrual ages
+    # a loan without reading its instalments.
     unpaid_from: Mapped[date | None] = mapped_column(Date)
     last_settled_on: Mapped[date | None] = mapped_column(Date)
     # The period of the current schedule the daily accrual last found a day in: instalment `period_number`

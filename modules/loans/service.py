@@ -556,7 +556,7 @@ def note_position(loan: Loan, schedule: Sequence[Instalment], *, new_version: bo
 
     Called by whatever settles an instalment or makes a schedule version; the first call makes the
     position. A new version copies the loan's schedule fields and clears the period the accrual last
-    found a day in (it belonged to the old version) and the ageing (the new schedule is current).
+    found a day in (it belonged to the old version).
     """
     position = loan.position
     if position is None:
@@ -564,7 +564,6 @@ def note_position(loan: Loan, schedule: Sequence[Instalment], *, new_version: bo
     if position.schedule_version is None or new_version:
         position.schedule_version, position.schedule_from = loan.schedule_version, loan.schedule_from
         position.carried_interest = loan.carried_interest
-        position.days_past_due, position.arrears_bucket = 0, "current"
         position.period_number = position.period_start = position.period_due = position.period_interest = None
     position.unpaid_from = min((i.due_on for i in schedule if i.settled_on is None), default=None)
     position.last_settled_on = max((i.settled_on for i in schedule if i.settled_on is not None), default=None)

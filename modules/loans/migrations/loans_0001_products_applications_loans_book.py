@@ -106,8 +106,6 @@ def upgrade() -> None:
         sa.Column("schedule_version", sa.Integer(), nullable=False),
         sa.Column("schedule_from", sa.Date(), nullable=False),
         sa.Column("carried_interest", sa.BigInteger(), nullable=False),
-        sa.Column("days_past_due", sa.Integer(), nullable=False),
-        sa.Column("arrears_bucket", sa.String(length=10), nullable=False),
         sa.Column("unpaid_from", sa.Date(), nullable=True),
         sa.Column("last_settled_on", sa.Date(), nullable=True),
         sa.Column("period_number", sa.Integer(), nullable=True),

@@ -13,12 +13,11 @@ from ....core.db import make_session_factory
 from ....core.errors import Conflict
 from ....core.models import AuditEvent
 from ....core.registry import Ports
-from .. import accrual, servicing
+from .. import accrual, ageing, servicing
 from ..models import Accrual, Loan
 from ..service import current_schedule, get_loan, owed
 from .servicing_helpers import (
     ACTOR,
-    age,
     book_problems,
     charge_penalties,
     context_for,
@@ -232,7 +231,7 @@ def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
     late_30 = make_loan(client, api_headers, ports, officer, code, 80_000)
     late_90 = make_loan(client, api_headers, ports, officer, code, 120_000)
     for reference, days in ((late_30, 45), (late_90, 120)):
-        get_loan(session=session, reference=reference).position.days_past_due = days
+        get_loan(session=session, reference=reference).position.unpaid_from = date.today() - timedelta(days=days)
     session.commit()
     assert (
         client.post(
@@ -270,12 +269,12 @@ def test_the_portfolio_counts_what_is_owed_by_arrears_bucket_loans_per_month_and
     make_loan(client, api_headers, ports, officer, code, 50_000)
     late = make_loan(client, api_headers, ports, officer, code, 70_000)
     loan = get_loan(session=session, reference=late)
-    loan.position.arrears_bucket, loan.position.days_past_due = "31-60", 40
+    loan.position.unpaid_from = date.today() - timedelta(days=40)
     session.commit()
 
     found = servicing.portfolio(context=context, today=date.today())
     owed_by_bucket = found.outstanding_by_bucket
-    assert list(owed_by_bucket) == list(accrual.BUCKET_NAMES), "every bucket, zero when empty"
+    assert list(owed_by_bucket) == list(ageing.BUCKET_NAMES), "every bucket, zero when empty"
     assert owed_by_bucket["current"] == 50_000 and owed_by_bucket["31-60"] == 70_000
     assert list(found.disbursed_by_month) == servicing.month_starts(date.today())
     assert found.disbursed_by_month[date.today().replace(day=1)] == 2
@@ -302,7 +301,6 @@ def test_a_state_refusal_leaves_the_loan_as_it_was(
         servicing.restructure(context=context, reference=reference, instalments=3, actor=ACTOR, today=date.today())
     session.rollback()
     loan = session.scalars(select(Loan).where(Loan.reference == reference)).one()
-    age(context, loan, date.today())
     assert loan.schedule_version == 1 and book_problems(session, loan) == []
 
 
