@@ -8,17 +8,18 @@ What a day D does to every loan that is active and was disbursed on or before D 
   `interest * elapsed // n` (elapsed = t − start, between 0 and n), and day t earns that minus
   what was earned through t − 1. So the days of a period sum exactly to the instalment's interest
   and nothing is lost to rounding. The schedule is the loan's current version
-  (`loans_loan.schedule_version`); its first instalment starts at `loans_loan.schedule_from` (the
+  (`schedule_version`); its first instalment starts at `schedule_from` (the
   disbursement, or the restructuring that made the version), and of that instalment's interest the
   part a restructuring carried over (`carried_interest`: earned already) is not earned again. A loan
   disbursed on D earns nothing on D; a day after the last due date earns nothing (a loan still
   active then is in arrears, not earning more interest). D's amount is one row of
   `loans_accrual` (key loan, day); what a loan has earned so far is the sum of its rows
-  (`accrued_interest`), and the loan row itself is not written for it. The book already holds
+  (`accrued_interest`). The book already holds
   the whole schedule's interest as receivable and income from disbursement: accrual measures how
   much of it is earned, it books nothing.
-- **The loan's position.** Most loans are done without reading their instalments: the loan row
-  keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
+- **The loan's position.** The job reads and writes the narrow `loans_position` (one row per active
+  loan; models.Position), never the wide loan row. Most loans are done without reading their
+  instalments: the position keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
   `last_settled_on` (the latest settlement), kept true by every change that settles an instalment
   or makes a version (`service.note_position`), and the period the accrual last found a day in
   (`period_number`, `period_start`, `period_due`, `period_interest`: that instalment's interest less
@@ -26,13 +27,13 @@ What a day D does to every loan that is active and was disbursed on or before D 
   D, the rules below give: D's interest from the period alone, and days past due from
   `unpaid_from` (no settlement after D: unsettled on D is unsettled now, and due dates rise with
   the instalment numbers). Any other loan walks its instalments as below, and the period it found
-  is kept on the loan when it is later than the one kept (`MOVE_PERIODS`).
+  is kept in the position when it is later than the one kept (`MOVE_PERIODS`).
 - **Ageing.** An instalment is past due on D when its due date is before D and it was not
   settled on or before D (`settled_on` null or after D). `days_past_due` = D − the oldest past-due
-  instalment's due date (0 when none), and `arrears_bucket` the PAR bucket: `current` (0),
-  `1-30`, `31-60`, `61-90`, `90+`. They are kept in the day's accrual row, and written to the
-  loan only when they differ from what it holds (late loans, loans current again) and no later
-  day was accrued for it already: the loan shows its latest accrued day's ageing.
+  instalment's due date (0 when none), its PAR bucket `current` (0), `1-30`, `31-60`, `61-90`,
+  `90+` (ageing.py). The day's figure is kept in its accrual row (the history, and what finds the
+  late loans for penalties); no loan or position is written for it: a loan's ageing now is read
+  from its position's `unpaid_from` (ageing.py, servicing.ageing_of).
 - **Late penalty.** An instalment of the current version still unpaid (`settled_on` null) more
   than `terms.penalty.after_days` days past its due date (D − due > after_days) and not yet
   penalised is charged once: `rate` × its unpaid principal, interest and fees, rounded with the
@@ -48,7 +49,7 @@ advisory lock keyed by (day, chunk), tried without waiting (`pg_try_advisory_xac
 workers pass over each other's chunks, then waited for on a second pass. Inside, set-based SQL:
 one `INSERT … SELECT` computes every loan's amount and days past due into a temporary table (the
 loans of the range not yet accrued for D: the claim plus this check make a chunk done once), then
-`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the loans whose ageing changed. Penalties read only the
+`INSERT … SELECT` into `loans_accrual` and `UPDATE … FROM` of the positions whose period moved. Penalties read only the
 late instalments of the chunk (few), compute each amount with the country's rounding, and book
 events, lines and instalments with `INSERT … SELECT` / `UPDATE … FROM` from a second temporary
 table. A worker killed at any point rolls its chunk back; a re-run or another worker does it;
@@ -80,16 +81,12 @@ from ...core.i18n import _
 from ...core.models import utcnow
 from ...core.money import Money, Rounding
 from ...core.runtime import Runtime
-from .models import Accrual, Loan, LoanState
+from .ageing import BUCKET_NAMES, BUCKETS, OVER
+from .models import Accrual, Position
 
 log = structlog.get_logger(__name__)  # chunk numbers and counts only: never a borrower
 
 ACTOR = "worker:loans.accrue"
-ACTIVE = LoanState.ACTIVE.value
-# PAR buckets: (highest days past due, name); above the last: "90+".
-BUCKETS: tuple[tuple[int, str], ...] = ((0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"))
-OVER = "90+"
-BUCKET_NAMES = (*(name for _, name in BUCKETS), OVER)  # every bucket, least late first
 LOCK_SPACE = 0x4C4E  # "LN": the high bits of the advisory lock keys of accrual chunks
 WORK = "loans_accrual_work"
 PENALTY_WORK = "loans_penalty_work"
@@ -109,13 +106,6 @@ def earned_through(interest: int, start: date, due: date, day: date) -> int:
 
 def day_interest(interest: int, start: date, due: date, day: date) -> int:
     return earned_through(interest, start, due, day) - earned_through(interest, start, due, day - timedelta(days=1))
-
-
-def bucket(days_past_due: int) -> str:
-    for highest, name in BUCKETS:
-        if days_past_due <= highest:
-            return name
-    return OVER
 
 
 def penalty_amount(unpaid: int, penalty: dict[str, Any], rounding: Rounding) -> int:
@@ -177,7 +167,7 @@ class WorkerReport:
 
 def chunk_numbers(session: Session, size: int) -> list[int]:
     """The chunks that hold an active loan today (by id range; empty chunks between are left out only at the ends)."""
-    low, high = session.execute(select(func.min(Loan.id), func.max(Loan.id)).where(Loan.state == ACTIVE)).one()
+    low, high = session.execute(select(func.min(Position.loan_id), func.max(Position.loan_id))).one()
     return [] if low is None else list(range(low // size, high // size + 1))
 
 
@@ -278,7 +268,7 @@ def claim(session: Session, day: date, number: int, *, wait: bool) -> bool:
     killed worker's connection drops).
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE loans_loan SET id = id WHERE id = -1"))
+        session.execute(text("UPDATE loans_position SET loan_id = loan_id WHERE loan_id = -1"))
         return True
     key = (LOCK_SPACE << 40) | (day.toordinal() << 20) | number
     if wait:
@@ -298,13 +288,16 @@ def _days(sqlite: bool, later: str, earlier: str) -> str:
 
 
 def _work_sql(sqlite: bool) -> str:
-    def earned(interest: str, start: str, due: str) -> str:
-        """SQL for the day's share of `interest` over (start, due], the day inside it (earned_through's difference)."""
-        elapsed, length = _days(sqlite, ":day", start), _days(sqlite, due, start)
+    def share(interest: str, elapsed: str, length: str) -> str:
+        """SQL for the day's share of `interest` over a period of `length` days, `elapsed` of them by the day."""
         return f"{interest} * {elapsed} / {length} - {interest} * ({elapsed} - 1) / {length}"
 
+    def earned(interest: str, start: str, due: str) -> str:
+        """SQL for the day's share of `interest` over (start, due], the day inside it (earned_through's difference)."""
+        return share(interest, _days(sqlite, ":day", start), _days(sqlite, due, start))
+
     # The loans of the range still to accrue for the day. A loan whose position answers for the day
-    # (models.Loan: the day inside the period the accrual last found, no instalment settled after the
+    # (models.Position: the day inside the period the accrual last found, no instalment settled after the
     # day) is done from its own row: interest from that period, days past due from its oldest unpaid
     # due date. The others (a period ended, a new schedule version, a day before a settlement) walk
     # their instalments in number order (due dates rise with it) up to the first one open on the day:
@@ -313,25 +306,27 @@ def _work_sql(sqlite: bool) -> str:
     # past due. The current instalment's period starts at the previous one's due date, or where the
     # version starts. Their period is kept for the next days (`MOVE_PERIODS`).
     return f"""
-INSERT INTO {WORK} (loan_id, interest, days_past_due, previous, number, start_on, due_on, period_interest)
+INSERT INTO {WORK} (loan_id, interest, days_past_due, number, start_on, due_on, period_interest)
 WITH l AS MATERIALIZED (
-    SELECT l.id AS loan_id, l.schedule_version AS version, l.days_past_due AS previous,
-           l.schedule_from AS schedule_from, l.carried_interest AS carried, l.unpaid_from AS unpaid_from,
-           l.period_start AS period_start, l.period_due AS period_due, l.period_interest AS period_interest,
-           CASE WHEN l.period_start < :day AND :day <= l.period_due
-                     AND (l.last_settled_on IS NULL OR l.last_settled_on <= :day) THEN 1 ELSE 0 END AS known
-    FROM loans_loan l
-    WHERE l.id BETWEEN :low AND :high AND l.state = '{ACTIVE}' AND l.disbursed_on <= :day
-      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = l.id AND a.day = :day)
+    SELECT p.loan_id AS loan_id, p.schedule_version AS version,
+           p.schedule_from AS schedule_from, p.carried_interest AS carried, p.period_interest AS period_interest,
+           CASE WHEN p.period_start < :day AND :day <= p.period_due
+                     AND (p.last_settled_on IS NULL OR p.last_settled_on <= :day) THEN 1 ELSE 0 END AS known,
+           {_days(sqlite, ":day", "p.period_start")} AS elapsed,
+           {_days(sqlite, "p.period_due", "p.period_start")} AS length,
+           CASE WHEN p.unpaid_from < :day THEN {_days(sqlite, ":day", "p.unpaid_from")} ELSE 0 END AS late
+    FROM loans_position p
+    WHERE p.loan_id BETWEEN :low AND :high AND p.disbursed_on <= :day
+      AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = p.loan_id AND a.day = :day)
 ), o AS MATERIALIZED (
-    SELECT l.loan_id, l.version, l.previous, l.schedule_from, l.carried,
+    SELECT l.loan_id, l.version, l.schedule_from, l.carried,
            (SELECT i.number FROM loans_instalment i
             WHERE i.loan_id = l.loan_id AND i.version = l.version
               AND (i.due_on >= :day OR i.settled_on IS NULL OR i.settled_on > :day)
             ORDER BY i.number LIMIT 1) AS number
     FROM l WHERE l.known = 0
 ), f AS MATERIALIZED (
-    SELECT o.loan_id, o.version, o.schedule_from, o.carried, o.previous,
+    SELECT o.loan_id, o.version, o.schedule_from, o.carried,
            CASE WHEN i.due_on < :day THEN i.due_on END AS oldest_due,
            CASE WHEN i.due_on >= :day THEN o.number
                 WHEN i.due_on IS NOT NULL THEN
@@ -340,23 +335,20 @@ WITH l AS MATERIALIZED (
                      ORDER BY n.number LIMIT 1) END AS number
     FROM o LEFT JOIN loans_instalment i ON i.loan_id = o.loan_id AND i.version = o.version AND i.number = o.number
 ), g AS (
-    SELECT f.loan_id, f.version, f.number, f.oldest_due, f.previous,
+    SELECT f.loan_id, f.version, f.number, f.oldest_due,
            COALESCE(p.due_on, f.schedule_from) AS start_on,
            CASE WHEN f.number = 1 THEN f.carried ELSE 0 END AS carried
     FROM f LEFT JOIN loans_instalment p
          ON p.loan_id = f.loan_id AND p.version = f.version AND p.number = f.number - 1
 )
-SELECT l.loan_id,
-       {earned("l.period_interest", "l.period_start", "l.period_due")},
-       CASE WHEN l.unpaid_from < :day THEN {_days(sqlite, ":day", "l.unpaid_from")} ELSE 0 END,
-       l.previous, NULL, NULL, NULL, NULL
+SELECT l.loan_id, {share("l.period_interest", "l.elapsed", "l.length")}, l.late, NULL, NULL, NULL, NULL
 FROM l WHERE l.known = 1
 UNION ALL
 SELECT g.loan_id,
        CASE WHEN c.due_on IS NULL OR g.start_on >= :day THEN 0
             ELSE {earned("(c.interest - g.carried)", "g.start_on", "c.due_on")} END,
        CASE WHEN g.oldest_due IS NULL THEN 0 ELSE {_days(sqlite, ":day", "g.oldest_due")} END,
-       g.previous, c.number, g.start_on, c.due_on, c.interest - g.carried
+       c.number, g.start_on, c.due_on, c.interest - g.carried
 FROM g LEFT JOIN loans_instalment c ON c.loan_id = g.loan_id AND c.version = g.version AND c.number = g.number
 """  # noqa: S608 - our own table names and constants; every value is bound
 
@@ -366,24 +358,14 @@ def _bucket_sql(column: str) -> str:
     return f"CASE {cases} ELSE '{OVER}' END"
 
 
-# Only the loans whose ageing changed (late loans, loans current again: few), and only when no later day was
-# accrued for the loan already (a day run out of order never overwrites a later day's ageing).
-UPDATE_LOANS = f"""
-UPDATE loans_loan SET
-    days_past_due = w.days_past_due,
-    arrears_bucket = {_bucket_sql("w.days_past_due")}
-FROM (SELECT loan_id, days_past_due FROM {WORK} WHERE days_past_due <> previous) w
-WHERE loans_loan.id = w.loan_id
-  AND NOT EXISTS (SELECT 1 FROM loans_accrual a WHERE a.loan_id = w.loan_id AND a.day > :day)
-"""  # noqa: S608
-
 # The period each walked loan's day fell in, kept on the loan for the next days when it is later than the
 # one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
 MOVE_PERIODS = f"""
-UPDATE loans_loan SET
+UPDATE loans_position SET
     period_number = w.number, period_start = w.start_on, period_due = w.due_on, period_interest = w.period_interest
 FROM (SELECT loan_id, number, start_on, due_on, period_interest FROM {WORK} WHERE number IS NOT NULL) w
-WHERE loans_loan.id = w.loan_id AND (loans_loan.period_due IS NULL OR loans_loan.period_due < w.due_on)
+WHERE loans_position.loan_id = w.loan_id
+  AND (loans_position.period_due IS NULL OR loans_position.period_due < w.due_on)
 """  # noqa: S608
 
 INSERT_ACCRUALS = f"""
@@ -435,7 +417,7 @@ def _scratch_tables(session: Session) -> None:
     """The chunk's two temporary tables, empty (PostgreSQL: dropped at commit; SQLite: kept by the connection)."""
     tables = {
         WORK: "loan_id BIGINT PRIMARY KEY, interest BIGINT NOT NULL, days_past_due INTEGER NOT NULL, "
-        "previous INTEGER NOT NULL, number INTEGER, start_on DATE, due_on DATE, period_interest BIGINT",
+        "number INTEGER, start_on DATE, due_on DATE, period_interest BIGINT",
         PENALTY_WORK: "loan_id BIGINT NOT NULL, version INTEGER NOT NULL, number INTEGER NOT NULL, "
         "amount BIGINT NOT NULL, reference VARCHAR(160) NOT NULL",
     }
@@ -462,7 +444,6 @@ def accrue_chunk(
         return result
     result.interest = int(session.scalar(text(f"SELECT COALESCE(SUM(interest), 0) FROM {WORK}")) or 0)  # noqa: S608
     session.execute(_statement(INSERT_ACCRUALS), {"day": day})
-    session.execute(_statement(UPDATE_LOANS), {"day": day})
     session.execute(text(MOVE_PERIODS))
     penalties = list(_penalties(session, day, rounding))
     if penalties:
@@ -529,11 +510,11 @@ def day_status(session: Session, day: date) -> DayStatus:
     """Where `day` stands for the active portfolio (a read over the active loans, not the accrual history)."""
     due, accrued, interest = session.execute(
         _statement(
-            f"""
+            """
 SELECT COUNT(*), COUNT(a.loan_id), COALESCE(SUM(a.interest), 0)
-FROM loans_loan l LEFT JOIN loans_accrual a ON a.loan_id = l.id AND a.day = :day
-WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
-"""  # noqa: S608
+FROM loans_position p LEFT JOIN loans_accrual a ON a.loan_id = p.loan_id AND a.day = :day
+WHERE p.disbursed_on <= :day
+"""
         ),
         {"day": day},
     ).one()
@@ -542,8 +523,8 @@ WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
             _statement(
                 f"""
 SELECT {_bucket_sql("a.days_past_due")} AS bucket, COUNT(*)
-FROM loans_loan l JOIN loans_accrual a ON a.loan_id = l.id AND a.day = :day
-WHERE l.state = '{ACTIVE}' AND l.disbursed_on <= :day
+FROM loans_position p JOIN loans_accrual a ON a.loan_id = p.loan_id AND a.day = :day
+WHERE p.disbursed_on <= :day
 GROUP BY {_bucket_sql("a.days_past_due")}
 """  # noqa: S608
             ),
@@ -562,13 +543,13 @@ def last_complete_day(session: Session) -> date | None:
     """
     latest = (
         select(Accrual.day)
-        .where(Accrual.loan_id == Loan.id)
+        .where(Accrual.loan_id == Position.loan_id)
         .order_by(Accrual.day.desc())
         .limit(1)
-        .correlate(Loan)
+        .correlate(Position)
         .scalar_subquery()
     )
-    return session.scalar(select(func.min(latest)).where(Loan.state == ACTIVE))
+    return session.scalar(select(func.min(latest)).select_from(Position))
 
 
 def accrued_interest(session: Session, loan_id: int) -> int:

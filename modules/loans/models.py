@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...core.db import Base
 from ...core.models import utcnow
@@ -94,15 +94,34 @@ class Loan(Base):
     # (accrued under the previous one already): not earned a second time. 0 for the first version.
     carried_interest: Mapped[int] = mapped_column(BigInteger, default=0)
     # Interest earned day by day is not kept here but in loans_accrual (accrual.accrued_interest: the sum
-    # of the loan's rows), so the daily job writes one narrow row per loan and leaves this one alone.
-    # Ageing as of the latest day accrued: days past the oldest unpaid due date and its bucket. The daily
-    # job writes them only when they change (and never for a day earlier than one accrued already).
-    days_past_due: Mapped[int] = mapped_column(Integer, default=0)
-    arrears_bucket: Mapped[str] = mapped_column(String(10), default="current")
-    # Where the current schedule stands, kept by every change that settles instalments or makes a version
-    # (disbursement, repayment, restructuring): the due date of its oldest instalment not settled, and
-    # the latest day one of its instalments was settled. With them the daily accrual ages a loan without
-    # reading its instalments (accrual.py: the loan's position).
+    # of the loan's rows), and what the daily job reads and moves is kept in the narrow loans_position:
+    # the job leaves this wide row (the terms, the names) alone.
+    position: Mapped[Position | None] = relationship(back_populates="loan", cascade="all, delete-orphan")
+
+
+class Position(Base):
+    """Where an active loan stands, as the daily accrual reads and moves it: one narrow row per active loan.
+
+    Made at disbursement and kept by every change that settles instalments or makes a schedule version
+    (`service.note_position`, its one writer besides the accrual); removed when the loan closes or is
+    written off, so the accrual's scan is the active portfolio and nothing else. `schedule_version`,
+    `schedule_from` and `carried_interest` are the loan's own, copied so the accrual never reads the
+    wide loan row; `disbursed_on` never changes.
+    """
+
+    __tablename__ = "loans_position"
+    # SQLite: rows in key order, no rowid: a chunk of ids is one range of one b-tree, a few rows a page.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans_loan.id"), primary_key=True)
+    loan: Mapped[Loan] = relationship(back_populates="position")
+    disbursed_on: Mapped[date] = mapped_column(Date)
+    schedule_version: Mapped[int] = mapped_column(Integer)
+    schedule_from: Mapped[date] = mapped_column(Date)
+    carried_interest: Mapped[int] = mapped_column(BigInteger)
+    # The due date of the current schedule's oldest instalment not settled (how late the loan is on any
+    # day: ageing.py), and the latest day one of its instalments was settled: with them the accrual ages
+    # a loan without reading its instalments.
     unpaid_from: Mapped[date | None] = mapped_column(Date)
     last_settled_on: Mapped[date | None] = mapped_column(Date)
     # The period of the current schedule the daily accrual last found a day in: instalment `period_number`

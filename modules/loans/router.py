@@ -167,6 +167,7 @@ def _application_out(context: service.Context, application: Application) -> Appl
 
 def loan_out(context: service.Context, loan: Loan) -> LoanOut:
     schedule = service.current_schedule(context.session, loan)
+    aged = servicing.ageing_of(context.session, loan)
     return LoanOut(
         reference=loan.reference,
         product_code=loan.product_code,
@@ -174,8 +175,8 @@ def loan_out(context: service.Context, loan: Loan) -> LoanOut:
         principal=loan.principal,
         disbursed_on=loan.disbursed_on,
         state=loan.state,
-        days_past_due=loan.days_past_due,
-        arrears_bucket=loan.arrears_bucket,
+        days_past_due=aged.days_past_due,
+        arrears_bucket=aged.bucket,
         accrued_interest=accrual.accrued_interest(context.session, loan.id),
         owed=book.balances(context.session, loan.id),
         schedule=[InstalmentOut.model_validate(instalment) for instalment in schedule],

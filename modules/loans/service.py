@@ -30,7 +30,7 @@ from ...core.ports import AssessedIncome, Disbursements, ResidentRegistry, Secto
 from ...core.registry import Ports
 from . import book
 from .config import LoansCountry, LoansSettings
-from .models import Application, ApplicationState, Instalment, Loan, LoanState, Product
+from .models import Application, ApplicationState, Instalment, Loan, LoanState, Position, Product
 from .rails import RAIL, payee_of_account
 from .schedule import Due, allocate, build_schedule
 from .terms import COMPONENTS, Component, Terms
@@ -552,17 +552,28 @@ def settle(schedule: list[Instalment], parts: tuple[Due, ...], today: date) -> N
 
 
 def note_position(loan: Loan, schedule: Sequence[Instalment], *, new_version: bool = False) -> None:
-    """Keep the loan's position true of its current `schedule` (models.Loan: read by the daily accrual).
+    """Keep the loan's position true of its current `schedule` (models.Position: read by the daily accrual).
 
-    Called by whatever settles an instalment or makes a schedule version; a new version also clears
-    the period the accrual last found a day in (it belonged to the old version).
+    Called by whatever settles an instalment or makes a schedule version; the first call makes the
+    position. A new version copies the loan's schedule fields and clears the period the accrual last
+    found a day in (it belonged to the old version).
     """
-    loan.unpaid_from = min((i.due_on for i in schedule if i.settled_on is None), default=None)
-    loan.last_settled_on = max((i.settled_on for i in schedule if i.settled_on is not None), default=None)
-    if new_version:
-        loan.period_number = loan.period_start = loan.period_due = loan.period_interest = None
+    position = loan.position
+    if position is None:
+        position = loan.position = Position(disbursed_on=loan.disbursed_on)
+    if position.schedule_version is None or new_version:
+        position.schedule_version, position.schedule_from = loan.schedule_version, loan.schedule_from
+        position.carried_interest = loan.carried_interest
+        position.period_number = position.period_start = position.period_due = position.period_interest = None
+    position.unpaid_from = min((i.due_on for i in schedule if i.settled_on is None), default=None)
+    position.last_settled_on = max((i.settled_on for i in schedule if i.settled_on is not None), default=None)
+
+
+def end_loan(loan: Loan, state: LoanState, today: date) -> None:
+    """The loan is closed or written off: its position goes (the accrual's scan is the active loans only)."""
+    loan.state, loan.closed_on, loan.position = state, today, None
 
 
 def close_if_settled(loan: Loan, schedule: list[Instalment], today: date) -> None:
     if all(instalment.settled_on is not None for instalment in schedule):
-        loan.state, loan.closed_on = LoanState.CLOSED, today
+        end_loan(loan, LoanState.CLOSED, today)

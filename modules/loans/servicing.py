@@ -19,10 +19,20 @@ from sqlalchemy.orm import Session
 from ...core import audit
 from ...core.errors import Conflict
 from ...core.i18n import _
-from . import accrual, book
-from .models import Event, Instalment, Line, Loan, LoanState
+from . import accrual, ageing, book
+from .models import Event, Instalment, Line, Loan, LoanState, Position
 from .schedule import build_schedule
-from .service import Context, channel_of, current_schedule, get_loan, move_money, note_position, owed, terms_of
+from .service import (
+    Context,
+    channel_of,
+    current_schedule,
+    end_loan,
+    get_loan,
+    move_money,
+    note_position,
+    owed,
+    terms_of,
+)
 from .terms import COMPONENTS, Component
 
 EARLY_REPAYMENT = "early_repayment"
@@ -136,8 +146,7 @@ def repay_early(*, context: Context, reference: str, actor: str, today: date) ->
         instalment.waived += dues["interest"] - paid_interest  # rebated: no longer owed
         if instalment.settled_on is None:
             instalment.settled_on = today
-    note_position(loan, schedule)
-    loan.state, loan.closed_on = LoanState.CLOSED, today
+    end_loan(loan, LoanState.CLOSED, today)
     audit.record(
         session=session,
         actor=actor,
@@ -210,7 +219,6 @@ def restructure(*, context: Context, reference: str, instalments: int, actor: st
     )
     loan.schedule_version, loan.terms = version, stored
     loan.schedule_from, loan.carried_interest = today, earned  # the accrual's start of the new first period
-    loan.days_past_due, loan.arrears_bucket = 0, "current"
     note_position(loan, new_schedule, new_version=True)
     session.flush()
     audit.record(
@@ -256,7 +264,7 @@ def write_off(*, context: Context, reference: str, reason: str, actor: str, toda
         if instalment.settled_on is None:
             dues = owed(instalment)
             instalment.waived += dues["principal"] + dues["interest"] + dues["fees"]
-    loan.state, loan.closed_on = LoanState.WRITTEN_OFF, today
+    end_loan(loan, LoanState.WRITTEN_OFF, today)
     audit.record(
         session=session,
         actor=actor,
@@ -327,6 +335,27 @@ def statement(*, session: Session, reference: str) -> Statement:
     )
 
 
+# ---------------------------------------------------------------- ageing
+
+
+@dataclass(frozen=True)
+class Ageing:
+    """How late a loan is as of the latest day accrued for it (`on`; None before the first)."""
+
+    on: date | None
+    days_past_due: int
+
+    @property
+    def bucket(self) -> str:
+        return ageing.bucket(self.days_past_due)
+
+
+def ageing_of(session: Session, loan: Loan) -> Ageing:
+    """The loan's ageing as of its latest accrued day, from its position as it stands (0 once closed)."""
+    on = accrual.last_accrued_day(session, loan.id)
+    return Ageing(on, ageing.days_past_due(loan.position.unpaid_from if loan.position else None, on))
+
+
 # ---------------------------------------------------------------- portfolio
 
 DISBURSED_MONTHS = 12  # the months the portfolio counts loans disbursed in, this one included
@@ -356,8 +385,8 @@ class Portfolio:
     at_risk_90: int
     paid_to_date: int  # paid of the instalments due by `on` (current schedules)
     due_to_date: int
-    # Owed on active loans (every component: the receivable lines), by the arrears bucket the daily
-    # ageing last wrote on each loan; every bucket, zero when empty.
+    # Owed on active loans (every component: the receivable lines), by each loan's arrears bucket on
+    # `on` (ageing.py); every bucket, zero when empty.
     outstanding_by_bucket: dict[str, int]
     # Loans disbursed in each of the last DISBURSED_MONTHS months, by the month's first day, oldest first.
     disbursed_by_month: dict[date, int]
@@ -405,6 +434,7 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
             _within(
                 select(func.sum(Line.amount))
                 .join(Loan, Loan.id == Line.loan_id)
+                .join(Position, Position.loan_id == Loan.id)
                 .where(Line.account == book.receivable("principal"), active, *conditions),
                 regions,
             )
@@ -421,14 +451,17 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
             regions,
         )
     ).one()
+    arrears = ageing.bucket_sql(Position.unpaid_from, today)
     owed_by_bucket = _within(
-        select(Loan.arrears_bucket, func.sum(Line.amount))
+        select(arrears, func.sum(Line.amount))
+        .select_from(Loan)
+        .join(Position, Position.loan_id == Loan.id)
         .join(Line, Line.loan_id == Loan.id)
         .where(active, Line.account.like("receivable:%"))
-        .group_by(Loan.arrears_bucket),
+        .group_by(arrears),
         regions,
     )
-    outstanding_by_bucket = dict.fromkeys(accrual.BUCKET_NAMES, 0)
+    outstanding_by_bucket = dict.fromkeys(ageing.BUCKET_NAMES, 0)
     for bucket, total in session.execute(owed_by_bucket).all():
         outstanding_by_bucket[bucket] = outstanding_by_bucket.get(bucket, 0) + int(total or 0)
     starts = month_starts(today)
@@ -438,12 +471,12 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
     )
     late = session.execute(
         _within(
-            select(Loan.reference, Loan.product_code, Loan.days_past_due, Loan.region).where(
-                active, Loan.days_past_due > 0
-            ),
+            select(Loan.reference, Loan.product_code, Position.unpaid_from, Loan.region)
+            .join(Position, Position.loan_id == Loan.id)
+            .where(active, ageing.later_than(Position.unpaid_from, 0, today)),
             regions,
         )
-        .order_by(Loan.days_past_due.desc(), Loan.id)
+        .order_by(Position.unpaid_from, Loan.id)
         .limit(LATE_LISTED)
     ).all()
     return Portfolio(
@@ -451,11 +484,14 @@ def portfolio(*, context: Context, today: date, regions: frozenset[str] | None =
         currency=context.currency,
         active_loans=int(session.scalar(_within(select(func.count()).select_from(Loan).where(active), regions)) or 0),
         outstanding_principal=principal_where(),
-        at_risk_30=principal_where(Loan.days_past_due > 30),
-        at_risk_90=principal_where(Loan.days_past_due > 90),
+        at_risk_30=principal_where(ageing.later_than(Position.unpaid_from, 30, today)),
+        at_risk_90=principal_where(ageing.later_than(Position.unpaid_from, 90, today)),
         paid_to_date=int(paid_to_date or 0),
         due_to_date=int(due_to_date or 0),
         outstanding_by_bucket=outstanding_by_bucket,
         disbursed_by_month={start: disbursed.get(start, 0) for start in starts},
-        late=[LateLoan(*row) for row in late],
+        late=[
+            LateLoan(ref, code, ageing.days_past_due(unpaid_from, today), region)
+            for ref, code, unpaid_from, region in late
+        ],
     )

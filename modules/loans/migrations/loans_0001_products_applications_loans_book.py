@@ -88,14 +88,6 @@ def upgrade() -> None:
         sa.Column("closed_on", sa.Date(), nullable=True),
         sa.Column("schedule_from", sa.Date(), nullable=False),
         sa.Column("carried_interest", sa.BigInteger(), nullable=False),
-        sa.Column("days_past_due", sa.Integer(), nullable=False),
-        sa.Column("arrears_bucket", sa.String(length=10), nullable=False),
-        sa.Column("unpaid_from", sa.Date(), nullable=True),
-        sa.Column("last_settled_on", sa.Date(), nullable=True),
-        sa.Column("period_number", sa.Integer(), nullable=True),
-        sa.Column("period_start", sa.Date(), nullable=True),
-        sa.Column("period_due", sa.Date(), nullable=True),
-        sa.Column("period_interest", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["application_id"], ["loans_application.id"], name=op.f("fk_loans_loan_application_id_loans_application")
         ),
@@ -107,6 +99,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_loans_loan_borrower"), ["borrower"], unique=False)
         batch_op.create_index("ix_loans_loan_state_id", ["state", "id"], unique=False)
 
+    op.create_table(
+        "loans_position",
+        sa.Column("loan_id", sa.Integer(), nullable=False),
+        sa.Column("disbursed_on", sa.Date(), nullable=False),
+        sa.Column("schedule_version", sa.Integer(), nullable=False),
+        sa.Column("schedule_from", sa.Date(), nullable=False),
+        sa.Column("carried_interest", sa.BigInteger(), nullable=False),
+        sa.Column("unpaid_from", sa.Date(), nullable=True),
+        sa.Column("last_settled_on", sa.Date(), nullable=True),
+        sa.Column("period_number", sa.Integer(), nullable=True),
+        sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_due", sa.Date(), nullable=True),
+        sa.Column("period_interest", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans_loan.id"], name=op.f("fk_loans_position_loan_id_loans_loan")),
+        sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_loans_position")),
+        sqlite_with_rowid=False,
+    )
     op.create_table(
         "loans_accrual",
         sa.Column("loan_id", sa.Integer(), nullable=False),
@@ -185,6 +194,7 @@ def downgrade() -> None:
 
     op.drop_table("loans_event")
     op.drop_table("loans_accrual")
+    op.drop_table("loans_position")
     with op.batch_alter_table("loans_loan", schema=None) as batch_op:
         batch_op.drop_index("ix_loans_loan_state_id")
         batch_op.drop_index(batch_op.f("ix_loans_loan_borrower"))

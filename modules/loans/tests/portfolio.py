@@ -4,16 +4,16 @@ The loans come from a thousand templates (a product, a principal, a disbursement
 portfolio's `day`, and for one loan in `late_every` an arrears of 1 to 120 days), each built with
 the module's own schedule (`schedule.build_schedule`, the country's rounding). The portfolio is as
 the daily accrual left it on the eve of `day`: instalments due before it paid on their due date
-(but the late loans' recent ones), loans aged through `day` − 1 (no accrual history: nothing in
-a day's accrual reads it), and the
-penalties of instalments that passed their grace before `day` charged on the instalments. So the
-next run, for `day`, is an ordinary day: interest on every loan, the penalties of instalments
-whose grace ends that day. What it must find is computed here from the templates, in Python,
-with the rules of `accrual.py` (`expected`).
+(but the late loans' recent ones), positions and periods as the accrual of `day` − 1 left them (no
+accrual history: nothing in a day's accrual reads it), and the penalties of instalments that
+passed their grace before `day` charged on the instalments. So the next run, for `day`, is an
+ordinary day: interest on every loan, the penalties of instalments whose grace ends that day. What
+it must find is computed here from the templates, in Python, with the rules of `accrual.py`
+(`expected`).
 
-Applications, loans and instalments are inserted with `INSERT … SELECT` from a numbers CTE and
-temporary template tables, in transactions of 100,000 loans: a million loans in well under a
-minute on SQLite. The book holds no disbursement events for them (nothing here reads them).
+Applications, loans, positions and instalments are inserted with `INSERT … SELECT` from a numbers
+CTE and temporary template tables, in transactions of 100,000 loans: a million loans in well under
+a minute on SQLite. The book holds no disbursement events for them (nothing here reads them).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from sqlalchemy import (
 
 from ....core.models import utcnow
 from ....core.money import Rounding
-from ..accrual import bucket, day_interest, penalty_amount
+from ..accrual import day_interest, penalty_amount
+from ..ageing import bucket
 from ..models import Application, Loan
 from ..schedule import Instalment as ScheduledInstalment
 from ..schedule import build_schedule
@@ -106,8 +107,7 @@ class _Template:
     disbursed_on: date
     terms: dict[str, Any]
     instalments: list[dict[str, Any]]
-    days_past_due: int
-    position: dict[str, Any]  # the loan's position and period as the eve's accrual left them (models.Loan)
+    position: dict[str, Any]  # the loan's position and period as the eve's accrual left them (models.Position)
     interest_today: int
     penalties_today: list[int]
     days_past_due_today: int
@@ -155,7 +155,6 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
                 row |= {"paid_principal": item.principal, "paid_interest": item.interest, "paid_fees": item.fees}
                 row["settled_on"] = item.due_on
         rows.append(row)
-    eve_oldest = oldest if oldest is not None and oldest < eve else None
     settled = [row["settled_on"] for row in rows if row["settled_on"] is not None]
     position = {
         "unpaid_from": min((row["due_on"] for row in rows if row["settled_on"] is None), default=None),
@@ -168,7 +167,6 @@ def _template(number: int, day: date, rounding: Rounding, late_every: int) -> _T
         disbursed_on=disbursed_on,
         terms=terms.model_dump(mode="json"),
         instalments=rows,
-        days_past_due=(eve - eve_oldest).days if eve_oldest else 0,
         position=position,
         interest_today=interest_today,
         penalties_today=penalties_today,
@@ -200,8 +198,6 @@ def _tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("principal", BigInteger),
         Column("terms", JSON),
         Column("disbursed_on", Date),
-        Column("days_past_due", Integer),
-        Column("arrears_bucket", String(10)),
         Column("unpaid_from", Date),
         Column("last_settled_on", Date),
         Column("period_number", Integer),
@@ -246,13 +242,20 @@ FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 
 LOANS = f"""
 INSERT INTO loans_loan (id, reference, application_id, product_code, borrower, payee, region, currency, principal,
-    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest, days_past_due,
-    arrears_bucket, unpaid_from, last_settled_on, period_number, period_start, period_due, period_interest)
+    terms, disbursed_on, state, schedule_version, closed_on, schedule_from, carried_interest)
 {NUMBERS}
 SELECT n.i, {PREFIX} || '-L-' || {ID}, n.i, t.product_code, 'external:' || {PREFIX} || {ID},
        'account:' || {PREFIX} || {ID}, NULL, CAST(:currency AS VARCHAR(3)), t.principal, t.terms, t.disbursed_on,
-       'active', 1, NULL, t.disbursed_on, 0, t.days_past_due, t.arrears_bucket, t.unpaid_from, t.last_settled_on,
-       t.period_number, t.period_start, t.period_due, t.period_interest
+       'active', 1, NULL, t.disbursed_on, 0
+FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
+"""  # noqa: S608
+
+POSITIONS = f"""
+INSERT INTO loans_position (loan_id, disbursed_on, schedule_version, schedule_from, carried_interest, unpaid_from,
+    last_settled_on, period_number, period_start, period_due, period_interest)
+{NUMBERS}
+SELECT n.i, t.disbursed_on, 1, t.disbursed_on, 0, t.unpaid_from, t.last_settled_on, t.period_number, t.period_start,
+       t.period_due, t.period_interest
 FROM n JOIN portfolio_template t ON t.template = (n.i - :first) % {TEMPLATES}
 """  # noqa: S608
 
@@ -284,8 +287,6 @@ def create_portfolio(
                     "principal": t.principal,
                     "terms": t.terms,
                     "disbursed_on": t.disbursed_on,
-                    "days_past_due": t.days_past_due,
-                    "arrears_bucket": bucket(t.days_past_due),
                     **t.position,
                 }
                 for number, t in enumerate(templates)
@@ -309,6 +310,7 @@ def create_portfolio(
             )
             connection.execute(stamped, {**values, "reasons": [], "now": utcnow()})
             connection.execute(text(LOANS), values)
+            connection.execute(text(POSITIONS), values)
             connection.execute(text(INSTALMENTS), values)
             connection.commit()
         if connection.dialect.name == "postgresql":  # explicit ids: move the sequences past them

@@ -16,6 +16,7 @@ from ....core.ports import Disbursements
 from ....core.registry import Ports
 from ....core.runtime import Runtime
 from .. import book
+from ..ageing import days_past_due
 from ..config import LoansSettings
 from ..models import Accrual, Event, Instalment, Line, Loan, LoanState
 from ..service import Context, current_schedule, owed
@@ -90,16 +91,11 @@ def accrue_more(session: Session, loan: Loan, amount: int, day: date) -> None:
     """`amount` more interest earned on `loan` on `day` (added to that day's accrual row)."""
     row = session.get(Accrual, (loan.id, day))
     if row is None:
-        session.add(Accrual(loan_id=loan.id, day=day, interest=amount, days_past_due=loan.days_past_due))
+        unpaid_from = loan.position.unpaid_from if loan.position else None
+        session.add(Accrual(loan_id=loan.id, day=day, interest=amount, days_past_due=days_past_due(unpaid_from, day)))
     else:
         row.interest += amount
     session.flush()
-
-
-def age(context: Context, loan: Loan, day: date) -> None:
-    """Days past the oldest unpaid due date, as the daily ageing computes them."""
-    unpaid = [i.due_on for i in current_schedule(context.session, loan) if i.settled_on is None and i.due_on < day]
-    loan.days_past_due = (day - min(unpaid)).days if unpaid else 0
 
 
 def book_problems(session: Session, loan: Loan | None = None) -> list[str]:

@@ -15,9 +15,9 @@ from ....core.country import LoadedCountry
 from ....core.db import make_session_factory
 from ....core.money import Rounding, RoundingMode
 from ....core.runtime import Runtime
-from .. import accrual, jobs
+from .. import accrual, ageing, jobs, servicing
 from ..config import LoansCountry, LoansSettings
-from ..models import Accrual, Event, Instalment, Line, Loan
+from ..models import Accrual, Event, Instalment, Line, Loan, Position
 from .portfolio import create_portfolio
 
 DAY = date(2026, 3, 16)
@@ -47,7 +47,7 @@ def test_the_days_of_a_period_sum_exactly_to_the_instalments_interest(interest: 
 
 @pytest.mark.country_independent
 def test_the_arrears_buckets_follow_the_par_conventions() -> None:
-    found = {days: accrual.bucket(days) for days in (0, 1, 30, 31, 60, 61, 90, 91, 400)}
+    found = {days: ageing.bucket(days) for days in (0, 1, 30, 31, 60, 61, 90, 91, 400)}
     assert found == {
         0: "current",
         1: "1-30",
@@ -85,7 +85,7 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
         engine, count=3_000, day=DAY, rounding=rounding_of(country), currency=country.profile.currency
     )
     expected = portfolio.expected
-    aged_before = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
+    unpaid = dict(session.execute(select(Position.loan_id, Position.unpaid_from)).all())
     report = accrue(engine, country, DAY, chunk_size=250)
     assert (report.loans, report.interest) == (3_000, expected.interest)
     assert (report.penalties, report.penalty_amount) == (expected.penalties, expected.penalty_amount)
@@ -95,26 +95,22 @@ def test_a_day_accrues_ages_and_penalises_every_active_loan_once_as_the_schedule
     assert status.buckets == {name: expected.buckets[name] for name in status.buckets}
 
     rows = dict(session.execute(select(Accrual.loan_id, Accrual.interest).where(Accrual.day == DAY)).all())
-    assert set(rows) == set(aged_before), "one row per loan"
+    assert set(rows) == set(unpaid), "one row per loan"
     assert accrual.last_complete_day(session) == DAY
     some = sorted(rows)[:: len(rows) // 20]
     assert [accrual.accrued_interest(session, id_) for id_ in some] == [rows[id_] for id_ in some], "the rows' sum"
-    session.expire_all()
-    dpd = dict(session.execute(select(Loan.id, Loan.days_past_due)).all())
-    assert dpd == dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
-    buckets = dict(session.execute(select(Loan.id, Loan.arrears_bucket)).all())
-    assert buckets == {id_: accrual.bucket(days) for id_, days in dpd.items()}
-    assert sum(dpd[id_] != aged_before[id_] for id_ in dpd) < 3_000 // 10, "only the late loans' ageing moved"
+    dpd = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
+    assert dpd == {id_: ageing.days_past_due(unpaid_from, DAY) for id_, unpaid_from in unpaid.items()}
+    assert 0 < sum(days > 0 for days in dpd.values()) < 3_000 // 10, "the late loans, and only they, are past due"
 
     assert_penalties_booked_once(session, expected.penalties, expected.penalty_amount)
     again = accrue(engine, country, DAY, chunk_size=250)
     assert (again.loans, again.chunks, again.penalties) == (0, 0, 0), "a day run again does nothing"
     session.expire_all()
     assert dict(session.execute(select(Accrual.loan_id, Accrual.interest)).all()) == rows
-    assert dict(session.execute(select(Loan.id, Loan.days_past_due)).all()) == dpd
 
 
-def test_a_day_run_out_of_order_never_overwrites_a_later_days_ageing(
+def test_a_loans_ageing_is_as_of_its_latest_accrued_day_whatever_order_the_days_ran_in(
     engine: Engine, session: Session, country: LoadedCountry
 ) -> None:
     create_portfolio(
@@ -122,15 +118,13 @@ def test_a_day_run_out_of_order_never_overwrites_a_later_days_ageing(
     )
     later = DAY + timedelta(days=1)
     assert accrue(engine, country, later).loans == 200
-    aged = session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all()
-    assert {(id_, days) for id_, days, _ in aged} == set(
-        session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == later)).all()
-    )
     assert accrue(engine, country, DAY).loans == 200, "the earlier day is still accrued"
     session.expire_all()
-    assert session.execute(select(Loan.id, Loan.days_past_due, Loan.arrears_bucket)).all() == aged
+    latest = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == later)).all())
     earlier = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
-    assert any(earlier[id_] != days for id_, days, _ in aged), "the earlier day aged the late loans differently"
+    assert any(earlier[id_] != days for id_, days in latest.items()), "the earlier day aged the late loans differently"
+    for loan in session.scalars(select(Loan).where(Loan.id.in_(sorted(latest)[::10]))):
+        assert servicing.ageing_of(session, loan) == servicing.Ageing(later, latest[loan.id])
     assert accrual.last_complete_day(session) == later
 
 
@@ -207,11 +201,11 @@ def test_a_loans_position_only_spares_reading_its_instalments(
         return {(row.loan_id, row.day): (row.interest, row.days_past_due) for row in rows}
 
     from_positions = accrue_days()
-    assert session.scalar(select(func.count()).where(Loan.period_due.is_not(None))) > 250, "the periods were kept"
+    assert session.scalar(select(func.count()).where(Position.period_due.is_not(None))) > 250, "the periods were kept"
     # Unknown periods and a settlement after every day: each loan walks its instalments every day.
     session.execute(delete(Accrual))
     session.execute(
-        update(Loan).values(
+        update(Position).values(
             period_number=None,
             period_start=None,
             period_due=None,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from ....conftest import PROJECT_ROOT, TEST_SECRET
 from ....core.country import LoadedCountry
 from ....core.settings import Settings
-from ..models import Accrual, Event, Instalment, Loan
+from .. import ageing
+from ..models import Accrual, Event, Instalment, Loan, Position
 from .portfolio import Portfolio, create_portfolio
 from .test_accrual import DAY, assert_penalties_booked_once, rounding_of
 
@@ -51,13 +52,13 @@ def _accrued(session: Session) -> int:
 
 
 def assert_chunks_whole(session: Session, size: int) -> None:
-    """Each chunk committed whole or not at all: all its loans' rows or none, and its late loans aged with them."""
+    """Each chunk committed whole or not at all: all its loans' rows or none, each aged as its position says."""
     session.expire_all()
     rows = dict(session.execute(select(Accrual.loan_id, Accrual.days_past_due).where(Accrual.day == DAY)).all())
-    loans = dict(session.execute(select(Loan.id, Loan.days_past_due).where(Loan.state == "active")).all())
+    unpaid = dict(session.execute(select(Position.loan_id, Position.unpaid_from)).all())
     done = {loan // size for loan in rows}
-    assert {loan for loan in loans if loan // size in done} == set(rows), "a killed chunk left no rows behind"
-    assert all(loans[loan] == days for loan, days in rows.items()), "the loans aged with their rows"
+    assert {loan for loan in unpaid if loan // size in done} == set(rows), "a killed chunk left no rows behind"
+    assert all(ageing.days_past_due(unpaid[loan], DAY) == days for loan, days in rows.items())
     penalised = select(Instalment.loan_id).where(Instalment.penalised_on == DAY)
     assert all(loan // size in done for loan in session.scalars(penalised)), "nor penalties"
 

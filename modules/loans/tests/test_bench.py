@@ -7,7 +7,7 @@ import re
 
 import pytest
 from rich.console import Console
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 
 from ....core.runtime import build_runtime
 from ....core.settings import Settings
@@ -29,3 +29,10 @@ def test_the_bench_accrues_every_loan_and_inserts_as_many_rows_into_a_copy_it_dr
     assert "loans.accrual" in text and "loans.raw-insert" in text, text
     assert result["accrual_rows"] == 2_000 and result["ratio"] == result["baseline_seconds"] / result["seconds"]
     assert set(inspect(engine).get_table_names()) == tables_before
+
+
+def test_the_baseline_writes_under_the_same_keys_and_foreign_key_as_the_accrual() -> None:
+    copy = bench.baseline_table(MetaData())
+    assert [column.name for column in copy.primary_key] == ["loan_id", "day"]
+    assert [key.target_fullname for key in copy.foreign_keys] == ["loans_loan.id"]
+    assert copy.dialect_kwargs == {"sqlite_with_rowid": False}

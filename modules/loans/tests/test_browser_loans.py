@@ -8,6 +8,7 @@ currency.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -96,7 +97,7 @@ def test_an_officer_decides_a_held_application_and_reads_the_portfolio_chart(
     browser.check()
 
     late = session.get(Loan, loan.id)
-    late.arrears_bucket, late.days_past_due = "1-30", 12
+    late.position.unpaid_from = date.today() - timedelta(days=12)
     session.commit()
     act_as(browser, staff_cookies(MANAGER))
     browser.open("/console")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +17,7 @@ from ....conftest import form_token
 from ....core.country import LoadedCountry
 from ....core.ports import Disbursements, SectorTokens
 from ....core.registry import Ports
-from ..accrual import BUCKET_NAMES
+from ..ageing import BUCKET_NAMES
 from ..models import Application, Loan
 from ..web.figures import BUCKETS
 from .helpers import (
@@ -262,7 +263,7 @@ def test_the_portfolio_charts_outstanding_by_arrears_bucket_and_loans_per_month(
         response = client.post("/loans/applications", json=body, headers=officer)
         made.append(response.json()["loan"])
     late = session.scalars(select(Loan).where(Loan.reference == made[1])).one()
-    late.arrears_bucket, late.days_past_due = "31-60", 40
+    late.position.unpaid_from = date.today() - timedelta(days=40)
     session.commit()
 
     assert list(BUCKETS) == list(BUCKET_NAMES), "each bucket the portfolio counts has its label"

@@ -13,12 +13,11 @@ from ....core.db import make_session_factory
 from ....core.errors import Conflict
 from ....core.models import AuditEvent
 from ....core.registry import Ports
-from .. import accrual, servicing
+from .. import accrual, ageing, servicing
 from ..models import Accrual, Loan
 from ..service import current_schedule, get_loan, owed
 from .servicing_helpers import (
     ACTOR,
-    age,
     book_problems,
     charge_penalties,
     context_for,
@@ -106,7 +105,8 @@ def test_accrued_interest_already_paid_is_not_asked_again(
     session.expire_all()
     loan = get_loan(session=session, reference=reference)
     second = instalments(session, loan, 1)[1]
-    assert (loan.unpaid_from, loan.last_settled_on) == (second.due_on, date.today()), "the position moved on"
+    position = loan.position
+    assert (position.unpaid_from, position.last_settled_on) == (second.due_on, date.today()), "the position moved on"
     set_accrued(session, loan, first.interest - 1)  # less earned than paid: nothing accrued is owed
     assert servicing.quote(context=context, reference=reference, today=date.today()).interest == 0
     set_accrued(session, loan, first.interest + 75)
@@ -167,7 +167,8 @@ def test_after_a_restructuring_interest_is_earned_over_the_new_first_period_from
     loan = get_loan(session=session, reference=reference)
     assert (loan.schedule_from, loan.carried_interest) == (restructured_on, earned)
     first = instalments(session, loan, 2)[0]
-    assert (loan.unpaid_from, loan.last_settled_on, loan.period_due) == (first.due_on, None, None), "a new position"
+    position = loan.position
+    assert (position.unpaid_from, position.last_settled_on, position.period_due) == (first.due_on, None, None), "new"
     period = first.interest - earned  # the new schedule's own interest for its first period
     assert period > 0
 
@@ -230,7 +231,7 @@ def test_the_portfolio_counts_principal_at_risk_and_the_repayment_rate(
     late_30 = make_loan(client, api_headers, ports, officer, code, 80_000)
     late_90 = make_loan(client, api_headers, ports, officer, code, 120_000)
     for reference, days in ((late_30, 45), (late_90, 120)):
-        get_loan(session=session, reference=reference).days_past_due = days
+        get_loan(session=session, reference=reference).position.unpaid_from = date.today() - timedelta(days=days)
     session.commit()
     assert (
         client.post(
@@ -268,12 +269,12 @@ def test_the_portfolio_counts_what_is_owed_by_arrears_bucket_loans_per_month_and
     make_loan(client, api_headers, ports, officer, code, 50_000)
     late = make_loan(client, api_headers, ports, officer, code, 70_000)
     loan = get_loan(session=session, reference=late)
-    loan.arrears_bucket, loan.days_past_due = "31-60", 40
+    loan.position.unpaid_from = date.today() - timedelta(days=40)
     session.commit()
 
     found = servicing.portfolio(context=context, today=date.today())
     owed_by_bucket = found.outstanding_by_bucket
-    assert list(owed_by_bucket) == list(accrual.BUCKET_NAMES), "every bucket, zero when empty"
+    assert list(owed_by_bucket) == list(ageing.BUCKET_NAMES), "every bucket, zero when empty"
     assert owed_by_bucket["current"] == 50_000 and owed_by_bucket["31-60"] == 70_000
     assert list(found.disbursed_by_month) == servicing.month_starts(date.today())
     assert found.disbursed_by_month[date.today().replace(day=1)] == 2
@@ -300,7 +301,6 @@ def test_a_state_refusal_leaves_the_loan_as_it_was(
         servicing.restructure(context=context, reference=reference, instalments=3, actor=ACTOR, today=date.today())
     session.rollback()
     loan = session.scalars(select(Loan).where(Loan.reference == reference)).one()
-    age(context, loan, date.today())
     assert loan.schedule_version == 1 and book_problems(session, loan) == []
 
 

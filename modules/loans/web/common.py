@@ -8,18 +8,19 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from ....core.errors import Problem
-from .. import book, service
+from .. import book, service, servicing
 from ..models import Instalment, Loan
 
 
 @dataclass(frozen=True)
 class LoanView:
-    """A loan with its current schedule, what is owed of each component, and the next instalment due."""
+    """A loan with its current schedule, what is owed of each component, the next instalment due and its ageing."""
 
     loan: Loan
     schedule: list[Instalment]
     owed: dict[str, int]
     next_due: Instalment | None
+    ageing: servicing.Ageing
 
     @property
     def total_owed(self) -> int:
@@ -41,6 +42,7 @@ def loan_view(session: Session, loan: Loan) -> LoanView:
         schedule=schedule,
         owed=dict(book.balances(session, loan.id)),
         next_due=unpaid[0] if unpaid else None,
+        ageing=servicing.ageing_of(session, loan),
     )
 
 

@@ -27,7 +27,7 @@ from ....core.web.access import StaffDep, console_page
 from ....core.web.charts import svg_response
 from ....core.web.forms import money_text
 from ....core.web.shell import Viewer, may_see, redirect, render
-from .. import accrual, service, servicing
+from .. import service, servicing
 from ..config import LoansSettings, LoansSettingsDep
 from ..models import Application, ApplicationState, Loan
 from ..schemas import APPLICATION_PATTERN, LOAN_PATTERN
@@ -181,7 +181,6 @@ def loan_page(request: Request, reference: LoanPath, signed: StaffDep, reader: R
         context = {
             "view": loan_view(session, loan),
             "application": application,
-            "aged_on": accrual.last_accrued_day(session, loan.id),
             "today": date.today(),
             "amount": money_text(loan.currency),
         }
