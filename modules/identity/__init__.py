@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from fastapi import APIRouter
+
 from ...core.ports import ResidentRegistry, ResidentSessions, SectorTokens
 from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
@@ -9,7 +11,8 @@ from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
 from .jobs import JOBS
 from .metrics import OutboxDepth
-from .mosip_router import root_router
+from .dci_router import router as dci_router
+from .mosip_router import root_router as mosip_router
 from .portal import portal_sessions
 from .residents import RegistryResidents
 from .roles import ROLES
@@ -20,6 +23,11 @@ from .tokens import RegistrySectorTokens
 from .web import pages
 
 _HERE = Path(__file__).resolve().parent
+
+# Routes at the paths published standards give them: MOSIP ID Authentication's and DCI's registry API.
+root_router = APIRouter()
+root_router.include_router(mosip_router)
+root_router.include_router(dci_router)
 
 module = Module(
     manifest=Manifest.read(_HERE),

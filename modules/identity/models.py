@@ -263,3 +263,23 @@ class MosipIdaKey(Base):
     private_key: Mapped[str] = mapped_column(Text)
     certificate: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DciMessage(Base):
+    """A DCI message received from a civil registry or a partner (dci.py): its answer, so a replay gets it again.
+
+    Keyed by the sender and its `message_id`; `request_hash` tells a replay from a different message
+    reusing the id (answered `rjct.message_id.duplicate`).
+    """
+
+    __tablename__ = "identity_dci_message"
+    __table_args__ = (UniqueConstraint("sender_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    sender_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

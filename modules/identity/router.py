@@ -21,6 +21,7 @@ from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
 from . import adjudication, auth, policies, queues, resident, service, vids
 from .config import IdentitySettings, IdentitySettingsDep
+from .dci_router import NOTIFY_SCOPE, SEARCH_SCOPE
 from .deps import SessionFactory
 from .models import Enrolment
 from .notifier import OutboxNotifier
@@ -62,7 +63,7 @@ ADMIN_SCOPE = "identity:admin"
 AUTH_SCOPE = "identity:auth"
 EKYC_SCOPE = "identity:ekyc"
 RESIDENT_SCOPE = "identity:resident"
-SCOPES = (ENROL_SCOPE, READ_SCOPE, ADMIN_SCOPE, AUTH_SCOPE, EKYC_SCOPE, RESIDENT_SCOPE)
+SCOPES = (ENROL_SCOPE, READ_SCOPE, ADMIN_SCOPE, AUTH_SCOPE, EKYC_SCOPE, RESIDENT_SCOPE, NOTIFY_SCOPE, SEARCH_SCOPE)
 
 router = APIRouter()
 

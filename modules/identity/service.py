@@ -114,9 +114,20 @@ def get_person(*, session: Session, national_id: str, country: LoadedCountry, fo
 
 
 def set_status(
-    *, session: Session, national_id: str, status: str, reason: str, country: LoadedCountry, actor: str
+    *,
+    session: Session,
+    national_id: str,
+    status: str,
+    reason: str,
+    country: LoadedCountry,
+    actor: str,
+    source: dict[str, Any] | None = None,
 ) -> Person:
-    """ID lifecycle: deactivate (death or other cause) or reactivate; audited with the reason."""
+    """ID lifecycle: deactivate (death or other cause) or reactivate; audited with the reason.
+
+    `source`: where the news came from when another system reported it (a DCI death notification: dci.py),
+    recorded in the audit event beside the reason.
+    """
     person = get_person(session=session, national_id=national_id, country=country, for_update=True)
     if person.status == status:
         raise Conflict(
@@ -128,7 +139,7 @@ def set_status(
         actor=actor,
         action="identity.person.reactivated" if status == PersonStatus.ACTIVE else f"identity.person.{status}",
         subject=f"person:{national_id}",
-        detail={"from": previous, "to": status, "reason": reason},
+        detail={"from": previous, "to": status, "reason": reason, **(source or {})},
     )
     return person
 

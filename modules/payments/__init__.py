@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from ...core.ports import Disbursements
+from ...core.ports import Disbursements, LifeEvents
 from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import PaymentsSettings
 from .jobs import JOBS
+from .life_events import PaymentsLifeEvents
 from .port import LedgerDisbursements
 from .roles import ROLES
 from .router import router
@@ -30,7 +31,7 @@ module = Module(
     cli=cli_app,
     settings=PaymentsSettings,
     catalogs=Catalogs(_HERE / "locales"),
-    provides={Disbursements: LedgerDisbursements},
+    provides={Disbursements: LedgerDisbursements, LifeEvents: PaymentsLifeEvents},
     seed=seed,
     openapi_values=openapi_values,
     pages=pages,

@@ -23,6 +23,7 @@ from ...core.money import Money
 from ...core.ports import AssessedIncome, ResidentRegistry, SectorTokens
 from ...core.registry import Ports
 from .ledger import Posting, post
+from .life_events import stopped_among
 from .locks import lock_row
 from .models import (
     SYSTEM_OWNER,
@@ -167,8 +168,11 @@ def build_cycle(
             linked = set(
                 session.scalars(select(AccountLink.beneficiary_key).where(AccountLink.beneficiary_key.in_(keys)))
             )
+        stopped = stopped_among(session, [key for key, _attributes in batch])  # deaths reported: no payout
         rows = []
         for key, attributes in batch:
+            if key in stopped:
+                continue
             amount = amount_of(attributes)
             if amount <= 0:
                 continue

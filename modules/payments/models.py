@@ -7,11 +7,11 @@ Balances are never stored either: they are the sum of an account's entries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...core.db import Base
@@ -284,3 +284,17 @@ class BankMessage(Base):
     unmatched: Mapped[int] = mapped_column(Integer, default=0)
     unmatched_sum: Mapped[int] = mapped_column(BigInteger, default=0)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoppedBeneficiary(Base):
+    """A beneficiary no cycle pays any more: the population register reported their death (life_events.py)."""
+
+    __tablename__ = "payments_stopped_beneficiary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_key: Mapped[str] = mapped_column(String(80), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    effective: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(420))
+    stopped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

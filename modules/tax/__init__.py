@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from ...core.ports import AssessedIncome
+from ...core.ports import AssessedIncome, LifeEvents
 from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .bulk import TaxAssessedIncome
 from .cli import app as cli_app
 from .config import TaxCountry
 from .jobs import JOBS
+from .life_events import TaxLifeEvents
 from .roles import ROLES
 from .router import router
 from .scopes import COLLECT_SCOPE, DECIDE_SCOPE, FILE_SCOPE, READ_SCOPE, REGISTER_SCOPE
@@ -28,7 +29,7 @@ module = Module(
     cli=cli_app,
     catalogs=Catalogs(_HERE / "locales"),
     country_schema=TaxCountry,
-    provides={AssessedIncome: TaxAssessedIncome.of},
+    provides={AssessedIncome: TaxAssessedIncome.of, LifeEvents: TaxLifeEvents},
     seed=seed,
     configuration_check=configuration_findings,
     openapi_values=openapi_values,

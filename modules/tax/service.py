@@ -144,8 +144,14 @@ def taxpayer_of_person(*, session: Session, national_id: str, ports: Ports) -> T
     return find_taxpayer(session=session, kind="individual", reference=f"token:{token}")
 
 
-def set_status(*, session: Session, tin: str, status: str, country: LoadedCountry, actor: str) -> Taxpayer:
-    """Change a taxpayer's status; deceased is final, and a change to the same status is refused."""
+def set_status(
+    *, session: Session, tin: str, status: str, country: LoadedCountry, actor: str, source: dict[str, Any] | None = None
+) -> Taxpayer:
+    """Change a taxpayer's status; deceased is final, and a change to the same status is refused.
+
+    `source`: who reported the change when it was not an officer (a death from the population register,
+    life_events.py), recorded in the audit event.
+    """
     taxpayer = get_taxpayer(session=session, tin=tin, country=country)
     current = TaxpayerStatus(taxpayer.status)
     wanted = TaxpayerStatus(status)
@@ -159,7 +165,7 @@ def set_status(*, session: Session, tin: str, status: str, country: LoadedCountr
         actor=actor,
         action="tax.taxpayer.status",
         subject=f"taxpayer:{tin}",
-        detail={"from": current.value, "to": wanted.value},
+        detail={"from": current.value, "to": wanted.value, **(source or {})},
     )
     return taxpayer
 

@@ -107,6 +107,29 @@ class Disbursements(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Death:
+    """A death the population register learnt of (identity publishes it to every `LifeEvents` listener)."""
+
+    national_id: str
+    date_of_death: date | None
+    source: str  # who reported it, e.g. "dci:crvs.example.org" (a civil registry's DCI sender id)
+    reference: str  # the report's own reference there (a DCI message and event id)
+
+
+class LifeEvents(Protocol):
+    """A module's listener to life events in the population register (payments and tax provide one each).
+
+    Unlike the other ports it may have a provider in every module: identity asks `Ports.every(LifeEvents)`
+    and calls each. A listener runs in the caller's transaction, before the person's status changes, so it
+    may still ask `SectorTokens` for the person's token; it records its own audit event naming the source.
+    """
+
+    def person_died(self, *, session: Session, death: Death, actor: str) -> None:
+        """Stop what must stop for a person who died (future payouts, the taxpayer's status)."""
+        ...
+
+
 class ResidentSessions(Protocol):
     """The resident portal's sessions (identity provides them): whose session a browser's token is."""
 

@@ -253,9 +253,14 @@ class Ports:
 
     def __init__(self, modules: tuple[Module, ...], runtime: Runtime) -> None:
         self._factories = {port: factory for module in modules for port, factory in module.provides.items()}
+        # Every module's provider of each port, for ports many may provide (LifeEvents listeners).
+        self._every: dict[type, list[tuple[str, PortFactory]]] = {}
+        for module in modules:
+            for port, factory in module.provides.items():
+                self._every.setdefault(port, []).append((module.name, factory))
         self._runtime = runtime
-        self._built: dict[type, Any] = {}
-        self._building: set[type] = set()
+        self._built: dict[Any, Any] = {}
+        self._building: set[Any] = set()
         # Requests are served from a thread pool: one provider per port, built by one thread;
         # re-entrant because a provider being built may ask for another port.
         self._lock = threading.RLock()
@@ -267,13 +272,20 @@ class Ports:
         factory = self._factories.get(port)
         if factory is None:
             return None
+        return self._build(port, port, factory)
+
+    def every(self, port: type[PortT]) -> list[PortT]:
+        """Each installed module's provider of `port`, in module order (none: an empty list)."""
+        return [self._build(port, (port, name), factory) for name, factory in self._every.get(port, [])]
+
+    def _build(self, port: type, key: Any, factory: PortFactory) -> Any:
         with self._lock:
-            if port not in self._built:
-                if port in self._building:
+            if key not in self._built:
+                if key in self._building:
                     raise PortCycle(f"the provider of {port.__name__} needs itself, through another port")
-                self._building.add(port)
+                self._building.add(key)
                 try:
-                    self._built[port] = factory(self._runtime)
+                    self._built[key] = factory(self._runtime)
                 finally:
-                    self._building.discard(port)
-            return self._built[port]
+                    self._building.discard(key)
+            return self._built[key]
