@@ -100,7 +100,7 @@ def notify(
     if replay is not None:
         return replay
     if row is None:
-        return _ack("ERR", message.transaction_id, error=_DUPLICATE)
+        return _ack("ERR", message.transaction_id, error=("err.request.bad", ": ".join(_DUPLICATE)))
     statuses = [_apply_event(session, ports, country, settings, received, header.message_id, e) for e in message.notify_event]
     answer = _ack("ACK", message.transaction_id, statuses=statuses)
     row.answer = answer
@@ -324,7 +324,7 @@ def _search_one(
     except Problem as problem:
         if problem.status != 404:
             return answer | _rejected("rjct.search_criteria.invalid", str(problem))
-        return answer | {"status": "succ", "data": {"version": VERSION, "reg_record_type": RECORD_TYPE, "reg_records": []}}
+        return answer | {"status": "succ", "status_reason_message": "no person holds this UIN"}
     audit.record(
         session=session,
         actor=received.caller.actor,
@@ -334,7 +334,7 @@ def _search_one(
     )
     return answer | {
         "status": "succ",
-        "data": {"version": VERSION, "reg_record_type": RECORD_TYPE, "reg_records": [_record(person, allowed)]},
+        "data": {"version": VERSION, "reg_record_type": RECORD_TYPE, "reg_records": _record(person, allowed)},
     }
 
 

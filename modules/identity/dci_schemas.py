@@ -180,7 +180,7 @@ class CallbackHeader(BaseModel):
 class SearchData(BaseModel):
     version: str
     reg_record_type: str
-    reg_records: list[dict[str, Any]]
+    reg_records: dict[str, Any]  # RegistryRecord: one object
 
 
 class SearchResult(BaseModel):
