@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs  # schemathesis's validator, already among the test dependencies
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -31,12 +31,12 @@ REGISTRY = "crvs.example.org"
 def conforms(instance: Any, component: str) -> None:
     """`instance` is valid by the specification's component schema (its $refs resolved within the excerpt)."""
     schema = {"components": SPEC["components"], "allOf": [{"$ref": f"#/components/schemas/{component}"}]}
-    jsonschema.Draft7Validator(schema).validate(instance)
+    jsonschema_rs.Draft7Validator(schema).validate(instance)
 
 
 def conforms_ack(answer: dict[str, Any]) -> None:
     schema = SPEC["components"]["responses"]["Response"]["content"]["application/json"]["schema"]
-    jsonschema.Draft7Validator({"components": SPEC["components"], **schema}).validate(answer)
+    jsonschema_rs.Draft7Validator({"components": SPEC["components"], **schema}).validate(answer)
 
 
 def notify_body(*records: dict[str, Any], message_id: str | None = None, event_type: str | None = None) -> dict:
