@@ -95,13 +95,17 @@ def notify(
     received = Received(partner, request.header.sender_id or f"partner-{partner.id}")
     header, message = request.header, request.message
     if header.is_msg_encrypted:
-        return _ack("ERR", message.transaction_id, error=("err.encryption.invalid", "encrypted messages: not supported"))
+        return _ack(
+            "ERR", message.transaction_id, error=("err.encryption.invalid", "encrypted messages: not supported")
+        )
     row, replay = _claim(session, received, header.message_id, "notify", request.model_dump(mode="json"))
     if replay is not None:
         return replay
     if row is None:
         return _ack("ERR", message.transaction_id, error=("err.request.bad", ": ".join(_DUPLICATE)))
-    statuses = [_apply_event(session, ports, country, settings, received, header.message_id, e) for e in message.notify_event]
+    statuses = [
+        _apply_event(session, ports, country, settings, received, header.message_id, e) for e in message.notify_event
+    ]
     answer = _ack("ACK", message.transaction_id, statuses=statuses)
     row.answer = answer
     audit.record(
@@ -254,7 +258,9 @@ def _day(text: str | None, field: str) -> date:
             raise ValueError(text)
         day = date.fromisoformat(match.group(1))
     except ValueError:
-        raise Rejected(f"rjct.{field}.invalid", f"{field}: an ISO 8601 date (YYYY-MM-DD), optionally with a time") from None
+        raise Rejected(
+            f"rjct.{field}.invalid", f"{field}: an ISO 8601 date (YYYY-MM-DD), optionally with a time"
+        ) from None
     if day > datetime.now(UTC).date():
         raise Rejected(f"rjct.{field}.invalid", f"{field}: in the future")
     return day
@@ -268,7 +274,13 @@ def search(*, session: Session, country: LoadedCountry, partner: Partner, reques
     header, message = request.header, request.message
     received = Received(partner, header.sender_id)
     if header.is_msg_encrypted:
-        return _on_search(header, message.transaction_id, [], "rjct", ("rjct.action.not_supported", "encrypted messages: not supported"))
+        return _on_search(
+            header,
+            message.transaction_id,
+            [],
+            "rjct",
+            ("rjct.action.not_supported", "encrypted messages: not supported"),
+        )
     row, replay = _claim(session, received, header.message_id, "search", request.model_dump(mode="json"))
     if replay is not None:
         return replay
@@ -276,13 +288,17 @@ def search(*, session: Session, country: LoadedCountry, partner: Partner, reques
         return _on_search(header, message.transaction_id, [], "rjct", _DUPLICATE)
     policy = policies.policy_of(session=session, partner=partner)
     allowed = set(policy.ekyc_attributes) if policy else set()
-    results = [_search_one(session, country, received, header.message_id, item, allowed) for item in message.search_request]
+    results = [
+        _search_one(session, country, received, header.message_id, item, allowed) for item in message.search_request
+    ]
     answer = _on_search(header, message.transaction_id, results, "succ")
     row.answer = answer
     return answer
 
 
-def _on_search(header, transaction_id: str, results: list[dict[str, Any]], status: str, error: tuple[str, str] | None = None) -> dict[str, Any]:
+def _on_search(
+    header, transaction_id: str, results: list[dict[str, Any]], status: str, error: tuple[str, str] | None = None
+) -> dict[str, Any]:
     answer_header: dict[str, Any] = {
         "version": VERSION,
         "message_id": header.message_id,
@@ -310,7 +326,9 @@ def _search_one(
     criteria = item.search_criteria
     query = criteria.query
     if criteria.query_type != "idtype-value" or not isinstance(query, dict) or query.get("type") not in ("UIN", "NID"):
-        return answer | _rejected("rjct.search_criteria.invalid", "search_criteria: only query_type idtype-value with type UIN is supported")
+        return answer | _rejected(
+            "rjct.search_criteria.invalid", "search_criteria: only query_type idtype-value with type UIN is supported"
+        )
     value = query.get("value")
     if not isinstance(value, str):
         return answer | _rejected("rjct.search_criteria.invalid", "search_criteria.query.value: the UIN, a string")
@@ -330,7 +348,12 @@ def _search_one(
         actor=received.caller.actor,
         action="identity.dci.search",
         subject=f"person:{person.national_id}",
-        detail={"sender_id": received.sender_id, "message_id": message_id, "reference_id": item.reference_id, "attributes": sorted(allowed)},
+        detail={
+            "sender_id": received.sender_id,
+            "message_id": message_id,
+            "reference_id": item.reference_id,
+            "attributes": sorted(allowed),
+        },
     )
     return answer | {
         "status": "succ",

@@ -128,7 +128,9 @@ def events(engine: Engine, action: str) -> list[AuditEvent]:
 
 
 def status_of(client: TestClient, api_headers, national_id: str) -> str:
-    response = client.post("/identity/persons/lookup", json={"national_id": national_id}, headers=api_headers("identity:read"))
+    response = client.post(
+        "/identity/persons/lookup", json={"national_id": national_id}, headers=api_headers("identity:read")
+    )
     assert response.status_code == 200, response.text
     return response.json()["status"]
 
@@ -143,7 +145,10 @@ def test_a_death_notification_reaches_payments_and_tax_end_to_end(
     if payments:
         pay = api_headers("payments:link", "payments:programme", "payments:read")
         for person in (dying, living):
-            body = {"beneficiary": {"national_id": person}, "account": {"kind": "iban", "number": "DE89 3704 0044 0532 0130 00"}}
+            body = {
+                "beneficiary": {"national_id": person},
+                "account": {"kind": "iban", "number": "DE89 3704 0044 0532 0130 00"},
+            }
             assert client.post("/payments/accounts", json=body, headers=pay).status_code == 201
         programme = {
             "code": "DCI-CASH",
@@ -155,7 +160,10 @@ def test_a_death_notification_reaches_payments_and_tax_end_to_end(
         }
         assert client.post("/payments/programmes", json=programme, headers=pay).status_code == 201
         items = [{"beneficiary": {"national_id": p}, "attributes": {"age": 40}} for p in (dying, living)]
-        assert client.post("/payments/programmes/DCI-CASH/enrolments", json={"items": items}, headers=pay).status_code == 200
+        assert (
+            client.post("/payments/programmes/DCI-CASH/enrolments", json={"items": items}, headers=pay).status_code
+            == 200
+        )
         before = client.post("/payments/programmes/DCI-CASH/cycles", json={"name": "before"}, headers=pay)
         assert before.status_code == 201, before.text
         assert before.json()["instruction_count"] == 2
@@ -201,7 +209,9 @@ def test_a_replayed_message_gets_the_same_answer_and_changes_nothing_twice(
     assert again["message"]["notify_status"][0]["status"] == "succ"
     assert len(events(engine, "identity.person.deceased")) == 1
     # Another message reusing the id is refused.
-    reused = post_notify(client, civil_registry, notify_body(death(enrolled(given_name="Zawadi")), message_id="M-REPLAY"))
+    reused = post_notify(
+        client, civil_registry, notify_body(death(enrolled(given_name="Zawadi")), message_id="M-REPLAY")
+    )
     assert reused["message"]["ack_status"] == "ERR"
     assert "rjct.message_id.duplicate" in reused["message"]["error"]["message"]
     assert status_of(client, api_headers, person) == "deceased"
@@ -217,14 +227,19 @@ def test_a_live_birth_enrols_the_child_with_the_birth_registration_number(
     assert enrolment.status_code == 200, enrolment.text
     assert enrolment.json()["status"] == "issued"
     child = client.post(
-        "/identity/persons/lookup", json={"national_id": enrolment.json()["national_id"]}, headers=api_headers("identity:read")
+        "/identity/persons/lookup",
+        json={"national_id": enrolment.json()["national_id"]},
+        headers=api_headers("identity:read"),
     ).json()
     assert (child["given_name"], child["date_of_birth"], child["sex"]) == ("Neema", "2026-11-28", "F")
     assert child["address"] == ADDRESS and child["phone"] is None  # the mother's address
     # Told twice: one child.
     again = post_notify(client, civil_registry, notify_body(birth("BRN2026000123", parent=mother)))
     assert again["message"]["notify_status"][0]["status"] == "succ"
-    assert client.get("/identity/enrolments/BRN-BRN2026000123", headers=api_headers("identity:read")).json() == enrolment.json()
+    assert (
+        client.get("/identity/enrolments/BRN-BRN2026000123", headers=api_headers("identity:read")).json()
+        == enrolment.json()
+    )
 
 
 def test_events_refused_in_band_name_what_is_wrong(client: TestClient, enrolled, civil_registry: Relying) -> None:
@@ -258,9 +273,14 @@ def test_only_partners_holding_the_scopes_reach_the_routes(
 ) -> None:
     assert client.post("/registry/notify", json=notify_body(death("0000000000"))).status_code == 401
     other = relying_party(SEARCH_SCOPE, name="Searcher")
-    assert client.post("/registry/notify", json=notify_body(death("0000000000")), headers=other.headers).status_code == 403
+    assert (
+        client.post("/registry/notify", json=notify_body(death("0000000000")), headers=other.headers).status_code == 403
+    )
     registry = relying_party(NOTIFY_SCOPE, name="Registry")
-    assert client.post("/registry/sync/search", json=search_body("0000000000"), headers=registry.headers).status_code == 403
+    assert (
+        client.post("/registry/sync/search", json=search_body("0000000000"), headers=registry.headers).status_code
+        == 403
+    )
 
 
 def test_search_by_uin_answers_what_the_policy_allows(

@@ -77,6 +77,23 @@ def test_a_port_nobody_provides_is_none() -> None:
     assert ports.get(Clock) is None and not ports.provides(Clock)
 
 
+def test_a_listener_port_gives_every_module_s_provider_each_built_once() -> None:
+    runtime = Runtime()
+    built: list[str] = []
+
+    def clock(name: str):
+        def make(_given: Runtime) -> str:
+            built.append(name)
+            return name
+
+        return make
+
+    ports = Ports((part("a", {Clock: clock("a")}), part("b", {}), part("c", {Clock: clock("c")})), runtime)
+    assert ports.every(Clock) == ["a", "c"] and ports.every(Clock) == ["a", "c"]
+    assert built == ["a", "c"]
+    assert ports.every(Calendar) == []
+
+
 def test_the_core_is_the_first_part_then_every_module() -> None:
     core, *modules = installed_parts()
     assert core.name == CORE and core.route_prefix == "" and core.catalogs is not None
