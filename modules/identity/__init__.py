@@ -9,9 +9,9 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import IdentityCountry, IdentitySettings
+from .dci_router import router as dci_router
 from .jobs import JOBS
 from .metrics import OutboxDepth
-from .dci_router import router as dci_router
 from .mosip_router import root_router as mosip_router
 from .portal import portal_sessions
 from .residents import RegistryResidents
