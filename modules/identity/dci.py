@@ -40,6 +40,7 @@ from .applications import Application
 from .config import IdentitySettings
 from .dci_schemas import NotifyEvent, NotifyRequest, PersonRecord, SearchItem, SearchRequest
 from .models import DciMessage, PersonStatus
+from .schemas import NAME_LENGTH
 
 VERSION = "1.0.0"
 RECEIVER_ID = "national-id-registry"
@@ -220,21 +221,21 @@ def _birth(
     if not record.birthdate:
         raise Rejected("rjct.birthdate.invalid", "birthdate: a live birth needs the date of birth")
     born_on = _day(record.birthdate, "birthdate")
+    given_name = " ".join(part for part in (name.given_name, name.second_name) if part)
+    if len(given_name) > NAME_LENGTH:
+        raise Rejected("rjct.name.invalid", f"name: given_name and second_name together hold at most {NAME_LENGTH}")
     application = Application(
         application_id=BRN_PREFIX + record.identifier,
-        given_name=" ".join(part for part in (name.given_name, name.second_name) if part),
+        given_name=given_name,
         family_name=name.sur_name,
         date_of_birth=born_on,
         sex=SEX_IN[record.sex or "unknown"],
         address=_parent_address(session, country, record),
     )
-    caller = received.caller
+    # The enrolment's audit event names the registry's partner; the notify event (identity.dci.notify)
+    # names the message and event it came from.
     service.enrol(
-        session=session,
-        request=application,
-        country=country,
-        settings=settings,
-        maker=Signatory(person=caller.person, actor=f"{caller.actor} ({received.source})"),
+        session=session, request=application, country=country, settings=settings, maker=Signatory.of(received.caller)
     )
 
 

@@ -18,6 +18,7 @@ from .schemas import NOT_BLANK
 
 DciId = Annotated[Line, Field(min_length=1, max_length=200, json_schema_extra=NOT_BLANK)]
 DciText = Annotated[Line, Field(max_length=200)]
+SenderId = Annotated[Line, Field(min_length=1, max_length=100, json_schema_extra=NOT_BLANK)]
 TransactionId = Annotated[Line, Field(min_length=1, max_length=99, json_schema_extra=NOT_BLANK)]
 Batch = 100  # events or search requests in one message
 
@@ -84,7 +85,7 @@ class NotifyHeader(_Open):
     message_ts: DciText
     action: Literal["notify"]
     status: Literal["rcvd", "pdng", "succ", "rjct"]
-    sender_id: DciId | None = None
+    sender_id: SenderId | None = None
     receiver_id: DciText | None = None
     is_msg_encrypted: StrictBool = False
 
@@ -122,7 +123,7 @@ class SearchHeader(_Open):
     message_id: DciId
     message_ts: DciText
     action: Literal["search"]
-    sender_id: DciId
+    sender_id: SenderId
     receiver_id: DciText | None = None
     total_count: Annotated[Integer, Field(ge=0, le=2**31 - 1)]
     is_msg_encrypted: StrictBool = False
