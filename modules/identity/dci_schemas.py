@@ -125,7 +125,7 @@ class SearchHeader(_Open):
     action: Literal["search"]
     sender_id: SenderId
     receiver_id: DciText | None = None
-    total_count: Annotated[Integer, Field(ge=0, le=2**31 - 1)]
+    total_count: Integer = Field(ge=0, le=2**31 - 1)
     is_msg_encrypted: StrictBool = False
 
 
