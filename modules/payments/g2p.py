@@ -178,9 +178,7 @@ def receive(
     if mode == "async":
         callback = callback_base(sender, header.sender_uri)
         if callback is None:
-            return _error(
-                ctx, 403, "err.sender_uri.invalid", "sender_uri must start with the callback URI registered"
-            )
+            return _error(ctx, 403, "err.sender_uri.invalid", "sender_uri must start with the callback URI registered")
     digest = request_hash(ctx.secret, operation, mode, document)
     existing = _message(session, sender.sender_id, header.message_id)
     if existing is not None:
@@ -265,14 +263,12 @@ def _message(session: Session, sender_id: str, message_id: str) -> G2pMessage | 
     return session.scalar(query)
 
 
-def _replay(
-    ctx: Context, sender: G2pSender, existing: G2pMessage, digest: str, operation: str, mode: str
-) -> Answer:
+def _replay(ctx: Context, sender: G2pSender, existing: G2pMessage, digest: str, operation: str, mode: str) -> Answer:
     if existing.request_hash != digest:
         text = f"message_id {existing.message_id!r} was already used for another message"
         if mode == "sync":
             header = response_header(ctx, sender, operation, "rjct", 0, 0, ("rjct.message_id.duplicate", text))
-            return _signed(ctx, sender, {"header": header, "message": None}, 409)
+            return _signed(ctx, sender, {"header": header}, 409)
         return _error(ctx, 409, "err.request.bad", f"{text} (rjct.message_id.duplicate)")
     if mode == "sync":
         assert existing.response is not None
@@ -461,7 +457,7 @@ def perform(ctx: Context, message: G2pMessage) -> dict[str, Any]:
     verdict = request.get("verdict")
     if verdict:
         header = response_header(ctx, sender, message.action, "rjct", 0, 0, tuple(verdict))
-        return {"header": header, "message": None}
+        return {"header": header}  # a refused message has no message part
     if message.action == "txn-status":
         return txn_status(ctx, sender, message)
     items = [_perform_item(ctx, message.action, item, request["actor"]) for item in request["items"]]
@@ -543,7 +539,9 @@ def _unlink(ctx: Context, item: dict[str, Any], actor: str) -> dict[str, Any]:
     if current is not None and "fa" in item and not _same_account(current, item["fa"]):
         raise Refused(None, "this fa is not the one linked to this id")
     try:
-        service.unlink_account(session=ctx.session, ports=ctx.ports, beneficiary=Beneficiary(mandate=item["key"]), actor=actor)
+        service.unlink_account(
+            session=ctx.session, ports=ctx.ports, beneficiary=Beneficiary(mandate=item["key"]), actor=actor
+        )
     except NotFound:
         raise Refused(None, "no financial address is linked to this id") from None
     return {"status": "succ"}
@@ -587,7 +585,7 @@ _OPERATION = {
 
 
 def txn_status(ctx: Context, sender: G2pSender, message: G2pMessage) -> dict[str, Any]:
-    """How the sender's earlier transaction of `txn_type` went, found by transaction_id, correlation_id or references."""
+    """How the sender's earlier transaction of `txn_type` went: by transaction_id, correlation_id or references."""
     query_ = message.request["txnstatus"]
     kind, attribute, value = query_["txn_type"], query_["attribute_type"], query_["attribute_value"]
     wanted = select(G2pMessage).where(G2pMessage.sender_id == sender.sender_id, G2pMessage.action == kind)
@@ -602,12 +600,13 @@ def txn_status(ctx: Context, sender: G2pSender, message: G2pMessage) -> dict[str
         column = G2pMessage.transaction_id if attribute == "transaction_id" else G2pMessage.correlation_id
         wanted = wanted.where(column == value)
     else:
-        header = response_header(ctx, sender, "txn-status", "rjct", 1, 1, (None, f"{attribute} takes a list" if attribute == "reference_id_list" else f"{attribute} takes one value"))
-        return {"header": header, "message": None}
+        shape = "a list" if attribute == "reference_id_list" else "one value"
+        header = response_header(ctx, sender, "txn-status", "rjct", 1, 1, (None, f"{attribute} takes {shape}"))
+        return {"header": header}  # a refused message has no message part
     found = list(ctx.session.scalars(wanted.order_by(G2pMessage.id)))
     if not found:
         header = response_header(ctx, sender, "txn-status", "rjct", 1, 1, (None, f"no {kind} transaction found"))
-        return {"header": header, "message": None}
+        return {"header": header}  # a refused message has no message part
     items: list[dict[str, Any]] = []
     for earlier in found:
         items += [i for i in _items_of(earlier) if references is None or i["reference_id"] in references]
@@ -796,9 +795,7 @@ def register_sender(
     if not re.fullmatch(r"^[A-Za-z0-9._:-]{1,99}$", sender_id):
         raise Unprocessable(_("1 to 99 of letters, digits and . _ : -"), field="sender_id")
     if signing_method not in set(SigningMethod):
-        raise Unprocessable(
-            _("one of {methods}").format(methods=", ".join(SigningMethod)), field="signing_method"
-        )
+        raise Unprocessable(_("one of {methods}").format(methods=", ".join(SigningMethod)), field="signing_method")
     if signing_method != SigningMethod.NONE and jwks_document is None and not jwks_url:
         raise Unprocessable(_("a signing sender needs its public keys: a JWKS file or URL"), field="jwks")
     if jwks_document is not None:
@@ -809,7 +806,9 @@ def register_sender(
     for field, uri in (("jwks_url", jwks_url), ("callback_uri", callback_uri)):
         if uri is not None and not re.fullmatch(r"^https?://[^\s]+$", uri):
             raise Unprocessable(_("an http(s) URL"), field=field)
-    taken = session.scalar(select(G2pSender).where(G2pSender.sender_id == sender_id, G2pSender.partner_id != partner_id))
+    taken = session.scalar(
+        select(G2pSender).where(G2pSender.sender_id == sender_id, G2pSender.partner_id != partner_id)
+    )
     if taken is not None:
         raise Conflict(_("sender_id {id} belongs to partner {partner}").format(id=sender_id, partner=taken.partner_id))
     sender = session.scalar(select(G2pSender).where(G2pSender.partner_id == partner_id))
@@ -942,4 +941,3 @@ def _post(http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) ->
     if isinstance(ack, dict) and ack.get("ack_status") == "ERR":
         return f"ERR {json.dumps(ack.get('error'))}"[:500]
     return None
-

@@ -35,7 +35,7 @@ from .scopes import LINK_SCOPE, READ_SCOPE
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATH = "/oauth2/client/token"
+TOKEN_PATH = "/oauth2/client/token"  # noqa: S105 - a path, not a password
 JWKS_PATH = "/.well-known/jwks.json"
 SIGNATURE_HEADER = "Signature"
 
@@ -138,7 +138,7 @@ def _response(answer: g2p.Answer) -> Response:
 
 
 def _hand_over(settings: Any) -> None:
-    """Wake a worker at once (PostgreSQL with WORKER_HANDOFF); otherwise its schedule finds the message within seconds."""
+    """Wake a worker at once (PostgreSQL, WORKER_HANDOFF); otherwise its schedule finds the message within seconds."""
     if not jobs.hands_off(settings):
         return
     try:
@@ -250,7 +250,10 @@ def client_token(
         body = {"error": "invalid_client", "error_description": str(refused)}
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Basic"})
     return g2p_schemas.TokenOut(
-        access_token=token, token_type="bearer", expires_in=str(payments.g2p_token_seconds), scope=granted
+        access_token=token,
+        token_type="bearer",  # noqa: S106 - the token's type, not a password
+        expires_in=str(payments.g2p_token_seconds),
+        scope=granted,
     )
 
 

@@ -43,7 +43,7 @@ ALGORITHM = "ES256"
 SENDER_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 # The body form names its algorithm in lower case (the specification's example: `ed25519`).
 BODY_ALGORITHMS = {"ed25519": "EdDSA", "es256": "ES256", "es384": "ES384", "rs256": "RS256", "ps256": "PS256"}
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT type of an access token (RFC 9068)
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _JWKS_CACHE_SECONDS = 300
 _jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}

@@ -71,7 +71,9 @@ def upgrade() -> None:
         sa.Column("sender_id", sa.String(length=99), nullable=False),
         sa.Column("reference_id", sa.String(length=99), nullable=False),
         sa.ForeignKeyConstraint(
-            ["message_pk"], ["payments_g2p_message.id"], name=op.f("fk_payments_g2p_item_message_pk_payments_g2p_message")
+            ["message_pk"],
+            ["payments_g2p_message.id"],
+            name=op.f("fk_payments_g2p_item_message_pk_payments_g2p_message"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments_g2p_item")),
     )
