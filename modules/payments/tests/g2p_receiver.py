@@ -63,7 +63,7 @@ def assert_valid(document: Any, pointer: str, spec: str = "mapper") -> None:
 
 
 def assert_request(envelope: dict[str, Any], operation: str) -> None:
-    """A request as the specification's schema for it says (sync requests by the async one: the sync ones say `link`)."""
+    """A request as the specification's schema says (a sync request by the async one: the sync ones say `link`)."""
     path = "/mapper/txn/status" if operation == "txn-status" else f"/mapper/{operation}"
     assert_valid(envelope, _body(path))
 

@@ -131,8 +131,8 @@ def send(
 
 
 def ask_status(client: TestClient, party: Party, query: dict[str, Any], transaction_id: str, mode: str = "sync"):
-    """A txn/status request. The published schema takes only a reference_id_list: a single value matches two of the
-    `oneOf` alternatives of attribute_value (TransactionId and correlation_id are both strings), so it is never valid."""
+    """A txn/status request. The published schema takes only a reference_id_list: a single value matches two of
+    the `oneOf` alternatives of attribute_value (TransactionId and correlation_id are both strings): never valid."""
     body = {"transaction_id": transaction_id, "txnstatus_request": query}
     return send(client, party, "txn-status", body, mode=mode, check=isinstance(query["attribute_value"], list))
 
