@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response, Securit
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ...core import authorisation, jobs
@@ -54,12 +55,16 @@ class G2pRoute(APIRoute):
                     f"{'.'.join(str(part) for part in e.get('loc', ())[1:])}: {e.get('msg', '')}"
                     for e in error.errors()[:5]
                 )
-                if request.url.path == TOKEN_PATH:
-                    body = {"error": "invalid_request", "error_description": where[:500]}
-                    return JSONResponse(body, status_code=400)
-                secret = request.app.state.settings.secret_key.get_secret_value()
-                refused = g2p.error_answer(secret, 400, "err.request.bad", where or "the body is not a mapper message")
-                return _response(refused)
+            except HTTPException as error:  # a body that is not JSON (or form data) at all
+                if error.status_code != 400:
+                    raise
+                where = str(error.detail)
+            if request.url.path == TOKEN_PATH:
+                body = {"error": "invalid_request", "error_description": where[:500]}
+                return JSONResponse(body, status_code=400)
+            secret = request.app.state.settings.secret_key.get_secret_value()
+            refused = g2p.error_answer(secret, 400, "err.request.bad", where or "the body is not a mapper message")
+            return _response(refused)
 
         return answer
 
@@ -230,8 +235,8 @@ for _operation in MAPPER_OPERATIONS:
 )
 def client_token(
     grant_type: Annotated[Literal["client_credentials"], Form()],
-    client_id: Annotated[Line, Form(max_length=99, description="The sender_id")],
-    client_secret: Annotated[Line, Form(max_length=200, description="The sender's partner API key")],
+    client_id: Annotated[Line, Form(min_length=1, max_length=99, description="The sender_id")],
+    client_secret: Annotated[Line, Form(min_length=1, max_length=200, description="The sender's partner API key")],
     session: SessionDep,
     settings: SettingsDep,
     payments: PaymentsSettingsDep,

@@ -610,6 +610,7 @@ def test_refused_messages_are_err_acknowledgements(
     refused(elsewhere, 403, "err.sender_uri.invalid")
     shapeless = client.post("/mapper/sync/resolve", json={"header": {"message_id": 1}}, headers=party.headers)
     refused(shapeless, 400, "err.request.bad")
+    refused(client.post("/mapper/resolve", content=b"{not json", headers=as_json), 400, "err.request.bad")
 
     assert client.post("/mapper/sync/resolve", json=envelope).status_code == 401  # no credentials at all
     assert client.post("/mapper/resolve", json=envelope, headers=api_headers(LINK_SCOPE)).status_code == 403
