@@ -574,14 +574,15 @@ def g2p_senders() -> None:
     runtime = _runtime()
     try:
         with runtime.session_factory() as session:
-            table = Table(_("sender_id"), _("partner"), _("signing"), _("callback URI"), _("details"))
+            # The columns are the registration's field names, as the command's options spell them.
+            table = Table("sender_id", "partner", "signing", "callback_uri", "resolve_details")
             for sender in g2p.list_senders(session=session):
                 table.add_row(
                     sender.sender_id,
                     str(sender.partner_id),
                     sender.signing_method,
                     sender.callback_uri or "",
-                    _("yes") if sender.resolve_details else _("no"),
+                    str(sender.resolve_details).lower(),
                 )
         console.print(table)
         keys = g2p_signing.jwks(runtime.settings.secret_key.get_secret_value())
