@@ -20,8 +20,8 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response, Securit
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from ...core import authorisation, jobs
 from ...core.deps import ApiKeyDep, CountryDep, PortsDep, SessionDep, SettingsDep
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 TOKEN_PATH = "/oauth2/client/token"  # noqa: S105 - a path, not a password
 JWKS_PATH = "/.well-known/jwks.json"
 SIGNATURE_HEADER = "Signature"
+# The OpenAPI extension marking a standard's route: its errors are the standard's bodies (docs/architecture.md).
+STANDARD = {"x-standard": "G2P Connect 1.0.0"}
 
 
 class G2pRoute(APIRoute):
@@ -219,6 +221,7 @@ def _mapper_route(operation: str, mode: Literal["sync", "async"]) -> None:
         summary=summary,
         response_class=Response,
         responses={**answered, 400: {"model": g2p_schemas.AckResponse}, 401: _ACK_OR_PROBLEM, 403: _ACK_OR_PROBLEM},
+        openapi_extra=STANDARD,
     )
 
 
@@ -232,6 +235,7 @@ for _operation in MAPPER_OPERATIONS:
     summary="G2P Connect access token for a sender's client credentials (OAuth2 client_credentials)",
     response_model=g2p_schemas.TokenOut,
     responses={400: {"model": g2p_schemas.OAuthError}, 401: {"model": g2p_schemas.OAuthError}},
+    openapi_extra=STANDARD,
 )
 def client_token(
     grant_type: Annotated[Literal["client_credentials"], Form()],
@@ -262,6 +266,8 @@ def client_token(
     )
 
 
-@root_router.get(JWKS_PATH, summary="The public key G2P Connect answers and callbacks are signed with")
+@root_router.get(
+    JWKS_PATH, summary="The public key G2P Connect answers and callbacks are signed with", openapi_extra=STANDARD
+)
 def published_keys(settings: SettingsDep) -> g2p_schemas.JwksOut:
     return g2p_schemas.JwksOut(**g2p_signing.jwks(settings.secret_key.get_secret_value()))
