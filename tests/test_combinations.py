@@ -109,7 +109,7 @@ def check_combination(
     everything = catalogue() if everything is None else everything
     if arguments is None:
         arguments = suite_arguments(modules, everything, browser=browser)
-    environment = SELECTION_RUN_ENV if arguments == ("-m", "selection") else {}
+    environment = SELECTION_RUN_ENV if arguments[:2] == ("-m", "selection") else {}
     if browser and set(modules) == set(everything):
         environment = {"NATION_STACK_SCREENSHOTS": str(SCREENSHOTS)}
     run_stack_suite(python, stack, *arguments, **environment)

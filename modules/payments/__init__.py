@@ -7,6 +7,7 @@ from ...core.registry import Catalogs, Manifest, Module
 from . import models  # noqa: F401 - registers the tables
 from .cli import app as cli_app
 from .config import PaymentsSettings
+from .g2p_router import root_router
 from .jobs import JOBS
 from .life_events import PaymentsLifeEvents
 from .port import LedgerDisbursements
@@ -38,4 +39,6 @@ module = Module(
     jobs=JOBS,
     # A restored backup serves only once its ledger balances (core/backup.py).
     restore_check=restore_problems,
+    # G2P Connect's mapper at the specification's own paths (/mapper/..., /oauth2/client/token, /.well-known/jwks.json)
+    root_router=root_router,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -507,5 +508,84 @@ def bench(
     runtime = _runtime()
     try:
         run_bench(runtime=runtime, count=count, chunk_size=chunk_size, console=console)
+    finally:
+        runtime.engine.dispose()
+
+
+@app.command("g2p-sender")
+def g2p_sender(
+    partner: Annotated[int, typer.Option(help="The partner (partner create) the sender authenticates as")],
+    sender_id: Annotated[str, typer.Option(help="Its sender_id in G2P Connect headers; also its OAuth2 client_id")],
+    signing: Annotated[
+        str, typer.Option(help="How it signs and we sign to it: jws-header, body or none (docs/standards.md)")
+    ] = "jws-header",
+    jwks_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Its public keys (a JWKS JSON file)")
+    ] = None,
+    jwks_url: Annotated[str | None, typer.Option(help="Or where its public keys are published")] = None,
+    callback_uri: Annotated[
+        str | None, typer.Option(help="Base URI of its callbacks (we POST to <uri>/mapper/on-link, ...)")
+    ] = None,
+    resolve_details: Annotated[
+        bool, typer.Option(help="May resolve with scope details (the account itself, not only yes or no)")
+    ] = False,
+    operator: Annotated[str, typer.Option("--as", help="Your name, audited")] = "cli",
+) -> None:
+    """Register a partner as a G2P Connect mapper sender (again: its settings are replaced)."""
+    from . import g2p
+
+    document = None
+    if jwks_file is not None:
+        try:
+            document = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except ValueError as error:
+            _fail(Problem(str(error), field="jwks"))
+    runtime = _runtime()
+    try:
+        with runtime.session_factory.begin() as session:
+            sender = g2p.register_sender(
+                session=session,
+                sender_id=sender_id,
+                partner_id=partner,
+                signing_method=signing,
+                jwks_document=document,
+                jwks_url=jwks_url,
+                callback_uri=callback_uri,
+                resolve_details=resolve_details,
+                actor=Signatory.operator(operator).actor,
+            )
+            console.print(
+                _("sender {sender} registered for partner {partner}, signing {method}").format(
+                    sender=sender.sender_id, partner=sender.partner_id, method=sender.signing_method
+                ),
+                markup=False,
+            )
+    except Problem as problem:
+        _fail(problem)
+    finally:
+        runtime.engine.dispose()
+
+
+@app.command("g2p-senders")
+def g2p_senders() -> None:
+    """List the G2P Connect senders and print the JWKS our answers are signed with."""
+    from . import g2p, g2p_signing
+
+    runtime = _runtime()
+    try:
+        with runtime.session_factory() as session:
+            # The columns are the registration's field names, as the command's options spell them.
+            table = Table("sender_id", "partner", "signing", "callback_uri", "resolve_details")
+            for sender in g2p.list_senders(session=session):
+                table.add_row(
+                    sender.sender_id,
+                    str(sender.partner_id),
+                    sender.signing_method,
+                    sender.callback_uri or "",
+                    str(sender.resolve_details).lower(),
+                )
+        console.print(table)
+        keys = g2p_signing.jwks(runtime.settings.secret_key.get_secret_value())
+        console.print(json.dumps(keys), markup=False, soft_wrap=True)
     finally:
         runtime.engine.dispose()

@@ -47,6 +47,28 @@ class PaymentsSettings(BaseSettings):
         description="Wrong control totals one approver may enter for a cycle; then they may no longer approve it",
     )
     debtor_name: str = Field(default="Government of the Republic", min_length=1, max_length=140)
+    # G2P Connect mapper adapter (g2p.py; docs/standards.md)
+    g2p_receiver_id: str = Field(
+        default="nation-stack-mapper",
+        min_length=1,
+        max_length=99,
+        description="Our id in G2P Connect headers: senders address us by it; our callbacks are sent under it",
+    )
+    g2p_id_provider: str = Field(
+        default="nid",
+        pattern=r"^[a-z0-9.-]{1,40}$",
+        description="The provider part of the id addresses this mapper takes (`nid:<national ID>@<provider>`)",
+    )
+    g2p_message_window_seconds: int = Field(
+        default=300, ge=10, le=86_400, description="How far a message's message_ts may be from our clock"
+    )
+    g2p_max_items: int = Field(default=1000, ge=1, le=10_000, description="Requests one G2P Connect message may hold")
+    g2p_token_seconds: int = Field(default=3600, ge=60, le=86_400, description="Lifetime of an OAuth2 access token")
+    g2p_callback_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries of one callback before it fails")
+    g2p_callback_backoff_seconds: int = Field(
+        default=5, ge=1, le=3600, description="Wait before the second delivery of a callback; doubled each time after"
+    )
+    g2p_callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="One callback POST's timeout")
 
 
 payments_settings = settings_dependency(PaymentsSettings)

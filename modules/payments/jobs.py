@@ -15,13 +15,14 @@ from ...core.db import make_engine, make_session_factory
 from ...core.errors import Problem
 from ...core.jobs import Job
 from ...core.runtime import Runtime
-from . import answers, disbursing
+from . import answers, disbursing, g2p
 from .config import PaymentsSettings
 from .rails import rail_from_settings
 
 logger = logging.getLogger(__name__)
 
 DISBURSE = "payments.disburse"
+G2P_CALLBACKS = "payments.g2p_callbacks"
 POLL_BANK_ANSWERS = "payments.poll_bank_answers"
 DONE, FAILED = "done", "failed"
 
@@ -76,6 +77,19 @@ def poll_bank_answers(runtime: Runtime) -> dict[str, int]:
     return moved
 
 
+def g2p_callbacks(runtime: Runtime) -> None:
+    """Answer the G2P Connect messages acknowledged and call their senders back (g2p.deliver_callbacks)."""
+    outcome = g2p.deliver_callbacks(
+        session_factory=runtime.session_factory,
+        ports=runtime.ports,
+        country=runtime.country,
+        settings=runtime.settings_of(PaymentsSettings),
+        secret=runtime.settings.secret_key.get_secret_value(),
+    )
+    if outcome.delivered or outcome.retrying or outcome.failed:
+        logger.info("G2P Connect callbacks: %s", outcome)
+
+
 def _move(path: Path, folder: str) -> Path:
     target_folder = path.parent / folder
     target_folder.mkdir(exist_ok=True)
@@ -88,4 +102,12 @@ def _move(path: Path, folder: str) -> Path:
 JOBS = (
     Job(DISBURSE, disburse, retries=5, backoff_seconds=3, summary="Pay an approved cycle the API handed over"),
     Job(POLL_BANK_ANSWERS, poll_bank_answers, schedule="* * * * *", summary="Ingest the bank's files in the inbox"),
+    # Every 5 seconds (its own back-off decides when a callback is tried again); the API also wakes it on PostgreSQL.
+    Job(
+        G2P_CALLBACKS,
+        g2p_callbacks,
+        schedule="* * * * * */5",
+        retries=0,
+        summary="Answer acknowledged G2P Connect messages and deliver their signed callbacks",
+    ),
 )

@@ -298,3 +298,75 @@ class StoppedBeneficiary(Base):
     source: Mapped[str] = mapped_column(String(200))
     reference: Mapped[str] = mapped_column(String(420))
     stopped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class G2pSender(Base):
+    """A partner system speaking G2P Connect to the mapper: its sender_id, keys and callback address.
+
+    It authenticates as the core partner `partner_id` (its API key, or the key as the OAuth2 client
+    secret); `signing_method` says how its messages are signed and how ours to it are (g2p_signing.py).
+    """
+
+    __tablename__ = "payments_g2p_sender"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(99), unique=True)
+    partner_id: Mapped[int] = mapped_column(Integer, unique=True)
+    signing_method: Mapped[str] = mapped_column(String(20))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its public keys, or fetched from jwks_url
+    jwks_url: Mapped[str | None] = mapped_column(String(2000))
+    callback_uri: Mapped[str | None] = mapped_column(String(2000))
+    resolve_details: Mapped[bool] = mapped_column(Boolean, default=False)  # may ask resolve scope `details`
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class G2pMessageState(StrEnum):
+    PENDING = "pending"  # async: acknowledged; its operation or its callback is still to be done
+    DONE = "done"  # answered (sync) or its callback delivered (async)
+    FAILED = "failed"  # async: every callback attempt failed; txn/status still answers it
+
+
+class G2pMessage(Base):
+    """One G2P Connect request by its sender's message_id (idempotent): what was asked and what we answered.
+
+    `request` holds the header and the items as prepared: a national ID is already its sector token
+    (`key`), so no raw ID is stored; `request_hash` is keyed (HMAC) for the same reason.
+    """
+
+    __tablename__ = "payments_g2p_message"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "message_id"),
+        Index("ix_payments_g2p_message_sender_id_transaction_id", "sender_id", "transaction_id"),
+        Index("ix_payments_g2p_message_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(99))
+    message_id: Mapped[str] = mapped_column(String(99))
+    action: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(5))  # sync | async
+    request_hash: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str | None] = mapped_column(String(99))
+    correlation_id: Mapped[str] = mapped_column(String(32), unique=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the answer's header and message, unsigned
+    state: Mapped[str] = mapped_column(String(12))
+    callback_uri: Mapped[str | None] = mapped_column(String(2000))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class G2pItem(Base):
+    """A request item's reference_id, so txn/status finds it by `reference_id_list`."""
+
+    __tablename__ = "payments_g2p_item"
+    __table_args__ = (Index("ix_payments_g2p_item_sender_id_reference_id", "sender_id", "reference_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("payments_g2p_message.id"), index=True)
+    sender_id: Mapped[str] = mapped_column(String(99))
+    reference_id: Mapped[str] = mapped_column(String(99))

@@ -68,11 +68,15 @@ def test_every_route_but_health_and_the_sign_in_requires_a_key(client: TestClien
     # 0.165), whose routes it does not list, so walking it would check nothing.
     open_paths = {"/health", "/staff/oidc/login", "/staff/oidc/callback", "/staff/oidc/logout"}
     open_operations = {("POST", "/staff/sessions")}  # signing in with a password (its own 401 for wrong ones)
-    operations = [(method.upper(), path) for path, item in client.app.openapi()["paths"].items() for method in item]
+    paths = client.app.openapi()["paths"]
+    operations = [(method.upper(), path) for path, item in paths.items() for method in item]
     assert len(operations) > len(open_paths)
     for method, path in operations:
         if path in open_paths or (method, path) in open_operations:
             continue
+        operation = paths[path][method.lower()]
+        if "x-standard" in operation and not operation.get("security"):
+            continue  # a standard's open route: its published keys, its token endpoint (client credentials)
         url = path.replace("{", "").replace("}", "")
         response = client.request(method, url)
         assert response.status_code == 401, f"{method} {path} answered {response.status_code} without a key"

@@ -1,7 +1,7 @@
 """Payments: beneficiaries whose death the population register reported, whom no later cycle pays (issue 19).
 
-Revision ID: 9a0000000007
-Revises: 9a0000000006
+Revision ID: 9a0000000008
+Revises: 9a0000000007
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "9a0000000007"
-down_revision: str | Sequence[str] | None = "9a0000000006"
+revision: str = "9a0000000008"
+down_revision: str | Sequence[str] | None = "9a0000000007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
