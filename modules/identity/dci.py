@@ -33,7 +33,7 @@ from ...core.callers import Caller
 from ...core.country import LoadedCountry
 from ...core.errors import Problem
 from ...core.models import Partner
-from ...core.ports import Death, LifeEvents
+from ...core.ports import Death
 from ...core.registry import Ports
 from . import policies, service
 from .applications import Application
@@ -194,9 +194,7 @@ def _death(
     if person.status == PersonStatus.DECEASED:
         return  # told before (by this registry or another): nothing more to do
     death = Death(national_id=person.national_id, date_of_death=died_on, source=received.source, reference=reference)
-    if person.status == PersonStatus.ACTIVE:  # their sector tokens still resolve: the listeners find them
-        for listener in ports.every(LifeEvents):
-            listener.person_died(session=session, death=death, actor=received.caller.actor)
+    service.tell_of_death(session=session, ports=ports, person=person, death=death, actor=received.caller.actor)
     service.set_status(
         session=session,
         national_id=person.national_id,

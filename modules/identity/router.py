@@ -12,10 +12,11 @@ from ...core.approvals import Signatory, required_for
 from ...core.authorisation import check_region, region_of
 from ...core.callers import Caller
 from ...core.country import LoadedCountry
-from ...core.deps import CountryDep, SessionDep, SettingsDep, require_partner, require_scope
+from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_partner, require_scope
 from ...core.i18n import _
 from ...core.models import Partner
 from ...core.pages import PageOut, PageRequestDep
+from ...core.ports import Death
 from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
@@ -23,7 +24,7 @@ from . import adjudication, auth, policies, queues, resident, service, vids
 from .config import IdentitySettings, IdentitySettingsDep
 from .dci_router import NOTIFY_SCOPE, SEARCH_SCOPE
 from .deps import SessionFactory
-from .models import Enrolment
+from .models import Enrolment, PersonStatus
 from .notifier import OutboxNotifier
 from .schemas import (
     AdjudicationOut,
@@ -197,9 +198,16 @@ def person(body: PersonLookup, session: SessionDep, country: CountryDep, caller:
 
 
 @router.post("/persons/status", summary="ID lifecycle: deactivate (e.g. on death) or reactivate")
-def set_status(body: LifecycleRequest, session: SessionDep, country: CountryDep, caller: Admin) -> PersonOut:
+def set_status(
+    body: LifecycleRequest, session: SessionDep, country: CountryDep, ports: PortsDep, caller: Admin
+) -> PersonOut:
     found = service.get_person(session=session, national_id=body.national_id, country=country)
     check_region(caller, region_of(found.address, country))
+    if body.status == PersonStatus.DECEASED:  # the registrar's record of a death: reference is the reason given
+        death = Death(
+            national_id=found.national_id, date_of_death=None, source="identity:lifecycle", reference=body.reason
+        )
+        service.tell_of_death(session=session, ports=ports, person=found, death=death, actor=caller.actor)
     person = service.set_status(
         session=session,
         national_id=body.national_id,

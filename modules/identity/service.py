@@ -23,6 +23,8 @@ from ...core.approvals import Signatory
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Unprocessable
 from ...core.i18n import _
+from ...core.ports import Death, LifeEvents
+from ...core.registry import Ports
 from . import idnumbers
 from .applications import Application
 from .biometrics import load_adapter
@@ -142,6 +144,19 @@ def set_status(
         detail={"from": previous, "to": status, "reason": reason, **(source or {})},
     )
     return person
+
+
+def tell_of_death(*, session: Session, ports: Ports, person: Person, death: Death, actor: str) -> None:
+    """Tell every installed module's `LifeEvents` listener that `person` died (payments, tax), in this transaction.
+
+    Called before the status changes, by every way a death arrives (a registrar's lifecycle change, a
+    civil registry's DCI notification): the listeners find the person by sector token, which resolves
+    for active people only, so a person not active is not announced again.
+    """
+    if person.status != PersonStatus.ACTIVE:
+        return
+    for listener in ports.every(LifeEvents):
+        listener.person_died(session=session, death=death, actor=actor)
 
 
 def update_contact(

@@ -136,9 +136,18 @@ def status_of(client: TestClient, api_headers, national_id: str) -> str:
 
 
 @pytest.mark.selection  # payments and tax are told when installed
-def test_a_death_notification_reaches_payments_and_tax_end_to_end(
-    client: TestClient, enrolled, civil_registry: Relying, api_headers, ports: Ports, engine: Engine, country
+@pytest.mark.parametrize("reported_by", ["civil registry", "registrar"])
+def test_a_death_reaches_payments_and_tax_end_to_end(
+    client: TestClient,
+    enrolled,
+    civil_registry: Relying,
+    api_headers,
+    ports: Ports,
+    engine: Engine,
+    country,
+    reported_by: str,
 ) -> None:
+    """A civil registry's DCI notification, or a registrar's lifecycle change: the same listeners hear of it."""
     dying, living = enrolled(), enrolled(given_name="Baraka", date_of_birth="1970-01-02")
     payments = ports.get(Disbursements) is not None
     tax = ports.get(AssessedIncome) is not None
@@ -175,26 +184,36 @@ def test_a_death_notification_reaches_payments_and_tax_end_to_end(
         assert registered.status_code == 201, registered.text
         tin = registered.json()["tin"]
 
-    answer = post_notify(client, civil_registry, notify_body(death(dying), event_type="death"))
-    assert answer["message"]["ack_status"] == "ACK"
-    assert answer["message"]["notify_status"] == [{"reference_id": "EV-0", "status": "succ"}]
+    if reported_by == "civil registry":
+        source = f"dci:{REGISTRY}"
+        answer = post_notify(client, civil_registry, notify_body(death(dying), event_type="death"))
+        assert answer["message"]["ack_status"] == "ACK"
+        assert answer["message"]["notify_status"] == [{"reference_id": "EV-0", "status": "succ"}]
+    else:
+        source = "identity:lifecycle"
+        body = {"national_id": dying, "status": "deceased", "reason": "death certificate DC-7"}
+        died = client.post("/identity/persons/status", json=body, headers=api_headers("identity:admin"))
+        assert died.status_code == 200, died.text
 
     assert status_of(client, api_headers, dying) == "deceased"
     assert status_of(client, api_headers, living) == "active"
     (deceased,) = events(engine, "identity.person.deceased")
-    assert deceased.detail["source"] == f"dci:{REGISTRY}" and deceased.detail["date_of_death"] == "2026-11-30"
-    assert deceased.actor == "partner:Civil registry"
+    if reported_by == "civil registry":
+        assert deceased.detail["source"] == source and deceased.detail["date_of_death"] == "2026-11-30"
+        assert deceased.actor == "partner:Civil registry"
+    else:
+        assert deceased.detail["reason"] == "death certificate DC-7"
     if payments:
         after = client.post("/payments/programmes/DCI-CASH/cycles", json={"name": "after"}, headers=pay)
         assert after.status_code == 201, after.text
         assert after.json()["instruction_count"] == 1  # the dead person is left out; the living one is paid
         (stopped,) = events(engine, "payments.beneficiary.stopped")
-        assert stopped.detail["source"] == f"dci:{REGISTRY}"
+        assert stopped.detail["source"] == source
     if tax:
         shown = client.get(f"/tax/taxpayers/{tin}", headers=clerk)
         assert shown.json()["status"] == "deceased"
         (changed,) = events(engine, "tax.taxpayer.status")
-        assert changed.detail["to"] == "deceased" and changed.detail["source"] == f"dci:{REGISTRY}"
+        assert changed.detail["to"] == "deceased" and changed.detail["source"] == source
 
 
 def test_a_replayed_message_gets_the_same_answer_and_changes_nothing_twice(
