@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-LOCALHOST = "127.0.0.1"
+from ....tests.http_server import LOCALHOST, http_server
 
 
 @dataclass
@@ -95,19 +95,10 @@ class SmsGateway:
 @contextmanager
 def sms_gateway() -> Iterator[SmsGateway]:
     """An HTTP server on 127.0.0.1 taking POST /messages as an SMS gateway does."""
-    server = ThreadingHTTPServer((LOCALHOST, 0), _GatewayHandler)
-    gateway = SmsGateway(url=f"http://{LOCALHOST}:{server.server_port}/messages")
-    server.gateway = gateway  # type: ignore[attr-defined]
-    # shutdown() waits for serve_forever's next poll: at the default 0.5 s every test using a gateway
-    # spent half a second in teardown.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with http_server(_GatewayHandler) as server:
+        gateway = SmsGateway(url=f"http://{LOCALHOST}:{server.server_port}/messages")
+        server.gateway = gateway  # type: ignore[attr-defined]
         yield gateway
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-LOCALHOST = "127.0.0.1"
+from ....tests.http_server import LOCALHOST, http_server
+
 SPEC = Path(__file__).parent / "g2p_connect"
 
 
@@ -203,17 +204,10 @@ class Receiver:
 @contextmanager
 def receiver() -> Iterator[Receiver]:
     """The sender's HTTP server on 127.0.0.1: takes POST /mapper/on-* (answering an ACK), serves GET /jwks.json."""
-    server = ThreadingHTTPServer((LOCALHOST, 0), _Handler)
-    made = Receiver(url=f"http://{LOCALHOST}:{server.server_port}")
-    server.receiver = made  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    with http_server(_Handler) as server:
+        made = Receiver(url=f"http://{LOCALHOST}:{server.server_port}")
+        server.receiver = made  # type: ignore[attr-defined]
         yield made
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class _Handler(BaseHTTPRequestHandler):
