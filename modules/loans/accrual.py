@@ -14,9 +14,8 @@ What a day D does to every loan that is active and was disbursed on or before D 
   disbursed on D earns nothing on D; a day after the last due date earns nothing (a loan still
   active then is in arrears, not earning more interest). D's amount is one row of
   `loans_accrual` (key loan, day); what a loan has earned so far is the sum of its rows
-  (`accrued_interest`). The book already holds
-  the whole schedule's interest as receivable and income from disbursement: accrual measures how
-  much of it is earned, it books nothing.
+  (`accrued_interest`). The book already holds the whole schedule's interest as receivable and
+  income from disbursement: accrual measures how much of it is earned, it books nothing.
 - **The loan's position.** The job reads and writes the narrow `loans_position` (one row per active
   loan; models.Position), never the wide loan row. Most loans are done without reading their
   instalments: the position keeps `unpaid_from` (due date of the current schedule's oldest unsettled instalment) and
@@ -358,8 +357,8 @@ def _bucket_sql(column: str) -> str:
     return f"CASE {cases} ELSE '{OVER}' END"
 
 
-# The period each walked loan's day fell in, kept on the loan for the next days when it is later than the
-# one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
+# The period each walked loan's day fell in, kept in its position for the next days when it is later than
+# the one kept (a day run out of order never moves a loan back; a new schedule version had cleared it).
 MOVE_PERIODS = f"""
 UPDATE loans_position SET
     period_number = w.number, period_start = w.start_on, period_due = w.due_on, period_interest = w.period_interest
