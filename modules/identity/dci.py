@@ -193,16 +193,17 @@ def _death(
     person = service.get_person(session=session, national_id=record.identifier, country=country, for_update=True)
     if person.status == PersonStatus.DECEASED:
         return  # told before (by this registry or another): nothing more to do
-    death = Death(national_id=person.national_id, date_of_death=died_on, source=received.source, reference=reference)
-    service.tell_of_death(session=session, ports=ports, person=person, death=death, actor=received.caller.actor)
     service.set_status(
         session=session,
+        ports=ports,
         national_id=person.national_id,
         status=PersonStatus.DECEASED,
         reason=f"death registered by {received.sender_id}",
         country=country,
         actor=received.caller.actor,
-        source={"source": received.source, "reference": reference, "date_of_death": died_on and died_on.isoformat()},
+        reported=Death(
+            national_id=person.national_id, date_of_death=died_on, source=received.source, reference=reference
+        ),
     )
 
 

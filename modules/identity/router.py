@@ -16,7 +16,6 @@ from ...core.deps import CountryDep, PortsDep, SessionDep, SettingsDep, require_
 from ...core.i18n import _
 from ...core.models import Partner
 from ...core.pages import PageOut, PageRequestDep
-from ...core.ports import Death
 from ...core.schemas import Line
 from ...core.security import AuthenticationFailed
 from ...core.settings import Settings
@@ -24,7 +23,7 @@ from . import adjudication, auth, policies, queues, resident, service, vids
 from .config import IdentitySettings, IdentitySettingsDep
 from .dci_router import NOTIFY_SCOPE, SEARCH_SCOPE
 from .deps import SessionFactory
-from .models import Enrolment, PersonStatus
+from .models import Enrolment
 from .notifier import OutboxNotifier
 from .schemas import (
     AdjudicationOut,
@@ -203,13 +202,9 @@ def set_status(
 ) -> PersonOut:
     found = service.get_person(session=session, national_id=body.national_id, country=country)
     check_region(caller, region_of(found.address, country))
-    if body.status == PersonStatus.DECEASED:  # the registrar's record of a death: reference is the reason given
-        death = Death(
-            national_id=found.national_id, date_of_death=None, source="identity:lifecycle", reference=body.reason
-        )
-        service.tell_of_death(session=session, ports=ports, person=found, death=death, actor=caller.actor)
     person = service.set_status(
         session=session,
+        ports=ports,
         national_id=body.national_id,
         status=body.status,
         reason=body.reason,

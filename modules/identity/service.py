@@ -115,48 +115,49 @@ def get_person(*, session: Session, national_id: str, country: LoadedCountry, fo
     return person
 
 
+LIFECYCLE = "identity:lifecycle"  # the source of a death a registrar records (LifeEvents listeners see it)
+
+
 def set_status(
     *,
     session: Session,
+    ports: Ports,
     national_id: str,
     status: str,
     reason: str,
     country: LoadedCountry,
     actor: str,
-    source: dict[str, Any] | None = None,
+    reported: Death | None = None,
 ) -> Person:
     """ID lifecycle: deactivate (death or other cause) or reactivate; audited with the reason.
 
-    `source`: where the news came from when another system reported it (a DCI death notification: dci.py),
-    recorded in the audit event beside the reason.
+    A death (an active person made `deceased`) is first told to every installed module's `LifeEvents`
+    listener, in this transaction and before the status changes: they find the person by sector token,
+    which resolves for active people only. `reported`: the death as another system reported it (a
+    DCI notification: dci.py), told to the listeners and recorded in the audit event beside the reason;
+    without it the listeners hear of the lifecycle change itself (source `identity:lifecycle`).
     """
     person = get_person(session=session, national_id=national_id, country=country, for_update=True)
     if person.status == status:
         raise Conflict(
             "status: " + _("'{national_id}' is already {status}").format(national_id=national_id, status=status)
         )
+    if status == PersonStatus.DECEASED and person.status == PersonStatus.ACTIVE:
+        death = reported or Death(national_id=national_id, date_of_death=None, source=LIFECYCLE, reference=reason)
+        for listener in ports.every(LifeEvents):
+            listener.person_died(session=session, death=death, actor=actor)
     previous, person.status = person.status, status
+    source = {} if reported is None else {"source": reported.source, "reference": reported.reference}
+    if reported is not None:
+        source["date_of_death"] = reported.date_of_death and reported.date_of_death.isoformat()
     audit.record(
         session=session,
         actor=actor,
         action="identity.person.reactivated" if status == PersonStatus.ACTIVE else f"identity.person.{status}",
         subject=f"person:{national_id}",
-        detail={"from": previous, "to": status, "reason": reason, **(source or {})},
+        detail={"from": previous, "to": status, "reason": reason, **source},
     )
     return person
-
-
-def tell_of_death(*, session: Session, ports: Ports, person: Person, death: Death, actor: str) -> None:
-    """Tell every installed module's `LifeEvents` listener that `person` died (payments, tax), in this transaction.
-
-    Called before the status changes, by every way a death arrives (a registrar's lifecycle change, a
-    civil registry's DCI notification): the listeners find the person by sector token, which resolves
-    for active people only, so a person not active is not announced again.
-    """
-    if person.status != PersonStatus.ACTIVE:
-        return
-    for listener in ports.every(LifeEvents):
-        listener.person_died(session=session, death=death, actor=actor)
 
 
 def update_contact(
