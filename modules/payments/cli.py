@@ -569,7 +569,8 @@ def g2p_sender(
 @app.command("g2p-senders")
 def g2p_senders() -> None:
     """List the G2P Connect senders and print the JWKS our answers are signed with."""
-    from . import g2p, g2p_signing
+    from ...core import signing
+    from . import g2p
 
     runtime = _runtime()
     try:
@@ -585,7 +586,7 @@ def g2p_senders() -> None:
                     str(sender.resolve_details).lower(),
                 )
         console.print(table)
-        keys = g2p_signing.jwks(runtime.settings.secret_key.get_secret_value())
+        keys = signing.jwks(runtime.settings.secret_key.get_secret_value())
         console.print(json.dumps(keys), markup=False, soft_wrap=True)
     finally:
         runtime.engine.dispose()

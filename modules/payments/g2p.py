@@ -14,8 +14,6 @@ when the message is received, and answers never echo an id. HTTP stays in g2p_ro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -29,11 +27,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ...core import audit
+from ...core import audit, signing
 from ...core.country import LoadedCountry
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
-from ...core.keys import derive_key
+from ...core.keys import keyed_digest
 from ...core.models import Partner, utcnow
 from ...core.registry import Ports
 from ...core.security import authenticate
@@ -41,7 +39,7 @@ from . import g2p_signing, service
 from .config import PaymentsSettings
 from .domain import AccountDetails, Beneficiary
 from .g2p_schemas import _Envelope
-from .g2p_signing import BadSignature, SigningMethod
+from .g2p_signing import SigningMethod
 from .models import (
     AccountKind,
     AccountLink,
@@ -169,7 +167,7 @@ def receive(
         return _error(ctx, 403, "err.receiver_id.invalid", f"this receiver is {ctx.settings.g2p_receiver_id!r}")
     try:
         verify(sender, raw=raw, document=document, signature_header=signature_header)
-    except BadSignature as bad:
+    except signing.BadSignature as bad:
         code = "err.signature.missing" if bad.missing else "err.signature.invalid"
         return _error(ctx, 401, code, str(bad))
     if header.is_msg_encrypted:
@@ -222,11 +220,11 @@ def verify(sender: G2pSender, *, raw: bytes, document: dict[str, Any], signature
     method = sender.signing_method
     if method == SigningMethod.NONE:
         return
-    keys = g2p_signing.sender_keys(jwks_document=sender.jwks, jwks_url=sender.jwks_url)
+    keys = signing.sender_keys(jwks_document=sender.jwks, jwks_url=sender.jwks_url)
     if method == SigningMethod.JWS_HEADER:
-        g2p_signing.verify_detached(signature_header, raw, keys)
+        signing.verify_detached(signature_header, raw, keys)
     else:
-        g2p_signing.verify_body(
+        signing.verify_body(
             document.get("signature"),
             document.get("header"),
             document.get("message"),
@@ -253,9 +251,8 @@ def callback_base(sender: G2pSender, sender_uri: str | None) -> str | None:
 
 def request_hash(secret: str, operation: str, mode: str, document: dict[str, Any]) -> str:
     """Keyed, so the hash of a message naming a national ID cannot be reversed by trying every number."""
-    content = g2p_signing.canonical(document.get("header"), document.get("message"))
-    key = derive_key(secret, REQUEST_HASH_PURPOSE)
-    return hmac.new(key, f"{operation}|{mode}|".encode() + content, hashlib.sha256).hexdigest()
+    content = signing.canonical(document.get("header"), document.get("message"))
+    return keyed_digest(secret, REQUEST_HASH_PURPOSE, f"{operation}|{mode}|".encode() + content)
 
 
 def _message(session: Session, sender_id: str, message_id: str) -> G2pMessage | None:
@@ -691,13 +688,16 @@ def response_header(
 def signed_body(ctx: Context, sender: G2pSender | None, envelope: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """The envelope as sent, signed the way the sender was registered (our key; docs/standards.md)."""
     if sender is not None and sender.signing_method == SigningMethod.BODY:
-        signature = g2p_signing.sign_body(
-            envelope["header"], envelope.get("message"), sender_id=ctx.settings.g2p_receiver_id, secret=ctx.secret
+        signature = signing.sign_body(
+            envelope["header"],
+            envelope.get("message"),
+            namespace="g2p",
+            sender_id=ctx.settings.g2p_receiver_id, secret=ctx.secret
         )
         body = json.dumps({"signature": signature, **envelope}, ensure_ascii=False).encode()
         return body, {}
     body = json.dumps(envelope, ensure_ascii=False).encode()
-    return body, {"Signature": g2p_signing.sign_detached(body, ctx.secret)}
+    return body, {"Signature": signing.sign_detached(body, ctx.secret)}
 
 
 def _signed(ctx: Context, sender: G2pSender, envelope: dict[str, Any], status: int) -> Answer:
@@ -711,7 +711,7 @@ def _ack(ctx: Context, status: int, ack_status: str, correlation_id: str, **more
     if error is not None:
         ack["error"] = error
     body = json.dumps({"message": ack}, ensure_ascii=False).encode()
-    return Answer(status, body, {"Signature": g2p_signing.sign_detached(body, ctx.secret)}, **more)
+    return Answer(status, body, {"Signature": signing.sign_detached(body, ctx.secret)}, **more)
 
 
 def _error(ctx: Context, status: int, code: str, text: str) -> Answer:
@@ -723,7 +723,7 @@ def error_answer(secret: str, status: int, code: str, text: str) -> Answer:
     ack = {"ack_status": "ERR", "timestamp": _now(), "correlation_id": uuid.uuid4().hex}
     ack["error"] = {"code": code, "message": text[:999]}  # type: ignore[assignment]
     body = json.dumps({"message": ack}, ensure_ascii=False).encode()
-    return Answer(status, body, {"Signature": g2p_signing.sign_detached(body, secret)})
+    return Answer(status, body, {"Signature": signing.sign_detached(body, secret)})
 
 
 def _now() -> str:
@@ -800,7 +800,7 @@ def register_sender(
         raise Unprocessable(_("a signing sender needs its public keys: a JWKS file or URL"), field="jwks")
     if jwks_document is not None:
         try:
-            g2p_signing.check_jwks(jwks_document)
+            signing.check_jwks(jwks_document)
         except (ValueError, TypeError, KeyError) as error:
             raise Unprocessable(str(error), field="jwks") from None
     for field, uri in (("jwks_url", jwks_url), ("callback_uri", callback_uri)):

@@ -2,7 +2,7 @@
 
 `/mapper/{link,update,unlink,resolve}` and `/mapper/txn/status` acknowledge and call back;
 `/mapper/sync/...` answer at once; `/oauth2/client/token` gives senders an access token for their
-client credentials; `/.well-known/jwks.json` publishes the key our answers and callbacks are signed with.
+client credentials. The key our answers and callbacks are signed with is the core's, at `/.well-known/jwks.json`.
 A body of the wrong shape is answered the specification's way (`ERR`, `err.request.bad`, HTTP 400),
 never with our 422 problem document.
 """
@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from ...core import authorisation, jobs
-from ...core.deps import ApiKeyDep, CountryDep, PortsDep, SessionDep, SettingsDep
+from ...core.deps import ApiKeyDep, CountryDep, PortsDep, RawBody, SessionDep, SettingsDep
 from ...core.i18n import _
 from ...core.models import Partner
 from ...core.schemas import Line, as_utc
@@ -37,7 +37,6 @@ from .scopes import LINK_SCOPE, READ_SCOPE
 logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth2/client/token"  # noqa: S105 - a path, not a password
-JWKS_PATH = "/.well-known/jwks.json"
 SIGNATURE_HEADER = "Signature"
 # The OpenAPI extension marking a standard's route: its errors are the standard's bodies (docs/architecture.md).
 STANDARD = {"x-standard": "G2P Connect 1.0.0"}
@@ -125,11 +124,6 @@ def _usable(partner: Partner) -> bool:
     return partner.active and not partner.awaiting_approval and not expired
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(_raw_body)]
 SignatureHeader = Annotated[
     str | None,
     Header(
@@ -264,10 +258,3 @@ def client_token(
         expires_in=str(payments.g2p_token_seconds),
         scope=granted,
     )
-
-
-@root_router.get(
-    JWKS_PATH, summary="The public key G2P Connect answers and callbacks are signed with", openapi_extra=STANDARD
-)
-def published_keys(settings: SettingsDep) -> g2p_schemas.JwksOut:
-    return g2p_schemas.JwksOut(**g2p_signing.jwks(settings.secret_key.get_secret_value()))

@@ -261,7 +261,3 @@ class OAuthError(BaseModel):
 
     error: Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
     error_description: str | None = None
-
-
-class JwksOut(BaseModel):
-    keys: list[dict[str, Any]]

@@ -60,11 +60,17 @@ def get_locale() -> str:
     return current_locale()
 
 
+async def raw_body(request: Request) -> bytes:
+    """The request's exact bytes, which a detached signature covers (FastAPI keeps them after parsing)."""
+    return await request.body()
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 CountryDep = Annotated[LoadedCountry, Depends(get_country)]
 PortsDep = Annotated[Ports, Depends(get_ports)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LocaleDep = Annotated[str, Depends(get_locale)]
+RawBody = Annotated[bytes, Depends(raw_body)]
 
 
 def authenticated_partner(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> Partner:

@@ -7,6 +7,8 @@ deployment's life, like the database.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
@@ -25,3 +27,11 @@ def derive_key(secret: str, purpose: str, length: int = 32) -> bytes:
 
 def checkpoint_signing_key(secret: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(derive_key(secret, AUDIT_CHECKPOINT_SIGNING))
+
+
+def keyed_digest(secret: str, purpose: str, content: bytes) -> str:
+    """HMAC-SHA256 of `content` under the key for `purpose`, in hex: a stored fingerprint of a message.
+
+    Keyed, so a digest of a message naming a national ID cannot be reversed by hashing every number.
+    """
+    return hmac.new(derive_key(secret, purpose), content, hashlib.sha256).hexdigest()

@@ -1,14 +1,17 @@
-"""Routes every deployment has: /health (open), /meta (authenticated) and staff sign-in (/staff/oidc, core/oidc.py)."""
+"""Routes every deployment has: /health and /.well-known/jwks.json (open), /meta (authenticated) and staff
+sign-in (/staff/oidc, core/oidc.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import signing
 from .callers import Caller
 from .deps import CountryDep, SessionDep, SettingsDep, require_scope
 from .oidc import router as oidc_router
@@ -49,6 +52,18 @@ def health(session: SessionDep) -> JSONResponse:
     except SQLAlchemyError as error:
         return JSONResponse({"status": "unavailable", "database": str(error.__class__.__name__)}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]]
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    summary="The public key the standards' messages we send are signed with (G2P Connect, DCI)",
+)
+def published_keys(settings: SettingsDep) -> Jwks:
+    return Jwks(**signing.jwks(settings.secret_key.get_secret_value()))
 
 
 @router.get("/meta", summary="What this deployment runs: template version, modules, country, licence")

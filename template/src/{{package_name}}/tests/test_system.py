@@ -66,7 +66,8 @@ def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
 def test_every_route_but_health_and_the_sign_in_requires_a_key(client: TestClient) -> None:
     # From the OpenAPI document: the app's route list holds routers included lazily (FastAPI
     # 0.165), whose routes it does not list, so walking it would check nothing.
-    open_paths = {"/health", "/staff/oidc/login", "/staff/oidc/callback", "/staff/oidc/logout"}
+    open_paths = {"/health", "/.well-known/jwks.json"}  # the signing key's public half is for anyone
+    open_paths |= {"/staff/oidc/login", "/staff/oidc/callback", "/staff/oidc/logout"}
     open_operations = {("POST", "/staff/sessions")}  # signing in with a password (its own 401 for wrong ones)
     paths = client.app.openapi()["paths"]
     operations = [(method.upper(), path) for path, item in paths.items() for method in item]
