@@ -1,7 +1,8 @@
-"""Identity commands: IDs, people, partner policies, synthetic populations, bulk import, benchmark."""
+"""Identity commands: IDs, people, policies, synthetic populations, bulk import, benchmark, DCI subscriptions."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -9,11 +10,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from ...core import i18n
 from ...core.cli_runtime import command_runtime, refused_problem
 from ...core.i18n import _, ngettext
-from . import delivery, idnumbers, importer, mosip, mosip_crypto, policies, service, synth
+from . import dci_subscriptions, delivery, idnumbers, importer, mosip, mosip_crypto, policies, service, synth
 from .auth import FACTORS
 from .config import IdentitySettings
 from .pipeline import default_workers
@@ -26,6 +28,10 @@ notify_app = typer.Typer(no_args_is_help=True, help="Messages to residents: the 
 app.add_typer(notify_app, name="notify")
 mosip_app = typer.Typer(no_args_is_help=True, help="MOSIP ID Authentication: relying parties and our certificate")
 app.add_typer(mosip_app, name="mosip")
+dci_app = typer.Typer(
+    no_args_is_help=True, help="DCI civil registries: subscribe to their live births and deaths (English output)"
+)
+app.add_typer(dci_app, name="dci")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -241,6 +247,87 @@ def mosip_certificate(
     else:
         out.write_text(keys.certificate_pem(), encoding="utf-8")
         console.print(_("written to {path}").format(path=out), markup=False)
+
+
+def _events(text: str) -> list[str]:
+    return [event.strip() for event in text.split(",") if event.strip()]
+
+
+# The DCI commands print English, as the DCI adapter answers (the specification's codes are for systems).
+@dci_app.command("subscribe")
+def dci_subscribe(
+    registry: Annotated[str, typer.Option(help="The registry's DCI id (its sender_id), e.g. crvs.example.org")],
+    url: Annotated[str, typer.Option(help="Its base URL: we POST {url}/registry/subscribe")],
+    our_url: Annotated[
+        str, typer.Option(help="Our public base URL: it calls back {our-url}/registry/on-subscribe and /notify")
+    ],
+    events: Annotated[str, typer.Option(help="Event types, comma-separated: death, live_birth")] = "death,live_birth",
+    sender_id: Annotated[str, typer.Option(help="Our DCI id at the registry")] = "national-id-registry",
+    jwks_file: Annotated[Path | None, typer.Option(help="Its public keys (JWKS): its messages must be signed")] = None,
+    jwks_url: Annotated[str | None, typer.Option(help="Or where its public keys are published")] = None,
+) -> None:
+    """Register a civil registry and subscribe to its events; sent at once, signed with our key."""
+    document = None
+    if jwks_file is not None:
+        try:
+            document = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            err_console.print(f"cannot read {jwks_file}: {error}", style="red", markup=False)
+            raise typer.Exit(2) from error
+    with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
+        found = dci_subscriptions.register(
+            session=session,
+            name=registry,
+            base_url=url,
+            our_sender_id=sender_id,
+            our_url=our_url,
+            jwks_document=document,
+            jwks_url=jwks_url,
+        )
+        made = dci_subscriptions.subscribe(
+            session=session,
+            registry=found,
+            events=_events(events),
+            secret=runtime.settings.secret_key.get_secret_value(),
+            actor="cli",
+        )
+        for subscription in made:
+            console.print(f"{registry} {subscription.event_type}: {subscription.state}", markup=False)
+
+
+@dci_app.command("unsubscribe")
+def dci_unsubscribe(
+    registry: Annotated[str, typer.Option(help="The registry's DCI id")],
+    events: Annotated[str, typer.Option(help="Event types, comma-separated (default: all)")] = "",
+) -> None:
+    """End subscriptions at a registry (those it gave a code); sent at once, signed with our key."""
+    with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
+        ended = dci_subscriptions.unsubscribe(
+            session=session,
+            registry=dci_subscriptions.registry_named(session, registry),
+            events=_events(events),
+            secret=runtime.settings.secret_key.get_secret_value(),
+            actor="cli",
+        )
+        for subscription in ended:
+            console.print(f"{registry} {subscription.event_type}: {subscription.state}", markup=False)
+
+
+@dci_app.command("subscriptions")
+def dci_subscriptions_list() -> None:
+    """The registries and our subscriptions to them, with their state, code and any refusal."""
+    with command_runtime() as runtime, runtime.session_factory() as session:
+        table = Table("registry", "url", "event", "state", "code", "reason")
+        for registry, subscription in dci_subscriptions.subscriptions(session):
+            table.add_row(
+                registry.name,
+                registry.base_url,
+                subscription.event_type,
+                subscription.state,
+                subscription.subscription_code or "",
+                subscription.reason or "",
+            )
+    console.print(table)
 
 
 def _progress() -> Progress:

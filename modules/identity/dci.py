@@ -8,15 +8,15 @@
 - `search`: a partner looks a person up by UIN (our national ID) and gets the attributes its identity
   policy allows (the eKYC attributes set with `identity policy`), each read audited under the person.
 
-Each message is kept with its answer, keyed by sender and `message_id`: a replay gets the same answer
-and changes nothing; a different message reusing the id is refused (`rjct.message_id.duplicate`).
+Each message is kept with its answer (sealed: a search answer names a person), keyed by sender and
+`message_id`: a replay gets the same answer and changes nothing; a different message reusing the id
+is refused (`rjct.message_id.duplicate`).
 Outcomes per event or search request are in-band, in DCI's status codes, in English (as the
 specification's codes are meant for systems); see docs/standards.md for what is and is not supported.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,10 +32,11 @@ from ...core.approvals import Signatory
 from ...core.callers import Caller
 from ...core.country import LoadedCountry
 from ...core.errors import Problem
+from ...core.keys import keyed_digest
 from ...core.models import Partner
 from ...core.ports import Death
 from ...core.registry import Ports
-from . import policies, service
+from . import notifier, policies, service
 from .applications import Application
 from .config import IdentitySettings
 from .dci_schemas import NotifyEvent, NotifyRequest, PersonRecord, SearchItem, SearchRequest
@@ -49,6 +50,7 @@ BRN_PREFIX = "BRN-"
 MAX_BRN = 36 - len(BRN_PREFIX)  # an enrolment's application ID holds 36 characters
 SEX_IN = {"male": "M", "female": "F", "other": "X", "unknown": "X"}
 SEX_OUT = {"M": "male", "F": "female", "X": "other"}
+REQUEST_DIGEST_PURPOSE = "identity dci request hmac v1"
 _ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")
 
 
@@ -91,6 +93,7 @@ def notify(
     settings: IdentitySettings,
     partner: Partner,
     request: NotifyRequest,
+    secret: str,
 ) -> dict[str, Any]:
     """Apply a notify message's events; the answer is an acknowledgement with each event's outcome."""
     received = Received(partner, request.header.sender_id or f"partner-{partner.id}")
@@ -99,7 +102,7 @@ def notify(
         return _ack(
             "ERR", message.transaction_id, error=("err.encryption.invalid", "encrypted messages: not supported")
         )
-    row, replay = _claim(session, received, header.message_id, "notify", request.model_dump(mode="json"))
+    row, replay = _claim(session, received, header.message_id, "notify", request.model_dump(mode="json"), secret)
     if replay is not None:
         return replay
     if row is None:
@@ -108,7 +111,7 @@ def notify(
         _apply_event(session, ports, country, settings, received, header.message_id, e) for e in message.notify_event
     ]
     answer = _ack("ACK", message.transaction_id, statuses=statuses)
-    row.answer = answer
+    _keep(row, answer, secret)
     audit.record(
         session=session,
         actor=received.caller.actor,
@@ -121,6 +124,11 @@ def notify(
         },
     )
     return answer
+
+
+def refusal(transaction_id: str, code: str, text: str) -> dict[str, Any]:
+    """A whole message refused before anything is read: ERR with the specification's error code."""
+    return _ack("ERR", transaction_id, error=(code, text))
 
 
 _DUPLICATE = ("rjct.message_id.duplicate", "message_id was already used by this sender for another message")
@@ -269,7 +277,9 @@ def _day(text: str | None, field: str) -> date:
 # ---------------------------------------------------------------- search
 
 
-def search(*, session: Session, country: LoadedCountry, partner: Partner, request: SearchRequest) -> dict[str, Any]:
+def search(
+    *, session: Session, country: LoadedCountry, partner: Partner, request: SearchRequest, secret: str
+) -> dict[str, Any]:
     """Answer a sync search: one result per search request, the person's attributes as the policy allows."""
     header, message = request.header, request.message
     received = Received(partner, header.sender_id)
@@ -281,7 +291,7 @@ def search(*, session: Session, country: LoadedCountry, partner: Partner, reques
             "rjct",
             ("rjct.action.not_supported", "encrypted messages: not supported"),
         )
-    row, replay = _claim(session, received, header.message_id, "search", request.model_dump(mode="json"))
+    row, replay = _claim(session, received, header.message_id, "search", request.model_dump(mode="json"), secret)
     if replay is not None:
         return replay
     if row is None:
@@ -292,7 +302,7 @@ def search(*, session: Session, country: LoadedCountry, partner: Partner, reques
         _search_one(session, country, received, header.message_id, item, allowed) for item in message.search_request
     ]
     answer = _on_search(header, message.transaction_id, results, "succ")
-    row.answer = answer
+    _keep(row, answer, secret)
     return answer
 
 
@@ -390,10 +400,11 @@ def _record(person, allowed: set[str]) -> dict[str, Any]:
 
 
 def _claim(
-    session: Session, received: Received, message_id: str, action: str, content: dict[str, Any]
+    session: Session, received: Received, message_id: str, action: str, content: dict[str, Any], secret: str
 ) -> tuple[DciMessage | None, dict[str, Any] | None]:
     """(the new message's row, None), or (None, the stored answer) for a replay, or (None, None) for an id reused."""
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    digest = keyed_digest(secret, REQUEST_DIGEST_PURPOSE, canonical)
     query = select(DciMessage).where(DciMessage.sender_id == received.sender_id, DciMessage.message_id == message_id)
     row = DciMessage(
         partner_id=received.partner.id,
@@ -401,7 +412,7 @@ def _claim(
         message_id=message_id,
         action=action,
         request_hash=digest,
-        answer={},
+        sealed_answer="",  # sealed once answered, in the same transaction
     )
     try:
         with session.begin_nested():  # the unique key makes a concurrent twin wait, then find ours
@@ -411,6 +422,15 @@ def _claim(
         if stored is None:
             raise
         if stored.request_hash == digest and stored.action == action and stored.partner_id == received.partner.id:
-            return None, stored.answer
+            return None, json.loads(notifier.read_sealed(stored.sealed_answer, _sealed_for(stored), secret=secret))
         return None, None
     return row, None
+
+
+def _keep(row: DciMessage, answer: dict[str, Any], secret: str) -> None:
+    row.sealed_answer = notifier.seal(json.dumps(answer, ensure_ascii=False), _sealed_for(row), secret=secret)
+
+
+def _sealed_for(row: DciMessage) -> str:
+    """What a stored answer is bound to (the seal's associated data): it cannot be moved to another message."""
+    return f"dci:{row.sender_id}:{row.message_id}"

@@ -135,6 +135,76 @@ class SearchRequest(_Open):
     message: SearchRequestMessage
 
 
+class RegistryHeader(_Open):
+    """MsgHeader_V1.0.0 of a registry's callback to us (on-subscribe, on-unsubscribe)."""
+
+    version: DciText | None = None
+    message_id: DciId
+    message_ts: DciText
+    sender_id: SenderId
+    receiver_id: DciText | None = None
+    total_count: Integer = Field(ge=0, le=2**31 - 1)
+    is_msg_encrypted: StrictBool = False
+
+
+class SubscriptionInfo(_Open):
+    """SubscriptionInfo: the code under `code` (its properties) or `subscription_code` (its required list)."""
+
+    code: DciText | None = None
+    subscription_code: DciText | None = None
+    status: Literal["subscribe", "unsubscribe"] | None = None
+    reg_event_type: DciText | None = None
+
+
+class SubscribeResult(_Open):
+    reference_id: DciId
+    timestamp: DciText
+    status: Literal["rcvd", "pdng", "succ", "rjct"]
+    status_reason_code: DciText | None = None
+    status_reason_message: Annotated[Line, Field(max_length=999)] | None = None
+    subscriptions: Annotated[list[SubscriptionInfo], Field(max_length=Batch)] = []
+
+
+class SubscribeResponse(_Open):
+    transaction_id: TransactionId
+    correlation_id: DciId
+    subscribe_response: Annotated[list[SubscribeResult], Field(max_length=Batch)]
+
+
+class OnSubscribeHeader(RegistryHeader):
+    action: Literal["on-subscribe"]
+
+
+class OnSubscribeRequest(_Open):
+    signature: Annotated[Line, Field(max_length=4000)] | None = None
+    header: OnSubscribeHeader
+    message: SubscribeResponse
+
+
+class SubscriptionStatus(_Open):
+    code: DciText
+    status: Literal["subscribe", "unsubscribe"]
+
+
+class UnsubscribeResponse(_Open):
+    transaction_id: TransactionId
+    correlation_id: DciId
+    status: Literal["rcvd", "pdng", "succ", "rjct"]
+    status_reason_code: DciText | None = None
+    status_reason_message: Annotated[Line, Field(max_length=999)] | None = None
+    subscription_status: Annotated[list[SubscriptionStatus], Field(max_length=Batch)] = []
+
+
+class OnUnsubscribeHeader(RegistryHeader):
+    action: Literal["on-unsubscribe"]
+
+
+class OnUnsubscribeRequest(_Open):
+    signature: Annotated[Line, Field(max_length=4000)] | None = None
+    header: OnUnsubscribeHeader
+    message: UnsubscribeResponse
+
+
 # Answers ----------------------------------------------------------------------------------------------
 
 
@@ -150,11 +220,20 @@ class EventStatus(BaseModel):
     status_reason_message: str | None = None
 
 
-class AckMessage(BaseModel):
+class PlainAckMessage(BaseModel):
     ack_status: Literal["ACK", "NACK", "ERR"]
     timestamp: str
     correlation_id: str
     error: DciError | None = None
+
+
+class Ack(BaseModel):
+    """The specification's acknowledgement (`Response`)."""
+
+    message: PlainAckMessage
+
+
+class AckMessage(PlainAckMessage):
     # Ours: what became of each event (DCI's notify has no callback to say it).
     notify_status: list[EventStatus] = []
 

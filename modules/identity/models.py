@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...core.db import Base
@@ -268,8 +268,9 @@ class MosipIdaKey(Base):
 class DciMessage(Base):
     """A DCI message received from a civil registry or a partner (dci.py): its answer, so a replay gets it again.
 
-    Keyed by the sender and its `message_id`; `request_hash` tells a replay from a different message
-    reusing the id (answered `rjct.message_id.duplicate`).
+    Keyed by the sender and its `message_id`; `request_hash` (keyed: core/keys.keyed_digest) tells a
+    replay from a different message reusing the id (answered `rjct.message_id.duplicate`). The answer is
+    sealed (a search answer holds personal data): only this deployment's SECRET_KEY reads it.
     """
 
     __tablename__ = "identity_dci_message"
@@ -281,5 +282,49 @@ class DciMessage(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))
     request_hash: Mapped[str] = mapped_column(String(64))
-    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed_answer: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DciRegistry(Base):
+    """A civil registry we subscribe to (dci_subscriptions.py): where it is, who we are to it, its keys.
+
+    `name` is its DCI id (its `sender_id`, our `receiver_id`). With keys registered (a JWKS or a JWKS
+    URL), its messages to us must carry its signature.
+    """
+
+    __tablename__ = "identity_dci_registry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    our_sender_id: Mapped[str] = mapped_column(String(100))
+    our_url: Mapped[str] = mapped_column(String(500))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    jwks_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SubscriptionState(StrEnum):
+    REQUESTED = "requested"  # sent, acknowledged; the registry's on-subscribe is awaited
+    SUBSCRIBED = "subscribed"
+    REFUSED = "refused"
+    UNSUBSCRIBING = "unsubscribing"  # unsubscribe sent, acknowledged; on-unsubscribe awaited
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class DciSubscription(Base):
+    """One event type subscribed to at one registry: the request we sent, the registry's code and answer."""
+
+    __tablename__ = "identity_dci_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registry_id: Mapped[int] = mapped_column(ForeignKey("identity_dci_registry.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=SubscriptionState.REQUESTED)
+    transaction_id: Mapped[str] = mapped_column(String(99), index=True)
+    reference_id: Mapped[str] = mapped_column(String(99), unique=True)
+    subscription_code: Mapped[str | None] = mapped_column(String(99), default=None)
+    reason: Mapped[str | None] = mapped_column(String(999), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

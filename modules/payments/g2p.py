@@ -692,7 +692,8 @@ def signed_body(ctx: Context, sender: G2pSender | None, envelope: dict[str, Any]
             envelope["header"],
             envelope.get("message"),
             namespace="g2p",
-            sender_id=ctx.settings.g2p_receiver_id, secret=ctx.secret
+            sender_id=ctx.settings.g2p_receiver_id,
+            secret=ctx.secret,
         )
         body = json.dumps({"signature": signature, **envelope}, ensure_ascii=False).encode()
         return body, {}

@@ -130,9 +130,7 @@ def _signing_string(created: str, expires: str, header: Any, message: Any) -> by
     return f"(created): {created}\n(expires): {expires}\ndigest: BLAKE-512={digest}".encode()
 
 
-def sign_body(
-    header: Any, message: Any, *, namespace: str, sender_id: str, secret: str, lifetime: int = 3600
-) -> str:
+def sign_body(header: Any, message: Any, *, namespace: str, sender_id: str, secret: str, lifetime: int = 3600) -> str:
     """The envelope's `signature` field, in the form the G2P Connect and DCI examples show, by our key."""
     ours = our_key(secret)
     created = int(time.time())
