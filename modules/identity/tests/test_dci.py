@@ -1,13 +1,15 @@
-"""DCI civil-registration events and registry search (dci.py), checked against the published schemas.
+"""DCI civil-registration events, subscriptions and registry search (dci.py, dci_subscriptions.py).
 
 The messages these tests send and the answers they get are validated against the DCI registry core API
-v1.0.0's own schemas (tests/dci_spec/, an unchanged excerpt of the published document).
+v1.0.0's own schemas (tests/dci_spec/, an unchanged excerpt of the published document); subscriptions
+go to a registry on 127.0.0.1 (dci_registry.py) over HTTP, which checks them and our signature.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,12 @@ from ....core.db import make_session_factory
 from ....core.models import AuditEvent
 from ....core.ports import AssessedIncome, Disbursements
 from ....core.registry import Ports
+from ....core.settings import Settings
+from .. import dci_subscriptions
 from ..dci_router import NOTIFY_SCOPE, SEARCH_SCOPE
+from ..models import DciMessage, DciSubscription
 from .conftest import ADDRESS, Relying
+from .dci_registry import Registry, registry_server
 
 SPEC = yaml.safe_load((Path(__file__).parent / "dci_spec" / "registry_core_api_v1.0.0.excerpt.yaml").read_text())
 REGISTRY = "crvs.example.org"
@@ -135,9 +141,58 @@ def status_of(client: TestClient, api_headers, national_id: str) -> str:
     return response.json()["status"]
 
 
+@pytest.fixture
+def subscribed(client: TestClient, engine: Engine, settings: Settings, civil_registry: Relying) -> Iterator[Registry]:
+    """A civil registry on 127.0.0.1, registered with its keys, which took our subscription to deaths and births."""
+    with registry_server(REGISTRY) as registry:
+        registry.our_jwks = client.get("/.well-known/jwks.json").json()
+        made = subscribe(engine, settings, registry, ["death", "live_birth"])
+        assert [s.state for s in made] == ["requested", "requested"]
+        (request,) = registry.received
+        answer = post_signed(
+            client, civil_registry, "/registry/on-subscribe", registry.signed(registry.on_subscribe(request))
+        )
+        assert answer["message"]["ack_status"] == "ACK"
+        yield registry
+
+
+def subscribe(engine: Engine, settings: Settings, registry: Registry, events: list[str]) -> list[DciSubscription]:
+    with make_session_factory(engine)() as session:
+        found = dci_subscriptions.register(
+            session=session,
+            name=registry.name,
+            base_url=registry.url,
+            our_sender_id=registry.our_sender_id,
+            our_url="https://id.example.gov",
+            jwks_document=registry.jwks(),
+            jwks_url=None,
+        )
+        return dci_subscriptions.subscribe(
+            session=session,
+            registry=found,
+            events=events,
+            secret=settings.secret_key.get_secret_value(),
+            actor="test",
+        )
+
+
+def post_signed(client: TestClient, registry: Relying, path: str, body: bytes) -> dict[str, Any]:
+    response = client.post(path, content=body, headers=registry.headers | {"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    conforms_ack(response.json())
+    return response.json()
+
+
+def subscriptions(engine: Engine) -> list[tuple[str, str, str | None]]:
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(select(DciSubscription).order_by(DciSubscription.id))
+        return [(s.event_type, s.state, s.subscription_code) for s in rows]
+
+
 @pytest.mark.selection  # payments and tax are told when installed
-@pytest.mark.parametrize("reported_by", ["civil registry", "registrar"])
+@pytest.mark.parametrize("reported_by", ["civil registry", "subscribed registry", "registrar"])
 def test_a_death_reaches_payments_and_tax_end_to_end(
+    request: pytest.FixtureRequest,
     client: TestClient,
     enrolled,
     civil_registry: Relying,
@@ -147,7 +202,8 @@ def test_a_death_reaches_payments_and_tax_end_to_end(
     country,
     reported_by: str,
 ) -> None:
-    """A civil registry's DCI notification, or a registrar's lifecycle change: the same listeners hear of it."""
+    """A civil registry's DCI notification (signed when we subscribe to it), or a registrar's lifecycle change:
+    the same listeners hear of it."""
     dying, living = enrolled(), enrolled(given_name="Baraka", date_of_birth="1970-01-02")
     payments = ports.get(Disbursements) is not None
     tax = ports.get(AssessedIncome) is not None
@@ -184,7 +240,14 @@ def test_a_death_reaches_payments_and_tax_end_to_end(
         assert registered.status_code == 201, registered.text
         tin = registered.json()["tin"]
 
-    if reported_by == "civil registry":
+    if reported_by == "subscribed registry":
+        registry: Registry = request.getfixturevalue("subscribed")
+        source = f"dci:{REGISTRY}"
+        body = registry.signed(notify_body(death(dying), event_type="death"))
+        answer = post_signed(client, civil_registry, "/registry/notify", body)
+        assert answer["message"]["ack_status"] == "ACK"
+        assert answer["message"]["notify_status"] == [{"reference_id": "EV-0", "status": "succ"}]
+    elif reported_by == "civil registry":
         source = f"dci:{REGISTRY}"
         answer = post_notify(client, civil_registry, notify_body(death(dying), event_type="death"))
         assert answer["message"]["ack_status"] == "ACK"
@@ -198,7 +261,7 @@ def test_a_death_reaches_payments_and_tax_end_to_end(
     assert status_of(client, api_headers, dying) == "deceased"
     assert status_of(client, api_headers, living) == "active"
     (deceased,) = events(engine, "identity.person.deceased")
-    if reported_by == "civil registry":
+    if reported_by != "registrar":
         assert deceased.detail["source"] == source and deceased.detail["date_of_death"] == "2026-11-30"
         assert deceased.actor == "partner:Civil registry"
     else:
@@ -337,3 +400,99 @@ def test_search_by_uin_answers_what_the_policy_allows(
     refused = client.post("/registry/sync/search", json=search_body(person), headers=bare.headers).json()
     assert refused["message"]["search_response"][0]["status"] == "rjct"
     assert "data" not in refused["message"]["search_response"][0]
+
+
+def test_a_subscription_gets_its_codes_and_ends_on_unsubscribe(
+    client: TestClient, engine: Engine, settings: Settings, civil_registry: Relying, subscribed: Registry
+) -> None:
+    """subscribe (ACK, then the registry's signed on-subscribe with codes), then unsubscribe, over HTTP."""
+    (request,) = subscribed.received
+    header = request["header"]
+    assert (header["action"], header["receiver_id"], header["sender_uri"]) == (
+        "subscribe",
+        REGISTRY,
+        "https://id.example.gov",
+    )
+    asked = [r["subscribe_criteria"]["reg_event_type"] for r in request["message"]["subscribe_request"]]
+    assert asked == ["death", "live_birth"]
+    states = subscriptions(engine)
+    assert [(e, s) for e, s, _ in states] == [("death", "subscribed"), ("live_birth", "subscribed")]
+    assert all(code and code.startswith("SUB-") for _, _, code in states)
+    # Asking again for what is subscribed is refused, and nothing is sent.
+    with pytest.raises(dci_subscriptions.Conflict):
+        subscribe(engine, settings, subscribed, ["death"])
+    assert len(subscribed.received) == 1
+
+    with make_session_factory(engine)() as session:
+        ended = dci_subscriptions.unsubscribe(
+            session=session,
+            registry=dci_subscriptions.registry_named(session, REGISTRY),
+            events=["death"],
+            secret=settings.secret_key.get_secret_value(),
+            actor="test",
+        )
+        assert [s.state for s in ended] == ["unsubscribing"]
+    stop = subscribed.received[-1]
+    assert stop["header"]["action"] == "unsubscribe" and stop["message"]["subscription_codes"] == [states[0][2]]
+    answer = post_signed(
+        client, civil_registry, "/registry/on-unsubscribe", subscribed.signed(subscribed.on_unsubscribe(stop))
+    )
+    assert answer["message"]["ack_status"] == "ACK"
+    assert [(e, s) for e, s, _ in subscriptions(engine)] == [("death", "unsubscribed"), ("live_birth", "subscribed")]
+    # A late on-subscribe does not revive an ended subscription.
+    post_signed(client, civil_registry, "/registry/on-subscribe", subscribed.signed(subscribed.on_subscribe(request)))
+    assert subscriptions(engine)[0][1] == "unsubscribed"
+    changes = [e.detail["state"] for e in events(engine, "identity.dci.subscription")]
+    assert changes == ["subscribed", "subscribed", "unsubscribed"]
+
+
+def test_a_tampered_or_unsigned_message_of_a_subscribed_registry_changes_nothing(
+    client: TestClient, enrolled, engine: Engine, civil_registry: Relying, api_headers, subscribed: Registry
+) -> None:
+    person = enrolled()
+    body = notify_body(death(person))
+    tampered = post_signed(client, civil_registry, "/registry/notify", subscribed.signed(body, tamper=True))
+    assert tampered["message"]["ack_status"] == "ERR"
+    assert tampered["message"]["error"]["code"] == "err.signature.invalid"
+    unsigned = post_signed(client, civil_registry, "/registry/notify", json.dumps(body).encode())
+    assert unsigned["message"]["error"]["code"] == "err.signature.missing"
+    other = Registry(name=REGISTRY)  # another key claiming the registry's name
+    forged = post_signed(client, civil_registry, "/registry/notify", other.signed(notify_body(death(person))))
+    assert forged["message"]["error"]["code"] == "err.signature.invalid"
+    assert status_of(client, api_headers, person) == "active"
+    assert events(engine, "identity.person.deceased") == [] and events(engine, "identity.dci.notify") == []
+    with make_session_factory(engine)() as session:
+        assert session.scalars(select(DciMessage)).all() == []
+    # The same message, signed as sent: applied.
+    signed = post_signed(client, civil_registry, "/registry/notify", subscribed.signed(body))
+    assert signed["message"]["notify_status"] == [{"reference_id": "EV-0", "status": "succ"}]
+    assert status_of(client, api_headers, person) == "deceased"
+
+
+def test_a_refused_subscription_keeps_the_registrys_reason(
+    client: TestClient, engine: Engine, settings: Settings, civil_registry: Relying
+) -> None:
+    with registry_server(REGISTRY) as registry:
+        registry.our_jwks = client.get("/.well-known/jwks.json").json()
+        subscribe(engine, settings, registry, ["live_birth"])
+        refusal = registry.on_subscribe(registry.received[0], refuse="rjct.notify_types.invalid")
+        post_signed(client, civil_registry, "/registry/on-subscribe", registry.signed(refusal))
+    with make_session_factory(engine)() as session:
+        (refused,) = session.scalars(select(DciSubscription)).all()
+        assert refused.state == "refused" and refused.reason == "rjct.notify_types.invalid: not for you"
+
+
+def test_an_unreachable_or_refusing_registry_is_reported_and_nothing_is_kept(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    with registry_server(REGISTRY) as registry:
+        registry.our_jwks = client.get("/.well-known/jwks.json").json()
+        registry.answer_status = 503
+        with pytest.raises(dci_subscriptions.RegistryUnreachable, match="HTTP 503 ERR.*err.service.unavailable"):
+            subscribe(engine, settings, registry, ["death"])
+        gone = registry.url
+    with pytest.raises(dci_subscriptions.RegistryUnreachable, match="ConnectError"):
+        subscribe(engine, settings, Registry(name=REGISTRY, url=gone), ["death"])
+    assert subscriptions(engine) == []
+    with make_session_factory(engine)() as session:
+        assert session.scalars(select(dci_subscriptions.DciRegistry)).all() == []
