@@ -1,4 +1,4 @@
-"""A civil registry for the tests: its keys, its HTTP server on 127.0.0.1 taking our subscribe and unsubscribe, its callbacks.
+"""A civil registry for the tests: its keys, its HTTP server on 127.0.0.1 (our subscribe, unsubscribe), its callbacks.
 
 Written from the published specification (dci_spec/): the registry checks every message we send
 against the specification's schemas and our signature against our published JWKS with its own code

@@ -488,7 +488,7 @@ def test_an_unreachable_or_refusing_registry_is_reported_and_nothing_is_kept(
     with registry_server(REGISTRY) as registry:
         registry.our_jwks = client.get("/.well-known/jwks.json").json()
         registry.answer_status = 503
-        with pytest.raises(dci_subscriptions.RegistryUnreachable, match="HTTP 503 ERR.*err.service.unavailable"):
+        with pytest.raises(dci_subscriptions.RegistryUnreachable, match=r"HTTP 503 ERR.*err.service.unavailable"):
             subscribe(engine, settings, registry, ["death"])
         gone = registry.url
     with pytest.raises(dci_subscriptions.RegistryUnreachable, match="ConnectError"):
