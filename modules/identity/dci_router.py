@@ -9,9 +9,11 @@ nothing done; in-band too, as an encrypted message is, so our 401 stays the part
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
 
 from ...core.deps import CountryDep, PortsDep, RawBody, SessionDep, SettingsDep, require_partner
 from ...core.models import Partner
@@ -74,15 +76,7 @@ def notify(
     response_model_exclude_none=True,
 )
 def on_subscribe(body: OnSubscribeRequest, raw: RawBody, session: SessionDep, _partner: CivilRegistry) -> Ack:
-    try:
-        dci_subscriptions.check_signature(session, body.header.sender_id, raw)
-    except dci_subscriptions.Unauthenticated as refused:
-        return Ack.model_validate(
-            dci_subscriptions.ack("ERR", body.message.correlation_id, (refused.code, refused.text))
-        )
-    answer = dci_subscriptions.on_subscribe(session=session, request=body)
-    session.commit()
-    return Ack.model_validate(answer)
+    return _callback(body, raw, session, dci_subscriptions.on_subscribe)
 
 
 @router.post(
@@ -91,13 +85,18 @@ def on_subscribe(body: OnSubscribeRequest, raw: RawBody, session: SessionDep, _p
     response_model_exclude_none=True,
 )
 def on_unsubscribe(body: OnUnsubscribeRequest, raw: RawBody, session: SessionDep, _partner: CivilRegistry) -> Ack:
+    return _callback(body, raw, session, dci_subscriptions.on_unsubscribe)
+
+
+def _callback(body: Any, raw: bytes, session: Session, handle: Callable[..., dict[str, Any]]) -> Ack:
+    """A registry's answer to our request: its signature checked, then handled, acknowledged."""
     try:
         dci_subscriptions.check_signature(session, body.header.sender_id, raw)
     except dci_subscriptions.Unauthenticated as refused:
         return Ack.model_validate(
             dci_subscriptions.ack("ERR", body.message.correlation_id, (refused.code, refused.text))
         )
-    answer = dci_subscriptions.on_unsubscribe(session=session, request=body)
+    answer = handle(session=session, request=body)
     session.commit()
     return Ack.model_validate(answer)
 

@@ -358,18 +358,7 @@ def _apply_subscribe_response(session: Session, registry: DciRegistry, message: 
             reason = item.get("status_reason_code") or "rjct"
             text = item.get("status_reason_message") or ("no subscription code" if item["status"] == "succ" else "")
             subscription.state, subscription.reason = SubscriptionState.REFUSED, f"{reason}: {text}".rstrip(": ")[:999]
-        audit.record(
-            session=session,
-            actor=f"dci:{registry.name}",
-            action="identity.dci.subscription",
-            subject=f"dci:{registry.name}",
-            detail={
-                "event_type": subscription.event_type,
-                "state": subscription.state,
-                "code": subscription.subscription_code,
-                "reason": subscription.reason,
-            },
-        )
+        _audit_change(session, registry, subscription)
 
 
 def on_unsubscribe(*, session: Session, request: OnUnsubscribeRequest) -> dict[str, Any]:
@@ -387,18 +376,23 @@ def on_unsubscribe(*, session: Session, request: OnUnsubscribeRequest) -> dict[s
         )
     ):
         subscription.state = SubscriptionState.UNSUBSCRIBED
-        audit.record(
-            session=session,
-            actor=f"dci:{registry.name}",
-            action="identity.dci.subscription",
-            subject=f"dci:{registry.name}",
-            detail={
-                "event_type": subscription.event_type,
-                "state": subscription.state,
-                "code": subscription.subscription_code,
-            },
-        )
+        _audit_change(session, registry, subscription)
     return ack("ACK", message.correlation_id)
+
+
+def _audit_change(session: Session, registry: DciRegistry, subscription: DciSubscription) -> None:
+    audit.record(
+        session=session,
+        actor=f"dci:{registry.name}",
+        action="identity.dci.subscription",
+        subject=f"dci:{registry.name}",
+        detail={
+            "event_type": subscription.event_type,
+            "state": subscription.state,
+            "code": subscription.subscription_code,
+            "reason": subscription.reason,
+        },
+    )
 
 
 def ack(status: str, correlation_id: str, error: tuple[str, str] | None = None) -> dict[str, Any]:
