@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jws import JWSRegistry
 
+from ...core.encoding import b64url_decode, b64url_encode
 from ...core.keys import derive_key
 
 SIGNING_PURPOSE = "payments g2p-connect signing p-256 v1"
@@ -108,13 +109,13 @@ def verify_detached(value: str | None, body: bytes, keys: KeySet) -> None:
     if len(parts) != 3 or parts[1]:
         raise BadSignature("the Signature header is not a detached JWS (<protected>..<signature>)")
     try:
-        protected = json.loads(_unb64url(parts[0]))
+        protected = json.loads(b64url_decode(parts[0]))
     except (ValueError, TypeError):
         raise BadSignature("the JWS protected header is not JSON") from None
     if not isinstance(protected, dict) or protected.get("alg") not in SENDER_ALGORITHMS:
         raise BadSignature(f"the JWS algorithm must be one of {', '.join(SENDER_ALGORITHMS)}")
     key = _key_of(keys, protected.get("kid"))
-    whole = f"{parts[0]}.{_b64url(body)}.{parts[2]}"
+    whole = f"{parts[0]}.{b64url_encode(body)}.{parts[2]}"
     try:
         with warnings.catch_warnings():  # joserfc warns that RFC 9864 deprecates the name EdDSA
             warnings.simplefilter("ignore")
@@ -267,7 +268,7 @@ def read_token(token: str, *, secret: str, issuer: str) -> dict[str, Any]:
     if token.count(".") != 2:
         raise NotOurToken
     try:
-        protected = json.loads(_unb64url(token.split(".", 1)[0]))
+        protected = json.loads(b64url_decode(token.split(".", 1)[0]))
         if not isinstance(protected, dict) or protected.get("typ") != TOKEN_TYPE:
             raise NotOurToken
         payload = jws.deserialize_compact(token, our_key(secret).key, algorithms=[ALGORITHM]).payload
@@ -279,11 +280,3 @@ def read_token(token: str, *, secret: str, issuer: str) -> dict[str, Any]:
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
         raise ExpiredToken
     return claims
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
