@@ -717,6 +717,9 @@ def test_a_vid_finds_the_link_its_persons_national_id_made_and_is_never_stored(
     assert codes(unlinked, "unlink") == [("succ", None)]
     assert codes(resolved, "resolve") == [("succ", "succ.id.inactive")]
 
+    refused_whole = send(client, party, "resolve", message("resolve", item(id=f"vid:{vid}@nid")), version="2.0.0")
+    assert answered(refused_whole, "resolve", jwks)["header"]["status_reason_code"] == "rjct.version.invalid"
+
     stored = json.dumps([[m.request, m.response] for m in session.scalars(select(G2pMessage))])
     audited = json.dumps([[e.subject, e.detail] for e in session.scalars(select(AuditEvent))])
     assert vid not in stored + audited and one_use not in stored + audited and national_id not in stored
@@ -724,7 +727,7 @@ def test_a_vid_finds_the_link_its_persons_national_id_made_and_is_never_stored(
     assert {(e.actor, e.subject, e.detail["sector"]) for e in uses} == {
         ("partner:Partner bank-a", f"person:{national_id}", "payments")
     }
-    assert len(uses) == 5  # each message naming a VID, when received; the one refused used nothing
+    assert len(uses) == 5  # each message naming a usable VID, when received; neither refusal used one
 
 
 @pytest.mark.selection
