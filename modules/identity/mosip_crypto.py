@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ...core.encoding import b64url_decode, b64url_encode
 from ...core.keys import derive_key
 from .config import IdentitySettings
 from .models import MosipIdaKey
@@ -73,17 +74,13 @@ _REGISTRY = _Registry(algorithms=[ALGORITHM])
 def b64decode(text: str) -> bytes:
     """base64url, with or without its padding (MOSIP writes none, its Python client writes it)."""
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as error:
+        return b64url_decode(text)
+    except ValueError as error:  # binascii.Error is one
         raise CryptoRefused("base64") from error
 
 
-def b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
 def thumbprint(certificate: x509.Certificate) -> str:
-    return b64encode(certificate.fingerprint(hashes.SHA256()))
+    return b64url_encode(certificate.fingerprint(hashes.SHA256()))
 
 
 def same_thumbprint(given: str, certificate: x509.Certificate) -> bool:
@@ -154,7 +151,7 @@ def seal_to(certificate: x509.Certificate, plain: bytes) -> tuple[str, str]:
     key = AESGCM.generate_key(bit_length=256)
     public_key = certificate.public_key()
     assert isinstance(public_key, rsa.RSAPublicKey)  # load_certificate admits RSA only
-    return b64encode(_gcm_seal(key, plain)), b64encode(public_key.encrypt(key, OAEP))
+    return b64url_encode(_gcm_seal(key, plain)), b64url_encode(public_key.encrypt(key, OAEP))
 
 
 def header_certificate(x5c: object) -> x509.Certificate | None:

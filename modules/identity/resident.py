@@ -28,7 +28,8 @@ from . import auth, vids
 from .config import IdentitySettings
 from .models import ResidentSession
 
-AUTH_ACTIONS = ("identity.auth", "identity.ekyc", "identity.resident.session")
+# A VID used through the SectorTokens port (tokens.py) is shown too: it is a use of the resident's ID by a partner.
+AUTH_ACTIONS = ("identity.auth", "identity.ekyc", "identity.resident.session", "identity.vid.used")
 
 
 def open_session(

@@ -8,8 +8,9 @@ acknowledged at once and answered by a signed callback to the sender's `/mapper/
 worker delivers with retries and back-off (`deliver_callbacks`); `txn/status` tells how a
 transaction ended, and how its callback went.
 
-No raw national ID is stored: an `nid:` address becomes the beneficiary key (the sector token)
-when the message is received, and answers never echo an id. HTTP stays in g2p_router.py.
+No raw national ID or VID is stored: an `nid:` or `vid:` address becomes the beneficiary key (the
+person's sector token) when the message is received, and answers never echo an id. HTTP stays in
+g2p_router.py.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ...core.errors import Conflict, NotFound, Problem, Unprocessable
 from ...core.i18n import _
 from ...core.keys import keyed_digest
 from ...core.models import Partner, utcnow
+from ...core.ports import SectorTokens
 from ...core.registry import Ports
 from ...core.security import authenticate
 from . import g2p_signing, service
@@ -299,11 +301,14 @@ def prepare(
         entry: dict[str, Any] = {"reference_id": item.reference_id}
         if getattr(item, "fa", None) is not None:
             entry["fa_text"] = item.fa
+        if prepared["verdict"] is not None:  # refused whole, the message does nothing: not even use a VID
+            prepared_items.append(entry)
+            continue
         try:
             _check_reference(item.reference_id, seen)
             if not _timestamp_ok(item.timestamp, ctx.settings):
                 raise Refused("rjct.timestamp.invalid", "timestamp must be an ISO 8601 time with its zone, not ahead")
-            entry.update(_prepare_item(ctx, operation, item, sender))
+            entry.update(_prepare_item(ctx, operation, item, sender, prepared["actor"]))
         except Refused as refused:
             entry["error"] = [refused.code if refused.code in REASON_CODES[operation] else None, refused.text]
         prepared_items.append(entry)
@@ -358,7 +363,7 @@ def _stamp_within(text: str, settings: PaymentsSettings) -> bool:
     return moment is not None and abs(datetime.now(UTC) - moment) <= window
 
 
-def _prepare_item(ctx: Context, operation: str, item: Any, sender: G2pSender) -> dict[str, Any]:
+def _prepare_item(ctx: Context, operation: str, item: Any, sender: G2pSender, actor: str) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     if operation == "resolve":
         if item.id is None and item.fa is None:
@@ -367,7 +372,7 @@ def _prepare_item(ctx: Context, operation: str, item: Any, sender: G2pSender) ->
             raise Refused("rjct.resolve_type.not_supported", "scope details is not granted to this sender")
         entry["details"] = item.scope == "details"
     if item.id is not None:
-        entry["key"] = id_key(ctx, item.id)
+        entry["key"] = id_key(ctx, item.id, actor)
     if item.fa is not None:
         entry["fa"] = list(parse_fa(ctx, item.fa))
     name = getattr(item, "name", None)
@@ -394,8 +399,11 @@ def parse_address(text: str) -> tuple[str, str, str] | None:
     return kind.lower(), value, provider.lower()
 
 
-def id_key(ctx: Context, text: str) -> str:
-    """The beneficiary key of an id address (`nid:…@<provider>`, `ext:…@<provider>`), or Refused (rjct.id.invalid)."""
+def id_key(ctx: Context, text: str, actor: str) -> str:
+    """The beneficiary key of an id address (`nid:`, `vid:` or `ext:…@<provider>`), or Refused (rjct.id.invalid).
+
+    A VID's use is counted and audited by identity under the person, by `actor` (the sender's partner).
+    """
     parsed = parse_address(text)
     if parsed is None:
         raise Refused("rjct.id.invalid", "id must be type:value@provider, e.g. nid:1234567890@nid")
@@ -403,14 +411,33 @@ def id_key(ctx: Context, text: str) -> str:
     if provider != ctx.settings.g2p_id_provider:
         raise Refused("rjct.id.invalid", f"this mapper takes ids @{ctx.settings.g2p_id_provider}")
     if kind == "vid":
-        raise Refused("rjct.id.invalid", "VIDs are not resolved by this mapper; send the nid")
+        return _vid_key(ctx, value, actor)
     if kind not in ("nid", "ext"):
-        raise Refused("rjct.id.invalid", "id type must be nid or ext")
+        raise Refused("rjct.id.invalid", "id type must be nid, vid or ext")
     try:
         beneficiary = Beneficiary(national_id=value) if kind == "nid" else Beneficiary(external_id=value)
         return service.beneficiary_key(session=ctx.session, ports=ctx.ports, beneficiary=beneficiary)
     except Problem as problem:
         raise Refused("rjct.id.invalid", problem.message) from None
+
+
+# Why identity refused a VID (the port's problem kinds); its own messages name the VID and the national ID.
+_UNUSABLE_VID = {
+    "vid-revoked": "the VID has been revoked",
+    "vid-expired": "the VID has expired",
+    "vid-used-up": "the VID has no uses left",
+}
+
+
+def _vid_key(ctx: Context, vid: str, actor: str) -> str:
+    tokens = ctx.ports.get(SectorTokens)
+    if tokens is None:
+        raise Refused("rjct.id.invalid", "VIDs need the identity module, which this deployment does not have")
+    try:
+        return service.vid_key(session=ctx.session, tokens=tokens, vid=vid, actor=actor)
+    except Problem as problem:
+        text = _UNUSABLE_VID.get(problem.kind, "no active person holds this VID")
+        raise Refused("rjct.id.invalid", text) from None
 
 
 def parse_fa(ctx: Context, text: str) -> tuple[str, str, str]:

@@ -20,7 +20,8 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 
-from ...core.signing import ALGORITHM, our_key, unb64url
+from ...core.encoding import b64url_decode
+from ...core.signing import ALGORITHM, our_key
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT type of an access token (RFC 9068)
 
@@ -65,7 +66,7 @@ def read_token(token: str, *, secret: str, issuer: str) -> dict[str, Any]:
     if token.count(".") != 2:
         raise NotOurToken
     try:
-        protected = json.loads(unb64url(token.split(".", 1)[0]))
+        protected = json.loads(b64url_decode(token.split(".", 1)[0]))
         if not isinstance(protected, dict) or protected.get("typ") != TOKEN_TYPE:
             raise NotOurToken
         payload = jws.deserialize_compact(token, our_key(secret).key, algorithms=[ALGORITHM]).payload

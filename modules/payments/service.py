@@ -83,6 +83,12 @@ def beneficiary_key(*, session: Session, ports: Ports, beneficiary: Beneficiary)
     return f"token:{tokens.token_for(session=session, national_id=beneficiary.national_id, sector=SECTOR)}"
 
 
+def vid_key(*, session: Session, tokens: SectorTokens, vid: str, actor: str) -> str:
+    """The beneficiary key of the person a virtual ID stands for: the key their national ID has, so a link
+    made by either is found by either. Identity counts and audits the use, by `actor`; its Problem otherwise."""
+    return f"token:{tokens.token_for_vid(session=session, vid=vid, sector=SECTOR, actor=actor)}"
+
+
 # ---------------------------------------------------------------- mapper
 
 

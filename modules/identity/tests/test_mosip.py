@@ -35,6 +35,7 @@ from typer.testing import CliRunner
 from ....cli import app as cli_app
 from ....conftest import TEST_SECRET
 from ....core.db import make_session_factory
+from ....core.encoding import b64url_encode
 from ....core.models import AuditEvent
 from .. import mosip_crypto, vids
 from ..auth import partner_token
@@ -347,7 +348,7 @@ def test_a_request_whose_hmac_does_not_match_is_refused(
     plain = json.dumps({"otp": "123456", "timestamp": "x", "demographics": None, "biometrics": []}).encode()
     sealed, session_key = mosip_crypto.seal_to(keys.certificate, plain)
     aes_key = keys.private_key.decrypt(mosip_crypto.b64decode(session_key), mosip_crypto.OAEP)
-    other_hmac = mosip_crypto.b64encode(mosip_crypto._gcm_seal(aes_key, b"0" * 64))
+    other_hmac = b64url_encode(mosip_crypto._gcm_seal(aes_key, b"0" * 64))
     body = envelope(thumbprint=keys.thumbprint, requestSessionKey=session_key, request=sealed, requestHMAC=other_hmac)
     answer = signed_post(client, partner, partner_keys, json.dumps(body).encode())
     assert _codes(answer.json()) == ["IDA-MPA-016"]
@@ -364,7 +365,7 @@ def sealing(engine: Engine) -> Callable[[bytes], dict[str, Any]]:
         sealed, session_key = mosip_crypto.seal_to(keys.certificate, plain)
         aes_key = keys.private_key.decrypt(mosip_crypto.b64decode(session_key), mosip_crypto.OAEP)
         digest = hashlib.sha256(plain).hexdigest().upper().encode()
-        request_hmac = mosip_crypto.b64encode(mosip_crypto._gcm_seal(aes_key, digest))
+        request_hmac = b64url_encode(mosip_crypto._gcm_seal(aes_key, digest))
         return envelope(
             thumbprint=keys.thumbprint, requestSessionKey=session_key, request=sealed, requestHMAC=request_hmac
         )

@@ -17,6 +17,8 @@ from ....core import staff
 from ....core.db import make_session_factory
 from ....core.deps import STAFF_COOKIE
 from ....core.models import AuditEvent, Partner
+from ....core.ports import SectorTokens
+from ....core.registry import Ports
 from ....core.security import revoke_partner
 from ....core.settings import Settings
 from ....core.web.access import RESIDENT_COOKIE
@@ -112,7 +114,9 @@ def test_the_code_page_without_a_pending_sign_in_starts_again(client: TestClient
     assert send_code(client, "123456").status_code == 400
 
 
-def test_a_resident_signs_in_with_a_vid(client: TestClient, engine: Engine, enrolled, read_otp) -> None:
+def test_a_resident_signs_in_with_a_vid_and_sees_who_used_it(
+    client: TestClient, engine: Engine, enrolled, read_otp, ports: Ports
+) -> None:
     national_id = enrolled()
     with make_session_factory(engine).begin() as session:
         vid = vids.create_vid(
@@ -121,6 +125,12 @@ def test_a_resident_signs_in_with_a_vid(client: TestClient, engine: Engine, enro
     assert sign_in(client, read_otp, vid, "vid").status_code == 303
     record = client.get("/me/identity").text
     assert national_id in record and vid in record
+    tokens = ports.get(SectorTokens)
+    assert tokens is not None
+    with make_session_factory(engine).begin() as session:  # as the G2P Connect mapper resolves a vid: address
+        tokens.token_for_vid(session=session, vid=vid, sector="payments", actor="partner:Bank A")
+    record = client.get("/me/identity").text
+    assert "Virtual ID (VID)" in record and "partner:Bank A" in record, "the use shows in the history"
 
 
 def test_an_unknown_number_is_refused_on_the_form(client: TestClient, enrolled) -> None:

@@ -201,6 +201,7 @@ ACTIONS = {
     "identity.auth": N_("authentication"),
     "identity.ekyc": N_("identity check (eKYC)"),
     "identity.resident.session": N_("sign-in"),
+    "identity.vid.used": N_("Virtual ID (VID)"),
 }
 FACTOR_NAMES = {"otp": N_("a one-time code to my phone"), "demo": N_("my name, date of birth and other details")}
 STATUS_NAMES = {

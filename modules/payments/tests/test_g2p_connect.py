@@ -10,6 +10,7 @@ Callbacks go to a real HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,15 +18,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from stdnum import verhoeff
 from typer.testing import CliRunner
 
 from ....cli import app as stack_cli
-from ....core.db import make_session_factory
+from ....core.db import Base, make_session_factory
 from ....core.jobs import installed_jobs
-from ....core.models import AuditEvent, Partner
+from ....core.models import AuditEvent, Partner, utcnow
 from ....core.ports import SectorTokens
 from ....core.registry import Ports
 from ....core.runtime import Runtime
@@ -649,6 +651,124 @@ def test_a_national_id_is_linked_by_its_token_and_never_stored(
     assert session.scalars(select(AccountLink.beneficiary_key)).one().startswith("token:")
     stored = json.dumps([[m.request, m.response] for m in session.scalars(select(G2pMessage))])
     assert national_id not in stored
+
+
+def issue_vid(
+    engine: Engine,
+    national_id: str,
+    *,
+    kind: str = "perpetual",
+    revoked: bool = False,
+    expires_at: datetime | None = None,
+    uses_left: int | None = None,
+) -> str:
+    """A VID of the person, written into identity's table as identity keeps it: payments' tests may not import
+    identity, and a resident's VIDs are otherwise made only in a session opened with an OTP to their phone."""
+    body = str(secrets.randbelow(8) + 2) + "".join(str(secrets.randbelow(10)) for _ in range(14))
+    vid = body + verhoeff.calc_check_digit(body)
+    with make_session_factory(engine).begin() as session:
+        values = {"vid": vid, "national_id": national_id, "kind": kind, "revoked": revoked}
+        session.execute(
+            insert(Base.metadata.tables["identity_vid"]).values(expires_at=expires_at, uses_left=uses_left, **values)
+        )
+    return vid
+
+
+@pytest.mark.selection  # a VID needs the identity module (the SectorTokens port)
+def test_a_vid_finds_the_link_its_persons_national_id_made_and_is_never_stored(
+    client: TestClient,
+    register,
+    jwks,
+    ports: Ports,
+    api_headers,
+    engine: Engine,
+    session: Session,
+    callbacks: Receiver,
+    runtime: Runtime,
+    settings: Settings,
+) -> None:
+    if ports.get(SectorTokens) is None:
+        pytest.skip("needs the identity module")
+    party = register(details=True)
+    national_id = enrol_person(client, api_headers)
+    vid = issue_vid(engine, national_id)
+    one_use = issue_vid(engine, national_id, kind="temporary", expires_at=utcnow() + timedelta(hours=1), uses_left=1)
+
+    def sync(operation: str, **fields: Any) -> list[tuple[str, str | None]]:
+        return codes(
+            answered(send(client, party, operation, message(operation, item(**fields))), operation, jwks), operation
+        )
+
+    assert sync("link", id=f"vid:{vid}@nid", fa=IBAN) == [("succ", None)]
+    assert sync("resolve", id=f"nid:{national_id}@nid") == [("succ", "succ.id.active")]
+    assert sync("resolve", id=f"VID:{one_use}@NID", fa=IBAN) == [("succ", "succ.fa.active")]  # another VID of theirs
+    assert sync("update", id=f"nid:{national_id}@nid", fa=BANK) == [("succ", None)]
+    assert sync("resolve", id=f"vid:{vid}@nid", fa=BANK) == [("succ", "succ.fa.active")]
+    refused = answered(
+        send(client, party, "resolve", message("resolve", item(id=f"vid:{one_use}@nid"))), "resolve", jwks
+    )
+    assert results(refused, "resolve")[0]["status_reason_message"] == "the VID has no uses left"  # it allowed one
+
+    unlinking = message("unlink", item(id=f"vid:{vid}@nid"), transaction_id="t-unlink")
+    acked(send(client, party, "unlink", unlinking, mode="async"), jwks)
+    acked(send(client, party, "resolve", message("resolve", item(id=f"vid:{vid}@nid")), mode="async"), jwks)
+    assert deliver(runtime, engine, settings) == g2p.Delivered(delivered=2)
+    unlinked, resolved = (callback.document for callback in callbacks.received)
+    assert codes(unlinked, "unlink") == [("succ", None)]
+    assert codes(resolved, "resolve") == [("succ", "succ.id.inactive")]
+
+    refused_whole = send(client, party, "resolve", message("resolve", item(id=f"vid:{vid}@nid")), version="2.0.0")
+    assert answered(refused_whole, "resolve", jwks)["header"]["status_reason_code"] == "rjct.version.invalid"
+
+    stored = json.dumps([[m.request, m.response] for m in session.scalars(select(G2pMessage))])
+    audited = json.dumps([[e.subject, e.detail] for e in session.scalars(select(AuditEvent))])
+    assert vid not in stored + audited and one_use not in stored + audited and national_id not in stored
+    uses = session.scalars(select(AuditEvent).where(AuditEvent.action == "identity.vid.used")).all()
+    assert {(e.actor, e.subject, e.detail["sector"]) for e in uses} == {
+        ("partner:Partner bank-a", f"person:{national_id}", "payments")
+    }
+    assert len(uses) == 5  # each message naming a usable VID, when received; neither refusal used one
+
+
+@pytest.mark.selection
+def test_an_unknown_revoked_expired_or_used_up_vid_is_refused(
+    client: TestClient, register, jwks, ports: Ports, api_headers, engine: Engine
+) -> None:
+    if ports.get(SectorTokens) is None:
+        pytest.skip("needs the identity module")
+    party = register()
+    national_id = enrol_person(client, api_headers)
+    earlier = utcnow() - timedelta(seconds=1)
+    cases = [
+        ("r1", "1234567890123456", "no active person holds this VID"),  # not even a VID: a wrong check digit
+        ("r2", issue_vid(engine, "9" * 10), "no active person holds this VID"),  # nobody holds it
+        ("r3", issue_vid(engine, national_id, revoked=True), "the VID has been revoked"),
+        (
+            "r4",
+            issue_vid(engine, national_id, kind="temporary", expires_at=earlier, uses_left=1),
+            "the VID has expired",
+        ),
+        ("r5", issue_vid(engine, national_id, kind="temporary", uses_left=0), "the VID has no uses left"),
+    ]
+    items = [item(reference_id=reference, id=f"vid:{vid}@nid", fa=IBAN) for reference, vid, _text in cases]
+    document = answered(send(client, party, "link", message("link", *items)), "link", jwks)
+    assert [(i["status"], i["status_reason_code"], i["status_reason_message"]) for i in results(document, "link")] == [
+        ("rjct", "rjct.id.invalid", text) for _reference, _vid, text in cases
+    ]
+
+
+@pytest.mark.selection
+def test_without_identity_a_vid_is_refused_clearly(client: TestClient, register, jwks, ports: Ports) -> None:
+    if ports.get(SectorTokens) is not None:
+        pytest.skip("identity is installed")
+    party = register()
+    document = answered(
+        send(client, party, "resolve", message("resolve", item(id="vid:1234567890123452@nid"))), "resolve", jwks
+    )
+    assert codes(document, "resolve") == [("rjct", "rjct.id.invalid")]
+    assert results(document, "resolve")[0]["status_reason_message"] == (
+        "VIDs need the identity module, which this deployment does not have"
+    )
 
 
 @pytest.mark.usefixtures("cli_on_test_database")

@@ -13,7 +13,6 @@ Settings come from the environment with the prefix `OIDC_` (docs/oidc.md); the r
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from . import staff
 from .deps import SessionDep, SettingsDep, StaffTokenDep
+from .encoding import b64url_decode, b64url_encode
 from .errors import NotFound, Problem
 from .i18n import N_, _
 from .keys import derive_key
@@ -380,7 +380,7 @@ def logout_url(settings: OidcSettings, metadata: dict[str, Any], id_token: str |
 
 
 def sign_value(secret: str, purpose: str, payload: dict[str, Any]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    body = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
     mac = hmac.new(derive_key(secret, purpose), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{mac}"
 
@@ -392,7 +392,7 @@ def unsign_value(secret: str, purpose: str, signed: str | None) -> dict[str, Any
     if not body or not hmac.compare_digest(mac, expected):
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        payload = json.loads(b64url_decode(body))
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None

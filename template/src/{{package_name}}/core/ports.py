@@ -18,10 +18,22 @@ from .money import Money
 
 
 class SectorTokens(Protocol):
-    """Turns a national ID into a per-sector token, so other modules never store the raw ID."""
+    """Turns a national ID, or a virtual ID standing for it, into a per-sector token, so other modules never
+    store the raw ID."""
 
     def token_for(self, *, session: Session, national_id: str, sector: str) -> str:
         """The sector token of a registered, active person; raises a Problem otherwise."""
+        ...
+
+    def token_for_vid(self, *, session: Session, vid: str, sector: str, actor: str) -> str:
+        """The sector token of the active person a usable virtual ID (VID) stands for: their national ID's token.
+
+        A use, as an authentication by VID is: it counts against a temporary VID's uses and is recorded in
+        the audit log under the person (`identity.vid.used`, by `actor`, naming the sector). Raises a Problem
+        when the VID is malformed or unknown, revoked (kind `vid-revoked`), expired (`vid-expired`) or used
+        up (`vid-used-up`), or its person is not active. Its message may name the VID and the national ID:
+        a caller answering someone outside writes its own.
+        """
         ...
 
 

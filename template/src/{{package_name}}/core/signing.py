@@ -33,6 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jws import JWSRegistry
 
+from .encoding import b64url_decode, b64url_encode
 from .keys import derive_key
 
 # The label payments used when it alone signed (G2P Connect): kept, so the key senders already hold stays ours.
@@ -100,13 +101,13 @@ def verify_detached(value: str | None, body: bytes, keys: KeySet) -> None:
     if len(parts) != 3 or parts[1]:
         raise BadSignature("the Signature header is not a detached JWS (<protected>..<signature>)")
     try:
-        protected = json.loads(unb64url(parts[0]))
+        protected = json.loads(b64url_decode(parts[0]))
     except (ValueError, TypeError):
         raise BadSignature("the JWS protected header is not JSON") from None
     if not isinstance(protected, dict) or protected.get("alg") not in SENDER_ALGORITHMS:
         raise BadSignature(f"the JWS algorithm must be one of {', '.join(SENDER_ALGORITHMS)}")
     key = _key_of(keys, protected.get("kid"))
-    whole = f"{parts[0]}.{_b64url(body)}.{parts[2]}"
+    whole = f"{parts[0]}.{b64url_encode(body)}.{parts[2]}"
     try:
         with warnings.catch_warnings():  # joserfc warns that RFC 9864 deprecates the name EdDSA
             warnings.simplefilter("ignore")
@@ -224,11 +225,3 @@ def _key_of(keys: KeySet, kid: str | None) -> Any:
     if len(keys.keys) == 1:
         return keys.keys[0]
     raise BadSignature("the signature names no key (kid) and the sender has several")
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
