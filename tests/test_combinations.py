@@ -53,23 +53,24 @@ SELECTION_RUN_ENV = {"FUZZ_EXAMPLES_PER_OPERATION": "3"}
 
 
 def suite_arguments(modules: Sequence[str], everything: Sequence[str], *, browser: bool = True) -> tuple[str, ...]:
-    """Which of a stack's own tests a combination runs (docs/testing.md says why this covers them all).
+    """Which of a stack's own tests a combination runs on SQLite (docs/testing.md says why this covers them all).
 
-    A module alone and all modules together run the whole suite (without the real-browser tests when
-    `browser` is false); every other combination runs the tests whose outcome depends on which
-    modules are installed (marked `selection`), never the browser tests.
+    A module alone runs the whole suite (without the real-browser tests when `browser` is false).
+    All modules together run the tests whose outcome depends on which modules are installed (marked
+    `selection`) and the browser tests: every other test runs the same code on the same inputs in each
+    module's own stack, and the all-modules suite runs whole on PostgreSQL. Every other combination
+    runs its `selection` tests, never the browser tests.
     """
-    if len(modules) == 1 or set(modules) == set(everything):
+    if len(modules) == 1:
         return () if browser else ("-m", "not browser")
+    if set(modules) == set(everything) and browser:
+        return ("-m", "selection or browser")
     return ("-m", "selection")
 
 
 def combination_param(modules: tuple[str, ...], everything: Sequence[str]) -> object:
     """A combination as a test parameter, marked with the kind of suite it runs."""
-    if suite_arguments(modules, everything):
-        kind = "selection"
-    else:
-        kind = "everything" if len(modules) == len(everything) else "whole"
+    kind = "whole" if len(modules) == 1 or len(modules) == len(everything) else "selection"
     return pytest.param(modules, marks=pytest.mark.stack_suite(kind), id="+".join(modules))
 
 
@@ -140,10 +141,11 @@ def test_combinations_come_from_the_catalogue() -> None:
     assert len(set(COMBINATIONS)) == len(COMBINATIONS)
 
 
-def test_single_modules_and_the_whole_catalogue_run_every_test_the_others_the_selection_tests() -> None:
+def test_a_module_alone_runs_every_test_all_modules_the_selection_and_browser_tests_the_others_the_selection_tests() -> None:
     names = ("a", "b", "c", "d")
     assert suite_arguments(("b",), names) == ()
-    assert suite_arguments(("d", "c", "b", "a"), names) == ()
+    assert suite_arguments(("d", "c", "b", "a"), names) == ("-m", "selection or browser")
+    assert suite_arguments(("d", "c", "b", "a"), names, browser=False) == ("-m", "selection")
     assert suite_arguments(("a", "c"), names) == ("-m", "selection")
     assert suite_arguments(("a", "b", "c"), names) == ("-m", "selection")
     assert suite_arguments(("b",), names, browser=False) == ("-m", "not browser")

@@ -419,6 +419,7 @@ def test_a_resident_pays_and_is_refunded_through_the_linked_account_or_is_told_h
 IBAN = "DE89 3704 0044 0532 0130 00"
 
 
+@pytest.mark.selection  # needs identity's residents
 def test_a_resident_who_is_no_taxpayer_is_told_so(
     client: TestClient, api_headers, ports: Ports, resident_cookies
 ) -> None:
