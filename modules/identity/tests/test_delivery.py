@@ -312,6 +312,7 @@ def test_incomplete_transport_settings_are_refused(changes: dict[str, object], n
         IdentitySettings(**changes)
 
 
+@pytest.mark.country_independent  # the outbox's locking, whatever the message says
 def test_a_slow_gateway_does_not_hold_up_requests_that_write(
     engine: Engine, settings: Settings, gateway: SmsGateway
 ) -> None:

@@ -88,6 +88,7 @@ def messages_ingested(engine: Engine) -> int:
         return session.scalar(select(func.count()).select_from(BankMessage).where(BankMessage.kind != "pain.001"))
 
 
+@pytest.mark.country_independent  # the worker's file handling; the files' contents are tested per country
 def test_polling_imports_each_dropped_file_once_and_moves_it(
     settings: Settings, session: Session, cycle: Cycle, country: LoadedCountry, engine: Engine, tmp_path: Path
 ) -> None:
@@ -119,6 +120,7 @@ def test_polling_imports_each_dropped_file_once_and_moves_it(
     assert reconciliations.reconcile(session=session, cycle_id=cycle.id).matches_control_totals
 
 
+@pytest.mark.country_independent  # the worker's file handling; the files' contents are tested per country
 def test_a_worker_killed_mid_import_leaves_the_file_to_the_next_worker(
     settings: Settings, session: Session, cycle: Cycle, country: LoadedCountry, engine: Engine, tmp_path: Path
 ) -> None:
