@@ -141,7 +141,7 @@ def test_combinations_come_from_the_catalogue() -> None:
     assert len(set(COMBINATIONS)) == len(COMBINATIONS)
 
 
-def test_a_module_alone_runs_every_test_all_modules_the_selection_and_browser_tests_the_others_the_selection_tests() -> None:
+def test_alone_every_test_all_together_selection_and_browser_tests_the_others_selection_tests() -> None:
     names = ("a", "b", "c", "d")
     assert suite_arguments(("b",), names) == ()
     assert suite_arguments(("d", "c", "b", "a"), names) == ("-m", "selection or browser")
