@@ -418,7 +418,17 @@ def id_key(ctx: Context, text: str, actor: str) -> str:
         beneficiary = Beneficiary(national_id=value) if kind == "nid" else Beneficiary(external_id=value)
         return service.beneficiary_key(session=ctx.session, ports=ctx.ports, beneficiary=beneficiary)
     except Problem as problem:
-        raise Refused("rjct.id.invalid", problem.message) from None
+        text = _UNUSABLE_NATIONAL_ID.get(problem.kind, problem.message) if kind == "nid" else problem.message
+        raise Refused("rjct.id.invalid", text) from None
+
+
+# Why identity refused a national ID (the port's problem kinds), worded here: its own messages name the ID,
+# which the answer, kept for replays, must not hold. Without identity the message names none.
+_UNUSABLE_NATIONAL_ID = {
+    "invalid-national-id": "a national ID is digits only, at most 20",
+    "not-found": "no active person holds this national ID",
+    "conflict": "no active person holds this national ID",
+}
 
 
 # Why identity refused a VID (the port's problem kinds); its own messages name the VID and the national ID.

@@ -758,6 +758,27 @@ def test_an_unknown_revoked_expired_or_used_up_vid_is_refused(
 
 
 @pytest.mark.selection
+def test_an_unknown_or_malformed_national_id_is_refused_without_echoing_it(
+    client: TestClient, register, jwks, ports: Ports, session: Session
+) -> None:
+    if ports.get(SectorTokens) is None:
+        pytest.skip("needs the identity module")
+    party = register()
+    unknown, malformed = "9" * 10, "12AB"
+    items = [
+        item(reference_id="r1", id=f"nid:{unknown}@nid", fa=IBAN),
+        item(reference_id="r2", id=f"nid:{malformed}@nid", fa=IBAN),
+    ]
+    document = answered(send(client, party, "link", message("link", *items)), "link", jwks)
+    assert [(i["status_reason_code"], i["status_reason_message"]) for i in results(document, "link")] == [
+        ("rjct.id.invalid", "no active person holds this national ID"),
+        ("rjct.id.invalid", "a national ID is digits only, at most 20"),
+    ]
+    stored = json.dumps([[m.request, m.response] for m in session.scalars(select(G2pMessage))])
+    assert unknown not in stored and malformed not in stored
+
+
+@pytest.mark.selection
 def test_without_identity_a_vid_is_refused_clearly(client: TestClient, register, jwks, ports: Ports) -> None:
     if ports.get(SectorTokens) is not None:
         pytest.skip("identity is installed")
