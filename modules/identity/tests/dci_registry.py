@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import KeySet, OKPKey
 
-from ....tests.http_server import LOCALHOST, http_server
+from ....tests.http_server import LOCALHOST, JsonHandler, http_server
 
 SPEC = Path(__file__).parent / "dci_spec" / "registry_core_api_v1.0.0.excerpt.yaml"
 KID = "crvs-ed-1"
@@ -172,13 +171,10 @@ def registry_server(name: str) -> Iterator[Registry]:
         yield made
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
+class _Handler(JsonHandler):
     def do_POST(self) -> None:
         made: Registry = self.server.registry  # type: ignore[attr-defined]
-        document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        document = json.loads(self.read_body())
         # Checked here, in the server, so a message that would not pass a real registry fails the test.
         assert_request(document, self.path)
         verify_ours(document, made.our_jwks, made.our_sender_id)
@@ -194,12 +190,4 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if status >= 300:
             ack["message"]["error"] = {"code": "err.service.unavailable", "message": "down for maintenance"}
-        body = json.dumps(ack).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read what arrived."""
+        self.send_json(status, ack)

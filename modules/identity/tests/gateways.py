@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ....tests.http_server import LOCALHOST, http_server
+from ....tests.http_server import LOCALHOST, JsonHandler, http_server
 
 
 @dataclass
@@ -101,28 +100,17 @@ def sms_gateway() -> Iterator[SmsGateway]:
         yield gateway
 
 
-class _GatewayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keeps connections alive, as a real gateway does
-    disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
-
+class _GatewayHandler(JsonHandler):
     def do_POST(self) -> None:
         gateway: SmsGateway = self.server.gateway  # type: ignore[attr-defined]
-        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = json.loads(self.read_body())
         gateway.arrived.set()
         time.sleep(gateway.delay_seconds)
         status = gateway.answer()
         with gateway.lock:
             gateway.received.append(payload)
             gateway.headers.append(dict(self.headers))
-        body = json.dumps({"accepted": status < 300}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test reads what the gateway received, not its access log."""
+        self.send_json(status, {"accepted": status < 300})
 
 
 def free_port() -> int:

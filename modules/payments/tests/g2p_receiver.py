@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
-from ....tests.http_server import LOCALHOST, http_server
+from ....tests.http_server import LOCALHOST, JsonHandler, http_server
 
 SPEC = Path(__file__).parent / "g2p_connect"
 
@@ -210,30 +209,17 @@ def receiver() -> Iterator[Receiver]:
         yield made
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:
-        self._send(200, json.dumps(self.server.receiver.jwks).encode())  # type: ignore[attr-defined]
+        self.send_json(200, self.server.receiver.jwks)  # type: ignore[attr-defined]
 
     def do_POST(self) -> None:
         made: Receiver = self.server.receiver  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        body = self.read_body()
         with made.lock:
             made.received.append(Callback(self.path, dict(self.headers), body))
         status = made.answer()
         ack = {
             "message": {"ack_status": "ACK" if status < 300 else "ERR", "timestamp": now_text(), "correlation_id": "x"}
         }
-        self._send(status, json.dumps(ack).encode())
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read what arrived."""
+        self.send_json(status, ack)
