@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from ....cli import app as cli_app
 from ....core.db import make_session_factory
+from .. import cli as identity_cli
 from ..models import DciRegistry, DciSubscription
 from .conftest import Relying
 from .dci_registry import Registry, registry_server
@@ -23,7 +25,8 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "240")  # the subscriptions table whole, not wrapped at 80 columns
+    """The subscriptions table whole: the module's console was sized when imported (80 columns without a terminal)."""
+    monkeypatch.setattr(identity_cli, "console", Console(width=240))
 
 
 def invoke(*args: str):
@@ -55,11 +58,11 @@ def test_subscribe_list_and_unsubscribe(
         registry.our_jwks = client.get("/.well-known/jwks.json").json()
         made = subscribe(registry, cli_on_test_database)
         assert made.exit_code == 0, made.output
-        assert made.output.splitlines() == [
+        assert made.stdout.splitlines() == [
             f"subscription to death at {REGISTRY}: requested",
             f"subscription to live_birth at {REGISTRY}: requested",
         ]
-        assert listed_rows(invoke("subscriptions").output) == [
+        assert listed_rows(invoke("subscriptions").stdout) == [
             [REGISTRY, registry.url, "death", "requested", "", ""],
             [REGISTRY, registry.url, "live_birth", "requested", "", ""],
         ]
@@ -68,18 +71,18 @@ def test_subscribe_list_and_unsubscribe(
         (_, _, death_code), (_, _, birth_code) = subscriptions(engine)
         listed = invoke("subscriptions")
         assert listed.exit_code == 0, listed.output
-        assert listed_rows(listed.output) == [
+        assert listed_rows(listed.stdout) == [
             [REGISTRY, registry.url, "death", "subscribed", death_code, ""],
             [REGISTRY, registry.url, "live_birth", "subscribed", birth_code, ""],
         ]
 
         ended = invoke("unsubscribe", "--registry", REGISTRY, "--events", "death")
         assert ended.exit_code == 0, ended.output
-        assert ended.output.splitlines() == [f"subscription to death at {REGISTRY}: unsubscribing"]
+        assert ended.stdout.splitlines() == [f"subscription to death at {REGISTRY}: unsubscribing"]
         stop = registry.received[-1]
         assert stop["header"]["action"] == "unsubscribe" and stop["message"]["subscription_codes"] == [death_code]
         post_signed(client, civil_registry, "/registry/on-unsubscribe", registry.signed(registry.on_unsubscribe(stop)))
-    assert [row[2:4] for row in listed_rows(invoke("subscriptions").output)] == [
+    assert [row[2:4] for row in listed_rows(invoke("subscriptions").stdout)] == [
         ["death", "unsubscribed"],
         ["live_birth", "subscribed"],
     ]
@@ -98,7 +101,7 @@ def test_an_unreachable_registry_exits_1_naming_its_url_and_nothing_is_stored(
     assert refused.exit_code == 1
     assert f"{registry.url}/registry/subscribe could not be reached: ConnectError" in refused.output, refused.output
     assert nothing_stored(engine)
-    assert listed_rows(invoke("subscriptions").output) == []
+    assert listed_rows(invoke("subscriptions").stdout) == []
 
     monkeypatch.setenv("NATION_STACK_LOCALE", "fr")
     in_french = subscribe(registry, cli_on_test_database)
