@@ -18,6 +18,7 @@ from ...core.i18n import _, ngettext
 from . import dci_subscriptions, delivery, idnumbers, importer, mosip, mosip_crypto, policies, service, synth
 from .auth import FACTORS
 from .config import IdentitySettings
+from .models import DciSubscription
 from .pipeline import default_workers
 from .schemas import EKYC_ATTRIBUTES
 
@@ -28,9 +29,7 @@ notify_app = typer.Typer(no_args_is_help=True, help="Messages to residents: the 
 app.add_typer(notify_app, name="notify")
 mosip_app = typer.Typer(no_args_is_help=True, help="MOSIP ID Authentication: relying parties and our certificate")
 app.add_typer(mosip_app, name="mosip")
-dci_app = typer.Typer(
-    no_args_is_help=True, help="DCI civil registries: subscribe to their live births and deaths (English output)"
-)
+dci_app = typer.Typer(no_args_is_help=True, help="DCI civil registries: subscribe to their live births and deaths")
 app.add_typer(dci_app, name="dci")
 console = Console()
 err_console = Console(stderr=True)
@@ -253,7 +252,6 @@ def _events(text: str) -> list[str]:
     return [event.strip() for event in text.split(",") if event.strip()]
 
 
-# The DCI commands print English, as the DCI adapter answers (the specification's codes are for systems).
 @dci_app.command("subscribe")
 def dci_subscribe(
     registry: Annotated[str, typer.Option(help="The registry's DCI id (its sender_id), e.g. crvs.example.org")],
@@ -272,7 +270,9 @@ def dci_subscribe(
         try:
             document = json.loads(jwks_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            err_console.print(f"cannot read {jwks_file}: {error}", style="red", markup=False)
+            err_console.print(
+                _("cannot read {path}: {error}").format(path=jwks_file, error=error), style="red", markup=False
+            )
             raise typer.Exit(2) from error
     with command_runtime() as runtime, refused_problem(), runtime.session_factory() as session:
         found = dci_subscriptions.register(
@@ -291,8 +291,7 @@ def dci_subscribe(
             secret=runtime.settings.secret_key.get_secret_value(),
             actor="cli",
         )
-        for subscription in made:
-            console.print(f"{registry} {subscription.event_type}: {subscription.state}", markup=False)
+        _print_states(registry, made)
 
 
 @dci_app.command("unsubscribe")
@@ -309,15 +308,14 @@ def dci_unsubscribe(
             secret=runtime.settings.secret_key.get_secret_value(),
             actor="cli",
         )
-        for subscription in ended:
-            console.print(f"{registry} {subscription.event_type}: {subscription.state}", markup=False)
+        _print_states(registry, ended)
 
 
 @dci_app.command("subscriptions")
 def dci_subscriptions_list() -> None:
     """The registries and our subscriptions to them, with their state, code and any refusal."""
     with command_runtime() as runtime, runtime.session_factory() as session:
-        table = Table("registry", "url", "event", "state", "code", "reason")
+        table = Table(_("registry"), _("URL"), _("event"), _("state"), _("code"), _("reason"))
         for registry, subscription in dci_subscriptions.subscriptions(session):
             table.add_row(
                 registry.name,
@@ -328,6 +326,15 @@ def dci_subscriptions_list() -> None:
                 subscription.reason or "",
             )
     console.print(table)
+
+
+def _print_states(registry: str, subscriptions: list[DciSubscription]) -> None:
+    """One line per subscription: its event type and state (states stay codes, as `subscriptions` lists them)."""
+    for subscription in subscriptions:
+        line = _("subscription to {event} at {registry}: {state}").format(
+            event=subscription.event_type, registry=registry, state=subscription.state
+        )
+        console.print(line, markup=False)
 
 
 def _progress() -> Progress:

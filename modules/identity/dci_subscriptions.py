@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ...core import audit, signing
 from ...core.errors import Conflict, NotFound, Problem, Unprocessable
+from ...core.i18n import _
 from .dci_schemas import OnSubscribeRequest, OnUnsubscribeRequest
 from .models import DciRegistry, DciSubscription, SubscriptionState
 
@@ -107,13 +108,12 @@ def register(
     jwks_url: str | None,
 ) -> DciRegistry:
     """The registry as given (a new one, or its details replaced); Problem naming the field otherwise."""
-    if not _DCI_ID.fullmatch(name):
-        raise Unprocessable("1 to 99 of letters, digits and . _ : -", field="registry")
-    if not _DCI_ID.fullmatch(our_sender_id):
-        raise Unprocessable("1 to 99 of letters, digits and . _ : -", field="sender_id")
+    for field, dci_id in (("registry", name), ("sender_id", our_sender_id)):
+        if not _DCI_ID.fullmatch(dci_id):
+            raise Unprocessable(_("1 to 99 of letters, digits and . _ : -"), field=field)
     for field, url in (("url", base_url), ("our_url", our_url), ("jwks_url", jwks_url)):
         if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-            raise Unprocessable("an http(s) URL", field=field)
+            raise Unprocessable(_("an http(s) URL"), field=field)
     if jwks_document is not None:
         try:
             signing.check_jwks(jwks_document)
@@ -147,7 +147,7 @@ def subscribe(
     wanted = list(dict.fromkeys(events))
     unknown = [e for e in wanted if e not in EVENT_TYPES]
     if not wanted or unknown:
-        raise Unprocessable(f"one or more of {', '.join(EVENT_TYPES)}", field="events")
+        raise Unprocessable(_("one or more of {events}").format(events=", ".join(EVENT_TYPES)), field="events")
     active = (SubscriptionState.REQUESTED, SubscriptionState.SUBSCRIBED)
     taken = session.scalars(
         select(DciSubscription.event_type).where(
@@ -155,7 +155,11 @@ def subscribe(
         )
     ).all()
     if already := sorted(set(wanted) & set(taken)):
-        raise Conflict(f"already subscribed or requested at {registry.name}: {', '.join(already)}")
+        raise Conflict(
+            _("already subscribed or requested at {registry}: {events}").format(
+                registry=registry.name, events=", ".join(already)
+            )
+        )
     transaction_id = uuid.uuid4().hex
     made = [
         DciSubscription(
@@ -241,7 +245,9 @@ def unsubscribe(
         )
     )
     if not subscribed:
-        raise NotFound(f"no subscription at {registry.name} to end (a requested one has no code yet)")
+        raise NotFound(
+            _("no subscription at {registry} to end (a requested one has no code yet)").format(registry=registry.name)
+        )
     message = {
         "transaction_id": uuid.uuid4().hex,
         "timestamp": now_text(),
@@ -264,7 +270,7 @@ def unsubscribe(
 def registry_named(session: Session, name: str) -> DciRegistry:
     registry = session.scalar(select(DciRegistry).where(DciRegistry.name == name))
     if registry is None:
-        raise NotFound(f"no registry {name!r}: subscribe to it first", field="registry")
+        raise NotFound(_("no registry '{registry}': subscribe to it first").format(registry=name), field="registry")
     return registry
 
 
@@ -306,7 +312,8 @@ def _send(
     try:
         answer = http.post(url, content=body, headers={"Content-Type": "application/json"})
     except httpx.HTTPError as error:
-        raise RegistryUnreachable(f"{url}: {type(error).__name__}: {error}") from None
+        reason = f"{type(error).__name__}: {error}"
+        raise RegistryUnreachable(_("{url} could not be reached: {reason}").format(url=url, reason=reason)) from None
     finally:
         if client is None:
             http.close()
@@ -318,7 +325,8 @@ def _send(
     status = ack.get("ack_status") if isinstance(ack, dict) else None
     if not answer.is_success or status in ("ERR", "NACK"):
         error = ack.get("error") if isinstance(ack, dict) else None
-        raise RegistryUnreachable(f"{url}: HTTP {answer.status_code} {status or ''} {json.dumps(error or '')}".strip())
+        reason = f"HTTP {answer.status_code} {status or ''} {json.dumps(error or '')}".strip()
+        raise RegistryUnreachable(_("{url} did not take the message: {reason}").format(url=url, reason=reason))
     return document
 
 

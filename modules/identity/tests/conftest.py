@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from ....conftest import PROJECT_ROOT, TEST_SECRET
 from ....core.db import make_session_factory
 from ....core.security import issue_partner_key
+from ..dci_router import NOTIFY_SCOPE
 from ..notifier import latest_message
 from ..notifier import read as open_message
 from ..policies import set_policy
@@ -58,6 +59,12 @@ def relying_party(engine: Engine) -> Callable[..., Relying]:
             return Relying(id=issued.partner.id, headers={"X-API-Key": issued.key})
 
     return make
+
+
+@pytest.fixture
+def civil_registry(relying_party: Callable[..., Relying]) -> Relying:
+    """The partner a civil registry posts its DCI callbacks and notifications with."""
+    return relying_party(NOTIFY_SCOPE, name="Civil registry")
 
 
 @pytest.fixture

@@ -115,11 +115,6 @@ def search_body(national_id: str, message_id: str | None = None) -> dict[str, An
     return body
 
 
-@pytest.fixture
-def civil_registry(relying_party: Callable[..., Relying]) -> Relying:
-    return relying_party(NOTIFY_SCOPE, name="Civil registry")
-
-
 def post_notify(client: TestClient, registry: Relying, body: dict) -> dict[str, Any]:
     response = client.post("/registry/notify", json=body, headers=registry.headers)
     assert response.status_code == 200, response.text
