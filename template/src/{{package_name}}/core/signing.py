@@ -36,8 +36,9 @@ from joserfc.jws import JWSRegistry
 from .encoding import b64url_decode, b64url_encode
 from .keys import derive_key
 
-# The label payments used when it alone signed (G2P Connect): kept, so the key senders already hold stays ours.
-SIGNING_PURPOSE = "payments g2p-connect signing p-256 v1"
+# The deployment's one signing key (G2P Connect, DCI). No release had the G2P Connect key payments derived
+# before it moved here, so no sender holds a key this label would change.
+SIGNING_PURPOSE = "message signing p-256 v1"
 ALGORITHM = "ES256"
 # What a sender's key may sign with (JWS names). Symmetric and `none` never: a public key verifies.
 SENDER_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
