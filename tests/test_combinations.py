@@ -55,17 +55,19 @@ SELECTION_RUN_ENV = {"FUZZ_EXAMPLES_PER_OPERATION": "3"}
 def suite_arguments(modules: Sequence[str], everything: Sequence[str], *, browser: bool = True) -> tuple[str, ...]:
     """Which of a stack's own tests a combination runs on SQLite (docs/testing.md says why this covers them all).
 
-    A module alone runs the whole suite (without the real-browser tests when `browser` is false).
-    All modules together run the tests whose outcome depends on which modules are installed (marked
-    `selection`) and the browser tests: every other test runs the same code on the same inputs in each
-    module's own stack, and the all-modules suite runs whole on PostgreSQL. Every other combination
-    runs its `selection` tests, never the browser tests.
+    A module alone runs its module's tests and the core's `selection` and `each_module` tests (those
+    whose outcome depends on which modules are installed); all modules together run the `selection` tests, the
+    browser tests and the core's other tests, which run the same code whatever is installed. The
+    all-modules suite runs whole on PostgreSQL. Every other combination runs its `selection` tests.
+    `browser` false leaves the real-browser tests out.
     """
     if len(modules) == 1:
-        return () if browser else ("-m", "not browser")
-    if set(modules) == set(everything) and browser:
-        return ("-m", "selection or browser")
-    return ("-m", "selection")
+        chosen = "not core or selection or each_module"
+    elif set(modules) == set(everything):
+        chosen = "core or selection or browser"
+    else:
+        return ("-m", "selection")
+    return ("-m", chosen if browser else f"({chosen}) and not browser")
 
 
 def combination_param(modules: tuple[str, ...], everything: Sequence[str]) -> object:
@@ -141,12 +143,14 @@ def test_combinations_come_from_the_catalogue() -> None:
     assert len(set(COMBINATIONS)) == len(COMBINATIONS)
 
 
-def test_alone_every_test_all_together_selection_and_browser_tests_the_others_selection_tests() -> None:
+def test_each_combination_runs_its_share_of_the_suite() -> None:
     names = ("a", "b", "c", "d")
-    assert suite_arguments(("b",), names) == ()
-    assert suite_arguments(("d", "c", "b", "a"), names) == ("-m", "selection or browser")
-    assert suite_arguments(("d", "c", "b", "a"), names, browser=False) == ("-m", "selection")
+    assert suite_arguments(("b",), names) == ("-m", "not core or selection or each_module")
+    assert suite_arguments(("b",), names, browser=False) == (
+        "-m",
+        "(not core or selection or each_module) and not browser",
+    )
+    assert suite_arguments(("d", "c", "b", "a"), names) == ("-m", "core or selection or browser")
     assert suite_arguments(("a", "c"), names) == ("-m", "selection")
     assert suite_arguments(("a", "b", "c"), names) == ("-m", "selection")
-    assert suite_arguments(("b",), names, browser=False) == ("-m", "not browser")
     assert suite_arguments(("a", "c"), names, browser=False) == ("-m", "selection")

@@ -41,6 +41,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET = "r39Ts21ql4doCYaS-iwsF9Llt6hbqIrY4jlb54mfwEQ"  # noqa: S105 - fixed key for tests only (passes the strength rule)
 # A module's test data for country.yml sections, laid over the deployment's profile for the test run.
 MODULE_TEST_PROFILE = Path("tests") / "country.yml"
+CORE_TESTS = Path(__file__).resolve().parent / "tests"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: it reads the marker given here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the core's own tests `core`, by where they live, so a run can choose them as a whole."""
+    for item in items:
+        if item.path.is_relative_to(CORE_TESTS):
+            item.add_marker(pytest.mark.core)
 
 
 def profile_for_tests() -> str:

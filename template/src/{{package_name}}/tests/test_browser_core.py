@@ -28,7 +28,7 @@ from ..core.web.languages import offered_languages
 from .browser import Browser
 from .test_page_access import a_registered_resident
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.each_module]  # the pages of each installed module
 
 PASSWORD = "correct horse battery staple 7"
 

@@ -38,6 +38,7 @@ def runs(job: str, outcome: str) -> float:
     return REGISTRY.get_sample_value("nation_stack_job_runs_total", {"job": job, "outcome": outcome}) or 0.0
 
 
+@pytest.mark.each_module
 def test_every_part_names_its_jobs_after_itself_and_no_name_twice() -> None:
     for part in installed_parts():
         assert all(job.name.startswith(f"{part.name}.") for job in part.jobs), part.name

@@ -36,7 +36,8 @@ from .serving import serving, stack_environment
 
 # The machinery is the same in every country. The journey is each installed module's own step, given
 # a national ID when identity is installed: a module alone and all modules together take both forms of
-# every step, so only the dashboard, which the generation assembles from the modules, runs per combination.
+# every step (`each_module`); only the dashboard, which the generation assembles from the modules, runs
+# per combination.
 pytestmark = pytest.mark.country_independent
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "nation-stack.json"
@@ -107,6 +108,7 @@ def observed(
         empty_database(migrated_engine)
 
 
+@pytest.mark.each_module
 def test_a_whole_journey_leaves_no_personal_data_in_any_log_line(observed: Observed) -> None:
     server = observed.server_log.read_text(encoding="utf-8")
     output = server + observed.cli_log.read_text(encoding="utf-8")
@@ -124,12 +126,14 @@ def test_a_whole_journey_leaves_no_personal_data_in_any_log_line(observed: Obser
         assert not re.search(rf"(?<!\d){re.escape(code)}(?!\d)", without_ids), "a one-time code reached the logs"
 
 
+@pytest.mark.each_module
 def test_the_journey_is_told_in_json_lines_by_the_server_and_the_cli(observed: Observed) -> None:
     output = observed.server_log.read_text(encoding="utf-8") + observed.cli_log.read_text(encoding="utf-8")
     events = {json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")}
     assert observed.journey.events <= events, f"not logged: {sorted(observed.journey.events - events)}"
 
 
+@pytest.mark.each_module
 def test_module_events_carry_the_request_id_of_the_request_that_caused_them(observed: Observed) -> None:
     server = observed.server_log.read_text(encoding="utf-8")
     lines = [json.loads(line) for line in server.splitlines() if line.startswith("{")]
@@ -141,6 +145,7 @@ def test_module_events_carry_the_request_id_of_the_request_that_caused_them(obse
         assert event["request_id"] in by_request, event
 
 
+@pytest.mark.each_module
 def test_the_journey_moves_the_metrics_it_names(observed: Observed) -> None:
     for series in sorted(observed.journey.moves):
         assert series in observed.after, f"{series} is not exported after the journey"
