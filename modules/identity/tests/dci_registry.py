@@ -9,7 +9,6 @@ us are built and signed here and posted by the test through the app's client.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import threading
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.jwk import KeySet, OKPKey
 
+from ....tests.body_signatures import signing_string
 from ....tests.http_server import LOCALHOST, JsonHandler, http_server
 
 SPEC = Path(__file__).parent / "dci_spec" / "registry_core_api_v1.0.0.excerpt.yaml"
@@ -61,15 +61,6 @@ def assert_request(envelope: dict[str, Any], path: str) -> None:
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def signing_string(created: str, expires: str, header: Any, message: Any) -> bytes:
-    """What the body form signs (docs/standards.md): the BLAKE2b-512 digest of header and message as sorted JSON."""
-    canonical = json.dumps(
-        {"header": header, "message": message}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-    digest = base64.b64encode(hashlib.blake2b(canonical, digest_size=64).digest()).decode()
-    return f"(created): {created}\n(expires): {expires}\ndigest: BLAKE-512={digest}".encode()
 
 
 def verify_ours(document: dict[str, Any], our_jwks: dict[str, Any], sender_id: str) -> None:

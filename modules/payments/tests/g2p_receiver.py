@@ -7,7 +7,6 @@ with its own code (joserfc, cryptography), not with the adapter's, so both sides
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import threading
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
+from ....tests.body_signatures import signing_string
 from ....tests.http_server import LOCALHOST, JsonHandler, http_server
 
 SPEC = Path(__file__).parent / "g2p_connect"
@@ -137,15 +137,6 @@ class Sender:
             f'Signature: namespace="g2p", kidId="{self.sender_id}|{self.ed_kid}|ed25519", algorithm="ed25519", '
             f'created="{created}", expires="{expires}", headers="(created) (expires) digest", signature="{signature}"'
         )
-
-
-def signing_string(created: str, expires: str, header: Any, message: Any) -> bytes:
-    """What the body form signs (docs/standards.md): the BLAKE2b-512 digest of header and message as sorted JSON."""
-    canonical = json.dumps(
-        {"header": header, "message": message}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-    digest = base64.b64encode(hashlib.blake2b(canonical, digest_size=64).digest()).decode()
-    return f"(created): {created}\n(expires): {expires}\ndigest: BLAKE-512={digest}".encode()
 
 
 def verify_ours(body: bytes, headers: dict[str, str], keys: dict[str, Any]) -> dict[str, Any]:
